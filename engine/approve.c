@@ -1,0 +1,67 @@
+/*
+ * approve.c — the operator approval gate, behind both `flow.confirm` and
+ * a step's `confirm:`.
+ *
+ * --yes approves. Otherwise, on a terminal, the operator must type "yes".
+ * With no terminal and no --yes the gate fails closed: an unattended run
+ * never drops a database because nobody was there to say no. Every
+ * decision is recorded with who, how and when.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "runstate.h"
+
+static bool ask(struct rune_run *r, const char *step, const char *question)
+{
+    rune_console_hold(r->con);
+    fprintf(stderr, "\n  approval needed for step \"%s\":\n    %s\n  type \"yes\" to approve: ",
+            step, question);
+    fflush(stderr);
+    char line[64] = "";
+    bool ok = fgets(line, sizeof line, stdin) != NULL;
+    line[strcspn(line, "\r\n")] = '\0';
+    ok = ok && (!strcmp(line, "yes") || !strcmp(line, "y") || !strcmp(line, "YES"));
+    fprintf(stderr, "  %s\n\n", ok ? "approved" : "declined");
+    rune_console_release(r->con);
+    return ok;
+}
+
+bool rune_approve(struct rune_run *r, const char *stage, const char *step, const char *question)
+{
+    char *q = rune_redact(&r->red, question);
+    bool approved;
+    const char *how;
+    pthread_mutex_lock(&r->prompt);
+    if (r->o->yes) {
+        approved = true;
+        how = "--yes";
+    } else if (isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+        approved = ask(r, step, q);
+        how = "terminal";
+    } else {
+        approved = false;
+        how = "no-terminal";
+    }
+    pthread_mutex_unlock(&r->prompt);
+
+    char at[RUNE_ISO_LEN];
+    rune_clock_iso(at, rune_clock_wall_ms());
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:b}", "question", q, "who",
+                          r->o->operator_name, "how", how, "at", at, "approved", approved);
+    rune_run_event(r, stage, step, 0, "approval", approved ? "approved" : "declined", -1, d);
+    json_decref(d);
+    if (approved)
+        rune_console_info(r->con, "      approved by %s (%s): %s", r->o->operator_name, how, q);
+    else if (!strcmp(how, "no-terminal"))
+        rune_console_alert(r->con,
+                           "      approval needed for step \"%s\": %s\n"
+                           "      no terminal to ask on, so it is refused. Re-run from a "
+                           "terminal, or pass --yes to approve every confirmation.",
+                           step, q);
+    free(q);
+    return approved;
+}

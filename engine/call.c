@@ -1,0 +1,222 @@
+/*
+ * call.c — the engine's side of engine/step.h: one attempt of one step.
+ *
+ * A rune_call lives for one attempt. Everything a primitive says on its
+ * way out (errors, log lines, captured output) is redacted here, so no
+ * step family has to remember to mask secrets.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "duration.h"
+#include "runstate.h"
+#include "step.h"
+
+struct rune_call {
+    struct rune_run *run;
+    struct rune_attempt *a;
+    const struct rune_step_type *type;
+    json_t *params;
+    json_t *outputs;
+    char *error;
+    char *tail;
+};
+
+json_t *rune_call_params(struct rune_call *c) { return c->params; }
+json_t *rune_call_outputs(struct rune_call *c) { return c->outputs; }
+const char *rune_call_step_id(struct rune_call *c) { return c->a->st->id; }
+const char *rune_call_cwd(struct rune_call *c) { return c->run->cwd; }
+
+const char *rune_call_str(struct rune_call *c, const char *name)
+{
+    return json_string_value(json_object_get(c->params, name));
+}
+
+long long rune_call_int(struct rune_call *c, const char *name)
+{
+    json_t *v = json_object_get(c->params, name);
+    return json_is_number(v) ? (long long)json_number_value(v) : 0;
+}
+
+double rune_call_num(struct rune_call *c, const char *name)
+{
+    return json_number_value(json_object_get(c->params, name));
+}
+
+bool rune_call_bool(struct rune_call *c, const char *name)
+{
+    return json_is_true(json_object_get(c->params, name));
+}
+
+int rune_call_fail(struct rune_call *c, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(c->error);
+    c->error = rune_redact(&c->run->red, buf);
+    return RUNE_STEP_FAILED;
+}
+
+void rune_call_log(struct rune_call *c, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *m = rune_redact(&c->run->red, buf);
+    rune_console_step_log(c->run->con, c->a->st->id, m);
+    json_t *d = json_pack("{s:s}", "message", m);
+    rune_run_event(c->run, rune_stage_names[c->a->st->stage], c->a->st->id, c->a->attempt, "log",
+                   NULL, -1, d);
+    json_decref(d);
+    free(m);
+}
+
+void rune_call_note(struct rune_call *c, const char *text)
+{
+    char *m = rune_redact(&c->run->red, text);
+    rune_console_step_log(c->run->con, c->a->st->id, m);
+    json_t *d = json_pack("{s:s}", "text", m);
+    rune_run_event(c->run, rune_stage_names[c->a->st->stage], c->a->st->id, c->a->attempt,
+                   "note", NULL, -1, d);
+    json_decref(d);
+    free(m);
+}
+
+void rune_call_plan(struct rune_call *c, const char *fmt, ...)
+{
+    /* Dry-run arrives with the simulation issue; a real run ignores plans. */
+    (void)c;
+    (void)fmt;
+}
+
+bool rune_call_confirm(struct rune_call *c, const char *what)
+{
+    return rune_approve(c->run, rune_stage_names[c->a->st->stage], c->a->st->id, what);
+}
+
+int rune_call_cancel_status(struct rune_call *c)
+{
+    if (atomic_load(&rune_interrupted))
+        return RUNE_STEP_CANCELLED;
+    if (c->a->deadline_ms && rune_clock_mono_ms() >= c->a->deadline_ms)
+        return RUNE_STEP_TIMEOUT;
+    return RUNE_STEP_OK;
+}
+
+bool rune_call_cancelled(struct rune_call *c)
+{
+    return rune_call_cancel_status(c) != RUNE_STEP_OK;
+}
+
+long long rune_call_remaining_ms(struct rune_call *c)
+{
+    if (!c->a->deadline_ms)
+        return -1;
+    long long left = c->a->deadline_ms - rune_clock_mono_ms();
+    return left > 0 ? left : 0;
+}
+
+int rune_call_sleep(struct rune_call *c, long long ms)
+{
+    long long end = rune_clock_mono_ms() + ms;
+    for (;;) {
+        int st = rune_call_cancel_status(c);
+        if (st != RUNE_STEP_OK)
+            return st;
+        long long left = end - rune_clock_mono_ms();
+        if (left <= 0)
+            return RUNE_STEP_OK;
+        long long chunk = left < 50 ? left : 50;
+        struct timespec ts = {chunk / 1000, (chunk % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void rune_call_secret(struct rune_call *c, const char *value)
+{
+    rune_redactor_add(&c->run->red, value);
+}
+
+char *rune_call_redact(struct rune_call *c, const char *s)
+{
+    return rune_redact(&c->run->red, s);
+}
+
+static bool proc_cancelled(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&rune_interrupted) != 0;
+}
+
+static void redact_buf(struct rune_run *r, char **buf, size_t *len)
+{
+    if (!*buf)
+        return;
+    char *m = rune_redact(&r->red, *buf);
+    free(*buf);
+    *buf = m;
+    if (len)
+        *len = strlen(m);
+}
+
+int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
+{
+    p->deadline_ms = c->a->deadline_ms;
+    p->cancelled = proc_cancelled;
+    p->cancel_ctx = c;
+    char err[512];
+    if (rune_proc_run(p, err, sizeof err) != 0) {
+        rune_call_fail(c, "%s", err);
+        return -1;
+    }
+    redact_buf(c->run, &p->out, &p->out_len);
+    redact_buf(c->run, &p->err, &p->err_len);
+    char *t = rune_redact(&c->run->red, p->tail);
+    snprintf(p->tail, sizeof p->tail, "%s", t);
+    p->tail_len = strlen(p->tail);
+    free(c->tail);
+    c->tail = t;
+    return 0;
+}
+
+void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
+{
+    struct rune_call c = {r, a, a->st->type, a->params, json_object(), NULL, NULL};
+    int st = a->st->type->run(&c);
+    /* a primitive that noticed the deadline may report a plain failure */
+    if (st == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
+        st = rune_call_cancel_status(&c);
+    if (st == RUNE_STEP_TIMEOUT && !c.error) {
+        char d[32];
+        rune_call_fail(&c, "timed out after %s",
+                       rune_duration_str(a->st->timeout_ms, d, sizeof d));
+    }
+    if (st == RUNE_STEP_CANCELLED && !c.error)
+        rune_call_fail(&c, "cancelled: the run was interrupted");
+    if (st == RUNE_STEP_FAILED && !c.error)
+        rune_call_fail(&c, "%s failed without saying why", a->st->type->name);
+    a->status = st;
+    /* outputs are shown and recorded: mask them once, here */
+    a->outputs = rune_redact_json(&r->red, c.outputs);
+    json_decref(c.outputs);
+    a->error = c.error;
+    a->tail = c.tail;
+}
+
+void rune_attempt_release(struct rune_attempt *a)
+{
+    json_decref(a->outputs);
+    free(a->error);
+    free(a->tail);
+    a->outputs = NULL;
+    a->error = a->tail = NULL;
+}

@@ -1,0 +1,15 @@
+/*
+ * clock.h — time as rune uses it: a monotonic clock for deadlines and
+ * durations, and UTC wall time for what is recorded.
+ */
+#ifndef RUNE_CLOCK_H
+#define RUNE_CLOCK_H
+
+#define RUNE_ISO_LEN 32
+
+long long rune_clock_mono_ms(void);
+long long rune_clock_wall_ms(void);
+/* "2026-11-23T11:16:00.123Z" (UTC, millisecond precision, sortable as text). */
+void rune_clock_iso(char buf[RUNE_ISO_LEN], long long wall_ms);
+
+#endif

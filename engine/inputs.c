@@ -1,0 +1,190 @@
+/*
+ * inputs.c — resolving inputs and secrets before anything runs.
+ */
+#include "inputs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+#include "params.h"
+#include "suggest.h"
+
+int rune_inputs_parse_set(json_t *sets, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return -1;
+    char *name = strndup(arg, (size_t)(eq - arg));
+    json_object_set_new(sets, name, json_string(eq + 1));
+    free(name);
+    return 0;
+}
+
+/* --set values arrive as text; lists and maps are written in YAML flow
+ * style (--set tables='[a, b]'). */
+static json_t *from_text(enum rune_type t, const char *text)
+{
+    if (t != RUNE_T_LIST && t != RUNE_T_MAP && t != RUNE_T_STRLIST && t != RUNE_T_ANY)
+        return json_string(text);
+    struct rune_diags d = RUNE_DIAGS_INIT;
+    struct rune_node *n = rune_yaml_parse("--set", text, strlen(text), &d);
+    json_t *v = n ? rune_node_json(n) : json_string(text);
+    rune_node_free(n);
+    rune_diags_free(&d);
+    return v;
+}
+
+static bool in_choices(const struct rune_inputdef *in, json_t *v)
+{
+    if (!in->choices)
+        return true;
+    for (size_t i = 0; i < in->choices->n; i++) {
+        json_t *c = rune_node_json(in->choices->items[i]);
+        char why[64];
+        json_t *cc = rune_param_coerce(in->type, c, why, sizeof why);
+        bool eq = cc && json_equal(cc, v);
+        json_decref(c);
+        json_decref(cc);
+        if (eq)
+            return true;
+    }
+    return false;
+}
+
+int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **out,
+                        json_t **shown, struct rune_redactor *red, struct rune_diags *d)
+{
+    size_t before = d->n;
+    *out = json_object();
+    *shown = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(sets, k, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < rb->ninputs; i++)
+            known |= !strcmp(rb->inputs[i].name, k);
+        if (known)
+            continue;
+        const char **names = calloc(rb->ninputs + 1, sizeof *names);
+        char list[512] = "";
+        for (size_t i = 0; i < rb->ninputs; i++) {
+            names[i] = rb->inputs[i].name;
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, names[i], sizeof list - strlen(list) - 1);
+        }
+        char hint[128];
+        rune_suggest_hint(k, names, rb->ninputs, hint, sizeof hint);
+        free(names);
+        rune_diag_add(d, (struct rune_mark){rb->path, 0, 0},
+                      "--set %s: this runbook has no input \"%s\"%s; it takes: %s", k, k, hint,
+                      rb->ninputs ? list : "no inputs");
+    }
+    for (size_t i = 0; i < rb->ninputs; i++) {
+        const struct rune_inputdef *in = &rb->inputs[i];
+        json_t *given = json_object_get(sets, in->name);
+        json_t *raw;
+        if (given)
+            raw = from_text(in->type, json_string_value(given));
+        else if (in->def)
+            raw = rune_node_json(in->def);
+        else if (in->required) {
+            char about[512] = "";
+            if (in->description)
+                snprintf(about, sizeof about, " (%s)", in->description);
+            rune_diag_add(d, in->mark, "input \"%s\" is required: pass --set %s=VALUE%s",
+                          in->name, in->name, about);
+            continue;
+        } else {
+            json_object_set_new(*out, in->name, json_null());
+            json_object_set_new(*shown, in->name, json_null());
+            continue;
+        }
+        char why[256];
+        json_t *val = rune_param_coerce(in->type, raw, why, sizeof why);
+        json_decref(raw);
+        if (!val) {
+            rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,
+                          given ? " (from --set)" : "", why);
+            continue;
+        }
+        if (!in_choices(in, val)) {
+            char *txt = json_dumps(val, JSON_ENCODE_ANY);
+            json_t *cj = rune_node_json(in->choices);
+            char *ch = json_dumps(cj, JSON_ENCODE_ANY | JSON_COMPACT);
+            json_decref(cj);
+            rune_diag_add(d, in->mark, "input \"%s\": %s is not one of %s", in->name, txt, ch);
+            free(txt);
+            free(ch);
+            json_decref(val);
+            continue;
+        }
+        if (in->secret && json_is_string(val)) {
+            if (strlen(json_string_value(val)) < RUNE_SECRET_MIN)
+                rune_diag_add(d, in->mark,
+                              "input \"%s\" is secret but shorter than %d characters, too short "
+                              "to be masked in logs", in->name, RUNE_SECRET_MIN);
+            rune_redactor_add(red, json_string_value(val));
+        }
+        json_object_set_new(*shown, in->name, in->secret ? json_string("***") : json_incref(val));
+        json_object_set_new(*out, in->name, val);
+    }
+    return d->n > before ? -1 : 0;
+}
+
+static char *read_first_line(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char buf[4096];
+    char *line = fgets(buf, sizeof buf, f) ? buf : NULL;
+    fclose(f);
+    if (!line) {
+        snprintf(err, errlen, "%s is empty", path);
+        return NULL;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return strdup(line);
+}
+
+int rune_secrets_resolve(const struct rune_runbook *rb, json_t **out, struct rune_redactor *red,
+                         struct rune_diags *d)
+{
+    size_t before = d->n;
+    *out = json_object();
+    for (size_t i = 0; i < rb->nsecrets; i++) {
+        const struct rune_secretdef *s = &rb->secrets[i];
+        char *val = NULL;
+        char err[512] = "";
+        if (s->env) {
+            const char *e = getenv(s->env);
+            if (e && *e)
+                val = strdup(e);
+            else
+                snprintf(err, sizeof err, "environment variable %s is not set", s->env);
+        } else if (s->file) {
+            val = read_first_line(s->file, err, sizeof err);
+        }
+        if (!val) {
+            if (s->required)
+                rune_diag_add(d, s->mark, "secret \"%s\": %s", s->name, err);
+            json_object_set_new(*out, s->name, json_null());
+            continue;
+        }
+        if (strlen(val) < RUNE_SECRET_MIN)
+            rune_diag_add(d, s->mark,
+                          "secret \"%s\" is shorter than %d characters, too short to be masked "
+                          "in logs", s->name, RUNE_SECRET_MIN);
+        rune_redactor_add(red, val);
+        json_object_set_new(*out, s->name, json_string(val));
+        memset(val, 0, strlen(val));
+        free(val);
+    }
+    return d->n > before ? -1 : 0;
+}

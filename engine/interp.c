@@ -1,0 +1,290 @@
+/*
+ * interp.c — finding and resolving `${...}` in runbook values.
+ */
+#include "interp.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rune_interp_has(const char *s)
+{
+    return s && strstr(s, "${") != NULL;
+}
+
+/* Finds the `}` closing an expression that starts at p, skipping over
+ * quoted strings and nested braces (Lua table constructors). */
+static const char *closing(const char *p)
+{
+    int depth = 0;
+    char quote = 0;
+    for (; *p; p++) {
+        if (quote) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == quote)
+                quote = 0;
+        } else if (*p == '"' || *p == '\'') {
+            quote = *p;
+        } else if (*p == '{') {
+            depth++;
+        } else if (*p == '}') {
+            if (depth == 0)
+                return p;
+            depth--;
+        }
+    }
+    return NULL;
+}
+
+static void trim(const char **a, const char **b)
+{
+    while (*a < *b && isspace((unsigned char)**a))
+        (*a)++;
+    while (*b > *a && isspace((unsigned char)(*b)[-1]))
+        (*b)--;
+}
+
+int rune_interp_scan(const char *s, rune_expr_fn fn, void *ud, char *err, size_t errlen)
+{
+    for (const char *p = s; (p = strstr(p, "${"));) {
+        if (p > s && p[-1] == '$') { /* $${ escape */
+            p += 2;
+            continue;
+        }
+        const char *end = closing(p + 2);
+        if (!end) {
+            snprintf(err, errlen, "unterminated ${ (expected a closing })");
+            return -1;
+        }
+        const char *a = p + 2, *b = end;
+        trim(&a, &b);
+        if (a == b) {
+            snprintf(err, errlen, "empty ${} (expected an expression inside)");
+            return -1;
+        }
+        if (fn)
+            fn(ud, a, (size_t)(b - a));
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* Text of a value inside a larger string. */
+static int append_text(char **buf, size_t *len, size_t *cap, json_t *v, char *err, size_t errlen)
+{
+    char *own = NULL;
+    const char *t;
+    if (json_is_string(v))
+        t = json_string_value(v);
+    else if (json_is_null(v)) {
+        snprintf(err, errlen, "the value is null (a step that did not run, or an output it "
+                              "did not set)");
+        return -1;
+    } else
+        t = own = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t tl = strlen(t);
+    if (*len + tl + 1 > *cap) {
+        *cap = (*len + tl + 1) * 2;
+        *buf = realloc(*buf, *cap);
+        if (!*buf)
+            abort();
+    }
+    memcpy(*buf + *len, t, tl);
+    *len += tl;
+    (*buf)[*len] = '\0';
+    free(own);
+    return 0;
+}
+
+static void append_raw(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *buf = realloc(*buf, *cap);
+        if (!*buf)
+            abort();
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static json_t *eval_span(const struct rune_eval *ev, const char *a, const char *b, char *err,
+                         size_t errlen)
+{
+    trim(&a, &b);
+    char *expr = strndup(a, (size_t)(b - a));
+    if (!expr)
+        abort();
+    json_t *v = ev->eval(ev->ud, expr, err, errlen);
+    if (!v) {
+        /* prefix the message with the expression so the operator sees which */
+        char inner[512];
+        snprintf(inner, sizeof inner, "%s", err);
+        snprintf(err, errlen, "${%s}: %s", expr, inner);
+    }
+    free(expr);
+    return v;
+}
+
+json_t *rune_interp_string(const char *s, const struct rune_eval *ev, char *err, size_t errlen)
+{
+    if (!rune_interp_has(s))
+        return json_string(s);
+    /* exactly one expression spanning the whole string keeps its type */
+    if (s[0] == '$' && s[1] == '{') {
+        const char *end = closing(s + 2);
+        if (end && end[1] == '\0')
+            return eval_span(ev, s + 2, end, err, errlen);
+    }
+    size_t len = 0, cap = strlen(s) + 64;
+    char *buf = malloc(cap);
+    if (!buf)
+        abort();
+    buf[0] = '\0';
+    const char *p = s;
+    while (*p) {
+        const char *q = strstr(p, "${");
+        if (!q) {
+            append_raw(&buf, &len, &cap, p, strlen(p));
+            break;
+        }
+        if (q > s && q[-1] == '$') { /* "$${" → "${" (drop one $) */
+            append_raw(&buf, &len, &cap, p, (size_t)(q - p) - 1);
+            append_raw(&buf, &len, &cap, "${", 2);
+            p = q + 2;
+            continue;
+        }
+        append_raw(&buf, &len, &cap, p, (size_t)(q - p));
+        const char *end = closing(q + 2);
+        if (!end) {
+            snprintf(err, errlen, "unterminated ${ (expected a closing })");
+            free(buf);
+            return NULL;
+        }
+        json_t *v = eval_span(ev, q + 2, end, err, errlen);
+        if (!v || append_text(&buf, &len, &cap, v, err, errlen) != 0) {
+            if (v) {
+                char inner[512];
+                snprintf(inner, sizeof inner, "%s", err);
+                snprintf(err, errlen, "${%.*s}: %s", (int)(end - q - 2), q + 2, inner);
+            }
+            json_decref(v);
+            free(buf);
+            return NULL;
+        }
+        json_decref(v);
+        p = end + 1;
+    }
+    json_t *out = json_string(buf);
+    free(buf);
+    if (!out)
+        snprintf(err, errlen, "the result is not valid UTF-8");
+    return out;
+}
+
+json_t *rune_interp_node(const struct rune_node *n, const struct rune_eval *ev,
+                         struct rune_mark *where, char *err, size_t errlen)
+{
+    if (!n)
+        return json_null();
+    if (n->kind == RUNE_NODE_SCALAR) {
+        json_t *v = rune_scalar_json(n);
+        if (!json_is_string(v) || !rune_interp_has(n->str))
+            return v;
+        json_decref(v);
+        v = rune_interp_string(n->str, ev, err, errlen);
+        if (!v && where)
+            *where = n->mark;
+        return v;
+    }
+    json_t *out = n->kind == RUNE_NODE_SEQ ? json_array() : json_object();
+    for (size_t i = 0; i < n->n; i++) {
+        json_t *v = rune_interp_node(n->items[i], ev, where, err, errlen);
+        if (!v) {
+            json_decref(out);
+            return NULL;
+        }
+        if (n->kind == RUNE_NODE_SEQ)
+            json_array_append_new(out, v);
+        else
+            json_object_set_new(out, n->keys[i]->str, v);
+    }
+    return out;
+}
+
+static int ident_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+json_t *rune_path_eval(json_t *ctx, const char *expr, char *err, size_t errlen)
+{
+    json_t *cur = ctx;
+    const char *p = expr;
+    char path[256] = "";
+    while (*p) {
+        const char *a = p;
+        while (ident_char(*p))
+            p++;
+        if (p == a || (*p && *p != '.')) {
+            snprintf(err, errlen,
+                     "only references like inputs.NAME or steps.ID.outputs.KEY are understood "
+                     "here (Lua expressions are not available in this build)");
+            return NULL;
+        }
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(p - a), a);
+        json_t *next = json_is_object(cur) ? json_object_get(cur, key) : NULL;
+        if (!next) {
+            char have[256] = "";
+            const char *k;
+            json_t *unused;
+            if (json_is_object(cur)) {
+                json_object_foreach(cur, k, unused)
+                {
+                    if (strlen(have) + strlen(k) + 3 >= sizeof have)
+                        break;
+                    strcat(have, have[0] ? ", " : "");
+                    strcat(have, k);
+                }
+            }
+            if (path[0])
+                snprintf(err, errlen, "%s has no \"%s\"%s%s%s", path, key,
+                         have[0] ? " (it has: " : "", have, have[0] ? ")" : "");
+            else
+                snprintf(err, errlen, "unknown name \"%s\"; expected inputs, steps, secrets or "
+                                      "incident", key);
+            return NULL;
+        }
+        size_t pl = strlen(path);
+        snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "", key);
+        cur = next;
+        if (*p == '.')
+            p++;
+    }
+    return json_incref(cur);
+}
+
+void rune_interp_refs(const char *expr, size_t len, rune_ref_fn fn, void *ud)
+{
+    static const char *const roots[] = {"inputs", "steps", "secrets"};
+    for (size_t i = 0; i < len; i++) {
+        if (i > 0 && (ident_char(expr[i - 1]) || expr[i - 1] == '.'))
+            continue;
+        for (size_t r = 0; r < 3; r++) {
+            size_t rl = strlen(roots[r]);
+            if (i + rl + 1 < len && strncmp(expr + i, roots[r], rl) == 0 && expr[i + rl] == '.') {
+                size_t a = i + rl + 1, b = a;
+                while (b < len && ident_char(expr[b]))
+                    b++;
+                if (b > a)
+                    fn(ud, roots[r], expr + a, b - a);
+                i = b;
+                break;
+            }
+        }
+    }
+}

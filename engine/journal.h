@@ -1,0 +1,97 @@
+/*
+ * journal.h — the incident log: one SQLite file (WAL) holding every run,
+ * real or simulated, and every stage and step attempt of it.
+ *
+ * Each event is committed as it happens (synchronous=FULL), so a crash
+ * loses nothing that finished. Events are hash-chained:
+ * hash = SHA-256(prev_hash || canonical JSON of the event), so an edit,
+ * insertion or deletion made afterwards is detectable.
+ *
+ * The journal stores what it is given: callers redact secrets first.
+ * All functions are safe to call from several threads at once.
+ */
+#ifndef RUNE_JOURNAL_H
+#define RUNE_JOURNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct rune_journal;
+
+/* Where the log lives: flag (--log) if given, else $RUNE_LOG, else
+ * $RUNE_HOME/incidents.db, else $XDG_STATE_HOME/rune/incidents.db, else
+ * ~/.local/state/rune/incidents.db. Writes into buf; returns buf. */
+const char *rune_journal_default_path(const char *flag, char *buf, size_t len);
+
+/* Opens (creating the file, its directory and the schema if needed).
+ * Returns 0, or -1 with a message for a person in err. */
+int rune_journal_open(const char *path, struct rune_journal **out, char *err, size_t errlen);
+
+/* Opens an existing log for reading (rune log): never creates the file, its
+ * directory or the schema. Returns 0; RUNE_JOURNAL_ABSENT when there is no
+ * file at path (nothing recorded yet; *out is NULL, err says so); or -1 with
+ * a message for a person in err. */
+#define RUNE_JOURNAL_ABSENT 1
+int rune_journal_open_read(const char *path, struct rune_journal **out, char *err,
+                           size_t errlen);
+void rune_journal_close(struct rune_journal *j);
+
+struct rune_incident_rec {
+    const char *id;             /* rune_journal_new_id() */
+    const char *runbook;        /* name */
+    const char *title;
+    const char *runbook_path;
+    const char *runbook_sha256; /* hex of the file's bytes */
+    const char *mode;           /* "run" or "dry-run" */
+    const char *operator_name;
+    const char *host;
+    json_t *inputs;             /* borrowed; secrets already masked */
+    long long rto_target_s;     /* 0 = none */
+    long long rpo_target_s;
+    long long started_ms;       /* wall clock */
+};
+
+/* A new incident id: "YYYYMMDD-HHMMSS-xxxx" (UTC, 4 random hex). */
+void rune_journal_new_id(char buf[32]);
+
+int rune_journal_begin(struct rune_journal *j, const struct rune_incident_rec *rec);
+
+struct rune_event {
+    const char *stage;   /* NULL for run-level events */
+    const char *step;    /* NULL for stage/run-level events */
+    int attempt;         /* 0 when not a step attempt */
+    const char *kind;    /* see docs/architecture.md: incident.start, stage.start, ... */
+    const char *status;  /* NULL, or ok/failed/timeout/skipped/declined/... */
+    long long duration_ms; /* -1 = not applicable */
+    json_t *detail;      /* borrowed; may be NULL */
+};
+
+/* Appends an event (seq, timestamp and hash assigned here) and commits it.
+ * Returns the event's seq (>= 1), or -1 on error (message in j's last error). */
+long long rune_journal_event(struct rune_journal *j, const char *incident_id,
+                             const struct rune_event *ev);
+
+int rune_journal_set_severity(struct rune_journal *j, const char *incident_id,
+                              const char *severity);
+int rune_journal_end(struct rune_journal *j, const char *incident_id, const char *outcome,
+                     int exit_code, long long ended_ms);
+
+/* The last error message (for the operator). */
+const char *rune_journal_error(struct rune_journal *j);
+
+/* ---- Reading (rune log) ---- */
+
+/* Incidents newest first, as a JSON array of objects with the incidents
+ * table's columns (inputs as an object). runbook may be NULL (no filter);
+ * limit <= 0 means all. Caller owns the result. NULL on error. */
+json_t *rune_journal_list(struct rune_journal *j, const char *runbook, int limit);
+/* One incident (object); `events` member holds its events in seq order,
+ * detail parsed, and `artifacts` its files. Caller owns the result. NULL
+ * both when the id is unknown (rune_journal_error is then "") and on error
+ * (rune_journal_error says what went wrong). */
+json_t *rune_journal_get(struct rune_journal *j, const char *incident_id);
+
+/* For tests and `rune log`: the underlying file path. */
+const char *rune_journal_path(struct rune_journal *j);
+
+#endif

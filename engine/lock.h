@@ -1,0 +1,17 @@
+/*
+ * lock.h — a runbook's `lock:`: two runs that touch the same thing (say
+ * postgres/app) never overlap. An flock on a file beside the incident log,
+ * held for the whole run and released by the kernel if rune dies.
+ */
+#ifndef RUNE_LOCK_H
+#define RUNE_LOCK_H
+
+#include <stddef.h>
+
+/* Returns 0 (taken, *fd set), 1 (held by another run: holder in msg), or
+ * -1 (error in msg). dir is created if missing. */
+int rune_lock_take(const char *dir, const char *name, const char *incident, int *fd, char *msg,
+                   size_t len);
+void rune_lock_release(int fd);
+
+#endif

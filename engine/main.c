@@ -1,0 +1,63 @@
+/*
+ * main.c — rune's entry point: the one table of subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "exitcode.h"
+
+struct cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct cmd commands[] = {
+    {"run", cmd_run, "run a runbook end to end (rune run RUNBOOK [--set k=v]... [--yes])"},
+    {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
+    {"list", cmd_list, "list the runbooks on the search path"},
+    {"show", cmd_show, "describe a runbook: inputs, stages, steps"},
+    {"steps", cmd_steps, "list the step types, or describe one (rune steps [TYPE])"},
+    {"log", cmd_log, "list incidents, or show one's timeline (rune log [show ID])"},
+    {"version", cmd_version, "print the version"},
+};
+
+#define NCMDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: rune COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < NCMDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`rune COMMAND --help` for a command's options; docs/cli.md for the rest.\n");
+}
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("rune %s\n", RUNE_VERSION);
+    return RUNE_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return RUNE_EXIT_INVALID;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return RUNE_EXIT_OK;
+    }
+    if (!strcmp(name, "--version"))
+        return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < NCMDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "rune: unknown command \"%s\"\n\n", name);
+    usage(stderr);
+    return RUNE_EXIT_INVALID;
+}

@@ -1,0 +1,213 @@
+/*
+ * params.c — type checking and coercion of step parameters.
+ */
+#include "params.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "model.h"
+#include "node.h"
+#include "suggest.h"
+
+static const char *describe(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "a mapping";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static json_t *fail(char *err, size_t errlen, const char *want, json_t *v)
+{
+    if (json_is_string(v))
+        snprintf(err, errlen, "expected %s, found \"%.80s\"", want, json_string_value(v));
+    else
+        snprintf(err, errlen, "expected %s, found %s", want, describe(v));
+    return NULL;
+}
+
+static json_t *as_text(json_t *v)
+{
+    if (json_is_string(v))
+        return json_incref(v);
+    if (json_is_integer(v)) {
+        char b[32];
+        snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+        return json_string(b);
+    }
+    if (json_is_real(v)) {
+        char b[64];
+        snprintf(b, sizeof b, "%.17g", json_real_value(v));
+        return json_string(b);
+    }
+    if (json_is_boolean(v))
+        return json_string(json_is_true(v) ? "true" : "false");
+    return NULL;
+}
+
+json_t *rune_param_coerce(enum rune_type t, json_t *v, char *err, size_t errlen)
+{
+    switch (t) {
+    case RUNE_T_ANY:
+        return json_incref(v);
+    case RUNE_T_STRING: {
+        json_t *s = as_text(v);
+        return s ? s : fail(err, errlen, "a string", v);
+    }
+    case RUNE_T_PATH: {
+        json_t *s = as_text(v);
+        if (!s || !*json_string_value(s)) {
+            json_decref(s);
+            return fail(err, errlen, "a path", v);
+        }
+        return s;
+    }
+    case RUNE_T_INT:
+        if (json_is_integer(v))
+            return json_incref(v);
+        if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v))
+            return json_integer((long long)json_real_value(v));
+        if (json_is_string(v)) {
+            char *end;
+            errno = 0;
+            long long n = strtoll(json_string_value(v), &end, 10);
+            if (!errno && end != json_string_value(v) && !*end)
+                return json_integer(n);
+        }
+        return fail(err, errlen, "an integer", v);
+    case RUNE_T_NUMBER:
+        if (json_is_number(v))
+            return json_incref(v);
+        if (json_is_string(v)) {
+            char *end;
+            double d = strtod(json_string_value(v), &end);
+            if (end != json_string_value(v) && !*end)
+                return json_real(d);
+        }
+        return fail(err, errlen, "a number", v);
+    case RUNE_T_BOOL:
+        if (json_is_boolean(v))
+            return json_incref(v);
+        if (json_is_string(v) && !strcmp(json_string_value(v), "true"))
+            return json_true();
+        if (json_is_string(v) && !strcmp(json_string_value(v), "false"))
+            return json_false();
+        return fail(err, errlen, "true or false", v);
+    case RUNE_T_DURATION: {
+        long long ms;
+        if (json_is_number(v) && json_number_value(v) >= 0)
+            return json_integer((long long)(json_number_value(v) * 1000.0 + 0.5));
+        if (json_is_string(v) && rune_duration_parse(json_string_value(v), &ms) == 0)
+            return json_integer(ms);
+        return fail(err, errlen, "a duration like 30s, 5m or 1h30m", v);
+    }
+    case RUNE_T_LIST:
+        if (json_is_array(v))
+            return json_incref(v);
+        return fail(err, errlen, "a list", v);
+    case RUNE_T_STRLIST: {
+        if (!json_is_array(v)) {
+            json_t *s = as_text(v);
+            if (!s)
+                return fail(err, errlen, "a string or a list of strings", v);
+            json_t *a = json_array();
+            json_array_append_new(a, s);
+            return a;
+        }
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            json_t *s = as_text(x);
+            if (!s) {
+                json_decref(a);
+                snprintf(err, errlen, "item %zu: expected a string, found %s", i + 1,
+                         describe(x));
+                return NULL;
+            }
+            json_array_append_new(a, s);
+        }
+        return a;
+    }
+    case RUNE_T_MAP:
+        if (json_is_object(v))
+            return json_incref(v);
+        return fail(err, errlen, "a mapping", v);
+    }
+    return fail(err, errlen, "a value", v);
+}
+
+json_t *rune_param_default(const struct rune_param *p)
+{
+    if (!p->def)
+        return NULL;
+    struct rune_diags d = RUNE_DIAGS_INIT;
+    struct rune_node *n = rune_yaml_parse("<default>", p->def, strlen(p->def), &d);
+    json_t *v = n ? rune_node_json(n) : json_string(p->def);
+    rune_node_free(n);
+    rune_diags_free(&d);
+    return v;
+}
+
+json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err,
+                            size_t errlen, const char **bad)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    *bad = NULL;
+    json_object_foreach(with, k, v)
+    {
+        const struct rune_param *p = NULL;
+        for (const struct rune_param *q = t->params; q && q->name; q++)
+            if (!strcmp(q->name, k))
+                p = q;
+        if (!p) {
+            snprintf(err, errlen, "%s has no parameter \"%s\"", t->name, k);
+            *bad = k;
+            goto fail;
+        }
+        char why[256];
+        json_t *c = rune_param_coerce(p->type, v, why, sizeof why);
+        if (!c) {
+            snprintf(err, errlen, "parameter \"%s\": %s", k, why);
+            *bad = p->name;
+            goto fail;
+        }
+        json_object_set_new(out, k, c);
+    }
+    for (const struct rune_param *p = t->params; p && p->name; p++) {
+        json_t *have = json_object_get(out, p->name);
+        if (have && !json_is_null(have))
+            continue;
+        if (p->required) {
+            snprintf(err, errlen, "%s needs parameter \"%s\" (%s)", t->name, p->name,
+                     p->doc ? p->doc : rune_type_name(p->type));
+            *bad = p->name;
+            goto fail;
+        }
+        json_t *d = rune_param_default(p);
+        if (d) {
+            char why[256];
+            json_t *c = rune_param_coerce(p->type, d, why, sizeof why);
+            json_decref(d);
+            if (c)
+                json_object_set_new(out, p->name, c);
+        }
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}

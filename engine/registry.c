@@ -1,0 +1,55 @@
+/*
+ * registry.c — lookup over the native step families. The table itself is
+ * built once, sorted by name, from rune_native_families (steps/registry.c).
+ */
+#include "registry.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TYPES 512
+
+static const struct rune_step_type *all[MAX_TYPES];
+static size_t nall;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static int by_name(const void *a, const void *b)
+{
+    const struct rune_step_type *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+static void build(void)
+{
+    for (size_t f = 0; rune_native_families[f]; f++)
+        for (const struct rune_step_type *t = rune_native_families[f]; t->name; t++)
+            if (nall < MAX_TYPES)
+                all[nall++] = t;
+    qsort(all, nall, sizeof all[0], by_name);
+}
+
+const struct rune_step_type *const *rune_registry_all(size_t *n)
+{
+    pthread_once(&once, build);
+    *n = nall;
+    return all;
+}
+
+const struct rune_step_type *rune_registry_find(const char *name)
+{
+    size_t n;
+    const struct rune_step_type *const *v = rune_registry_all(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i]->name, name) == 0)
+            return v[i];
+    return NULL;
+}
+
+const struct rune_param *rune_registry_param(const struct rune_step_type *t, const char *name)
+{
+    for (const struct rune_param *p = t->params; p && p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}

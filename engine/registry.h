@@ -1,0 +1,17 @@
+/*
+ * registry.h — every step type rune knows: the native families listed in
+ * steps/registry.c (later also step types written in Lua).
+ */
+#ifndef RUNE_REGISTRY_H
+#define RUNE_REGISTRY_H
+
+#include <stddef.h>
+
+#include "step.h"
+
+const struct rune_step_type *rune_registry_find(const char *name);
+/* All step types in a stable order (by name); *n set. The array is static. */
+const struct rune_step_type *const *rune_registry_all(size_t *n);
+const struct rune_param *rune_registry_param(const struct rune_step_type *t, const char *name);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * run.c — the life of one run: what it is given, its lock, its incident
+ * record, the stages in their fixed order, and the outcome.
+ *
+ * Stage semantics (docs/runbook-format.md):
+ *  - detection runs; `incident_if` false ends the run as no_incident
+ *    (unless --force) before anything is changed;
+ *  - impact sets the severity and runs its steps;
+ *  - a mitigation or verification failure under `rollback`, a declined
+ *    approval, or Ctrl-C runs the rollback stage;
+ *  - the outcome maps to a stable exit code.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "duration.h"
+#include "exitcode.h"
+#include "inputs.h"
+#include "lock.h"
+
+atomic_int rune_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&rune_interrupted, 1);
+}
+
+void rune_run_event(struct rune_run *r, const char *stage, const char *step, int attempt,
+                    const char *kind, const char *status, long long duration_ms, json_t *detail)
+{
+    json_t *masked = detail ? rune_redact_json(&r->red, detail) : NULL;
+    struct rune_event ev = {stage, step, attempt, kind, status, duration_ms, masked};
+    if (rune_journal_event(r->j, r->incident, &ev) < 0)
+        rune_console_alert(r->con, "warning: could not record %s event in the incident log: %s",
+                           kind, rune_journal_error(r->j));
+    json_decref(masked);
+}
+
+static json_t *eval_ctx(void *ud, const char *expr, char *err, size_t errlen)
+{
+    struct rune_run *r = ud;
+    return rune_path_eval(r->ctx, expr, err, errlen);
+}
+
+struct rune_eval rune_run_evaluator(struct rune_run *r)
+{
+    return (struct rune_eval){eval_ctx, r};
+}
+
+enum outcome { RESOLVED, NO_INCIDENT, ROLLED_BACK, FAILED, ABORTED };
+static const char *const outcome_names[] = {"resolved", "no_incident", "rolled_back", "failed",
+                                            "aborted"};
+static const int outcome_exit[] = {RUNE_EXIT_OK, RUNE_EXIT_OK, RUNE_EXIT_ROLLED_BACK,
+                                   RUNE_EXIT_FAILED, RUNE_EXIT_ABORTED};
+
+static enum rune_stage_result run_stage(struct rune_run *r, enum rune_stage_id s, int *failed)
+{
+    const char *name = rune_stage_names[s];
+    const struct rune_stagedef *sd = &r->rb->stages[s];
+    char note[64];
+    snprintf(note, sizeof note, "%zu step%s", sd->n, sd->n == 1 ? "" : "s");
+    rune_console_stage(r->con, name, note);
+    rune_run_event(r, name, NULL, 0, "stage.start", NULL, -1, NULL);
+    long long t0 = rune_clock_mono_ms();
+    enum rune_stage_result res = rune_sched_stage(r, s, failed);
+    static const char *const res_names[] = {"ok", "aborted", "rollback", "declined",
+                                            "interrupted"};
+    json_t *d = json_pack("{s:i}", "failed_steps", *failed);
+    rune_run_event(r, name, NULL, 0, "stage.end",
+                   res == RUNE_STAGE_OK && *failed ? "ok_with_failures" : res_names[res],
+                   rune_clock_mono_ms() - t0, d);
+    json_decref(d);
+    return res;
+}
+
+static void skip_stage(struct rune_run *r, enum rune_stage_id s, const char *reason)
+{
+    if (!r->rb->stages[s].present)
+        return;
+    json_t *d = json_pack("{s:s}", "reason", reason);
+    rune_run_event(r, rune_stage_names[s], NULL, 0, "stage.skip", "skipped", -1, d);
+    json_decref(d);
+}
+
+/* incident_if / severity: a literal, or a string with ${...}. */
+static json_t *eval_node(struct rune_run *r, const struct rune_node *n, char *err, size_t len)
+{
+    struct rune_eval ev = rune_run_evaluator(r);
+    struct rune_mark where = n->mark;
+    pthread_mutex_lock(&r->mu);
+    json_t *v = rune_interp_node(n, &ev, &where, err, len);
+    pthread_mutex_unlock(&r->mu);
+    if (!v) {
+        char m[256], tmp[1024];
+        snprintf(tmp, sizeof tmp, "%s: %s", rune_mark_str(where, m, sizeof m), err);
+        snprintf(err, len, "%s", tmp);
+    }
+    return v;
+}
+
+static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long long started)
+{
+    char at[RUNE_ISO_LEN];
+    rune_clock_iso(at, started);
+    json_t *steps = json_object();
+    for (int s = 0; s < RUNE_NSTAGES; s++)
+        for (size_t i = 0; i < r->rb->stages[s].n; i++)
+            json_object_set_new(steps, r->rb->stages[s].steps[i].id,
+                                json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status", "pending",
+                                          "failed", 0, "outputs", "error", "duration", 0,
+                                          "attempts", 0));
+    r->ctx = json_pack("{s:o, s:o, s:o, s:{s:s, s:n, s:s}}", "inputs", inputs, "secrets",
+                       secrets, "steps", steps, "incident", "id", r->incident, "severity",
+                       "started_at", at);
+}
+
+/* Lock name may use ${inputs...}; lock files live beside the incident log. */
+static int take_lock(struct rune_run *r, int *fd)
+{
+    *fd = -1;
+    if (!r->rb->lock)
+        return RUNE_EXIT_OK;
+    char err[1024];
+    json_t *name = eval_node(r, r->rb->lock, err, sizeof err);
+    if (!name || !json_is_string(name)) {
+        fprintf(stderr, "rune: lock: %s\n", name ? "must be a string" : err);
+        json_decref(name);
+        return RUNE_EXIT_INVALID;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", r->o->log_path);
+    char locks[4200];
+    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
+    int rc = rune_lock_take(locks, json_string_value(name), r->incident, fd, err, sizeof err);
+    json_decref(name);
+    if (rc == 0)
+        return RUNE_EXIT_OK;
+    fprintf(stderr, "rune: %s\n", err);
+    return rc == 1 ? RUNE_EXIT_LOCKED : RUNE_EXIT_INTERNAL;
+}
+
+static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const char *why)
+{
+    const struct rune_stagedef *rb = &r->rb->stages[RUNE_ROLLBACK];
+    if (!rb->present || rb->n == 0) {
+        rune_console_alert(r->con, "%s, and this runbook has no rollback stage: escalate", why);
+        return FAILED;
+    }
+    rune_console_alert(r->con, "%s: running the rollback stage", why);
+    /* a Ctrl-C that stopped mitigation must not also cancel the undo;
+     * pressing it again stops the rollback */
+    atomic_store(&rune_interrupted, 0);
+    int failed = 0;
+    enum rune_stage_result res = run_stage(r, RUNE_ROLLBACK, &failed);
+    if (res != RUNE_STAGE_OK || failed) {
+        rune_console_alert(r->con, "rollback did not complete (%d step%s failed): escalate",
+                           failed, failed == 1 ? "" : "s");
+        return FAILED;
+    }
+    return if_ok;
+}
+
+static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
+{
+    struct rune_runbook *rb = r->rb;
+    int failed = 0;
+    enum rune_stage_result res;
+
+    if (rb->stages[RUNE_DETECTION].present) {
+        res = run_stage(r, RUNE_DETECTION, &failed);
+        if (res == RUNE_STAGE_INTERRUPTED || res == RUNE_STAGE_DECLINED) {
+            snprintf(why, whylen, "stopped by the operator during detection");
+            return ABORTED;
+        }
+        if (res != RUNE_STAGE_OK) {
+            snprintf(why, whylen, "a detection step failed under on_failure: abort");
+            return FAILED;
+        }
+    }
+    const struct rune_node *cond = rb->stages[RUNE_DETECTION].incident_if;
+    if (cond) {
+        char err[1024];
+        json_t *v = eval_node(r, cond, err, sizeof err);
+        if (!v || !json_is_boolean(v)) {
+            snprintf(why, whylen, "incident_if: %s", v ? "expected true or false" : err);
+            json_decref(v);
+            return FAILED;
+        }
+        bool incident = json_is_true(v);
+        json_decref(v);
+        json_t *d = json_pack("{s:b, s:b}", "incident", incident, "forced", r->o->force);
+        rune_run_event(r, "detection", NULL, 0, "incident.decision",
+                       incident ? "incident" : "no_incident", -1, d);
+        json_decref(d);
+        if (!incident && !r->o->force) {
+            rune_console_info(r->con, "incident_if is false: no incident, nothing changed");
+            for (int s = RUNE_IMPACT; s < RUNE_NSTAGES; s++)
+                skip_stage(r, (enum rune_stage_id)s, "no incident");
+            snprintf(why, whylen, "detection found no incident");
+            return NO_INCIDENT;
+        }
+        if (!incident)
+            rune_console_info(r->con, "incident_if is false, but --force: going on");
+    }
+    if (rb->stages[RUNE_IMPACT].severity) {
+        char err[1024];
+        json_t *v = eval_node(r, rb->stages[RUNE_IMPACT].severity, err, sizeof err);
+        const char *sev = json_string_value(v);
+        if (!sev || strlen(sev) != 2 || sev[0] != 'P' || sev[1] < '0' || sev[1] > '3') {
+            rune_console_alert(r->con, "severity: %s", v ? "expected P0, P1, P2 or P3" : err);
+        } else {
+            rune_journal_set_severity(r->j, r->incident, sev);
+            pthread_mutex_lock(&r->mu);
+            json_object_set(json_object_get(r->ctx, "incident"), "severity", v);
+            pthread_mutex_unlock(&r->mu);
+            json_t *d = json_pack("{s:s}", "severity", sev);
+            rune_run_event(r, "impact", NULL, 0, "severity", sev, -1, d);
+            json_decref(d);
+            rune_console_info(r->con, "severity: %s", sev);
+        }
+        json_decref(v);
+    }
+    if (rb->stages[RUNE_IMPACT].present) {
+        res = run_stage(r, RUNE_IMPACT, &failed);
+        if (res != RUNE_STAGE_OK) {
+            for (int s = RUNE_MITIGATION; s < RUNE_NSTAGES; s++)
+                skip_stage(r, (enum rune_stage_id)s, "impact stage stopped");
+            snprintf(why, whylen, "%s during impact", res == RUNE_STAGE_ABORT
+                                                          ? "a step failed"
+                                                          : "stopped by the operator");
+            return res == RUNE_STAGE_ABORT ? FAILED : ABORTED;
+        }
+    }
+    for (int s = RUNE_MITIGATION; s <= RUNE_VERIFICATION; s++) {
+        if (!rb->stages[s].present)
+            continue;
+        res = run_stage(r, (enum rune_stage_id)s, &failed);
+        if (res == RUNE_STAGE_OK)
+            continue;
+        if (s == RUNE_MITIGATION)
+            skip_stage(r, RUNE_VERIFICATION, "mitigation stopped");
+        if (res == RUNE_STAGE_ABORT) {
+            skip_stage(r, RUNE_ROLLBACK, "on_failure: abort (no rollback)");
+            snprintf(why, whylen, "a %s step failed under on_failure: abort; not rolled back",
+                     rune_stage_names[s]);
+            return FAILED;
+        }
+        bool op = res == RUNE_STAGE_DECLINED || res == RUNE_STAGE_INTERRUPTED;
+        snprintf(why, whylen, "%s", op ? (res == RUNE_STAGE_DECLINED
+                                              ? "the operator declined an approval"
+                                              : "the run was interrupted")
+                                       : s == RUNE_MITIGATION ? "mitigation failed"
+                                                              : "verification failed");
+        enum outcome o = run_rollback(r, op ? ABORTED : ROLLED_BACK, why);
+        if (o == FAILED)
+            strncat(why, "; rollback did not complete", whylen - strlen(why) - 1);
+        else
+            strncat(why, "; rolled back", whylen - strlen(why) - 1);
+        return o;
+    }
+    skip_stage(r, RUNE_ROLLBACK, "not needed");
+    snprintf(why, whylen, "every stage completed");
+    return RESOLVED;
+}
+
+static void install_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
+{
+    struct rune_run r;
+    memset(&r, 0, sizeof r);
+    r.rb = rb;
+    r.o = o;
+    rune_redactor_init(&r.red);
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    pthread_mutex_init(&r.prompt, NULL);
+    atomic_store(&rune_interrupted, 0);
+    if (!getcwd(r.cwd, sizeof r.cwd))
+        snprintf(r.cwd, sizeof r.cwd, ".");
+    if (gethostname(r.host, sizeof r.host) != 0)
+        snprintf(r.host, sizeof r.host, "unknown");
+    rune_journal_new_id(r.incident);
+
+    int rc = RUNE_EXIT_INTERNAL;
+    int lockfd = -1;
+    json_t *inputs = NULL, *shown = NULL, *secrets = NULL;
+    struct rune_diags d = RUNE_DIAGS_INIT;
+    int a = rune_inputs_resolve(rb, o->sets, &inputs, &shown, &r.red, &d);
+    int b = rune_secrets_resolve(rb, &secrets, &r.red, &d);
+    if (a || b) {
+        rune_diags_print(&d, stderr);
+        fprintf(stderr, "rune: %zu problem%s with the inputs; nothing was run\n", d.n,
+                d.n == 1 ? "" : "s");
+        json_decref(inputs);
+        json_decref(secrets);
+        rc = RUNE_EXIT_INVALID;
+        goto out;
+    }
+    long long started = rune_clock_wall_ms();
+    fill_ctx(&r, inputs, secrets, started);
+    rc = take_lock(&r, &lockfd);
+    if (rc != RUNE_EXIT_OK)
+        goto out;
+
+    char err[1024];
+    if (rune_journal_open(o->log_path, &r.j, err, sizeof err) != 0) {
+        fprintf(stderr, "rune: %s\n", err);
+        rc = RUNE_EXIT_INTERNAL;
+        goto out;
+    }
+    struct rune_incident_rec rec = {r.incident,  rb->name,      rb->title, rb->path,
+                                    rb->sha256,  "run",         o->operator_name,
+                                    r.host,      shown,         rb->rto_ms / 1000,
+                                    rb->rpo_ms / 1000, started};
+    if (rune_journal_begin(r.j, &rec) != 0) {
+        fprintf(stderr, "rune: cannot record the incident: %s\n", rune_journal_error(r.j));
+        rc = RUNE_EXIT_INTERNAL;
+        goto out;
+    }
+    r.con = rune_console_new(stdout, o->live, o->quiet, o->color);
+    json_t *det = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", r.cwd,
+                            "jobs", o->jobs, "operator", o->operator_name);
+    rune_run_event(&r, NULL, NULL, 0, "incident.start", NULL, -1, det);
+    json_decref(det);
+    rune_console_info(r.con, "rune: %s%s%s · incident %s", rb->name, rb->title ? " — " : "",
+                      rb->title ? rb->title : "", r.incident);
+
+    struct sigaction old_int, old_term;
+    install_signals(&old_int, &old_term);
+    long long t0 = rune_clock_mono_ms();
+    char why[512] = "";
+    enum outcome out = execute(&r, why, sizeof why);
+    long long ms = rune_clock_mono_ms() - t0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+
+    rc = outcome_exit[out];
+    json_t *fin = json_pack("{s:s, s:s, s:i}", "outcome", outcome_names[out], "reason", why,
+                            "exit_code", rc);
+    rune_run_event(&r, NULL, NULL, 0, "incident.end", outcome_names[out], ms, fin);
+    json_decref(fin);
+    rune_journal_end(r.j, r.incident, outcome_names[out], rc, rune_clock_wall_ms());
+    char el[32];
+    rune_console_alert(r.con, "outcome: %s (exit %d) — %s, in %s", outcome_names[out], rc, why,
+                       rune_duration_str(ms, el, sizeof el));
+    rune_console_alert(r.con, "incident %s recorded in %s; `rune log show %s%s%s` for the "
+                              "timeline",
+                       r.incident, o->log_path, r.incident, o->log_flag ? " --log " : "",
+                       o->log_flag ? o->log_flag : "");
+out:
+    rune_console_free(r.con);
+    if (r.j)
+        rune_journal_close(r.j);
+    rune_lock_release(lockfd);
+    json_decref(shown);
+    json_decref(r.ctx);
+    rune_diags_free(&d);
+    rune_redactor_free(&r.red);
+    pthread_mutex_destroy(&r.prompt);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+    return rc;
+}

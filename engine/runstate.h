@@ -1,0 +1,93 @@
+/*
+ * runstate.h — the state of one run, shared by run.c (the lifecycle),
+ * sched.c (a stage's graph), call.c (one step attempt) and approve.c.
+ * Not part of the step API: step families never see it.
+ */
+#ifndef RUNE_RUNSTATE_H
+#define RUNE_RUNSTATE_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "console.h"
+#include "interp.h"
+#include "journal.h"
+#include "model.h"
+#include "redact.h"
+
+struct rune_run_opts {
+    int jobs;                  /* parallel steps per stage, >= 1 */
+    bool yes;                  /* approve every confirmation */
+    bool quiet;
+    bool force;                /* run mitigation even when incident_if is false */
+    bool live;                 /* redraw running steps (stdout is a terminal) */
+    bool color;
+    const char *log_path;      /* resolved incident log path */
+    const char *log_flag;      /* --log as given (NULL: default), for hints */
+    const char *operator_name; /* who is running this */
+    json_t *sets;              /* --set name → string (borrowed) */
+};
+
+struct rune_run {
+    struct rune_runbook *rb;
+    const struct rune_run_opts *o;
+    struct rune_journal *j;
+    struct rune_console *con;
+    struct rune_redactor red;
+    char incident[32];
+    char cwd[PATH_MAX];
+    char host[256];
+    /* ctx: {inputs, secrets, steps: {id: {status, failed, outputs, error,
+     * duration, attempts}}, incident: {id, severity, started_at}} — what
+     * ${...} sees. Guarded by mu. */
+    json_t *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* a step finished (with mu) */
+    pthread_mutex_t prompt; /* one operator prompt at a time */
+    atomic_int aborting;    /* SIGINT or an operator decline: stop starting steps */
+};
+
+/* Records an event; detail is redacted here (borrowed). */
+void rune_run_event(struct rune_run *r, const char *stage, const char *step, int attempt,
+                    const char *kind, const char *status, long long duration_ms, json_t *detail);
+
+/* The evaluator for ${...} over r->ctx (call with mu held or before threads). */
+struct rune_eval rune_run_evaluator(struct rune_run *r);
+
+/* Operator approval gate (approve.c). Records an `approval` event. */
+bool rune_approve(struct rune_run *r, const char *stage, const char *step, const char *question);
+
+/* Set by the SIGINT handler (run.c). */
+extern atomic_int rune_interrupted;
+
+/* The outcome of a stage's graph (sched.c). */
+enum rune_stage_result {
+    RUNE_STAGE_OK = 0,      /* every step ok, skipped, or failed under `continue` */
+    RUNE_STAGE_ABORT,       /* a step failed under `abort` */
+    RUNE_STAGE_ROLLBACK,    /* a step failed under `rollback` */
+    RUNE_STAGE_DECLINED,    /* an approval was refused */
+    RUNE_STAGE_INTERRUPTED, /* the operator pressed Ctrl-C */
+};
+
+/* Runs one stage's steps; *failed counts steps that ended failed. */
+enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s, int *failed);
+
+/* One attempt of a step (call.c): resolved params in, outputs out. */
+struct rune_attempt {
+    const struct rune_stepdef *st;
+    json_t *params;       /* borrowed */
+    int attempt;
+    long long deadline_ms;
+    /* results */
+    int status;           /* enum rune_status */
+    json_t *outputs;      /* owned */
+    char *error;          /* owned, redacted */
+    char *tail;           /* owned, redacted */
+};
+void rune_attempt_run(struct rune_run *r, struct rune_attempt *a);
+void rune_attempt_release(struct rune_attempt *a);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * sched.c — running one stage's step graph.
+ *
+ * The stage's main thread owns the graph: it starts every step whose
+ * dependencies are done (up to --jobs at once), each in a worker thread
+ * that runs the attempts (approval, timeout, retries with backoff), and
+ * applies the step's failure policy when a worker reports back. A step
+ * that failed under `continue` or was skipped counts as done: its
+ * dependents still run (they can test steps.<id>.failed). After an abort,
+ * rollback or decline no new step starts; running ones finish, and the
+ * steps that never started are recorded as not run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "duration.h"
+#include "params.h"
+#include "runstate.h"
+
+enum slot_state { PENDING, RUNNING, DONE_OK, DONE_FAILED, SKIPPED, NOT_RUN };
+
+struct slot {
+    struct rune_run *r;
+    struct rune_stepdef *st;
+    enum slot_state state;
+    pthread_t th;
+    json_t *params;  /* resolved, owned */
+    char *question;  /* resolved confirm:, owned */
+    bool finished;   /* worker is done (under r->mu) */
+    int status;      /* final rune_status */
+};
+
+static const char *status_name(int st)
+{
+    switch (st) {
+    case RUNE_STEP_OK: return "ok";
+    case RUNE_STEP_TIMEOUT: return "timeout";
+    case RUNE_STEP_DECLINED: return "declined";
+    case RUNE_STEP_CANCELLED: return "cancelled";
+    default: return "failed";
+    }
+}
+
+/* steps.<id> in the expression context; call with r->mu held. */
+static void publish(struct rune_run *r, const struct rune_stepdef *st, const char *status,
+                    json_t *outputs, const char *error, long long ms, int attempts)
+{
+    json_t *steps = json_object_get(r->ctx, "steps");
+    bool failed = strcmp(status, "ok") && strcmp(status, "skipped") &&
+                  strcmp(status, "pending") && strcmp(status, "not_run");
+    json_t *o = json_pack("{s:s, s:b, s:o, s:s?, s:I, s:i}", "status", status, "failed", failed,
+                          "outputs", outputs ? json_incref(outputs) : json_object(), "error",
+                          error, "duration", (json_int_t)ms, "attempts", attempts);
+    json_object_set_new(steps, st->id, o);
+}
+
+static long long backoff_delay(const struct rune_retry *rt, int attempt)
+{
+    double d = (double)rt->delay_ms;
+    for (int i = 1; i < attempt; i++)
+        d *= rt->backoff;
+    if (rt->max_delay_ms > 0 && d > (double)rt->max_delay_ms)
+        d = (double)rt->max_delay_ms;
+    return (long long)d;
+}
+
+static void sleep_interruptible(long long ms)
+{
+    long long end = rune_clock_mono_ms() + ms;
+    while (!atomic_load(&rune_interrupted)) {
+        long long left = end - rune_clock_mono_ms();
+        if (left <= 0)
+            return;
+        long long chunk = left < 50 ? left : 50;
+        struct timespec ts = {chunk / 1000, (chunk % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct slot *s = arg;
+    struct rune_run *r = s->r;
+    const struct rune_stepdef *st = s->st;
+    const char *stage = rune_stage_names[st->stage];
+    int attempts = st->retry.attempts;
+    struct rune_attempt a = {0};
+    long long total0 = rune_clock_mono_ms();
+    int n = 0;
+    for (n = 1; n <= attempts; n++) {
+        rune_attempt_release(&a);
+        a = (struct rune_attempt){st, s->params, n, 0, 0, NULL, NULL, NULL};
+        json_t *d = json_pack("{s:s, s:I}", "uses", st->uses, "timeout_ms",
+                              (json_int_t)st->timeout_ms);
+        rune_run_event(r, stage, st->id, n, "step.start", NULL, -1, d);
+        json_decref(d);
+        if (n == 1 && s->question && !rune_approve(r, stage, st->id, s->question)) {
+            a.status = RUNE_STEP_DECLINED;
+            a.outputs = json_object();
+            a.error = strdup("declined: the operator did not approve this step");
+            rune_run_event(r, stage, st->id, n, "step.end", "declined", 0,
+                           json_pack("{s:s}", "error", a.error));
+            rune_console_step_end(r->con, st->id, st->uses, "declined", 0, n, attempts,
+                                  a.error, NULL);
+            break;
+        }
+        rune_console_step_start(r->con, st->id, st->uses, n, attempts);
+        long long t0 = rune_clock_mono_ms();
+        a.deadline_ms = st->timeout_ms > 0 ? t0 + st->timeout_ms : 0;
+        rune_attempt_run(r, &a);
+        long long ms = rune_clock_mono_ms() - t0;
+        const char *sn = status_name(a.status);
+        d = json_pack("{s:O, s:s?, s:s?}", "outputs", a.outputs, "error", a.error, "tail",
+                      a.tail && *a.tail ? a.tail : NULL);
+        rune_run_event(r, stage, st->id, n, "step.end", sn, ms, d);
+        json_decref(d);
+        rune_console_step_end(r->con, st->id, st->uses, sn, ms, n, attempts, a.error, a.tail);
+        if (a.status == RUNE_STEP_OK || a.status == RUNE_STEP_DECLINED ||
+            a.status == RUNE_STEP_CANCELLED || atomic_load(&rune_interrupted))
+            break;
+        if (n < attempts) {
+            long long wait = backoff_delay(&st->retry, n);
+            char w[32];
+            rune_console_info(r->con, "      retrying %s in %s (attempt %d of %d)", st->id,
+                              rune_duration_str(wait, w, sizeof w), n + 1, attempts);
+            sleep_interruptible(wait);
+        }
+    }
+    if (n > attempts)
+        n = attempts;
+    pthread_mutex_lock(&r->mu);
+    publish(r, st, status_name(a.status), a.outputs, a.error, rune_clock_mono_ms() - total0, n);
+    s->status = a.status;
+    s->finished = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    rune_attempt_release(&a);
+    return NULL;
+}
+
+static bool deps_done(struct slot *slots, const struct rune_stepdef *st)
+{
+    for (size_t k = 0; k < st->ndeps; k++) {
+        enum slot_state d = slots[st->deps[k]].state;
+        if (d != DONE_OK && d != DONE_FAILED && d != SKIPPED)
+            return false;
+    }
+    return true;
+}
+
+/* A step that fails before it can start (a ${...} that does not resolve, a
+ * bad parameter): recorded as one failed attempt, with the runbook place. */
+static void fail_early(struct rune_run *r, struct slot *s, struct rune_mark m, const char *why)
+{
+    const struct rune_stepdef *st = s->st;
+    char where[512], msg[1536];
+    snprintf(msg, sizeof msg, "%s: %s", rune_mark_str(m, where, sizeof where), why);
+    char *red = rune_redact(&r->red, msg);
+    const char *stage = rune_stage_names[st->stage];
+    rune_run_event(r, stage, st->id, 1, "step.start", NULL, -1, NULL);
+    json_t *d = json_pack("{s:s}", "error", red);
+    rune_run_event(r, stage, st->id, 1, "step.end", "failed", 0, d);
+    json_decref(d);
+    rune_console_step_end(r->con, st->id, st->uses, "failed", 0, 1, 1, red, NULL);
+    publish(r, st, "failed", NULL, red, 0, 1);
+    free(red);
+    s->status = RUNE_STEP_FAILED;
+}
+
+static void skip(struct rune_run *r, struct slot *s, const char *reason, enum slot_state as)
+{
+    const struct rune_stepdef *st = s->st;
+    json_t *d = json_pack("{s:s}", "reason", reason);
+    rune_run_event(r, rune_stage_names[st->stage], st->id, 0, "step.skip",
+                   as == SKIPPED ? "skipped" : "not_run", -1, d);
+    json_decref(d);
+    if (as == SKIPPED)
+        rune_console_step_end(r->con, st->id, st->uses, "skipped", -1, 1, 1, reason, NULL);
+    publish(r, st, as == SKIPPED ? "skipped" : "not_run", NULL, NULL, 0, 0);
+    s->state = as;
+}
+
+/* Decides a ready step: skip it, fail it early, or start its worker.
+ * Returns true when a worker was started. Called with r->mu held. */
+static bool launch(struct rune_run *r, struct slot *s)
+{
+    const struct rune_stepdef *st = s->st;
+    struct rune_eval ev = rune_run_evaluator(r);
+    char err[1024];
+    struct rune_mark where = st->id_mark;
+    if (st->when) {
+        json_t *w = rune_interp_node(st->when, &ev, &where, err, sizeof err);
+        if (!w) {
+            fail_early(r, s, where, err);
+            s->state = DONE_FAILED;
+            return false;
+        }
+        if (!json_is_boolean(w)) {
+            char *txt = json_dumps(w, JSON_ENCODE_ANY | JSON_COMPACT);
+            snprintf(err, sizeof err, "when: expected true or false, got %s", txt);
+            free(txt);
+            json_decref(w);
+            fail_early(r, s, st->when->mark, err);
+            s->state = DONE_FAILED;
+            return false;
+        }
+        bool go = json_is_true(w);
+        json_decref(w);
+        if (!go) {
+            skip(r, s, "when: condition is false", SKIPPED);
+            return false;
+        }
+    }
+    json_t *with = st->with ? rune_interp_node(st->with, &ev, &where, err, sizeof err)
+                            : json_object();
+    if (!with) {
+        fail_early(r, s, where, err);
+        s->state = DONE_FAILED;
+        return false;
+    }
+    const char *bad = NULL;
+    s->params = rune_params_prepare(st->type, with, err, sizeof err, &bad);
+    json_decref(with);
+    if (!s->params) {
+        const struct rune_node *pn = bad ? rune_node_get(st->with, bad) : NULL;
+        fail_early(r, s, pn ? pn->mark : st->uses_mark, err);
+        s->state = DONE_FAILED;
+        return false;
+    }
+    if (st->confirm) {
+        bool b;
+        if (rune_node_is_bool(st->confirm, &b)) {
+            char q[256];
+            snprintf(q, sizeof q, "run step \"%s\" (%s)?", st->id, st->uses);
+            s->question = strdup(q);
+        } else {
+            json_t *q = rune_interp_node(st->confirm, &ev, &where, err, sizeof err);
+            if (!q) {
+                fail_early(r, s, where, err);
+                s->state = DONE_FAILED;
+                return false;
+            }
+            s->question = json_is_string(q) ? strdup(json_string_value(q))
+                                            : json_dumps(q, JSON_ENCODE_ANY);
+            json_decref(q);
+        }
+    }
+    s->state = RUNNING;
+    s->finished = false;
+    if (pthread_create(&s->th, NULL, worker, s) != 0) {
+        fail_early(r, s, st->id_mark, "could not start a thread for this step");
+        s->state = DONE_FAILED;
+        return false;
+    }
+    return true;
+}
+
+/* The stage's verdict after step s ended with status st. */
+static enum rune_stage_result verdict(const struct rune_stepdef *st, int status)
+{
+    if (status == RUNE_STEP_OK)
+        return RUNE_STAGE_OK;
+    if (status == RUNE_STEP_DECLINED)
+        return RUNE_STAGE_DECLINED;
+    if (status == RUNE_STEP_CANCELLED)
+        return RUNE_STAGE_INTERRUPTED;
+    switch (st->on_failure) {
+    case RUNE_POLICY_CONTINUE: return RUNE_STAGE_OK;
+    case RUNE_POLICY_ROLLBACK: return RUNE_STAGE_ROLLBACK;
+    default: return RUNE_STAGE_ABORT;
+    }
+}
+
+struct stage_run {
+    enum rune_stage_result result;
+    const char *stopped_by;
+    bool stop;
+    int running;
+    int *failed;
+};
+
+/* A step has ended (worker joined, or failed before starting): count it and
+ * apply its failure policy. */
+static void settle(struct stage_run *sr, struct slot *s)
+{
+    s->state = s->status == RUNE_STEP_OK ? DONE_OK : DONE_FAILED;
+    if (s->status == RUNE_STEP_OK)
+        return;
+    (*sr->failed)++;
+    enum rune_stage_result v = verdict(s->st, s->status);
+    if (v != RUNE_STAGE_OK && !sr->stop) {
+        sr->stop = true;
+        sr->result = v;
+        sr->stopped_by = s->st->id;
+    }
+}
+
+static void wait_a_little(struct rune_run *r)
+{
+    /* timed, so a Ctrl-C is noticed even while every step is busy */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+}
+
+enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id sid, int *failed)
+{
+    struct rune_stagedef *sd = &r->rb->stages[sid];
+    struct slot *slots = calloc(sd->n ? sd->n : 1, sizeof *slots);
+    if (!slots)
+        abort();
+    for (size_t i = 0; i < sd->n; i++)
+        slots[i] = (struct slot){r, &sd->steps[i], PENDING, 0, NULL, NULL, false, 0};
+    *failed = 0;
+    struct stage_run sr = {RUNE_STAGE_OK, NULL, false, 0, failed};
+
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        for (size_t i = 0; i < sd->n; i++) {
+            struct slot *s = &slots[i];
+            if (s->state != RUNNING || !s->finished)
+                continue;
+            pthread_mutex_unlock(&r->mu);
+            pthread_join(s->th, NULL);
+            pthread_mutex_lock(&r->mu);
+            sr.running--;
+            settle(&sr, s);
+        }
+        if (atomic_load(&rune_interrupted) && !sr.stop) {
+            sr.stop = true;
+            sr.result = RUNE_STAGE_INTERRUPTED;
+        }
+        /* start (or skip, or fail early) every ready step, in listed order */
+        for (bool progress = true; progress && !sr.stop;) {
+            progress = false;
+            for (size_t i = 0; i < sd->n && sr.running < r->o->jobs && !sr.stop; i++) {
+                struct slot *s = &slots[i];
+                if (s->state != PENDING || !deps_done(slots, s->st))
+                    continue;
+                progress = true;
+                if (launch(r, s))
+                    sr.running++;
+                else if (s->state == DONE_FAILED)
+                    settle(&sr, s);
+            }
+        }
+        if (sr.running == 0)
+            break;
+        wait_a_little(r);
+    }
+    for (size_t i = 0; i < sd->n; i++) {
+        if (slots[i].state != PENDING)
+            continue;
+        char reason[256];
+        if (sr.stopped_by)
+            snprintf(reason, sizeof reason, "not run: the stage stopped after step \"%s\"",
+                     sr.stopped_by);
+        else
+            snprintf(reason, sizeof reason, "not run: the run was interrupted");
+        skip(r, &slots[i], reason, NOT_RUN);
+    }
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < sd->n; i++) {
+        json_decref(slots[i].params);
+        free(slots[i].question);
+    }
+    free(slots);
+    return sr.result;
+}

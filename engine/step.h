@@ -1,0 +1,138 @@
+/*
+ * step.h — the one door between the engine and the step families.
+ *
+ * A step family (steps/<family>.c) includes only this header and its own
+ * libraries. It receives resolved parameters as JSON, fills an outputs
+ * object, and reaches the engine only through the rune_call_* functions
+ * below (logging, notes, approvals, cancellation, child processes).
+ * It knows nothing about YAML, Lua, the console or the incident log.
+ *
+ * Every primitive is one const struct rune_step_type in its family's
+ * table; validation, `rune steps` and the docs are generated from it.
+ */
+#ifndef RUNE_STEP_H
+#define RUNE_STEP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proc.h"
+
+/* Parameter and output value types. RUNE_T_DURATION accepts "250ms", "5s",
+ * "1h30m" or a number of seconds and reaches the primitive as integer
+ * milliseconds. RUNE_T_PATH is a string, resolved against the run's cwd. */
+enum rune_type {
+    RUNE_T_ANY = 0,
+    RUNE_T_STRING,
+    RUNE_T_INT,
+    RUNE_T_NUMBER,
+    RUNE_T_BOOL,
+    RUNE_T_DURATION,
+    RUNE_T_PATH,
+    RUNE_T_LIST,   /* a sequence of any values */
+    RUNE_T_STRLIST,/* a string, or a sequence of strings */
+    RUNE_T_MAP,    /* a mapping */
+};
+
+/* What a primitive does to the world; a dry-run runs only PURE and (with
+ * --probe) READS primitives and simulates WRITES. */
+enum rune_effect {
+    RUNE_PURE = 0,
+    RUNE_READS,
+    RUNE_WRITES,
+};
+
+struct rune_param {
+    const char *name;
+    enum rune_type type;
+    bool required;
+    const char *def; /* default as YAML-ish text ("0", "5s", "true"); NULL = none */
+    const char *doc;
+};
+
+struct rune_output {
+    const char *name;
+    enum rune_type type;
+    const char *doc;
+};
+
+struct rune_call;
+
+/* Status a primitive's run() returns. */
+enum rune_status {
+    RUNE_STEP_OK = 0,
+    RUNE_STEP_FAILED = 1,   /* set an error with rune_call_fail() */
+    RUNE_STEP_TIMEOUT = 2,  /* the deadline passed (rune_call_cancelled said so) */
+    RUNE_STEP_DECLINED = 3, /* an operator approval was refused */
+    RUNE_STEP_CANCELLED = 4,/* the run is being aborted */
+};
+
+struct rune_step_type {
+    const char *name;    /* "shell.run" */
+    const char *summary; /* one line for `rune steps` */
+    const struct rune_param *params;   /* terminated by {NULL} */
+    const struct rune_output *outputs; /* terminated by {NULL} */
+    enum rune_effect effect;
+    /* Do it. Parameters are validated and defaults filled before the call.
+     * Return a rune_status; on failure give a reason with rune_call_fail. */
+    int (*run)(struct rune_call *c);
+    /* Dry-run: describe exactly what run would do with rune_call_plan(),
+     * touching nothing. NULL: the engine prints a generic sentence. */
+    int (*plan)(struct rune_call *c);
+};
+
+/* Families: each steps/<family>.c exports one table terminated by {NULL};
+ * steps/registry.c lists them, NULL-terminated. */
+extern const struct rune_step_type *const rune_native_families[];
+
+/* ---- What a primitive may ask of its call ---- */
+
+/* Resolved parameters (borrowed; defaults already filled in). */
+json_t *rune_call_params(struct rune_call *c);
+const char *rune_call_str(struct rune_call *c, const char *name);  /* NULL if absent/null */
+long long rune_call_int(struct rune_call *c, const char *name);    /* ints and durations (ms) */
+double rune_call_num(struct rune_call *c, const char *name);
+bool rune_call_bool(struct rune_call *c, const char *name);
+
+/* The object to fill with outputs (borrowed). */
+json_t *rune_call_outputs(struct rune_call *c);
+const char *rune_call_step_id(struct rune_call *c);
+/* Directory relative paths are resolved against (the operator's cwd). */
+const char *rune_call_cwd(struct rune_call *c);
+
+/* Fail with a message for a person: what happened and what to do next.
+ * Returns RUNE_STEP_FAILED so a primitive can `return rune_call_fail(...)`. */
+int rune_call_fail(struct rune_call *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Progress line for the console and the incident log. */
+void rune_call_log(struct rune_call *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A note recorded as its own event in the incident log. */
+void rune_call_note(struct rune_call *c, const char *text);
+/* Dry-run only: one sentence saying what run would do. */
+void rune_call_plan(struct rune_call *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Ask the operator to approve `what`. Prompts on a TTY; --yes approves;
+ * otherwise fails closed. Every decision is recorded. true = approved. */
+bool rune_call_confirm(struct rune_call *c, const char *what);
+
+/* Cancellation: true once the attempt's deadline has passed or the run is
+ * being aborted. Long-running primitives must check it. */
+bool rune_call_cancelled(struct rune_call *c);
+/* Why cancelled: RUNE_STEP_TIMEOUT or RUNE_STEP_CANCELLED (OK if not). */
+int rune_call_cancel_status(struct rune_call *c);
+/* Milliseconds left before the deadline; -1 if there is none. */
+long long rune_call_remaining_ms(struct rune_call *c);
+/* Sleep up to ms, waking early on cancellation. Returns 0 or the cancel status. */
+int rune_call_sleep(struct rune_call *c, long long ms);
+/* Register a value that must never be shown or recorded (masked as ***). */
+void rune_call_secret(struct rune_call *c, const char *value);
+/* Replace every known secret in s; returns a malloc'd string the caller frees. */
+char *rune_call_redact(struct rune_call *c, const char *s);
+
+/* Run a child process under the call's deadline and cancellation; the
+ * captured output is redacted and its tail kept for the incident log. */
+int rune_call_spawn(struct rune_call *c, struct rune_proc *p);
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * validate.c — the checks that need more than one node at a time: step
+ * types and their parameters (from the registry), unique ids, needs and
+ * cycles, inputs' defaults, and every `${...}` reference that can be
+ * resolved without running anything. Runs after loader.c even when the
+ * loader found problems, so `rune validate` reports them all at once.
+ */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "interp.h"
+#include "params.h"
+#include "registry.h"
+#include "suggest.h"
+
+struct checker {
+    struct rune_runbook *rb;
+    struct rune_diags *d;
+    const char **ids; /* every step id, for suggestions */
+    size_t nids;
+};
+
+static void check_type(struct checker *c, struct rune_stepdef *st)
+{
+    if (!st->uses)
+        return;
+    st->type = rune_registry_find(st->uses);
+    if (st->type)
+        return;
+    size_t n;
+    const struct rune_step_type *const *all = rune_registry_all(&n);
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        names[i] = all[i]->name;
+    char hint[128];
+    rune_suggest_hint(st->uses, names, n, hint, sizeof hint);
+    free(names);
+    rune_diag_add(c->d, st->uses_mark, "unknown step type \"%s\"%s; `rune steps` lists them",
+                  st->uses, hint);
+}
+
+static void check_params(struct checker *c, struct rune_stepdef *st)
+{
+    const struct rune_step_type *t = st->type;
+    if (!t)
+        return;
+    const struct rune_node *w = st->with;
+    size_t np = 0;
+    for (const struct rune_param *p = t->params; p && p->name; p++)
+        np++;
+    const char **names = calloc(np ? np : 1, sizeof *names);
+    if (!names)
+        abort();
+    for (size_t i = 0; i < np; i++)
+        names[i] = t->params[i].name;
+    for (size_t i = 0; w && i < w->n; i++) {
+        const char *k = w->keys[i]->str;
+        const struct rune_param *p = rune_registry_param(t, k);
+        if (!p) {
+            char hint[128];
+            rune_suggest_hint(k, names, np, hint, sizeof hint);
+            rune_diag_add(c->d, w->keys[i]->mark, "step \"%s\": %s has no parameter \"%s\"%s",
+                          st->id ? st->id : "?", t->name, k, hint);
+            continue;
+        }
+        const struct rune_node *v = w->items[i];
+        /* a value with ${...} anywhere can only be checked once resolved */
+        json_t *lit = rune_node_json(v);
+        char *dump = json_dumps(lit, JSON_ENCODE_ANY | JSON_COMPACT);
+        bool dynamic = dump && strstr(dump, "${");
+        free(dump);
+        if (!dynamic) {
+            char why[256];
+            json_t *ok = rune_param_coerce(p->type, lit, why, sizeof why);
+            if (!ok)
+                rune_diag_add(c->d, v->mark, "step \"%s\": parameter \"%s\": %s",
+                              st->id ? st->id : "?", k, why);
+            json_decref(ok);
+        }
+        json_decref(lit);
+    }
+    for (const struct rune_param *p = t->params; p && p->name; p++) {
+        if (p->required && !rune_node_get(w, p->name))
+            rune_diag_add(c->d, w ? w->mark : st->uses_mark,
+                          "step \"%s\": %s needs parameter \"%s\" (%s)", st->id ? st->id : "?",
+                          t->name, p->name, p->doc ? p->doc : rune_type_name(p->type));
+    }
+    free(names);
+}
+
+static void check_needs(struct checker *c, struct rune_stagedef *sd, struct rune_stepdef *st)
+{
+    if (!st->needs) {
+        if (st->index > 0) {
+            st->deps = malloc(sizeof *st->deps);
+            if (!st->deps)
+                abort();
+            st->deps[0] = st->index - 1;
+            st->ndeps = 1;
+        }
+        return;
+    }
+    const struct rune_node *list = st->needs;
+    size_t n = list->kind == RUNE_NODE_SEQ ? list->n : 1;
+    st->deps = calloc(n ? n : 1, sizeof *st->deps);
+    if (!st->deps)
+        abort();
+    for (size_t k = 0; k < n; k++) {
+        const struct rune_node *item = list->kind == RUNE_NODE_SEQ ? list->items[k] : list;
+        if (item->kind != RUNE_NODE_SCALAR) {
+            rune_diag_add(c->d, item->mark, "needs must list step ids, found %s",
+                          rune_node_describe(item));
+            continue;
+        }
+        const char *want = item->str;
+        size_t found = (size_t)-1;
+        for (size_t j = 0; j < sd->n; j++)
+            if (sd->steps[j].id && !strcmp(sd->steps[j].id, want))
+                found = j;
+        if (found == st->index) {
+            rune_diag_add(c->d, item->mark, "step \"%s\" needs itself", want);
+            continue;
+        }
+        if (found != (size_t)-1) {
+            bool dup = false;
+            for (size_t q = 0; q < st->ndeps; q++)
+                dup |= st->deps[q] == found;
+            if (dup)
+                rune_diag_add(c->d, item->mark, "\"%s\" is listed twice in needs", want);
+            else
+                st->deps[st->ndeps++] = found;
+            continue;
+        }
+        struct rune_stepdef *other = rune_runbook_step(c->rb, want);
+        if (other) {
+            rune_diag_add(c->d, item->mark,
+                          "step \"%s\" needs \"%s\", which is in the %s stage; needs names "
+                          "steps of the same stage (%s) — stages already run in order",
+                          st->id ? st->id : "?", want, rune_stage_names[other->stage],
+                          rune_stage_names[st->stage]);
+            continue;
+        }
+        char hint[128];
+        rune_suggest_hint(want, c->ids, c->nids, hint, sizeof hint);
+        rune_diag_add(c->d, item->mark, "step \"%s\" needs \"%s\", but there is no such step%s",
+                      st->id ? st->id : "?", want, hint);
+    }
+}
+
+/* ---- references inside ${...} ---- */
+
+struct refctx {
+    struct checker *c;
+    const struct rune_stepdef *from; /* NULL outside steps */
+    enum rune_stage_id stage;
+    const struct rune_node *node;
+};
+
+static void on_ref(void *ud, const char *root, const char *name, size_t len)
+{
+    struct refctx *r = ud;
+    struct rune_runbook *rb = r->c->rb;
+    char id[128];
+    snprintf(id, sizeof id, "%.*s", (int)len, name);
+    if (!strcmp(root, "inputs")) {
+        for (size_t i = 0; i < rb->ninputs; i++)
+            if (!strcmp(rb->inputs[i].name, id))
+                return;
+        const char **names = calloc(rb->ninputs + 1, sizeof *names);
+        for (size_t i = 0; i < rb->ninputs; i++)
+            names[i] = rb->inputs[i].name;
+        char hint[128];
+        rune_suggest_hint(id, names, rb->ninputs, hint, sizeof hint);
+        free(names);
+        rune_diag_add(r->c->d, r->node->mark,
+                      "inputs.%s is not declared%s; declare it under `inputs:`", id, hint);
+    } else if (!strcmp(root, "secrets")) {
+        for (size_t i = 0; i < rb->nsecrets; i++)
+            if (!strcmp(rb->secrets[i].name, id))
+                return;
+        rune_diag_add(r->c->d, r->node->mark,
+                      "secrets.%s is not declared; declare it under `secrets:`", id);
+    } else {
+        const struct rune_stepdef *s = rune_runbook_step(rb, id);
+        if (!s) {
+            char hint[128];
+            rune_suggest_hint(id, r->c->ids, r->c->nids, hint, sizeof hint);
+            rune_diag_add(r->c->d, r->node->mark, "steps.%s: there is no step \"%s\"%s", id, id,
+                          hint);
+            return;
+        }
+        if (s->stage > r->stage && r->stage != RUNE_ROLLBACK) {
+            rune_diag_add(r->c->d, r->node->mark,
+                          "steps.%s is in the %s stage, which runs after this one (%s)", id,
+                          rune_stage_names[s->stage], rune_stage_names[r->stage]);
+        } else if (r->from && s->stage == r->from->stage && s != r->from &&
+                   !rune_graph_precedes(&rb->stages[s->stage], s->index, r->from->index)) {
+            rune_diag_add(r->c->d, r->node->mark,
+                          "step \"%s\" reads steps.%s but does not wait for it; add \"%s\" to "
+                          "its needs",
+                          r->from->id, id, id);
+        }
+    }
+}
+
+static void on_expr(void *ud, const char *expr, size_t len)
+{
+    rune_interp_refs(expr, len, on_ref, ud);
+}
+
+static void check_refs(struct refctx *r, const struct rune_node *n)
+{
+    if (!n)
+        return;
+    if (n->kind == RUNE_NODE_SCALAR) {
+        char err[256];
+        r->node = n;
+        if (rune_interp_scan(n->str, on_expr, r, err, sizeof err) != 0)
+            rune_diag_add(r->c->d, n->mark, "%s", err);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++)
+        check_refs(r, n->items[i]);
+}
+
+/* Conditions are a literal true/false or a string holding one ${...}. */
+static void check_condition(struct checker *c, const struct rune_node *n, const char *what)
+{
+    if (!n)
+        return;
+    if (rune_node_is_bool(n, NULL))
+        return;
+    if (n->kind == RUNE_NODE_SCALAR && n->str[0] == '$' && n->str[1] == '{')
+        return;
+    rune_diag_add(c->d, n->mark,
+                  "%s must be true, false or a \"${...}\" reference to a boolean, found %s", what,
+                  rune_node_describe(n));
+}
+
+static void check_inputs(struct checker *c)
+{
+    struct rune_runbook *rb = c->rb;
+    for (size_t i = 0; i < rb->ninputs; i++) {
+        struct rune_inputdef *in = &rb->inputs[i];
+        if (in->def) {
+            json_t *v = rune_node_json(in->def);
+            char why[256];
+            json_t *ok = rune_param_coerce(in->type, v, why, sizeof why);
+            if (!ok)
+                rune_diag_add(c->d, in->def->mark, "default of input \"%s\": %s", in->name, why);
+            json_decref(ok);
+            json_decref(v);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(rb->inputs[j].name, in->name))
+                rune_diag_add(c->d, in->mark, "input \"%s\" is declared twice", in->name);
+    }
+}
+
+void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d)
+{
+    struct checker c = {rb, d, NULL, 0};
+    size_t total = 0;
+    for (int s = 0; s < RUNE_NSTAGES; s++)
+        total += rb->stages[s].n;
+    c.ids = calloc(total ? total : 1, sizeof *c.ids);
+    if (!c.ids)
+        abort();
+
+    /* unique ids across the runbook: steps.<id> is one namespace */
+    for (int s = 0; s < RUNE_NSTAGES; s++) {
+        for (size_t i = 0; i < rb->stages[s].n; i++) {
+            struct rune_stepdef *st = &rb->stages[s].steps[i];
+            if (!st->id)
+                continue;
+            for (size_t k = 0; k < c.nids; k++) {
+                if (!strcmp(c.ids[k], st->id)) {
+                    struct rune_stepdef *first = rune_runbook_step(rb, st->id);
+                    char where[256];
+                    rune_diag_add(d, st->id_mark,
+                                  "duplicate step id \"%s\" (first used at %s); step ids must "
+                                  "be unique in the runbook", st->id,
+                                  rune_mark_str(first->id_mark, where, sizeof where));
+                }
+            }
+            c.ids[c.nids++] = st->id;
+        }
+    }
+    check_inputs(&c);
+    for (int s = 0; s < RUNE_NSTAGES; s++) {
+        struct rune_stagedef *sd = &rb->stages[s];
+        for (size_t i = 0; i < sd->n; i++) {
+            check_type(&c, &sd->steps[i]);
+            check_params(&c, &sd->steps[i]);
+            check_needs(&c, sd, &sd->steps[i]);
+        }
+        rune_graph_check_cycles(sd, d);
+    }
+    /* references: after all graphs exist (precedence needs deps) */
+    size_t before = d->n;
+    for (int s = 0; s < RUNE_NSTAGES; s++) {
+        struct rune_stagedef *sd = &rb->stages[s];
+        struct refctx r = {&c, NULL, (enum rune_stage_id)s, NULL};
+        check_refs(&r, sd->incident_if);
+        check_refs(&r, sd->severity);
+        check_condition(&c, sd->incident_if, "incident_if");
+        for (size_t i = 0; i < sd->n; i++) {
+            struct rune_stepdef *st = &sd->steps[i];
+            r.from = st;
+            check_refs(&r, st->with);
+            check_refs(&r, st->when);
+            check_refs(&r, st->confirm);
+            check_condition(&c, st->when, "when");
+        }
+    }
+    if (rb->lock) {
+        struct refctx r = {&c, NULL, RUNE_DETECTION, NULL};
+        check_refs(&r, rb->lock);
+    }
+    (void)before;
+    if (rb->stages[RUNE_IMPACT].severity) {
+        const struct rune_node *sv = rb->stages[RUNE_IMPACT].severity;
+        static const char *const levels[] = {"P0", "P1", "P2", "P3"};
+        bool ok = sv->kind == RUNE_NODE_SCALAR && rune_interp_has(sv->str);
+        for (int i = 0; i < 4 && !ok; i++)
+            ok = sv->kind == RUNE_NODE_SCALAR && !strcmp(sv->str, levels[i]);
+        if (!ok)
+            rune_diag_add(d, sv->mark, "severity must be P0, P1, P2 or P3 (or a ${...} that "
+                                       "gives one), found %s%s%s",
+                          sv->kind == RUNE_NODE_SCALAR ? "\"" : "",
+                          sv->kind == RUNE_NODE_SCALAR ? sv->str : rune_node_describe(sv),
+                          sv->kind == RUNE_NODE_SCALAR ? "\"" : "");
+    }
+    free(c.ids);
+}

@@ -1,0 +1,71 @@
+-- incident-log.sql — the schema of rune's incident log (one SQLite file).
+--
+-- Embedded into the binary (rune_incident_log_sql) and applied on every
+-- open for writing, so it must stay idempotent: only CREATE ... IF NOT
+-- EXISTS and INSERT OR IGNORE here. A change that needs a migration bumps
+-- schema_version and gets its own step in engine/journal.c.
+--
+-- Times are TEXT, ISO-8601 UTC with milliseconds ("2026-11-23T11:16:00.123Z"),
+-- so they sort as text. *_json columns hold compact JSON with sorted keys.
+-- Connection settings (WAL, synchronous=FULL, foreign_keys) are set by
+-- journal.c, not here: pragmas are per connection.
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+
+-- One row per run, real or simulated.
+CREATE TABLE IF NOT EXISTS incidents (
+    id             TEXT PRIMARY KEY,          -- "YYYYMMDD-HHMMSS-xxxx"
+    runbook        TEXT NOT NULL,             -- name
+    title          TEXT,
+    runbook_path   TEXT,
+    runbook_sha256 TEXT,                      -- hex SHA-256 of the runbook file
+    mode           TEXT NOT NULL CHECK (mode IN ('run', 'dry-run')),
+    operator       TEXT,
+    host           TEXT,
+    inputs_json    TEXT,                      -- secrets already masked
+    severity       TEXT,
+    outcome        TEXT,                      -- NULL while running (or if rune died)
+    exit_code      INTEGER,
+    started_at     TEXT NOT NULL,
+    ended_at       TEXT,
+    rto_target_s   INTEGER,                   -- NULL = no target
+    rpo_target_s   INTEGER,
+    resumed_from   TEXT,                      -- id of the incident this run resumes
+    rune_version   TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_by_started ON incidents (started_at);
+CREATE INDEX IF NOT EXISTS incidents_by_runbook ON incidents (runbook, started_at);
+
+-- Every stage and step attempt of an incident, hash-chained per incident:
+-- hash = hex SHA-256(prev_hash || canonical event JSON); see journal.c.
+-- The primary key is also the index by incident (in seq order).
+CREATE TABLE IF NOT EXISTS events (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    seq         INTEGER NOT NULL CHECK (seq >= 1),
+    at          TEXT NOT NULL,
+    stage       TEXT,                         -- NULL for run-level events
+    step        TEXT,                         -- NULL for stage/run-level events
+    attempt     INTEGER NOT NULL DEFAULT 0,   -- 0 when not a step attempt
+    kind        TEXT NOT NULL,                -- incident.start, stage.start, step.attempt, ...
+    status      TEXT,
+    duration_ms INTEGER,                      -- NULL when not applicable
+    detail_json TEXT,
+    prev_hash   TEXT NOT NULL,                -- 64 zeros for seq 1
+    hash        TEXT NOT NULL,
+    PRIMARY KEY (incident_id, seq)
+);
+
+-- Files a run produced (backups, safety copies, reports).
+CREATE TABLE IF NOT EXISTS artifacts (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    step        TEXT,
+    path        TEXT NOT NULL,
+    sha256      TEXT,
+    bytes       INTEGER,
+    kind        TEXT
+);
+CREATE INDEX IF NOT EXISTS artifacts_by_incident ON artifacts (incident_id);

@@ -1,0 +1,503 @@
+/*
+ * shell.c — the shell.* family: shell.run runs a program (argv, no shell
+ * involved) or a script through a shell, and reports its exit status and
+ * output.
+ *
+ * The process itself is started by the engine (rune_call_spawn, which
+ * applies the step's deadline, Ctrl-C and secret masking); this file only
+ * turns parameters into a command, and the child's end into outputs and an
+ * error message an operator can act on. It never builds a shell string out
+ * of argv: argv runs as given, and a script is passed whole to `shell -c`.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "step.h"
+
+#define LAST_LINE_MAX 200 /* bytes of the last output line quoted in an error */
+
+/* What shell.run will execute, built from the parameters. Every string is
+ * owned here and freed by command_free. */
+struct command {
+    char **argv; /* NULL-terminated */
+    char **env;  /* "K=V", NULL-terminated; NULL when no env was given */
+    char *cwd;   /* absolute, or NULL to inherit */
+};
+
+static void free_strv(char **v)
+{
+    for (char **s = v; s && *s; s++)
+        free(*s);
+    free(v);
+}
+
+static void command_free(struct command *cmd)
+{
+    free_strv(cmd->argv);
+    free_strv(cmd->env);
+    free(cmd->cwd);
+    memset(cmd, 0, sizeof *cmd);
+}
+
+static const char *kind(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "a mapping";
+    case JSON_ARRAY: return "a list";
+    case JSON_NULL: return "null";
+    default: return "a value";
+    }
+}
+
+/* Strings, numbers and booleans as the text a program would see; NULL for
+ * anything else. The result is malloc'd. */
+static char *scalar_text(json_t *v)
+{
+    char buf[64];
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v))
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, sizeof buf, "%.15g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return NULL;
+    return strdup(buf);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid.
+ * NUL counts as invalid: the result must also be a C string. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] && s[0] < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3;
+        lo = s[0] == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        hi = s[0] == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4;
+        lo = s[0] == 0xF0 ? 0x90 : 0x80;
+        hi = s[0] == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* A program's output as a JSON string. JSON strings must be UTF-8, and a
+ * child may print anything (binary, Latin-1, or a character cut in half by
+ * the capture cap), so each invalid byte becomes U+FFFD instead of the
+ * whole output being lost. Trailing newlines are dropped, as $(...) does in
+ * a shell, so ${steps.x.outputs.stdout} can be used as a value. New
+ * reference. */
+static json_t *output_text(const char *s, size_t n)
+{
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    if (!memchr(s, '\0', n)) {
+        json_t *v = json_stringn(s, n); /* fails on invalid UTF-8 */
+        if (v)
+            return v;
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    char *clean = malloc(n * 3 + 1); /* worst case: every byte replaced */
+    if (!clean)
+        return json_string("");
+    size_t j = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_len(u + i, n - i);
+        if (len) {
+            memcpy(clean + j, s + i, len);
+            j += len;
+            i += len;
+        } else {
+            clean[j++] = '\xEF'; /* U+FFFD REPLACEMENT CHARACTER */
+            clean[j++] = '\xBF';
+            clean[j++] = '\xBD';
+            i++;
+        }
+    }
+    json_t *v = json_stringn(clean, j);
+    free(clean);
+    return v ? v : json_string("");
+}
+
+static int build_argv(struct rune_call *c, struct command *cmd)
+{
+    json_t *params = rune_call_params(c);
+    json_t *argv = json_object_get(params, "argv");
+    json_t *script = json_object_get(params, "script");
+    const char *sh = rune_call_str(c, "shell");
+    if (!sh || !*sh)
+        sh = "/bin/sh";
+    bool has_argv = argv && !json_is_null(argv), has_script = script && !json_is_null(script);
+    if (has_argv == has_script)
+        return rune_call_fail(c,
+                              "%s: give either argv (a program and its arguments, run "
+                              "directly) or script (run with %s -c)",
+                              has_argv ? "both argv and script are set" : "nothing to run", sh);
+    if (has_script) {
+        cmd->argv = calloc(4, sizeof *cmd->argv);
+        if (!cmd->argv)
+            return rune_call_fail(c, "out of memory");
+        cmd->argv[0] = strdup(sh);
+        cmd->argv[1] = strdup("-c");
+        cmd->argv[2] = scalar_text(script);
+        if (!cmd->argv[0] || !cmd->argv[1] || !cmd->argv[2])
+            return rune_call_fail(c, "script: expected a string, found %s", kind(script));
+        return RUNE_STEP_OK;
+    }
+    size_t n = json_array_size(argv);
+    if (n == 0)
+        return rune_call_fail(c, "argv is empty: give the program to run and its arguments, "
+                                 "e.g. [pg_isready, -h, db1]");
+    cmd->argv = calloc(n + 1, sizeof *cmd->argv);
+    if (!cmd->argv)
+        return rune_call_fail(c, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(argv, i);
+        cmd->argv[i] = scalar_text(item);
+        if (!cmd->argv[i])
+            return rune_call_fail(c, "argv item %zu: expected a string, found %s", i + 1,
+                                  kind(item));
+    }
+    return RUNE_STEP_OK;
+}
+
+static int build_env(struct rune_call *c, struct command *cmd)
+{
+    json_t *env = json_object_get(rune_call_params(c), "env");
+    if (!json_is_object(env))
+        return RUNE_STEP_OK;
+    cmd->env = calloc(json_object_size(env) + 1, sizeof *cmd->env);
+    if (!cmd->env)
+        return rune_call_fail(c, "out of memory");
+    size_t i = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(env, key, v)
+    {
+        if (!*key || strchr(key, '='))
+            return rune_call_fail(c, "env: \"%s\" is not a valid variable name", key);
+        char *text = scalar_text(v);
+        if (!text)
+            return rune_call_fail(c, "env %s: expected a string, number or boolean, found %s", key,
+                                  kind(v));
+        size_t len = strlen(key) + strlen(text) + 2;
+        cmd->env[i] = malloc(len);
+        if (cmd->env[i])
+            snprintf(cmd->env[i], len, "%s=%s", key, text);
+        free(text);
+        if (!cmd->env[i++])
+            return rune_call_fail(c, "out of memory");
+    }
+    return RUNE_STEP_OK;
+}
+
+/* cwd relative to where the operator started rune, not to wherever the
+ * engine happens to be. */
+static int build_cwd(struct rune_call *c, struct command *cmd)
+{
+    const char *cwd = rune_call_str(c, "cwd");
+    if (!cwd || !*cwd)
+        return RUNE_STEP_OK;
+    const char *base = rune_call_cwd(c);
+    if (cwd[0] == '/' || !base || !*base) {
+        cmd->cwd = strdup(cwd);
+    } else {
+        size_t len = strlen(base) + strlen(cwd) + 2;
+        cmd->cwd = malloc(len);
+        if (cmd->cwd)
+            snprintf(cmd->cwd, len, "%s/%s", base, cwd);
+    }
+    return cmd->cwd ? RUNE_STEP_OK : rune_call_fail(c, "out of memory");
+}
+
+static int command_build(struct rune_call *c, struct command *cmd)
+{
+    memset(cmd, 0, sizeof *cmd);
+    int st = build_argv(c, cmd);
+    if (st == RUNE_STEP_OK)
+        st = build_env(c, cmd);
+    if (st == RUNE_STEP_OK)
+        st = build_cwd(c, cmd);
+    if (st != RUNE_STEP_OK)
+        command_free(cmd);
+    return st;
+}
+
+/* expect_exit must be a list of exit codes; checked before anything runs. */
+static int check_expect(struct rune_call *c, json_t *expect)
+{
+    if (!expect || json_is_null(expect))
+        return RUNE_STEP_OK;
+    if (!json_is_array(expect) || json_array_size(expect) == 0)
+        return rune_call_fail(c, "expect_exit: expected a non-empty list of exit codes, "
+                                 "e.g. [0, 1]");
+    size_t i;
+    json_t *v;
+    json_array_foreach(expect, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255)
+            return rune_call_fail(c,
+                                  "expect_exit item %zu: expected an exit code from 0 to "
+                                  "255, found %s",
+                                  i + 1, json_is_integer(v) ? "a number out of range" : kind(v));
+    }
+    return RUNE_STEP_OK;
+}
+
+static bool expected(json_t *expect, int code)
+{
+    if (!json_is_array(expect))
+        return code == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(expect, i, v)
+    {
+        if (json_integer_value(v) == code)
+            return true;
+    }
+    return false;
+}
+
+/* "0" or "0, 1, 2", for the failure message. */
+static void expect_str(json_t *expect, char *buf, size_t len)
+{
+    snprintf(buf, len, "0");
+    if (!json_is_array(expect))
+        return;
+    size_t used = 0, i;
+    json_t *v;
+    buf[0] = '\0';
+    json_array_foreach(expect, i, v)
+    {
+        int n = snprintf(buf + used, len - used, "%s%lld", i ? ", " : "",
+                         (long long)json_integer_value(v));
+        if (n < 0 || (size_t)n >= len - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+static const char *signal_name(int sig)
+{
+    static const struct {
+        int sig;
+        const char *name;
+    } names[] = {
+        {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
+        {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
+        {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+        {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGXCPU, "SIGXCPU"},
+        {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].sig == sig)
+            return names[i].name;
+    return "unknown signal";
+}
+
+/* The last non-empty line of the combined output, shortened, as valid
+ * UTF-8: the line that usually says what went wrong. Malloc'd. */
+static char *last_line(const struct rune_proc *p)
+{
+    size_t end = p->tail_len;
+    while (end > 0 && strchr(" \t\r\n", p->tail[end - 1]))
+        end--;
+    size_t start = end;
+    while (start > 0 && p->tail[start - 1] != '\n' && p->tail[start - 1] != '\r')
+        start--;
+    bool cut = end - start > LAST_LINE_MAX;
+    json_t *text = output_text(p->tail + start, cut ? LAST_LINE_MAX : end - start);
+    size_t len = json_string_length(text) + 4;
+    char *line = malloc(len);
+    if (line)
+        snprintf(line, len, "%s%s", json_string_value(text), cut ? "..." : "");
+    json_decref(text);
+    return line;
+}
+
+static void set_outputs(struct rune_call *c, const struct rune_proc *p)
+{
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "exit_code", json_integer(p->exit_code));
+    json_object_set_new(o, "stdout", output_text(p->out ? p->out : "", p->out_len));
+    json_object_set_new(o, "stderr", output_text(p->err ? p->err : "", p->err_len));
+    json_object_set_new(o, "stdout_truncated", json_boolean(p->out_truncated));
+    json_object_set_new(o, "stderr_truncated", json_boolean(p->err_truncated));
+    json_object_set_new(o, "signal", json_integer(p->term_signal));
+}
+
+static void format_ms(long long ms, char *buf, size_t len)
+{
+    if (ms < 1000)
+        snprintf(buf, len, "%lldms", ms);
+    else if (ms % 1000 == 0 || ms >= 60000)
+        snprintf(buf, len, "%llds", (ms + 500) / 1000);
+    else
+        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+}
+
+/* Turns how the process ended into a status and, on failure, a message
+ * saying what happened and the last thing the program printed. */
+static int judge(struct rune_call *c, const struct rune_proc *p, long long budget_ms)
+{
+    if (p->timed_out) {
+        char d[32];
+        format_ms(budget_ms > 0 ? budget_ms : 0, d, sizeof d);
+        rune_call_fail(c, "timed out after %s; the process group was killed", d);
+        return RUNE_STEP_TIMEOUT;
+    }
+    if (p->was_cancelled) {
+        rune_call_fail(c, "cancelled: the run was interrupted; the process group was killed");
+        return RUNE_STEP_CANCELLED;
+    }
+    json_t *expect = json_object_get(rune_call_params(c), "expect_exit");
+    if (!p->term_signal && p->exit_code >= 0 && expected(expect, p->exit_code))
+        return RUNE_STEP_OK;
+
+    char *line = last_line(p);
+    const char *shown = line && *line ? line : NULL;
+    if (p->term_signal) {
+        rune_call_fail(c, "killed by signal %d (%s)%s%s", p->term_signal,
+                       signal_name(p->term_signal), shown ? "; last output: " : "; no output",
+                       shown ? shown : "");
+    } else if (p->exit_code < 0) {
+        rune_call_fail(c, "ended, but its exit status was lost (is SIGCHLD ignored in rune?)");
+    } else {
+        char want[256];
+        expect_str(expect, want, sizeof want);
+        rune_call_fail(c, "exited with status %d (expected %s)%s%s", p->exit_code, want,
+                       shown ? "; last output: " : "; no output", shown ? shown : "");
+    }
+    free(line);
+    return RUNE_STEP_FAILED;
+}
+
+static int shell_run(struct rune_call *c)
+{
+    json_t *params = rune_call_params(c);
+    long long cap = rune_call_int(c, "capture_bytes");
+    if (json_object_get(params, "capture_bytes") && cap < 1)
+        return rune_call_fail(c, "capture_bytes must be at least 1, found %lld", cap);
+    int st = check_expect(c, json_object_get(params, "expect_exit"));
+    if (st != RUNE_STEP_OK)
+        return st;
+    struct command cmd;
+    st = command_build(c, &cmd);
+    if (st != RUNE_STEP_OK)
+        return st;
+
+    json_t *in = json_object_get(params, "stdin");
+    struct rune_proc p = {
+        .argv = cmd.argv,
+        .env = cmd.env,
+        .cwd = cmd.cwd,
+        .stdin_data = json_string_value(in),
+        .stdin_len = json_string_length(in),
+        .capture_max = cap > 0 ? (size_t)cap : 0,
+    };
+    long long budget = rune_call_remaining_ms(c);
+    if (rune_call_spawn(c, &p) != 0) {
+        command_free(&cmd);
+        return RUNE_STEP_FAILED; /* rune_call_spawn said why */
+    }
+    set_outputs(c, &p);
+    st = judge(c, &p, budget);
+    rune_proc_release(&p);
+    command_free(&cmd);
+    return st;
+}
+
+/* Single-quotes an argument when a shell would otherwise split or expand
+ * it, so the plan can be pasted into a terminal as is. */
+static void put_arg(FILE *f, const char *arg)
+{
+    if (*arg && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            "_@%+=:,./-") == strlen(arg)) {
+        fputs(arg, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *s = arg; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
+}
+
+static int shell_plan(struct rune_call *c)
+{
+    struct command cmd;
+    int st = command_build(c, &cmd);
+    if (st != RUNE_STEP_OK)
+        return st;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        command_free(&cmd);
+        return rune_call_fail(c, "out of memory");
+    }
+    for (char **a = cmd.argv; a && *a; a++) {
+        if (a != cmd.argv)
+            fputc(' ', f);
+        put_arg(f, *a);
+    }
+    if (cmd.cwd) {
+        fputs(" (in ", f);
+        put_arg(f, cmd.cwd);
+        fputc(')', f);
+    }
+    fclose(f);
+    rune_call_plan(c, "would run: %s", text);
+    free(text);
+    command_free(&cmd);
+    return RUNE_STEP_OK;
+}
+
+static const struct rune_param run_params[] = {
+    {"argv", RUNE_T_LIST, false, NULL,
+     "program and arguments, run directly without a shell, e.g. [pg_isready, -h, db1]"},
+    {"script", RUNE_T_STRING, false, NULL, "script text run with `shell -c` (instead of argv)"},
+    {"shell", RUNE_T_STRING, false, "/bin/sh", "shell that runs script"},
+    {"env", RUNE_T_MAP, false, NULL, "extra environment variables (name: value)"},
+    {"cwd", RUNE_T_PATH, false, NULL, "working directory (relative to where rune was started)"},
+    {"stdin", RUNE_T_STRING, false, NULL, "text written to the program's standard input"},
+    {"expect_exit", RUNE_T_LIST, false, "[0]", "exit codes that count as success"},
+    {"capture_bytes", RUNE_T_INT, false, "1048576",
+     "bytes of stdout and of stderr kept as outputs; the rest is read and dropped"},
+    {0},
+};
+
+static const struct rune_output run_outputs[] = {
+    {"exit_code", RUNE_T_INT, "exit status, or -1 when killed by a signal"},
+    {"stdout", RUNE_T_STRING, "standard output (up to capture_bytes, secrets masked)"},
+    {"stderr", RUNE_T_STRING, "standard error (up to capture_bytes, secrets masked)"},
+    {"stdout_truncated", RUNE_T_BOOL, "whether stdout was longer than capture_bytes"},
+    {"stderr_truncated", RUNE_T_BOOL, "whether stderr was longer than capture_bytes"},
+    {"signal", RUNE_T_INT, "the signal that ended the program, 0 if it exited"},
+    {0},
+};
+
+const struct rune_step_type rune_shell_steps[] = {
+    {"shell.run", "Run a program (argv) or a script (through /bin/sh) and check its exit status",
+     run_params, run_outputs, RUNE_WRITES, shell_run, shell_plan},
+    {0},
+};

@@ -1,0 +1,94 @@
+# lib.sh — shared helpers for the CLI tests. Each test script sources it,
+# runs the real `rune` binary ($RUNE, set by ctest) against runbooks in a
+# private temp directory, and asserts on exit codes, output and the
+# incident log (through the sqlite3 shell, as an operator would).
+set -u
+
+: "${RUNE:?RUNE must point at the rune binary (ctest sets it)}"
+: "${RUNE_SOURCE_DIR:?RUNE_SOURCE_DIR must point at the source tree}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/rune-cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export RUNE_LOG="$T/incidents.db"
+export RUNE_HOME="$T/home"
+export NO_COLOR=1
+cd "$T" || exit 1
+
+PASSED=0
+FAILED=0
+CURRENT=""
+
+# test NAME — starts a named case; results are counted per case.
+test_case() {
+    CURRENT=$1
+    CASE_OK=1
+}
+
+fail() {
+    echo "FAIL [$CURRENT]: $*" >&2
+    CASE_OK=0
+}
+
+# end_case — records the current case's result.
+end_case() {
+    if [ "$CASE_OK" = 1 ]; then
+        PASSED=$((PASSED + 1))
+        echo "ok   $CURRENT"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL $CURRENT"
+        if [ -n "${OUT:-}" ]; then
+            echo "---- stdout" >&2; cat "$T/out" >&2
+            echo "---- stderr" >&2; cat "$T/err" >&2
+        fi
+    fi
+}
+
+# run_rune ARGS... — runs rune with stdin from /dev/null (no terminal);
+# stdout in $T/out, stderr in $T/err, exit code in $RC.
+run_rune() {
+    "$RUNE" "$@" </dev/null >"$T/out" 2>"$T/err"
+    RC=$?
+    OUT=1
+}
+
+expect_rc() {
+    [ "$RC" = "$1" ] || fail "expected exit $1, got $RC"
+}
+
+expect_out() {
+    grep -qF -- "$1" "$T/out" || fail "stdout lacks: $1"
+}
+
+expect_err() {
+    grep -qF -- "$1" "$T/err" || fail "stderr lacks: $1"
+}
+
+expect_no() {
+    if grep -qF -- "$1" "$T/out" "$T/err"; then fail "output contains: $1"; fi
+}
+
+# sql QUERY — runs a query on the incident log.
+sql() {
+    sqlite3 -batch -noheader "$RUNE_LOG" "$1"
+}
+
+# last_incident — id of the newest incident.
+last_incident() {
+    sql "select id from incidents order by started_at desc, rowid desc limit 1"
+}
+
+# step_status ID STEP — final status of a step (its last step.end event).
+step_status() {
+    sql "select coalesce((select status from events where incident_id='$1' and step='$2'
+         and kind in ('step.end','step.skip') order by seq desc limit 1), 'none')"
+}
+
+expect_eq() {
+    [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"
+}
+
+finish() {
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" = 0 ]
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# End-to-end runs through the real binary: stage order, failure policies,
+# rollback and exit codes, timeouts, retries, parallelism, approvals,
+# inputs, secrets, locks — each checked in the incident log too.
+. "$(dirname "$0")/lib.sh"
+C="$RUNE_SOURCE_DIR/tests/cli/cases"
+
+test_case "a multi-stage run resolves, and every stage and attempt is on record"
+run_rune run "$C/stages.yaml"
+expect_rc 0
+expect_out "outcome: resolved (exit 0)"
+id=$(last_incident)
+expect_eq "$(sql "select outcome||' '||exit_code||' '||severity from incidents where id='$id'")" "resolved 0 P2" "incident row"
+# every step attempt has a start and an end, every stage a start and an end
+expect_eq "$(sql "select group_concat(step, ',') from (select step from events where incident_id='$id' and kind='step.start' order by seq)")" \
+    "probe,broken_check,impact_note,first,left,right,join,verify" "steps started, in order"
+expect_eq "$(sql "select count(*) from events where incident_id='$id' and kind='step.end'")" "8" "step.end events"
+expect_eq "$(sql "select group_concat(stage, ',') from (select stage from events where incident_id='$id' and kind='stage.end' order by seq)")" \
+    "detection,impact,mitigation,verification" "stages ended, in order"
+expect_eq "$(sql "select status from events where incident_id='$id' and kind='stage.skip'")" "skipped" "rollback skipped"
+# the total the acceptance check reads: every event of the run
+expect_eq "$(sql "select count(*) from events where incident_id='$id'")" \
+    "$(sql "select count(*) from events where incident_id='$id' and kind in ('incident.start','incident.end','incident.decision','severity','stage.start','stage.end','stage.skip','step.start','step.end','note')")" "events are all of known kinds"
+expect_eq "$(step_status "$id" broken_check)" "failed" "detection failure recorded (continue)"
+# fan-in: join started after both left and right ended
+expect_eq "$(sql "select (select seq from events where incident_id='$id' and step='join' and kind='step.start') > max(seq) from events where incident_id='$id' and step in ('left','right') and kind='step.end'")" "1" "join waits for left and right"
+expect_eq "$(sql "select json_extract(detail_json,'$.outputs.stdout') from events where incident_id='$id' and step='first' and kind='step.end'")" "hello
+" "outputs recorded"
+end_case
+
+test_case "a mitigation failure runs rollback and exits 3"
+run_rune run "$C/rollback.yaml"
+expect_rc 3
+expect_out "outcome: rolled_back (exit 3)"
+expect_out "restore failed: backup unreadable"
+id=$(last_incident)
+expect_eq "$(step_status "$id" restore)" "failed"
+expect_eq "$(step_status "$id" start_app)" "not_run" "later mitigation step not run"
+expect_eq "$(step_status "$id" verify)" "none" "verification skipped"
+expect_eq "$(step_status "$id" restart_app)" "ok" "rollback ran"
+expect_eq "$(sql "select json_extract(detail_json,'$.text') from events where incident_id='$id' and kind='note'")" "rolled back after restore failed: backup unreadable" "rollback sees the error"
+expect_eq "$(sql "select outcome||' '||exit_code from incidents where id='$id'")" "rolled_back 3"
+end_case
+
+test_case "a rollback failure exits 4, and every undo is still tried"
+run_rune run "$C/rollback_fails.yaml"
+expect_rc 4
+expect_out "outcome: failed (exit 4)"
+id=$(last_incident)
+expect_eq "$(step_status "$id" undo_one)" "failed"
+expect_eq "$(step_status "$id" undo_two)" "ok" "rollback continues past a failed undo"
+end_case
+
+test_case "on_failure: abort stops without rollback and exits 4"
+run_rune run "$C/abort.yaml"
+expect_rc 4
+id=$(last_incident)
+expect_eq "$(step_status "$id" step2)" "not_run"
+expect_eq "$(step_status "$id" undo)" "none" "no rollback"
+end_case
+
+test_case "a timeout kills the step's whole process tree"
+run_rune run "$C/timeout_tree.yaml" --set pidfile="$T/bg.pid"
+expect_rc 4
+id=$(last_incident)
+expect_eq "$(step_status "$id" hang)" "timeout"
+bg=$(cat "$T/bg.pid" 2>/dev/null)
+[ -n "$bg" ] || fail "the step did not record its background pid"
+# the group was SIGKILLed before rune returned; allow the kernel a moment to reap
+for _ in $(seq 50); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
+if [ -n "$bg" ] && kill -0 "$bg" 2>/dev/null; then fail "background child $bg survived the timeout"; kill -9 "$bg"; fi
+end_case
+
+test_case "retries with backoff count attempts"
+run_rune run "$C/retry.yaml" --set counter="$T/counter"
+expect_rc 0
+id=$(last_incident)
+expect_eq "$(sql "select count(*) from events where incident_id='$id' and step='flaky' and kind='step.start'")" "3" "attempts"
+expect_eq "$(sql "select group_concat(status) from (select status from events where incident_id='$id' and step='flaky' and kind='step.end' order by seq)")" "failed,failed,ok"
+# backoff: the gap before attempt 3 is at least 200ms, before attempt 2 at least 100ms
+gaps=$(sql "with s as (select attempt, julianday(at)*86400000 t from events where incident_id='$id' and step='flaky' and kind='step.start'),
+              e as (select attempt, julianday(at)*86400000 t from events where incident_id='$id' and step='flaky' and kind='step.end')
+            select group_concat(cast(s.t - e.t as int) >= (100 << (s.attempt - 2)) ) from s join e on e.attempt = s.attempt - 1 order by s.attempt")
+expect_eq "$gaps" "1,1" "backoff delays respected"
+end_case
+
+test_case "parallel fan-out actually overlaps"
+mkdir -p "$T/par"
+run_rune run "$C/parallel.yaml" --set dir="$T/par" --jobs 2
+expect_rc 0
+id=$(last_incident)
+# each started before the other ended
+expect_eq "$(sql "select (select seq from events where incident_id='$id' and step='a' and kind='step.start') < (select seq from events where incident_id='$id' and step='b' and kind='step.end')
+              and (select seq from events where incident_id='$id' and step='b' and kind='step.start') < (select seq from events where incident_id='$id' and step='a' and kind='step.end')")" "1" "a and b overlap"
+end_case
+
+test_case "--jobs 1 serialises the same graph (and the barrier then times out)"
+rm -rf "$T/par"; mkdir -p "$T/par"
+run_rune run "$C/parallel.yaml" --set dir="$T/par" --set patience=5 --jobs 1
+expect_rc 3
+end_case
+
+test_case "an approval without --yes and without a terminal is refused (fail closed)"
+run_rune run "$C/confirm.yaml" --set marker="$T/dropped"
+expect_rc 5
+expect_out "pass --yes"
+[ ! -e "$T/dropped" ] || fail "the unapproved step ran"
+id=$(last_incident)
+expect_eq "$(step_status "$id" drop)" "declined"
+expect_eq "$(step_status "$id" after)" "not_run"
+expect_eq "$(step_status "$id" restart)" "ok" "rollback runs after a decline"
+expect_eq "$(sql "select status||' '||json_extract(detail_json,'$.how')||' '||json_extract(detail_json,'$.question') from events where incident_id='$id' and kind='approval'")" \
+    "declined no-terminal Drop database app and restore from backup?" "decline recorded"
+expect_eq "$(sql "select outcome from incidents where id='$id'")" "aborted"
+end_case
+
+test_case "--yes approves, and the approval is recorded with who and when"
+run_rune run "$C/confirm.yaml" --set marker="$T/dropped" --yes --operator alice
+expect_rc 0
+[ -e "$T/dropped" ] || fail "the approved step did not run"
+id=$(last_incident)
+expect_eq "$(sql "select status||' '||json_extract(detail_json,'$.who')||' '||json_extract(detail_json,'$.how')||' '||(json_extract(detail_json,'$.at') is not null) from events where incident_id='$id' and kind='approval'")" "approved alice --yes 1"
+end_case
+
+test_case "flow.confirm is the same gate"
+run_rune run "$C/gate.yaml"
+expect_rc 5
+id=$(last_incident)
+expect_eq "$(step_status "$id" ask)" "declined"
+run_rune run "$C/gate.yaml" -y
+expect_rc 0
+end_case
+
+test_case "an operator answers the prompt on a terminal"
+if command -v script >/dev/null; then
+    printf 'yes\n' | script -qec "\"$RUNE\" run \"$C/gate.yaml\" --operator bob" /dev/null >"$T/out" 2>&1
+    id=$(last_incident)
+    expect_eq "$(sql "select status||' '||json_extract(detail_json,'$.how') from events where incident_id='$id' and kind='approval'")" "approved terminal"
+    expect_eq "$(sql "select exit_code from incidents where id='$id'")" "0"
+else
+    fail "script(1) is missing (util-linux)"
+fi
+end_case
+
+test_case "incident_if false: no incident, nothing changed"
+run_rune run "$C/no_incident.yaml" --set marker="$T/fixed"
+expect_rc 0
+expect_out "no incident"
+[ ! -e "$T/fixed" ] || fail "mitigation ran"
+id=$(last_incident)
+expect_eq "$(sql "select outcome from incidents where id='$id'")" "no_incident"
+run_rune run "$C/no_incident.yaml" --set marker="$T/fixed" --set broken=true
+expect_rc 0
+[ -e "$T/fixed" ] || fail "mitigation did not run for a real incident"
+end_case
+
+test_case "inputs are typed and checked before anything runs"
+run_rune run "$C/inputs.yaml"
+expect_rc 2
+expect_err "input \"count\" is required: pass --set count=VALUE (how many)"
+run_rune run "$C/inputs.yaml" --set count=abc
+expect_rc 2
+expect_err "input \"count\" (from --set): expected an integer, found \"abc\""
+run_rune run "$C/inputs.yaml" --set count=1 --set mode=reckless
+expect_rc 2
+expect_err "is not one of"
+run_rune run "$C/inputs.yaml" --set count=1 --set cuont=2
+expect_rc 2
+expect_err "no input \"cuont\" (did you mean \"count\"?)"
+expect_eq "$(sql "select count(*) from incidents where runbook='inputs'" 2>/dev/null || echo 0)" "0" "nothing recorded for invalid inputs"
+run_rune run "$C/inputs.yaml" --set count=3 --set mode=safe --set marker="$T/in.txt"
+expect_rc 0
+expect_eq "$(cat "$T/in.txt" 2>/dev/null)" "3 safe"
+end_case
+
+test_case "secrets never reach the console or the log"
+export RUNE_TEST_TOKEN="tok-SECRET-9876"
+run_rune run "$C/secret.yaml"
+expect_rc 4
+expect_no "tok-SECRET-9876"
+expect_no "input-pass-123"
+expect_out "***"
+id=$(last_incident)
+n=$(sqlite3 "$RUNE_LOG" .dump | grep -c -e tok-SECRET-9876 -e input-pass-123)
+expect_eq "$n" "0" "secret occurrences in the log"
+expect_eq "$(sql "select json_extract(inputs_json,'$.password') from incidents where id='$id'")" "***"
+unset RUNE_TEST_TOKEN
+run_rune run "$C/secret.yaml"
+expect_rc 2
+expect_err "environment variable RUNE_TEST_TOKEN is not set"
+end_case
+
+test_case "a held lock exits 6 and runs nothing"
+mkdir -p "$T"
+run_rune run "$C/locked.yaml"
+expect_rc 0
+lockfile="$T/locks/db_app.lock"
+[ -e "$lockfile" ] || fail "no lock file at $lockfile"
+flock "$lockfile" -c "\"$RUNE\" run \"$C/locked.yaml\" </dev/null >\"$T/out\" 2>\"$T/err\"; echo \$? > \"$T/rc\""
+expect_eq "$(cat "$T/rc")" "6" "exit code while locked"
+grep -q 'lock "db/app" is held' "$T/err" || fail "no lock message"
+end_case
+
+test_case "validation failures run nothing and exit 2"
+cat > "$T/bad.yaml" <<'YAML'
+runbook: bad
+mitigation:
+  steps:
+    - id: touch
+      uses: shell.run
+      with: { script: 'touch "$RUNE_TEST_MARK"' }
+    - id: oops
+      uses: shell.runn
+YAML
+export RUNE_TEST_MARK="$T/ran"
+run_rune run "$T/bad.yaml"
+expect_rc 2
+expect_err "bad.yaml:8:13: error: unknown step type \"shell.runn\" (did you mean \"shell.run\"?)"
+[ ! -e "$T/ran" ] || fail "a step ran although the runbook is invalid"
+end_case
+
+test_case "rune log lists the incidents and shows a timeline"
+run_rune log
+expect_rc 0
+expect_out "rollback"
+id=$(sql "select id from incidents where runbook='rollback' limit 1")
+run_rune log show "$id"
+expect_rc 0
+expect_out "restore failed: backup unreadable"
+expect_out "restart_app"
+end_case
+
+finish

@@ -1,0 +1,131 @@
+/*
+ * test_interp.c — ${...} values, durations and suggestions.
+ */
+#include "unit.h"
+
+#include "duration.h"
+#include "interp.h"
+#include "suggest.h"
+
+static json_t *ctx;
+
+static json_t *eval(void *ud, const char *expr, char *err, size_t errlen)
+{
+    return rune_path_eval(ud, expr, err, errlen);
+}
+
+static json_t *interp(const char *s, char *err, size_t n)
+{
+    struct rune_eval ev = {eval, ctx};
+    return rune_interp_string(s, &ev, err, n);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    ctx = json_pack("{s:{s:i, s:s, s:b, s:[i,i]}, s:{s:{s:{s:s}}}}", "inputs", "n", 3, "db",
+                    "app", "flag", 1, "list", 1, 2, "steps", "pick", "outputs", "path",
+                    "/b/x.rbk");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    json_decref(ctx);
+    return 0;
+}
+
+static void test_whole_expression_keeps_type(void **state)
+{
+    (void)state;
+    char err[256];
+    json_t *v = interp("${inputs.n}", err, sizeof err);
+    assert_true(json_is_integer(v) && json_integer_value(v) == 3);
+    json_decref(v);
+    v = interp("${ inputs.flag }", err, sizeof err);
+    assert_true(json_is_true(v));
+    json_decref(v);
+    v = interp("${inputs.list}", err, sizeof err);
+    assert_true(json_is_array(v) && json_array_size(v) == 2);
+    json_decref(v);
+}
+
+static void test_mixed_text_and_escape(void **state)
+{
+    (void)state;
+    char err[256];
+    json_t *v = interp("restore ${steps.pick.outputs.path} into ${inputs.db} (${inputs.n}x)", err,
+                       sizeof err);
+    assert_string_equal(json_string_value(v), "restore /b/x.rbk into app (3x)");
+    json_decref(v);
+    v = interp("literal $${inputs.db} stays", err, sizeof err);
+    assert_string_equal(json_string_value(v), "literal ${inputs.db} stays");
+    json_decref(v);
+}
+
+static void test_errors_say_what_exists(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_null(interp("${steps.pick.outputs.paht}", err, sizeof err));
+    assert_non_null(strstr(err, "steps.pick.outputs has no \"paht\" (it has: path)"));
+    assert_null(interp("x ${inputs.db", err, sizeof err));
+    assert_non_null(strstr(err, "unterminated"));
+}
+
+static void collect(void *ud, const char *root, const char *name, size_t len)
+{
+    char *buf = ud;
+    char one[64];
+    snprintf(one, sizeof one, "%s.%.*s;", root, (int)len, name);
+    strcat(buf, one);
+}
+
+static void test_static_refs(void **state)
+{
+    (void)state;
+    char buf[256] = "";
+    const char *e = "steps.a.failed and inputs.db or not secrets.pw and x.steps.y";
+    rune_interp_refs(e, strlen(e), collect, buf);
+    assert_string_equal(buf, "steps.a;inputs.db;secrets.pw;");
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    long long ms;
+    assert_int_equal(rune_duration_parse("1h30m", &ms), 0);
+    assert_int_equal(ms, 5400000);
+    assert_int_equal(rune_duration_parse("250ms", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(rune_duration_parse("2.5s", &ms), 0);
+    assert_int_equal(ms, 2500);
+    assert_int_equal(rune_duration_parse("45", &ms), 0);
+    assert_int_equal(ms, 45000);
+    assert_int_equal(rune_duration_parse("5 minutes", &ms), -1);
+    assert_int_equal(rune_duration_parse("-5s", &ms), -1);
+    assert_int_equal(rune_duration_parse("5x", &ms), -1);
+}
+
+static void test_suggestions(void **state)
+{
+    (void)state;
+    const char *c[] = {"timeout", "retry", "needs", "with"};
+    assert_string_equal(rune_suggest("tiemout", c, 4), "timeout");
+    assert_string_equal(rune_suggest("retires", c, 4), "retry");
+    assert_null(rune_suggest("banana", c, 4));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_whole_expression_keeps_type),
+        cmocka_unit_test(test_mixed_text_and_escape),
+        cmocka_unit_test(test_errors_say_what_exists),
+        cmocka_unit_test(test_static_refs),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_suggestions),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
