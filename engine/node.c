@@ -132,7 +132,8 @@ struct rune_node *rune_yaml_parse(const char *file, const char *text, size_t len
         yaml_mark_t m = parser.problem_mark;
         char ctx[256] = "";
         if (parser.context)
-            snprintf(ctx, sizeof ctx, " (%s)", parser.context);
+            snprintf(ctx, sizeof ctx, " (%s that starts at line %d, column %d)", parser.context,
+                     (int)parser.context_mark.line + 1, (int)parser.context_mark.column + 1);
         rune_diag_add(d, (struct rune_mark){file, (int)m.line + 1, (int)m.column + 1},
                       "invalid YAML: %s%s", problem_text(&parser), ctx);
         yaml_parser_delete(&parser);

@@ -152,8 +152,11 @@ static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const c
 {
     const struct rune_stagedef *rb = &r->rb->stages[RUNE_ROLLBACK];
     if (!rb->present || rb->n == 0) {
-        rune_console_alert(r->con, "%s, and this runbook has no rollback stage: escalate", why);
-        return FAILED;
+        /* an operator's decision stays the operator's (exit 5); a failure
+         * with nothing to undo it must be escalated (exit 4) */
+        rune_console_alert(r->con, "%s, and this runbook has no rollback stage%s", why,
+                           if_ok == ABORTED ? "" : ": escalate");
+        return if_ok == ABORTED ? ABORTED : FAILED;
     }
     rune_console_alert(r->con, "%s: running the rollback stage", why);
     /* a Ctrl-C that stopped mitigation must not also cancel the undo;
@@ -261,7 +264,9 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
                                        : s == RUNE_MITIGATION ? "mitigation failed"
                                                               : "verification failed");
         enum outcome o = run_rollback(r, op ? ABORTED : ROLLED_BACK, why);
-        if (o == FAILED)
+        if (!rb->stages[RUNE_ROLLBACK].n)
+            strncat(why, "; no rollback stage to undo it", whylen - strlen(why) - 1);
+        else if (o == FAILED)
             strncat(why, "; rollback did not complete", whylen - strlen(why) - 1);
         else
             strncat(why, "; rolled back", whylen - strlen(why) - 1);

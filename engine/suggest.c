@@ -50,7 +50,17 @@ const char *rune_suggest(const char *word, const char *const *candidates, size_t
             best = candidates[i];
         }
     }
-    return best;
+    if (best)
+        return best;
+    /* "retries" for "retry": a long shared prefix is as telling as a typo */
+    for (size_t i = 0; i < n; i++) {
+        size_t p = 0, cl = strlen(candidates[i]);
+        while (word[p] && word[p] == candidates[i][p])
+            p++;
+        if (p >= 4 && 3 * p >= 2 * cl)
+            return candidates[i];
+    }
+    return NULL;
 }
 
 const char *rune_suggest_hint(const char *word, const char *const *candidates, size_t n,

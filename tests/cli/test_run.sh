@@ -24,8 +24,7 @@ expect_eq "$(sql "select count(*) from events where incident_id='$id'")" \
 expect_eq "$(step_status "$id" broken_check)" "failed" "detection failure recorded (continue)"
 # fan-in: join started after both left and right ended
 expect_eq "$(sql "select (select seq from events where incident_id='$id' and step='join' and kind='step.start') > max(seq) from events where incident_id='$id' and step in ('left','right') and kind='step.end'")" "1" "join waits for left and right"
-expect_eq "$(sql "select json_extract(detail_json,'$.outputs.stdout') from events where incident_id='$id' and step='first' and kind='step.end'")" "hello
-" "outputs recorded"
+expect_eq "$(sql "select json_extract(detail_json,'$.outputs.stdout') from events where incident_id='$id' and step='first' and kind='step.end'")" "hello" "outputs recorded"
 end_case
 
 test_case "a mitigation failure runs rollback and exits 3"
@@ -80,7 +79,8 @@ expect_eq "$(sql "select group_concat(status) from (select status from events wh
 # backoff: the gap before attempt 3 is at least 200ms, before attempt 2 at least 100ms
 gaps=$(sql "with s as (select attempt, julianday(at)*86400000 t from events where incident_id='$id' and step='flaky' and kind='step.start'),
               e as (select attempt, julianday(at)*86400000 t from events where incident_id='$id' and step='flaky' and kind='step.end')
-            select group_concat(cast(s.t - e.t as int) >= (100 << (s.attempt - 2)) ) from s join e on e.attempt = s.attempt - 1 order by s.attempt")
+            select group_concat(ok) from (select round(s.t - e.t) >= (100 << (s.attempt - 2)) ok
+              from s join e on e.attempt = s.attempt - 1 order by s.attempt)")
 expect_eq "$gaps" "1,1" "backoff delays respected"
 end_case
 
@@ -94,10 +94,13 @@ expect_eq "$(sql "select (select seq from events where incident_id='$id' and ste
               and (select seq from events where incident_id='$id' and step='b' and kind='step.start') < (select seq from events where incident_id='$id' and step='a' and kind='step.end')")" "1" "a and b overlap"
 end_case
 
-test_case "--jobs 1 serialises the same graph (and the barrier then times out)"
+test_case "--jobs 1 serialises the same graph (so the barrier fails, and with no rollback stage: exit 4)"
 rm -rf "$T/par"; mkdir -p "$T/par"
 run_rune run "$C/parallel.yaml" --set dir="$T/par" --set patience=5 --jobs 1
-expect_rc 3
+expect_rc 4
+expect_out "no rollback stage"
+id=$(last_incident)
+expect_eq "$(step_status "$id" b)" "not_run" "b never started while a ran alone"
 end_case
 
 test_case "an approval without --yes and without a terminal is refused (fail closed)"

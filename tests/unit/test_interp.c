@@ -113,7 +113,8 @@ static void test_suggestions(void **state)
     (void)state;
     const char *c[] = {"timeout", "retry", "needs", "with"};
     assert_string_equal(rune_suggest("tiemout", c, 4), "timeout");
-    assert_string_equal(rune_suggest("retires", c, 4), "retry");
+    assert_string_equal(rune_suggest("retries", c, 4), "retry");
+    assert_string_equal(rune_suggest("needs", c, 4), "needs");
     assert_null(rune_suggest("banana", c, 4));
 }
 

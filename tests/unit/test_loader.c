@@ -91,14 +91,14 @@ static void test_all_errors_reported_with_marks(void **state)
                                    "      tiemout: 5s\n"
                                    "    - id: b\n"
                                    "      uses: flow.sleep\n"
-                                   "      with: { durashun: 1s }\n",
+                                   "      with: { duraton: 1s }\n",
                                    &d, &path);
     assert_null(rb);
     if (d.n < 4)
         dump(&d);
     assert_true(has_diag(&d, 5, 13, "unknown step type \"flow.nope\""));
     assert_true(has_diag(&d, 6, 7, "did you mean \"timeout\""));
-    assert_true(has_diag(&d, 9, 15, "no parameter \"durashun\" (did you mean \"duration\"?)"));
+    assert_true(has_diag(&d, 9, 15, "no parameter \"duraton\" (did you mean \"duration\"?)"));
     assert_true(has_diag(&d, 9, 13, "needs parameter \"duration\""));
     rune_diags_free(&d);
     unlink(path);
