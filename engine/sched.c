@@ -101,8 +101,9 @@ static void *worker(void *arg)
             a.status = RUNE_STEP_DECLINED;
             a.outputs = json_object();
             a.error = strdup("declined: the operator did not approve this step");
-            rune_run_event(r, stage, st->id, n, "step.end", "declined", 0,
-                           json_pack("{s:s}", "error", a.error));
+            json_t *dd = json_pack("{s:s}", "error", a.error);
+            rune_run_event(r, stage, st->id, n, "step.end", "declined", 0, dd);
+            json_decref(dd);
             rune_console_step_end(r->con, st->id, st->uses, "declined", 0, n, attempts,
                                   a.error, NULL);
             break;
