@@ -57,16 +57,17 @@ int cmd_list(int argc, char **argv)
     return RUNE_EXIT_OK;
 }
 
-static void show_step(const struct rune_stepdef *st)
+static void show_step(const struct rune_stagedef *sd, const struct rune_stepdef *st)
 {
     char t[32];
     printf("  - %-22s %-16s", st->id ? st->id : "?", st->uses ? st->uses : "?");
     if (st->needs) {
         printf(" needs:");
         for (size_t k = 0; k < st->ndeps; k++)
-            printf("%s%zu", k ? "," : " #", st->deps[k] + 1);
+            printf("%s%s", k ? "," : " ", sd->steps[st->deps[k]].id);
         if (!st->ndeps)
             printf(" (none: starts with the stage)");
+        printf(";");
     }
     printf(" timeout %s", rune_duration_str(st->timeout_ms, t, sizeof t));
     if (st->retry.attempts > 1)
@@ -135,7 +136,7 @@ int cmd_show(int argc, char **argv)
             continue;
         printf("\n%s:\n", rune_stage_names[s]);
         for (size_t i = 0; i < sd->n; i++)
-            show_step(&sd->steps[i]);
+            show_step(sd, &sd->steps[i]);
         if (sd->incident_if)
             printf("  incident_if: %s\n", sd->incident_if->str ? sd->incident_if->str : "...");
         if (sd->severity)
