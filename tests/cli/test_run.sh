@@ -222,6 +222,23 @@ expect_err "bad.yaml:8:13: error: unknown step type \"shell.runn\" (did you mean
 [ ! -e "$T/ran" ] || fail "a step ran although the runbook is invalid"
 end_case
 
+test_case "Ctrl-C cancels the running step, runs rollback, exits 5"
+"$RUNE" run "$C/interrupt.yaml" </dev/null >"$T/out" 2>"$T/err" &
+pid=$!
+# wait (bounded) until the step is running, then interrupt
+for _ in $(seq 100); do
+    [ "$(sql "select count(*) from events where step='long' and kind='step.start'" 2>/dev/null)" = 1 ] && break
+    sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"; RC=$?
+expect_rc 5
+id=$(last_incident)
+expect_eq "$(step_status "$id" long)" "cancelled"
+expect_eq "$(step_status "$id" next)" "not_run"
+expect_eq "$(step_status "$id" undo)" "ok" "rollback ran after the interrupt"
+end_case
+
 test_case "rune log lists the incidents and shows a timeline"
 run_rune log
 expect_rc 0
