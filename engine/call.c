@@ -13,6 +13,8 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "params.h"
+#include "registry.h"
 #include "runstate.h"
 #include "step.h"
 
@@ -24,6 +26,8 @@ struct rune_call {
     json_t *outputs;
     char *error;
     char *tail;
+    int depth;  /* 0 for a step, 1+ for rune.run calls inside it */
+    int calls;  /* rune.run calls made so far (numbers the sub-events) */
 };
 
 json_t *rune_call_params(struct rune_call *c) { return c->params; }
@@ -188,9 +192,80 @@ int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
     return 0;
 }
 
+const struct rune_stepdef *rune_call_stepdef(struct rune_call *c) { return c->a->st; }
+const struct rune_step_type *rune_call_type(struct rune_call *c) { return c->type; }
+long long rune_call_deadline(struct rune_call *c) { return c->a->deadline_ms; }
+
+json_t *rune_call_context(struct rune_call *c)
+{
+    pthread_mutex_lock(&c->run->mu);
+    json_t *snap = json_deep_copy(c->run->ctx);
+    pthread_mutex_unlock(&c->run->mu);
+    return snap;
+}
+
+static const char *status_word(int st)
+{
+    switch (st) {
+    case RUNE_STEP_OK: return "ok";
+    case RUNE_STEP_TIMEOUT: return "timeout";
+    case RUNE_STEP_DECLINED: return "declined";
+    case RUNE_STEP_CANCELLED: return "cancelled";
+    default: return "failed";
+    }
+}
+
+int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
+                     json_t **outputs, char *err, size_t errlen)
+{
+    *outputs = NULL;
+    if (parent->depth >= 8) {
+        snprintf(err, errlen, "rune.run nested more than 8 deep");
+        return RUNE_STEP_FAILED;
+    }
+    const struct rune_step_type *t = rune_registry_find(type);
+    if (!t) {
+        snprintf(err, errlen, "unknown step type \"%s\" (`rune steps` lists them)", type);
+        return RUNE_STEP_FAILED;
+    }
+    const char *bad;
+    json_t *p = rune_params_prepare(t, params, err, errlen, &bad);
+    if (!p)
+        return RUNE_STEP_FAILED;
+    struct rune_run *r = parent->run;
+    const struct rune_stepdef *st = parent->a->st;
+    const char *stage = rune_stage_names[st->stage];
+    int n = ++parent->calls;
+    json_t *d = json_pack("{s:s, s:i, s:O}", "uses", t->name, "call", n, "params", p);
+    rune_run_event(r, stage, st->id, parent->a->attempt, "call.start", NULL, -1, d);
+    json_decref(d);
+    struct rune_call c = {r, parent->a, t, p, json_object(), NULL, NULL, parent->depth + 1, 0};
+    long long t0 = rune_clock_mono_ms();
+    int status = t->run(&c);
+    if (status == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
+        status = rune_call_cancel_status(&c);
+    if (status != RUNE_STEP_OK && !c.error)
+        rune_call_fail(&c, "%s %s", t->name, status_word(status));
+    d = json_pack("{s:s, s:i, s:O, s:s?, s:s?}", "uses", t->name, "call", n, "outputs",
+                  c.outputs, "error", c.error, "tail", c.tail && *c.tail ? c.tail : NULL);
+    rune_run_event(r, stage, st->id, parent->a->attempt, "call.end", status_word(status),
+                   rune_clock_mono_ms() - t0, d);
+    json_decref(d);
+    if (status != RUNE_STEP_OK)
+        snprintf(err, errlen, "%s", c.error);
+    *outputs = c.outputs;
+    free(c.error);
+    if (c.tail) {
+        free(parent->tail);
+        parent->tail = c.tail;
+    }
+    json_decref(p);
+    return status;
+}
+
 void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
 {
-    struct rune_call c = {r, a, a->st->type, a->params, json_object(), NULL, NULL};
+    struct rune_call c = {r, a, a->st->type, a->params, json_object(), NULL, NULL, 0, 0};
     int st = a->st->type->run(&c);
     /* a primitive that noticed the deadline may report a plain failure */
     if (st == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)

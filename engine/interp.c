@@ -65,7 +65,7 @@ int rune_interp_scan(const char *s, rune_expr_fn fn, void *ud, char *err, size_t
             return -1;
         }
         if (fn)
-            fn(ud, a, (size_t)(b - a));
+            fn(ud, a, (size_t)(b - a), (size_t)(a - s));
         p = end + 1;
     }
     return 0;
@@ -111,25 +111,62 @@ static void append_raw(char **buf, size_t *len, size_t *cap, const char *s, size
     (*buf)[*len] = '\0';
 }
 
-static json_t *eval_span(const struct rune_eval *ev, const char *a, const char *b, char *err,
-                         size_t errlen)
+struct rune_mark rune_interp_mark(const struct rune_node *n, const char *s, size_t off)
+{
+    struct rune_mark m = n ? n->mark : (struct rune_mark){"?", 0, 0};
+    int lines = 0;
+    for (size_t i = 0; i < off && s[i]; i++)
+        lines += s[i] == '\n';
+    if (n && n->block) {
+        m.line += 1 + lines;
+        m.col = 1;
+    } else if (lines) {
+        m.line += lines;
+        m.col = 1;
+    } else {
+        m.col += (int)off + (n && n->quoted ? 1 : 0);
+    }
+    return m;
+}
+
+static json_t *eval_span(const struct rune_eval *ev, const char *a, const char *b,
+                         struct rune_mark at, char *err, size_t errlen)
 {
     trim(&a, &b);
     char *expr = strndup(a, (size_t)(b - a));
     if (!expr)
         abort();
-    json_t *v = ev->eval(ev->ud, expr, err, errlen);
+    json_t *v = ev->eval(ev->ud, expr, at, err, errlen);
     if (!v) {
-        /* prefix the message with the expression so the operator sees which */
-        char inner[512];
+        /* name the expression, after the "file:line: " the evaluator gave */
+        char inner[1024];
         snprintf(inner, sizeof inner, "%s", err);
-        snprintf(err, errlen, "${%s}: %s", expr, inner);
+        size_t fl = at.file ? strlen(at.file) : 0;
+        const char *rest = inner;
+        if (fl && !strncmp(inner, at.file, fl) && inner[fl] == ':') {
+            const char *p = inner + fl + 1;
+            while (isdigit((unsigned char)*p))
+                p++;
+            if (*p == ':' && p[1] == ' ')
+                rest = p + 2;
+        }
+        snprintf(err, errlen, "%.*s${%s}: %s", (int)(rest - inner), inner, expr, rest);
     }
     free(expr);
     return v;
 }
 
-json_t *rune_interp_string(const char *s, const struct rune_eval *ev, char *err, size_t errlen)
+/* The mark of the expression at q inside s: same line counting as
+ * rune_interp_mark, from the string's start mark. */
+static struct rune_mark expr_mark(struct rune_mark at, const char *s, const char *q)
+{
+    struct rune_node fake = {0};
+    fake.mark = at;
+    return rune_interp_mark(&fake, s, (size_t)(q - s));
+}
+
+json_t *rune_interp_string(const char *s, struct rune_mark at, const struct rune_eval *ev,
+                           char *err, size_t errlen)
 {
     if (!rune_interp_has(s))
         return json_string(s);
@@ -137,7 +174,7 @@ json_t *rune_interp_string(const char *s, const struct rune_eval *ev, char *err,
     if (s[0] == '$' && s[1] == '{') {
         const char *end = closing(s + 2);
         if (end && end[1] == '\0')
-            return eval_span(ev, s + 2, end, err, errlen);
+            return eval_span(ev, s + 2, end, at, err, errlen);
     }
     size_t len = 0, cap = strlen(s) + 64;
     char *buf = malloc(cap);
@@ -164,7 +201,7 @@ json_t *rune_interp_string(const char *s, const struct rune_eval *ev, char *err,
             free(buf);
             return NULL;
         }
-        json_t *v = eval_span(ev, q + 2, end, err, errlen);
+        json_t *v = eval_span(ev, q + 2, end, expr_mark(at, s, q), err, errlen);
         if (!v || append_text(&buf, &len, &cap, v, err, errlen) != 0) {
             if (v) {
                 char inner[512];
@@ -195,7 +232,16 @@ json_t *rune_interp_node(const struct rune_node *n, const struct rune_eval *ev,
         if (!json_is_string(v) || !rune_interp_has(n->str))
             return v;
         json_decref(v);
-        v = rune_interp_string(n->str, ev, err, errlen);
+        /* line arithmetic for blocks is done here; columns past the first
+         * line are unknown, so the string's own mark is passed for quoted */
+        struct rune_mark at = n->mark;
+        if (n->block) {
+            at.line++;
+            at.col = 1;
+        } else if (n->quoted) {
+            at.col++;
+        }
+        v = rune_interp_string(n->str, at, ev, err, errlen);
         if (!v && where)
             *where = n->mark;
         return v;
@@ -218,54 +264,6 @@ json_t *rune_interp_node(const struct rune_node *n, const struct rune_eval *ev,
 static int ident_char(char c)
 {
     return isalnum((unsigned char)c) || c == '_';
-}
-
-json_t *rune_path_eval(json_t *ctx, const char *expr, char *err, size_t errlen)
-{
-    json_t *cur = ctx;
-    const char *p = expr;
-    char path[256] = "";
-    while (*p) {
-        const char *a = p;
-        while (ident_char(*p))
-            p++;
-        if (p == a || (*p && *p != '.')) {
-            snprintf(err, errlen,
-                     "only references like inputs.NAME or steps.ID.outputs.KEY are understood "
-                     "here (Lua expressions are not available in this build)");
-            return NULL;
-        }
-        char key[128];
-        snprintf(key, sizeof key, "%.*s", (int)(p - a), a);
-        json_t *next = json_is_object(cur) ? json_object_get(cur, key) : NULL;
-        if (!next) {
-            char have[256] = "";
-            const char *k;
-            json_t *unused;
-            if (json_is_object(cur)) {
-                json_object_foreach(cur, k, unused)
-                {
-                    if (strlen(have) + strlen(k) + 3 >= sizeof have)
-                        break;
-                    strcat(have, have[0] ? ", " : "");
-                    strcat(have, k);
-                }
-            }
-            if (path[0])
-                snprintf(err, errlen, "%s has no \"%s\"%s%s%s", path, key,
-                         have[0] ? " (it has: " : "", have, have[0] ? ")" : "");
-            else
-                snprintf(err, errlen, "unknown name \"%s\"; expected inputs, steps, secrets or "
-                                      "incident", key);
-            return NULL;
-        }
-        size_t pl = strlen(path);
-        snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "", key);
-        cur = next;
-        if (*p == '.')
-            p++;
-    }
-    return json_incref(cur);
 }
 
 void rune_interp_refs(const char *expr, size_t len, rune_ref_fn fn, void *ud)

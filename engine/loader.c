@@ -24,7 +24,7 @@ static const char *const top_keys[] = {"runbook", "title",  "summary",   "descri
                                        "secrets", "lock",   "defaults",   "detection",
                                        "impact",  "mitigation", "verification", "rollback"};
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
-static const char *const step_keys[] = {"id",         "uses",    "with",     "needs",
+static const char *const step_keys[] = {"id",         "uses",    "lua",      "with",     "needs",
                                         "when",       "timeout", "retry",    "on_failure",
                                         "confirm",    "simulate", "description"};
 static const char *const input_keys[] = {"type", "default", "required", "description",
@@ -319,11 +319,30 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
         }
     }
     v = rune_node_get(n, "uses");
-    if (!v)
-        rune_diag_add(d, n->mark, "step \"%s\" has no `uses:`; name a step type (see `rune steps`)",
-                      st->id ? st->id : "?");
-    else if ((st->uses = want_text(v, "uses", d)))
+    const struct rune_node *code = rune_node_get(n, "lua");
+    if (v && code) {
+        rune_diag_add(d, code->mark, "step \"%s\" has both `uses:` and `lua:`; a step is one or "
+                                     "the other", st->id ? st->id : "?");
+    } else if (code) {
+        if (code->kind != RUNE_NODE_SCALAR || rune_node_is_null(code)) {
+            rune_diag_add(d, code->mark, "lua must be Lua code (a string, usually `lua: |`), "
+                                         "found %s", rune_node_describe(code));
+        } else {
+            st->lua = code;
+            st->uses = "lua";
+            st->uses_mark = code->mark;
+            if (rune_node_get(n, "with"))
+                rune_diag_add(d, rune_node_get(n, "with")->mark,
+                              "a `lua:` step takes no `with:`; its code reads inputs and steps "
+                              "directly");
+        }
+    } else if (!v) {
+        rune_diag_add(d, n->mark,
+                      "step \"%s\" has no `uses:` (a step type, see `rune steps`) or `lua:` "
+                      "(inline code)", st->id ? st->id : "?");
+    } else if ((st->uses = want_text(v, "uses", d))) {
         st->uses_mark = v->mark;
+    }
 
     if ((v = rune_node_get(n, "with")) && want_kind(v, RUNE_NODE_MAP, "with", d))
         st->with = v;

@@ -48,6 +48,7 @@ struct rune_stepdef {
     const char *uses;
     struct rune_mark uses_mark;
     const struct rune_step_type *type; /* NULL if unknown */
+    const struct rune_node *lua;       /* inline Lua code (instead of uses) */
     const struct rune_node *with;      /* mapping or NULL */
     const struct rune_node *needs;     /* list node, NULL = implicit sequence */
     size_t *deps;                      /* indices into the stage's steps */

@@ -62,6 +62,8 @@ static struct rune_node *copy(struct loader *L, yaml_node_t *y, int depth)
             abort();
         n->quoted = y->data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
                     y->data.scalar.style != YAML_ANY_SCALAR_STYLE;
+        n->block = y->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+                   y->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
         break;
     case YAML_SEQUENCE_NODE: {
         n->kind = RUNE_NODE_SEQ;

@@ -45,15 +45,47 @@ void rune_run_event(struct rune_run *r, const char *stage, const char *step, int
     json_decref(masked);
 }
 
-static json_t *eval_ctx(void *ud, const char *expr, char *err, size_t errlen)
+static bool interrupted(void *ud)
+{
+    (void)ud;
+    return atomic_load(&rune_interrupted) != 0;
+}
+
+/* ${...} and bare expressions: Lua over the run's context. Called by the
+ * scheduler thread with r->mu held (the context must not change). */
+static json_t *eval_ctx(void *ud, const char *expr, struct rune_mark where, char *err,
+                        size_t errlen)
 {
     struct rune_run *r = ud;
-    return rune_path_eval(r->ctx, expr, err, errlen);
+    rune_lua_set_context(r->lua, r->ctx);
+    rune_lua_set_deadline(r->lua, r->expr_deadline_ms, interrupted, NULL);
+    return rune_lua_eval(r->lua, expr, where, err, errlen);
 }
 
 struct rune_eval rune_run_evaluator(struct rune_run *r)
 {
     return (struct rune_eval){eval_ctx, r};
+}
+
+json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err,
+                           size_t errlen)
+{
+    bool b;
+    if (rune_node_is_bool(n, &b))
+        return json_boolean(b);
+    const char *t = n->kind == RUNE_NODE_SCALAR ? n->str : "";
+    bool level = t[0] == 'P' && t[1] >= '0' && t[1] <= '3' && !t[2];
+    if (rune_node_is_string(n) && !rune_interp_has(t) && !level) {
+        struct rune_mark m = n->mark;
+        if (n->block) {
+            m.line++;
+            m.col = 1;
+        }
+        return eval_ctx(r, t, m, err, errlen);
+    }
+    struct rune_eval ev = rune_run_evaluator(r);
+    struct rune_mark where = n->mark;
+    return rune_interp_node(n, &ev, &where, err, errlen);
 }
 
 enum outcome { RESOLVED, NO_INCIDENT, ROLLED_BACK, FAILED, ABORTED };
@@ -91,19 +123,13 @@ static void skip_stage(struct rune_run *r, enum rune_stage_id s, const char *rea
     json_decref(d);
 }
 
-/* incident_if / severity: a literal, or a string with ${...}. */
+/* incident_if / severity / lock, evaluated between stages. */
 static json_t *eval_node(struct rune_run *r, const struct rune_node *n, char *err, size_t len)
 {
-    struct rune_eval ev = rune_run_evaluator(r);
-    struct rune_mark where = n->mark;
     pthread_mutex_lock(&r->mu);
-    json_t *v = rune_interp_node(n, &ev, &where, err, len);
+    r->expr_deadline_ms = rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS;
+    json_t *v = rune_run_eval_node(r, n, err, len);
     pthread_mutex_unlock(&r->mu);
-    if (!v) {
-        char m[256], tmp[1024];
-        snprintf(tmp, sizeof tmp, "%s: %s", rune_mark_str(where, m, sizeof m), err);
-        snprintf(err, len, "%s", tmp);
-    }
     return v;
 }
 
@@ -130,7 +156,12 @@ static int take_lock(struct rune_run *r, int *fd)
     if (!r->rb->lock)
         return RUNE_EXIT_OK;
     char err[1024];
-    json_t *name = eval_node(r, r->rb->lock, err, sizeof err);
+    struct rune_eval ev = rune_run_evaluator(r);
+    struct rune_mark where = r->rb->lock->mark;
+    pthread_mutex_lock(&r->mu);
+    r->expr_deadline_ms = rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS;
+    json_t *name = rune_interp_node(r->rb->lock, &ev, &where, err, sizeof err);
+    pthread_mutex_unlock(&r->mu);
     if (!name || !json_is_string(name)) {
         fprintf(stderr, "rune: lock: %s\n", name ? "must be a string" : err);
         json_decref(name);
@@ -299,6 +330,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     pthread_cond_init(&r.cv, NULL);
     pthread_mutex_init(&r.prompt, NULL);
     atomic_store(&rune_interrupted, 0);
+    r.lua = rune_lua_new();
     if (!getcwd(r.cwd, sizeof r.cwd))
         snprintf(r.cwd, sizeof r.cwd, ".");
     if (gethostname(r.host, sizeof r.host) != 0)
@@ -380,6 +412,7 @@ out:
     json_decref(r.ctx);
     rune_diags_free(&d);
     rune_redactor_free(&r.red);
+    rune_lua_free(r.lua);
     pthread_mutex_destroy(&r.prompt);
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);

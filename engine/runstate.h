@@ -15,6 +15,7 @@
 #include "console.h"
 #include "interp.h"
 #include "journal.h"
+#include "lua.h"
 #include "model.h"
 #include "redact.h"
 
@@ -48,6 +49,8 @@ struct rune_run {
     pthread_cond_t cv;      /* a step finished (with mu) */
     pthread_mutex_t prompt; /* one operator prompt at a time */
     atomic_int aborting;    /* SIGINT or an operator decline: stop starting steps */
+    struct rune_lua *lua;   /* expressions the scheduler thread evaluates (with mu) */
+    long long expr_deadline_ms; /* when the expression being evaluated must stop */
 };
 
 /* Records an event; detail is redacted here (borrowed). */
@@ -56,6 +59,13 @@ void rune_run_event(struct rune_run *r, const char *stage, const char *step, int
 
 /* The evaluator for ${...} over r->ctx (call with mu held or before threads). */
 struct rune_eval rune_run_evaluator(struct rune_run *r);
+/* A condition or value node: true/false, P0-P3, a string with ${...}, or a
+ * bare Lua expression. New reference, or NULL with "file:line: why". */
+json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err,
+                           size_t errlen);
+
+/* Budget for expressions outside steps (incident_if, severity, lock). */
+#define RUNE_EXPR_TIMEOUT_MS 10000
 
 /* Operator approval gate (approve.c). Records an `approval` event. */
 bool rune_approve(struct rune_run *r, const char *stage, const char *step, const char *question);
@@ -88,6 +98,20 @@ struct rune_attempt {
     char *tail;           /* owned, redacted */
 };
 void rune_attempt_run(struct rune_run *r, struct rune_attempt *a);
+
+/* Engine-side extras of a call, for the Lua bridge (lua.c, luatype.c). */
+const struct rune_stepdef *rune_call_stepdef(struct rune_call *c);
+const struct rune_step_type *rune_call_type(struct rune_call *c);
+/* A snapshot of the expression context (new reference), safe to read
+ * without the run's lock. */
+json_t *rune_call_context(struct rune_call *c);
+long long rune_call_deadline(struct rune_call *c);
+/* rune.run(type, params) from Lua: validates params like a step's, runs the
+ * primitive under the same deadline, records call.start/call.end events
+ * under the calling step. Returns a rune_status; *outputs (new reference)
+ * set when it ran; err says why it failed. */
+int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
+                     json_t **outputs, char *err, size_t errlen);
 void rune_attempt_release(struct rune_attempt *a);
 
 #endif

@@ -158,7 +158,11 @@ static void fail_early(struct rune_run *r, struct slot *s, struct rune_mark m, c
 {
     const struct rune_stepdef *st = s->st;
     char where[512], msg[1536];
-    snprintf(msg, sizeof msg, "%s: %s", rune_mark_str(m, where, sizeof where), why);
+    size_t fl = m.file ? strlen(m.file) : 0;
+    if (fl && !strncmp(why, m.file, fl) && why[fl] == ':')
+        snprintf(msg, sizeof msg, "%s", why); /* already located (a Lua message) */
+    else
+        snprintf(msg, sizeof msg, "%s: %s", rune_mark_str(m, where, sizeof where), why);
     char *red = rune_redact(&r->red, msg);
     const char *stage = rune_stage_names[st->stage];
     rune_run_event(r, stage, st->id, 1, "step.start", NULL, -1, NULL);
@@ -192,8 +196,12 @@ static bool launch(struct rune_run *r, struct slot *s)
     struct rune_eval ev = rune_run_evaluator(r);
     char err[1024];
     struct rune_mark where = st->id_mark;
+    /* the step's expressions share its timeout: a runaway loop in a `when:`
+     * is stopped like a runaway step */
+    r->expr_deadline_ms = st->timeout_ms > 0 ? rune_clock_mono_ms() + st->timeout_ms : 0;
     if (st->when) {
-        json_t *w = rune_interp_node(st->when, &ev, &where, err, sizeof err);
+        where = st->when->mark;
+        json_t *w = rune_run_eval_node(r, st->when, err, sizeof err);
         if (!w) {
             fail_early(r, s, where, err);
             s->state = DONE_FAILED;
@@ -215,8 +223,9 @@ static bool launch(struct rune_run *r, struct slot *s)
             return false;
         }
     }
-    json_t *with = st->with ? rune_interp_node(st->with, &ev, &where, err, sizeof err)
-                            : json_object();
+    json_t *with = st->lua   ? json_object()
+                   : st->with ? rune_interp_node(st->with, &ev, &where, err, sizeof err)
+                              : json_object();
     if (!with) {
         fail_early(r, s, where, err);
         s->state = DONE_FAILED;

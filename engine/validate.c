@@ -13,6 +13,7 @@
 
 #include "graph.h"
 #include "interp.h"
+#include "lua.h"
 #include "params.h"
 #include "registry.h"
 #include "suggest.h"
@@ -26,6 +27,10 @@ struct checker {
 
 static void check_type(struct checker *c, struct rune_stepdef *st)
 {
+    if (st->lua) {
+        st->type = &rune_lua_inline_type;
+        return;
+    }
     if (!st->uses)
         return;
     st->type = rune_registry_find(st->uses);
@@ -209,19 +214,53 @@ static void on_ref(void *ud, const char *root, const char *name, size_t len)
     }
 }
 
-static void on_expr(void *ud, const char *expr, size_t len)
+/* Compiles Lua written at m; reports a syntax error at its line. */
+static void compile(struct refctx *r, const char *code, bool expression, struct rune_mark m)
 {
-    rune_interp_refs(expr, len, on_ref, ud);
+    char err[512];
+    int line = m.line;
+    if (rune_lua_check(code, expression, m, &line, err, sizeof err) != 0) {
+        /* "near <eof>" is reported a line past the code: keep it inside */
+        int last = m.line;
+        for (const char *p = code; *p; p++)
+            last += *p == '\n' && p[1];
+        if (line > last)
+            line = last;
+        struct rune_mark at = m;
+        if (line != m.line) {
+            at.line = line;
+            at.col = 1;
+        }
+        rune_diag_add(r->c->d, at, "Lua syntax error: %s", err);
+    }
 }
 
+struct scan {
+    struct refctx *r;
+    const struct rune_node *node;
+};
+
+static void on_expr(void *ud, const char *expr, size_t len, size_t offset)
+{
+    struct scan *sc = ud;
+    rune_interp_refs(expr, len, on_ref, sc->r);
+    char *code = strndup(expr, len);
+    if (!code)
+        abort();
+    compile(sc->r, code, true, rune_interp_mark(sc->node, sc->node->str, offset));
+    free(code);
+}
+
+/* Every string in a value: its ${...} found, compiled, references checked. */
 static void check_refs(struct refctx *r, const struct rune_node *n)
 {
     if (!n)
         return;
     if (n->kind == RUNE_NODE_SCALAR) {
         char err[256];
+        struct scan sc = {r, n};
         r->node = n;
-        if (rune_interp_scan(n->str, on_expr, r, err, sizeof err) != 0)
+        if (rune_interp_scan(n->str, on_expr, &sc, err, sizeof err) != 0)
             rune_diag_add(r->c->d, n->mark, "%s", err);
         return;
     }
@@ -229,18 +268,68 @@ static void check_refs(struct refctx *r, const struct rune_node *n)
         check_refs(r, n->items[i]);
 }
 
-/* Conditions are a literal true/false or a string holding one ${...}. */
-static void check_condition(struct checker *c, const struct rune_node *n, const char *what)
+/* A bare Lua expression (when:, incident_if:, severity:) or chunk (lua:). */
+static void check_code(struct refctx *r, const struct rune_node *n, bool expression)
 {
-    if (!n)
+    r->node = n;
+    rune_interp_refs(n->str, strlen(n->str), on_ref, r);
+    struct rune_mark m = n->mark;
+    if (n->block) {
+        m.line++;
+        m.col = 1;
+    }
+    compile(r, n->str, expression, m);
+}
+
+/* Conditions: true, false, a "${...}" string, or a bare Lua expression. */
+static void check_condition(struct refctx *r, const struct rune_node *n, const char *what)
+{
+    if (!n || rune_node_is_bool(n, NULL))
         return;
-    if (rune_node_is_bool(n, NULL))
+    if (!rune_node_is_string(n)) {
+        rune_diag_add(r->c->d, n->mark, "%s must be true, false or a Lua expression, found %s",
+                      what, rune_node_describe(n));
         return;
-    if (n->kind == RUNE_NODE_SCALAR && n->str[0] == '$' && n->str[1] == '{')
+    }
+    if (rune_interp_has(n->str))
+        check_refs(r, n);
+    else
+        check_code(r, n, true);
+}
+
+static bool is_word(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+              (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
+/* severity: P0-P3, or a Lua expression that gives one. A lone word like
+ * "critical" would be a nil global: almost surely a mistake. */
+static void check_severity(struct refctx *r, const struct rune_node *sv)
+{
+    static const char *const levels[] = {"P0", "P1", "P2", "P3"};
+    if (sv->kind == RUNE_NODE_SCALAR)
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(sv->str, levels[i]))
+                return;
+    if (!rune_node_is_string(sv) || is_word(sv->str)) {
+        rune_diag_add(r->c->d, sv->mark,
+                      "severity must be P0, P1, P2 or P3 (or a Lua expression that gives one), "
+                      "found %s%s%s",
+                      sv->kind == RUNE_NODE_SCALAR ? "\"" : "",
+                      sv->kind == RUNE_NODE_SCALAR ? sv->str : rune_node_describe(sv),
+                      sv->kind == RUNE_NODE_SCALAR ? "\"" : "");
         return;
-    rune_diag_add(c->d, n->mark,
-                  "%s must be true, false or a \"${...}\" reference to a boolean, found %s", what,
-                  rune_node_describe(n));
+    }
+    if (rune_interp_has(sv->str))
+        check_refs(r, sv);
+    else
+        check_code(r, sv, true);
 }
 
 static void check_inputs(struct checker *c)
@@ -302,40 +391,26 @@ void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d)
         }
         rune_graph_check_cycles(sd, d);
     }
-    /* references: after all graphs exist (precedence needs deps) */
-    size_t before = d->n;
+    /* references and Lua: after all graphs exist (precedence needs deps) */
     for (int s = 0; s < RUNE_NSTAGES; s++) {
         struct rune_stagedef *sd = &rb->stages[s];
         struct refctx r = {&c, NULL, (enum rune_stage_id)s, NULL};
-        check_refs(&r, sd->incident_if);
-        check_refs(&r, sd->severity);
-        check_condition(&c, sd->incident_if, "incident_if");
+        check_condition(&r, sd->incident_if, "incident_if");
+        if (sd->severity)
+            check_severity(&r, sd->severity);
         for (size_t i = 0; i < sd->n; i++) {
             struct rune_stepdef *st = &sd->steps[i];
             r.from = st;
             check_refs(&r, st->with);
-            check_refs(&r, st->when);
             check_refs(&r, st->confirm);
-            check_condition(&c, st->when, "when");
+            check_condition(&r, st->when, "when");
+            if (st->lua)
+                check_code(&r, st->lua, false);
         }
     }
     if (rb->lock) {
         struct refctx r = {&c, NULL, RUNE_DETECTION, NULL};
         check_refs(&r, rb->lock);
-    }
-    (void)before;
-    if (rb->stages[RUNE_IMPACT].severity) {
-        const struct rune_node *sv = rb->stages[RUNE_IMPACT].severity;
-        static const char *const levels[] = {"P0", "P1", "P2", "P3"};
-        bool ok = sv->kind == RUNE_NODE_SCALAR && rune_interp_has(sv->str);
-        for (int i = 0; i < 4 && !ok; i++)
-            ok = sv->kind == RUNE_NODE_SCALAR && !strcmp(sv->str, levels[i]);
-        if (!ok)
-            rune_diag_add(d, sv->mark, "severity must be P0, P1, P2 or P3 (or a ${...} that "
-                                       "gives one), found %s%s%s",
-                          sv->kind == RUNE_NODE_SCALAR ? "\"" : "",
-                          sv->kind == RUNE_NODE_SCALAR ? sv->str : rune_node_describe(sv),
-                          sv->kind == RUNE_NODE_SCALAR ? "\"" : "");
     }
     free(c.ids);
 }

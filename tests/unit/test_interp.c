@@ -5,19 +5,22 @@
 
 #include "duration.h"
 #include "interp.h"
+#include "lua.h"
 #include "suggest.h"
 
 static json_t *ctx;
+static struct rune_lua *lua;
 
-static json_t *eval(void *ud, const char *expr, char *err, size_t errlen)
+static json_t *eval(void *ud, const char *expr, struct rune_mark where, char *err, size_t errlen)
 {
-    return rune_path_eval(ud, expr, err, errlen);
+    rune_lua_set_context(lua, ud);
+    return rune_lua_eval(lua, expr, where, err, errlen);
 }
 
 static json_t *interp(const char *s, char *err, size_t n)
 {
     struct rune_eval ev = {eval, ctx};
-    return rune_interp_string(s, &ev, err, n);
+    return rune_interp_string(s, (struct rune_mark){"rb.yaml", 7, 3}, &ev, err, n);
 }
 
 static int setup(void **state)
@@ -26,6 +29,7 @@ static int setup(void **state)
     ctx = json_pack("{s:{s:i, s:s, s:b, s:[i,i]}, s:{s:{s:{s:s}}}}", "inputs", "n", 3, "db",
                     "app", "flag", 1, "list", 1, 2, "steps", "pick", "outputs", "path",
                     "/b/x.rbk");
+    lua = rune_lua_new();
     return 0;
 }
 
@@ -33,6 +37,7 @@ static int teardown(void **state)
 {
     (void)state;
     json_decref(ctx);
+    rune_lua_free(lua);
     return 0;
 }
 
@@ -64,14 +69,37 @@ static void test_mixed_text_and_escape(void **state)
     json_decref(v);
 }
 
-static void test_errors_say_what_exists(void **state)
+static void test_errors_name_the_runbook_line(void **state)
 {
     (void)state;
     char err[256];
-    assert_null(interp("${steps.pick.outputs.paht}", err, sizeof err));
-    assert_non_null(strstr(err, "steps.pick.outputs has no \"paht\" (it has: path)"));
+    /* a missing output is nil: fine as a whole value, an error inside text */
+    json_t *v = interp("${steps.pick.outputs.paht}", err, sizeof err);
+    assert_true(json_is_null(v));
+    json_decref(v);
+    assert_null(interp("path=${steps.pick.outputs.paht}", err, sizeof err));
+    assert_non_null(strstr(err, "is null"));
     assert_null(interp("x ${inputs.db", err, sizeof err));
     assert_non_null(strstr(err, "unterminated"));
+    /* a Lua runtime error carries the runbook's file:line, then the expression */
+    assert_null(interp("${inputs.nope.x}", err, sizeof err));
+    assert_non_null(strstr(err, "rb.yaml:7: ${inputs.nope.x}: attempt to index a nil value"));
+}
+
+static void test_lua_expressions(void **state)
+{
+    (void)state;
+    char err[256];
+    json_t *v = interp("${inputs.n * 2 + #inputs.list}", err, sizeof err);
+    assert_int_equal(json_integer_value(v), 8);
+    json_decref(v);
+    v = interp("${ { a = inputs.db, b = { 1, 2 } } }", err, sizeof err);
+    assert_string_equal(json_string_value(json_object_get(v, "a")), "app");
+    assert_int_equal(json_array_size(json_object_get(v, "b")), 2);
+    json_decref(v);
+    v = interp("${string.upper(inputs.db)}-${inputs.flag and 'on' or 'off'}", err, sizeof err);
+    assert_string_equal(json_string_value(v), "APP-on");
+    json_decref(v);
 }
 
 static void collect(void *ud, const char *root, const char *name, size_t len)
@@ -123,7 +151,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_expression_keeps_type),
         cmocka_unit_test(test_mixed_text_and_escape),
-        cmocka_unit_test(test_errors_say_what_exists),
+        cmocka_unit_test(test_errors_name_the_runbook_line),
+        cmocka_unit_test(test_lua_expressions),
         cmocka_unit_test(test_static_refs),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_suggestions),

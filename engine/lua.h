@@ -1,0 +1,67 @@
+/*
+ * lua.h — the Lua glue: a sandboxed Lua 5.4 state for expressions
+ * (`when:`, `incident_if:`, `severity:`, `${ ... }`), inline `lua:` steps
+ * and step types written in Lua.
+ *
+ * Sandbox: base functions without dofile/loadfile (and `load` only of
+ * text), string (no dump), table, math, utf8, and os.time/date/clock.
+ * No io, no os.execute, no require, no debug. Lua reaches the world only
+ * through rune.run(type, params), which runs a primitive like a step.
+ * An instruction-count hook enforces the deadline (an infinite loop is
+ * stopped by the step timeout) and an allocator cap bounds memory.
+ *
+ * Threads: a state is used by one thread at a time. A run keeps one state
+ * for the expressions its scheduler evaluates; every attempt of an inline
+ * or Lua-typed step gets a fresh state in its worker. Steps share data
+ * through outputs, never through Lua globals.
+ */
+#ifndef RUNE_LUA_H
+#define RUNE_LUA_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "step.h"
+
+struct rune_lua;
+
+struct rune_lua *rune_lua_new(void);
+void rune_lua_free(struct rune_lua *L);
+
+/* Makes each member of ctx (an object: inputs, steps, secrets, incident,
+ * targets) a read-only global viewing the JSON (borrowed; must stay alive
+ * and unchanged while Lua runs). */
+void rune_lua_set_context(struct rune_lua *L, json_t *ctx);
+/* Stops Lua code at this monotonic time (0 = never), or when cancelled()
+ * says so. */
+void rune_lua_set_deadline(struct rune_lua *L, long long deadline_ms, bool (*cancelled)(void *),
+                           void *ctx);
+/* Binds the `rune` API (rune.log, rune.fail, rune.run) to a step call. */
+void rune_lua_bind_call(struct rune_lua *L, struct rune_call *c);
+
+/* Evaluates an expression written at `where`; returns its value as JSON
+ * (new reference; nil becomes null), or NULL with "file:line: message". */
+json_t *rune_lua_eval(struct rune_lua *L, const char *expr, struct rune_mark where, char *err,
+                      size_t errlen);
+/* Runs a chunk (inline step body) written at `where`; its return value
+ * (a table, or nil) becomes outputs. Status as enum rune_status; err set
+ * on failure. *outputs is a new reference on success. */
+int rune_lua_run_chunk(struct rune_lua *L, const char *code, struct rune_mark where,
+                       json_t **outputs, char *err, size_t errlen);
+
+/* Validation: compiles without running. 0, or -1 with the Lua message
+ * (without its location) in err and *line set to the runbook line. */
+int rune_lua_check(const char *code, bool expression, struct rune_mark where, int *line,
+                   char *err, size_t errlen);
+
+/* Step types written in Lua: loads every *.lua of each directory (a
+ * colon-separated list; missing ones are skipped) into the registry.
+ * Problems are added to d with the module's file:line. */
+void rune_lua_load_types(const char *dirs, struct rune_diags *d);
+
+/* The pseudo step type of inline `lua:` steps. */
+extern const struct rune_step_type rune_lua_inline_type;
+
+#endif
