@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "exitcode.h"
+#include "lua.h"
 #include "model.h"
 #include "registry.h"
 
@@ -26,6 +27,11 @@ static void describe(const struct rune_step_type *t)
 
 int cmd_steps(int argc, char **argv)
 {
+    /* Lua step types: bundled, ./lua next to here, and $RUNE_LUA_PATH */
+    struct rune_diags d = RUNE_DIAGS_INIT;
+    rune_lua_load_types("./.", &d);
+    rune_diags_print(&d, stderr);
+    rune_diags_free(&d);
     size_t n;
     const struct rune_step_type *const *all = rune_registry_all(&n);
     if (argc > 2 || (argc == 2 && !strcmp(argv[1], "--help"))) {

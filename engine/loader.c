@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "lua.h"
 #include "suggest.h"
 
 const char *const rune_stage_names[RUNE_NSTAGES] = {"detection", "impact", "mitigation",
@@ -558,6 +559,7 @@ struct rune_runbook *rune_runbook_load(const char *path, struct rune_diags *d)
     struct rune_runbook *rb = rune_runbook_parse(path, d);
     if (!rb)
         return NULL;
+    rune_lua_load_types(path, d);
     rune_runbook_validate(rb, d);
     if (d->n > before) {
         rune_runbook_free(rb);

@@ -626,3 +626,115 @@ const struct rune_step_type rune_lua_inline_type = {
     "lua", "Inline Lua code; its returned table becomes the outputs", no_params,
     inline_outputs, RUNE_WRITES, inline_run, inline_plan,
 };
+
+/* ---- modules (step types written in Lua; see luatype.c) ---- */
+
+/* Loads and runs the module file; leaves its returned table on the stack. */
+static int load_module(lua_State *L, const char *path, char *err, size_t errlen)
+{
+    char name[600];
+    snprintf(name, sizeof name, "=%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read", path);
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n > cap) {
+            cap = (len + n) * 2;
+            buf = realloc(buf, cap);
+            if (!buf)
+                abort();
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    int rc = luaL_loadbufferx(L, buf ? buf : "", len, name, "t");
+    free(buf);
+    if (rc != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        error_text(L, err, errlen);
+        return -1;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        snprintf(err, errlen, "%s: a step type module must return a table {name, summary, "
+                              "params, outputs, effect, run, plan}", path);
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+json_t *rune_lua_module_info(const char *path, char *err, size_t errlen)
+{
+    struct rune_lua *R = rune_lua_new();
+    rune_lua_set_deadline(R, rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS, NULL, NULL);
+    lua_State *L = R->L;
+    json_t *info = NULL;
+    if (load_module(L, path, err, errlen) != 0)
+        goto out;
+    info = json_object();
+    static const char *const fields[] = {"name", "summary", "params", "outputs", "effect", NULL};
+    for (int i = 0; fields[i]; i++) {
+        lua_getfield(L, -1, fields[i]);
+        if (!lua_isnil(L, -1)) {
+            char why[256];
+            json_t *v = to_json(L, -1, 0, why, sizeof why);
+            if (!v) {
+                snprintf(err, errlen, "%s: field %s: %s", path, fields[i], why);
+                lua_pop(L, 2);
+                json_decref(info);
+                info = NULL;
+                goto out;
+            }
+            json_object_set_new(info, fields[i], v);
+        }
+        lua_pop(L, 1);
+    }
+    static const char *const fns[] = {"run", "plan", NULL};
+    for (int i = 0; fns[i]; i++) {
+        lua_getfield(L, -1, fns[i]);
+        json_object_set_new(info, fns[i], json_boolean(lua_isfunction(L, -1)));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+out:
+    rune_lua_free(R);
+    return info;
+}
+
+int rune_lua_module_call(struct rune_lua *R, const char *path, const char *fn, json_t *params,
+                         json_t **result, char *err, size_t errlen)
+{
+    lua_State *L = R->L;
+    *result = NULL;
+    if (load_module(L, path, err, errlen) != 0)
+        return RUNE_STEP_FAILED;
+    lua_getfield(L, -1, fn);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 2);
+        snprintf(err, errlen, "%s has no %s function", path, fn);
+        return RUNE_STEP_FAILED;
+    }
+    push_json(L, params, false);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        bool on_purpose = is_fail(L);
+        error_text(L, err, errlen);
+        lua_pop(L, 1);
+        if (!on_purpose && strstr(err, "timed out (the step's timeout"))
+            return RUNE_STEP_TIMEOUT;
+        if (!on_purpose && strstr(err, "cancelled: the run was interrupted"))
+            return RUNE_STEP_CANCELLED;
+        return RUNE_STEP_FAILED;
+    }
+    json_t *v = to_json(L, -1, 0, err, errlen);
+    lua_pop(L, 2);
+    if (!v)
+        return RUNE_STEP_FAILED;
+    *result = v;
+    return RUNE_STEP_OK;
+}

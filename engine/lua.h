@@ -56,10 +56,20 @@ int rune_lua_run_chunk(struct rune_lua *L, const char *code, struct rune_mark wh
 int rune_lua_check(const char *code, bool expression, struct rune_mark where, int *line,
                    char *err, size_t errlen);
 
-/* Step types written in Lua: loads every *.lua of each directory (a
- * colon-separated list; missing ones are skipped) into the registry.
- * Problems are added to d with the module's file:line. */
-void rune_lua_load_types(const char *dirs, struct rune_diags *d);
+/* Modules (step types written in Lua, luatype.c): the module's table as
+ * JSON without its functions, plus run/plan booleans saying whether they
+ * exist. NULL with "file:line: why" in err. */
+json_t *rune_lua_module_info(const char *path, char *err, size_t errlen);
+/* Calls module.<fn>(params) (params as a plain table). *result: its return
+ * value as JSON (new reference). Returns a rune_status. */
+int rune_lua_module_call(struct rune_lua *L, const char *path, const char *fn, json_t *params,
+                         json_t **result, char *err, size_t errlen);
+
+/* Loads the step types written in Lua (luatype.c): *.lua in the bundled
+ * lua/steps, in lua/ and lua/steps next to the runbook, and in each
+ * directory of $RUNE_LUA_PATH, into the registry. A file already loaded
+ * is skipped; problems go to d with the module's path. */
+void rune_lua_load_types(const char *runbook_path, struct rune_diags *d);
 
 /* The pseudo step type of inline `lua:` steps. */
 extern const struct rune_step_type rune_lua_inline_type;

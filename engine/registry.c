@@ -1,6 +1,7 @@
 /*
- * registry.c — lookup over the native step families. The table itself is
- * built once, sorted by name, from rune_native_families (steps/registry.c).
+ * registry.c — lookup over every step type: the native families, built
+ * once from rune_native_families (steps/registry.c), plus the step types
+ * written in Lua that luatype.c adds while a runbook is loaded.
  */
 #include "registry.h"
 
@@ -34,6 +35,16 @@ const struct rune_step_type *const *rune_registry_all(size_t *n)
     pthread_once(&once, build);
     *n = nall;
     return all;
+}
+
+int rune_registry_add(const struct rune_step_type *t)
+{
+    pthread_once(&once, build);
+    if (rune_registry_find(t->name) || nall >= MAX_TYPES)
+        return -1;
+    all[nall++] = t;
+    qsort(all, nall, sizeof all[0], by_name);
+    return 0;
 }
 
 const struct rune_step_type *rune_registry_find(const char *name)

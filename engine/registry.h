@@ -12,6 +12,10 @@
 const struct rune_step_type *rune_registry_find(const char *name);
 /* All step types in a stable order (by name); *n set. The array is static. */
 const struct rune_step_type *const *rune_registry_all(size_t *n);
+/* Adds a step type defined at run time (Lua). The type must outlive the
+ * process's use of the registry. Returns 0, or -1 when the name is taken.
+ * Not thread-safe: call while loading, before steps run. */
+int rune_registry_add(const struct rune_step_type *t);
 const struct rune_param *rune_registry_param(const struct rune_step_type *t, const char *name);
 
 #endif

@@ -144,9 +144,9 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
                                 json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status", "pending",
                                           "failed", 0, "outputs", "error", "duration", 0,
                                           "attempts", 0));
-    r->ctx = json_pack("{s:o, s:o, s:o, s:{s:s, s:n, s:s}}", "inputs", inputs, "secrets",
+    r->ctx = json_pack("{s:o, s:o, s:o, s:{s:s, s:n, s:s}, s:{}}", "inputs", inputs, "secrets",
                        secrets, "steps", steps, "incident", "id", r->incident, "severity",
-                       "started_at", at);
+                       "started_at", at, "targets");
 }
 
 /* Lock name may use ${inputs...}; lock files live beside the incident log. */

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The Lua glue end to end: conditions, severity, typed values, inline steps
+# with rune.run sub-events, a team step type, the sandbox, errors mapped to
+# runbook lines, runaway code stopped by the step timeout.
+. "$(dirname "$0")/lib.sh"
+C="$RUNE_SOURCE_DIR/tests/cli/cases"
+
+test_case "Lua conditions, severity, typed values, inline steps and a team step type"
+mkdir -p "$T/d"
+run_rune run "$C/lua_features.yaml" --set dir="$T/d"
+expect_rc 0
+id=$(last_incident)
+expect_eq "$(sql "select severity from incidents where id='$id'")" "P1" "severity from a Lua expression"
+expect_eq "$(sql "select status from events where incident_id='$id' and kind='incident.decision'")" "incident"
+# inline step: two native primitives, both recorded as sub-events under it
+expect_eq "$(sql "select group_concat(json_extract(detail_json,'$.uses')||':'||coalesce(status,'-'), ' ') from (select * from events where incident_id='$id' and step='pick' and kind like 'call.%' order by seq)")" \
+    "shell.run:- shell.run:ok flow.note:- flow.note:ok" "sub-events of the inline step"
+expect_eq "$(sql "select json_extract(detail_json,'$.outputs.n')||' '||json_extract(detail_json,'$.outputs.tags[1]') from events where incident_id='$id' and step='pick' and kind='step.end'")" "6 y" "inline outputs"
+expect_eq "$(sql "select json_extract(detail_json,'$.message') from events where incident_id='$id' and step='pick' and kind='log'")" "picked 3"
+# a whole-string ${...} keeps its type: team.double got the integer 6
+expect_eq "$(sql "select json_extract(detail_json,'$.outputs.doubled') from events where incident_id='$id' and step='typed' and kind='step.end'")" "12"
+expect_eq "$(sql "select json_extract(detail_json,'$.uses') from events where incident_id='$id' and step='typed' and kind='call.start'")" "shell.run" "the Lua type's own rune.run"
+expect_eq "$(step_status "$id" skipped)" "skipped" "when: false recorded as skipped"
+expect_eq "$(step_status "$id" mixed)" "ok"
+[ -e "$T/d/a.bak" ] || fail "the inline step's rune.run did not run"
+end_case
+
+test_case "incident_if false (a Lua expression): no incident, nothing changed"
+mkdir -p "$T/e"
+cat > "$T/calm.yaml" <<YAML
+runbook: calm
+detection:
+  steps:
+    - { id: probe, uses: shell.run, with: { script: 'echo 1' } }
+  incident_if: tonumber(steps.probe.outputs.stdout) > 5
+mitigation:
+  steps:
+    - { id: fix, uses: shell.run, with: { argv: [touch, "$T/e/fixed"] } }
+YAML
+run_rune run "$T/calm.yaml"
+expect_rc 0
+[ ! -e "$T/e/fixed" ] || fail "mitigation ran"
+expect_eq "$(sql "select outcome from incidents where id='$(last_incident)'")" "no_incident"
+end_case
+
+test_case "a team step type from lua/ next to the runbook is listed and validated"
+cd "$C" && run_rune steps && cd "$T"
+expect_out "team.double"
+expect_out "health.wait_until"
+expect_out "files.newest"
+cp "$C/lua_features.yaml" "$T/copy.yaml"   # no lua/ next to this copy
+run_rune validate "$T/copy.yaml"
+expect_rc 2
+expect_err "unknown step type \"team.double\""
+mkdir -p "$T/lua"; cp "$C/lua/team_double.lua" "$T/lua/"
+cat > "$T/badparam.yaml" <<'YAML'
+runbook: badparam
+mitigation:
+  steps:
+    - { id: a, uses: team.double, with: { m: 2 } }
+YAML
+run_rune validate "$T/badparam.yaml"
+expect_rc 2
+expect_err "badparam.yaml:4:43: error: step \"a\": team.double has no parameter \"m\""
+expect_err "team.double needs parameter \"n\""
+end_case
+
+test_case "\$RUNE_LUA_PATH adds step types"
+mkdir -p "$T/extra"
+cat > "$T/extra/x.lua" <<'LUA'
+return { name = "extra.hello", summary = "says hello", params = {}, outputs = {},
+         run = function() return { greeting = "hello" } end }
+LUA
+RUNE_LUA_PATH="$T/extra" run_rune steps extra.hello
+expect_rc 0
+expect_out "says hello"
+end_case
+
+test_case "the sandbox refuses io, os.execute, require, binary chunks, debug, dofile, string.dump"
+run_rune run "$C/lua_sandbox.yaml" --set marker="$T/escaped"
+expect_rc 0
+[ ! -e "$T/escaped" ] || fail "Lua code escaped the sandbox"
+id=$(last_incident)
+for s in io_open os_execute require_os binary_load debug_lib dofile_ string_dump; do
+    expect_eq "$(step_status "$id" "$s")" "failed" "$s"
+done
+expect_eq "$(sql "select json_extract(detail_json,'$.error') like '%refused: attempt to load a binary chunk%' from events where incident_id='$id' and step='binary_load' and kind='step.end'")" "1" "binary chunk refused"
+expect_eq "$(sql "select json_extract(detail_json,'$.error') like '%lua_sandbox.yaml:9: attempt to index a nil value (global ''io'')%' from events where incident_id='$id' and step='io_open' and kind='step.end'")" "1" "io is not there"
+end_case
+
+test_case "Lua errors name the runbook line; a runaway when: is stopped by the step timeout"
+run_rune run "$C/lua_errors.yaml"
+expect_rc 0
+id=$(last_incident)
+expect_eq "$(sql "select json_extract(detail_json,'$.error') from events where incident_id='$id' and step='bad_index' and kind='step.end'")" \
+    "$C/lua_errors.yaml:10: attempt to index a nil value (local 't')"
+expect_eq "$(step_status "$id" loop)" "failed"
+expect_eq "$(sql "select json_extract(detail_json,'$.error') like '%lua_errors.yaml:14:13: timed out%' from events where incident_id='$id' and step='loop' and kind='step.end'")" "1" "loop stopped by the timeout"
+expect_eq "$(sql "select json_extract(detail_json,'$.error') from events where incident_id='$id' and step='bad_value' and kind='step.end'")" \
+    "$C/lua_errors.yaml:20: \${inputs_typo.x}: attempt to index a nil value (global 'inputs_typo')"
+expect_eq "$(sql "select json_extract(detail_json,'$.error') from events where incident_id='$id' and step='purposely' and kind='step.end'")" "the replica is not caught up"
+expect_eq "$(step_status "$id" spin)" "timeout" "a runaway inline step is stopped by its timeout"
+end_case
+
+finish
