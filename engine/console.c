@@ -72,7 +72,7 @@ static void draw(struct rune_console *c)
         if (c->act[i].attempts > 1)
             snprintf(att, sizeof att, " (attempt %d/%d)", c->act[i].attempt,
                      c->act[i].attempts);
-        fprintf(c->out, "  %s%s%s %-24s %s%-14s%s %s%s\n", col(c, YELLOW), spin[c->frame % 4],
+        fprintf(c->out, "  %s%s%s %-24s %s%-18s%s %s%s\n", col(c, YELLOW), spin[c->frame % 4],
                 col(c, RESET), c->act[i].id, col(c, DIM), c->act[i].uses, col(c, RESET), el,
                 att);
         c->drawn++;
@@ -221,7 +221,7 @@ void rune_console_step_end(struct rune_console *c, const char *id, const char *u
     char att[40] = "";
     if (attempts > 1)
         snprintf(att, sizeof att, "  attempt %d/%d", attempt, attempts);
-    fprintf(c->out, "  [%s%s%s] %-24s %s%-14s%s %7s%s\n", col(c, tc), tag, col(c, RESET), id,
+    fprintf(c->out, "  [%s%s%s] %-24s %s%-18s%s %7s%s\n", col(c, tc), tag, col(c, RESET), id,
             col(c, DIM), uses ? uses : "", col(c, RESET), el, att);
     if (error && *error && !skipped)
         fprintf(c->out, "      %s%s%s\n", col(c, ok ? DIM : RED), error, col(c, RESET));
