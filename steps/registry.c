@@ -4,11 +4,15 @@
  */
 #include "step.h"
 
+extern const struct rune_step_type rune_backup_steps[];
+extern const struct rune_step_type rune_disk_steps[];
+extern const struct rune_step_type rune_file_steps[];
 extern const struct rune_step_type rune_flow_steps[];
 extern const struct rune_step_type rune_shell_steps[];
+extern const struct rune_step_type rune_sqlite_steps[];
 
 const struct rune_step_type *const rune_native_families[] = {
-    rune_flow_steps,
-    rune_shell_steps,
+    rune_backup_steps, rune_disk_steps,  rune_file_steps,
+    rune_flow_steps,   rune_shell_steps, rune_sqlite_steps,
     NULL,
 };
