@@ -1,8 +1,908 @@
 /*
- * sqlite.c — the sqlite.* family (being written).
+ * sqlite.c — the sqlite.* family: diagnosing and checking SQLite databases
+ * (the first seed's procedures for a file-based database): health,
+ * integrity, read-only queries, content fingerprints, row-count
+ * verification, lock diagnosis and the concurrent-write stress test.
+ *
+ * Databases are opened without SQLITE_OPEN_CREATE: a check never creates
+ * the file it is checking. Read-only primitives open read-only.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "step.h"
 
+/* ---- shared helpers ---- */
+
+static void resolve(struct rune_call *c, const char *path, char *out, size_t len)
+{
+    if (path[0] == '/')
+        snprintf(out, len, "%s", path);
+    else
+        snprintf(out, len, "%s/%s", rune_call_cwd(c), path);
+}
+
+/* Opens path without creating it. On failure returns NULL with a reason. */
+static sqlite3 *open_db(struct rune_call *c, const char *path, bool readonly, char *why,
+                        size_t whylen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(why, whylen, "%s does not exist", path);
+        return NULL;
+    }
+    sqlite3 *db = NULL;
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(why, whylen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    long long busy = rune_call_int(c, "busy_timeout");
+    sqlite3_busy_timeout(db, busy > 0 ? (int)busy : 5000);
+    return db;
+}
+
+static json_t *column_json(sqlite3_stmt *s, int i)
+{
+    switch (sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER: return json_integer(sqlite3_column_int64(s, i));
+    case SQLITE_FLOAT: return json_real(sqlite3_column_double(s, i));
+    case SQLITE_NULL: return json_null();
+    case SQLITE_BLOB: {
+        char buf[64];
+        snprintf(buf, sizeof buf, "<blob %d bytes>", sqlite3_column_bytes(s, i));
+        return json_string(buf);
+    }
+    default: {
+        const char *t = (const char *)sqlite3_column_text(s, i);
+        json_t *v = json_stringn(t ? t : "", (size_t)sqlite3_column_bytes(s, i));
+        return v ? v : json_string("<text that is not UTF-8>");
+    }
+    }
+}
+
+/* User tables, in name order (sqlite_% internal tables excluded). */
+static json_t *table_names(sqlite3 *db, char *why, size_t whylen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE "
+                           "'sqlite_%' ORDER BY name",
+                           -1, &s, NULL) != SQLITE_OK) {
+        snprintf(why, whylen, "cannot read the schema: %s", sqlite3_errmsg(db));
+        return NULL;
+    }
+    json_t *names = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(names, json_string((const char *)sqlite3_column_text(s, 0)));
+    if (rc != SQLITE_DONE) {
+        snprintf(why, whylen, "cannot read the schema: %s", sqlite3_errmsg(db));
+        json_decref(names);
+        names = NULL;
+    }
+    sqlite3_finalize(s);
+    return names;
+}
+
+/* "tbl" with embedded quotes doubled: safe to put in SQL as an identifier. */
+static void quote_ident(const char *name, char *out, size_t len)
+{
+    size_t k = 0;
+    if (len < 3)
+        return;
+    out[k++] = '"';
+    for (const char *p = name; *p && k + 3 < len; p++) {
+        if (*p == '"')
+            out[k++] = '"';
+        out[k++] = *p;
+    }
+    out[k++] = '"';
+    out[k] = '\0';
+}
+
+static long long count_rows(sqlite3 *db, const char *table, char *why, size_t whylen)
+{
+    char q[600], sql[700];
+    quote_ident(table, q, sizeof q);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", q);
+    sqlite3_stmt *s;
+    long long n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    else
+        snprintf(why, whylen, "cannot count %s: %s", table, sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int plan_path(struct rune_call *c, const char *verb)
+{
+    rune_call_plan(c, "would %s %s", verb, rune_call_str(c, "path"));
+    return RUNE_STEP_OK;
+}
+
+/* ---- sqlite.health ---- */
+
+static int health_run(struct rune_call *c)
+{
+    char path[PATH_MAX], why[512] = "";
+    resolve(c, rune_call_str(c, "path"), path, sizeof path);
+    json_t *o = rune_call_outputs(c);
+    json_t *errors = json_array();
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    json_object_set_new(o, "path", json_string(path));
+    json_object_set_new(o, "exists", json_boolean(exists));
+    json_object_set_new(o, "bytes", json_integer(exists ? (json_int_t)st.st_size : 0));
+    bool opens = false;
+    json_t *tables = NULL;
+    if (!exists) {
+        json_array_append_new(errors, json_string("the file does not exist"));
+    } else {
+        sqlite3 *db = open_db(c, path, true, why, sizeof why);
+        if (db)
+            tables = table_names(db, why, sizeof why); /* the first real read */
+        opens = tables != NULL;
+        if (!opens)
+            json_array_append_new(errors, json_string(why));
+        sqlite3_close(db);
+    }
+    json_object_set_new(o, "opens", json_boolean(opens));
+    json_object_set_new(o, "table_count", json_integer(tables ? (json_int_t)json_array_size(tables) : 0));
+    json_object_set_new(o, "tables", tables ? tables : json_array());
+    bool healthy = json_array_size(errors) == 0;
+    json_object_set_new(o, "healthy", json_boolean(healthy));
+    json_object_set_new(o, "errors", errors);
+    if (!healthy)
+        return rune_call_fail(c, "%s is not healthy: %s; check the path, or run sqlite.integrity "
+                                 "and restore from a backup if it is damaged",
+                              path, json_string_value(json_array_get(errors, 0)));
+    return RUNE_STEP_OK;
+}
+
+static int health_plan(struct rune_call *c) { return plan_path(c, "check the health of"); }
+
+/* ---- sqlite.integrity ---- */
+
+static int integrity_run(struct rune_call *c)
+{
+    char path[PATH_MAX], why[512];
+    resolve(c, rune_call_str(c, "path"), path, sizeof path);
+    const char *mode = rune_call_str(c, "mode");
+    if (strcmp(mode, "full") && strcmp(mode, "quick"))
+        return rune_call_fail(c, "mode must be full or quick, not \"%s\"", mode);
+    sqlite3 *db = open_db(c, path, true, why, sizeof why);
+    if (!db)
+        return rune_call_fail(c, "%s", why);
+    long long max = rune_call_int(c, "max_problems");
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s_check(%lld)", !strcmp(mode, "full") ? "integrity" : "quick",
+             max > 0 ? max : 100);
+    json_t *problems = json_array();
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            const char *line = (const char *)sqlite3_column_text(s, 0);
+            if (line && strcmp(line, "ok"))
+                json_array_append_new(problems, json_string(line));
+        }
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_OK)
+        json_array_append_new(problems, json_string(sqlite3_errmsg(db)));
+    json_t *fks = json_array();
+    if (rune_call_bool(c, "foreign_keys") &&
+        sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW && json_array_size(fks) < (size_t)(max > 0 ? max : 100))
+            json_array_append_new(fks, json_pack("{s:s, s:I, s:s}", "table",
+                                                 (const char *)sqlite3_column_text(s, 0), "rowid",
+                                                 (json_int_t)sqlite3_column_int64(s, 1), "parent",
+                                                 (const char *)sqlite3_column_text(s, 2)));
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    size_t np = json_array_size(problems), nf = json_array_size(fks);
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "ok", json_boolean(np == 0 && nf == 0));
+    json_object_set_new(o, "problem_count", json_integer((json_int_t)(np + nf)));
+    json_object_set_new(o, "problems", problems);
+    json_object_set_new(o, "foreign_key_violations", fks);
+    if (np)
+        return rune_call_fail(c, "%s failed its %s check (%zu problem%s, first: %s); restore from "
+                                 "a verified backup or run sqlite.compact",
+                              path, mode, np, np == 1 ? "" : "s",
+                              json_string_value(json_array_get(problems, 0)));
+    if (nf)
+        return rune_call_fail(c, "%s has %zu row%s violating foreign keys (first in table %s)",
+                              path, nf, nf == 1 ? "" : "s",
+                              json_string_value(json_object_get(json_array_get(fks, 0), "table")));
+    return RUNE_STEP_OK;
+}
+
+static int integrity_plan(struct rune_call *c) { return plan_path(c, "check the integrity of"); }
+
+/* ---- sqlite.query ---- */
+
+static int bind_params(sqlite3_stmt *s, json_t *params)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(params, i, v)
+    {
+        int k = (int)i + 1, rc;
+        if (json_is_integer(v))
+            rc = sqlite3_bind_int64(s, k, json_integer_value(v));
+        else if (json_is_real(v))
+            rc = sqlite3_bind_double(s, k, json_real_value(v));
+        else if (json_is_null(v))
+            rc = sqlite3_bind_null(s, k);
+        else if (json_is_boolean(v))
+            rc = sqlite3_bind_int(s, k, json_is_true(v));
+        else if (json_is_string(v))
+            rc = sqlite3_bind_text(s, k, json_string_value(v), -1, SQLITE_TRANSIENT);
+        else
+            return -1;
+        if (rc != SQLITE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+static int query_run(struct rune_call *c)
+{
+    char path[PATH_MAX], why[512];
+    resolve(c, rune_call_str(c, "path"), path, sizeof path);
+    sqlite3 *db = open_db(c, path, true, why, sizeof why);
+    if (!db)
+        return rune_call_fail(c, "%s", why);
+    const char *sql = rune_call_str(c, "sql");
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        rune_call_fail(c, "query does not compile: %s", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return RUNE_STEP_FAILED;
+    }
+    json_t *params = json_object_get(rune_call_params(c), "params");
+    if (params && bind_params(s, params) != 0) {
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return rune_call_fail(c, "params: each must be a number, string, boolean or null, and "
+                                 "there must be as many as the query's ? placeholders");
+    }
+    long long max = rune_call_int(c, "max_rows");
+    json_t *rows = json_array(), *cols = json_array();
+    for (int i = 0; i < sqlite3_column_count(s); i++)
+        json_array_append_new(cols, json_string(sqlite3_column_name(s, i)));
+    bool truncated = false;
+    int rc;
+    long long n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n >= max) {
+            truncated = true;
+            break;
+        }
+        json_t *row = json_object();
+        for (int i = 0; i < sqlite3_column_count(s); i++)
+            json_object_set_new(row, sqlite3_column_name(s, i), column_json(s, i));
+        json_array_append_new(rows, row);
+        n++;
+        if (rune_call_cancelled(c))
+            break;
+    }
+    int st = RUNE_STEP_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        st = rune_call_fail(c, "query failed: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "columns", cols);
+    json_object_set_new(o, "row_count", json_integer(n));
+    json_object_set_new(o, "truncated", json_boolean(truncated));
+    /* the first row's first column, handy in conditions: ${steps.q.outputs.value} */
+    json_t *first = json_array_get(rows, 0);
+    json_object_set(o, "value", first && json_object_size(first)
+                                    ? json_object_iter_value(json_object_iter(first))
+                                    : json_null());
+    json_object_set_new(o, "rows", rows);
+    return st;
+}
+
+static int query_plan(struct rune_call *c)
+{
+    rune_call_plan(c, "would query %s (read-only): %s", rune_call_str(c, "path"),
+                   rune_call_str(c, "sql"));
+    return RUNE_STEP_OK;
+}
+
+/* ---- sqlite.fingerprint ---- */
+
+/* Order-independent content hash: each row is hashed (SHA-256 over a
+ * type-tagged encoding of its columns) and the hashes are added as four
+ * 64-bit lanes — sums do not care about order, and unlike XOR a duplicated
+ * row does not cancel out. */
+struct digest {
+    unsigned long long lane[4];
+    long long rows;
+};
+
+static void hash_row(sqlite3_stmt *s, struct digest *d)
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+    for (int i = 0; i < sqlite3_column_count(s); i++) {
+        unsigned char tag = (unsigned char)sqlite3_column_type(s, i);
+        EVP_DigestUpdate(m, &tag, 1);
+        if (tag == SQLITE_INTEGER) {
+            long long v = sqlite3_column_int64(s, i);
+            unsigned char b[8];
+            for (int k = 0; k < 8; k++)
+                b[k] = (unsigned char)((unsigned long long)v >> (56 - 8 * k));
+            EVP_DigestUpdate(m, b, 8);
+        } else if (tag == SQLITE_FLOAT) {
+            double v = sqlite3_column_double(s, i);
+            EVP_DigestUpdate(m, &v, sizeof v);
+        } else if (tag != SQLITE_NULL) {
+            const void *p = tag == SQLITE_BLOB ? sqlite3_column_blob(s, i)
+                                               : (const void *)sqlite3_column_text(s, i);
+            unsigned int n = (unsigned int)sqlite3_column_bytes(s, i);
+            unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                                    (unsigned char)(n >> 8), (unsigned char)n};
+            EVP_DigestUpdate(m, len, 4);
+            if (n)
+                EVP_DigestUpdate(m, p, n);
+        }
+    }
+    unsigned char md[32];
+    EVP_DigestFinal_ex(m, md, NULL);
+    EVP_MD_CTX_free(m);
+    for (int l = 0; l < 4; l++) {
+        unsigned long long v = 0;
+        for (int k = 0; k < 8; k++)
+            v = (v << 8) | md[l * 8 + k];
+        d->lane[l] += v;
+    }
+    d->rows++;
+}
+
+static void digest_hex(const struct digest *d, char out[65])
+{
+    for (int l = 0; l < 4; l++)
+        snprintf(out + 16 * l, 17, "%016llx", d->lane[l]);
+}
+
+static int fingerprint_run(struct rune_call *c)
+{
+    char path[PATH_MAX], why[512] = "";
+    resolve(c, rune_call_str(c, "path"), path, sizeof path);
+    sqlite3 *db = open_db(c, path, true, why, sizeof why);
+    if (!db)
+        return rune_call_fail(c, "%s", why);
+    /* one read transaction: every table is seen as of the same moment */
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    json_t *wanted = json_object_get(rune_call_params(c), "tables");
+    json_t *names = wanted ? json_incref(wanted) : table_names(db, why, sizeof why);
+    int st = RUNE_STEP_OK;
+    json_t *tables = json_object();
+    EVP_MD_CTX *all = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(all, EVP_sha256(), NULL);
+    size_t i;
+    json_t *nv;
+    json_array_foreach(names, i, nv)
+    {
+        const char *t = json_string_value(nv);
+        char q[600], sql[700];
+        quote_ident(t, q, sizeof q);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s", q);
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+            st = rune_call_fail(c, "cannot read table %s: %s", t, sqlite3_errmsg(db));
+            break;
+        }
+        struct digest d = {{0, 0, 0, 0}, 0};
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            hash_row(s, &d);
+            if ((d.rows & 4095) == 0 && rune_call_cancelled(c))
+                break;
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE) {
+            st = rune_call_cancelled(c) ? rune_call_cancel_status(c)
+                                        : rune_call_fail(c, "reading %s failed: %s", t,
+                                                         sqlite3_errmsg(db));
+            break;
+        }
+        char hex[65];
+        digest_hex(&d, hex);
+        json_object_set_new(tables, t, json_pack("{s:I, s:s}", "rows", (json_int_t)d.rows,
+                                                 "hash", hex));
+        EVP_DigestUpdate(all, t, strlen(t) + 1);
+        EVP_DigestUpdate(all, hex, 64);
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    json_decref(names);
+    unsigned char md[32];
+    char hex[65];
+    EVP_DigestFinal_ex(all, md, NULL);
+    EVP_MD_CTX_free(all);
+    for (int k = 0; k < 32; k++)
+        snprintf(hex + 2 * k, 3, "%02x", md[k]);
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "tables", tables);
+    json_object_set_new(o, "fingerprint", json_string(hex));
+    if (!names && st == RUNE_STEP_OK)
+        return rune_call_fail(c, "%s", why);
+    return st;
+}
+
+static int fingerprint_plan(struct rune_call *c) { return plan_path(c, "fingerprint the tables of"); }
+
+/* ---- sqlite.verify_counts ---- */
+
+static int counts_run(struct rune_call *c)
+{
+    char path[PATH_MAX], why[512] = "";
+    resolve(c, rune_call_str(c, "path"), path, sizeof path);
+    json_t *expected = json_object_get(rune_call_params(c), "expected");
+    if (!json_is_object(expected) || !json_object_size(expected))
+        return rune_call_fail(c, "expected must map table names to row counts, e.g. "
+                                 "{ orders: 1200, customers: 80 }");
+    sqlite3 *db = open_db(c, path, true, why, sizeof why);
+    if (!db)
+        return rune_call_fail(c, "%s", why);
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    long long tol = rune_call_int(c, "tolerance");
+    double tol_pct = rune_call_num(c, "tolerance_percent");
+    json_t *diff = json_array();
+    int mismatches = 0;
+    const char *t;
+    json_t *want;
+    json_object_foreach(expected, t, want)
+    {
+        long long exp = json_integer_value(want);
+        long long got = count_rows(db, t, why, sizeof why);
+        long long delta = got - exp;
+        long long allowed = tol;
+        long long pct_allowed = (long long)((double)exp * tol_pct / 100.0);
+        if (pct_allowed > allowed)
+            allowed = pct_allowed;
+        bool ok = got >= 0 && json_is_integer(want) && llabs(delta) <= allowed;
+        if (!ok)
+            mismatches++;
+        json_array_append_new(diff, json_pack("{s:s, s:I, s:I, s:I, s:b}", "table", t, "expected",
+                                              (json_int_t)exp, "actual", (json_int_t)got, "diff",
+                                              (json_int_t)(got < 0 ? 0 : delta), "ok", ok));
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "ok", json_boolean(mismatches == 0));
+    json_object_set_new(o, "mismatches", json_integer(mismatches));
+    json_object_set_new(o, "diff", diff);
+    if (mismatches) {
+        json_t *first = NULL;
+        size_t i;
+        json_t *x;
+        json_array_foreach(diff, i, x) if (!first && !json_is_true(json_object_get(x, "ok"))) first = x;
+        long long got = json_integer_value(json_object_get(first, "actual"));
+        return rune_call_fail(
+            c, "%d table%s differ%s from the expected counts; first: %s has %s%lld rows, expected %lld",
+            mismatches, mismatches == 1 ? "" : "s", mismatches == 1 ? "s" : "",
+            json_string_value(json_object_get(first, "table")), got < 0 ? "no table / " : "",
+            got < 0 ? 0 : got, (long long)json_integer_value(json_object_get(first, "expected")));
+    }
+    return RUNE_STEP_OK;
+}
+
+static int counts_plan(struct rune_call *c) { return plan_path(c, "compare row counts of"); }
+
+/* ---- sqlite.locks ---- */
+
+/* Processes holding the file open, from /proc/<pid>/fd: "by whom", when the
+ * kernel lets us see it (other users' processes need root). */
+static json_t *holders(const char *path)
+{
+    json_t *pids = json_array();
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return pids;
+    size_t rl = strlen(real);
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return pids;
+    struct dirent *e;
+    pid_t me = getpid();
+    while ((e = readdir(proc))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == me)
+            continue;
+        char fddir[64];
+        snprintf(fddir, sizeof fddir, "/proc/%ld/fd", pid);
+        DIR *fds = opendir(fddir);
+        if (!fds)
+            continue;
+        struct dirent *f;
+        bool found = false;
+        while (!found && (f = readdir(fds))) {
+            char link[PATH_MAX + 64], target[PATH_MAX];
+            snprintf(link, sizeof link, "%s/%s", fddir, f->d_name);
+            ssize_t n = readlink(link, target, sizeof target - 1);
+            if (n <= 0)
+                continue;
+            target[n] = '\0';
+            /* the database itself, or its -wal / -journal / -shm */
+            found = !strncmp(target, real, rl) &&
+                    (target[rl] == '\0' || !strcmp(target + rl, "-wal") ||
+                     !strcmp(target + rl, "-journal") || !strcmp(target + rl, "-shm"));
+        }
+        closedir(fds);
+        if (found) {
+            char comm[64] = "?", cpath[64];
+            snprintf(cpath, sizeof cpath, "/proc/%ld/comm", pid);
+            FILE *cf = fopen(cpath, "r");
+            if (cf) {
+                if (fgets(comm, sizeof comm, cf))
+                    comm[strcspn(comm, "\n")] = '\0';
+                fclose(cf);
+            }
+            json_array_append_new(pids, json_pack("{s:I, s:s}", "pid", (json_int_t)pid,
+                                                  "command", comm));
+        }
+    }
+    closedir(proc);
+    return pids;
+}
+
+static int locks_run(struct rune_call *c)
+{
+    char path[PATH_MAX], why[512];
+    resolve(c, rune_call_str(c, "path"), path, sizeof path);
+    sqlite3 *db = open_db(c, path, false, why, sizeof why);
+    if (!db)
+        return rune_call_fail(c, "%s", why);
+    sqlite3_busy_timeout(db, 0); /* probe: never wait */
+    long long samples = rune_call_int(c, "samples");
+    long long window = rune_call_int(c, "window");
+    if (samples < 1)
+        samples = 1;
+    int write_busy = 0, read_busy = 0;
+    const char *mode = "?";
+    char jm[32] = "?";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            snprintf(jm, sizeof jm, "%s", (const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+    }
+    for (long long i = 0; i < samples; i++) {
+        /* a read that cannot start means an exclusive lock (or a pending
+         * writer in rollback-journal mode) */
+        int rc = sqlite3_exec(db, "BEGIN; SELECT count(*) FROM sqlite_schema; COMMIT", NULL,
+                              NULL, NULL);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            read_busy++;
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            write_busy++;
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (i + 1 < samples && rune_call_sleep(c, window / samples) != RUNE_STEP_OK)
+            break;
+    }
+    sqlite3_close(db);
+    mode = read_busy ? "exclusive" : write_busy ? "write" : "none";
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "locked", json_boolean(read_busy || write_busy));
+    json_object_set_new(o, "lock", json_string(mode));
+    json_object_set_new(o, "journal_mode", json_string(jm));
+    json_object_set_new(o, "samples", json_integer(samples));
+    json_object_set_new(o, "busy_samples", json_integer(write_busy > read_busy ? write_busy : read_busy));
+    json_object_set_new(o, "lock_wait_rate",
+                        json_real(100.0 * (double)(write_busy > read_busy ? write_busy : read_busy) /
+                                  (double)samples));
+    json_object_set_new(o, "holders", holders(path));
+    return RUNE_STEP_OK;
+}
+
+static int locks_plan(struct rune_call *c) { return plan_path(c, "probe the locks of"); }
+
+/* ---- sqlite.stress ---- */
+
+struct stress {
+    const char *path;
+    const char *table;
+    long long writes;
+    int busy_ms;
+    struct rune_call *c;
+    long long ok, failed, timeouts;
+    char error[256];
+};
+
+static void *stress_worker(void *arg)
+{
+    struct stress *w = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(w->error, sizeof w->error, "%s", db ? sqlite3_errmsg(db) : "cannot open");
+        w->failed = w->writes;
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, w->busy_ms);
+    char q[600], sql[800];
+    quote_ident(w->table, q, sizeof q);
+    snprintf(sql, sizeof sql, "INSERT INTO %s(worker, at, payload) VALUES (?, ?, ?)", q);
+    sqlite3_stmt *s = NULL;
+    for (long long i = 0; i < w->writes; i++) {
+        if (rune_call_cancelled(w->c))
+            break;
+        if (!s && sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+            int rc = sqlite3_errcode(db);
+            w->failed++;
+            if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+                w->timeouts++;
+            else
+                snprintf(w->error, sizeof w->error, "%s", sqlite3_errmsg(db));
+            continue;
+        }
+        char payload[64];
+        snprintf(payload, sizeof payload, "worker %p write %lld", (void *)w, i);
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)(size_t)w);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+        sqlite3_bind_text(s, 3, payload, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE) {
+            w->ok++;
+        } else {
+            w->failed++;
+            if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+                w->timeouts++;
+            else
+                snprintf(w->error, sizeof w->error, "%s", sqlite3_errmsg(db));
+        }
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static int stress_run(struct rune_call *c)
+{
+    char path[PATH_MAX], why[512];
+    resolve(c, rune_call_str(c, "path"), path, sizeof path);
+    const char *table = rune_call_str(c, "table");
+    long long threads = rune_call_int(c, "threads"), writes = rune_call_int(c, "writes");
+    if (threads < 1 || threads > 64 || writes < 1)
+        return rune_call_fail(c, "threads must be 1-64 and writes at least 1");
+    sqlite3 *db = open_db(c, path, false, why, sizeof why);
+    if (!db)
+        return rune_call_fail(c, "%s", why);
+    char q[600], sql[900];
+    quote_ident(table, q, sizeof q);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s(id INTEGER PRIMARY KEY, worker INTEGER, at INTEGER, "
+             "payload TEXT)",
+             q);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        rune_call_fail(c, "cannot create the stress table %s: %s", table, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return RUNE_STEP_FAILED;
+    }
+    struct stress *w = calloc((size_t)threads, sizeof *w);
+    pthread_t *th = calloc((size_t)threads, sizeof *th);
+    if (!w || !th)
+        abort();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long long i = 0; i < threads; i++) {
+        w[i] = (struct stress){path, table, writes, (int)rune_call_int(c, "busy_timeout"), c, 0, 0, 0, ""};
+        pthread_create(&th[i], NULL, stress_worker, &w[i]);
+    }
+    long long ok = 0, failed = 0, timeouts = 0;
+    const char *err = NULL;
+    for (long long i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        ok += w[i].ok;
+        failed += w[i].failed;
+        timeouts += w[i].timeouts;
+        if (w[i].error[0] && !err)
+            err = w[i].error;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* corruption check afterwards */
+    bool intact = false;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
+        intact = sqlite3_step(s) == SQLITE_ROW &&
+                 !strcmp((const char *)sqlite3_column_text(s, 0), "ok");
+        sqlite3_finalize(s);
+    }
+    if (!rune_call_bool(c, "keep_table")) {
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", q);
+        sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
+    long long total = threads * writes;
+    double rate = total ? 100.0 * (double)ok / (double)total : 0;
+    double min_rate = rune_call_num(c, "min_success_rate");
+    long long max_timeouts = rune_call_int(c, "max_lock_timeouts");
+    /* the seed's table: > 99% and < 5 timeouts acceptable; < 95% or > 20 critical */
+    const char *level = !intact || rate < 95.0 || timeouts > 20 ? "critical"
+                        : rate <= 99.0 || timeouts >= 5         ? "warning"
+                                                                : "acceptable";
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "operations", json_integer(total));
+    json_object_set_new(o, "succeeded", json_integer(ok));
+    json_object_set_new(o, "failed", json_integer(failed));
+    json_object_set_new(o, "success_rate", json_real(rate));
+    json_object_set_new(o, "ops_per_s", json_real(secs > 0 ? (double)ok / secs : 0));
+    json_object_set_new(o, "lock_timeouts", json_integer(timeouts));
+    json_object_set_new(o, "corruption", json_boolean(!intact));
+    json_object_set_new(o, "level", json_string(level));
+    free(w);
+    free(th);
+    if (!intact)
+        return rune_call_fail(c, "%s failed its integrity check after the stress test: restore "
+                                 "from a verified backup", path);
+    if (rate < min_rate || timeouts > max_timeouts)
+        return rune_call_fail(c, "stress test %s: %.1f%% of %lld writes succeeded (need %.1f%%), "
+                                 "%lld lock timeouts (at most %lld)%s%s",
+                              level, rate, total, min_rate, timeouts, max_timeouts,
+                              err ? "; first error: " : "", err ? err : "");
+    return RUNE_STEP_OK;
+}
+
+static int stress_plan(struct rune_call *c)
+{
+    rune_call_plan(c, "would write %lld rows from each of %lld threads into %s (table %s, dropped "
+                      "afterwards)",
+                   rune_call_int(c, "writes"), rune_call_int(c, "threads"),
+                   rune_call_str(c, "path"), rune_call_str(c, "table"));
+    return RUNE_STEP_OK;
+}
+
+/* ---- the table ---- */
+
+#define PATH_PARAM {"path", RUNE_T_PATH, true, NULL, "the SQLite database file"}
+#define BUSY_PARAM {"busy_timeout", RUNE_T_DURATION, false, "5s", "how long to wait for a lock"}
+
+static const struct rune_param health_params[] = {PATH_PARAM, BUSY_PARAM, {0}};
+static const struct rune_output health_outputs[] = {
+    {"healthy", RUNE_T_BOOL, "exists, opens and its schema reads"},
+    {"exists", RUNE_T_BOOL, "the file exists"},
+    {"opens", RUNE_T_BOOL, "SQLite opens it and reads its schema"},
+    {"bytes", RUNE_T_INT, "file size"},
+    {"table_count", RUNE_T_INT, "user tables"},
+    {"tables", RUNE_T_LIST, "their names"},
+    {"errors", RUNE_T_LIST, "what is wrong"},
+    {"path", RUNE_T_PATH, "the absolute path checked"},
+    {0},
+};
+static const struct rune_param integrity_params[] = {
+    PATH_PARAM, BUSY_PARAM,
+    {"mode", RUNE_T_STRING, false, "full", "full (integrity_check) or quick (quick_check)"},
+    {"foreign_keys", RUNE_T_BOOL, false, "true", "also run foreign_key_check"},
+    {"max_problems", RUNE_T_INT, false, "100", "stop listing after this many"},
+    {0},
+};
+static const struct rune_output integrity_outputs[] = {
+    {"ok", RUNE_T_BOOL, "no problem found"},
+    {"problem_count", RUNE_T_INT, "integrity problems plus foreign-key violations"},
+    {"problems", RUNE_T_LIST, "integrity_check lines"},
+    {"foreign_key_violations", RUNE_T_LIST, "{table, rowid, parent}"},
+    {0},
+};
+static const struct rune_param query_params[] = {
+    PATH_PARAM, BUSY_PARAM,
+    {"sql", RUNE_T_STRING, true, NULL, "a read-only query"},
+    {"params", RUNE_T_LIST, false, NULL, "values for ? placeholders"},
+    {"max_rows", RUNE_T_INT, false, "1000", "rows kept as outputs"},
+    {0},
+};
+static const struct rune_output query_outputs[] = {
+    {"rows", RUNE_T_LIST, "one mapping per row, column → value"},
+    {"row_count", RUNE_T_INT, "rows returned (up to max_rows)"},
+    {"truncated", RUNE_T_BOOL, "more rows existed"},
+    {"columns", RUNE_T_LIST, "column names"},
+    {"value", RUNE_T_ANY, "the first row's first column (null if none)"},
+    {0},
+};
+static const struct rune_param fingerprint_params[] = {
+    PATH_PARAM, BUSY_PARAM,
+    {"tables", RUNE_T_STRLIST, false, NULL, "only these tables (default: all)"},
+    {0},
+};
+static const struct rune_output fingerprint_outputs[] = {
+    {"tables", RUNE_T_MAP, "table → {rows, hash}: count and order-independent content hash"},
+    {"fingerprint", RUNE_T_STRING, "one hash over every table's"},
+    {0},
+};
+static const struct rune_param counts_params[] = {
+    PATH_PARAM, BUSY_PARAM,
+    {"expected", RUNE_T_MAP, true, NULL, "table → expected row count"},
+    {"tolerance", RUNE_T_INT, false, "0", "rows a table may differ by"},
+    {"tolerance_percent", RUNE_T_NUMBER, false, "0", "or this percent of the expected count"},
+    {0},
+};
+static const struct rune_output counts_outputs[] = {
+    {"ok", RUNE_T_BOOL, "every table within tolerance"},
+    {"mismatches", RUNE_T_INT, "tables outside tolerance"},
+    {"diff", RUNE_T_LIST, "{table, expected, actual, diff, ok} per table"},
+    {0},
+};
+static const struct rune_param locks_params[] = {
+    PATH_PARAM,
+    {"samples", RUNE_T_INT, false, "10", "lock probes to take"},
+    {"window", RUNE_T_DURATION, false, "1s", "spread over this long"},
+    {0},
+};
+static const struct rune_output locks_outputs[] = {
+    {"locked", RUNE_T_BOOL, "any probe found the database locked"},
+    {"lock", RUNE_T_STRING, "none, write (a writer holds it) or exclusive (readers blocked too)"},
+    {"lock_wait_rate", RUNE_T_NUMBER, "percent of probes that found it busy (the seed: > 10% is contention)"},
+    {"busy_samples", RUNE_T_INT, "probes that found it busy"},
+    {"samples", RUNE_T_INT, "probes taken"},
+    {"journal_mode", RUNE_T_STRING, "wal, delete, ..."},
+    {"holders", RUNE_T_LIST, "{pid, command} of processes with the file open (as far as /proc shows)"},
+    {0},
+};
+static const struct rune_param stress_params[] = {
+    PATH_PARAM,
+    {"threads", RUNE_T_INT, false, "4", "concurrent writers"},
+    {"writes", RUNE_T_INT, false, "100", "rows each writer inserts"},
+    {"busy_timeout", RUNE_T_DURATION, false, "5s", "how long a writer waits for the lock"},
+    {"table", RUNE_T_STRING, false, "rune_stress", "scratch table (created, then dropped)"},
+    {"keep_table", RUNE_T_BOOL, false, "false", "keep the scratch table afterwards"},
+    {"min_success_rate", RUNE_T_NUMBER, false, "99", "percent of writes that must succeed"},
+    {"max_lock_timeouts", RUNE_T_INT, false, "20", "lock timeouts tolerated"},
+    {0},
+};
+static const struct rune_output stress_outputs[] = {
+    {"success_rate", RUNE_T_NUMBER, "percent of writes that succeeded"},
+    {"ops_per_s", RUNE_T_NUMBER, "successful writes per second"},
+    {"lock_timeouts", RUNE_T_INT, "writes that gave up waiting for a lock"},
+    {"corruption", RUNE_T_BOOL, "quick_check failed afterwards"},
+    {"level", RUNE_T_STRING, "acceptable, warning or critical (the seed's thresholds)"},
+    {"operations", RUNE_T_INT, "writes attempted"},
+    {"succeeded", RUNE_T_INT, "writes that succeeded"},
+    {"failed", RUNE_T_INT, "writes that failed"},
+    {0},
+};
+
 const struct rune_step_type rune_sqlite_steps[] = {
+    {"sqlite.health", "Does the database exist, open and read its schema; size and tables",
+     health_params, health_outputs, RUNE_READS, health_run, health_plan},
+    {"sqlite.integrity", "integrity_check (or quick_check) and foreign_key_check; problems as outputs",
+     integrity_params, integrity_outputs, RUNE_READS, integrity_run, integrity_plan},
+    {"sqlite.query", "Run a read-only query; rows as outputs (capped)", query_params,
+     query_outputs, RUNE_READS, query_run, query_plan},
+    {"sqlite.fingerprint", "Per-table row count and order-independent content hash, in one snapshot",
+     fingerprint_params, fingerprint_outputs, RUNE_READS, fingerprint_run, fingerprint_plan},
+    {"sqlite.verify_counts", "Compare per-table row counts with expected ones (with tolerance)",
+     counts_params, counts_outputs, RUNE_READS, counts_run, counts_plan},
+    {"sqlite.locks", "Is the database locked, by whom, and how often (lock wait rate)",
+     locks_params, locks_outputs, RUNE_READS, locks_run, locks_plan},
+    {"sqlite.stress", "Concurrent-write stress test: N threads × M writes, then a corruption check",
+     stress_params, stress_outputs, RUNE_WRITES, stress_run, stress_plan},
     {0},
 };
