@@ -105,6 +105,15 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
         }
         char why[256];
         json_t *val = rune_param_coerce(in->type, raw, why, sizeof why);
+        if (val && in->type == RUNE_T_DURATION) {
+            /* keep the text ("250ms"): as a number it would read as seconds
+             * when passed on to a step's duration parameter */
+            json_decref(val);
+            char txt[64];
+            if (json_is_number(raw))
+                snprintf(txt, sizeof txt, "%gs", json_number_value(raw));
+            val = json_is_string(raw) ? json_incref(raw) : json_string(txt);
+        }
         json_decref(raw);
         if (!val) {
             rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,

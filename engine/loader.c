@@ -206,6 +206,9 @@ static void load_inputs(struct rune_runbook *rb, const struct rune_node *n, stru
             rune_diag_add(d, s->mark, "secret must be true or false, found %s",
                           rune_node_describe(s));
         in->description = want_text(rune_node_get(v, "description"), "description", d);
+        if (in->secret && in->type != RUNE_T_STRING)
+            rune_diag_add(d, s->mark, "a secret input must be of type string (only text can be "
+                                      "masked reliably in logs)");
         if (in->required && in->def)
             rune_diag_add(d, in->def->mark,
                           "input \"%s\" is required and has a default; drop one of them",
@@ -408,7 +411,7 @@ static void load_stage(struct rune_runbook *rb, enum rune_stage_id s, const stru
     const struct rune_node *v;
     if ((v = rune_node_get(n, "incident_if"))) {
         if (s != RUNE_DETECTION)
-            rune_diag_add(d, n->keys[0]->mark, "incident_if belongs in the detection stage");
+            rune_diag_add(d, v->mark, "incident_if belongs in the detection stage");
         sd->incident_if = v;
     }
     if ((v = rune_node_get(n, "severity"))) {

@@ -21,6 +21,17 @@ int rune_lock_take(const char *dir, const char *name, const char *incident, int 
     for (const char *p = name; *p && k < sizeof safe - 1; p++)
         safe[k++] = (*p == '/' || *p == ' ' || *p == '\\') ? '_' : *p;
     safe[k] = '\0';
+    /* mkdir -p: the first run on a machine may find no state directory yet */
+    char partial[4096];
+    snprintf(partial, sizeof partial, "%s", dir);
+    for (char *p = partial + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(partial, 0700) != 0 && errno != EEXIST)
+            break;
+        *p = '/';
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(msg, len, "cannot create lock directory %s: %s", dir, strerror(errno));
         return -1;

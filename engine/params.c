@@ -4,6 +4,7 @@
 #include "params.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ json_t *rune_param_coerce(enum rune_type t, json_t *v, char *err, size_t errlen)
         if (json_is_string(v)) {
             char *end;
             double d = strtod(json_string_value(v), &end);
-            if (end != json_string_value(v) && !*end)
+            if (end != json_string_value(v) && !*end && isfinite(d))
                 return json_real(d);
         }
         return fail(err, errlen, "a number", v);

@@ -245,6 +245,18 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         if (!incident)
             rune_console_info(r->con, "incident_if is false, but --force: going on");
     }
+    if (rb->stages[RUNE_IMPACT].present) {
+        res = run_stage(r, RUNE_IMPACT, &failed);
+        if (res != RUNE_STAGE_OK) {
+            for (int s = RUNE_MITIGATION; s < RUNE_NSTAGES; s++)
+                skip_stage(r, (enum rune_stage_id)s, "impact stage stopped");
+            snprintf(why, whylen, "%s during impact", res == RUNE_STAGE_ABORT
+                                                          ? "a step failed"
+                                                          : "stopped by the operator");
+            return res == RUNE_STAGE_ABORT ? FAILED : ABORTED;
+        }
+    }
+    /* severity is judged once the impact steps have measured the impact */
     if (rb->stages[RUNE_IMPACT].severity) {
         char err[1024];
         json_t *v = eval_node(r, rb->stages[RUNE_IMPACT].severity, err, sizeof err);
@@ -262,17 +274,6 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
             rune_console_info(r->con, "severity: %s", sev);
         }
         json_decref(v);
-    }
-    if (rb->stages[RUNE_IMPACT].present) {
-        res = run_stage(r, RUNE_IMPACT, &failed);
-        if (res != RUNE_STAGE_OK) {
-            for (int s = RUNE_MITIGATION; s < RUNE_NSTAGES; s++)
-                skip_stage(r, (enum rune_stage_id)s, "impact stage stopped");
-            snprintf(why, whylen, "%s during impact", res == RUNE_STAGE_ABORT
-                                                          ? "a step failed"
-                                                          : "stopped by the operator");
-            return res == RUNE_STAGE_ABORT ? FAILED : ABORTED;
-        }
     }
     for (int s = RUNE_MITIGATION; s <= RUNE_VERIFICATION; s++) {
         if (!rb->stages[s].present)

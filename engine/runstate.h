@@ -48,7 +48,6 @@ struct rune_run {
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* a step finished (with mu) */
     pthread_mutex_t prompt; /* one operator prompt at a time */
-    atomic_int aborting;    /* SIGINT or an operator decline: stop starting steps */
     struct rune_lua *lua;   /* expressions the scheduler thread evaluates (with mu) */
     long long expr_deadline_ms; /* when the expression being evaluated must stop */
 };

@@ -128,6 +128,8 @@ static void *worker(void *arg)
             rune_console_info(r->con, "      retrying %s in %s (attempt %d of %d)", st->id,
                               rune_duration_str(wait, w, sizeof w), n + 1, attempts);
             sleep_interruptible(wait);
+            if (atomic_load(&rune_interrupted))
+                break;
         }
     }
     if (n > attempts)

@@ -291,6 +291,15 @@ static void check_condition(struct refctx *r, const struct rune_node *n, const c
                       what, rune_node_describe(n));
         return;
     }
+    static const char *const yaml11[] = {"yes", "no", "on", "off", "y", "n", "Yes", "No",
+                                         "YES", "NO", "On", "Off", "ON", "OFF"};
+    for (size_t i = 0; i < sizeof yaml11 / sizeof yaml11[0]; i++)
+        if (!strcmp(n->str, yaml11[i])) {
+            rune_diag_add(r->c->d, n->mark,
+                          "%s: \"%s\" is not a boolean here (YAML 1.2); write true or false",
+                          what, n->str);
+            return;
+        }
     if (rune_interp_has(n->str))
         check_refs(r, n);
     else

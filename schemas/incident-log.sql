@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS events (
     stage       TEXT,                         -- NULL for run-level events
     step        TEXT,                         -- NULL for stage/run-level events
     attempt     INTEGER NOT NULL DEFAULT 0,   -- 0 when not a step attempt
-    kind        TEXT NOT NULL,                -- incident.start, stage.start, step.attempt, ...
+    kind        TEXT NOT NULL,                -- incident.start, stage.start, step.start, ...
     status      TEXT,
     duration_ms INTEGER,                      -- NULL when not applicable
     detail_json TEXT,

@@ -171,9 +171,13 @@ run_rune run "$C/inputs.yaml" --set count=1 --set cuont=2
 expect_rc 2
 expect_err "no input \"cuont\" (did you mean \"count\"?)"
 expect_eq "$(sql "select count(*) from incidents where runbook='inputs'" 2>/dev/null || echo 0)" "0" "nothing recorded for invalid inputs"
-run_rune run "$C/inputs.yaml" --set count=3 --set mode=safe --set marker="$T/in.txt"
+run_rune run "$C/inputs.yaml" --set count=3 --set mode=safe --set marker="$T/in.txt" --set wait=20ms
 expect_rc 0
 expect_eq "$(cat "$T/in.txt" 2>/dev/null)" "3 safe"
+# a duration input reaches a duration parameter as the duration given (not 1000x)
+expect_eq "$(sql "select json_extract(detail_json,'$.outputs.slept_ms') from events where incident_id='$(last_incident)' and step='pause' and kind='step.end'")" "20"
+run_rune run "$C/inputs.yaml" --set count=1 --set n=inf
+expect_rc 2
 end_case
 
 test_case "secrets never reach the console or the log"
@@ -194,7 +198,10 @@ expect_err "environment variable RUNE_TEST_TOKEN is not set"
 end_case
 
 test_case "a held lock exits 6 and runs nothing"
-mkdir -p "$T"
+# first run on a machine: the log's directory does not exist yet
+RUNE_LOG="$T/fresh/state/incidents.db" run_rune run "$C/locked.yaml"
+expect_rc 0
+[ -e "$T/fresh/state/locks/db_app.lock" ] || fail "lock directory not created on first use"
 run_rune run "$C/locked.yaml"
 expect_rc 0
 lockfile="$T/locks/db_app.lock"
