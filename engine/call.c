@@ -204,17 +204,6 @@ json_t *rune_call_context(struct rune_call *c)
     return snap;
 }
 
-static const char *status_word(int st)
-{
-    switch (st) {
-    case RUNE_STEP_OK: return "ok";
-    case RUNE_STEP_TIMEOUT: return "timeout";
-    case RUNE_STEP_DECLINED: return "declined";
-    case RUNE_STEP_CANCELLED: return "cancelled";
-    default: return "failed";
-    }
-}
-
 int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
                      json_t **outputs, char *err, size_t errlen)
 {
@@ -245,10 +234,10 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     if (status == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
         status = rune_call_cancel_status(&c);
     if (status != RUNE_STEP_OK && !c.error)
-        rune_call_fail(&c, "%s %s", t->name, status_word(status));
+        rune_call_fail(&c, "%s %s", t->name, rune_status_name(status));
     d = json_pack("{s:s, s:i, s:O, s:s?, s:s?}", "uses", t->name, "call", n, "outputs",
                   c.outputs, "error", c.error, "tail", c.tail && *c.tail ? c.tail : NULL);
-    rune_run_event(r, stage, st->id, parent->a->attempt, "call.end", status_word(status),
+    rune_run_event(r, stage, st->id, parent->a->attempt, "call.end", rune_status_name(status),
                    rune_clock_mono_ms() - t0, d);
     json_decref(d);
     if (status != RUNE_STEP_OK)

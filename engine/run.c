@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,9 +145,18 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
                                 json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status", "pending",
                                           "failed", 0, "outputs", "error", "duration", 0,
                                           "attempts", 0));
-    r->ctx = json_pack("{s:o, s:o, s:o, s:{s:s, s:n, s:s}, s:{}}", "inputs", inputs, "secrets",
-                       secrets, "steps", steps, "incident", "id", r->incident, "severity",
-                       "started_at", at, "targets");
+    /* where the runbook lives, so it can name files shipped beside it */
+    char abs[PATH_MAX], dir[PATH_MAX];
+    if (!realpath(r->rb->path, abs))
+        snprintf(abs, sizeof abs, "%s", r->rb->path);
+    snprintf(dir, sizeof dir, "%s", abs);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    r->ctx = json_pack("{s:o, s:o, s:o, s:{s:s, s:n, s:s}, s:{}, s:{s:s, s:s, s:s}}", "inputs",
+                       inputs, "secrets", secrets, "steps", steps, "incident", "id", r->incident,
+                       "severity", "started_at", at, "targets", "runbook", "name", r->rb->name,
+                       "path", abs, "dir", dir);
 }
 
 /* Lock name may use ${inputs...}; lock files live beside the incident log. */

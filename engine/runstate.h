@@ -112,5 +112,7 @@ long long rune_call_deadline(struct rune_call *c);
 int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
                      json_t **outputs, char *err, size_t errlen);
 void rune_attempt_release(struct rune_attempt *a);
+/* "ok", "failed", "timeout", "declined", "cancelled" for a rune_status. */
+const char *rune_status_name(int st);
 
 #endif

@@ -33,7 +33,7 @@ struct slot {
     int status;      /* final rune_status */
 };
 
-static const char *status_name(int st)
+const char *rune_status_name(int st)
 {
     switch (st) {
     case RUNE_STEP_OK: return "ok";
@@ -113,7 +113,7 @@ static void *worker(void *arg)
         a.deadline_ms = st->timeout_ms > 0 ? t0 + st->timeout_ms : 0;
         rune_attempt_run(r, &a);
         long long ms = rune_clock_mono_ms() - t0;
-        const char *sn = status_name(a.status);
+        const char *sn = rune_status_name(a.status);
         d = json_pack("{s:O, s:s?, s:s?}", "outputs", a.outputs, "error", a.error, "tail",
                       a.tail && *a.tail ? a.tail : NULL);
         rune_run_event(r, stage, st->id, n, "step.end", sn, ms, d);
@@ -135,7 +135,7 @@ static void *worker(void *arg)
     if (n > attempts)
         n = attempts;
     pthread_mutex_lock(&r->mu);
-    publish(r, st, status_name(a.status), a.outputs, a.error, rune_clock_mono_ms() - total0, n);
+    publish(r, st, rune_status_name(a.status), a.outputs, a.error, rune_clock_mono_ms() - total0, n);
     s->status = a.status;
     s->finished = true;
     pthread_cond_broadcast(&r->cv);

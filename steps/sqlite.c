@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "artifact.h"
 #include "step.h"
 
 /* ---- shared helpers ---- */
@@ -196,9 +198,15 @@ static int integrity_run(struct rune_call *c)
     int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
     if (rc == SQLITE_OK) {
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            const char *line = (const char *)sqlite3_column_text(s, 0);
-            if (line && strcmp(line, "ok"))
-                json_array_append_new(problems, json_string(line));
+            /* a row may hold several problems, one per line, under a
+             * "*** in database main ***" heading */
+            const char *text = (const char *)sqlite3_column_text(s, 0);
+            for (const char *p = text; p && *p;) {
+                size_t n = strcspn(p, "\n");
+                if (n && strncmp(p, "ok", n) && strncmp(p, "*** in database", 15))
+                    json_array_append_new(problems, json_stringn(p, n));
+                p += n + (p[n] == '\n');
+            }
         }
         sqlite3_finalize(s);
     }
@@ -459,12 +467,30 @@ static int counts_run(struct rune_call *c)
     char path[PATH_MAX], why[512] = "";
     resolve(c, rune_call_str(c, "path"), path, sizeof path);
     json_t *expected = json_object_get(rune_call_params(c), "expected");
-    if (!json_is_object(expected) || !json_object_size(expected))
-        return rune_call_fail(c, "expected must map table names to row counts, e.g. "
-                                 "{ orders: 1200, customers: 80 }");
+    json_t *manifest = NULL;
+    const char *mpath = rune_call_str(c, "manifest");
+    if (mpath) {
+        /* the counts captured in the backup's own snapshot */
+        char bpath[PATH_MAX];
+        resolve(c, mpath, bpath, sizeof bpath);
+        size_t bl = strlen(bpath), sl = strlen(RUNE_ARTIFACT_MANIFEST_SUFFIX);
+        if (bl > sl && !strcmp(bpath + bl - sl, RUNE_ARTIFACT_MANIFEST_SUFFIX))
+            bpath[bl - sl] = '\0';
+        manifest = rune_artifact_manifest_load(bpath, why, sizeof why);
+        if (!manifest)
+            return rune_call_fail(c, "%s", why);
+        expected = json_object_get(manifest, "tables");
+    }
+    if (!json_is_object(expected) || !json_object_size(expected)) {
+        json_decref(manifest);
+        return rune_call_fail(c, "give expected (table → row count, e.g. { orders: 1200 }) or "
+                                 "manifest (a backup whose manifest lists its tables)");
+    }
     sqlite3 *db = open_db(c, path, true, why, sizeof why);
-    if (!db)
+    if (!db) {
+        json_decref(manifest);
         return rune_call_fail(c, "%s", why);
+    }
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     long long tol = rune_call_int(c, "tolerance");
     double tol_pct = rune_call_num(c, "tolerance_percent");
@@ -490,6 +516,7 @@ static int counts_run(struct rune_call *c)
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
+    json_decref(manifest);
     json_t *o = rune_call_outputs(c);
     json_object_set_new(o, "ok", json_boolean(mismatches == 0));
     json_object_set_new(o, "mismatches", json_integer(mismatches));
@@ -781,6 +808,486 @@ static int stress_plan(struct rune_call *c)
     return RUNE_STEP_OK;
 }
 
+/* ---- backups: sqlite.backup, sqlite.restore, sqlite.compact ---- */
+
+static bool cancelled_cb(void *c)
+{
+    return rune_call_cancelled(c);
+}
+
+/* Copies the live database into a plain file with the online backup API,
+ * in one step: one read transaction, so the copy is consistent even while
+ * writers go on (in WAL mode they are not blocked). */
+static int snapshot(const char *src, const char *dst, int busy_ms, char *why, size_t whylen)
+{
+    sqlite3 *from = NULL, *to = NULL;
+    int rc = sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                           SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(why, whylen, "cannot open %s: %s", rc && to ? dst : src,
+                 sqlite3_errmsg(to ? to : from));
+        goto out;
+    }
+    sqlite3_busy_timeout(from, busy_ms);
+    sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+    if (!b) {
+        snprintf(why, whylen, "cannot start the backup: %s", sqlite3_errmsg(to));
+        rc = SQLITE_ERROR;
+        goto out;
+    }
+    rc = sqlite3_backup_step(b, -1);
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+        snprintf(why, whylen, "backup of %s failed: %s", src, sqlite3_errstr(rc));
+        goto out;
+    }
+    /* a plain rollback-journal file: one self-contained database */
+    sqlite3_exec(to, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    rc = SQLITE_OK;
+out:
+    sqlite3_close(from);
+    sqlite3_close(to);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Row counts, per-table content hashes and a schema fingerprint of a
+ * database file (the snapshot, or a restored copy), all in one read. */
+static json_t *describe_db(const char *path, char *why, size_t whylen)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(why, whylen, "cannot open %s: %s", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    json_t *names = table_names(db, why, whylen);
+    json_t *tables = json_object(), *hashes = json_object();
+    size_t i;
+    json_t *nv;
+    json_array_foreach(names, i, nv)
+    {
+        const char *t = json_string_value(nv);
+        char q[600], sql[700];
+        quote_ident(t, q, sizeof q);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s", q);
+        sqlite3_stmt *st;
+        struct digest d = {{0, 0, 0, 0}, 0};
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW)
+                hash_row(st, &d);
+            sqlite3_finalize(st);
+        }
+        char hex[65];
+        digest_hex(&d, hex);
+        json_object_set_new(tables, t, json_integer(d.rows));
+        json_object_set_new(hashes, t, json_string(hex));
+    }
+    /* the schema: every CREATE statement, in name order */
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT type, name, coalesce(sql,'') FROM sqlite_schema "
+                               "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+                           -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            for (int k = 0; k < 3; k++) {
+                const char *v = (const char *)sqlite3_column_text(st, k);
+                EVP_DigestUpdate(m, v, strlen(v) + 1);
+            }
+        sqlite3_finalize(st);
+    }
+    unsigned char md[32];
+    char schema[65];
+    EVP_DigestFinal_ex(m, md, NULL);
+    EVP_MD_CTX_free(m);
+    for (int k = 0; k < 32; k++)
+        snprintf(schema + 2 * k, 3, "%02x", md[k]);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    if (!names) {
+        json_decref(tables);
+        json_decref(hashes);
+        return NULL;
+    }
+    json_decref(names);
+    return json_pack("{s:o, s:o, s:s}", "tables", tables, "table_hashes", hashes,
+                     "schema_fingerprint", schema);
+}
+
+/* "/dir/app.db" → "app" */
+static void stem(const char *path, char *out, size_t len)
+{
+    const char *b = strrchr(path, '/');
+    snprintf(out, len, "%s", b ? b + 1 : path);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
+}
+
+/* Writes a backup of db into the artifact `dest`; sets the usual outputs.
+ * Returns a rune_status. The snapshot is a hidden file beside dest. */
+static int write_backup(struct rune_call *c, const char *db, const char *dest, json_t *o)
+{
+    char *buf = NULL;
+    char why[1024] = "";
+    char snap[PATH_MAX];
+    snprintf(snap, sizeof snap, "%s.snapshot-%d", dest, (int)getpid());
+    char *slash = strrchr(snap, '/');
+    if (slash) { /* hide it: ".name.gz.snapshot-N" */
+        memmove(slash + 2, slash + 1, strlen(slash + 1) + 1);
+        slash[1] = '.';
+    }
+    struct stat st;
+    if (stat(dest, &st) == 0)
+        return rune_call_fail(c, "backup %s already exists; choose another name or remove it",
+                              dest);
+    long long busy = rune_call_int(c, "busy_timeout");
+    long long t0 = rune_artifact_now_ms();
+    char point[40];
+    rune_artifact_time_format(t0, point, sizeof point);
+    if (snapshot(db, snap, busy > 0 ? (int)busy : 5000, why, sizeof why) != 0) {
+        unlink(snap);
+        return rune_call_fail(c, "%s", why);
+    }
+    json_t *desc = describe_db(snap, why, sizeof why);
+    if (!desc) {
+        unlink(snap);
+        return rune_call_fail(c, "the snapshot is unreadable: %s", why);
+    }
+    struct rune_artifact_meta meta = {"sqlite", db, point, (int)rune_call_int(c, "level"), 0};
+    struct rune_artifact_writer *w = NULL;
+    int fd = -1;
+    int status = RUNE_STEP_OK;
+    if (rune_artifact_open(&w, dest, &meta, why, sizeof why) != 0) {
+        status = rune_call_fail(c, "%s", why);
+        goto out;
+    }
+    fd = open(snap, O_RDONLY | O_CLOEXEC);
+    buf = malloc(1 << 20); /* per call: steps run in parallel */
+    if (!buf)
+        abort();
+    ssize_t n;
+    while (fd >= 0 && (n = rune_read_full(fd, buf, 1 << 20)) > 0) {
+        if (rune_call_cancelled(c)) {
+            rune_artifact_abort(w);
+            w = NULL;
+            status = rune_call_cancel_status(c);
+            goto out;
+        }
+        if (rune_artifact_write(w, buf, (size_t)n, why, sizeof why) != 0) {
+            rune_artifact_abort(w);
+            w = NULL;
+            status = rune_call_fail(c, "%s", why);
+            goto out;
+        }
+    }
+    if (fd < 0 || n < 0) {
+        rune_artifact_abort(w);
+        w = NULL;
+        status = rune_call_fail(c, "cannot read the snapshot %s: %s", snap, strerror(errno));
+        goto out;
+    }
+    json_t *manifest = rune_artifact_commit(w, desc, why, sizeof why);
+    w = NULL;
+    if (!manifest) {
+        status = rune_call_fail(c, "%s", why);
+        goto out;
+    }
+    char *mpath = rune_artifact_manifest_path(dest);
+    json_object_set_new(o, "path", json_string(dest));
+    json_object_set_new(o, "manifest", json_string(mpath));
+    json_object_set(o, "bytes", json_object_get(manifest, "bytes"));
+    json_object_set(o, "raw_bytes", json_object_get(manifest, "raw_bytes"));
+    json_object_set(o, "sha256", json_object_get(manifest, "sha256"));
+    json_object_set(o, "tables", json_object_get(desc, "tables"));
+    json_object_set_new(o, "recovery_point", json_string(point));
+    free(mpath);
+    json_decref(manifest);
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    json_decref(desc);
+    unlink(snap);
+    return status;
+}
+
+static int backup_run(struct rune_call *c)
+{
+    char db[PATH_MAX], dest[PATH_MAX];
+    resolve(c, rune_call_str(c, "path"), db, sizeof db);
+    struct stat st;
+    if (stat(db, &st) != 0)
+        return rune_call_fail(c, "%s does not exist; nothing to back up", db);
+    const char *to = rune_call_str(c, "to");
+    if (to) {
+        resolve(c, to, dest, sizeof dest);
+    } else {
+        char dir[PATH_MAX], name[256], ts[32];
+        resolve(c, rune_call_str(c, "dir"), dir, sizeof dir);
+        stem(db, name, sizeof name);
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+        snprintf(dest, sizeof dest, "%s/%s-%s.db.gz", dir, name, ts);
+    }
+    return write_backup(c, db, dest, rune_call_outputs(c));
+}
+
+static int backup_plan(struct rune_call *c)
+{
+    rune_call_plan(c, "would back up %s (online backup API, gzip, manifest) into %s",
+                   rune_call_str(c, "path"),
+                   rune_call_str(c, "to") ? rune_call_str(c, "to") : rune_call_str(c, "dir"));
+    return RUNE_STEP_OK;
+}
+
+/* Moves the database and its -wal/-shm/-journal aside to safety; a stale
+ * -wal next to a restored file would be replayed into it. */
+static int move_aside(const char *db, const char *safety, char *why, size_t whylen)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (int i = 0; i < 4; i++) {
+        char a[PATH_MAX + 16], b[PATH_MAX + 16];
+        snprintf(a, sizeof a, "%s%s", db, sfx[i]);
+        snprintf(b, sizeof b, "%s%s", safety, sfx[i]);
+        if (rename(a, b) != 0 && errno != ENOENT) {
+            snprintf(why, whylen, "cannot move %s aside: %s", a, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int restore_run(struct rune_call *c)
+{
+    char from[PATH_MAX], db[PATH_MAX], why[1024] = "";
+    char *buf = NULL;
+    resolve(c, rune_call_str(c, "from"), from, sizeof from);
+    resolve(c, rune_call_str(c, "path"), db, sizeof db);
+    json_t *o = rune_call_outputs(c);
+    /* 1. the backup must verify before anything is touched */
+    struct rune_artifact_check chk;
+    rune_call_log(c, "verifying %s", from);
+    int v = rune_artifact_verify(from, cancelled_cb, c, &chk);
+    if (v != 0) {
+        int st = chk.cancelled ? rune_call_cancel_status(c)
+                               : rune_call_fail(c, "refusing to restore from %s: %s; nothing was "
+                                                   "changed — pick another backup (backup.list)",
+                                                from, chk.reason);
+        rune_artifact_check_release(&chk);
+        return st;
+    }
+    json_t *manifest = json_incref(chk.manifest);
+    rune_artifact_check_release(&chk);
+    const char *engine = json_string_value(json_object_get(manifest, "engine"));
+    if (!engine || strcmp(engine, "sqlite")) {
+        json_decref(manifest);
+        return rune_call_fail(c, "%s is a %s backup, not a SQLite one", from, engine ? engine : "?");
+    }
+    /* 2. decompress into a temp file beside the target */
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.restore-%d", db, (int)getpid());
+    struct rune_artifact_reader *r = NULL;
+    int status = RUNE_STEP_OK;
+    int fd = -1;
+    if (rune_artifact_reader_open(&r, from, why, sizeof why) != 0) {
+        status = rune_call_fail(c, "%s", why);
+        goto out;
+    }
+    struct stat cur;
+    mode_t mode = stat(db, &cur) == 0 ? (cur.st_mode & 07777) : 0600; /* keep the file's mode */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0 && fchmod(fd, mode) != 0) {
+        status = rune_call_fail(c, "cannot set the mode of %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (fd < 0) {
+        status = rune_call_fail(c, "cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    buf = malloc(1 << 20); /* per call: steps run in parallel */
+    if (!buf)
+        abort();
+    ssize_t n;
+    while ((n = rune_artifact_read(r, buf, 1 << 20, why, sizeof why)) > 0) {
+        if (rune_write_all(fd, buf, (size_t)n) != 0) {
+            status = rune_call_fail(c, "writing %s: %s", tmp, strerror(errno));
+            goto out;
+        }
+        if (rune_call_cancelled(c)) {
+            status = rune_call_cancel_status(c);
+            goto out;
+        }
+    }
+    if (n < 0) {
+        status = rune_call_fail(c, "%s", why);
+        goto out;
+    }
+    if (fsync(fd) != 0) {
+        status = rune_call_fail(c, "fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    /* 3. check the restored copy before it replaces anything */
+    json_t *desc = describe_db(tmp, why, sizeof why);
+    if (!desc) {
+        status = rune_call_fail(c, "the restored copy does not open: %s", why);
+        goto out;
+    }
+    bool same = json_equal(json_object_get(desc, "tables"), json_object_get(manifest, "tables")) &&
+                json_equal(json_object_get(desc, "schema_fingerprint"),
+                           json_object_get(manifest, "schema_fingerprint"));
+    json_object_set(o, "tables", json_object_get(desc, "tables"));
+    json_decref(desc);
+    if (!same) {
+        status = rune_call_fail(c, "the restored copy differs from the backup's manifest (row "
+                                   "counts or schema); the database was not replaced");
+        goto out;
+    }
+    /* 4. swap: the current database (if any) becomes the safety copy */
+    struct stat st;
+    if (stat(db, &st) == 0) {
+        char safety[PATH_MAX + 64], ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+        snprintf(safety, sizeof safety, "%s.before-restore-%s", db, ts);
+        if (move_aside(db, safety, why, sizeof why) != 0) {
+            status = rune_call_fail(c, "%s", why);
+            goto out;
+        }
+        json_object_set_new(o, "safety_copy", json_string(safety));
+    } else {
+        json_object_set_new(o, "safety_copy", json_null());
+    }
+    if (rename(tmp, db) != 0) {
+        status = rune_call_fail(c, "cannot move the restored copy into place: %s", strerror(errno));
+        goto out;
+    }
+    tmp[0] = '\0';
+    json_object_set_new(o, "path", json_string(db));
+    json_object_set(o, "recovery_point", json_object_get(manifest, "recovery_point"));
+    json_object_set_new(o, "backup", json_string(from));
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if (tmp[0])
+        unlink(tmp);
+    rune_artifact_reader_close(r);
+    json_decref(manifest);
+    return status;
+}
+
+static int restore_plan(struct rune_call *c)
+{
+    rune_call_plan(c, "would verify %s, restore it into a copy, check it against the manifest, "
+                      "then replace %s (keeping the current file as a safety copy)",
+                   rune_call_str(c, "from"), rune_call_str(c, "path"));
+    return RUNE_STEP_OK;
+}
+
+static int compact_run(struct rune_call *c)
+{
+    char db[PATH_MAX], why[1024];
+    resolve(c, rune_call_str(c, "path"), db, sizeof db);
+    json_t *o = rune_call_outputs(c);
+    struct stat st;
+    if (stat(db, &st) != 0)
+        return rune_call_fail(c, "%s does not exist", db);
+    long long before = st.st_size;
+    /* 1. a backup first (the seed: "ALWAYS use -BackupFirst") */
+    if (rune_call_bool(c, "backup")) {
+        char dir[PATH_MAX], dest[PATH_MAX], name[256], ts[32];
+        const char *bd = rune_call_str(c, "backup_dir");
+        if (bd) {
+            resolve(c, bd, dir, sizeof dir);
+        } else {
+            snprintf(dir, sizeof dir, "%s", db);
+            char *sl = strrchr(dir, '/');
+            *sl = '\0';
+        }
+        stem(db, name, sizeof name);
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+        snprintf(dest, sizeof dest, "%s/%s-before-compact-%s.db.gz", dir, name, ts);
+        json_t *bo = json_object();
+        int bst = write_backup(c, db, dest, bo);
+        json_decref(bo);
+        if (bst != RUNE_STEP_OK)
+            return bst; /* the database was not touched */
+        json_object_set_new(o, "backup", json_string(dest));
+    } else {
+        json_object_set_new(o, "backup", json_null());
+    }
+    /* 2. VACUUM INTO a new file: the original is untouched until the swap */
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.compact-%d", db, (int)getpid());
+    sqlite3 *h = open_db(c, db, false, why, sizeof why);
+    if (!h)
+        return rune_call_fail(c, "%s", why);
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(h, "VACUUM INTO ?", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, tmp, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        rune_call_fail(c, "VACUUM INTO failed: %s; %s is unchanged", sqlite3_errmsg(h), db);
+        sqlite3_close(h);
+        unlink(tmp);
+        return RUNE_STEP_FAILED;
+    }
+    sqlite3_close(h);
+    /* 3. the compacted copy must pass integrity_check before it replaces
+     * anything; on any failure the original stays where it is */
+    sqlite3 *chk = NULL;
+    bool ok = false;
+    if (sqlite3_open_v2(tmp, &chk, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(chk, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK) {
+        ok = sqlite3_step(s) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(s, 0), "ok");
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(chk);
+    if (!ok) {
+        unlink(tmp);
+        return rune_call_fail(c, "the compacted copy failed its integrity check; %s is unchanged "
+                                 "(restore from the backup if it is damaged)", db);
+    }
+    int dfd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    if (rename(tmp, db) != 0) {
+        unlink(tmp);
+        return rune_call_fail(c, "cannot replace %s: %s; it is unchanged", db, strerror(errno));
+    }
+    stat(db, &st);
+    json_object_set_new(o, "bytes_before", json_integer(before));
+    json_object_set_new(o, "bytes_after", json_integer(st.st_size));
+    json_object_set_new(o, "reduction_percent",
+                        json_real(before ? 100.0 * (double)(before - st.st_size) / (double)before : 0));
+    return RUNE_STEP_OK;
+}
+
+static int compact_plan(struct rune_call *c)
+{
+    rune_call_plan(c, "would %scompact %s with VACUUM INTO and swap it in after an integrity check",
+                   rune_call_bool(c, "backup") ? "back up, then " : "", rune_call_str(c, "path"));
+    return RUNE_STEP_OK;
+}
+
 /* ---- the table ---- */
 
 #define PATH_PARAM {"path", RUNE_T_PATH, true, NULL, "the SQLite database file"}
@@ -839,7 +1346,8 @@ static const struct rune_output fingerprint_outputs[] = {
 };
 static const struct rune_param counts_params[] = {
     PATH_PARAM, BUSY_PARAM,
-    {"expected", RUNE_T_MAP, true, NULL, "table → expected row count"},
+    {"expected", RUNE_T_MAP, false, NULL, "table → expected row count"},
+    {"manifest", RUNE_T_PATH, false, NULL, "or a backup: compare with the counts in its manifest"},
     {"tolerance", RUNE_T_INT, false, "0", "rows a table may differ by"},
     {"tolerance_percent", RUNE_T_NUMBER, false, "0", "or this percent of the expected count"},
     {0},
@@ -889,7 +1397,58 @@ static const struct rune_output stress_outputs[] = {
     {0},
 };
 
+static const struct rune_param backup_params[] = {
+    PATH_PARAM, BUSY_PARAM,
+    {"dir", RUNE_T_PATH, false, ".", "directory for NAME-YYYYMMDD-HHMMSS.db.gz (when `to` is not given)"},
+    {"to", RUNE_T_PATH, false, NULL, "the backup file to write (never overwritten)"},
+    {"level", RUNE_T_INT, false, "6", "gzip level, 1 (fast) to 9 (small)"},
+    {0},
+};
+static const struct rune_output backup_outputs[] = {
+    {"path", RUNE_T_PATH, "the backup data file"},
+    {"manifest", RUNE_T_PATH, "its manifest"},
+    {"bytes", RUNE_T_INT, "compressed size"},
+    {"raw_bytes", RUNE_T_INT, "database size"},
+    {"sha256", RUNE_T_STRING, "whole-file SHA-256"},
+    {"tables", RUNE_T_MAP, "table → rows, in the backed-up snapshot"},
+    {"recovery_point", RUNE_T_STRING, "when the snapshot was taken (UTC)"},
+    {0},
+};
+static const struct rune_param restore_params[] = {
+    PATH_PARAM, BUSY_PARAM,
+    {"from", RUNE_T_PATH, true, NULL, "the backup (.gz with its manifest)"},
+    {0},
+};
+static const struct rune_output restore_outputs[] = {
+    {"path", RUNE_T_PATH, "the restored database"},
+    {"safety_copy", RUNE_T_PATH, "where the replaced database was kept (null if there was none)"},
+    {"tables", RUNE_T_MAP, "table → rows after the restore"},
+    {"recovery_point", RUNE_T_STRING, "the backup's recovery point"},
+    {"backup", RUNE_T_PATH, "the backup restored from"},
+    {0},
+};
+static const struct rune_param compact_params[] = {
+    PATH_PARAM, BUSY_PARAM,
+    {"backup", RUNE_T_BOOL, false, "true", "take a verified-format backup first"},
+    {"backup_dir", RUNE_T_PATH, false, NULL, "where (default: beside the database)"},
+    {"level", RUNE_T_INT, false, "6", "gzip level of that backup"},
+    {0},
+};
+static const struct rune_output compact_outputs[] = {
+    {"bytes_before", RUNE_T_INT, "size before"},
+    {"bytes_after", RUNE_T_INT, "size after"},
+    {"reduction_percent", RUNE_T_NUMBER, "how much smaller"},
+    {"backup", RUNE_T_PATH, "the backup taken first (null with backup: false)"},
+    {0},
+};
+
 const struct rune_step_type rune_sqlite_steps[] = {
+    {"sqlite.backup", "Online backup (consistent while writers run) into a gzip artifact + manifest",
+     backup_params, backup_outputs, RUNE_WRITES, backup_run, backup_plan},
+    {"sqlite.restore", "Verify a backup, restore into a copy, check it, swap it in; keep a safety copy",
+     restore_params, restore_outputs, RUNE_WRITES, restore_run, restore_plan},
+    {"sqlite.compact", "Back up, VACUUM INTO a copy, integrity-check it, swap it in (original kept on failure)",
+     compact_params, compact_outputs, RUNE_WRITES, compact_run, compact_plan},
     {"sqlite.health", "Does the database exist, open and read its schema; size and tables",
      health_params, health_outputs, RUNE_READS, health_run, health_plan},
     {"sqlite.integrity", "integrity_check (or quick_check) and foreign_key_check; problems as outputs",

@@ -1,0 +1,182 @@
+/*
+ * artifact.h — the backup artifact format, shared by the step families
+ * that write or read backups (file.*, backup.*, sqlite.*, pg.*).
+ *
+ * A backup is two files side by side:
+ *
+ *   NAME.gz                 the data: independent gzip members, one per
+ *                           chunk of input (4 MiB by default), so gunzip
+ *                           and zcat read it whole as one stream;
+ *   NAME.gz.manifest.json   what it holds: engine, source, created_at,
+ *                           recovery_point, sizes, whole-file SHA-256 and,
+ *                           per chunk, offset, sizes and SHA-256; plus what
+ *                           the writer adds (tables, schema_fingerprint).
+ *
+ * docs/backups.md describes every manifest field and how to check a backup
+ * by hand. A data file without its manifest is not a valid backup: the
+ * manifest is put in place only after the data is durable.
+ *
+ * Writing is streaming: open → write(buf, len)… → commit(extras), or
+ * abort(). Nothing appears under the final names until commit; any failure
+ * removes the partial files; an existing backup is never overwritten.
+ *
+ * This library sits beside the step families: it includes no engine header
+ * (it takes no rune_call; callers pass a cancel callback where a loop can
+ * be long) and reports errors as text for a person in a caller's buffer.
+ */
+#ifndef RUNE_ARTIFACT_H
+#define RUNE_ARTIFACT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RUNE_ARTIFACT_FORMAT_VERSION 1
+#define RUNE_ARTIFACT_CHUNK_DEFAULT ((size_t)4 << 20) /* input bytes per gzip member */
+#define RUNE_ARTIFACT_CHUNK_MIN ((size_t)1024)
+#define RUNE_ARTIFACT_CHUNK_MAX ((size_t)256 << 20)
+#define RUNE_ARTIFACT_LEVEL_DEFAULT 6
+#define RUNE_ARTIFACT_MANIFEST_SUFFIX ".manifest.json"
+
+/* Cancellation for long loops: return true to stop. May be NULL. */
+typedef bool (*rune_artifact_cancel_fn)(void *ctx);
+
+/* ---- Writing ---- */
+
+/* What a writer knows before the first byte. Strings are borrowed for the
+ * duration of rune_artifact_open (copied). */
+struct rune_artifact_meta {
+    const char *engine;         /* required: "file", "sqlite", "postgres" */
+    const char *source;         /* required: what was backed up (a path, a database
+                                 * name; never a password) */
+    const char *recovery_point; /* UTC ISO-8601 the data is consistent as of; NULL =
+                                 * created_at. commit's extras may set it instead. */
+    int level;                  /* gzip level 1..9; 0 = RUNE_ARTIFACT_LEVEL_DEFAULT */
+    size_t chunk_size;          /* input bytes per member; 0 = RUNE_ARTIFACT_CHUNK_DEFAULT
+                                 * (tests use small ones) */
+};
+
+struct rune_artifact_writer;
+
+/* Starts the backup whose data file is `path` (the manifest goes to
+ * path + ".manifest.json"). Fails if either already exists ("backup X
+ * already exists; choose another name or remove it"), if the directory is
+ * missing or not writable. On success *out is a writer that the caller must
+ * end with rune_artifact_commit or rune_artifact_abort. Returns 0 or -1
+ * with err filled. */
+int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
+                       const struct rune_artifact_meta *meta, char *err, size_t errlen);
+
+/* Appends len bytes of raw (uncompressed) data. Returns 0, or -1 with err
+ * filled (a write error such as a full disk); after a failure the only
+ * call left is rune_artifact_abort. */
+int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t len, char *err,
+                        size_t errlen);
+
+/* Finishes: flushes the last chunk, fsyncs and renames the data file into
+ * place, then writes the manifest the same way. `extras` (borrowed, may be
+ * NULL) is an object merged into the manifest: "tables" ({name: rows}),
+ * "schema_fingerprint", "recovery_point", or any key the writer's engine
+ * documents; keys the format owns (sha256, chunks, bytes, ...) are refused.
+ * Always frees w. Returns the manifest as written (new reference), or NULL
+ * with err filled and no file left behind. */
+json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, char *err,
+                             size_t errlen);
+
+/* Gives up: removes the partial files and frees w. NULL is fine. */
+void rune_artifact_abort(struct rune_artifact_writer *w);
+
+/* ---- Reading and verifying ---- */
+
+/* The manifest path of a data file: path + ".manifest.json". Malloc'd. */
+char *rune_artifact_manifest_path(const char *path);
+
+/* Loads and sanity-checks the manifest of the backup whose data file is
+ * `path` (version, sizes, chunk table). Does not read the data. Returns a
+ * new reference, or NULL with a reason in err. */
+json_t *rune_artifact_manifest_load(const char *path, char *err, size_t errlen);
+
+struct rune_artifact_reader;
+
+/* Opens a backup for a restore: loads the manifest, checks the data file's
+ * size against it. Returns 0 or -1 with err filled. */
+int rune_artifact_reader_open(struct rune_artifact_reader **out, const char *path, char *err,
+                              size_t errlen);
+
+/* Decompressed bytes, in order, into buf. Each chunk's SHA-256 is checked
+ * before any of its bytes are returned, and its decompressed size when it
+ * ends; at the end the whole-file SHA-256 is checked. Returns the number of
+ * bytes (> 0), 0 at the verified end, or -1 with a reason in err. One call
+ * never returns bytes from two chunks, so the bytes of every good chunk
+ * before a damaged one are handed out before the error. A restore should
+ * keep what it wrote only once read returned 0. */
+ssize_t rune_artifact_read(struct rune_artifact_reader *r, void *buf, size_t len, char *err,
+                           size_t errlen);
+
+/* The reader's manifest (borrowed; lives as long as the reader). */
+json_t *rune_artifact_reader_manifest(struct rune_artifact_reader *r);
+
+void rune_artifact_reader_close(struct rune_artifact_reader *r);
+
+/* The outcome of a full verification. */
+struct rune_artifact_check {
+    bool ok;
+    bool cancelled;   /* stopped by the cancel callback; ok is false */
+    int bad_chunk;    /* 1-based chunk that failed, 0 if none or not chunk-specific */
+    char reason[512]; /* for a person; empty when ok */
+    json_t *manifest; /* owned (decref'd by rune_artifact_check_release); NULL if unreadable */
+};
+
+/* Checks everything: manifest sanity, file size, every chunk's SHA-256
+ * (locating damage to its chunk), full decompression of every member with
+ * its size, and the whole-file SHA-256. Returns 0 when the backup is good,
+ * -1 otherwise; `chk` says why. Call rune_artifact_check_release after. */
+int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+                         struct rune_artifact_check *chk);
+void rune_artifact_check_release(struct rune_artifact_check *chk);
+
+/* ---- Times as the manifest writes them: "2024-05-01T12:34:56.789Z" ---- */
+
+void rune_artifact_time_format(long long epoch_ms, char *buf, size_t len);
+/* Parses that form (fraction and "Z" optional; "+00:00" accepted).
+ * Returns 0 and *epoch_ms, or -1. */
+int rune_artifact_time_parse(const char *text, long long *epoch_ms);
+long long rune_artifact_now_ms(void);
+
+/* ---- Safe files: temp name beside the target, fsync, rename, fsync dir ----
+ *
+ * The way every file a step produces is put in place (backups, copies,
+ * decompressed and decrypted files), so a crash or failure never leaves a
+ * half-written file under the final name. */
+struct rune_safe_file {
+    int fd;     /* write here */
+    char *tmp;  /* ".NAME.partial-XXXXXX" in the target's directory */
+    char *path; /* the final name */
+};
+
+/* Creates the temp file with exactly `mode` (no umask: callers pass 0600
+ * for backups, or the mode of the file they copy). With overwrite false,
+ * fails early if path exists. Returns 0 or -1 with err filled. */
+int rune_safe_file_open(struct rune_safe_file *f, const char *path, bool overwrite, mode_t mode,
+                        char *err, size_t errlen);
+/* fsync, rename into place (refusing to replace an existing file unless
+ * overwrite; the check and the rename are one atomic step), fsync the
+ * directory. Frees f's strings. On failure the temp file is removed, and
+ * with overwrite false nothing is left under the final name either. */
+int rune_safe_file_commit(struct rune_safe_file *f, bool overwrite, char *err, size_t errlen);
+/* Removes the temp file and frees f's strings. Safe on a zeroed f. */
+void rune_safe_file_abort(struct rune_safe_file *f);
+
+/* `p` made absolute against `base` (when p is relative and base is set),
+ * without empty or "." components and trailing slashes; ".." is kept as
+ * written. For the path parameters of steps, resolved against
+ * rune_call_cwd. Malloc'd; NULL when out of memory. */
+char *rune_path_resolve(const char *base, const char *p);
+
+/* write(2) until done, retrying EINTR. Returns 0 or -1 (errno set). */
+int rune_write_all(int fd, const void *buf, size_t len);
+/* read(2) until len or end of file, retrying EINTR. Bytes read, or -1. */
+ssize_t rune_read_full(int fd, void *buf, size_t len);
+
+#endif
