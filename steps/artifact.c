@@ -64,7 +64,7 @@ ssize_t rune_read_full(int fd, void *buf, size_t len)
     return (ssize_t)got;
 }
 
-static void hex(const unsigned char *d, size_t n, char *out)
+void rune_hex(const unsigned char *d, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -79,7 +79,7 @@ static void sha256_hex(const void *buf, size_t len, char out[HEX_SHA256])
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_Digest(buf, len, d, &n, EVP_sha256(), NULL);
-    hex(d, n, out);
+    rune_hex(d, n, out);
 }
 
 static void final_hex(EVP_MD_CTX *ctx, char out[HEX_SHA256])
@@ -87,7 +87,7 @@ static void final_hex(EVP_MD_CTX *ctx, char out[HEX_SHA256])
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_DigestFinal_ex(ctx, d, &n);
-    hex(d, n, out);
+    rune_hex(d, n, out);
 }
 
 static bool is_sha256_hex(const char *s)

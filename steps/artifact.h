@@ -174,6 +174,9 @@ void rune_safe_file_abort(struct rune_safe_file *f);
  * rune_call_cwd. Malloc'd; NULL when out of memory. */
 char *rune_path_resolve(const char *base, const char *p);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes). */
+void rune_hex(const unsigned char *d, size_t n, char *out);
+
 /* write(2) until done, retrying EINTR. Returns 0 or -1 (errno set). */
 int rune_write_all(int fd, const void *buf, size_t len);
 /* read(2) until len or end of file, retrying EINTR. Bytes read, or -1. */

@@ -114,16 +114,6 @@ static void set_int(json_t *o, const char *key, long long v)
     json_object_set_new(o, key, json_integer((json_int_t)v));
 }
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* ---- file.checksum ---- */
 
 static const EVP_MD *digest_named(const char *name)
@@ -208,7 +198,7 @@ static int checksum_run(struct rune_call *c)
     unsigned int dn = 0;
     EVP_DigestFinal_ex(ctx, d, &dn);
     char digest[2 * EVP_MAX_MD_SIZE + 1];
-    hex(d, dn, digest);
+    rune_hex(d, dn, digest);
     json_t *o = rune_call_outputs(c);
     set_str(o, "path", path);
     set_str(o, "algorithm", algo);
@@ -548,7 +538,7 @@ static int sha_of_fd(struct rune_call *c, int fd, unsigned char *buf, char out[6
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dn = 0;
     EVP_DigestFinal_ex(ctx, d, &dn);
-    hex(d, dn, out);
+    rune_hex(d, dn, out);
     EVP_MD_CTX_free(ctx);
     return rc;
 }
@@ -632,7 +622,7 @@ static int copy_run(struct rune_call *c)
     unsigned int dn = 0;
     char sha[65], back[65];
     EVP_DigestFinal_ex(ctx, d, &dn);
-    hex(d, dn, sha);
+    rune_hex(d, dn, sha);
     if (rune_call_bool(c, "verify")) {
         if (fsync(out.fd) != 0 || sha_of_fd(c, out.fd, buf, back) != 0) {
             if (rune_call_cancelled(c))
