@@ -35,6 +35,15 @@ json_t *rune_call_outputs(struct rune_call *c) { return c->outputs; }
 const char *rune_call_step_id(struct rune_call *c) { return c->a->st->id; }
 const char *rune_call_cwd(struct rune_call *c) { return c->run->cwd; }
 
+json_t *rune_call_target(struct rune_call *c, const char *param)
+{
+    const char *name = json_string_value(json_object_get(c->params, param));
+    if (!name)
+        return NULL;
+    /* targets are resolved before steps start and never change after */
+    return json_object_get(json_object_get(c->run->ctx, "targets"), name);
+}
+
 const char *rune_call_str(struct rune_call *c, const char *name)
 {
     return json_string_value(json_object_get(c->params, name));
@@ -204,6 +213,35 @@ json_t *rune_call_context(struct rune_call *c)
     return snap;
 }
 
+/* Target parameters resolved at run time (${...}) must still name a
+ * declared target of the right kind. */
+bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, json_t *params,
+                        char *err, size_t errlen, const char **bad)
+{
+    json_t *targets = json_object_get(r->ctx, "targets");
+    for (const struct rune_param *p = type->params; p && p->name; p++) {
+        if (p->type != RUNE_T_TARGET)
+            continue;
+        const char *name = json_string_value(json_object_get(params, p->name));
+        if (!name)
+            continue;
+        *bad = p->name;
+        json_t *t = json_object_get(targets, name);
+        if (!t) {
+            snprintf(err, errlen, "parameter \"%s\": no target \"%s\" is declared under "
+                                  "`targets:`", p->name, name);
+            return false;
+        }
+        const char *kind = json_string_value(json_object_get(t, "kind"));
+        if (p->kind && kind && strcmp(kind, p->kind) != 0) {
+            snprintf(err, errlen, "parameter \"%s\": target \"%s\" is a %s target; %s needs "
+                                  "a %s target", p->name, name, kind, type->name, p->kind);
+            return false;
+        }
+    }
+    return true;
+}
+
 int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
                      json_t **outputs, char *err, size_t errlen)
 {
@@ -221,6 +259,10 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     json_t *p = rune_params_prepare(t, params, err, errlen, &bad);
     if (!p)
         return RUNE_STEP_FAILED;
+    if (!rune_targets_check(parent->run, t, p, err, errlen, &bad)) {
+        json_decref(p);
+        return RUNE_STEP_FAILED;
+    }
     struct rune_run *r = parent->run;
     const struct rune_stepdef *st = parent->a->st;
     const char *stage = rune_stage_names[st->stage];

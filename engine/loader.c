@@ -22,7 +22,7 @@ const char *const rune_policy_names[3] = {"abort", "continue", "rollback"};
 
 static const char *const top_keys[] = {"runbook", "title",  "summary",   "description",
                                        "owner",   "tags",   "objectives", "inputs",
-                                       "secrets", "lock",   "defaults",   "detection",
+                                       "secrets", "targets", "lock", "defaults",  "detection",
                                        "impact",  "mitigation", "verification", "rollback"};
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
 static const char *const step_keys[] = {"id",         "uses",    "lua",      "with",     "needs",
@@ -146,6 +146,7 @@ const char *rune_type_name(enum rune_type t)
     case RUNE_T_LIST: return "list";
     case RUNE_T_STRLIST: return "string or list of strings";
     case RUNE_T_MAP: return "mapping";
+    case RUNE_T_TARGET: return "target";
     default: return "any";
     }
 }
@@ -242,6 +243,35 @@ static void load_secrets(struct rune_runbook *rb, const struct rune_node *n, str
         const struct rune_node *r = rune_node_get(v, "required");
         if (r && !rune_node_is_bool(r, &s->required))
             rune_diag_add(d, r->mark, "required must be true or false");
+    }
+}
+
+/* targets: name → {kind: K, field: value...}; fields are checked against
+ * the kind in validate.c, once the kinds are known. */
+static void load_targets(struct rune_runbook *rb, const struct rune_node *n, struct rune_diags *d)
+{
+    if (!want_kind(n, RUNE_NODE_MAP, "targets", d))
+        return;
+    rb->targets = xcalloc(n->n, sizeof *rb->targets);
+    for (size_t i = 0; i < n->n; i++) {
+        const struct rune_node *k = n->keys[i], *v = n->items[i];
+        if (!is_identifier(k->str))
+            rune_diag_add(d, k->mark, "target name \"%s\" must be letters, digits and _",
+                          k->str);
+        if (!want_kind(v, RUNE_NODE_MAP, "a target declaration like { kind: postgres, ... }", d))
+            continue;
+        struct rune_targetdef *t = &rb->targets[rb->ntargets++];
+        t->name = k->str;
+        t->mark = k->mark;
+        t->node = v;
+        const struct rune_node *kind = rune_node_get(v, "kind");
+        if (!kind) {
+            rune_diag_add(d, v->mark, "target \"%s\" needs a kind (postgres, service, ...)",
+                          k->str);
+            continue;
+        }
+        t->kind_name = want_text(kind, "kind", d);
+        t->kind_mark = kind->mark;
     }
 }
 
@@ -532,6 +562,8 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
         load_inputs(rb, v, d);
     if ((v = rune_node_get(r, "secrets")))
         load_secrets(rb, v, d);
+    if ((v = rune_node_get(r, "targets")))
+        load_targets(rb, v, d);
     if ((v = rune_node_get(r, "lock"))) {
         if (v->kind != RUNE_NODE_SCALAR || !*v->str || rune_node_is_null(v))
             rune_diag_add(d, v->mark, "lock must be a name like postgres/app, found %s",
@@ -591,6 +623,7 @@ void rune_runbook_free(struct rune_runbook *rb)
     }
     free(rb->inputs);
     free(rb->secrets);
+    free(rb->targets);
     rune_node_free(rb->root);
     free(rb->text);
     free(rb->path);

@@ -92,6 +92,15 @@ struct rune_secretdef {
     bool required;
 };
 
+struct rune_targetdef {
+    const char *name;
+    struct rune_mark mark;
+    const char *kind_name;
+    struct rune_mark kind_mark;
+    const struct rune_target_kind *kind; /* NULL if unknown (validate.c) */
+    const struct rune_node *node;        /* the mapping, `kind` included */
+};
+
 struct rune_runbook {
     char *path;       /* as given */
     char *text;       /* file bytes */
@@ -108,6 +117,8 @@ struct rune_runbook {
     size_t ninputs;
     struct rune_secretdef *secrets;
     size_t nsecrets;
+    struct rune_targetdef *targets;
+    size_t ntargets;
     const struct rune_node *lock;
     long long default_timeout_ms;
     struct rune_stagedef stages[RUNE_NSTAGES];

@@ -145,6 +145,10 @@ json_t *rune_param_coerce(enum rune_type t, json_t *v, char *err, size_t errlen)
         if (json_is_object(v))
             return json_incref(v);
         return fail(err, errlen, "a mapping", v);
+    case RUNE_T_TARGET:
+        if (json_is_string(v) && *json_string_value(v))
+            return json_incref(v);
+        return fail(err, errlen, "the name of a target declared under `targets:`", v);
     }
     return fail(err, errlen, "a value", v);
 }

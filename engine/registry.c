@@ -6,6 +6,7 @@
 #include "registry.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,4 +64,22 @@ const struct rune_param *rune_registry_param(const struct rune_step_type *t, con
         if (strcmp(p->name, name) == 0)
             return p;
     return NULL;
+}
+
+const struct rune_target_kind *rune_registry_target_kind(const char *name)
+{
+    for (size_t i = 0; rune_native_target_kinds[i]; i++)
+        if (strcmp(rune_native_target_kinds[i]->name, name) == 0)
+            return rune_native_target_kinds[i];
+    return NULL;
+}
+
+const char *rune_registry_target_kinds(char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; rune_native_target_kinds[i] && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : "",
+                               rune_native_target_kinds[i]->name);
+    return buf;
 }

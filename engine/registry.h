@@ -18,4 +18,9 @@ const struct rune_step_type *const *rune_registry_all(size_t *n);
 int rune_registry_add(const struct rune_step_type *t);
 const struct rune_param *rune_registry_param(const struct rune_step_type *t, const char *name);
 
+/* Target kinds (steps/registry.c). NULL if unknown. */
+const struct rune_target_kind *rune_registry_target_kind(const char *name);
+/* "postgres, service" — every kind, for messages. */
+const char *rune_registry_target_kinds(char *buf, size_t len);
+
 #endif

@@ -26,6 +26,7 @@
 #include "exitcode.h"
 #include "inputs.h"
 #include "lock.h"
+#include "params.h"
 
 atomic_int rune_interrupted;
 
@@ -157,6 +158,41 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
                        inputs, "secrets", secrets, "steps", steps, "incident", "id", r->incident,
                        "severity", "started_at", at, "targets", "runbook", "name", r->rb->name,
                        "path", abs, "dir", dir);
+}
+
+/* targets: each declaration's fields resolved (${inputs.*}, ${secrets.*})
+ * and checked against its kind, once, before anything runs. Adds problems
+ * to d; fills ctx.targets. */
+static void resolve_targets(struct rune_run *r, struct rune_diags *d)
+{
+    json_t *all = json_object_get(r->ctx, "targets");
+    struct rune_eval ev = rune_run_evaluator(r);
+    for (size_t i = 0; i < r->rb->ntargets; i++) {
+        const struct rune_targetdef *t = &r->rb->targets[i];
+        if (!t->kind)
+            continue;
+        char err[1024];
+        struct rune_mark where = t->mark;
+        r->expr_deadline_ms = rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS;
+        json_t *v = rune_interp_node(t->node, &ev, &where, err, sizeof err);
+        if (!v) {
+            rune_diag_add(d, where, "target \"%s\": %s", t->name, err);
+            continue;
+        }
+        json_object_del(v, "kind");
+        struct rune_step_type as = {t->kind->name, NULL, t->kind->fields};
+        const char *bad = NULL;
+        json_t *ok = rune_params_prepare(&as, v, err, sizeof err, &bad);
+        json_decref(v);
+        if (!ok) {
+            const struct rune_node *f = bad ? rune_node_get(t->node, bad) : NULL;
+            rune_diag_add(d, f ? f->mark : t->mark, "target \"%s\": %s", t->name, err);
+            continue;
+        }
+        json_object_set_new(ok, "name", json_string(t->name));
+        json_object_set_new(ok, "kind", json_string(t->kind->name));
+        json_object_set_new(all, t->name, ok);
+    }
 }
 
 /* Lock name may use ${inputs...}; lock files live beside the incident log. */
@@ -365,6 +401,14 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     }
     long long started = rune_clock_wall_ms();
     fill_ctx(&r, inputs, secrets, started);
+    resolve_targets(&r, &d);
+    if (d.n) {
+        rune_diags_print(&d, stderr);
+        fprintf(stderr, "rune: %zu problem%s with the targets; nothing was run\n", d.n,
+                d.n == 1 ? "" : "s");
+        rc = RUNE_EXIT_INVALID;
+        goto out;
+    }
     rc = take_lock(&r, &lockfd);
     if (rc != RUNE_EXIT_OK)
         goto out;

@@ -112,6 +112,10 @@ long long rune_call_deadline(struct rune_call *c);
 int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
                      json_t **outputs, char *err, size_t errlen);
 void rune_attempt_release(struct rune_attempt *a);
+/* Target parameters (resolved) must name a declared target of the kind the
+ * type wants; false with err and *bad (the parameter) when not. */
+bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, json_t *params,
+                        char *err, size_t errlen, const char **bad);
 /* "ok", "failed", "timeout", "declined", "cancelled" for a rune_status. */
 const char *rune_status_name(int st);
 

@@ -242,6 +242,12 @@ static bool launch(struct rune_run *r, struct slot *s)
         s->state = DONE_FAILED;
         return false;
     }
+    if (!rune_targets_check(r, st->type, s->params, err, sizeof err, &bad)) {
+        const struct rune_node *pn = bad ? rune_node_get(st->with, bad) : NULL;
+        fail_early(r, s, pn ? pn->mark : st->uses_mark, err);
+        s->state = DONE_FAILED;
+        return false;
+    }
     if (st->confirm) {
         bool b;
         if (rune_node_is_bool(st->confirm, &b)) {

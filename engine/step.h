@@ -33,6 +33,8 @@ enum rune_type {
     RUNE_T_LIST,   /* a sequence of any values */
     RUNE_T_STRLIST,/* a string, or a sequence of strings */
     RUNE_T_MAP,    /* a mapping */
+    RUNE_T_TARGET, /* the name of a target declared under `targets:`; the
+                    * param's `kind` says which kind (rune_call_target) */
 };
 
 /* What a primitive does to the world; a dry-run runs only PURE and (with
@@ -49,6 +51,7 @@ struct rune_param {
     bool required;
     const char *def; /* default as YAML-ish text ("0", "5s", "true"); NULL = none */
     const char *doc;
+    const char *kind; /* RUNE_T_TARGET only: the target kind wanted ("postgres") */
 };
 
 struct rune_output {
@@ -86,6 +89,19 @@ struct rune_step_type {
  * steps/registry.c lists them, NULL-terminated. */
 extern const struct rune_step_type *const rune_native_families[];
 
+/* A kind of target: something steps act on, declared once under
+ * `targets:` and named by steps (`with: { target: db }`). Its fields are
+ * checked like a step's parameters and may use ${inputs.*} and
+ * ${secrets.*}; they are resolved once, before any step runs. */
+struct rune_target_kind {
+    const char *name;    /* "postgres" */
+    const char *summary; /* one line for `rune steps` */
+    const struct rune_param *fields; /* terminated by {NULL} */
+};
+
+/* Target kinds the step families define (steps/registry.c), NULL-terminated. */
+extern const struct rune_target_kind *const rune_native_target_kinds[];
+
 /* ---- What a primitive may ask of its call ---- */
 
 /* Resolved parameters (borrowed; defaults already filled in). */
@@ -94,6 +110,13 @@ const char *rune_call_str(struct rune_call *c, const char *name);  /* NULL if ab
 long long rune_call_int(struct rune_call *c, const char *name);    /* ints and durations (ms) */
 double rune_call_num(struct rune_call *c, const char *name);
 bool rune_call_bool(struct rune_call *c, const char *name);
+
+/* The resolved target a RUNE_T_TARGET parameter names (borrowed): an
+ * object with "name", "kind" and every field (defaults filled, ${...}
+ * resolved, values from secrets already registered for masking). NULL when
+ * the parameter was not given. The engine checked the name and kind before
+ * the call. */
+json_t *rune_call_target(struct rune_call *c, const char *param);
 
 /* The object to fill with outputs (borrowed). */
 json_t *rune_call_outputs(struct rune_call *c);

@@ -50,31 +50,72 @@ static void check_type(struct checker *c, struct rune_stepdef *st)
                   st->uses, hint);
 }
 
-static void check_params(struct checker *c, struct rune_stepdef *st)
+/* A target-typed value that is literal must name a declared target of the
+ * kind the primitive wants. */
+static void check_target_ref(struct checker *c, const char *who, const struct rune_param *p,
+                             const struct rune_node *v, const char *tname)
 {
-    const struct rune_step_type *t = st->type;
-    if (!t)
+    if (v->kind != RUNE_NODE_SCALAR || strstr(v->str, "${"))
         return;
-    const struct rune_node *w = st->with;
+    struct rune_runbook *rb = c->rb;
+    for (size_t i = 0; i < rb->ntargets; i++) {
+        const struct rune_targetdef *t = &rb->targets[i];
+        if (strcmp(t->name, v->str) != 0)
+            continue;
+        if (p->kind && t->kind_name && strcmp(p->kind, t->kind_name) != 0)
+            rune_diag_add(c->d, v->mark, "%s: target \"%s\" is a %s target; %s needs a %s target",
+                          who, t->name, t->kind_name, tname, p->kind);
+        return;
+    }
+    const char **names = calloc(rb->ntargets + 1, sizeof *names);
+    if (!names)
+        abort();
+    for (size_t i = 0; i < rb->ntargets; i++)
+        names[i] = rb->targets[i].name;
+    char hint[128];
+    rune_suggest_hint(v->str, names, rb->ntargets, hint, sizeof hint);
+    free(names);
+    rune_diag_add(c->d, v->mark,
+                  "%s: no target \"%s\" is declared%s; declare it under `targets:` as "
+                  "{ kind: %s, ... }",
+                  who, v->str, hint, p->kind ? p->kind : "...");
+}
+
+/* The mapping w against a parameter table: unknown names (with a hint),
+ * literal values of the wrong type, required ones missing. `who` starts
+ * each message ("step \"x\""), `tname` is the type or kind, `word` says
+ * "parameter" or "field"; `skip` is a key that belongs to the declaration
+ * itself (a target's kind). */
+static void check_fields(struct checker *c, const char *who, const char *tname,
+                         const struct rune_param *params, const struct rune_node *w,
+                         struct rune_mark at, const char *word, const char *skip)
+{
     size_t np = 0;
-    for (const struct rune_param *p = t->params; p && p->name; p++)
+    for (const struct rune_param *p = params; p && p->name; p++)
         np++;
     const char **names = calloc(np ? np : 1, sizeof *names);
     if (!names)
         abort();
     for (size_t i = 0; i < np; i++)
-        names[i] = t->params[i].name;
+        names[i] = params[i].name;
     for (size_t i = 0; w && i < w->n; i++) {
         const char *k = w->keys[i]->str;
-        const struct rune_param *p = rune_registry_param(t, k);
+        if (skip && !strcmp(k, skip))
+            continue;
+        const struct rune_param *p = NULL;
+        for (const struct rune_param *q = params; q && q->name; q++)
+            if (!strcmp(q->name, k))
+                p = q;
         if (!p) {
             char hint[128];
             rune_suggest_hint(k, names, np, hint, sizeof hint);
-            rune_diag_add(c->d, w->keys[i]->mark, "step \"%s\": %s has no parameter \"%s\"%s",
-                          st->id ? st->id : "?", t->name, k, hint);
+            rune_diag_add(c->d, w->keys[i]->mark, "%s: %s has no %s \"%s\"%s", who, tname, word,
+                          k, hint);
             continue;
         }
         const struct rune_node *v = w->items[i];
+        if (p->type == RUNE_T_TARGET)
+            check_target_ref(c, who, p, v, tname);
         /* a value with ${...} anywhere can only be checked once resolved */
         json_t *lit = rune_node_json(v);
         char *dump = json_dumps(lit, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -84,19 +125,56 @@ static void check_params(struct checker *c, struct rune_stepdef *st)
             char why[256];
             json_t *ok = rune_param_coerce(p->type, lit, why, sizeof why);
             if (!ok)
-                rune_diag_add(c->d, v->mark, "step \"%s\": parameter \"%s\": %s",
-                              st->id ? st->id : "?", k, why);
+                rune_diag_add(c->d, v->mark, "%s: %s \"%s\": %s", who, word, k, why);
             json_decref(ok);
         }
         json_decref(lit);
     }
-    for (const struct rune_param *p = t->params; p && p->name; p++) {
+    for (const struct rune_param *p = params; p && p->name; p++) {
         if (p->required && !rune_node_get(w, p->name))
-            rune_diag_add(c->d, w ? w->mark : st->uses_mark,
-                          "step \"%s\": %s needs parameter \"%s\" (%s)", st->id ? st->id : "?",
-                          t->name, p->name, p->doc ? p->doc : rune_type_name(p->type));
+            rune_diag_add(c->d, w ? w->mark : at, "%s: %s needs %s \"%s\" (%s)", who, tname,
+                          word, p->name, p->doc ? p->doc : rune_type_name(p->type));
     }
     free(names);
+}
+
+static void check_params(struct checker *c, struct rune_stepdef *st)
+{
+    if (!st->type)
+        return;
+    char who[160];
+    snprintf(who, sizeof who, "step \"%s\"", st->id ? st->id : "?");
+    check_fields(c, who, st->type->name, st->type->params, st->with, st->uses_mark, "parameter",
+                 NULL);
+}
+
+/* targets: a known kind, its fields, unique names. */
+static void check_targets(struct checker *c)
+{
+    struct rune_runbook *rb = c->rb;
+    for (size_t i = 0; i < rb->ntargets; i++) {
+        struct rune_targetdef *t = &rb->targets[i];
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(rb->targets[j].name, t->name))
+                rune_diag_add(c->d, t->mark, "target \"%s\" is declared twice", t->name);
+        if (!t->kind_name)
+            continue;
+        t->kind = rune_registry_target_kind(t->kind_name);
+        if (!t->kind) {
+            const char *names[32];
+            size_t n = 0;
+            for (; rune_native_target_kinds[n] && n < 32; n++)
+                names[n] = rune_native_target_kinds[n]->name;
+            char hint[128], all[256];
+            rune_suggest_hint(t->kind_name, names, n, hint, sizeof hint);
+            rune_diag_add(c->d, t->kind_mark, "unknown target kind \"%s\"%s; kinds: %s",
+                          t->kind_name, hint, rune_registry_target_kinds(all, sizeof all));
+            continue;
+        }
+        char who[160];
+        snprintf(who, sizeof who, "target \"%s\"", t->name);
+        check_fields(c, who, t->kind->name, t->kind->fields, t->node, t->mark, "field", "kind");
+    }
 }
 
 static void check_needs(struct checker *c, struct rune_stagedef *sd, struct rune_stepdef *st)
@@ -163,6 +241,7 @@ static void check_needs(struct checker *c, struct rune_stagedef *sd, struct rune
 struct refctx {
     struct checker *c;
     const struct rune_stepdef *from; /* NULL outside steps */
+    bool before_steps;               /* resolved before any step runs (targets) */
     enum rune_stage_id stage;
     const struct rune_node *node;
 };
@@ -191,6 +270,11 @@ static void on_ref(void *ud, const char *root, const char *name, size_t len)
                 return;
         rune_diag_add(r->c->d, r->node->mark,
                       "secrets.%s is not declared; declare it under `secrets:`", id);
+    } else if (r->before_steps) {
+        rune_diag_add(r->c->d, r->node->mark,
+                      "steps.%s: targets are resolved before any step runs, so they can use "
+                      "inputs and secrets only",
+                      id);
     } else {
         const struct rune_stepdef *s = rune_runbook_step(rb, id);
         if (!s) {
@@ -391,6 +475,7 @@ void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d)
         }
     }
     check_inputs(&c);
+    check_targets(&c);
     for (int s = 0; s < RUNE_NSTAGES; s++) {
         struct rune_stagedef *sd = &rb->stages[s];
         for (size_t i = 0; i < sd->n; i++) {
@@ -403,7 +488,7 @@ void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d)
     /* references and Lua: after all graphs exist (precedence needs deps) */
     for (int s = 0; s < RUNE_NSTAGES; s++) {
         struct rune_stagedef *sd = &rb->stages[s];
-        struct refctx r = {&c, NULL, (enum rune_stage_id)s, NULL};
+        struct refctx r = {&c, NULL, false, (enum rune_stage_id)s, NULL};
         check_condition(&r, sd->incident_if, "incident_if");
         if (sd->severity)
             check_severity(&r, sd->severity);
@@ -418,8 +503,12 @@ void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d)
         }
     }
     if (rb->lock) {
-        struct refctx r = {&c, NULL, RUNE_DETECTION, NULL};
+        struct refctx r = {&c, NULL, true, RUNE_DETECTION, NULL};
         check_refs(&r, rb->lock);
+    }
+    for (size_t i = 0; i < rb->ntargets; i++) {
+        struct refctx r = {&c, NULL, true, RUNE_DETECTION, NULL};
+        check_refs(&r, rb->targets[i].node);
     }
     free(c.ids);
 }

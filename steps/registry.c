@@ -1,6 +1,6 @@
 /*
- * registry.c — the list of native step families. Adding a family means
- * one line here and one table at the end of its own file.
+ * registry.c — the list of native step families and target kinds. Adding
+ * a family means one line here and one table at the end of its own file.
  */
 #include "step.h"
 
@@ -8,11 +8,25 @@ extern const struct rune_step_type rune_backup_steps[];
 extern const struct rune_step_type rune_disk_steps[];
 extern const struct rune_step_type rune_file_steps[];
 extern const struct rune_step_type rune_flow_steps[];
+extern const struct rune_step_type rune_pg_steps[];
+extern const struct rune_step_type rune_pg_backup_steps[];
+extern const struct rune_step_type rune_pg_check_steps[];
+extern const struct rune_step_type rune_service_steps[];
 extern const struct rune_step_type rune_shell_steps[];
 extern const struct rune_step_type rune_sqlite_steps[];
 
+extern const struct rune_target_kind rune_postgres_target;
+extern const struct rune_target_kind rune_service_target;
+
+const struct rune_target_kind *const rune_native_target_kinds[] = {
+    &rune_postgres_target,
+    &rune_service_target,
+    NULL,
+};
+
 const struct rune_step_type *const rune_native_families[] = {
-    rune_backup_steps, rune_disk_steps,  rune_file_steps,
-    rune_flow_steps,   rune_shell_steps, rune_sqlite_steps,
+    rune_backup_steps, rune_disk_steps,     rune_file_steps,      rune_flow_steps,
+    rune_pg_steps,     rune_pg_backup_steps, rune_pg_check_steps, rune_service_steps,
+    rune_shell_steps,  rune_sqlite_steps,
     NULL,
 };

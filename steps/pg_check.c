@@ -1,0 +1,8 @@
+/*
+ * pg_check.c — (being written)
+ */
+#include "step.h"
+
+const struct rune_step_type rune_pg_check_steps[] = {
+    {0},
+};

@@ -1,0 +1,295 @@
+/*
+ * pgconn.c — connecting to PostgreSQL for a step, and running SQL under
+ * the step's deadline. See pgconn.h.
+ */
+#include "pgconn.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct rune_param postgres_fields[] = {
+    {"conninfo", RUNE_T_STRING, false, NULL,
+     "libpq connection string or URI (\"host=db1 dbname=app\", \"postgresql://...\"); "
+     "PGHOST, PGPORT, PGUSER, PGDATABASE fill what it leaves out"},
+    {"database", RUNE_T_STRING, false, NULL, "database name (overrides the conninfo's)"},
+    {"host", RUNE_T_STRING, false, NULL, "host name or socket directory"},
+    {"port", RUNE_T_STRING, false, NULL, "port"},
+    {"user", RUNE_T_STRING, false, NULL, "role to connect as"},
+    {"password", RUNE_T_STRING, false, NULL,
+     "password, normally \"${secrets.NAME}\"; else PGPASSWORD or ~/.pgpass (never logged)"},
+    {"connect_timeout", RUNE_T_DURATION, false, "10s", "give up connecting after this long"},
+    {NULL},
+};
+
+const struct rune_target_kind rune_postgres_target = {
+    "postgres", "A PostgreSQL database reached with libpq", postgres_fields,
+};
+
+static const char *field(json_t *t, const char *name)
+{
+    const char *v = json_string_value(json_object_get(t, name));
+    return v && *v ? v : NULL;
+}
+
+/* A password inside a conninfo or URI is a secret too. */
+static void hide_conninfo_password(struct rune_call *c, const char *conninfo)
+{
+    if (!conninfo)
+        return;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "password") && o->val && *o->val)
+            rune_call_secret(c, o->val);
+    PQconninfoFree(opts);
+}
+
+int rune_pg_cancelled(struct rune_call *c)
+{
+    int st = rune_call_cancel_status(c);
+    return st == RUNE_STEP_OK ? RUNE_STEP_CANCELLED : st;
+}
+
+/* Waits until fd is ready for `events`, at most 100 ms at a time so
+ * cancellation is seen promptly. 1 ready, 0 not yet, -1 cancelled. */
+static int wait_fd(struct rune_call *c, int fd, short events)
+{
+    if (rune_call_cancelled(c))
+        return -1;
+    struct pollfd p = {fd, events, 0};
+    int n = poll(&p, 1, 100);
+    return n > 0 ? 1 : 0;
+}
+
+/* libpq messages end in a newline and may span lines: one line for ours. */
+static void tidy(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen)
+{
+    json_t *t = rune_call_target(c, "target");
+    const char *conninfo = field(t, "conninfo");
+    const char *password = field(t, "password");
+    hide_conninfo_password(c, conninfo);
+    if (password)
+        rune_call_secret(c, password);
+    const char *env = getenv("PGPASSWORD");
+    if (env && *env)
+        rune_call_secret(c, env);
+    long long ms = t && json_object_get(t, "connect_timeout")
+                       ? json_integer_value(json_object_get(t, "connect_timeout"))
+                       : 10000;
+    char tmo[32];
+    snprintf(tmo, sizeof tmo, "%lld", ms < 1000 ? 1 : (ms + 999) / 1000);
+    /* later keywords win: the conninfo overrides our defaults, the named
+     * fields override the conninfo, the call's dbname overrides them all */
+    const char *keys[16], *vals[16];
+    int n = 0;
+#define KV(k, v)                                                                                   \
+    do {                                                                                           \
+        if (v) {                                                                                   \
+            keys[n] = (k);                                                                         \
+            vals[n] = (v);                                                                         \
+            n++;                                                                                   \
+        }                                                                                          \
+    } while (0)
+    const char *timeout = tmo;
+    KV("connect_timeout", timeout);
+    KV("application_name", "rune");
+    KV("dbname", conninfo);
+    KV("host", field(t, "host"));
+    KV("port", field(t, "port"));
+    KV("user", field(t, "user"));
+    KV("password", password);
+    KV("dbname", field(t, "database"));
+    KV("dbname", dbname);
+#undef KV
+    keys[n] = NULL;
+    vals[n] = NULL;
+
+    PGconn *conn = PQconnectStartParams(keys, vals, conninfo ? 1 : 0);
+    if (!conn) {
+        snprintf(err, errlen, "out of memory connecting to PostgreSQL");
+        return NULL;
+    }
+    long long deadline = mono_ms() + ms;
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    while (PQstatus(conn) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
+           ps != PGRES_POLLING_FAILED) {
+        int w = wait_fd(c, PQsocket(conn), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT);
+        if (w < 0) {
+            snprintf(err, errlen, "cancelled while connecting to PostgreSQL");
+            PQfinish(conn);
+            return NULL;
+        }
+        if (mono_ms() > deadline) {
+            snprintf(err, errlen, "PostgreSQL did not answer within %llds (connect_timeout)",
+                     (ms + 999) / 1000);
+            PQfinish(conn);
+            return NULL;
+        }
+        if (w > 0)
+            ps = PQconnectPoll(conn);
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
+        tidy(err);
+        if (strstr(err, "password authentication failed") || strstr(err, "no password supplied"))
+            snprintf(err + strlen(err), errlen - strlen(err),
+                     "; give the target a password from a secret (password: "
+                     "\"${secrets.NAME}\"), PGPASSWORD or ~/.pgpass");
+        PQfinish(conn);
+        return NULL;
+    }
+    /* deterministic text output: dumps and content hashes depend on it */
+    PGresult *r = PQexec(conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                               "SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; "
+                               "SET client_encoding = 'UTF8'; SET bytea_output = 'hex'; "
+                               "SET client_min_messages = warning");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "cannot set up the session: %s", PQerrorMessage(conn));
+        tidy(err);
+        PQclear(r);
+        PQfinish(conn);
+        return NULL;
+    }
+    PQclear(r);
+    return conn;
+}
+
+const char *rune_pg_where(PGconn *conn, char *buf, size_t len)
+{
+    const char *host = PQhost(conn);
+    snprintf(buf, len, "database %s on %s:%s as %s", PQdb(conn), host && *host ? host : "local",
+             PQport(conn), PQuser(conn));
+    return buf;
+}
+
+PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
+                       const char *const *params, char *err, size_t errlen)
+{
+    if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
+        snprintf(err, errlen, "%s", PQerrorMessage(conn));
+        tidy(err);
+        return NULL;
+    }
+    bool cancelled = false;
+    while (PQisBusy(conn)) {
+        int w = wait_fd(c, PQsocket(conn), POLLIN);
+        if (w < 0 && !cancelled) {
+            /* ask the server to stop, then drain what it sends back */
+            PGcancel *k = PQgetCancel(conn);
+            char buf[256];
+            if (k) {
+                PQcancel(k, buf, sizeof buf);
+                PQfreeCancel(k);
+            }
+            cancelled = true;
+        }
+        if (w != 0 && !PQconsumeInput(conn))
+            break;
+    }
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(conn))) {
+        PQclear(last);
+        last = r;
+    }
+    if (cancelled) {
+        PQclear(last);
+        snprintf(err, errlen, "the query was cancelled (%s)",
+                 rune_call_cancel_status(c) == RUNE_STEP_TIMEOUT ? "the step's timeout passed"
+                                                                 : "the run is stopping");
+        return NULL;
+    }
+    ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *msg = last ? PQresultErrorMessage(last) : PQerrorMessage(conn);
+        snprintf(err, errlen, "%s", msg && *msg ? msg : PQerrorMessage(conn));
+        tidy(err);
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+char *rune_pg_value(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
+                    const char *const *params, bool *isnull, char *err, size_t errlen)
+{
+    if (isnull)
+        *isnull = false;
+    PGresult *r = rune_pg_exec(c, conn, sql, nparams, params, err, errlen);
+    if (!r)
+        return NULL;
+    char *v = NULL;
+    if (PQntuples(r) < 1 || PQnfields(r) < 1 || PQgetisnull(r, 0, 0)) {
+        if (isnull)
+            *isnull = true;
+        if (PQntuples(r) < 1)
+            snprintf(err, errlen, "the query returned no rows");
+    } else {
+        v = strdup(PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return v;
+}
+
+char *rune_pg_qualified(PGconn *conn, const char *name)
+{
+    const char *dot = strchr(name, '.');
+    char *schema = NULL, *table;
+    if (dot) {
+        schema = PQescapeIdentifier(conn, name, (size_t)(dot - name));
+        table = PQescapeIdentifier(conn, dot + 1, strlen(dot + 1));
+    } else {
+        table = PQescapeIdentifier(conn, name, strlen(name));
+    }
+    if (!table || (dot && !schema)) {
+        PQfreemem(schema);
+        PQfreemem(table);
+        return NULL;
+    }
+    size_t n = strlen(table) + (schema ? strlen(schema) + 1 : 0) + 1;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s%s", schema ? schema : "", schema ? "." : "", table);
+    PQfreemem(schema);
+    PQfreemem(table);
+    return out;
+}
+
+json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *r = rune_pg_exec(
+        c, conn,
+        "SELECT CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' "
+        "ORDER BY 1 COLLATE \"C\"",
+        0, NULL, err, errlen);
+    if (!r)
+        return NULL;
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(a, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    return a;
+}

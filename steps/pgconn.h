@@ -1,0 +1,58 @@
+/*
+ * pgconn.h — the step-side PostgreSQL library: the `postgres` target kind,
+ * connecting for a call (target, password from a secret, libpq's
+ * environment and .pgpass for the rest), and running SQL under the call's
+ * deadline and cancellation. Every pg.* primitive goes through here, so
+ * there is one place where passwords are kept out of messages and one
+ * session setup that makes output deterministic (UTC, ISO dates, exact
+ * floats) — which content hashes and dumps rely on.
+ */
+#ifndef RUNE_PGCONN_H
+#define RUNE_PGCONN_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "step.h"
+
+extern const struct rune_target_kind rune_postgres_target;
+
+/* Connects for call c. The target comes from the call's "target"
+ * parameter (absent: libpq defaults from PGHOST, PGPORT, PGUSER, PGDATABASE,
+ * PGPASSWORD, ~/.pgpass). `dbname`, when not NULL, replaces the target's
+ * database (to reach `postgres` for a DROP DATABASE, or a scratch copy).
+ * Honours the call's deadline while connecting. Any password seen is
+ * registered as a secret first. NULL with a message in err (no password in
+ * it) when the connection fails. Safe to call from several threads of one
+ * call (a PGconn itself must stay in one thread at a time). */
+PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen);
+
+/* "db app on /tmp/s:5432 as postgres" — where a connection goes, for logs. */
+const char *rune_pg_where(PGconn *conn, char *buf, size_t len);
+
+/* Runs sql (with optional text parameters) and waits for its result while
+ * watching the call's cancellation: on a timeout or abort the server is
+ * asked to cancel the query. Returns the last result (PQclear it), or NULL
+ * with err set; a result whose status is not COMMAND_OK / TUPLES_OK is
+ * turned into NULL + err too. */
+PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
+                       const char *const *params, char *err, size_t errlen);
+
+/* Convenience: a single value of a one-row result as a malloc'd string
+ * (NULL on error or SQL NULL; *isnull tells which). */
+char *rune_pg_value(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
+                    const char *const *params, bool *isnull, char *err, size_t errlen);
+
+/* The call was cancelled (deadline or abort): the status to return. */
+int rune_pg_cancelled(struct rune_call *c);
+
+/* `"schema"."table"` for a qualified name ("public.orders" or "orders"),
+ * quoted with PQescapeIdentifier. malloc'd; NULL on error. */
+char *rune_pg_qualified(PGconn *conn, const char *name);
+
+/* User tables of the connected database as "schema.table" names (schema
+ * omitted for public), sorted; NULL with err on failure. */
+json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errlen);
+
+#endif

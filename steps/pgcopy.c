@@ -1,0 +1,83 @@
+/*
+ * pgcopy.c — COPY a table out, counting and hashing rows (see pgcopy.h).
+ */
+#include "pgcopy.h"
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgconn.h"
+
+int rune_pg_copy_out(struct rune_call *c, PGconn *conn, const char *qualified, rune_pg_sink sink,
+                     void *ctx, struct rune_rowhash *h, char *err, size_t errlen)
+{
+    size_t n = strlen(qualified) + 64;
+    char *sql = malloc(n);
+    if (!sql)
+        abort();
+    /* a SELECT, not the table itself: partitioned parents copy too */
+    snprintf(sql, n, "COPY (SELECT * FROM %s) TO STDOUT", qualified);
+    PGresult *r = PQexec(conn, sql);
+    free(sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        snprintf(err, errlen, "COPY %s failed: %s", qualified, PQerrorMessage(conn));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int rc = 0;
+    bool stopping = false, cancel_sent = false;
+    for (;;) {
+        char *line = NULL;
+        int got = PQgetCopyData(conn, &line, 1);
+        if (got > 0) {
+            if (!stopping) {
+                if (h)
+                    rune_rowhash_row(h, line, (size_t)got);
+                if (sink && sink(ctx, line, (size_t)got, err, errlen) != 0) {
+                    rc = -1;
+                    stopping = true;
+                }
+            }
+            PQfreemem(line);
+            continue;
+        }
+        if (got == 0) { /* nothing buffered: wait for the socket */
+            if (!stopping && rune_call_cancelled(c)) {
+                snprintf(err, errlen, "cancelled while copying %s", qualified);
+                rc = -1;
+                stopping = true;
+            }
+            if (stopping && !cancel_sent) {
+                cancel_sent = true;
+                PGcancel *k = PQgetCancel(conn);
+                char buf[256];
+                if (k) {
+                    PQcancel(k, buf, sizeof buf);
+                    PQfreeCancel(k);
+                }
+            }
+            struct pollfd p = {PQsocket(conn), POLLIN, 0};
+            poll(&p, 1, 100);
+            if (!PQconsumeInput(conn))
+                break;
+            continue;
+        }
+        break; /* -1: done; -2: error */
+    }
+    while ((r = PQgetResult(conn))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+            snprintf(err, errlen, "COPY %s failed: %s", qualified, PQresultErrorMessage(r));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    /* a message from libpq may end in a newline */
+    size_t e = strlen(err);
+    while (rc && e && err[e - 1] == '\n')
+        err[--e] = '\0';
+    return rc;
+}
