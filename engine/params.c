@@ -168,6 +168,12 @@ json_t *rune_param_default(const struct rune_param *p)
 json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err,
                             size_t errlen, const char **bad)
 {
+    return rune_fields_prepare(t->name, t->params, "parameter", with, err, errlen, bad);
+}
+
+json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, const char *word,
+                            json_t *with, char *err, size_t errlen, const char **bad)
+{
     json_t *out = json_object();
     const char *k;
     json_t *v;
@@ -175,29 +181,29 @@ json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *
     json_object_foreach(with, k, v)
     {
         const struct rune_param *p = NULL;
-        for (const struct rune_param *q = t->params; q && q->name; q++)
+        for (const struct rune_param *q = params; q && q->name; q++)
             if (!strcmp(q->name, k))
                 p = q;
         if (!p) {
-            snprintf(err, errlen, "%s has no parameter \"%s\"", t->name, k);
+            snprintf(err, errlen, "%s has no %s \"%s\"", tname, word, k);
             *bad = k;
             goto fail;
         }
         char why[256];
         json_t *c = rune_param_coerce(p->type, v, why, sizeof why);
         if (!c) {
-            snprintf(err, errlen, "parameter \"%s\": %s", k, why);
+            snprintf(err, errlen, "%s \"%s\": %s", word, k, why);
             *bad = p->name;
             goto fail;
         }
         json_object_set_new(out, k, c);
     }
-    for (const struct rune_param *p = t->params; p && p->name; p++) {
+    for (const struct rune_param *p = params; p && p->name; p++) {
         json_t *have = json_object_get(out, p->name);
         if (have && !json_is_null(have))
             continue;
         if (p->required) {
-            snprintf(err, errlen, "%s needs parameter \"%s\" (%s)", t->name, p->name,
+            snprintf(err, errlen, "%s needs %s \"%s\" (%s)", tname, word, p->name,
                      p->doc ? p->doc : rune_type_name(p->type));
             *bad = p->name;
             goto fail;

@@ -23,6 +23,11 @@ json_t *rune_param_coerce(enum rune_type t, json_t *v, char *err, size_t errlen)
 json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err,
                             size_t errlen, const char **bad);
 
+/* The same over any field table (a target kind's): `tname` and `word`
+ * ("field") name things in messages. */
+json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, const char *word,
+                            json_t *with, char *err, size_t errlen, const char **bad);
+
 /* A parameter's default (YAML text in the table) as JSON; NULL if none. */
 json_t *rune_param_default(const struct rune_param *p);
 

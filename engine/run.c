@@ -180,9 +180,9 @@ static void resolve_targets(struct rune_run *r, struct rune_diags *d)
             continue;
         }
         json_object_del(v, "kind");
-        struct rune_step_type as = {t->kind->name, NULL, t->kind->fields};
         const char *bad = NULL;
-        json_t *ok = rune_params_prepare(&as, v, err, sizeof err, &bad);
+        json_t *ok = rune_fields_prepare(t->kind->name, t->kind->fields, "field", v, err,
+                                         sizeof err, &bad);
         json_decref(v);
         if (!ok) {
             const struct rune_node *f = bad ? rune_node_get(t->node, bad) : NULL;

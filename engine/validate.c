@@ -62,7 +62,7 @@ static void check_target_ref(struct checker *c, const char *who, const struct ru
         const struct rune_targetdef *t = &rb->targets[i];
         if (strcmp(t->name, v->str) != 0)
             continue;
-        if (p->kind && t->kind_name && strcmp(p->kind, t->kind_name) != 0)
+        if (p->kind && t->kind && strcmp(p->kind, t->kind->name) != 0)
             rune_diag_add(c->d, v->mark, "%s: target \"%s\" is a %s target; %s needs a %s target",
                           who, t->name, t->kind_name, tname, p->kind);
         return;

@@ -82,7 +82,18 @@ static void tidy(char *s)
             *p = ' ';
 }
 
-PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen)
+/* libpq keywords for the call's target; later keywords win: the conninfo
+ * overrides our defaults, the named fields override the conninfo, the
+ * call's dbname overrides them all. timeout_ms < 0: the target's. */
+struct keywords {
+    const char *keys[16], *vals[16];
+    char timeout[32];
+    long long timeout_ms;
+    bool expand;
+};
+
+static void keywords(struct rune_call *c, const char *dbname, long long timeout_ms,
+                     struct keywords *k)
 {
     json_t *t = rune_call_target(c, "target");
     const char *conninfo = field(t, "conninfo");
@@ -93,38 +104,44 @@ PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size
     const char *env = getenv("PGPASSWORD");
     if (env && *env)
         rune_call_secret(c, env);
-    long long ms = t && json_object_get(t, "connect_timeout")
+    long long ms = timeout_ms >= 0 ? timeout_ms
+                   : t && json_object_get(t, "connect_timeout")
                        ? json_integer_value(json_object_get(t, "connect_timeout"))
                        : 10000;
-    char tmo[32];
-    snprintf(tmo, sizeof tmo, "%lld", ms < 1000 ? 1 : (ms + 999) / 1000);
-    /* later keywords win: the conninfo overrides our defaults, the named
-     * fields override the conninfo, the call's dbname overrides them all */
-    const char *keys[16], *vals[16];
+    k->timeout_ms = ms;
+    snprintf(k->timeout, sizeof k->timeout, "%lld", ms < 1000 ? 1 : (ms + 999) / 1000);
+    k->expand = conninfo != NULL;
     int n = 0;
-#define KV(k, v)                                                                                   \
-    do {                                                                                           \
-        if (v) {                                                                                   \
-            keys[n] = (k);                                                                         \
-            vals[n] = (v);                                                                         \
-            n++;                                                                                   \
-        }                                                                                          \
-    } while (0)
-    const char *timeout = tmo;
-    KV("connect_timeout", timeout);
-    KV("application_name", "rune");
-    KV("dbname", conninfo);
-    KV("host", field(t, "host"));
-    KV("port", field(t, "port"));
-    KV("user", field(t, "user"));
-    KV("password", password);
-    KV("dbname", field(t, "database"));
-    KV("dbname", dbname);
-#undef KV
-    keys[n] = NULL;
-    vals[n] = NULL;
+    const char *pairs[][2] = {
+        {"connect_timeout", k->timeout}, {"application_name", "rune"},
+        {"dbname", conninfo},            {"host", field(t, "host")},
+        {"port", field(t, "port")},      {"user", field(t, "user")},
+        {"password", password},          {"dbname", field(t, "database")},
+        {"dbname", dbname},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (pairs[i][1]) {
+            k->keys[n] = pairs[i][0];
+            k->vals[n] = pairs[i][1];
+            n++;
+        }
+    k->keys[n] = NULL;
+    k->vals[n] = NULL;
+}
 
-    PGconn *conn = PQconnectStartParams(keys, vals, conninfo ? 1 : 0);
+PGPing rune_pg_ping(struct rune_call *c, const char *dbname, long long timeout_ms)
+{
+    struct keywords k;
+    keywords(c, dbname, timeout_ms, &k);
+    return PQpingParams(k.keys, k.vals, k.expand);
+}
+
+PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen)
+{
+    struct keywords k;
+    keywords(c, dbname, -1, &k);
+    long long ms = k.timeout_ms;
+    PGconn *conn = PQconnectStartParams(k.keys, k.vals, k.expand);
     if (!conn) {
         snprintf(err, errlen, "out of memory connecting to PostgreSQL");
         return NULL;
@@ -182,6 +199,24 @@ const char *rune_pg_where(PGconn *conn, char *buf, size_t len)
     return buf;
 }
 
+void rune_pg_error(PGconn *conn, const PGresult *r, char *err, size_t errlen)
+{
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!primary) {
+        const char *msg = r ? PQresultErrorMessage(r) : NULL;
+        snprintf(err, errlen, "%s", msg && *msg ? msg : PQerrorMessage(conn));
+        tidy(err);
+        return;
+    }
+    /* the server's message, its detail and hint; not the LINE/caret block
+     * psql draws, which is unreadable on one line */
+    const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+    const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+    snprintf(err, errlen, "%s%s%s%s%s", primary, detail ? " — " : "", detail ? detail : "",
+             hint ? "; hint: " : "", hint ? hint : "");
+    tidy(err);
+}
+
 PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
                        const char *const *params, char *err, size_t errlen)
 {
@@ -220,9 +255,7 @@ PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int n
     }
     ExecStatusType st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        const char *msg = last ? PQresultErrorMessage(last) : PQerrorMessage(conn);
-        snprintf(err, errlen, "%s", msg && *msg ? msg : PQerrorMessage(conn));
-        tidy(err);
+        rune_pg_error(conn, last, err, errlen);
         PQclear(last);
         return NULL;
     }
@@ -278,12 +311,13 @@ json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errl
 {
     PGresult *r = rune_pg_exec(
         c, conn,
-        "SELECT CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname "
+        "SELECT name FROM (SELECT CASE WHEN n.nspname = 'public' THEN '' "
+        "ELSE n.nspname || '.' END || c.relname AS name "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
         "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' "
-        "ORDER BY 1 COLLATE \"C\"",
+        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') t "
+        "ORDER BY name COLLATE \"C\"",
         0, NULL, err, errlen);
     if (!r)
         return NULL;

@@ -28,6 +28,11 @@ extern const struct rune_target_kind rune_postgres_target;
  * call (a PGconn itself must stay in one thread at a time). */
 PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen);
 
+/* PQpingParams for the call's target: is a server there and accepting
+ * connections (no authentication needed)? timeout_ms < 0: the target's
+ * connect_timeout. */
+PGPing rune_pg_ping(struct rune_call *c, const char *dbname, long long timeout_ms);
+
 /* "db app on /tmp/s:5432 as postgres" — where a connection goes, for logs. */
 const char *rune_pg_where(PGconn *conn, char *buf, size_t len);
 
@@ -38,6 +43,10 @@ const char *rune_pg_where(PGconn *conn, char *buf, size_t len);
  * turned into NULL + err too. */
 PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
                        const char *const *params, char *err, size_t errlen);
+
+/* A failed result (or the connection's error when r is NULL) as one line
+ * for an operator: message, detail, hint. */
+void rune_pg_error(PGconn *conn, const PGresult *r, char *err, size_t errlen);
 
 /* Convenience: a single value of a one-row result as a malloc'd string
  * (NULL on error or SQL NULL; *isnull tells which). */

@@ -23,7 +23,9 @@ int rune_pg_copy_out(struct rune_call *c, PGconn *conn, const char *qualified, r
     PGresult *r = PQexec(conn, sql);
     free(sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        snprintf(err, errlen, "COPY %s failed: %s", qualified, PQerrorMessage(conn));
+        char why[768];
+        rune_pg_error(conn, r, why, sizeof why);
+        snprintf(err, errlen, "COPY %s failed: %s", qualified, why);
         PQclear(r);
         return -1;
     }
@@ -70,14 +72,12 @@ int rune_pg_copy_out(struct rune_call *c, PGconn *conn, const char *qualified, r
     }
     while ((r = PQgetResult(conn))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
-            snprintf(err, errlen, "COPY %s failed: %s", qualified, PQresultErrorMessage(r));
+            char why[768];
+            rune_pg_error(conn, r, why, sizeof why);
+            snprintf(err, errlen, "COPY %s failed: %s", qualified, why);
             rc = -1;
         }
         PQclear(r);
     }
-    /* a message from libpq may end in a newline */
-    size_t e = strlen(err);
-    while (rc && e && err[e - 1] == '\n')
-        err[--e] = '\0';
     return rc;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "artifact.h"
+#include "counts.h"
 #include "step.h"
 
 /* ---- shared helpers ---- */
@@ -462,78 +463,30 @@ static int fingerprint_plan(struct rune_call *c) { return plan_path(c, "fingerpr
 
 /* ---- sqlite.verify_counts ---- */
 
+static long long count_in(void *db, const char *table, char *why, size_t len)
+{
+    return count_rows(db, table, why, len);
+}
+
 static int counts_run(struct rune_call *c)
 {
     char path[PATH_MAX], why[512] = "";
     resolve(c, rune_call_str(c, "path"), path, sizeof path);
-    json_t *expected = json_object_get(rune_call_params(c), "expected");
-    json_t *manifest = NULL;
-    const char *mpath = rune_call_str(c, "manifest");
-    if (mpath) {
-        /* the counts captured in the backup's own snapshot */
-        char bpath[PATH_MAX];
-        resolve(c, mpath, bpath, sizeof bpath);
-        size_t bl = strlen(bpath), sl = strlen(RUNE_ARTIFACT_MANIFEST_SUFFIX);
-        if (bl > sl && !strcmp(bpath + bl - sl, RUNE_ARTIFACT_MANIFEST_SUFFIX))
-            bpath[bl - sl] = '\0';
-        manifest = rune_artifact_manifest_load(bpath, why, sizeof why);
-        if (!manifest)
-            return rune_call_fail(c, "%s", why);
-        expected = json_object_get(manifest, "tables");
-    }
-    if (!json_is_object(expected) || !json_object_size(expected)) {
-        json_decref(manifest);
-        return rune_call_fail(c, "give expected (table → row count, e.g. { orders: 1200 }) or "
-                                 "manifest (a backup whose manifest lists its tables)");
-    }
+    json_t *expected = rune_counts_expected(c);
+    if (!expected)
+        return RUNE_STEP_FAILED;
     sqlite3 *db = open_db(c, path, true, why, sizeof why);
     if (!db) {
-        json_decref(manifest);
+        json_decref(expected);
         return rune_call_fail(c, "%s", why);
     }
+    /* one read transaction: every count as of the same moment */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    long long tol = rune_call_int(c, "tolerance");
-    double tol_pct = rune_call_num(c, "tolerance_percent");
-    json_t *diff = json_array();
-    int mismatches = 0;
-    const char *t;
-    json_t *want;
-    json_object_foreach(expected, t, want)
-    {
-        long long exp = json_integer_value(want);
-        long long got = count_rows(db, t, why, sizeof why);
-        long long delta = got - exp;
-        long long allowed = tol;
-        long long pct_allowed = (long long)((double)exp * tol_pct / 100.0);
-        if (pct_allowed > allowed)
-            allowed = pct_allowed;
-        bool ok = got >= 0 && json_is_integer(want) && llabs(delta) <= allowed;
-        if (!ok)
-            mismatches++;
-        json_array_append_new(diff, json_pack("{s:s, s:I, s:I, s:I, s:b}", "table", t, "expected",
-                                              (json_int_t)exp, "actual", (json_int_t)got, "diff",
-                                              (json_int_t)(got < 0 ? 0 : delta), "ok", ok));
-    }
+    int st = rune_counts_check(c, expected, count_in, db);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
-    json_decref(manifest);
-    json_t *o = rune_call_outputs(c);
-    json_object_set_new(o, "ok", json_boolean(mismatches == 0));
-    json_object_set_new(o, "mismatches", json_integer(mismatches));
-    json_object_set_new(o, "diff", diff);
-    if (mismatches) {
-        json_t *first = NULL;
-        size_t i;
-        json_t *x;
-        json_array_foreach(diff, i, x) if (!first && !json_is_true(json_object_get(x, "ok"))) first = x;
-        long long got = json_integer_value(json_object_get(first, "actual"));
-        return rune_call_fail(
-            c, "%d table%s differ%s from the expected counts; first: %s has %s%lld rows, expected %lld",
-            mismatches, mismatches == 1 ? "" : "s", mismatches == 1 ? "s" : "",
-            json_string_value(json_object_get(first, "table")), got < 0 ? "no table / " : "",
-            got < 0 ? 0 : got, (long long)json_integer_value(json_object_get(first, "expected")));
-    }
-    return RUNE_STEP_OK;
+    json_decref(expected);
+    return st;
 }
 
 static int counts_plan(struct rune_call *c) { return plan_path(c, "compare row counts of"); }
@@ -927,8 +880,24 @@ static void stem(const char *path, char *out, size_t len)
         *dot = '\0';
 }
 
+/* describe_db of the snapshot in a thread of its own, so that it runs
+ * while the artifact's workers compress the same file (both only read it). */
+struct describe_job {
+    const char *path;
+    json_t *desc; /* owned by whoever joined the thread */
+    char why[1024];
+};
+
+static void *describe_thread(void *arg)
+{
+    struct describe_job *j = arg;
+    j->desc = describe_db(j->path, j->why, sizeof j->why);
+    return NULL;
+}
+
 /* Writes a backup of db into the artifact `dest`; sets the usual outputs.
- * Returns a rune_status. The snapshot is a hidden file beside dest. */
+ * Returns a rune_status. The snapshot is a hidden file beside dest; it is
+ * described (row counts, content hashes) while it is compressed. */
 static int write_backup(struct rune_call *c, const char *db, const char *dest, json_t *o)
 {
     char *buf = NULL;
@@ -952,12 +921,14 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
         unlink(snap);
         return rune_call_fail(c, "%s", why);
     }
-    json_t *desc = describe_db(snap, why, sizeof why);
-    if (!desc) {
-        unlink(snap);
-        return rune_call_fail(c, "the snapshot is unreadable: %s", why);
-    }
-    struct rune_artifact_meta meta = {"sqlite", db, point, (int)rune_call_int(c, "level"), 0};
+    struct describe_job dj = {.path = snap};
+    pthread_t dt;
+    bool describing = pthread_create(&dt, NULL, describe_thread, &dj) == 0;
+    if (!describing)
+        describe_thread(&dj); /* no thread to spare: one after the other */
+    struct rune_artifact_meta meta = {.engine = "sqlite", .source = db, .recovery_point = point,
+                                      .level = (int)rune_call_int(c, "level"),
+                                      .threads = (int)rune_call_int(c, "threads")};
     struct rune_artifact_writer *w = NULL;
     int fd = -1;
     int status = RUNE_STEP_OK;
@@ -990,7 +961,16 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
         status = rune_call_fail(c, "cannot read the snapshot %s: %s", snap, strerror(errno));
         goto out;
     }
-    json_t *manifest = rune_artifact_commit(w, desc, why, sizeof why);
+    if (describing)
+        pthread_join(dt, NULL);
+    describing = false;
+    if (!dj.desc) {
+        rune_artifact_abort(w);
+        w = NULL;
+        status = rune_call_fail(c, "the snapshot is unreadable: %s", dj.why);
+        goto out;
+    }
+    json_t *manifest = rune_artifact_commit(w, dj.desc, why, sizeof why);
     w = NULL;
     if (!manifest) {
         status = rune_call_fail(c, "%s", why);
@@ -1002,15 +982,17 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     json_object_set(o, "bytes", json_object_get(manifest, "bytes"));
     json_object_set(o, "raw_bytes", json_object_get(manifest, "raw_bytes"));
     json_object_set(o, "sha256", json_object_get(manifest, "sha256"));
-    json_object_set(o, "tables", json_object_get(desc, "tables"));
+    json_object_set(o, "tables", json_object_get(dj.desc, "tables"));
     json_object_set_new(o, "recovery_point", json_string(point));
     free(mpath);
     json_decref(manifest);
 out:
+    if (describing)
+        pthread_join(dt, NULL);
     free(buf);
     if (fd >= 0)
         close(fd);
-    json_decref(desc);
+    json_decref(dj.desc);
     unlink(snap);
     return status;
 }
@@ -1345,18 +1327,7 @@ static const struct rune_output fingerprint_outputs[] = {
     {0},
 };
 static const struct rune_param counts_params[] = {
-    PATH_PARAM, BUSY_PARAM,
-    {"expected", RUNE_T_MAP, false, NULL, "table → expected row count"},
-    {"manifest", RUNE_T_PATH, false, NULL, "or a backup: compare with the counts in its manifest"},
-    {"tolerance", RUNE_T_INT, false, "0", "rows a table may differ by"},
-    {"tolerance_percent", RUNE_T_NUMBER, false, "0", "or this percent of the expected count"},
-    {0},
-};
-static const struct rune_output counts_outputs[] = {
-    {"ok", RUNE_T_BOOL, "every table within tolerance"},
-    {"mismatches", RUNE_T_INT, "tables outside tolerance"},
-    {"diff", RUNE_T_LIST, "{table, expected, actual, diff, ok} per table"},
-    {0},
+    PATH_PARAM, BUSY_PARAM, RUNE_COUNTS_PARAMS, {0},
 };
 static const struct rune_param locks_params[] = {
     PATH_PARAM,
@@ -1402,6 +1373,7 @@ static const struct rune_param backup_params[] = {
     {"dir", RUNE_T_PATH, false, ".", "directory for NAME-YYYYMMDD-HHMMSS.db.gz (when `to` is not given)"},
     {"to", RUNE_T_PATH, false, NULL, "the backup file to write (never overwritten)"},
     {"level", RUNE_T_INT, false, "6", "gzip level, 1 (fast) to 9 (small)"},
+    {"threads", RUNE_T_INT, false, "0", "compression threads; 0 = one per CPU (at most 8)"},
     {0},
 };
 static const struct rune_output backup_outputs[] = {
@@ -1458,7 +1430,7 @@ const struct rune_step_type rune_sqlite_steps[] = {
     {"sqlite.fingerprint", "Per-table row count and order-independent content hash, in one snapshot",
      fingerprint_params, fingerprint_outputs, RUNE_READS, fingerprint_run, fingerprint_plan},
     {"sqlite.verify_counts", "Compare per-table row counts with expected ones (with tolerance)",
-     counts_params, counts_outputs, RUNE_READS, counts_run, counts_plan},
+     counts_params, rune_counts_outputs, RUNE_READS, counts_run, counts_plan},
     {"sqlite.locks", "Is the database locked, by whom, and how often (lock wait rate)",
      locks_params, locks_outputs, RUNE_READS, locks_run, locks_plan},
     {"sqlite.stress", "Concurrent-write stress test: N threads × M writes, then a corruption check",
