@@ -380,9 +380,18 @@ static void keep_periods(struct listing *l, const char *rule, const char *fmt, l
 static int retention(struct rune_call *c, struct listing *l)
 {
     long long d = rune_call_int(c, "keep_daily"), w = rune_call_int(c, "keep_weekly"),
-              m = rune_call_int(c, "keep_monthly");
-    if (d < 0 || w < 0 || m < 0)
-        return rune_call_fail(c, "keep_daily, keep_weekly and keep_monthly must not be negative");
+              m = rune_call_int(c, "keep_monthly"), last = rune_call_int(c, "keep_last"),
+              within = rune_call_int(c, "keep_within");
+    if (d < 0 || w < 0 || m < 0 || last < 0 || within < 0)
+        return rune_call_fail(c, "keep_last, keep_within, keep_daily, keep_weekly and "
+                                 "keep_monthly must not be negative");
+    /* the listing is newest first */
+    for (size_t i = 0; i < l->n && (long long)i < last; i++)
+        add_reason(&l->v[i], "last");
+    long long now = rune_artifact_now_ms();
+    for (size_t i = 0; within > 0 && i < l->n; i++)
+        if (now - l->v[i].created_ms <= within)
+            add_reason(&l->v[i], "within");
     keep_periods(l, "daily", "%Y-%m-%d", d);
     keep_periods(l, "weekly", "%G-W%V", w);
     keep_periods(l, "monthly", "%Y-%m", m);
@@ -606,6 +615,9 @@ static const struct rune_output info_outputs[] = {
 static const struct rune_param prune_params[] = {
     {"dir", RUNE_T_PATH, true, NULL, "the backup directory"},
     {"pattern", RUNE_T_STRING, false, "*.gz", "glob for the data files' names"},
+    {"keep_last", RUNE_T_INT, false, "0", "keep the N newest backups, whatever their age"},
+    {"keep_within", RUNE_T_DURATION, false, "0s",
+     "keep every backup younger than this (e.g. 24h: all of today's hourly backups)"},
     {"keep_daily", RUNE_T_INT, false, "7", "keep the newest backup of each of the last N days"},
     {"keep_weekly", RUNE_T_INT, false, "4",
      "keep the newest backup of each of the last N ISO weeks"},

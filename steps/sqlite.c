@@ -23,6 +23,7 @@
 
 #include "artifact.h"
 #include "counts.h"
+#include "names.h"
 #include "step.h"
 
 /* ---- shared helpers ---- */
@@ -1008,14 +1009,11 @@ static int backup_run(struct rune_call *c)
     if (to) {
         resolve(c, to, dest, sizeof dest);
     } else {
-        char dir[PATH_MAX], name[256], ts[32];
+        char dir[PATH_MAX], name[256], why[512];
         resolve(c, rune_call_str(c, "dir"), dir, sizeof dir);
         stem(db, name, sizeof name);
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        snprintf(dest, sizeof dest, "%s/%s-%s.db.gz", dir, name, ts);
+        if (rune_fresh_name(dest, sizeof dest, dir, name, "-", ".db.gz", why, sizeof why) != 0)
+            return rune_call_fail(c, "%s", why);
     }
     return write_backup(c, db, dest, rune_call_outputs(c));
 }
@@ -1135,13 +1133,13 @@ static int restore_run(struct rune_call *c)
     /* 4. swap: the current database (if any) becomes the safety copy */
     struct stat st;
     if (stat(db, &st) == 0) {
-        char safety[PATH_MAX + 64], ts[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        snprintf(safety, sizeof safety, "%s.before-restore-%s", db, ts);
-        if (move_aside(db, safety, why, sizeof why) != 0) {
+        /* db is absolute (resolved against the cwd): DIR/NAME */
+        char safety[PATH_MAX + 64], dir[PATH_MAX];
+        const char *base = strrchr(db, '/') + 1;
+        snprintf(dir, sizeof dir, "%.*s", (int)(base - db - 1), db);
+        if (rune_fresh_name(safety, sizeof safety, *dir ? dir : "/", base, ".before-restore-", "",
+                            why, sizeof why) != 0 ||
+            move_aside(db, safety, why, sizeof why) != 0) {
             status = rune_call_fail(c, "%s", why);
             goto out;
         }
@@ -1187,7 +1185,7 @@ static int compact_run(struct rune_call *c)
     long long before = st.st_size;
     /* 1. a backup first (the seed: "ALWAYS use -BackupFirst") */
     if (rune_call_bool(c, "backup")) {
-        char dir[PATH_MAX], dest[PATH_MAX], name[256], ts[32];
+        char dir[PATH_MAX], dest[PATH_MAX], name[256];
         const char *bd = rune_call_str(c, "backup_dir");
         if (bd) {
             resolve(c, bd, dir, sizeof dir);
@@ -1197,11 +1195,9 @@ static int compact_run(struct rune_call *c)
             *sl = '\0';
         }
         stem(db, name, sizeof name);
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
-        snprintf(dest, sizeof dest, "%s/%s-before-compact-%s.db.gz", dir, name, ts);
+        if (rune_fresh_name(dest, sizeof dest, dir, name, "-before-compact-", ".db.gz", why,
+                            sizeof why) != 0)
+            return rune_call_fail(c, "%s", why);
         json_t *bo = json_object();
         int bst = write_backup(c, db, dest, bo);
         json_decref(bo);

@@ -292,7 +292,7 @@ expect_rc 0
 gzip -dc "$T/gone.gz" | cmp -s - "$T/src" || fail "the backup does not hold the original"
 end_case
 
-test_case "a full disk fails file.compress and file.copy cleanly, leaving no partial file"
+test_case "a full disk fails file.compress, file.copy and sqlite.backup cleanly, leaving no partial file"
 mkdir -p "$T/full"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k tmpfs "$T/full" 2>/dev/null; then
     trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
@@ -305,6 +305,19 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k tmpfs "$T/full" 2>/dev/null
     expect_rc 4
     expect_out "No space left on device"
     expect_eq "$(find "$T/full" -mindepth 1 | wc -l)" "0" "files left after the copy"
+    # a SQLite backup bigger than the disk: refused cleanly, nothing left
+    sqlite3 "$T/big.db" "CREATE TABLE t(b BLOB); INSERT INTO t SELECT randomblob(100000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10) SELECT * FROM n);"
+    cat > "$T/sbk.yaml" <<'YAML'
+runbook: sbk
+inputs: { db: { type: path, required: true }, dir: { type: path, required: true } }
+mitigation:
+  steps:
+    - { id: backup, uses: sqlite.backup, with: { path: "${inputs.db}", dir: "${inputs.dir}", level: 1 } }
+YAML
+    run_rune run "$T/sbk.yaml" --set db="$T/big.db" --set dir="$T/full"
+    expect_rc 4
+    expect_out "disk is full"
+    expect_eq "$(find "$T/full" -mindepth 1 | wc -l)" "0" "files left after the SQLite backup"
     umount "$T/full"
 else
     echo "skip: mounting a small tmpfs needs root; the full-disk case did not run" >&2
