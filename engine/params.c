@@ -180,6 +180,10 @@ json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, 
     *bad = NULL;
     json_object_foreach(with, k, v)
     {
+        /* null (an optional input that was not given) means "not given":
+         * the default applies, or a required one is reported missing */
+        if (json_is_null(v))
+            continue;
         const struct rune_param *p = NULL;
         for (const struct rune_param *q = params; q && q->name; q++)
             if (!strcmp(q->name, k))
