@@ -183,7 +183,9 @@ static void redact_buf(struct rune_run *r, char **buf, size_t *len)
 
 int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
 {
-    p->deadline_ms = c->a->deadline_ms;
+    /* a caller may ask for an earlier end than the step's deadline */
+    if (c->a->deadline_ms && (!p->deadline_ms || c->a->deadline_ms < p->deadline_ms))
+        p->deadline_ms = c->a->deadline_ms;
     p->cancelled = proc_cancelled;
     p->cancel_ctx = c;
     char err[512];

@@ -155,7 +155,9 @@ void rune_call_secret(struct rune_call *c, const char *value);
 char *rune_call_redact(struct rune_call *c, const char *s);
 
 /* Run a child process under the call's deadline and cancellation; the
- * captured output is redacted and its tail kept for the incident log. */
+ * captured output is redacted and its tail kept for the incident log. A
+ * p->deadline_ms (monotonic ms) earlier than the step's is kept: a
+ * primitive can give one command less time than the whole step. */
 int rune_call_spawn(struct rune_call *c, struct rune_proc *p);
 
 #endif

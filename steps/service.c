@@ -1,16 +1,1090 @@
 /*
- * service.c — (being written)
+ * service.c — the `service` target kind and the service.* family: check,
+ * stop, start and restart a service through one of three backends —
+ * pg_ctl (a PostgreSQL data directory), systemd (systemctl), or command
+ * (the operator's own start/stop/status scripts: docker, a wrapper...).
+ *
+ * Every change follows one shape: look at the state first (a service
+ * already in the wanted state is a success that says so), act, then poll
+ * the status until the new state shows or the target's `wait` runs out;
+ * a failure names the last state seen and where to look next.
+ *
+ * Children run through rune_call_spawn (step deadline, Ctrl-C, masking).
+ * pg_ctl and systemctl get argv built from the target's fields, never a
+ * shell string; only the command backend's scripts, written whole by the
+ * operator, go to /bin/sh -c. This file must not decide what a state
+ * means beyond what each backend documents (pg_ctl's exit codes,
+ * `systemctl is-active`'s words, LSB's "status exits 0 when running").
  */
+#include <glob.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "step.h"
 
-const struct rune_step_type rune_service_steps[] = {
-    {0},
+#define MAX_ARGS 24
+#define POLL_FIRST_MS 100     /* first pause between status checks; doubles each time */
+#define POLL_MAX_MS 1000      /* longest pause between status checks */
+#define STATUS_GRACE_MS 10000 /* a status check may take this long even past `wait` */
+#define CAPTURE_MAX 65536     /* bytes of each stream kept from a child */
+#define MSG_TAIL 300          /* bytes of a command's output quoted in a message */
+#define OUTPUT_TAIL 2000      /* bytes of the status output kept as the `output` output */
+#define PG_LIB_DIR "/usr/lib/postgresql"
+
+enum backend { BACKEND_PG_CTL, BACKEND_SYSTEMD, BACKEND_COMMAND, BACKEND_COUNT };
+static const char *const backend_names[] = {"pg_ctl", "systemd", "command"};
+
+enum action { ACT_STATUS, ACT_START, ACT_STOP, ACT_RESTART };
+static const char *const action_names[] = {"status", "start", "stop", "restart"};
+static const char *const action_doing[] = {"checking", "starting", "stopping", "restarting"};
+
+enum state { STATE_STOPPED, STATE_RUNNING, STATE_CHANGING };
+
+/* A target's fields, checked for its backend. Strings are borrowed from
+ * the target (which lives for the run) unless noted. */
+struct service {
+    const char *name;
+    enum backend backend;
+    long long wait_ms;
+    char *pg_ctl, *data_dir, *log; /* pg_ctl: absolute paths, malloc'd */
+    const char *user;              /* pg_ctl: the OS user pg_ctl runs as */
+    bool as_user;                  /* pg_ctl: rune is root: prefix runuser -u user -- */
+    const char *options, *stop_mode;
+    const char *unit;                  /* systemd */
+    const char *start, *stop, *status; /* command: scripts for /bin/sh -c */
+    char *workdir;                     /* command: absolute, malloc'd, or NULL */
 };
 
+/* What one status check saw. */
+struct seen {
+    enum state state;
+    char word[32]; /* "running", "stopped", "starting", "stopping" */
+    long long pid; /* 0 when unknown */
+    char how[96];  /* how it was seen: "pg_ctl status exited 3" */
+    char *output;  /* tail of the status output (masked, valid UTF-8); malloc'd or NULL */
+};
+
+/* One command line for a backend. argv points into the service and into
+ * secs; nothing here is owned. */
+struct cmd {
+    const char *argv[MAX_ARGS];
+    int n;
+    const char *cwd;
+    const char *script; /* command backend: the script, shown instead of `sh -c ...` */
+    char secs[24];      /* pg_ctl -t */
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void format_ms(long long ms, char *buf, size_t len)
+{
+    if (ms < 1000)
+        snprintf(buf, len, "%lldms", ms);
+    else if (ms % 1000 == 0 || ms >= 60000)
+        snprintf(buf, len, "%llds", (ms + 500) / 1000);
+    else
+        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+}
+
+static void service_free(struct service *s)
+{
+    free(s->pg_ctl);
+    free(s->data_dir);
+    free(s->log);
+    free(s->workdir);
+    memset(s, 0, sizeof *s);
+}
+
+static void seen_free(struct seen *s)
+{
+    free(s->output);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- text from children ---- */
+
+/* The last `max` bytes of what a child printed, trimmed, as valid UTF-8
+ * (a child may print anything, and the cut may split a character): each
+ * byte that breaks the encoding becomes '?'. When one_line, line breaks
+ * become " / " so the text fits in a message. Malloc'd, never NULL
+ * unless out of memory. */
+static char *tail_text(const struct rune_proc *p, size_t max, bool one_line)
+{
+    const char *s = p->tail;
+    size_t n = p->tail_len;
+    while (n > 0 && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    size_t from = n > max ? n - max : 0;
+    while (from < n && strchr(" \t\r\n", s[from]))
+        from++;
+    char *t = malloc((n - from) * 3 + 1);
+    if (!t)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = from; i < n; i++) {
+        if (one_line && s[i] == '\r')
+            continue;
+        if (one_line && s[i] == '\n') {
+            memcpy(t + j, " / ", 3);
+            j += 3;
+            continue;
+        }
+        t[j++] = s[i];
+    }
+    t[j] = '\0';
+    json_t *check = json_stringn(t, j); /* NULL when not valid UTF-8 */
+    if (!check)
+        for (size_t i = 0; i < j; i++)
+            if ((unsigned char)t[i] >= 0x80)
+                t[i] = '?';
+    json_decref(check);
+    return t;
+}
+
+/* Single-quotes an argument when a shell would otherwise split or expand
+ * it, so a logged command can be pasted into a terminal. */
+static void put_arg(FILE *f, const char *arg)
+{
+    if (*arg && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            "_@%+=:,./-") == strlen(arg)) {
+        fputs(arg, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *s = arg; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
+    fputc('\'', f);
+}
+
+/* The command as an operator would type it, secrets masked. Malloc'd. */
+static char *show_cmd(struct rune_call *c, const struct cmd *k)
+{
+    if (k->script)
+        return rune_call_redact(c, k->script);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    for (int i = 0; i < k->n; i++) {
+        if (i)
+            fputc(' ', f);
+        put_arg(f, k->argv[i]);
+    }
+    fclose(f);
+    char *shown = rune_call_redact(c, text);
+    free(text);
+    return shown;
+}
+
+/* ---- the target ---- */
+
+static const char *field(json_t *t, const char *name)
+{
+    const char *v = json_string_value(json_object_get(t, name));
+    return v && *v ? v : NULL;
+}
+
+/* A path field relative to where the operator started rune. Malloc'd;
+ * NULL when the field is absent. */
+static char *path_field(struct rune_call *c, json_t *t, const char *name)
+{
+    const char *v = field(t, name);
+    if (!v)
+        return NULL;
+    const char *base = rune_call_cwd(c);
+    if (v[0] == '/' || !base || !*base)
+        return strdup(v);
+    size_t len = strlen(base) + strlen(v) + 2;
+    char *abs = malloc(len);
+    if (abs)
+        snprintf(abs, len, "%s/%s", base, v);
+    return abs;
+}
+
+/* Fields that only mean something for one backend; giving one to another
+ * backend is a mistake worth stopping for (a command target with a
+ * data_dir is probably meant to be pg_ctl). Fields with defaults are not
+ * listed: they are always present. */
+static const struct {
+    const char *field;
+    enum backend backend;
+} backend_fields[] = {
+    {"data_dir", BACKEND_PG_CTL}, {"bin_dir", BACKEND_PG_CTL}, {"user", BACKEND_PG_CTL},
+    {"options", BACKEND_PG_CTL},  {"log", BACKEND_PG_CTL},     {"unit", BACKEND_SYSTEMD},
+    {"start", BACKEND_COMMAND},   {"stop", BACKEND_COMMAND},   {"status", BACKEND_COMMAND},
+    {"workdir", BACKEND_COMMAND},
+};
+
+static int check_fields(struct rune_call *c, const struct service *s, json_t *t)
+{
+    for (size_t i = 0; i < sizeof backend_fields / sizeof backend_fields[0]; i++) {
+        if (backend_fields[i].backend == s->backend || !field(t, backend_fields[i].field))
+            continue;
+        return rune_call_fail(c,
+                              "target \"%s\": %s is a field of backend %s, not %s; remove it "
+                              "or change the backend",
+                              s->name, backend_fields[i].field,
+                              backend_names[backend_fields[i].backend], backend_names[s->backend]);
+    }
+    return RUNE_STEP_OK;
+}
+
+/* The name of a user id into buf; false if it has none. */
+static bool user_name(uid_t uid, char *buf, size_t len)
+{
+    struct passwd pw, *found = NULL;
+    char tmp[4096];
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &found) != 0 || !found)
+        return false;
+    snprintf(buf, len, "%s", found->pw_name);
+    return true;
+}
+
+/* PostgreSQL refuses to run as root, so as root pg_ctl runs as `user`
+ * (through runuser, which drops to the user's ids and groups); as anyone
+ * else rune can only be that user itself. */
+static int check_user(struct rune_call *c, struct service *s)
+{
+    if (geteuid() == 0) {
+        if (s->user && strcmp(s->user, "root") != 0) {
+            s->as_user = true;
+            return RUNE_STEP_OK;
+        }
+        char owner[256] = "";
+        struct stat st;
+        if (stat(s->data_dir, &st) == 0 && st.st_uid != 0 && user_name(st.st_uid, owner, 200))
+            snprintf(owner + strlen(owner), sizeof owner - strlen(owner), " owns %s", s->data_dir);
+        return rune_call_fail(c,
+                              "target \"%s\": rune runs as root and PostgreSQL refuses to: set "
+                              "user: on the target to the OS user that owns the data "
+                              "directory%s%s%s",
+                              s->name, *owner ? " (" : "", owner, *owner ? ")" : "");
+    }
+    char me[256];
+    if (!s->user || (user_name(geteuid(), me, sizeof me) && strcmp(me, s->user) == 0))
+        return RUNE_STEP_OK;
+    return rune_call_fail(c,
+                          "target \"%s\": user: %s: rune runs as %s, not root, so it cannot "
+                          "run pg_ctl as %s; run rune as root or as %s, or remove user:",
+                          s->name, s->user, user_name(geteuid(), me, sizeof me) ? me : "?", s->user,
+                          s->user);
+}
+
+static bool executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+/* "/usr/lib/postgresql/9.6/bin/pg_ctl" → 9006, ".../15/bin/pg_ctl" → 15000. */
+static long pg_version_of(const char *path)
+{
+    const char *v = path + strlen(PG_LIB_DIR "/");
+    char *end;
+    long major = strtol(v, &end, 10), minor = 0;
+    if (*end == '.')
+        minor = strtol(end + 1, NULL, 10);
+    return major * 1000 + minor;
+}
+
+/* pg_ctl of the data directory's own major version when that is
+ * installed (a newer pg_ctl would start a server that refuses the
+ * directory), else the newest installed one. Malloc'd, or NULL. */
+static char *installed_pg_ctl(const char *data_dir)
+{
+    char ver[32] = "", *path = NULL;
+    char *vfile = join(data_dir, "PG_VERSION");
+    FILE *f = vfile ? fopen(vfile, "r") : NULL; /* unreadable unless rune is its owner or root */
+    free(vfile);
+    if (f) {
+        if (fgets(ver, sizeof ver, f))
+            ver[strcspn(ver, "\r\n")] = '\0';
+        fclose(f);
+    }
+    if (*ver && !strchr(ver, '/')) {
+        char p[256];
+        snprintf(p, sizeof p, PG_LIB_DIR "/%s/bin/pg_ctl", ver);
+        if (executable(p))
+            return strdup(p);
+    }
+    glob_t g;
+    if (glob(PG_LIB_DIR "/*/bin/pg_ctl", 0, NULL, &g) != 0)
+        return NULL;
+    long best = -1;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        long v = pg_version_of(g.gl_pathv[i]);
+        if (v > best && executable(g.gl_pathv[i])) {
+            best = v;
+            free(path);
+            path = strdup(g.gl_pathv[i]);
+        }
+    }
+    globfree(&g);
+    return path;
+}
+
+/* prog in PATH, as the child will look it up. Malloc'd, or NULL. */
+static char *in_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    char *dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+    char *found = NULL, *save = NULL;
+    for (char *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d && !found;
+         d = strtok_r(NULL, ":", &save)) {
+        char *p = join(*d ? d : ".", prog);
+        if (p && executable(p))
+            found = p;
+        else
+            free(p);
+    }
+    free(dirs);
+    return found;
+}
+
+static int find_pg_ctl(struct rune_call *c, struct service *s, json_t *t)
+{
+    char *bin_dir = path_field(c, t, "bin_dir");
+    if (bin_dir) {
+        s->pg_ctl = join(bin_dir, "pg_ctl");
+        int st = RUNE_STEP_OK;
+        if (s->pg_ctl && !executable(s->pg_ctl))
+            st = rune_call_fail(c,
+                                "target \"%s\": bin_dir: %s is not an executable pg_ctl; "
+                                "set bin_dir to the directory that holds pg_ctl",
+                                s->name, s->pg_ctl);
+        free(bin_dir);
+        return st;
+    }
+    s->pg_ctl = installed_pg_ctl(s->data_dir);
+    if (!s->pg_ctl)
+        s->pg_ctl = in_path("pg_ctl");
+    if (!s->pg_ctl)
+        return rune_call_fail(c,
+                              "target \"%s\": pg_ctl not found in " PG_LIB_DIR "/*/bin or in "
+                              "PATH; set bin_dir on the target",
+                              s->name);
+    return RUNE_STEP_OK;
+}
+
+static int load_pg_ctl(struct rune_call *c, struct service *s, json_t *t)
+{
+    s->data_dir = path_field(c, t, "data_dir");
+    if (!s->data_dir)
+        return rune_call_fail(c,
+                              "target \"%s\" (backend pg_ctl) needs data_dir: the cluster's "
+                              "data directory, e.g. /var/lib/postgresql/15/main",
+                              s->name);
+    s->log = path_field(c, t, "log");
+    if (!s->log)
+        s->log = join(s->data_dir, "pg_ctl.log");
+    s->user = field(t, "user");
+    s->options = field(t, "options");
+    s->stop_mode = field(t, "stop_mode");
+    if (!s->stop_mode)
+        s->stop_mode = "fast";
+    if (strcmp(s->stop_mode, "smart") && strcmp(s->stop_mode, "fast") &&
+        strcmp(s->stop_mode, "immediate"))
+        return rune_call_fail(c,
+                              "target \"%s\": stop_mode \"%s\" is not one of smart, fast, "
+                              "immediate",
+                              s->name, s->stop_mode);
+    int st = check_user(c, s);
+    return st != RUNE_STEP_OK ? st : find_pg_ctl(c, s, t);
+}
+
+/* systemctl must be there: without it (a container, a non-systemd host)
+ * say so before trying, rather than leave "not found" to the spawn. */
+static int load_systemd(struct rune_call *c, struct service *s, json_t *t)
+{
+    s->unit = field(t, "unit");
+    if (!s->unit)
+        return rune_call_fail(c,
+                              "target \"%s\" (backend systemd) needs unit: the systemd "
+                              "unit to control, e.g. postgresql@15-main",
+                              s->name);
+    char *systemctl = in_path("systemctl");
+    if (systemctl) {
+        free(systemctl);
+        return RUNE_STEP_OK;
+    }
+    return rune_call_fail(c,
+                          "target \"%s\" (backend systemd): systemctl is not available (not "
+                          "found in PATH), so this machine is not run by systemd; use backend "
+                          "pg_ctl or command here",
+                          s->name);
+}
+
+/* The target the step names, checked for its backend. The engine checked
+ * the kind and each field's type; what each backend needs is checked
+ * here, before anything runs. */
+static int service_load(struct rune_call *c, struct service *s)
+{
+    memset(s, 0, sizeof *s);
+    json_t *t = rune_call_target(c, "target");
+    if (!t) {
+        rune_call_fail(c, "no target: give target: NAME of a `kind: service` target");
+        return RUNE_STEP_FAILED;
+    }
+    s->name = json_string_value(json_object_get(t, "name"));
+    const char *backend = field(t, "backend");
+    s->backend = BACKEND_COUNT;
+    for (int b = 0; backend && b < BACKEND_COUNT; b++)
+        if (strcmp(backend, backend_names[b]) == 0)
+            s->backend = (enum backend)b;
+    if (s->backend == BACKEND_COUNT) {
+        rune_call_fail(c, "target \"%s\": backend \"%s\" is not one of pg_ctl, systemd, command",
+                       s->name, backend ? backend : "");
+        return RUNE_STEP_FAILED; /* spelt out: s->backend must never index backend_names */
+    }
+    json_t *wait = json_object_get(rune_call_params(c), "wait");
+    if (!json_is_integer(wait))
+        wait = json_object_get(t, "wait");
+    s->wait_ms = json_is_integer(wait) ? json_integer_value(wait) : 60000;
+    int st = check_fields(c, s, t);
+    if (st != RUNE_STEP_OK)
+        return st;
+    switch (s->backend) {
+    case BACKEND_PG_CTL:
+        return load_pg_ctl(c, s, t);
+    case BACKEND_SYSTEMD:
+        return load_systemd(c, s, t);
+    default:
+        s->start = field(t, "start");
+        s->stop = field(t, "stop");
+        s->status = field(t, "status");
+        s->workdir = path_field(c, t, "workdir");
+        return RUNE_STEP_OK;
+    }
+}
+
+/* The command backend needs the scripts the action uses. */
+static int need_scripts(struct rune_call *c, const struct service *s, enum action a)
+{
+    if (s->backend != BACKEND_COMMAND)
+        return RUNE_STEP_OK;
+    const char *missing = !s->status                                          ? "status"
+                          : (a == ACT_START || a == ACT_RESTART) && !s->start ? "start"
+                          : (a == ACT_STOP || a == ACT_RESTART) && !s->stop   ? "stop"
+                                                                              : NULL;
+    if (!missing)
+        return RUNE_STEP_OK;
+    return rune_call_fail(c,
+                          "target \"%s\" (backend command) needs %s: the shell command that "
+                          "%s the service%s",
+                          s->name, missing,
+                          !strcmp(missing, "status")  ? "exits 0 while"
+                          : !strcmp(missing, "start") ? "starts"
+                                                      : "stops",
+                          !strcmp(missing, "status") ? " runs and non-zero when it is stopped"
+                                                     : "");
+}
+
+/* ---- commands ---- */
+
+static void push(struct cmd *k, const char *arg)
+{
+    if (k->n < MAX_ARGS - 1)
+        k->argv[k->n++] = arg;
+    k->argv[k->n] = NULL;
+}
+
+/* The command line for one action. pg_ctl's own -t is what is left of
+ * the wait; restart exists as one command for systemd only (the other
+ * backends stop, then start). */
+static void build(const struct service *s, enum action a, long long left_ms, struct cmd *k)
+{
+    memset(k, 0, sizeof *k);
+    switch (s->backend) {
+    case BACKEND_PG_CTL:
+        k->cwd = "/"; /* the user may not be allowed into rune's cwd */
+        if (s->as_user) {
+            push(k, "runuser");
+            push(k, "-u");
+            push(k, s->user);
+            push(k, "--");
+        }
+        push(k, s->pg_ctl);
+        push(k, action_names[a]);
+        push(k, "-D");
+        push(k, s->data_dir);
+        snprintf(k->secs, sizeof k->secs, "%lld", left_ms > 1000 ? (left_ms + 999) / 1000 : 1);
+        if (a == ACT_START) {
+            push(k, "-w");
+            push(k, "-t");
+            push(k, k->secs);
+            push(k, "-l");
+            push(k, s->log);
+            if (s->options) {
+                push(k, "-o");
+                push(k, s->options);
+            }
+        } else if (a == ACT_STOP) {
+            push(k, "-m");
+            push(k, s->stop_mode);
+            push(k, "-w");
+            push(k, "-t");
+            push(k, k->secs);
+        }
+        break;
+    case BACKEND_SYSTEMD:
+        push(k, "systemctl");
+        push(k, a == ACT_STATUS ? "is-active" : action_names[a]);
+        push(k, s->unit);
+        break;
+    default:
+        k->script = a == ACT_STATUS ? s->status : a == ACT_START ? s->start : s->stop;
+        k->cwd = s->workdir;
+        push(k, "/bin/sh");
+        push(k, "-c");
+        push(k, k->script);
+        break;
+    }
+}
+
+/* "pg_ctl stop", "systemctl start", "the stop command": how messages name
+ * the command that ran. */
+static void cmd_name(const struct service *s, enum action a, char *buf, size_t len)
+{
+    if (s->backend == BACKEND_PG_CTL)
+        snprintf(buf, len, "pg_ctl %s", action_names[a]);
+    else if (s->backend == BACKEND_SYSTEMD)
+        snprintf(buf, len, "systemctl %s", a == ACT_STATUS ? "is-active" : action_names[a]);
+    else
+        snprintf(buf, len, "the %s command", action_names[a]);
+}
+
+/* Runs k until it ends, the step's deadline or Ctrl-C; `deadline` (0 =
+ * none) asks for an earlier end. -1 when it could not start (the reason
+ * is already the step's error); the caller releases p either way. */
+static int spawn(struct rune_call *c, const struct cmd *k, long long deadline, struct rune_proc *p)
+{
+    memset(p, 0, sizeof *p);
+    p->argv = (char *const *)k->argv;
+    p->cwd = k->cwd;
+    p->capture_max = CAPTURE_MAX;
+    p->deadline_ms = deadline;
+    return rune_call_spawn(c, p);
+}
+
+/* A command killed before it ended: by Ctrl-C, by the step's timeout, or
+ * because the service's wait ran out. Sets the error; returns the status. */
+static int killed(struct rune_call *c, const struct service *s, const char *what)
+{
+    int st = rune_call_cancel_status(c);
+    if (st == RUNE_STEP_CANCELLED)
+        rune_call_fail(c, "service %s: cancelled while %s ran; it was killed", s->name, what);
+    else if (st == RUNE_STEP_TIMEOUT)
+        rune_call_fail(c,
+                       "service %s: the step's timeout passed while %s ran; it was killed "
+                       "(give the step a timeout: longer than the service's wait)",
+                       s->name, what);
+    else
+        return rune_call_fail(c, "service %s: %s did not finish within the wait; it was killed",
+                              s->name, what);
+    return st;
+}
+
+/* ---- status ---- */
+
+static void set_word(struct seen *seen, enum state state, const char *word)
+{
+    seen->state = state;
+    snprintf(seen->word, sizeof seen->word, "%s", word);
+}
+
+/* pg_ctl status: 0 running, 3 not running, 4 no (accessible) data
+ * directory; anything else is an error. */
+static int judge_pg_ctl(struct rune_call *c, const struct service *s, const struct rune_proc *p,
+                        struct seen *seen, const char *out)
+{
+    if (p->exit_code == 0) {
+        set_word(seen, STATE_RUNNING, "running");
+        const char *pid = p->out ? strstr(p->out, "(PID: ") : NULL;
+        if (pid)
+            seen->pid = strtoll(pid + 6, NULL, 10);
+        return RUNE_STEP_OK;
+    }
+    if (p->exit_code == 3) {
+        set_word(seen, STATE_STOPPED, "stopped");
+        return RUNE_STEP_OK;
+    }
+    if (p->exit_code == 4)
+        return rune_call_fail(c,
+                              "service %s: pg_ctl cannot use the data directory %s (pg_ctl "
+                              "status exited 4: %s); check data_dir%s%s",
+                              s->name, s->data_dir, out,
+                              s->as_user ? " and that it belongs to " : "",
+                              s->as_user ? s->user : "");
+    return rune_call_fail(c, "service %s: pg_ctl status exited with status %d: %s", s->name,
+                          p->exit_code, out);
+}
+
+/* systemctl is-active prints the unit's state on stdout. Nothing on
+ * stdout means systemctl itself failed (no systemd, no bus, bad unit name). */
+static int judge_systemd(struct rune_call *c, const struct service *s, const struct rune_proc *p,
+                         struct seen *seen, const char *out)
+{
+    char word[32] = "";
+    if (p->out)
+        sscanf(p->out, "%31s", word);
+    if (!*word) {
+        bool booted = access("/run/systemd/system", F_OK) == 0;
+        return rune_call_fail(c, "service %s: systemctl is-active %s failed (exit %d): %s%s",
+                              s->name, s->unit, p->exit_code, out,
+                              booted ? ""
+                                     : "; systemd is not running on this machine (no "
+                                       "/run/systemd/system): use backend pg_ctl or "
+                                       "command here");
+    }
+    static const struct {
+        const char *word;
+        enum state state;
+        const char *as;
+    } words[] = {
+        {"active", STATE_RUNNING, "running"},         {"reloading", STATE_RUNNING, "running"},
+        {"refreshing", STATE_RUNNING, "running"},     {"inactive", STATE_STOPPED, "stopped"},
+        {"failed", STATE_STOPPED, "stopped"},         {"activating", STATE_CHANGING, "starting"},
+        {"deactivating", STATE_CHANGING, "stopping"},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(word, words[i].word) == 0) {
+            set_word(seen, words[i].state, words[i].as);
+            return RUNE_STEP_OK;
+        }
+    set_word(seen, STATE_CHANGING, word); /* a newer systemd's word: neither yet */
+    return RUNE_STEP_OK;
+}
+
+/* LSB: a status script exits 0 while the service runs and non-zero when
+ * it does not; 126 and 127 mean the script itself could not run, which
+ * must not pass for "stopped". */
+static int judge_command(struct rune_call *c, const struct service *s, const struct rune_proc *p,
+                         struct seen *seen, const char *out)
+{
+    if (p->exit_code == 126 || p->exit_code == 127)
+        return rune_call_fail(c,
+                              "service %s: the status command could not run (exit %d: %s): %s; "
+                              "fix status: on the target",
+                              s->name, p->exit_code,
+                              p->exit_code == 127 ? "command not found" : "not executable", out);
+    set_word(seen, p->exit_code == 0 ? STATE_RUNNING : STATE_STOPPED,
+             p->exit_code == 0 ? "running" : "stopped");
+    return RUNE_STEP_OK;
+}
+
+/* Runs the status command once and says what it saw. Fails only when the
+ * answer is not a state: the command could not run, was killed, or
+ * reported an error of its own. `deadline`: 0 = the step's only. */
+static int probe(struct rune_call *c, const struct service *s, long long deadline,
+                 struct seen *seen)
+{
+    seen_free(seen);
+    struct cmd k;
+    build(s, ACT_STATUS, 0, &k);
+    char name[64];
+    cmd_name(s, ACT_STATUS, name, sizeof name);
+    struct rune_proc p;
+    int st = RUNE_STEP_OK;
+    if (spawn(c, &k, deadline, &p) != 0) {
+        st = RUNE_STEP_FAILED;
+        goto out;
+    }
+    if (p.timed_out || p.was_cancelled || p.term_signal) {
+        st = p.term_signal && !p.timed_out && !p.was_cancelled
+                 ? rune_call_fail(c, "service %s: %s was killed by signal %d", s->name, name,
+                                  p.term_signal)
+                 : killed(c, s, name);
+        goto out;
+    }
+    seen->output = tail_text(&p, OUTPUT_TAIL, false);
+    char *out = tail_text(&p, MSG_TAIL, true);
+    const char *shown = out && *out ? out : "no output";
+    snprintf(seen->how, sizeof seen->how, "%s exited %d", name, p.exit_code);
+    if (s->backend == BACKEND_PG_CTL)
+        st = judge_pg_ctl(c, s, &p, seen, shown);
+    else if (s->backend == BACKEND_SYSTEMD)
+        st = judge_systemd(c, s, &p, seen, shown);
+    else
+        st = judge_command(c, s, &p, seen, shown);
+    free(out);
+out:
+    rune_proc_release(&p);
+    return st;
+}
+
+/* ---- changing state ---- */
+
+/* Where to look when a change did not happen: after `a` failed (its
+ * command exited non-zero), or after the wait ran out. */
+static void hint(const struct service *s, enum action a, bool cmd_failed, char *buf, size_t len)
+{
+    switch (s->backend) {
+    case BACKEND_PG_CTL:
+        snprintf(buf, len, "check the server log %s%s", s->log,
+                 a == ACT_STOP && strcmp(s->stop_mode, "immediate")
+                     ? " (stop_mode: immediate does not wait for sessions and checkpoints)"
+                     : "");
+        break;
+    case BACKEND_SYSTEMD:
+        snprintf(buf, len, "check `systemctl status %s` and `journalctl -u %s`", s->unit, s->unit);
+        break;
+    default:
+        if (cmd_failed)
+            snprintf(buf, len, "check the %s command (`%s`) by hand", action_names[a],
+                     a == ACT_START ? s->start : s->stop);
+        else
+            snprintf(buf, len, "run the status command by hand to see what it says: `%s`",
+                     s->status);
+        break;
+    }
+}
+
+/* The action's command ran and failed: say how, with what it printed and
+ * the state the service is in now. */
+static int action_failed(struct rune_call *c, const struct service *s, enum action a,
+                         const struct rune_proc *p, long long deadline, struct seen *seen)
+{
+    char name[64], help[512];
+    cmd_name(s, a, name, sizeof name);
+    hint(s, a, true, help, sizeof help);
+    char *out = tail_text(p, MSG_TAIL, true);
+    char how[64];
+    if (p->term_signal)
+        snprintf(how, sizeof how, "was killed by signal %d", p->term_signal);
+    else
+        snprintf(how, sizeof how, "exited with status %d", p->exit_code);
+    bool known = probe(c, s, deadline, seen) == RUNE_STEP_OK;
+    rune_call_fail(c, "service %s: %s %s (%s%s); the service is %s%s%s%s; %s", s->name, name, how,
+                   out && *out ? "last output: " : "no output", out ? out : "",
+                   known ? seen->word : "in an unknown state (the status check failed too)",
+                   known ? " (" : "", known ? seen->how : "", known ? ")" : "", help);
+    free(out);
+    return RUNE_STEP_FAILED;
+}
+
+/* Polls the status until it shows `want` or the deadline passes; `seen`
+ * ends with the last state seen, also on failure. */
+static int await(struct rune_call *c, const struct service *s, enum action a, enum state want,
+                 long long deadline, long long wait_ms, struct seen *seen)
+{
+    long long pause = POLL_FIRST_MS;
+    for (;;) {
+        long long grace = now_ms() + STATUS_GRACE_MS;
+        int st = probe(c, s, deadline > grace ? deadline : grace, seen);
+        if (st != RUNE_STEP_OK || seen->state == want)
+            return st;
+        long long left = deadline - now_ms();
+        const char *to = want == STATE_RUNNING ? "running" : "stopped";
+        if (left <= 0) {
+            char w[32], help[512];
+            format_ms(wait_ms, w, sizeof w);
+            hint(s, a, false, help, sizeof help);
+            return rune_call_fail(c,
+                                  "service %s is not %s after waiting %s (wait): the last "
+                                  "state seen was %s (%s%s%s); %s",
+                                  s->name, to, w, seen->word, seen->how,
+                                  seen->output && *seen->output ? ": " : "",
+                                  seen->output ? seen->output : "", help);
+        }
+        st = rune_call_sleep(c, pause < left ? pause : left);
+        if (st != RUNE_STEP_OK) {
+            rune_call_fail(c,
+                           "service %s: %s while waiting for it to be %s; the last state "
+                           "seen was %s",
+                           s->name,
+                           st == RUNE_STEP_TIMEOUT ? "the step's timeout passed" : "cancelled", to,
+                           seen->word);
+            return st;
+        }
+        pause = pause * 2 > POLL_MAX_MS ? POLL_MAX_MS : pause * 2;
+    }
+}
+
+/* Runs one action and waits for the state it leads to. */
+static int change(struct rune_call *c, const struct service *s, enum action a, long long deadline,
+                  struct seen *seen)
+{
+    struct cmd k;
+    build(s, a, deadline - now_ms(), &k);
+    char *shown = show_cmd(c, &k);
+    rune_call_log(c, "%s service %s: %s", action_doing[a], s->name, shown ? shown : "");
+    free(shown);
+    char name[64];
+    cmd_name(s, a, name, sizeof name);
+    struct rune_proc p;
+    int st = RUNE_STEP_OK;
+    if (spawn(c, &k, deadline, &p) != 0)
+        st = RUNE_STEP_FAILED;
+    else if (p.timed_out || p.was_cancelled)
+        st = killed(c, s, name);
+    else if (p.exit_code != 0 || p.term_signal)
+        st = action_failed(c, s, a, &p, deadline, seen);
+    rune_proc_release(&p);
+    if (st != RUNE_STEP_OK)
+        return st;
+    return await(c, s, a, a == ACT_STOP ? STATE_STOPPED : STATE_RUNNING, deadline, s->wait_ms,
+                 seen);
+}
+
+static void set_pid(json_t *o, const struct seen *seen)
+{
+    json_object_set_new(o, "pid", seen->pid > 0 ? json_integer(seen->pid) : json_null());
+}
+
+/* stop, start and restart: look, act unless there is nothing to do,
+ * wait for the new state, report before and after. */
+static int act(struct rune_call *c, enum action a)
+{
+    struct service s;
+    struct seen before = {0}, after = {0};
+    int st = service_load(c, &s);
+    if (st == RUNE_STEP_OK)
+        st = need_scripts(c, &s, a);
+    if (st != RUNE_STEP_OK)
+        goto out;
+    json_t *o = rune_call_outputs(c);
+    st = probe(c, &s, 0, &before);
+    if (st != RUNE_STEP_OK)
+        goto out;
+    long long t0 = now_ms(), deadline = t0 + s.wait_ms;
+    json_object_set_new(o, "was", json_string(before.word));
+    if ((a == ACT_STOP && before.state == STATE_STOPPED) ||
+        (a == ACT_START && before.state == STATE_RUNNING)) {
+        rune_call_log(c, "service %s is already %s (%s); nothing to do", s.name, before.word,
+                      before.how);
+        json_object_set_new(o, "now", json_string(before.word));
+        json_object_set_new(o, "changed", json_false());
+        json_object_set_new(o, "waited_ms", json_integer(0));
+        set_pid(o, &before);
+        goto out;
+    }
+    if (a == ACT_RESTART && s.backend != BACKEND_SYSTEMD) {
+        if (before.state != STATE_STOPPED)
+            st = change(c, &s, ACT_STOP, deadline, &after);
+        if (st == RUNE_STEP_OK)
+            st = change(c, &s, ACT_START, deadline, &after);
+    } else {
+        st = change(c, &s, a, deadline, &after);
+    }
+    long long waited = now_ms() - t0;
+    /* a command killed before any status check leaves the state unknown */
+    json_object_set_new(o, "now", json_string(*after.word ? after.word : "unknown"));
+    json_object_set_new(o, "changed", json_boolean(st == RUNE_STEP_OK));
+    json_object_set_new(o, "waited_ms", json_integer(waited));
+    set_pid(o, &after);
+    if (st == RUNE_STEP_OK) {
+        char w[32];
+        format_ms(waited, w, sizeof w);
+        rune_call_log(c, "service %s is %s (was %s; %s)", s.name, after.word, before.word, w);
+    }
+out:
+    seen_free(&before);
+    seen_free(&after);
+    service_free(&s);
+    return st;
+}
+
+static int service_status(struct rune_call *c)
+{
+    struct service s;
+    struct seen seen = {0};
+    int st = service_load(c, &s);
+    if (st == RUNE_STEP_OK)
+        st = need_scripts(c, &s, ACT_STATUS);
+    if (st == RUNE_STEP_OK)
+        st = probe(c, &s, 0, &seen);
+    if (st == RUNE_STEP_OK) {
+        json_t *o = rune_call_outputs(c);
+        json_object_set_new(o, "running", json_boolean(seen.state == STATE_RUNNING));
+        json_object_set_new(o, "state", json_string(seen.word));
+        set_pid(o, &seen);
+        json_object_set_new(o, "output", json_string(seen.output ? seen.output : ""));
+        json_object_set_new(o, "backend", json_string(backend_names[s.backend]));
+        rune_call_log(c, "service %s is %s (%s)", s.name, seen.word, seen.how);
+    }
+    seen_free(&seen);
+    service_free(&s);
+    return st;
+}
+
+static int service_stop(struct rune_call *c)
+{
+    return act(c, ACT_STOP);
+}
+
+static int service_start(struct rune_call *c)
+{
+    return act(c, ACT_START);
+}
+
+static int service_restart(struct rune_call *c)
+{
+    return act(c, ACT_RESTART);
+}
+
+/* ---- plans ---- */
+
+/* The command for an action as the plan shows it, secrets masked. Malloc'd. */
+static char *described(struct rune_call *c, const struct service *s, enum action a)
+{
+    struct cmd k;
+    build(s, a, s->wait_ms, &k);
+    return show_cmd(c, &k);
+}
+
+static int plan(struct rune_call *c, enum action a)
+{
+    struct service s;
+    int st = service_load(c, &s);
+    if (st == RUNE_STEP_OK)
+        st = need_scripts(c, &s, a);
+    if (st != RUNE_STEP_OK) {
+        service_free(&s);
+        return st;
+    }
+    char w[32];
+    format_ms(s.wait_ms, w, sizeof w);
+    char *how = described(c, &s, a == ACT_RESTART && s.backend != BACKEND_SYSTEMD ? ACT_STOP : a);
+    char *then =
+        a == ACT_RESTART && s.backend != BACKEND_SYSTEMD ? described(c, &s, ACT_START) : NULL;
+    const char *b = backend_names[s.backend];
+    if (a == ACT_STATUS)
+        rune_call_plan(c, "would check service %s (%s: `%s`)", s.name, b, how ? how : "");
+    else if (then)
+        rune_call_plan(c,
+                       "would restart service %s (%s: if it runs `%s`, then `%s`), waiting up "
+                       "to %s for it to be running",
+                       s.name, b, how ? how : "", then, w);
+    else
+        rune_call_plan(c,
+                       "would %s service %s (%s: `%s`) unless it is already %s, waiting up "
+                       "to %s",
+                       action_names[a], s.name, b, how ? how : "",
+                       a == ACT_STOP ? "stopped" : "running", w);
+    free(how);
+    free(then);
+    service_free(&s);
+    return RUNE_STEP_OK;
+}
+
+static int plan_status(struct rune_call *c)
+{
+    return plan(c, ACT_STATUS);
+}
+
+static int plan_stop(struct rune_call *c)
+{
+    return plan(c, ACT_STOP);
+}
+
+static int plan_start(struct rune_call *c)
+{
+    return plan(c, ACT_START);
+}
+
+static int plan_restart(struct rune_call *c)
+{
+    return plan(c, ACT_RESTART);
+}
+
+/* ---- tables ---- */
+
 static const struct rune_param service_fields[] = {
+    {"backend", RUNE_T_STRING, true, NULL,
+     "how the service is controlled: pg_ctl, systemd or command (see docs/services.md)"},
+    {"wait", RUNE_T_DURATION, false, "60s",
+     "how long stop, start and restart may take, command and waiting for the new state "
+     "together"},
+    {"data_dir", RUNE_T_PATH, false, NULL, "pg_ctl (required): the cluster's data directory"},
+    {"bin_dir", RUNE_T_PATH, false, NULL,
+     "pg_ctl: directory holding pg_ctl; default /usr/lib/postgresql/<the data directory's "
+     "PG_VERSION>/bin, else the newest /usr/lib/postgresql/*/bin, else PATH"},
+    {"user", RUNE_T_STRING, false, NULL,
+     "pg_ctl: the OS user pg_ctl runs as (through runuser) when rune runs as root; required "
+     "then, since PostgreSQL refuses to run as root"},
+    {"options", RUNE_T_STRING, false, NULL,
+     "pg_ctl: server options for start (pg_ctl -o), e.g. \"-c port=5433\""},
+    {"log", RUNE_T_PATH, false, NULL,
+     "pg_ctl: server log file for start (pg_ctl -l); default <data_dir>/pg_ctl.log"},
+    {"stop_mode", RUNE_T_STRING, false, "fast", "pg_ctl: shutdown mode: smart, fast or immediate"},
+    {"unit", RUNE_T_STRING, false, NULL, "systemd (required): the unit, e.g. postgresql@15-main"},
+    {"start", RUNE_T_STRING, false, NULL, "command: shell command that starts the service"},
+    {"stop", RUNE_T_STRING, false, NULL, "command: shell command that stops the service"},
+    {"status", RUNE_T_STRING, false, NULL,
+     "command (required): shell command that exits 0 while the service runs, non-zero when it "
+     "is stopped"},
+    {"workdir", RUNE_T_PATH, false, NULL, "command: directory the commands run in"},
     {NULL},
 };
 
 const struct rune_target_kind rune_service_target = {
-    "service", "A service rune can stop, start and check", service_fields,
+    "service",
+    "A service rune can stop, start and check (pg_ctl, systemd or commands)",
+    service_fields,
+};
+
+static const struct rune_param status_params[] = {
+    {"target", RUNE_T_TARGET, true, NULL, "the service (a target of kind service)", "service"},
+    {NULL},
+};
+
+static const struct rune_param change_params[] = {
+    {"target", RUNE_T_TARGET, true, NULL, "the service (a target of kind service)", "service"},
+    {"wait", RUNE_T_DURATION, false, NULL,
+     "how long the change may take, waiting included (default: the target's wait)"},
+    {NULL},
+};
+
+static const struct rune_output status_outputs[] = {
+    {"running", RUNE_T_BOOL, "whether the service runs"},
+    {"state", RUNE_T_STRING, "running, stopped, starting or stopping"},
+    {"pid", RUNE_T_INT, "the server's process id (pg_ctl), else null"},
+    {"output", RUNE_T_STRING, "what the status command printed (its end; secrets masked)"},
+    {"backend", RUNE_T_STRING, "pg_ctl, systemd or command"},
+    {NULL},
+};
+
+static const struct rune_output change_outputs[] = {
+    {"was", RUNE_T_STRING, "the state before (running, stopped, starting, stopping)"},
+    {"now", RUNE_T_STRING, "the state after (when the step failed: the last one seen, or unknown)"},
+    {"changed", RUNE_T_BOOL, "whether rune acted and the service reached the new state"},
+    {"waited_ms", RUNE_T_INT,
+     "milliseconds from acting to seeing the new state (0 when nothing was done)"},
+    {"pid", RUNE_T_INT, "the server's process id after (pg_ctl), else null"},
+    {NULL},
+};
+
+const struct rune_step_type rune_service_steps[] = {
+    {"service.status", "Check whether a service runs (pg_ctl, systemd or a status command)",
+     status_params, status_outputs, RUNE_READS, service_status, plan_status},
+    {"service.stop", "Stop a service and wait until it is stopped (nothing to do if it is)",
+     change_params, change_outputs, RUNE_WRITES, service_stop, plan_stop},
+    {"service.start", "Start a service and wait until it runs (nothing to do if it does)",
+     change_params, change_outputs, RUNE_WRITES, service_start, plan_start},
+    {"service.restart", "Restart a service (or start it if stopped) and wait until it runs",
+     change_params, change_outputs, RUNE_WRITES, service_restart, plan_restart},
+    {0},
 };
