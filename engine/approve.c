@@ -36,7 +36,11 @@ bool rune_approve(struct rune_run *r, const char *stage, const char *step, const
     bool approved;
     const char *how;
     pthread_mutex_lock(&r->prompt);
-    if (r->o->yes) {
+    if (r->o->dry_run) {
+        /* a dry-run asks nobody: it shows the question a real run would ask */
+        approved = true;
+        how = "dry-run";
+    } else if (r->o->yes) {
         approved = true;
         how = "--yes";
     } else if (isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
@@ -54,7 +58,9 @@ bool rune_approve(struct rune_run *r, const char *stage, const char *step, const
                           r->o->operator_name, "how", how, "at", at, "approved", approved);
     rune_run_event(r, stage, step, 0, "approval", approved ? "approved" : "declined", -1, d);
     json_decref(d);
-    if (approved)
+    if (approved && r->o->dry_run)
+        rune_console_info(r->con, "      would ask for approval: %s", q);
+    else if (approved)
         rune_console_info(r->con, "      approved by %s (%s): %s", r->o->operator_name, how, q);
     else if (!strcmp(how, "no-terminal"))
         rune_console_alert(r->con,

@@ -13,6 +13,9 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "interp.h"
+#include "journal.h"
+#include "lua.h"
 #include "params.h"
 #include "registry.h"
 #include "runstate.h"
@@ -28,6 +31,7 @@ struct rune_call {
     char *tail;
     int depth;  /* 0 for a step, 1+ for rune.run calls inside it */
     int calls;  /* rune.run calls made so far (numbers the sub-events) */
+    char *plan; /* dry-run: the sentences rune_call_plan gave */
 };
 
 json_t *rune_call_params(struct rune_call *c) { return c->params; }
@@ -106,9 +110,17 @@ void rune_call_note(struct rune_call *c, const char *text)
 
 void rune_call_plan(struct rune_call *c, const char *fmt, ...)
 {
-    /* Dry-run arrives with the simulation issue; a real run ignores plans. */
-    (void)c;
-    (void)fmt;
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    size_t had = c->plan ? strlen(c->plan) : 0;
+    char *p = realloc(c->plan, had + strlen(buf) + 3);
+    if (!p)
+        return;
+    snprintf(p + had, strlen(buf) + 3, "%s%s", had ? "; " : "", buf);
+    c->plan = p;
 }
 
 bool rune_call_confirm(struct rune_call *c, const char *what)
@@ -215,6 +227,50 @@ json_t *rune_call_context(struct rune_call *c)
     return snap;
 }
 
+/* ---- Dry-run (rune plan) ---- */
+
+/* What a dry-run runs for real: what cannot change anything. Pure
+ * primitives always, ones that only read with --probe, and inline Lua (the
+ * glue: its rune.run calls are simulated one by one). */
+static bool runs_in_dry(struct rune_run *r, const struct rune_step_type *t)
+{
+    return t->effect == RUNE_PURE || (t->effect == RUNE_READS && r->o->probe) ||
+           t == &rune_lua_inline_type;
+}
+
+/* --fail / --fail-attempts for this attempt: the message, or NULL. */
+static const char *injected(struct rune_run *r, const char *id, int attempt)
+{
+    json_t *msg = json_object_get(r->o->fails, id);
+    json_t *n = json_object_get(r->o->fail_attempts, id);
+    if (!msg && !n)
+        return NULL;
+    if (n && attempt > json_integer_value(n))
+        return NULL;
+    const char *m = json_string_value(msg);
+    return m && *m ? m : "injected by --fail";
+}
+
+/* The sentence saying what the call would do: the type's plan, else the
+ * parameters. Redacted; malloc'd. */
+static char *plan_text(struct rune_run *r, struct rune_call *c)
+{
+    if (c->type->plan)
+        c->type->plan(c);
+    if (!c->plan) {
+        char *ps = json_dumps(c->params, JSON_COMPACT | JSON_SORT_KEYS);
+        size_t n = strlen(c->type->name) + (ps ? strlen(ps) : 0) + 32;
+        c->plan = malloc(n);
+        if (c->plan)
+            snprintf(c->plan, n, "would run %s with %s", c->type->name, ps ? ps : "{}");
+        free(ps);
+    }
+    char *out = rune_redact(&r->red, c->plan ? c->plan : "");
+    free(c->plan);
+    c->plan = NULL;
+    return out;
+}
+
 /* Target parameters resolved at run time (${...}) must still name a
  * declared target of the right kind. */
 bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, json_t *params,
@@ -272,15 +328,28 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     json_t *d = json_pack("{s:s, s:i, s:O}", "uses", t->name, "call", n, "params", p);
     rune_run_event(r, stage, st->id, parent->a->attempt, "call.start", NULL, -1, d);
     json_decref(d);
-    struct rune_call c = {r, parent->a, t, p, json_object(), NULL, NULL, parent->depth + 1, 0};
+    struct rune_call c = {r, parent->a, t, p, json_object(), NULL, NULL, parent->depth + 1, 0,
+                          NULL};
     long long t0 = rune_clock_mono_ms();
-    int status = t->run(&c);
+    int status;
+    char *would = NULL;
+    if (r->o->dry_run && !runs_in_dry(r, t)) {
+        /* a dry-run simulates what the glue would do, call by call */
+        would = plan_text(r, &c);
+        rune_console_step_log(r->con, st->id, would);
+        status = RUNE_STEP_OK;
+    } else {
+        status = t->run(&c);
+    }
     if (status == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
         status = rune_call_cancel_status(&c);
     if (status != RUNE_STEP_OK && !c.error)
         rune_call_fail(&c, "%s %s", t->name, rune_status_name(status));
-    d = json_pack("{s:s, s:i, s:O, s:s?, s:s?}", "uses", t->name, "call", n, "outputs",
-                  c.outputs, "error", c.error, "tail", c.tail && *c.tail ? c.tail : NULL);
+    d = json_pack("{s:s, s:i, s:O, s:s?, s:s?, s:s?}", "uses", t->name, "call", n, "outputs",
+                  c.outputs, "error", c.error, "tail", c.tail && *c.tail ? c.tail : NULL, "plan",
+                  would);
+    free(would);
+    free(c.plan);
     rune_run_event(r, stage, st->id, parent->a->attempt, "call.end", rune_status_name(status),
                    rune_clock_mono_ms() - t0, d);
     json_decref(d);
@@ -296,7 +365,7 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     return status;
 }
 
-void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
+static void real_attempt(struct rune_run *r, struct rune_attempt *a)
 {
     struct rune_call c = {r, a, a->st->type, a->params, json_object(), NULL, NULL, 0, 0};
     int st = a->st->type->run(&c);
@@ -318,6 +387,138 @@ void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
     json_decref(c.outputs);
     a->error = c.error;
     a->tail = c.tail;
+    free(c.plan);
+}
+
+/* Outputs a simulated step is taken to produce: its simulate: block, else
+ * what the same step gave in the last real run, else unknown ({}). */
+static json_t *assumed_outputs(struct rune_run *r, const struct rune_stepdef *st,
+                               const char **source)
+{
+    if (st->simulate) {
+        char err[512];
+        struct rune_mark where = st->simulate->mark;
+        pthread_mutex_lock(&r->mu);
+        struct rune_eval ev = rune_run_evaluator(r);
+        r->expr_deadline_ms = rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS;
+        json_t *v = rune_interp_node(st->simulate, &ev, &where, err, sizeof err);
+        pthread_mutex_unlock(&r->mu);
+        if (json_is_object(v)) {
+            *source = "simulate";
+            return v;
+        }
+        json_decref(v);
+    }
+    json_t *h = r->j ? rune_journal_last_outputs(r->j, r->rb->name, st->id) : NULL;
+    if (json_is_object(h)) {
+        *source = "history";
+        return h;
+    }
+    json_decref(h);
+    *source = "unknown";
+    return json_object();
+}
+
+struct undecided {
+    json_t *steps;
+    const char *which;
+};
+
+static void on_step_ref(void *ud, const char *root, const char *name, size_t len)
+{
+    struct undecided *u = ud;
+    if (u->which || strcmp(root, "steps") != 0)
+        return;
+    char id[128];
+    snprintf(id, sizeof id, "%.*s", (int)len, name);
+    const char *key;
+    json_t *v;
+    json_object_foreach(u->steps, key, v)
+    {
+        if (!strcmp(key, id) && json_is_true(json_object_get(v, "unknown"))) {
+            u->which = key;
+            return;
+        }
+    }
+}
+
+bool rune_plan_undecided(struct rune_run *r, const char *code, const char **which)
+{
+    struct undecided u = {json_object_get(r->ctx, "steps"), NULL};
+    if (code)
+        rune_interp_refs(code, strlen(code), on_step_ref, &u);
+    *which = u.which;
+    return u.which != NULL;
+}
+
+static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
+{
+    const struct rune_stepdef *st = a->st;
+    const char *inj = injected(r, st->id, a->attempt);
+    if (inj) {
+        size_t n = strlen(inj) + 32;
+        a->error = malloc(n);
+        if (a->error)
+            snprintf(a->error, n, "injected failure: %s", inj);
+        a->outputs = json_object();
+        a->status = RUNE_STEP_FAILED;
+        a->simulated = true;
+        a->source = "injected";
+        return;
+    }
+    if (runs_in_dry(r, st->type)) {
+        real_attempt(r, a);
+        a->source = "run";
+        const char *which = NULL;
+        if (a->status == RUNE_STEP_FAILED && st->lua) {
+            pthread_mutex_lock(&r->mu);
+            rune_plan_undecided(r, st->lua->str, &which);
+            pthread_mutex_unlock(&r->mu);
+        }
+        if (which) {
+            /* it failed on data a dry-run does not have: not a prediction */
+            char buf[1024];
+            snprintf(buf, sizeof buf, "undecided: needs the outputs of step %s, unknown in a "
+                                      "dry-run (here it said: %s)",
+                     which, a->error ? a->error : "?");
+            free(a->error);
+            a->error = NULL;
+            a->plan = strdup(buf);
+            a->status = RUNE_STEP_OK;
+            a->unknown = true;
+            a->simulated = true;
+            a->source = "unknown";
+            json_decref(a->outputs);
+            a->outputs = json_object();
+        }
+        return;
+    }
+    struct rune_call c = {r, a, st->type, a->params, json_object(), NULL, NULL, 0, 0, NULL};
+    if (a->params_unknown) {
+        /* no plan function is given half its parameters */
+        size_t n = strlen(st->type->name) + 96;
+        a->plan = malloc(n);
+        if (a->plan)
+            snprintf(a->plan, n, "would run %s, with parameters known only once the run gets "
+                                 "there",
+                     st->type->name);
+    } else {
+        a->plan = plan_text(r, &c);
+    }
+    json_decref(c.outputs);
+    free(c.error);
+    a->outputs = assumed_outputs(r, st, &a->source);
+    a->unknown = !strcmp(a->source, "unknown");
+    a->simulated = true;
+    a->status = RUNE_STEP_OK;
+}
+
+void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
+{
+    if (r->o->dry_run)
+        dry_attempt(r, a);
+    else
+        real_attempt(r, a);
 }
 
 void rune_attempt_release(struct rune_attempt *a)
@@ -325,6 +526,7 @@ void rune_attempt_release(struct rune_attempt *a)
     json_decref(a->outputs);
     free(a->error);
     free(a->tail);
+    free(a->plan);
     a->outputs = NULL;
-    a->error = a->tail = NULL;
+    a->error = a->tail = a->plan = NULL;
 }

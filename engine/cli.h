@@ -8,6 +8,7 @@
 #define RUNE_CLI_H
 
 int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -15,10 +15,11 @@
 #include "run.h"
 #include "search.h"
 
-static void usage(FILE *out)
+static void usage(FILE *out, bool plan)
 {
+    fprintf(out, plan ? "usage: rune plan RUNBOOK [options]   (the same as rune run --dry-run)\n"
+                      : "usage: rune run RUNBOOK [options]\n");
     fprintf(out,
-            "usage: rune run RUNBOOK [options]\n"
             "  RUNBOOK            a runbook file, or a name on the search path (`rune list`)\n"
             "  --set NAME=VALUE   give an input (repeatable)\n"
             "  -y, --yes          approve every confirmation (unattended runs)\n"
@@ -29,7 +30,49 @@ static void usage(FILE *out)
             "      --operator WHO who is running this (default: $RUNE_OPERATOR, $SUDO_USER, "
             "the login name)\n"
             "  -q, --quiet        only failures and the outcome\n"
-            "      --no-color     plain text even on a terminal\n");
+            "      --no-color     plain text even on a terminal\n"
+            "dry-run (nothing is changed; recorded as mode dry-run):\n"
+            "      --dry-run      simulate: steps that write are planned, not run\n"
+            "      --probe        ... but run the steps that only read\n"
+            "      --fail STEP[=MESSAGE]   what if STEP fails (repeatable)\n"
+            "      --fail-attempts STEP=N  what if STEP's first N attempts fail\n"
+            "      --json         the plan as JSON (schemas/plan.schema.json)\n");
+}
+
+/* --fail STEP[=MESSAGE] and --fail-attempts STEP=N into their maps. */
+static int what_if(json_t *fails, json_t *attempts, const char *arg, bool counted)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == arg || (counted && !eq))
+        return -1;
+    char id[128];
+    snprintf(id, sizeof id, "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
+    if (!counted) {
+        json_object_set_new(fails, id, json_string(eq ? eq + 1 : ""));
+        return 0;
+    }
+    char *end;
+    long n = strtol(eq + 1, &end, 10);
+    if (*end || n < 1 || n > 1000)
+        return -1;
+    json_object_set_new(attempts, id, json_integer(n));
+    return 0;
+}
+
+/* Every step named by --fail/--fail-attempts exists in the runbook. */
+static int check_what_if(struct rune_runbook *rb, json_t *map, const char *flag)
+{
+    const char *id;
+    json_t *v;
+    int bad = 0;
+    json_object_foreach(map, id, v)
+    {
+        if (!rune_runbook_step(rb, id)) {
+            fprintf(stderr, "rune: %s %s: the runbook has no step \"%s\"\n", flag, id, id);
+            bad++;
+        }
+    }
+    return bad;
 }
 
 /* The person behind the run: sudo keeps the human's name in SUDO_USER. */
@@ -47,16 +90,21 @@ static const char *operator_name(const char *flag)
     return pw ? pw->pw_name : "unknown";
 }
 
-int cmd_run(int argc, char **argv)
+static int run_or_plan(int argc, char **argv, bool plan)
 {
     static const struct option opts[] = {
         {"set", required_argument, NULL, 's'}, {"yes", no_argument, NULL, 'y'},
         {"jobs", required_argument, NULL, 'j'}, {"force", no_argument, NULL, 'f'},
         {"log", required_argument, NULL, 'l'}, {"operator", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},     {"no-color", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},      {"dry-run", no_argument, NULL, 'D'},
+        {"probe", no_argument, NULL, 'P'},     {"fail", required_argument, NULL, 'F'},
+        {"fail-attempts", required_argument, NULL, 'A'},
+        {"json", no_argument, NULL, 'J'},      {NULL, 0, NULL, 0},
     };
-    struct rune_run_opts o = {.jobs = 4};
+    const char *cmd = plan ? "plan" : "run";
+    json_t *fails = json_object(), *fail_attempts = json_object();
+    struct rune_run_opts o = {.jobs = 4, .dry_run = plan};
     const char *log_flag = NULL, *who = NULL;
     bool no_color = false;
     json_t *sets = json_object();
@@ -66,7 +114,7 @@ int cmd_run(int argc, char **argv)
         switch (c) {
         case 's':
             if (rune_inputs_parse_set(sets, optarg) != 0) {
-                fprintf(stderr, "rune run: --set needs NAME=VALUE, got \"%s\"\n", optarg);
+                fprintf(stderr, "rune %s: --set needs NAME=VALUE, got \"%s\"\n", cmd, optarg);
                 goto out;
             }
             break;
@@ -75,7 +123,7 @@ int cmd_run(int argc, char **argv)
             char *end;
             long j = strtol(optarg, &end, 10);
             if (*end || j < 1 || j > 256) {
-                fprintf(stderr, "rune run: --jobs needs a number from 1 to 256\n");
+                fprintf(stderr, "rune %s: --jobs needs a number from 1 to 256\n", cmd);
                 goto out;
             }
             o.jobs = (int)j;
@@ -86,14 +134,33 @@ int cmd_run(int argc, char **argv)
         case 'o': who = optarg; break;
         case 'q': o.quiet = true; break;
         case 'C': no_color = true; break;
-        case 'h': usage(stdout); rc = RUNE_EXIT_OK; goto out;
-        default: usage(stderr); goto out;
+        case 'D': o.dry_run = true; break;
+        case 'P': o.probe = true; break;
+        case 'J': o.json = true; break;
+        case 'F':
+        case 'A':
+            if (what_if(fails, fail_attempts, optarg, c == 'A') != 0) {
+                fprintf(stderr, "rune %s: %s needs %s, got \"%s\"\n", cmd,
+                        c == 'A' ? "--fail-attempts" : "--fail",
+                        c == 'A' ? "STEP=N (N from 1)" : "STEP or STEP=MESSAGE", optarg);
+                goto out;
+            }
+            break;
+        case 'h': usage(stdout, plan); rc = RUNE_EXIT_OK; goto out;
+        default: usage(stderr, plan); goto out;
         }
     }
     /* getopt permutes: flags may come before or after RUNBOOK */
     if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "rune run: which runbook? (`rune list` shows them)\n"
-                                       : "rune run: one runbook at a time\n");
+        fprintf(stderr, optind >= argc ? "rune %s: which runbook? (`rune list` shows them)\n"
+                                       : "rune %s: one runbook at a time\n",
+                cmd);
+        goto out;
+    }
+    if (!o.dry_run && (o.probe || o.json || json_object_size(fails) ||
+                       json_object_size(fail_attempts))) {
+        fprintf(stderr, "rune run: --probe, --fail, --fail-attempts and --json are for dry-runs; "
+                        "add --dry-run (or use rune plan)\n");
         goto out;
     }
     const char *arg = argv[optind];
@@ -111,6 +178,12 @@ int cmd_run(int argc, char **argv)
         rune_diags_free(&d);
         goto out;
     }
+    if (check_what_if(rb, fails, "--fail") + check_what_if(rb, fail_attempts, "--fail-attempts")) {
+        rune_runbook_free(rb);
+        goto out;
+    }
+    o.fails = fails;
+    o.fail_attempts = fail_attempts;
     char logbuf[4096];
     o.log_path = rune_journal_default_path(log_flag, logbuf, sizeof logbuf);
     o.log_flag = log_flag;
@@ -122,5 +195,11 @@ int cmd_run(int argc, char **argv)
     rune_runbook_free(rb);
 out:
     json_decref(sets);
+    json_decref(fails);
+    json_decref(fail_attempts);
     return rc;
 }
+
+int cmd_run(int argc, char **argv) { return run_or_plan(argc, argv, false); }
+
+int cmd_plan(int argc, char **argv) { return run_or_plan(argc, argv, true); }

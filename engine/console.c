@@ -44,6 +44,7 @@ static const char *col(struct rune_console *c, const char *code)
 }
 #define RED "\033[31m"
 #define GREEN "\033[32m"
+#define CYAN "\033[36m"
 #define YELLOW "\033[33m"
 #define DIM "\033[2m"
 #define BOLD "\033[1m"
@@ -202,7 +203,8 @@ void rune_console_step_end(struct rune_console *c, const char *id, const char *u
 {
     pthread_mutex_lock(&c->mu);
     drop_active(c, id);
-    bool ok = !strcmp(status, "ok");
+    bool simulated = !strcmp(status, "simulated");
+    bool ok = !strcmp(status, "ok") || simulated;
     bool skipped = !strcmp(status, "skipped");
     bool final = ok || skipped || attempt >= attempts;
     if (c->quiet && (ok || skipped || !final)) {
@@ -210,11 +212,11 @@ void rune_console_step_end(struct rune_console *c, const char *id, const char *u
         return;
     }
     erase(c);
-    const char *tag = ok ? " ok " : skipped ? "skip" : !strcmp(status, "timeout") ? "TIME"
+    const char *tag = simulated ? "plan" : ok ? " ok " : skipped ? "skip" : !strcmp(status, "timeout") ? "TIME"
                                                    : !strcmp(status, "declined") ? "DENY"
                                                    : !strcmp(status, "cancelled") ? "STOP"
                                                                                    : "FAIL";
-    const char *tc = ok ? GREEN : skipped ? DIM : RED;
+    const char *tc = simulated ? CYAN : ok ? GREEN : skipped ? DIM : RED;
     char el[32] = "";
     if (ms >= 0)
         rune_duration_str(ms, el, sizeof el);

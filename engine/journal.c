@@ -876,3 +876,52 @@ out:
     pthread_mutex_unlock(&j->mu);
     return o;
 }
+
+/* ---- History for dry-runs: what real runs of a step did ---- */
+
+json_t *rune_journal_last_outputs(struct rune_journal *j, const char *runbook, const char *step)
+{
+    json_t *out = NULL;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&j->mu);
+    if (sqlite3_prepare_v2(j->db,
+                           "SELECT json_extract(e.detail_json, '$.outputs') FROM events e "
+                           "JOIN incidents i ON i.id = e.incident_id "
+                           "WHERE i.runbook = ?1 AND i.mode = 'run' AND e.step = ?2 "
+                           "AND e.kind = 'step.end' AND e.status = 'ok' "
+                           "ORDER BY e.at DESC, e.rowid DESC LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, runbook, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            out = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return out;
+}
+
+json_t *rune_journal_durations(struct rune_journal *j, const char *runbook, const char *step,
+                               int limit)
+{
+    json_t *out = json_array();
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&j->mu);
+    if (sqlite3_prepare_v2(j->db,
+                           "SELECT e.duration_ms FROM events e "
+                           "JOIN incidents i ON i.id = e.incident_id "
+                           "WHERE i.runbook = ?1 AND i.mode = 'run' AND e.step = ?2 "
+                           "AND e.kind = 'step.end' AND e.status = 'ok' "
+                           "AND e.duration_ms IS NOT NULL "
+                           "ORDER BY e.at DESC, e.rowid DESC LIMIT ?3",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, runbook, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, limit);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            json_array_append_new(out, json_integer(sqlite3_column_int64(st, 0)));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return out;
+}

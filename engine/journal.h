@@ -91,6 +91,13 @@ json_t *rune_journal_list(struct rune_journal *j, const char *runbook, int limit
  * (rune_journal_error says what went wrong). */
 json_t *rune_journal_get(struct rune_journal *j, const char *incident_id);
 
+/* Dry-runs: the outputs of the last successful real run of a runbook's
+ * step (new reference, NULL if none), and up to `limit` durations in ms of
+ * its successful real runs, newest first (an array, maybe empty). */
+json_t *rune_journal_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
+json_t *rune_journal_durations(struct rune_journal *j, const char *runbook, const char *step,
+                               int limit);
+
 /* For tests and `rune log`: the underlying file path. */
 const char *rune_journal_path(struct rune_journal *j);
 

@@ -27,6 +27,7 @@
 #include "inputs.h"
 #include "lock.h"
 #include "params.h"
+#include "plan.h"
 
 atomic_int rune_interrupted;
 
@@ -267,7 +268,17 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         }
     }
     const struct rune_node *cond = rb->stages[RUNE_DETECTION].incident_if;
-    if (cond) {
+    const char *unknown_step = NULL;
+    if (cond && r->o->dry_run && cond->kind == RUNE_NODE_SCALAR &&
+        rune_plan_undecided(r, cond->str, &unknown_step)) {
+        /* a dry-run cannot decide: it shows what an incident would bring */
+        json_t *d = json_pack("{s:b, s:s}", "incident", 1, "undecided", unknown_step);
+        rune_run_event(r, "detection", NULL, 0, "incident.decision", "undecided", -1, d);
+        json_decref(d);
+        rune_console_info(r->con, "incident_if undecided (the outputs of step %s are unknown "
+                                  "in a dry-run): planning as an incident",
+                          unknown_step);
+    } else if (cond) {
         char err[1024];
         json_t *v = eval_node(r, cond, err, sizeof err);
         if (!v || !json_is_boolean(v)) {
@@ -378,6 +389,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     pthread_mutex_init(&r.prompt, NULL);
     atomic_store(&rune_interrupted, 0);
     r.lua = rune_lua_new();
+    r.plan = json_array();
     if (!getcwd(r.cwd, sizeof r.cwd))
         snprintf(r.cwd, sizeof r.cwd, ".");
     if (gethostname(r.host, sizeof r.host) != 0)
@@ -420,7 +432,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         goto out;
     }
     struct rune_incident_rec rec = {r.incident,  rb->name,      rb->title, rb->path,
-                                    rb->sha256,  "run",         o->operator_name,
+                                    rb->sha256,  o->dry_run ? "dry-run" : "run", o->operator_name,
                                     r.host,      shown,         rb->rto_ms / 1000,
                                     rb->rpo_ms / 1000, started};
     if (rune_journal_begin(r.j, &rec) != 0) {
@@ -428,13 +440,19 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INTERNAL;
         goto out;
     }
-    r.con = rune_console_new(stdout, o->live, o->quiet, o->color);
+    /* --json keeps stdout for the plan alone */
+    r.con = rune_console_new(o->json ? stderr : stdout, o->live && !o->json, o->quiet || o->json,
+                             o->color && !o->json);
     json_t *det = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", r.cwd,
                             "jobs", o->jobs, "operator", o->operator_name);
     rune_run_event(&r, NULL, NULL, 0, "incident.start", NULL, -1, det);
     json_decref(det);
-    rune_console_info(r.con, "rune: %s%s%s · incident %s", rb->name, rb->title ? " — " : "",
-                      rb->title ? rb->title : "", r.incident);
+    rune_console_info(r.con, "rune: %s%s%s · %s %s", rb->name, rb->title ? " — " : "",
+                      rb->title ? rb->title : "", o->dry_run ? "DRY RUN (simulated)" : "incident",
+                      r.incident);
+    if (o->dry_run)
+        rune_console_info(r.con, "nothing is changed: steps that write are planned, not run%s",
+                          o->probe ? "; steps that only read run (--probe)" : "");
 
     struct sigaction old_int, old_term;
     install_signals(&old_int, &old_term);
@@ -452,8 +470,25 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     json_decref(fin);
     rune_journal_end(r.j, r.incident, outcome_names[out], rc, rune_clock_wall_ms());
     char el[32];
-    rune_console_alert(r.con, "outcome: %s (exit %d) — %s, in %s", outcome_names[out], rc, why,
-                       rune_duration_str(ms, el, sizeof el));
+    if (o->dry_run) {
+        /* the plan is the result; the exit code a real run would return is
+         * in it, and `rune plan` itself succeeded */
+        json_t *plan = rune_plan_build(&r, outcome_names[out], rc, why);
+        if (o->json) {
+            char *text = json_dumps(plan, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            char *clean = rune_redact(&r.red, text);
+            printf("%s\n", clean);
+            free(clean);
+            free(text);
+        } else {
+            rune_plan_print(plan, stdout);
+        }
+        json_decref(plan);
+        rc = RUNE_EXIT_OK;
+    } else {
+        rune_console_alert(r.con, "outcome: %s (exit %d) — %s, in %s", outcome_names[out], rc,
+                           why, rune_duration_str(ms, el, sizeof el));
+    }
     rune_console_alert(r.con, "incident %s recorded in %s; `rune log show %s%s%s` for the "
                               "timeline",
                        r.incident, o->log_path, r.incident, o->log_flag ? " --log " : "",
@@ -468,6 +503,7 @@ out:
     rune_diags_free(&d);
     rune_redactor_free(&r.red);
     rune_lua_free(r.lua);
+    json_decref(r.plan);
     pthread_mutex_destroy(&r.prompt);
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);

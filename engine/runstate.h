@@ -30,6 +30,12 @@ struct rune_run_opts {
     const char *log_flag;      /* --log as given (NULL: default), for hints */
     const char *operator_name; /* who is running this */
     json_t *sets;              /* --set name → string (borrowed) */
+    /* dry-run (rune plan): writes are simulated, nothing is changed */
+    bool dry_run;
+    bool probe;                /* ... but steps that only read do run */
+    bool json;                 /* print the plan as JSON on stdout */
+    json_t *fails;             /* --fail: step id → message (borrowed) */
+    json_t *fail_attempts;     /* --fail-attempts: step id → attempts that fail */
 };
 
 struct rune_run {
@@ -49,6 +55,7 @@ struct rune_run {
     pthread_cond_t cv;      /* a step finished (with mu) */
     pthread_mutex_t prompt; /* one operator prompt at a time */
     struct rune_lua *lua;   /* expressions the scheduler thread evaluates (with mu) */
+    json_t *plan;           /* dry-run: what each step would do, in end order (with mu) */
     long long expr_deadline_ms; /* when the expression being evaluated must stop */
 };
 
@@ -95,6 +102,12 @@ struct rune_attempt {
     json_t *outputs;      /* owned */
     char *error;          /* owned, redacted */
     char *tail;           /* owned, redacted */
+    /* dry-run */
+    bool params_unknown;  /* in: parameters need outputs a dry-run does not have */
+    bool simulated;       /* not run: planned */
+    bool unknown;         /* outputs unknown (no simulate:, no history) */
+    char *plan;           /* owned, redacted: what run would do */
+    const char *source;   /* outputs from: run, simulate, history, unknown, injected */
 };
 void rune_attempt_run(struct rune_run *r, struct rune_attempt *a);
 
@@ -116,6 +129,11 @@ void rune_attempt_release(struct rune_attempt *a);
  * type wants; false with err and *bad (the parameter) when not. */
 bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, json_t *params,
                         char *err, size_t errlen, const char **bad);
+/* Dry-run: does the expression code read outputs of a step whose outputs
+ * are unknown? Sets *which to the first such step id (static storage
+ * of ctx; with mu held). */
+bool rune_plan_undecided(struct rune_run *r, const char *code, const char **which);
+
 /* "ok", "failed", "timeout", "declined", "cancelled" for a rune_status. */
 const char *rune_status_name(int st);
 

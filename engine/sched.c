@@ -29,6 +29,8 @@ struct slot {
     pthread_t th;
     json_t *params;  /* resolved, owned */
     char *question;  /* resolved confirm:, owned */
+    char *undecided; /* dry-run: why its when: could not be decided, owned */
+    bool params_unknown; /* dry-run: parameters need outputs nobody knows yet */
     bool finished;   /* worker is done (under r->mu) */
     int status;      /* final rune_status */
 };
@@ -93,6 +95,7 @@ static void *worker(void *arg)
     for (n = 1; n <= attempts; n++) {
         rune_attempt_release(&a);
         a = (struct rune_attempt){st, s->params, n, 0, 0, NULL, NULL, NULL};
+        a.params_unknown = s->params_unknown;
         json_t *d = json_pack("{s:s, s:I}", "uses", st->uses, "timeout_ms",
                               (json_int_t)st->timeout_ms);
         rune_run_event(r, stage, st->id, n, "step.start", NULL, -1, d);
@@ -116,18 +119,30 @@ static void *worker(void *arg)
         const char *sn = rune_status_name(a.status);
         d = json_pack("{s:O, s:s?, s:s?}", "outputs", a.outputs, "error", a.error, "tail",
                       a.tail && *a.tail ? a.tail : NULL);
+        if (r->o->dry_run) {
+            json_object_set_new(d, "simulated", json_boolean(a.simulated));
+            json_object_set_new(d, "outputs_source", json_string(a.source ? a.source : "run"));
+            if (a.plan)
+                json_object_set_new(d, "plan", json_string(a.plan));
+            if (s->undecided)
+                json_object_set_new(d, "undecided", json_string(s->undecided));
+        }
         rune_run_event(r, stage, st->id, n, "step.end", sn, ms, d);
         json_decref(d);
-        rune_console_step_end(r->con, st->id, st->uses, sn, ms, n, attempts, a.error, a.tail);
+        rune_console_step_end(r->con, st->id, st->uses,
+                              a.simulated && a.status == RUNE_STEP_OK ? "simulated" : sn, ms, n,
+                              attempts, a.status == RUNE_STEP_OK ? a.plan : a.error, a.tail);
         if (a.status == RUNE_STEP_OK || a.status == RUNE_STEP_DECLINED ||
             a.status == RUNE_STEP_CANCELLED || atomic_load(&rune_interrupted))
             break;
         if (n < attempts) {
             long long wait = backoff_delay(&st->retry, n);
             char w[32];
-            rune_console_info(r->con, "      retrying %s in %s (attempt %d of %d)", st->id,
+            rune_console_info(r->con, "      %s %s in %s (attempt %d of %d)",
+                              r->o->dry_run ? "would retry" : "retrying", st->id,
                               rune_duration_str(wait, w, sizeof w), n + 1, attempts);
-            sleep_interruptible(wait);
+            if (!r->o->dry_run)
+                sleep_interruptible(wait);
             if (atomic_load(&rune_interrupted))
                 break;
         }
@@ -136,6 +151,16 @@ static void *worker(void *arg)
         n = attempts;
     pthread_mutex_lock(&r->mu);
     publish(r, st, rune_status_name(a.status), a.outputs, a.error, rune_clock_mono_ms() - total0, n);
+    if (r->o->dry_run) {
+        json_object_set_new(json_object_get(json_object_get(r->ctx, "steps"), st->id), "unknown",
+                            json_boolean(a.unknown));
+        json_array_append_new(
+            r->plan, json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s?, s:s?, s:s}", "stage", stage,
+                               "id", st->id, "status", rune_status_name(a.status), "attempts", n,
+                               "simulated", a.simulated, "plan", a.plan, "error", a.error,
+                               "undecided", s->undecided, "outputs_source",
+                               a.source ? a.source : "run"));
+    }
     s->status = a.status;
     s->finished = true;
     pthread_cond_broadcast(&r->cv);
@@ -192,6 +217,19 @@ static void skip(struct rune_run *r, struct slot *s, const char *reason, enum sl
 
 /* Decides a ready step: skip it, fail it early, or start its worker.
  * Returns true when a worker was started. Called with r->mu held. */
+/* Dry-run: does any ${...} in n read a step whose outputs are unknown? */
+static bool node_undecided(struct rune_run *r, const struct rune_node *n, const char **which)
+{
+    if (!n)
+        return false;
+    if (n->kind == RUNE_NODE_SCALAR)
+        return strstr(n->str, "${") && rune_plan_undecided(r, n->str, which);
+    for (size_t i = 0; i < n->n; i++)
+        if (node_undecided(r, n->items[i], which))
+            return true;
+    return false;
+}
+
 static bool launch(struct rune_run *r, struct slot *s)
 {
     const struct rune_stepdef *st = s->st;
@@ -201,7 +239,15 @@ static bool launch(struct rune_run *r, struct slot *s)
     /* the step's expressions share its timeout: a runaway loop in a `when:`
      * is stopped like a runaway step */
     r->expr_deadline_ms = st->timeout_ms > 0 ? rune_clock_mono_ms() + st->timeout_ms : 0;
-    if (st->when) {
+    const char *unknown_step = NULL;
+    if (st->when && r->o->dry_run && rune_plan_undecided(r, st->when->str, &unknown_step)) {
+        /* a dry-run cannot know: show the step as it would run, marked */
+        char buf[1024];
+        snprintf(buf, sizeof buf, "runs only if `%s` — undecided: the outputs of step %s are "
+                                  "unknown in a dry-run",
+                 st->when->str, unknown_step);
+        s->undecided = strdup(buf);
+    } else if (st->when) {
         where = st->when->mark;
         json_t *w = rune_run_eval_node(r, st->when, err, sizeof err);
         if (!w) {
@@ -228,17 +274,26 @@ static bool launch(struct rune_run *r, struct slot *s)
     json_t *with = st->lua   ? json_object()
                    : st->with ? rune_interp_node(st->with, &ev, &where, err, sizeof err)
                               : json_object();
-    if (!with) {
-        fail_early(r, s, where, err);
-        s->state = DONE_FAILED;
-        return false;
-    }
+    bool interp_failed = !with;
     const char *bad = NULL;
-    s->params = rune_params_prepare(st->type, with, err, sizeof err, &bad);
+    s->params = with ? rune_params_prepare(st->type, with, err, sizeof err, &bad) : NULL;
     json_decref(with);
+    if (!s->params && r->o->dry_run && node_undecided(r, st->with, &unknown_step)) {
+        /* the values come from a step a dry-run did not run: plan the step
+         * without them rather than predict a failure that would not happen */
+        char buf[512];
+        snprintf(buf, sizeof buf, "its parameters need the outputs of step %s, unknown in a "
+                                  "dry-run",
+                 unknown_step);
+        free(s->undecided);
+        s->undecided = strdup(buf);
+        s->params = json_object();
+        s->params_unknown = true;
+        bad = NULL;
+    }
     if (!s->params) {
         const struct rune_node *pn = bad ? rune_node_get(st->with, bad) : NULL;
-        fail_early(r, s, pn ? pn->mark : st->uses_mark, err);
+        fail_early(r, s, interp_failed ? where : pn ? pn->mark : st->uses_mark, err);
         s->state = DONE_FAILED;
         return false;
     }
@@ -256,6 +311,8 @@ static bool launch(struct rune_run *r, struct slot *s)
             s->question = strdup(q);
         } else {
             json_t *q = rune_interp_node(st->confirm, &ev, &where, err, sizeof err);
+            if (!q && r->o->dry_run && node_undecided(r, st->confirm, &unknown_step))
+                q = json_string(st->confirm->str); /* the question as written */
             if (!q) {
                 fail_early(r, s, where, err);
                 s->state = DONE_FAILED;
@@ -389,6 +446,7 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
     for (size_t i = 0; i < sd->n; i++) {
         json_decref(slots[i].params);
         free(slots[i].question);
+        free(slots[i].undecided);
     }
     free(slots);
     return sr.result;

@@ -1,0 +1,244 @@
+/*
+ * plan.c — what a dry-run (`rune plan`) reports once the simulated run is
+ * over: per stage, the waves of steps that would run in parallel; for each
+ * step its plan sentence, effect, condition, timeout, failure policy and an
+ * estimated duration (the median of its past real runs, else its timeout);
+ * each stage's critical path, their sum against the runbook's RTO, and the
+ * outcome and exit code a real run would end with. The same data is the
+ * JSON of `rune plan --json` (schemas/plan.schema.json).
+ *
+ * The simulation itself is the ordinary run machinery in dry mode
+ * (call.c): the same scheduler, policies and rollback decide the outcome,
+ * so a plan cannot drift from what `rune run` does.
+ */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "journal.h"
+
+static const char *const effect_names[] = {"pure", "reads", "writes"};
+
+/* The dry-run's record of step id (r->plan), or NULL if it never started. */
+static json_t *entry(struct rune_run *r, const char *id)
+{
+    size_t i;
+    json_t *e, *found = NULL;
+    json_array_foreach(r->plan, i, e)
+    {
+        if (!strcmp(json_string_value(json_object_get(e, "id")), id))
+            found = e; /* the last record: after retries */
+    }
+    return found;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of past real runs (at least two), else the timeout. */
+static long long estimate(struct rune_run *r, const struct rune_stepdef *st, const char **source,
+                          int *runs)
+{
+    json_t *d = r->j ? rune_journal_durations(r->j, r->rb->name, st->id, 20) : json_array();
+    size_t n = json_array_size(d);
+    *runs = (int)n;
+    long long est = st->timeout_ms;
+    *source = "timeout";
+    if (n >= 2) {
+        long long *v = malloc(n * sizeof *v);
+        for (size_t i = 0; i < n; i++)
+            v[i] = json_integer_value(json_array_get(d, i));
+        qsort(v, n, sizeof *v, cmp_ll);
+        est = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        free(v);
+        *source = "history";
+    }
+    json_decref(d);
+    return est;
+}
+
+static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long long *est_ms)
+{
+    json_t *s = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "id", st->id, "uses",
+                          st->uses ? st->uses : "lua", "effect",
+                          st->type ? effect_names[st->type->effect] : "writes", "timeout_ms",
+                          (json_int_t)st->timeout_ms, "on_failure",
+                          rune_policy_names[st->on_failure], "retry_attempts",
+                          st->retry.attempts);
+    if (st->when)
+        json_object_set_new(s, "when", json_string(st->when->str));
+    if (st->confirm)
+        json_object_set_new(s, "approval", json_true());
+    json_t *e = entry(r, st->id);
+    const char *status;
+    if (e) {
+        status = json_string_value(json_object_get(e, "status"));
+        const char *keys[] = {"simulated", "plan", "error", "undecided", "outputs_source",
+                              "attempts"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            json_t *v = json_object_get(e, keys[k]);
+            if (v && !json_is_null(v))
+                json_object_set(s, keys[k], v);
+        }
+    } else {
+        json_t *cs = json_object_get(json_object_get(json_object_get(r->ctx, "steps"), st->id),
+                                     "status");
+        status = json_string_value(cs) ? json_string_value(cs) : "not_run";
+    }
+    json_object_set_new(s, "status", json_string(status));
+    const char *src;
+    int runs;
+    long long est = estimate(r, st, &src, &runs);
+    bool counts = !strcmp(status, "ok") || !strcmp(status, "failed");
+    *est_ms = counts ? est : 0;
+    json_object_set_new(s, "estimate_ms", json_integer(est));
+    json_object_set_new(s, "estimate_source", json_string(src));
+    json_object_set_new(s, "history_runs", json_integer(runs));
+    return s;
+}
+
+json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, const char *why)
+{
+    struct rune_runbook *rb = r->rb;
+    json_t *stages = json_array();
+    long long total = 0;
+    for (int s = 0; s < RUNE_NSTAGES; s++) {
+        const struct rune_stagedef *sd = &rb->stages[s];
+        if (!sd->present)
+            continue;
+        /* waves: a step's wave is one past its latest dependency's */
+        int *wave = calloc(sd->n ? sd->n : 1, sizeof *wave);
+        long long *finish = calloc(sd->n ? sd->n : 1, sizeof *finish);
+        int waves = 0;
+        long long critical = 0;
+        json_t *steps = json_array();
+        for (size_t i = 0; i < sd->n; i++) {
+            const struct rune_stepdef *st = &sd->steps[i];
+            long long start = 0;
+            for (size_t k = 0; k < st->ndeps; k++) {
+                if (wave[st->deps[k]] + 1 > wave[i])
+                    wave[i] = wave[st->deps[k]] + 1;
+                if (finish[st->deps[k]] > start)
+                    start = finish[st->deps[k]];
+            }
+            long long est;
+            json_t *sj = step_json(r, st, &est);
+            finish[i] = start + est;
+            if (finish[i] > critical)
+                critical = finish[i];
+            json_object_set_new(sj, "wave", json_integer(wave[i] + 1));
+            if (wave[i] + 1 > waves)
+                waves = wave[i] + 1;
+            json_array_append_new(steps, sj);
+        }
+        json_t *w = json_array();
+        for (int k = 0; k < waves; k++)
+            json_array_append_new(w, json_array());
+        size_t i;
+        json_t *sj;
+        json_array_foreach(steps, i, sj)
+        {
+            json_array_append(json_array_get(w, (size_t)wave[i]), sj);
+        }
+        json_decref(steps);
+        free(wave);
+        free(finish);
+        total += critical;
+        json_array_append_new(stages, json_pack("{s:s, s:I, s:o}", "name", rune_stage_names[s],
+                                                "estimate_ms", (json_int_t)critical, "waves",
+                                                w));
+    }
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:i, s:s, s:I}", "runbook",
+                          rb->name, "runbook_sha256", rb->sha256, "incident", r->incident,
+                          "mode", "dry-run", "probe", r->o->probe, "stages", stages, "outcome",
+                          outcome, "exit_code", exit_code, "reason", why, "estimate_ms",
+                          (json_int_t)total);
+    if (rb->rto_ms > 0) {
+        json_object_set_new(p, "rto_ms", json_integer(rb->rto_ms));
+        json_object_set_new(p, "rto_exceeded", json_boolean(total > rb->rto_ms));
+    }
+    return p;
+}
+
+static void line(FILE *out, const char *label, const char *text)
+{
+    if (text && *text)
+        fprintf(out, "        %s%s\n", label, text);
+}
+
+void rune_plan_print(json_t *plan, FILE *out)
+{
+    char d1[32], d2[32];
+    size_t i;
+    json_t *stage;
+    fprintf(out, "\nplan of %s (simulated — nothing was changed)\n",
+            json_string_value(json_object_get(plan, "runbook")));
+    json_array_foreach(json_object_get(plan, "stages"), i, stage)
+    {
+        fprintf(out, "\n== %s ==  estimate %s (critical path)\n",
+                json_string_value(json_object_get(stage, "name")),
+                rune_duration_str(json_integer_value(json_object_get(stage, "estimate_ms")), d1,
+                                  sizeof d1));
+        size_t k;
+        json_t *wave;
+        json_array_foreach(json_object_get(stage, "waves"), k, wave)
+        {
+            fprintf(out, "  wave %zu%s\n", k + 1,
+                    json_array_size(wave) > 1 ? " (in parallel)" : "");
+            size_t m;
+            json_t *s;
+            json_array_foreach(wave, m, s)
+            {
+                const char *status = json_string_value(json_object_get(s, "status"));
+                bool sim = json_is_true(json_object_get(s, "simulated"));
+                const char *shown = !strcmp(status, "ok") ? (sim ? "would run" : "ran (reads)")
+                                    : !strcmp(status, "failed") ? "would FAIL"
+                                    : !strcmp(status, "skipped") ? "skipped"
+                                                                  : "would not run";
+                fprintf(out, "    %-22s %-24s %-6s %s\n",
+                        json_string_value(json_object_get(s, "id")),
+                        json_string_value(json_object_get(s, "uses")),
+                        json_string_value(json_object_get(s, "effect")), shown);
+                line(out, "", json_string_value(json_object_get(s, "plan")));
+                line(out, "undecided: ", json_string_value(json_object_get(s, "undecided")));
+                line(out, "error: ", json_string_value(json_object_get(s, "error")));
+                line(out, "when: ", json_string_value(json_object_get(s, "when")));
+                long long est = json_integer_value(json_object_get(s, "estimate_ms"));
+                const char *src = json_string_value(json_object_get(s, "estimate_source"));
+                char est_text[96];
+                if (!strcmp(src, "history"))
+                    snprintf(est_text, sizeof est_text, "%s (median of %lld real runs)",
+                             rune_duration_str(est, d1, sizeof d1),
+                             (long long)json_integer_value(json_object_get(s, "history_runs")));
+                else
+                    snprintf(est_text, sizeof est_text, "%s (its timeout: no history yet)",
+                             rune_duration_str(est, d1, sizeof d1));
+                fprintf(out, "        timeout %s · on failure: %s%s · estimate %s\n",
+                        rune_duration_str(json_integer_value(json_object_get(s, "timeout_ms")),
+                                          d2, sizeof d2),
+                        json_string_value(json_object_get(s, "on_failure")),
+                        json_is_true(json_object_get(s, "approval")) ? " · asks for approval"
+                                                                     : "",
+                        est_text);
+            }
+        }
+    }
+    long long total = json_integer_value(json_object_get(plan, "estimate_ms"));
+    fprintf(out, "\nestimate: %s", rune_duration_str(total, d1, sizeof d1));
+    json_t *rto = json_object_get(plan, "rto_ms");
+    if (rto)
+        fprintf(out, " against an RTO of %s — %s",
+                rune_duration_str(json_integer_value(rto), d2, sizeof d2),
+                json_is_true(json_object_get(plan, "rto_exceeded")) ? "WARNING: over the RTO"
+                                                                    : "within it");
+    fprintf(out, "\npredicted outcome: %s — a real run would exit %d (%s)\n",
+            json_string_value(json_object_get(plan, "outcome")),
+            (int)json_integer_value(json_object_get(plan, "exit_code")),
+            json_string_value(json_object_get(plan, "reason")));
+}
