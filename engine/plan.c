@@ -90,6 +90,8 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
         json_t *cs = json_object_get(json_object_get(json_object_get(r->ctx, "steps"), st->id),
                                      "status");
         status = json_string_value(cs) ? json_string_value(cs) : "not_run";
+        if (!strcmp(status, "pending"))
+            status = "not_run"; /* its stage was skipped */
     }
     json_object_set_new(s, "status", json_string(status));
     const char *src;
