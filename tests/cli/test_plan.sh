@@ -58,6 +58,16 @@ PLAN_TOKEN=tok-real-secret run_rune run "$C/whatif.yaml" --set dir="$T/w"
 expect_rc 0
 end_case
 
+test_case "the JSON plan validates against schemas/plan.schema.json"
+python3 - "$RUNE_SOURCE_DIR/schemas/plan.schema.json" "$T/plan.json" <<'PY' || fail "the plan does not match its schema"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+jsonschema.validate(json.load(open(sys.argv[2])), schema, cls=jsonschema.Draft202012Validator)
+PY
+end_case
+
 test_case "--fail-attempts: a retry that succeeds on its second attempt"
 PLAN_TOKEN=tok-$RANDOM-secret run_rune plan "$C/whatif.yaml" --set dir="$T/w" --fail-attempts risky=1 --json
 cp "$T/out" "$T/plan.json"
