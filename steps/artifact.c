@@ -4,18 +4,25 @@
  * files (temp name, fsync, rename, fsync directory) they are built on.
  *
  * The writer cuts its input into chunks and compresses each into a
- * complete gzip member. A chunk's state (struct member) is kept apart from
- * the writer's, so a pool of workers can later compress several chunks at
- * once while the writer appends finished members in order; today the
- * writer compresses each chunk itself when it is full.
+ * complete gzip member. Chunks are independent, so a pool of worker
+ * threads compresses several at once (as pigz does) while the calling
+ * thread writes finished members out strictly in order and takes the
+ * whole-file SHA-256 as it goes: the output is the same for any number of
+ * threads. The reader runs the same pool the other way: workers read a
+ * chunk, check its SHA-256 before they decompress a byte of it, and
+ * decompress it whole, ahead of the caller; so a restore never receives
+ * data from a damaged chunk.
  *
- * The reader checks a chunk's SHA-256 before it decompresses a byte of it,
- * so a restore never receives data from a damaged chunk.
+ * Neither pool outlives its writer or reader, and both hold a bounded
+ * number of chunks (two per worker).
  */
 #include "artifact.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,18 +350,252 @@ fail:
     return -1;
 }
 
-/* ---- the writer ---- */
+/* ---- the pool: chunks through worker threads, back in order ----
+ *
+ * The owner (the writer's or the reader's calling thread) queues chunks
+ * into a ring of slots; workers take them in the order they were queued and
+ * mark each done; the owner takes results back in that same order, so what
+ * comes out never depends on timing. The ring bounds the memory: a slot is
+ * reused only after the owner released the chunk it held.
+ *
+ * Counters are chunk sequence numbers: released <= taken <= queued and
+ * queued - released <= nslots. A slot belongs to the owner until it is
+ * queued, to one worker until it is done, and to the owner again after;
+ * the hand-overs happen under the lock, which orders the accesses. */
 
-/* One chunk on its way to becoming a gzip member: input, output and its
- * own deflate stream, so that chunks could be compressed in parallel. */
-struct member {
-    unsigned char *in;
-    size_t in_len;
-    unsigned char *out;
-    size_t out_len, out_cap;
+/* One chunk on its way through a worker. Writing: in is raw input, out its
+ * gzip member and sha its SHA-256. Reading: in is a member read from the
+ * file, out what it decompresses to. */
+struct slot {
+    unsigned char *in, *out;
+    size_t in_len, in_cap, out_len, out_cap;
+    size_t index; /* chunk number, 0-based */
+    bool done;    /* set by the worker, under the lock */
+    int rc;       /* 0, or -1 with err */
+    char sha[HEX_SHA256];
+    char err[256];
+};
+
+struct pool;
+
+/* A worker owns its zlib stream (deflate or inflate, reset per chunk). */
+struct worker {
+    struct pool *pool;
+    pthread_t thread;
     z_stream z;
     bool z_ready;
 };
+
+typedef int (*job_fn)(struct worker *wk, struct slot *s);
+
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a chunk was queued, or stop */
+    pthread_cond_t done; /* a chunk was finished */
+    bool sync_ready;     /* mu and the conditions are initialised */
+    struct slot *slots;
+    size_t nslots;
+    unsigned long long queued, taken, released;
+    bool stop;
+    job_fn job;
+    const void *ctx; /* for the job, read-only while workers run */
+    bool inflating;  /* which zlib stream the workers hold */
+    struct worker *workers;
+    int nworkers; /* started */
+};
+
+/* Raw bytes the slots of one pool may hold at once; large chunks get fewer
+ * slots (and so fewer workers) rather than more memory. */
+#define IN_FLIGHT_BYTES ((size_t)256 << 20)
+
+/* How many threads to run for a request (0 = one per usable CPU, at most
+ * RUNE_ARTIFACT_THREADS_AUTO_MAX). The CPUs this process may run on, as
+ * nproc counts them, else the online ones. */
+static int threads_for(int requested)
+{
+    if (requested > 0)
+        return requested;
+    long n = 0;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > RUNE_ARTIFACT_THREADS_AUTO_MAX ? RUNE_ARTIFACT_THREADS_AUTO_MAX : (int)n;
+}
+
+/* Two slots per worker keep every worker busy while the owner writes out
+ * or hands out the oldest chunk; fewer when chunks are large. Lowers
+ * *threads when there are fewer slots than workers. */
+static size_t slots_for(int *threads, size_t chunk)
+{
+    size_t n = 2 * (size_t)*threads;
+    while (n > 2 && n * chunk > IN_FLIGHT_BYTES)
+        n--;
+    if ((size_t)*threads > n)
+        *threads = (int)n;
+    return n;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+    struct pool *p = wk->pool;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->taken == p->queued)
+            pthread_cond_wait(&p->work, &p->mu);
+        if (p->stop)
+            break;
+        struct slot *s = &p->slots[p->taken++ % p->nslots];
+        pthread_mutex_unlock(&p->mu);
+        s->rc = p->job(wk, s);
+        pthread_mutex_lock(&p->mu);
+        s->done = true;
+        pthread_cond_signal(&p->done); /* one owner waits */
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Stops the workers (each finishes the chunk it holds; queued ones are
+ * dropped), joins them and frees everything. Safe on a zeroed pool. */
+static void pool_end(struct pool *p)
+{
+    if (p->sync_ready) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = true;
+        pthread_cond_broadcast(&p->work);
+        pthread_mutex_unlock(&p->mu);
+    }
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    for (int i = 0; p->workers && i < p->nworkers; i++) {
+        struct worker *wk = &p->workers[i];
+        if (wk->z_ready && p->inflating)
+            inflateEnd(&wk->z);
+        else if (wk->z_ready)
+            deflateEnd(&wk->z);
+    }
+    for (size_t i = 0; p->slots && i < p->nslots; i++) {
+        free(p->slots[i].in);
+        free(p->slots[i].out);
+    }
+    if (p->sync_ready) {
+        pthread_cond_destroy(&p->done);
+        pthread_cond_destroy(&p->work);
+        pthread_mutex_destroy(&p->mu);
+    }
+    free(p->workers);
+    free(p->slots);
+    memset(p, 0, sizeof *p);
+}
+
+/* Starts `threads` workers running `job` over `nslots` slots. Workers
+ * block every signal: signals are for the thread that runs the step. */
+static int pool_start(struct pool *p, int threads, size_t nslots, job_fn job, const void *ctx,
+                      bool inflating, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    p->job = job;
+    p->ctx = ctx;
+    p->inflating = inflating;
+    p->nslots = nslots;
+    p->slots = calloc(nslots, sizeof *p->slots);
+    p->workers = calloc((size_t)threads, sizeof *p->workers);
+    if (!p->slots || !p->workers) {
+        pool_end(p);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        pool_end(p);
+        snprintf(err, errlen, "cannot create a lock for the worker threads");
+        return -1;
+    }
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->sync_ready = true;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (int i = 0; i < threads && rc == 0; i++) {
+        p->workers[i].pool = p;
+        rc = pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+        if (rc == 0)
+            p->nworkers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start %d worker threads: %s", threads, strerror(rc));
+        pool_end(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* The slot the next chunk goes into. The caller made sure it is free. */
+static struct slot *pool_free_slot(struct pool *p)
+{
+    return &p->slots[p->queued % p->nslots];
+}
+
+static bool pool_full(const struct pool *p)
+{
+    return p->queued - p->released == p->nslots;
+}
+
+/* Hands the next slot (filled by the owner) to the workers. */
+static void pool_queue(struct pool *p, size_t index)
+{
+    pthread_mutex_lock(&p->mu);
+    struct slot *s = &p->slots[p->queued % p->nslots];
+    s->index = index;
+    s->done = false;
+    s->rc = 0;
+    s->err[0] = '\0';
+    p->queued++;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The oldest queued chunk, once done; NULL when nothing is queued, or,
+ * with wait false, when the oldest is not done yet. */
+static struct slot *pool_oldest(struct pool *p, bool wait)
+{
+    if (p->released == p->queued)
+        return NULL;
+    struct slot *s = &p->slots[p->released % p->nslots];
+    pthread_mutex_lock(&p->mu);
+    while (wait && !s->done)
+        pthread_cond_wait(&p->done, &p->mu);
+    bool done = s->done;
+    pthread_mutex_unlock(&p->mu);
+    return done ? s : NULL;
+}
+
+/* The owner is finished with the oldest chunk: its slot can be reused. */
+static void pool_release(struct pool *p)
+{
+    p->released++;
+}
+
+static int grow(unsigned char **buf, size_t *cap, size_t want)
+{
+    if (*cap >= want && *buf)
+        return 0;
+    unsigned char *b = realloc(*buf, want ? want : 1);
+    if (!b)
+        return -1;
+    *buf = b;
+    *cap = want ? want : 1;
+    return 0;
+}
+
+/* ---- the writer ---- */
 
 struct rune_artifact_writer {
     struct rune_safe_file data;
@@ -362,95 +603,121 @@ struct rune_artifact_writer {
     int level;
     size_t chunk_size;
     long long created_ms;
-    struct member m;
+    struct pool pool;
+    struct slot *fill; /* the slot being filled with input, or NULL */
     EVP_MD_CTX *whole; /* SHA-256 of the compressed file, as it is written */
     json_t *chunks;
     unsigned long long bytes, raw_bytes;
     bool failed;
 };
 
-static void member_free(struct member *m)
+/* Worker: compresses s->in into one complete gzip member in s->out, and
+ * takes the member's SHA-256. */
+static int deflate_job(struct worker *wk, struct slot *s)
 {
-    if (m->z_ready)
-        deflateEnd(&m->z);
-    free(m->in);
-    free(m->out);
-    memset(m, 0, sizeof *m);
-}
-
-/* Compresses m->in into one complete gzip member in m->out. */
-static int member_compress(struct member *m, int level, char *err, size_t errlen)
-{
-    int rc = m->z_ready
-                 ? deflateReset(&m->z)
-                 : deflateInit2(&m->z, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    const int *level = wk->pool->ctx;
+    int rc = wk->z_ready
+                 ? deflateReset(&wk->z)
+                 : deflateInit2(&wk->z, *level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) {
-        snprintf(err, errlen, "cannot start gzip compression (zlib error %d)", rc);
+        snprintf(s->err, sizeof s->err, "cannot start gzip compression (zlib error %d)", rc);
         return -1;
     }
-    m->z_ready = true;
-    size_t bound = deflateBound(&m->z, (uLong)m->in_len);
-    if (m->out_cap < bound) {
-        unsigned char *o = realloc(m->out, bound);
-        if (!o) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        m->out = o;
-        m->out_cap = bound;
+    wk->z_ready = true;
+    if (grow(&s->out, &s->out_cap, deflateBound(&wk->z, (uLong)s->in_len)) != 0) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        return -1;
     }
-    m->z.next_in = m->in;
-    m->z.avail_in = (uInt)m->in_len;
-    m->z.next_out = m->out;
-    m->z.avail_out = (uInt)m->out_cap;
-    rc = deflate(&m->z, Z_FINISH);
+    wk->z.next_in = s->in;
+    wk->z.avail_in = (uInt)s->in_len;
+    wk->z.next_out = s->out;
+    wk->z.avail_out = (uInt)s->out_cap;
+    rc = deflate(&wk->z, Z_FINISH);
     if (rc != Z_STREAM_END) {
-        snprintf(err, errlen, "gzip compression failed (zlib error %d)", rc);
+        snprintf(s->err, sizeof s->err, "gzip compression failed (zlib error %d)", rc);
         return -1;
     }
-    m->out_len = m->out_cap - m->z.avail_out;
+    s->out_len = s->out_cap - wk->z.avail_out;
+    sha256_hex(s->out, s->out_len, s->sha);
     return 0;
 }
 
-/* Writes a compressed member at the end of the data file and records it. */
-static int member_append(struct rune_artifact_writer *w, struct member *m, char *err, size_t errlen)
+/* Writes the oldest compressed chunk at the end of the data file, in order,
+ * and records it. */
+static int member_append(struct rune_artifact_writer *w, struct slot *s, char *err, size_t errlen)
 {
-    char sha[HEX_SHA256];
-    sha256_hex(m->out, m->out_len, sha);
-    EVP_DigestUpdate(w->whole, m->out, m->out_len);
-    if (rune_write_all(w->data.fd, m->out, m->out_len) != 0) {
+    if (s->rc != 0) {
+        snprintf(err, errlen, "%s", s->err);
+        return -1;
+    }
+    EVP_DigestUpdate(w->whole, s->out, s->out_len);
+    if (rune_write_all(w->data.fd, s->out, s->out_len) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", w->path, strerror(errno));
         return -1;
     }
     json_t *c =
         json_pack("{s:I, s:I, s:I, s:s}", "offset", (json_int_t)w->bytes, "bytes",
-                  (json_int_t)m->out_len, "raw_bytes", (json_int_t)m->in_len, "sha256", sha);
+                  (json_int_t)s->out_len, "raw_bytes", (json_int_t)s->in_len, "sha256", s->sha);
     if (!c || json_array_append_new(w->chunks, c) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    w->bytes += m->out_len;
-    w->raw_bytes += m->in_len;
-    m->in_len = 0;
+    w->bytes += s->out_len;
+    w->raw_bytes += s->in_len;
+    pool_release(&w->pool);
     return 0;
 }
 
-static int flush_chunk(struct rune_artifact_writer *w, char *err, size_t errlen)
+/* Writes out finished chunks in order: those already done, or with `all`
+ * every queued one, waiting for each. */
+static int drain(struct rune_artifact_writer *w, bool all, char *err, size_t errlen)
 {
-    if (member_compress(&w->m, w->level, err, errlen) != 0 ||
-        member_append(w, &w->m, err, errlen) != 0) {
-        w->failed = true;
-        return -1;
+    struct slot *s;
+    while ((s = pool_oldest(&w->pool, all))) {
+        if (member_append(w, s, err, errlen) != 0) {
+            w->failed = true;
+            return -1;
+        }
     }
     return 0;
+}
+
+/* Makes w->fill an empty slot with room for a chunk, writing out the
+ * oldest chunks while the ring is full. */
+static int fill_start(struct rune_artifact_writer *w, char *err, size_t errlen)
+{
+    while (pool_full(&w->pool)) {
+        struct slot *s = pool_oldest(&w->pool, true);
+        if (member_append(w, s, err, errlen) != 0) {
+            w->failed = true;
+            return -1;
+        }
+    }
+    struct slot *s = pool_free_slot(&w->pool);
+    if (grow(&s->in, &s->in_cap, w->chunk_size) != 0) {
+        w->failed = true;
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->in_len = 0;
+    w->fill = s;
+    return 0;
+}
+
+/* Queues the filled chunk and writes out whatever is already finished. */
+static int fill_queue(struct rune_artifact_writer *w, char *err, size_t errlen)
+{
+    w->fill = NULL;
+    pool_queue(&w->pool, (size_t)w->pool.queued);
+    return drain(w, false, err, errlen);
 }
 
 static void writer_free(struct rune_artifact_writer *w)
 {
     if (!w)
         return;
+    pool_end(&w->pool); /* first: the workers use the slots */
     rune_safe_file_abort(&w->data);
-    member_free(&w->m);
     EVP_MD_CTX_free(w->whole);
     json_decref(w->chunks);
     free(w->path);
@@ -487,6 +754,12 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
                  RUNE_ARTIFACT_CHUNK_MIN, RUNE_ARTIFACT_CHUNK_MAX);
         return -1;
     }
+    if (meta->threads < 0 || meta->threads > RUNE_ARTIFACT_THREADS_MAX) {
+        snprintf(err, errlen,
+                 "%d compression threads is out of range: use 1 to %d, or 0 for one per CPU",
+                 meta->threads, RUNE_ARTIFACT_THREADS_MAX);
+        return -1;
+    }
     long long rp;
     if (meta->recovery_point && rune_artifact_time_parse(meta->recovery_point, &rp) != 0) {
         snprintf(err, errlen, "recovery point \"%s\" is not a UTC time like 2024-05-01T02:00:00Z",
@@ -518,12 +791,10 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     w->level = level;
     w->chunk_size = chunk;
     w->created_ms = rune_artifact_now_ms();
-    w->m.in = malloc(chunk);
     w->whole = EVP_MD_CTX_new();
     w->chunks = json_array();
     if (!w->path || !w->engine || !w->source || (meta->recovery_point && !w->recovery_point) ||
-        !w->m.in || !w->whole || !w->chunks ||
-        EVP_DigestInit_ex(w->whole, EVP_sha256(), NULL) != 1) {
+        !w->whole || !w->chunks || EVP_DigestInit_ex(w->whole, EVP_sha256(), NULL) != 1) {
         writer_free(w);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -531,6 +802,12 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     if (rune_safe_file_open(&w->data, path, false, 0600, err, errlen) != 0) {
         if (lstat(path, &st) == 0)
             exists_error(path, err, errlen);
+        writer_free(w);
+        return -1;
+    }
+    int threads = threads_for(meta->threads);
+    size_t nslots = slots_for(&threads, chunk);
+    if (pool_start(&w->pool, threads, nslots, deflate_job, &w->level, false, err, errlen) != 0) {
         writer_free(w);
         return -1;
     }
@@ -547,13 +824,16 @@ int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t 
     }
     const unsigned char *p = buf;
     while (len > 0) {
-        size_t room = w->chunk_size - w->m.in_len;
+        if (!w->fill && fill_start(w, err, errlen) != 0)
+            return -1;
+        struct slot *s = w->fill;
+        size_t room = w->chunk_size - s->in_len;
         size_t n = len < room ? len : room;
-        memcpy(w->m.in + w->m.in_len, p, n);
-        w->m.in_len += n;
+        memcpy(s->in + s->in_len, p, n);
+        s->in_len += n;
         p += n;
         len -= n;
-        if (w->m.in_len == w->chunk_size && flush_chunk(w, err, errlen) != 0)
+        if (s->in_len == w->chunk_size && fill_queue(w, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -659,11 +939,13 @@ json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, cha
         return NULL;
     }
     /* the last, partial chunk; an empty input still gets one (empty) member
-     * so the file is a valid gzip stream */
-    if ((w->m.in_len > 0 || json_array_size(w->chunks) == 0) && flush_chunk(w, err, errlen)) {
+     * so the file is a valid gzip stream; then every chunk still in flight */
+    if ((!w->fill && w->pool.queued == 0 && fill_start(w, err, errlen) != 0) ||
+        (w->fill && fill_queue(w, err, errlen) != 0) || drain(w, true, err, errlen) != 0) {
         writer_free(w);
         return NULL;
     }
+    pool_end(&w->pool);
     char sha[HEX_SHA256];
     final_hex(w->whole, sha);
     json_t *m = manifest_build(w, sha, extras);
@@ -818,18 +1100,29 @@ json_t *rune_artifact_manifest_load(const char *path, char *err, size_t errlen)
 
 /* ---- the reader ---- */
 
-struct rune_artifact_reader {
+/* A chunk as the manifest describes it, copied out of the JSON so that the
+ * workers never touch jansson values. */
+struct chunk_info {
+    long long offset, bytes, raw;
+    char sha[HEX_SHA256];
+};
+
+/* What the reader's workers read (read-only while they run). */
+struct source {
     int fd;
+    const struct chunk_info *chunks;
+};
+
+struct rune_artifact_reader {
+    struct source src;
     char *path;
     json_t *manifest;
-    size_t nchunks, cur; /* cur: the chunk being decompressed, 0-based */
-    bool loaded;         /* chunk cur is in cbuf, checked */
+    struct chunk_info *chunks;
+    size_t nchunks, cur; /* cur: the chunk being handed out, 0-based */
+    struct pool pool;
+    struct slot *hold; /* chunk cur, checked, being handed out; or NULL */
+    size_t pos;        /* bytes of it handed out */
     bool failed;
-    unsigned char *cbuf;
-    size_t ccap;
-    long long produced; /* raw bytes out of chunk cur so far */
-    z_stream z;
-    bool z_ready;
     EVP_MD_CTX *whole;
     int bad_chunk; /* 1-based chunk of the last error, 0 if none */
 };
@@ -838,13 +1131,12 @@ void rune_artifact_reader_close(struct rune_artifact_reader *r)
 {
     if (!r)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
-    if (r->z_ready)
-        inflateEnd(&r->z);
+    pool_end(&r->pool); /* first: the workers read the file and the table */
+    if (r->src.fd >= 0)
+        close(r->src.fd);
     EVP_MD_CTX_free(r->whole);
     json_decref(r->manifest);
-    free(r->cbuf);
+    free(r->chunks);
     free(r->path);
     free(r);
 }
@@ -854,18 +1146,12 @@ json_t *rune_artifact_reader_manifest(struct rune_artifact_reader *r)
     return r->manifest;
 }
 
-static long long chunk_num(struct rune_artifact_reader *r, size_t i, const char *key)
-{
-    json_t *c = json_array_get(json_object_get(r->manifest, "chunks"), i);
-    return (long long)json_integer_value(json_object_get(c, key));
-}
-
 /* The file's size must match the manifest: a short file names the first
  * chunk that is cut off. */
 static int check_size(struct rune_artifact_reader *r, char *err, size_t errlen)
 {
     struct stat st;
-    if (fstat(r->fd, &st) != 0) {
+    if (fstat(r->src.fd, &st) != 0) {
         snprintf(err, errlen, "cannot stat %s: %s", r->path, strerror(errno));
         return -1;
     }
@@ -881,8 +1167,7 @@ static int check_size(struct rune_artifact_reader *r, char *err, size_t errlen)
         return -1;
     }
     size_t first = 0;
-    while (first < r->nchunks &&
-           chunk_num(r, first, "offset") + chunk_num(r, first, "bytes") <= have)
+    while (first < r->nchunks && r->chunks[first].offset + r->chunks[first].bytes <= have)
         first++;
     r->bad_chunk = (int)first + 1;
     snprintf(err, errlen,
@@ -891,6 +1176,105 @@ static int check_size(struct rune_artifact_reader *r, char *err, size_t errlen)
              "short",
              r->path, have, want, first + 1, r->nchunks, r->nchunks);
     return -1;
+}
+
+/* Worker: reads chunk s->index into s->in, checks its SHA-256 before
+ * decompressing a byte of it, then decompresses it whole into s->out and
+ * checks that it is exactly one gzip member of raw bytes. */
+static int inflate_job(struct worker *wk, struct slot *s)
+{
+    const struct source *src = wk->pool->ctx;
+    const struct chunk_info *c = &src->chunks[s->index];
+    size_t len = (size_t)c->bytes, raw = (size_t)c->raw;
+    /* one spare byte lets inflate show that a member holds more */
+    if (grow(&s->in, &s->in_cap, len) != 0 || grow(&s->out, &s->out_cap, raw + 1) != 0) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        return -1;
+    }
+    s->in_len = 0;
+    while (s->in_len < len) {
+        ssize_t n =
+            pread(src->fd, s->in + s->in_len, len - s->in_len, (off_t)c->offset + (off_t)s->in_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(s->err, sizeof s->err, "cannot read: %s", strerror(errno));
+            return -1;
+        }
+        if (n == 0) {
+            snprintf(s->err, sizeof s->err, "the file ends inside this chunk (truncated)");
+            return -1;
+        }
+        s->in_len += (size_t)n;
+    }
+    sha256_hex(s->in, len, s->sha);
+    if (strcmp(s->sha, c->sha) != 0) {
+        snprintf(s->err, sizeof s->err, "SHA-256 mismatch — the file was modified or damaged");
+        return -1;
+    }
+    int rc = wk->z_ready ? inflateReset(&wk->z) : inflateInit2(&wk->z, 16 + MAX_WBITS);
+    if (rc != Z_OK) {
+        snprintf(s->err, sizeof s->err, "cannot start gzip decompression (zlib error %d)", rc);
+        return -1;
+    }
+    wk->z_ready = true;
+    z_stream *z = &wk->z;
+    z->next_in = s->in;
+    z->avail_in = (uInt)len;
+    z->next_out = s->out;
+    z->avail_out = (uInt)(raw + 1);
+    do
+        rc = inflate(z, Z_NO_FLUSH);
+    while (rc == Z_OK && z->avail_in > 0 && z->avail_out > 0);
+    s->out_len = raw + 1 - z->avail_out;
+    if (s->out_len > raw) {
+        snprintf(s->err, sizeof s->err,
+                 "decompresses to more than the %lld bytes the manifest says", c->raw);
+        return -1;
+    }
+    if (rc == Z_OK || rc == Z_BUF_ERROR) {
+        snprintf(s->err, sizeof s->err, "its gzip member ends early — the file was damaged");
+        return -1;
+    }
+    if (rc != Z_STREAM_END) {
+        snprintf(s->err, sizeof s->err, "not valid gzip data (%s) — the file was damaged",
+                 z->msg ? z->msg : "zlib error");
+        return -1;
+    }
+    if (z->avail_in != 0) {
+        snprintf(s->err, sizeof s->err,
+                 "%u bytes follow the end of its gzip member — the file was modified", z->avail_in);
+        return -1;
+    }
+    if (s->out_len != raw) {
+        snprintf(s->err, sizeof s->err, "decompresses to %zu bytes but the manifest says %lld",
+                 s->out_len, c->raw);
+        return -1;
+    }
+    return 0;
+}
+
+/* Copies the manifest's chunk table (manifest_check has vouched for it)
+ * and the largest raw size, which sizes the ring. */
+static int chunks_copy(struct rune_artifact_reader *r, size_t *max_raw)
+{
+    json_t *list = json_object_get(r->manifest, "chunks");
+    r->nchunks = json_array_size(list);
+    r->chunks = calloc(r->nchunks, sizeof *r->chunks);
+    if (!r->chunks)
+        return -1;
+    *max_raw = 1;
+    for (size_t i = 0; i < r->nchunks; i++) {
+        json_t *c = json_array_get(list, i);
+        struct chunk_info *ci = &r->chunks[i];
+        ci->offset = (long long)json_integer_value(json_object_get(c, "offset"));
+        ci->bytes = (long long)json_integer_value(json_object_get(c, "bytes"));
+        ci->raw = (long long)json_integer_value(json_object_get(c, "raw_bytes"));
+        snprintf(ci->sha, sizeof ci->sha, "%s", json_string_value(json_object_get(c, "sha256")));
+        if ((size_t)ci->raw > *max_raw)
+            *max_raw = (size_t)ci->raw;
+    }
+    return 0;
 }
 
 static int reader_open(struct rune_artifact_reader **out, const char *path, json_t *manifest,
@@ -902,21 +1286,27 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    r->fd = -1;
+    r->src.fd = -1;
     r->manifest = manifest;
-    r->nchunks = json_array_size(json_object_get(manifest, "chunks"));
     r->path = strdup(path);
     r->whole = EVP_MD_CTX_new();
-    if (!r->path || !r->whole || EVP_DigestInit_ex(r->whole, EVP_sha256(), NULL) != 1) {
+    size_t max_raw;
+    if (!r->path || !r->whole || EVP_DigestInit_ex(r->whole, EVP_sha256(), NULL) != 1 ||
+        chunks_copy(r, &max_raw) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
+    r->src.chunks = r->chunks;
+    r->src.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->src.fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         goto fail;
     }
     if (check_size(r, err, errlen) != 0)
+        goto fail;
+    int threads = threads_for(0);
+    size_t nslots = slots_for(&threads, max_raw);
+    if (pool_start(&r->pool, threads, nslots, inflate_job, &r->src, true, err, errlen) != 0)
         goto fail;
     *out = r;
     return 0;
@@ -940,46 +1330,30 @@ static int chunk_fail(struct rune_artifact_reader *r, char *err, size_t errlen, 
     r->bad_chunk = (int)r->cur + 1;
     r->failed = true;
     snprintf(err, errlen, "chunk %zu of %zu (offset %lld): %s", r->cur + 1, r->nchunks,
-             chunk_num(r, r->cur, "offset"), what);
+             r->chunks[r->cur].offset, what);
     return -1;
 }
 
-/* Reads chunk cur into cbuf and checks its SHA-256 before anything is
- * decompressed; after the last chunk, checks the whole file too. */
-static int chunk_load(struct rune_artifact_reader *r, char *err, size_t errlen)
+/* Keeps the workers ahead of the caller: queues chunks while slots are
+ * free. */
+static void read_ahead(struct rune_artifact_reader *r)
 {
-    long long off = chunk_num(r, r->cur, "offset");
-    size_t len = (size_t)chunk_num(r, r->cur, "bytes");
-    if (r->ccap < len) {
-        unsigned char *b = realloc(r->cbuf, len);
-        if (!b) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        r->cbuf = b;
-        r->ccap = len;
-    }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(r->fd, r->cbuf + got, len - got, (off_t)off + (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "cannot read: %s", strerror(errno));
-            return chunk_fail(r, err, errlen, msg);
-        }
-        if (n == 0)
-            return chunk_fail(r, err, errlen, "the file ends inside this chunk (truncated)");
-        got += (size_t)n;
-    }
-    char sha[HEX_SHA256];
-    sha256_hex(r->cbuf, len, sha);
-    json_t *c = json_array_get(json_object_get(r->manifest, "chunks"), r->cur);
-    if (strcmp(sha, json_string_value(json_object_get(c, "sha256"))) != 0)
-        return chunk_fail(r, err, errlen, "SHA-256 mismatch — the file was modified or damaged");
-    EVP_DigestUpdate(r->whole, r->cbuf, len);
+    while (r->pool.queued < r->nchunks && !pool_full(&r->pool))
+        pool_queue(&r->pool, (size_t)r->pool.queued);
+}
+
+/* Takes chunk cur from the workers once they checked it, adds it to the
+ * whole-file SHA-256 and, before the last chunk is handed out, checks that
+ * too. */
+static int chunk_take(struct rune_artifact_reader *r, char *err, size_t errlen)
+{
+    read_ahead(r);
+    struct slot *s = pool_oldest(&r->pool, true);
+    if (s->rc != 0)
+        return chunk_fail(r, err, errlen, s->err);
+    EVP_DigestUpdate(r->whole, s->in, s->in_len);
     if (r->cur + 1 == r->nchunks) {
+        char sha[HEX_SHA256];
         final_hex(r->whole, sha);
         if (strcmp(sha, json_string_value(json_object_get(r->manifest, "sha256"))) != 0) {
             r->failed = true;
@@ -990,39 +1364,18 @@ static int chunk_load(struct rune_artifact_reader *r, char *err, size_t errlen)
             return -1;
         }
     }
-    int rc = r->z_ready ? inflateReset(&r->z) : inflateInit2(&r->z, 16 + MAX_WBITS);
-    if (rc != Z_OK) {
-        snprintf(err, errlen, "cannot start gzip decompression (zlib error %d)", rc);
-        return -1;
-    }
-    r->z_ready = true;
-    r->z.next_in = r->cbuf;
-    r->z.avail_in = (uInt)len;
-    r->produced = 0;
-    r->loaded = true;
+    r->hold = s;
+    r->pos = 0;
     return 0;
 }
 
-/* Called when chunk cur's member ended: it must have used every byte of
- * the chunk and produced exactly raw_bytes. */
-static int chunk_end(struct rune_artifact_reader *r, char *err, size_t errlen)
+/* Chunk cur is all handed out: its slot goes back to the workers. */
+static void chunk_done(struct rune_artifact_reader *r)
 {
-    char msg[256];
-    if (r->z.avail_in != 0) {
-        snprintf(msg, sizeof msg,
-                 "%u bytes follow the end of its gzip member — the file was modified",
-                 r->z.avail_in);
-        return chunk_fail(r, err, errlen, msg);
-    }
-    long long want = chunk_num(r, r->cur, "raw_bytes");
-    if (r->produced != want) {
-        snprintf(msg, sizeof msg, "decompresses to %lld bytes but the manifest says %lld",
-                 r->produced, want);
-        return chunk_fail(r, err, errlen, msg);
-    }
-    r->loaded = false;
+    r->hold = NULL;
     r->cur++;
-    return 0;
+    pool_release(&r->pool);
+    read_ahead(r);
 }
 
 ssize_t rune_artifact_read(struct rune_artifact_reader *r, void *buf, size_t len, char *err,
@@ -1032,59 +1385,24 @@ ssize_t rune_artifact_read(struct rune_artifact_reader *r, void *buf, size_t len
         snprintf(err, errlen, "%s: reading already failed", r->path);
         return -1;
     }
-    size_t got = 0;
-    while (got < len) {
-        if (!r->loaded) {
+    if (len == 0)
+        return 0;
+    for (;;) {
+        if (!r->hold) {
             if (r->cur == r->nchunks)
-                break;
-            if (chunk_load(r, err, errlen) != 0) {
-                r->failed = true;
+                return 0;
+            if (chunk_take(r, err, errlen) != 0)
                 return -1;
-            }
         }
-        long long room = chunk_num(r, r->cur, "raw_bytes") - r->produced;
-        size_t want = len - got;
-        /* never hand out more than the manifest promised for this chunk;
-         * one spare byte lets inflate show that it had more */
-        if ((long long)want > room + 1)
-            want = (size_t)(room + 1);
-        if (want > UINT32_MAX)
-            want = UINT32_MAX;
-        r->z.next_out = (unsigned char *)buf + got;
-        r->z.avail_out = (uInt)want;
-        int rc = inflate(&r->z, Z_NO_FLUSH);
-        size_t n = want - r->z.avail_out;
-        r->produced += (long long)n;
-        got += n;
-        if (r->produced > chunk_num(r, r->cur, "raw_bytes")) {
-            char msg[128];
-            snprintf(msg, sizeof msg,
-                     "decompresses to more than the %lld bytes the manifest "
-                     "says",
-                     chunk_num(r, r->cur, "raw_bytes"));
-            return chunk_fail(r, err, errlen, msg);
-        }
-        if (rc == Z_STREAM_END) {
-            if (chunk_end(r, err, errlen) != 0)
-                return -1;
-            if (got > 0)
-                break; /* hand out a good chunk before touching the next */
-            continue;
-        }
-        if (rc == Z_OK)
-            continue;
-        if (rc == Z_BUF_ERROR && r->z.avail_in == 0)
-            return chunk_fail(r, err, errlen,
-                              "its gzip member ends early — the file was "
-                              "damaged");
-        if (rc == Z_BUF_ERROR)
-            continue; /* output full */
-        char msg[256];
-        snprintf(msg, sizeof msg, "not valid gzip data (%s) — the file was damaged",
-                 r->z.msg ? r->z.msg : "zlib error");
-        return chunk_fail(r, err, errlen, msg);
+        size_t left = r->hold->out_len - r->pos;
+        size_t n = left < len ? left : len;
+        memcpy(buf, r->hold->out + r->pos, n);
+        r->pos += n;
+        if (r->pos == r->hold->out_len)
+            chunk_done(r);
+        if (n > 0)
+            return (ssize_t)n; /* never bytes of two chunks in one call */
     }
-    return (ssize_t)got;
 }
 
 /* ---- verification ---- */
@@ -1124,31 +1442,22 @@ int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, vo
         }
         return -1;
     }
-    size_t cap = 1 << 20;
-    unsigned char *buf = malloc(cap);
-    if (!buf) {
-        snprintf(chk->reason, sizeof chk->reason, "out of memory");
-        rune_artifact_reader_close(r);
-        return -1;
-    }
+    /* the reader's checks, chunk by chunk, without copying the data out */
     int rc = 0;
-    for (;;) {
+    while (r->cur < r->nchunks) {
         if (cancelled && cancelled(ctx)) {
             chk->cancelled = true;
             snprintf(chk->reason, sizeof chk->reason, "verification of %s was cancelled", path);
             rc = -1;
             break;
         }
-        ssize_t n = rune_artifact_read(r, buf, cap, chk->reason, sizeof chk->reason);
-        if (n == 0)
-            break;
-        if (n < 0) {
+        if (chunk_take(r, chk->reason, sizeof chk->reason) != 0) {
             chk->bad_chunk = r->bad_chunk;
             rc = -1;
             break;
         }
+        chunk_done(r);
     }
-    free(buf);
     rune_artifact_reader_close(r);
     chk->ok = rc == 0;
     if (chk->ok)

@@ -20,6 +20,12 @@
  * abort(). Nothing appears under the final names until commit; any failure
  * removes the partial files; an existing backup is never overwritten.
  *
+ * Chunks are compressed (and, when reading, checked and decompressed) by a
+ * small pool of worker threads, the way pigz does, while the calling
+ * thread writes or hands out finished chunks strictly in order: the bytes
+ * are the same whatever the number of threads. The pool lives from open to
+ * commit/abort (or close); nothing is left running after those.
+ *
  * This library sits beside the step families: it includes no engine header
  * (it takes no rune_call; callers pass a cancel callback where a loop can
  * be long) and reports errors as text for a person in a caller's buffer.
@@ -38,6 +44,8 @@
 #define RUNE_ARTIFACT_CHUNK_MAX ((size_t)256 << 20)
 #define RUNE_ARTIFACT_LEVEL_DEFAULT 6
 #define RUNE_ARTIFACT_MANIFEST_SUFFIX ".manifest.json"
+#define RUNE_ARTIFACT_THREADS_AUTO_MAX 8 /* the default: one per CPU, at most this */
+#define RUNE_ARTIFACT_THREADS_MAX 64     /* what a caller may ask for */
 
 /* Cancellation for long loops: return true to stop. May be NULL. */
 typedef bool (*rune_artifact_cancel_fn)(void *ctx);
@@ -55,6 +63,9 @@ struct rune_artifact_meta {
     int level;                  /* gzip level 1..9; 0 = RUNE_ARTIFACT_LEVEL_DEFAULT */
     size_t chunk_size;          /* input bytes per member; 0 = RUNE_ARTIFACT_CHUNK_DEFAULT
                                  * (tests use small ones) */
+    int threads;                /* compression workers, 1..RUNE_ARTIFACT_THREADS_MAX;
+                                 * 0 = one per CPU, at most RUNE_ARTIFACT_THREADS_AUTO_MAX.
+                                 * The output is byte-identical whatever the number. */
 };
 
 struct rune_artifact_writer;
@@ -68,9 +79,12 @@ struct rune_artifact_writer;
 int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
                        const struct rune_artifact_meta *meta, char *err, size_t errlen);
 
-/* Appends len bytes of raw (uncompressed) data. Returns 0, or -1 with err
- * filled (a write error such as a full disk); after a failure the only
- * call left is rune_artifact_abort. */
+/* Appends len bytes of raw (uncompressed) data. Full chunks go to the
+ * workers; finished ones are written out in order as they come, so a call
+ * may wait for the oldest chunk in flight (at most 2 × threads chunks are
+ * held). Returns 0, or -1 with err filled (a write error such as a full
+ * disk, or a compression error, possibly of a chunk given in an earlier
+ * call); after a failure the only call left is rune_artifact_abort. */
 int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t len, char *err,
                         size_t errlen);
 
@@ -84,7 +98,8 @@ int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t 
 json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, char *err,
                              size_t errlen);
 
-/* Gives up: removes the partial files and frees w. NULL is fine. */
+/* Gives up: stops and joins the workers (a chunk being compressed is
+ * finished first), removes the partial files and frees w. NULL is fine. */
 void rune_artifact_abort(struct rune_artifact_writer *w);
 
 /* ---- Reading and verifying ---- */
@@ -100,13 +115,16 @@ json_t *rune_artifact_manifest_load(const char *path, char *err, size_t errlen);
 struct rune_artifact_reader;
 
 /* Opens a backup for a restore: loads the manifest, checks the data file's
- * size against it. Returns 0 or -1 with err filled. */
+ * size against it, and starts the workers (one per CPU, at most
+ * RUNE_ARTIFACT_THREADS_AUTO_MAX) that read, check and decompress chunks
+ * ahead of the caller. Returns 0 or -1 with err filled. */
 int rune_artifact_reader_open(struct rune_artifact_reader **out, const char *path, char *err,
                               size_t errlen);
 
-/* Decompressed bytes, in order, into buf. Each chunk's SHA-256 is checked
- * before any of its bytes are returned, and its decompressed size when it
- * ends; at the end the whole-file SHA-256 is checked. Returns the number of
+/* Decompressed bytes, in order, into buf. A chunk's bytes are returned only
+ * once it has been checked whole: its SHA-256, that it is one complete gzip
+ * member, and its decompressed size; before the last chunk's bytes, the
+ * whole-file SHA-256 is checked too. Returns the number of
  * bytes (> 0), 0 at the verified end, or -1 with a reason in err. One call
  * never returns bytes from two chunks, so the bytes of every good chunk
  * before a damaged one are handed out before the error. A restore should
@@ -130,7 +148,9 @@ struct rune_artifact_check {
 
 /* Checks everything: manifest sanity, file size, every chunk's SHA-256
  * (locating damage to its chunk), full decompression of every member with
- * its size, and the whole-file SHA-256. Returns 0 when the backup is good,
+ * its size, and the whole-file SHA-256. Chunks are checked in parallel as
+ * by the reader; the damage reported is always the first in file order.
+ * `cancelled` is asked between chunks. Returns 0 when the backup is good,
  * -1 otherwise; `chk` says why. Call rune_artifact_check_release after. */
 int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
                          struct rune_artifact_check *chk);

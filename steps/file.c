@@ -261,8 +261,11 @@ static int compress_run(struct rune_call *c)
     }
     if ((fd = open_input(c, src, &st)) < 0)
         goto out;
-    struct rune_artifact_meta meta = {
-        .engine = "file", .source = src, .level = (int)level, .chunk_size = (size_t)chunk};
+    struct rune_artifact_meta meta = {.engine = "file",
+                                      .source = src,
+                                      .level = (int)level,
+                                      .chunk_size = (size_t)chunk,
+                                      .threads = (int)rune_call_int(c, "threads")};
     if (rune_artifact_open(&w, dst, &meta, err, sizeof err) != 0) {
         rc = rune_call_fail(c, "%s", err);
         goto out;
@@ -1096,6 +1099,8 @@ static const struct rune_param compress_params[] = {
      "keep the original; false removes it once the backup verifies"},
     {"chunk_size", RUNE_T_INT, false, "4194304",
      "input bytes per gzip member (each listed in the manifest with its SHA-256)"},
+    {"threads", RUNE_T_INT, false, "0",
+     "compression threads; 0 = one per CPU (at most 8); the output is the same for any number"},
     {0},
 };
 static const struct rune_output compress_outputs[] = {

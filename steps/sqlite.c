@@ -927,7 +927,9 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     bool describing = pthread_create(&dt, NULL, describe_thread, &dj) == 0;
     if (!describing)
         describe_thread(&dj); /* no thread to spare: one after the other */
-    struct rune_artifact_meta meta = {.engine = "sqlite", .source = db, .recovery_point = point,
+    struct rune_artifact_meta meta = {.engine = "sqlite",
+                                      .source = db,
+                                      .recovery_point = point,
                                       .level = (int)rune_call_int(c, "level"),
                                       .threads = (int)rune_call_int(c, "threads")};
     struct rune_artifact_writer *w = NULL;

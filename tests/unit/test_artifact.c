@@ -6,6 +6,12 @@
  *
  * Chunks are made small (1 KiB) so that several chunks cost nothing. The
  * gzip and sha256sum checks run the real tools, as an operator would.
+ *
+ * The worker pool: any number of threads writes the same bytes, damage is
+ * reported at the first bad chunk in file order however far the workers
+ * read ahead, and a failure (a write error midway, a cancelled
+ * verification) leaves neither a file nor a thread behind. Threads are
+ * counted in /proc/self/task.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +22,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../steps/artifact.h"
@@ -104,6 +113,70 @@ static size_t count_entries(const char *dir)
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
             n++;
     closedir(d);
+    return n;
+}
+
+/* Writes len bytes of data to path in uneven pieces with the given number
+ * of threads and level; returns the manifest (new reference). */
+static json_t *write_with(const char *path, const unsigned char *data, size_t len, int threads,
+                          int level)
+{
+    struct rune_artifact_meta meta = {.engine = "file",
+                                      .source = "/srv/db",
+                                      .chunk_size = CHUNK,
+                                      .level = level,
+                                      .threads = threads};
+    struct rune_artifact_writer *w;
+    char err[512] = "";
+    if (rune_artifact_open(&w, path, &meta, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    size_t off = 0, piece = 1;
+    while (off < len) {
+        size_t n = piece < len - off ? piece : len - off;
+        if (rune_artifact_write(w, data + off, n, err, sizeof err) != 0)
+            fail_msg("write: %s", err);
+        off += n;
+        piece = piece * 3 + 7;
+        if (piece > 5000)
+            piece = 1;
+    }
+    json_t *m = rune_artifact_commit(w, NULL, err, sizeof err);
+    if (!m)
+        fail_msg("commit: %s", err);
+    return m;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *p = fopen(path, "rb");
+    assert_non_null(p);
+    fseek(p, 0, SEEK_END);
+    long n = ftell(p);
+    fseek(p, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_int_equal(fread(b, 1, (size_t)n, p), (size_t)n);
+    fclose(p);
+    *len = (size_t)n;
+    return b;
+}
+
+/* Threads of this process (the test's own plus any worker left). */
+static size_t count_threads(void)
+{
+    return count_entries("/proc/self/task");
+}
+
+/* The thread count once it is down to `want`, or whatever it is after two
+ * seconds: a thread can stay listed for a moment after pthread_join
+ * returned, while the kernel finishes reaping it. */
+static size_t threads_settled(size_t want)
+{
+    struct timespec pause = {0, 1000000};
+    size_t n = count_threads();
+    for (int i = 0; i < 2000 && n > want; i++) {
+        nanosleep(&pause, NULL);
+        n = count_threads();
+    }
     return n;
 }
 
@@ -379,6 +452,232 @@ static void test_extras_and_empty_input(void **state)
     json_decref(m);
 }
 
+#define BIG_LEN (97 * CHUNK + 123) /* 98 chunks: more than the workers hold at once */
+
+/* Reads a backup back whole with the reader; returns the bytes read. */
+static size_t read_back(const char *path, unsigned char *buf, size_t cap)
+{
+    struct rune_artifact_reader *r;
+    char err[512] = "";
+    if (rune_artifact_reader_open(&r, path, err, sizeof err) != 0)
+        fail_msg("reader_open: %s", err);
+    size_t got = 0;
+    ssize_t n;
+    while ((n = rune_artifact_read(r, buf + got, cap - got, err, sizeof err)) > 0)
+        got += (size_t)n;
+    if (n < 0)
+        fail_msg("read: %s", err);
+    rune_artifact_reader_close(r);
+    return got;
+}
+
+/* Each chunk is its own member and members are written in input order, so
+ * the bytes depend neither on the number of workers nor on timing. */
+static void test_any_number_of_threads_writes_the_same_bytes(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *data = malloc(BIG_LEN), *back = malloc(BIG_LEN + 16);
+    fill(data, BIG_LEN);
+    char plain[160], cmd[512];
+    snprintf(plain, sizeof plain, "%s/plain", f->dir);
+    FILE *p = fopen(plain, "wb");
+    assert_int_equal(fwrite(data, 1, BIG_LEN, p), BIG_LEN);
+    fclose(p);
+    static const int levels[] = {1, 9};
+    for (int l = 0; l < 2; l++) {
+        char p1[160], p4[160];
+        snprintf(p1, sizeof p1, "%s/one-%d.gz", f->dir, levels[l]);
+        snprintf(p4, sizeof p4, "%s/four-%d.gz", f->dir, levels[l]);
+        json_t *m1 = write_with(p1, data, BIG_LEN, 1, levels[l]);
+        json_t *m4 = write_with(p4, data, BIG_LEN, 4, levels[l]);
+        assert_int_equal(json_array_size(json_object_get(m4, "chunks")), 98);
+        assert_true(json_equal(json_object_get(m1, "chunks"), json_object_get(m4, "chunks")));
+        assert_string_equal(json_string_value(json_object_get(m1, "sha256")),
+                            json_string_value(json_object_get(m4, "sha256")));
+        size_t n1, n4;
+        unsigned char *b1 = slurp(p1, &n1), *b4 = slurp(p4, &n4);
+        assert_int_equal(n1, n4);
+        assert_memory_equal(b1, b4, n1);
+        free(b1);
+        free(b4);
+        /* and it reads back, by rune and by gzip */
+        assert_int_equal(read_back(p4, back, BIG_LEN + 16), BIG_LEN);
+        assert_memory_equal(back, data, BIG_LEN);
+        struct rune_artifact_check chk;
+        assert_int_equal(rune_artifact_verify(p4, NULL, NULL, &chk), 0);
+        rune_artifact_check_release(&chk);
+        snprintf(cmd, sizeof cmd, "gzip -dc '%s' | cmp -s - '%s'", p4, plain);
+        assert_int_equal(system(cmd), 0);
+        json_decref(m1);
+        json_decref(m4);
+    }
+    free(data);
+    free(back);
+}
+
+/* Workers start with a writer or reader and are all joined when it ends,
+ * whichever way it ends. */
+static void test_workers_are_joined(void **state)
+{
+    struct fixture *f = *state;
+    size_t base = threads_settled(1); /* the test runs on one thread */
+    struct rune_artifact_meta meta = {
+        .engine = "file", .source = "x", .chunk_size = CHUNK, .threads = 3};
+    struct rune_artifact_writer *w;
+    char err[512] = "";
+    assert_int_equal(rune_artifact_open(&w, f->path, &meta, err, sizeof err), 0);
+    assert_int_equal(count_threads(), base + 3);
+    assert_int_equal(rune_artifact_write(w, f->data, sizeof f->data, err, sizeof err), 0);
+    rune_artifact_abort(w);
+    assert_int_equal(threads_settled(base), base);
+
+    json_t *m = write_with(f->path, f->data, sizeof f->data, 2, 0);
+    assert_int_equal(threads_settled(base), base);
+    /* a reader closed before the end */
+    struct rune_artifact_reader *r;
+    assert_int_equal(rune_artifact_reader_open(&r, f->path, err, sizeof err), 0);
+    assert_true(count_threads() > base);
+    unsigned char buf[100];
+    assert_int_equal(rune_artifact_read(r, buf, sizeof buf, err, sizeof err), sizeof buf);
+    rune_artifact_reader_close(r);
+    assert_int_equal(threads_settled(base), base);
+    json_decref(m);
+}
+
+static void test_thread_count_out_of_range(void **state)
+{
+    struct fixture *f = *state;
+    static const int bad[] = {-1, RUNE_ARTIFACT_THREADS_MAX + 1};
+    for (int i = 0; i < 2; i++) {
+        struct rune_artifact_meta meta = {.engine = "file", .source = "x", .threads = bad[i]};
+        struct rune_artifact_writer *w = NULL;
+        char err[512] = "";
+        assert_int_equal(rune_artifact_open(&w, f->path, &meta, err, sizeof err), -1);
+        assert_null(w);
+        if (!strstr(err, "compression threads is out of range: use 1 to 64, or 0 for one per CPU"))
+            fail_msg("unexpected: %s", err);
+    }
+    assert_int_equal(count_entries(f->dir), 0);
+}
+
+/* A write error in the middle (here the file size limit, EFBIG, which
+ * stands for a full disk) fails the backup, whether it shows in a write or
+ * in the commit; nothing is left: no file, no thread. */
+static void test_write_error_midway_leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    size_t sizes[] = {64 * CHUNK, 6 * CHUNK}; /* many chunks; all in flight at once */
+    unsigned char *data = malloc(sizes[0]);
+    uint32_t x = 2463534242u; /* incompressible: every member is about CHUNK bytes */
+    for (size_t i = 0; i < sizes[0]; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data[i] = (unsigned char)x;
+    }
+    size_t base = threads_settled(1); /* the test runs on one thread */
+    for (int k = 0; k < 2; k++) {
+        struct rune_artifact_meta meta = {
+            .engine = "file", .source = "x", .chunk_size = CHUNK, .threads = 4};
+        struct rune_artifact_writer *w;
+        char err[512] = "", again[512] = "";
+        assert_int_equal(rune_artifact_open(&w, f->path, &meta, err, sizeof err), 0);
+        struct rlimit old, small;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        small = old;
+        small.rlim_cur = 3 * CHUNK;
+        void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+        int rc = 0, rc2 = 0;
+        for (size_t off = 0; off < sizes[k] && rc == 0; off += 1000) {
+            size_t n = sizes[k] - off < 1000 ? sizes[k] - off : 1000;
+            rc = rune_artifact_write(w, data + off, n, err, sizeof err);
+        }
+        if (rc != 0) {
+            rc2 = rune_artifact_write(w, data, 10, again, sizeof again);
+            rune_artifact_abort(w);
+        } else {
+            json_t *m = rune_artifact_commit(w, NULL, err, sizeof err);
+            rc = m ? 0 : -1;
+            json_decref(m);
+        }
+        setrlimit(RLIMIT_FSIZE, &old);
+        signal(SIGXFSZ, prev);
+        assert_int_equal(rc, -1);
+        if (k == 0) { /* 64 chunks cannot all be in flight: a write saw it */
+            assert_int_equal(rc2, -1);
+            assert_non_null(strstr(again, "already failed"));
+        }
+        if (!strstr(err, "cannot write") || !strstr(err, "File too large"))
+            fail_msg("unexpected: %s", err);
+        assert_int_equal(count_entries(f->dir), 0);
+        assert_int_equal(threads_settled(base), base);
+    }
+    free(data);
+}
+
+/* However far the workers read ahead, the damage reported is the first in
+ * file order, and the reader hands out every good chunk before it. */
+static void test_first_damage_in_file_order_is_reported(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *data = malloc(BIG_LEN), *back = malloc(BIG_LEN);
+    fill(data, BIG_LEN);
+    json_t *m = write_with(f->path, data, BIG_LEN, 4, 0);
+    flip_byte(f->path, chunk_field(m, 39, "offset") + 7);
+    flip_byte(f->path, chunk_field(m, 8, "offset") + chunk_field(m, 8, "bytes") - 1);
+    size_t base = threads_settled(1); /* the test runs on one thread */
+    struct rune_artifact_check chk;
+    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(chk.bad_chunk, 9);
+    assert_non_null(strstr(chk.reason, "chunk 9 of 98"));
+    rune_artifact_check_release(&chk);
+
+    struct rune_artifact_reader *r;
+    char err[512] = "";
+    assert_int_equal(rune_artifact_reader_open(&r, f->path, err, sizeof err), 0);
+    size_t got = 0;
+    ssize_t n;
+    while ((n = rune_artifact_read(r, back + got, BIG_LEN - got, err, sizeof err)) > 0)
+        got += (size_t)n;
+    assert_int_equal(n, -1);
+    assert_int_equal(got, 8 * CHUNK);
+    assert_memory_equal(back, data, got);
+    assert_non_null(strstr(err, "chunk 9 of 98"));
+    assert_int_equal(rune_artifact_read(r, back, 10, err, sizeof err), -1);
+    assert_non_null(strstr(err, "reading already failed"));
+    rune_artifact_reader_close(r);
+    assert_int_equal(threads_settled(base), base);
+    free(data);
+    free(back);
+    json_decref(m);
+}
+
+static bool cancel_after(void *ctx)
+{
+    int *left = ctx;
+    return --*left < 0;
+}
+
+static void test_verify_can_be_cancelled(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *data = malloc(BIG_LEN);
+    fill(data, BIG_LEN);
+    json_decref(write_with(f->path, data, BIG_LEN, 2, 0));
+    size_t base = threads_settled(1); /* the test runs on one thread */
+    int left = 5;
+    struct rune_artifact_check chk;
+    assert_int_equal(rune_artifact_verify(f->path, cancel_after, &left, &chk), -1);
+    assert_true(chk.cancelled);
+    assert_false(chk.ok);
+    assert_int_equal(chk.bad_chunk, 0);
+    assert_non_null(strstr(chk.reason, "was cancelled"));
+    rune_artifact_check_release(&chk);
+    assert_int_equal(threads_settled(base), base);
+    free(data);
+}
+
 static void test_times(void **state)
 {
     (void)state;
@@ -430,6 +729,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_manifest_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edited_manifest_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extras_and_empty_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_any_number_of_threads_writes_the_same_bytes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_workers_are_joined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_count_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_error_midway_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_damage_in_file_order_is_reported, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_verify_can_be_cancelled, setup, teardown),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_paths),
     };
