@@ -24,6 +24,7 @@
 #include "artifact.h"
 #include "counts.h"
 #include "names.h"
+#include "rowhash.h"
 #include "step.h"
 
 /* ---- shared helpers ---- */
@@ -340,58 +341,35 @@ static int query_plan(struct rune_call *c)
 
 /* ---- sqlite.fingerprint ---- */
 
-/* Order-independent content hash: each row is hashed (SHA-256 over a
- * type-tagged encoding of its columns) and the hashes are added as four
- * 64-bit lanes — sums do not care about order, and unlike XOR a duplicated
- * row does not cancel out. */
-struct digest {
-    unsigned long long lane[4];
-    long long rows;
-};
-
-static void hash_row(sqlite3_stmt *s, struct digest *d)
+/* Order-independent content hash (rowhash.h): a row's encoding is its
+ * columns, each a type tag then the value (integers big-endian, floats as
+ * stored, text and blobs length-prefixed). */
+static void hash_row(sqlite3_stmt *s, struct rune_rowhash *h)
 {
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+    rune_rowhash_begin(h);
     for (int i = 0; i < sqlite3_column_count(s); i++) {
         unsigned char tag = (unsigned char)sqlite3_column_type(s, i);
-        EVP_DigestUpdate(m, &tag, 1);
+        rune_rowhash_feed(h, &tag, 1);
         if (tag == SQLITE_INTEGER) {
             long long v = sqlite3_column_int64(s, i);
             unsigned char b[8];
             for (int k = 0; k < 8; k++)
                 b[k] = (unsigned char)((unsigned long long)v >> (56 - 8 * k));
-            EVP_DigestUpdate(m, b, 8);
+            rune_rowhash_feed(h, b, 8);
         } else if (tag == SQLITE_FLOAT) {
             double v = sqlite3_column_double(s, i);
-            EVP_DigestUpdate(m, &v, sizeof v);
+            rune_rowhash_feed(h, &v, sizeof v);
         } else if (tag != SQLITE_NULL) {
             const void *p = tag == SQLITE_BLOB ? sqlite3_column_blob(s, i)
                                                : (const void *)sqlite3_column_text(s, i);
             unsigned int n = (unsigned int)sqlite3_column_bytes(s, i);
             unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
                                     (unsigned char)(n >> 8), (unsigned char)n};
-            EVP_DigestUpdate(m, len, 4);
-            if (n)
-                EVP_DigestUpdate(m, p, n);
+            rune_rowhash_feed(h, len, 4);
+            rune_rowhash_feed(h, p, n);
         }
     }
-    unsigned char md[32];
-    EVP_DigestFinal_ex(m, md, NULL);
-    EVP_MD_CTX_free(m);
-    for (int l = 0; l < 4; l++) {
-        unsigned long long v = 0;
-        for (int k = 0; k < 8; k++)
-            v = (v << 8) | md[l * 8 + k];
-        d->lane[l] += v;
-    }
-    d->rows++;
-}
-
-static void digest_hex(const struct digest *d, char out[65])
-{
-    for (int l = 0; l < 4; l++)
-        snprintf(out + 16 * l, 17, "%016llx", d->lane[l]);
+    rune_rowhash_end(h);
 }
 
 static int fingerprint_run(struct rune_call *c)
@@ -422,7 +400,8 @@ static int fingerprint_run(struct rune_call *c)
             st = rune_call_fail(c, "cannot read table %s: %s", t, sqlite3_errmsg(db));
             break;
         }
-        struct digest d = {{0, 0, 0, 0}, 0};
+        struct rune_rowhash d;
+        rune_rowhash_init(&d);
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             hash_row(s, &d);
@@ -430,14 +409,15 @@ static int fingerprint_run(struct rune_call *c)
                 break;
         }
         sqlite3_finalize(s);
+        char hex[65];
+        rune_rowhash_hex(&d, hex);
+        rune_rowhash_free(&d);
         if (rc != SQLITE_DONE) {
             st = rune_call_cancelled(c) ? rune_call_cancel_status(c)
                                         : rune_call_fail(c, "reading %s failed: %s", t,
                                                          sqlite3_errmsg(db));
             break;
         }
-        char hex[65];
-        digest_hex(&d, hex);
         json_object_set_new(tables, t, json_pack("{s:I, s:s}", "rows", (json_int_t)d.rows,
                                                  "hash", hex));
         EVP_DigestUpdate(all, t, strlen(t) + 1);
@@ -828,14 +808,16 @@ static json_t *describe_db(const char *path, char *why, size_t whylen)
         quote_ident(t, q, sizeof q);
         snprintf(sql, sizeof sql, "SELECT * FROM %s", q);
         sqlite3_stmt *st;
-        struct digest d = {{0, 0, 0, 0}, 0};
+        struct rune_rowhash d;
+        rune_rowhash_init(&d);
         if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
             while (sqlite3_step(st) == SQLITE_ROW)
                 hash_row(st, &d);
             sqlite3_finalize(st);
         }
         char hex[65];
-        digest_hex(&d, hex);
+        rune_rowhash_hex(&d, hex);
+        rune_rowhash_free(&d);
         json_object_set_new(tables, t, json_integer(d.rows));
         json_object_set_new(hashes, t, json_string(hex));
     }
