@@ -19,6 +19,7 @@ static const struct cmd commands[] = {
     {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
     {"list", cmd_list, "list the runbooks on the search path"},
     {"show", cmd_show, "describe a runbook: inputs, stages, steps"},
+    {"graph", cmd_graph, "draw a runbook: stages, steps, needs, rollback (dot or mermaid)"},
     {"steps", cmd_steps, "list the step types, or describe one (rune steps [TYPE])"},
     {"log", cmd_log, "list incidents, or show one's timeline (rune log [show ID])"},
     {"version", cmd_version, "print the version"},
