@@ -15,6 +15,11 @@
  *
  * Neither pool outlives its writer or reader, and both hold a bounded
  * number of chunks (two per worker).
+ *
+ * A writer can also take in another backup's chunks as they are
+ * (rune_artifact_append), and a reader can read just a range of chunks:
+ * that is how pg.dump assembles one backup from parts written in parallel,
+ * and how pg.restore reads one table's part of it.
  */
 #include "artifact.h"
 
@@ -940,7 +945,8 @@ json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, cha
     }
     /* the last, partial chunk; an empty input still gets one (empty) member
      * so the file is a valid gzip stream; then every chunk still in flight */
-    if ((!w->fill && w->pool.queued == 0 && fill_start(w, err, errlen) != 0) ||
+    if ((!w->fill && w->pool.queued == 0 && json_array_size(w->chunks) == 0 &&
+         fill_start(w, err, errlen) != 0) ||
         (w->fill && fill_queue(w, err, errlen) != 0) || drain(w, true, err, errlen) != 0) {
         writer_free(w);
         return NULL;
@@ -1119,6 +1125,7 @@ struct rune_artifact_reader {
     json_t *manifest;
     struct chunk_info *chunks;
     size_t nchunks, cur; /* cur: the chunk being handed out, 0-based */
+    size_t first, end;   /* the chunks this reader hands out: [first, end) */
     struct pool pool;
     struct slot *hold; /* chunk cur, checked, being handed out; or NULL */
     size_t pos;        /* bytes of it handed out */
@@ -1297,6 +1304,7 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
         goto fail;
     }
     r->src.chunks = r->chunks;
+    r->end = r->nchunks;
     r->src.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->src.fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -1338,8 +1346,8 @@ static int chunk_fail(struct rune_artifact_reader *r, char *err, size_t errlen, 
  * free. */
 static void read_ahead(struct rune_artifact_reader *r)
 {
-    while (r->pool.queued < r->nchunks && !pool_full(&r->pool))
-        pool_queue(&r->pool, (size_t)r->pool.queued);
+    while (r->first + r->pool.queued < r->end && !pool_full(&r->pool))
+        pool_queue(&r->pool, r->first + (size_t)r->pool.queued);
 }
 
 /* Takes chunk cur from the workers once they checked it, adds it to the
@@ -1351,8 +1359,10 @@ static int chunk_take(struct rune_artifact_reader *r, char *err, size_t errlen)
     struct slot *s = pool_oldest(&r->pool, true);
     if (s->rc != 0)
         return chunk_fail(r, err, errlen, s->err);
-    EVP_DigestUpdate(r->whole, s->in, s->in_len);
-    if (r->cur + 1 == r->nchunks) {
+    bool whole = r->first == 0 && r->end == r->nchunks; /* a range has no whole-file check */
+    if (whole)
+        EVP_DigestUpdate(r->whole, s->in, s->in_len);
+    if (whole && r->cur + 1 == r->nchunks) {
         char sha[HEX_SHA256];
         final_hex(r->whole, sha);
         if (strcmp(sha, json_string_value(json_object_get(r->manifest, "sha256"))) != 0) {
@@ -1389,7 +1399,7 @@ ssize_t rune_artifact_read(struct rune_artifact_reader *r, void *buf, size_t len
         return 0;
     for (;;) {
         if (!r->hold) {
-            if (r->cur == r->nchunks)
+            if (r->cur == r->end)
                 return 0;
             if (chunk_take(r, err, errlen) != 0)
                 return -1;
@@ -1463,4 +1473,127 @@ int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, vo
     if (chk->ok)
         chk->reason[0] = '\0';
     return rc;
+}
+
+/* ---- assembling a backup from others ---- */
+
+/* Copies chunk i (its manifest entry c) of the backup open on fd, read in
+ * order, to the end of w's data file, checking its SHA-256 on the way. */
+static int append_chunk(struct rune_artifact_writer *w, int fd, const char *src, size_t i,
+                        json_t *c, unsigned char **buf, size_t *cap, char *err, size_t errlen)
+{
+    size_t len = (size_t)json_integer_value(json_object_get(c, "bytes"));
+    json_int_t raw = json_integer_value(json_object_get(c, "raw_bytes"));
+    char sha[HEX_SHA256];
+    if (grow(buf, cap, len) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (rune_read_full(fd, *buf, len) != (ssize_t)len) {
+        snprintf(err, errlen, "cannot read %s: %s", src, strerror(errno));
+        return -1;
+    }
+    sha256_hex(*buf, len, sha);
+    if (strcmp(sha, json_string_value(json_object_get(c, "sha256"))) != 0) {
+        snprintf(err, errlen, "chunk %zu of %s: SHA-256 mismatch — the file was modified", i + 1,
+                 src);
+        return -1;
+    }
+    if (rune_write_all(w->data.fd, *buf, len) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", w->path, strerror(errno));
+        return -1;
+    }
+    EVP_DigestUpdate(w->whole, *buf, len);
+    json_t *e = json_pack("{s:I, s:I, s:I, s:s}", "offset", (json_int_t)w->bytes, "bytes",
+                          (json_int_t)len, "raw_bytes", raw, "sha256", sha);
+    if (!e || json_array_append_new(w->chunks, e) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->bytes += len;
+    w->raw_bytes += (unsigned long long)raw;
+    return 0;
+}
+
+int rune_artifact_append(struct rune_artifact_writer *w, const char *src,
+                         struct rune_artifact_span *span, char *err, size_t errlen)
+{
+    if (w->failed) {
+        snprintf(err, errlen, "the backup %s already failed; abort it", w->path);
+        return -1;
+    }
+    /* what w holds so far goes out first, ending its last chunk early */
+    if ((w->fill && fill_queue(w, err, errlen) != 0) || drain(w, true, err, errlen) != 0)
+        return -1;
+    json_t *m = rune_artifact_manifest_load(src, err, errlen);
+    if (!m)
+        return -1;
+    json_t *chunks = json_object_get(m, "chunks");
+    long long level = (long long)json_integer_value(json_object_get(m, "level"));
+    long long csize = (long long)json_integer_value(json_object_get(m, "chunk_size"));
+    if (level != w->level || csize > (long long)w->chunk_size) {
+        snprintf(err, errlen,
+                 "cannot append %s to %s: it was written with level %lld and chunk size %lld, "
+                 "not %d and at most %zu",
+                 src, w->path, level, csize, w->level, w->chunk_size);
+        json_decref(m);
+        return -1;
+    }
+    int fd = open(src, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 ||
+        st.st_size != (off_t)json_integer_value(json_object_get(m, "bytes"))) {
+        snprintf(err, errlen, "cannot append %s: %s", src,
+                 fd < 0 ? strerror(errno) : "its size is not its manifest's");
+        if (fd >= 0)
+            close(fd);
+        json_decref(m);
+        return -1;
+    }
+    struct rune_artifact_span sp = {.first_chunk = json_array_size(w->chunks),
+                                    .chunks = json_array_size(chunks),
+                                    .offset = w->bytes,
+                                    .raw_offset = w->raw_bytes};
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sp.chunks; i++)
+        rc = append_chunk(w, fd, src, i, json_array_get(chunks, i), &buf, &cap, err, errlen);
+    free(buf);
+    close(fd);
+    json_decref(m);
+    if (rc != 0) {
+        w->failed = true;
+        return -1;
+    }
+    sp.bytes = w->bytes - sp.offset;
+    sp.raw_bytes = w->raw_bytes - sp.raw_offset;
+    if (span)
+        *span = sp;
+    return 0;
+}
+
+int rune_artifact_reader_open_range(struct rune_artifact_reader **out, const char *path,
+                                    json_t *manifest, size_t first, size_t count, char *err,
+                                    size_t errlen)
+{
+    *out = NULL;
+    json_t *m = manifest ? json_incref(manifest) : rune_artifact_manifest_load(path, err, errlen);
+    if (!m)
+        return -1;
+    size_t n = json_array_size(json_object_get(m, "chunks"));
+    if (first > n || count > n - first) {
+        snprintf(err, errlen, "%s has %zu chunks; chunks %zu to %zu do not exist", path, n,
+                 first + 1, first + count);
+        json_decref(m);
+        return -1;
+    }
+    struct rune_artifact_reader *r;
+    if (reader_open(&r, path, m, err, errlen) != 0)
+        return -1;
+    /* the workers start reading at the first queue, in read_ahead */
+    r->first = r->cur = first;
+    r->end = first + count;
+    *out = r;
+    return 0;
 }

@@ -102,6 +102,29 @@ json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, cha
  * finished first), removes the partial files and frees w. NULL is fine. */
 void rune_artifact_abort(struct rune_artifact_writer *w);
 
+/* ---- Assembling a backup from others ---- */
+
+/* Where appended data landed in the writer's backup. */
+struct rune_artifact_span {
+    size_t first_chunk;                       /* 0-based index of the first chunk appended */
+    size_t chunks;                            /* how many */
+    unsigned long long offset, bytes;         /* in the data file */
+    unsigned long long raw_offset, raw_bytes; /* in the uncompressed data */
+};
+
+/* Appends the chunks of the complete backup `src` (data file and manifest)
+ * to w as they are: its gzip members are copied, not recompressed, each
+ * checked against src's manifest (SHA-256) on the way. What w holds so far
+ * is written out first and its last chunk ends early, so src's data starts
+ * a chunk of its own — that is how a writer puts sections on chunk
+ * boundaries, and why a chunk may hold less than chunk_size. src must have
+ * been written with w's level and at most w's chunk size; it is not
+ * changed. *span (may be NULL) says where src's data went. Returns 0, or
+ * -1 with err filled; after a failure the only call left is
+ * rune_artifact_abort. */
+int rune_artifact_append(struct rune_artifact_writer *w, const char *src,
+                         struct rune_artifact_span *span, char *err, size_t errlen);
+
 /* ---- Reading and verifying ---- */
 
 /* The manifest path of a data file: path + ".manifest.json". Malloc'd. */
@@ -131,6 +154,17 @@ int rune_artifact_reader_open(struct rune_artifact_reader **out, const char *pat
  * keep what it wrote only once read returned 0. */
 ssize_t rune_artifact_read(struct rune_artifact_reader *r, void *buf, size_t len, char *err,
                            size_t errlen);
+
+/* Opens a reader over chunks [first, first + count) of a backup only (a
+ * section a writer placed on chunk boundaries, see rune_artifact_append).
+ * Each chunk is checked as by rune_artifact_read before any of its bytes
+ * are returned; the whole-file SHA-256 is not (it needs every chunk): run
+ * rune_artifact_verify first. `manifest` (borrowed) is the backup's, as
+ * rune_artifact_verify or rune_artifact_manifest_load returned it, or NULL
+ * to load it. Returns 0 or -1 with err filled. */
+int rune_artifact_reader_open_range(struct rune_artifact_reader **out, const char *path,
+                                    json_t *manifest, size_t first, size_t count, char *err,
+                                    size_t errlen);
 
 /* The reader's manifest (borrowed; lives as long as the reader). */
 json_t *rune_artifact_reader_manifest(struct rune_artifact_reader *r);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# pg.dump and pg.restore against PostgreSQL's own tools, on the same
+# throw-away PostgreSQL 15 cluster (started the way tests/pg/lib.sh does)
+# and the same data, at the same gzip level:
+#   dump:    pg_dump -Fc -Z6            (one process, one stream)
+#            pg_dump -Fd -j2 -Z6        (two workers, a directory)
+#            rune pg.dump, jobs 2, level 6 (one plain SQL .gz + manifest with
+#                                        per-table row counts and hashes)
+#   restore: createdb + pg_restore -j2 of the -Fc archive
+#            rune pg.restore, jobs 2 (verify, load, rows checked) into a new database
+# Prints the median of RUNS rounds of each, and ratios of medians. The data
+# is the realistic set (mixed widths, ~3.7x compressible at -6), never
+# pgbench filler.
+#
+# usage: bench/pg-dump-restore.sh [SCALE] [RUNS]   (scale 1 ≈ 190 MB on disk, 5 ≈ 1 GiB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE=${1:-1}
+RUNS=${2:-3}
+export RUNE=${RUNE:-$PWD/build/rune}
+export RUNE_SOURCE_DIR=$PWD
+DATA=${DATA:-$PWD/tests/pg/data/realistic.sql}
+[ -x "$RUNE" ] || { echo "no rune binary at $RUNE (build it, or set RUNE)" >&2; exit 1; }
+
+# the test harness gives a private directory ($T), a cluster, and stops it
+# however this script ends
+set +eu
+. "$RUNE_SOURCE_DIR/tests/cli/lib.sh"
+. "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
+set -eu
+W=$T
+
+pg_start bench "shared_buffers = 256MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
+    "maintenance_work_mem = 256MB"
+echo "loading the realistic data set at scale $SCALE ..."
+pg_createdb app
+pg_load "$DATA" app -v scale="$SCALE"
+[ "$_PG_ERRORS" = 0 ] || { echo "setup failed" >&2; exit 1; }
+size=$(pg_sql "select pg_database_size('app')")
+echo "database: $((size / 1048576)) MiB on disk, $(nproc) cores"
+
+cat > "$W/dump.yaml" <<YAML
+runbook: bench-dump
+inputs: { to: { type: path, required: true } }
+mitigation:
+  steps:
+    - { id: d, uses: pg.dump, with: { database: app, to: "\${inputs.to}", jobs: 2, level: 6, bindir: "$PG_BIN" } }
+YAML
+cat > "$W/restore.yaml" <<YAML
+runbook: bench-restore
+inputs: { from: { type: path, required: true }, into: { type: string, required: true } }
+mitigation:
+  steps:
+    - { id: r, uses: pg.restore, with: { from: "\${inputs.from}", into: "\${inputs.into}", jobs: 2, bindir: "$PG_BIN" } }
+YAML
+
+# secs CMD — wall-clock seconds of a shell command (its output discarded;
+# a failure stops the benchmark)
+secs() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    bash -c "$1" >"$W/last.log" 2>&1 || { echo "failed: $1" >&2; tail -20 "$W/last.log" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    awk "BEGIN{printf \"%.2f\", $t1 - $t0}"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+
+declare -a d_fc d_fd d_rune r_pg r_rune
+for i in $(seq "$RUNS"); do
+    rm -rf "$W/out" && mkdir -p "$W/out"
+    sync
+    d_fc+=("$(secs "'$PG_BIN/pg_dump' -Fc -Z6 -d app -f '$W/out/app.dump'")")
+    d_fd+=("$(secs "'$PG_BIN/pg_dump' -Fd -j2 -Z6 -d app -f '$W/out/app.dir'")")
+    d_rune+=("$(secs "'$RUNE' run '$W/dump.yaml' -q --set to='$W/out/app.sql.gz'")")
+    echo "round $i dump: pg_dump -Fc ${d_fc[-1]}s, -Fd -j2 ${d_fd[-1]}s, pg.dump ${d_rune[-1]}s"
+    sizes="-Fc $(du -sb "$W/out/app.dump" | cut -f1), -Fd $(du -sb "$W/out/app.dir" | cut -f1), pg.dump $(stat -c %s "$W/out/app.sql.gz")"
+    # pg.restore creates its database: so does this side
+    r_pg+=("$(secs "'$PG_BIN/createdb' -T template0 r_pg_$i && '$PG_BIN/pg_restore' -j2 --exit-on-error -d r_pg_$i '$W/out/app.dump'")")
+    r_rune+=("$(secs "'$RUNE' run '$W/restore.yaml' -q --set from='$W/out/app.sql.gz' --set into=r_rune_$i")")
+    echo "round $i restore: pg_restore -j2 ${r_pg[-1]}s, pg.restore ${r_rune[-1]}s"
+    pg_sql "drop database r_pg_$i" >/dev/null
+    pg_sql "drop database r_rune_$i" >/dev/null
+done
+
+m_fc=$(median "${d_fc[@]}"); m_fd=$(median "${d_fd[@]}"); m_rune=$(median "${d_rune[@]}")
+m_rpg=$(median "${r_pg[@]}"); m_rrune=$(median "${r_rune[@]}")
+echo
+echo "PostgreSQL dump and restore, $((size / 1048576)) MiB database (scale $SCALE), median of $RUNS, $(nproc) cores"
+echo "bytes: $sizes"
+printf '%-52s %8s %10s\n' "tool" "seconds" "rune / it"
+printf '%-52s %8s %10s\n' "pg_dump -Fc -Z6" "$m_fc" "$(ratio "$m_rune" "$m_fc")"
+printf '%-52s %8s %10s\n' "pg_dump -Fd -j2 -Z6" "$m_fd" "$(ratio "$m_rune" "$m_fd")"
+printf '%-52s %8s %10s\n' "rune pg.dump (jobs 2, level 6, hashes, manifest)" "$m_rune" "1.00"
+echo
+printf '%-52s %8s %10s\n' "createdb + pg_restore -j2 (from -Fc)" "$m_rpg" "$(ratio "$m_rrune" "$m_rpg")"
+printf '%-52s %8s %10s\n' "rune pg.restore (jobs 2, verify, rows checked)" "$m_rrune" "1.00"

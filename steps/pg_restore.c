@@ -1,0 +1,856 @@
+/*
+ * pg_restore.c — pg.restore: puts a backup back into a PostgreSQL
+ * database (docs/postgres.md).
+ *
+ * Backups it reads:
+ *  - rune: a pg.dump backup. Verified whole first (a damaged or edited
+ *    backup is refused before anything is touched); then pre-data through
+ *    psql, the tables' COPY blocks in parallel over `jobs` connections
+ *    (each block read straight from its chunks, checked as it is read),
+ *    the rest of the data and post-data through psql — as pg_restore -j
+ *    does. The rows each COPY loaded must equal the manifest's.
+ *  - plain: a pg_dump script (.sql, .sql.gz), fed to psql inside one
+ *    transaction that is committed only when the whole file was read.
+ *  - custom / directory: pg_dump -Fc / -Fd archives, through pg_restore.
+ *
+ * Modes: create (a new or empty database), drop (replace a database: the
+ * backup is restored into a scratch database first, and only when that
+ * worked is the old one dropped and the scratch one renamed — the
+ * operator confirms before anything starts), merge (into the existing
+ * database: for rune backups, the tables' contents are replaced in one
+ * transaction; pg_dump files run as they are, in one transaction).
+ * A database this step created is dropped again when the restore fails.
+ * Passwords reach psql and pg_restore through their environment only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "artifact.h"
+#include "pg_backup.h"
+#include "pgconn.h"
+#include "pgcopy.h"
+#include "rowhash.h"
+
+#define IO_BUF (1 << 20)
+
+static const char *const format_names[] = {"rune", "plain", "custom", "directory"};
+
+/* ---- small helpers ---- */
+
+static bool cancelled_cb(void *c)
+{
+    return rune_call_cancelled(c);
+}
+
+static int run_sql(struct rune_call *c, PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = rune_pg_exec(c, conn, sql, 0, NULL, err, errlen);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+static char *ident(PGconn *conn, const char *name)
+{
+    char *q = PQescapeIdentifier(conn, name, strlen(name));
+    if (!q)
+        abort();
+    return q;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* ---- what the backup is ---- */
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int detect(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(r->from, &st) != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", r->from, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        char toc[PATH_MAX + 16];
+        snprintf(toc, sizeof toc, "%s/toc.dat", r->from);
+        if (!exists(toc)) {
+            snprintf(err, errlen, "%s is a directory without toc.dat: not a pg_dump -Fd archive",
+                     r->from);
+            return -1;
+        }
+        r->fmt = RUNE_PG_FMT_DIRECTORY;
+        return 0;
+    }
+    unsigned char head[5] = {0};
+    int fd = open(r->from, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? rune_read_full(fd, head, sizeof head) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", r->from, strerror(errno));
+        return -1;
+    }
+    if (n == 5 && !memcmp(head, "PGDMP", 5)) {
+        r->fmt = RUNE_PG_FMT_CUSTOM;
+        return 0;
+    }
+    r->fmt = RUNE_PG_FMT_PLAIN;
+    r->src = RUNE_PG_SRC_FILE;
+    if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+        char *m = rune_artifact_manifest_path(r->from);
+        bool has = m && exists(m);
+        free(m);
+        r->src = has ? RUNE_PG_SRC_ARTIFACT : RUNE_PG_SRC_GZIP;
+    }
+    return 0;
+}
+
+/* The backup must verify before anything is touched. A rune artifact that
+ * pg.dump wrote becomes RUNE_PG_FMT_RUNE. */
+static int verify(struct rune_pg_restore *r)
+{
+    struct rune_call *c = r->c;
+    if (r->src == RUNE_PG_SRC_GZIP)
+        rune_call_log(c,
+                      "no manifest beside %s: restoring it as a plain pg_dump script, checked by "
+                      "gzip's CRCs only",
+                      r->from);
+    if (r->src != RUNE_PG_SRC_ARTIFACT)
+        return RUNE_STEP_OK;
+    struct rune_artifact_check chk;
+    rune_call_log(c, "verifying %s", r->from);
+    long long t0 = rune_artifact_now_ms();
+    if (rune_artifact_verify(r->from, cancelled_cb, c, &chk) != 0) {
+        int st = chk.cancelled ? rune_pg_cancelled(c)
+                               : rune_call_fail(c,
+                                                "refusing to restore from %s: %s; nothing was "
+                                                "changed — pick another backup (backup.list)",
+                                                r->from, chk.reason);
+        rune_artifact_check_release(&chk);
+        return st;
+    }
+    r->manifest = json_incref(chk.manifest);
+    rune_artifact_check_release(&chk);
+    rune_call_log(c, "verified (%.1fs)", (rune_artifact_now_ms() - t0) / 1000.0);
+    const char *engine = str(r->manifest, "engine");
+    if (engine && !strcmp(engine, "postgres")) {
+        char err[512];
+        r->sections = rune_pg_layout_sections(r->manifest, err, sizeof err);
+        if (!r->sections)
+            return rune_call_fail(c, "refusing to restore from %s: %s; nothing was changed",
+                                  r->from, err);
+        r->fmt = RUNE_PG_FMT_RUNE;
+    }
+    return RUNE_STEP_OK;
+}
+
+/* A string or a list of strings as an array (new reference; NULL if
+ * absent or empty: an empty list means "not given"). */
+static json_t *strlist(struct rune_call *c, const char *param)
+{
+    json_t *v = json_object_get(rune_call_params(c), param);
+    if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
+        return NULL;
+    return json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
+}
+
+static const char *plain_name(const char *n)
+{
+    return strncmp(n, "public.", 7) ? n : n + 7;
+}
+
+/* The table sections to load: all, or those `tables` names. */
+static int pick_tables(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    json_t *want = strlist(r->c, "tables");
+    r->pick = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(r->sections, i, s)
+    {
+        if (strcmp(str(s, "section"), RUNE_PG_SECTION_TABLE))
+            continue;
+        bool take = !want;
+        size_t k;
+        json_t *w;
+        json_array_foreach(want, k, w)
+        {
+            if (!strcmp(plain_name(json_string_value(w)), str(s, "table")))
+                take = true;
+        }
+        if (take)
+            json_array_append(r->pick, s);
+    }
+    size_t k;
+    json_t *w;
+    json_array_foreach(want, k, w)
+    {
+        const char *name = plain_name(json_string_value(w));
+        bool found = false;
+        json_array_foreach(r->pick, i, s) found = found || !strcmp(str(s, "table"), name);
+        if (!found) {
+            snprintf(err, errlen,
+                     "table \"%s\" is not in the backup %s (see its manifest's tables); nothing "
+                     "was changed",
+                     json_string_value(w), r->from);
+            json_decref(want);
+            return -1;
+        }
+    }
+    json_decref(want);
+    return 0;
+}
+
+/* ---- which database, which mode ---- */
+
+static int choose(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    struct rune_call *c = r->c;
+    const char *into = rune_call_str(c, "into");
+    const char *name = into ? into : rune_call_str(c, "database");
+    json_t *t = rune_call_target(c, "target");
+    if (!name)
+        name = str(t, "database");
+    if (!name && str(t, "conninfo")) {
+        PQconninfoOption *o = PQconninfoParse(str(t, "conninfo"), NULL);
+        for (PQconninfoOption *p = o; p && p->keyword; p++)
+            if (!strcmp(p->keyword, "dbname") && p->val && *p->val)
+                snprintf(r->db, sizeof r->db, "%s", p->val);
+        PQconninfoFree(o);
+        name = r->db[0] ? r->db : NULL;
+    }
+    if (!name)
+        name = getenv("PGDATABASE");
+    if (!name || !*name) {
+        snprintf(err, errlen, "which database? give database: (or the target's) or into:");
+        return -1;
+    }
+    if (strlen(name) > RUNE_PG_NAME_MAX) {
+        snprintf(err, errlen, "database name \"%s\" is longer than %d bytes", name,
+                 RUNE_PG_NAME_MAX);
+        return -1;
+    }
+    snprintf(r->db, sizeof r->db, "%s", name);
+    json_t *only = strlist(c, "tables");
+    bool subset = only != NULL;
+    json_decref(only);
+    r->mode = rune_call_str(c, "mode");
+    if (!r->mode)
+        r->mode = subset ? "merge" : into ? "create" : NULL;
+    if (!r->mode) {
+        snprintf(err, errlen,
+                 "say what to do with database %s: mode: drop (replace it, after confirmation), "
+                 "mode: merge (load into it), or restore elsewhere with into: NAME",
+                 r->db);
+        return -1;
+    }
+    if (strcmp(r->mode, "drop") && strcmp(r->mode, "merge") && strcmp(r->mode, "create")) {
+        snprintf(err, errlen, "mode is \"%s\"; use drop, merge or create", r->mode);
+        return -1;
+    }
+    if (subset && r->fmt != RUNE_PG_FMT_RUNE) {
+        snprintf(err, errlen,
+                 "tables: needs a backup made by pg.dump; %s is a %s pg_dump file (restore "
+                 "single tables from it with pg_restore -t by hand)",
+                 r->from, format_names[r->fmt]);
+        return -1;
+    }
+    if (subset && strcmp(r->mode, "merge")) {
+        snprintf(err, errlen,
+                 "tables: restores into the existing database (mode: merge); mode %s would "
+                 "leave the other tables empty",
+                 r->mode);
+        return -1;
+    }
+    const char *check = rune_call_str(c, "check");
+    if (!check || (strcmp(check, "counts") && strcmp(check, "content"))) {
+        snprintf(err, errlen, "check is \"%s\"; use counts or content", check ? check : "");
+        return -1;
+    }
+    r->content = !strcmp(check, "content");
+    if (r->content && r->fmt != RUNE_PG_FMT_RUNE) {
+        snprintf(err, errlen,
+                 "check: content needs a backup made by pg.dump (its manifest has the hashes); "
+                 "%s is a %s pg_dump file",
+                 r->from, format_names[r->fmt]);
+        return -1;
+    }
+    return 0;
+}
+
+/* A connection to the maintenance database, for CREATE/DROP DATABASE. */
+static PGconn *admin_connect(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    const char *maint = strcmp(r->db, "postgres") ? "postgres" : "template1";
+    PGconn *conn = rune_pg_connect(r->c, maint, err, errlen);
+    if (!conn && !rune_call_cancelled(r->c) && strstr(err, "does not exist"))
+        conn = rune_pg_connect(r->c, "template1", err, errlen);
+    return conn;
+}
+
+static bool db_exists(struct rune_pg_restore *r, const char *name, char *err, size_t errlen,
+                      int *fail)
+{
+    const char *p[1] = {name};
+    PGresult *res = rune_pg_exec(r->c, r->admin, "SELECT 1 FROM pg_database WHERE datname = $1", 1,
+                                 p, err, errlen);
+    *fail = res ? 0 : -1;
+    bool yes = res && PQntuples(res) > 0;
+    PQclear(res);
+    return yes;
+}
+
+/* CREATE DATABASE name from template0, like `like` (an existing database:
+ * same owner, encoding and locale) or with the backup's encoding and
+ * locale, or the server's defaults. */
+static int create_db(struct rune_pg_restore *r, const char *name, const char *like, char *err,
+                     size_t errlen)
+{
+    PGconn *a = r->admin;
+    char opts[1024] = "";
+    size_t at = 0;
+    if (like) {
+        bool v17 = PQserverVersion(a) >= 170000, v15 = PQserverVersion(a) >= 150000;
+        char q[512];
+        snprintf(q, sizeof q,
+                 "SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding), datcollate, "
+                 "datctype, %s, %s FROM pg_database WHERE datname = $1",
+                 v15 ? "datlocprovider::text" : "'c'",
+                 v17   ? "datlocale"
+                 : v15 ? "daticulocale"
+                       : "NULL::text");
+        const char *p[1] = {like};
+        PGresult *res = rune_pg_exec(r->c, a, q, 1, p, err, errlen);
+        if (!res)
+            return -1;
+        if (PQntuples(res) == 1) {
+            char *owner = ident(a, PQgetvalue(res, 0, 0));
+            char *enc = PQescapeLiteral(a, PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
+            char *col = PQescapeLiteral(a, PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
+            char *ct = PQescapeLiteral(a, PQgetvalue(res, 0, 3), strlen(PQgetvalue(res, 0, 3)));
+            at += (size_t)snprintf(opts + at, sizeof opts - at,
+                                   " OWNER %s ENCODING %s LC_COLLATE %s LC_CTYPE %s", owner, enc,
+                                   col, ct);
+            if (PQgetvalue(res, 0, 4)[0] == 'i' && !PQgetisnull(res, 0, 5)) {
+                char *icu =
+                    PQescapeLiteral(a, PQgetvalue(res, 0, 5), strlen(PQgetvalue(res, 0, 5)));
+                at += (size_t)snprintf(opts + at, sizeof opts - at, " LOCALE_PROVIDER icu %s %s",
+                                       v17 ? "LOCALE" : "ICU_LOCALE", icu);
+                PQfreemem(icu);
+            }
+            PQfreemem(owner);
+            PQfreemem(enc);
+            PQfreemem(col);
+            PQfreemem(ct);
+        }
+        PQclear(res);
+    } else if (r->manifest && r->fmt == RUNE_PG_FMT_RUNE) {
+        json_t *info = json_object_get(r->manifest, RUNE_PG_LAYOUT_KEY);
+        const char *keys[3] = {"encoding", "collate", "ctype"};
+        const char *words[3] = {"ENCODING", "LC_COLLATE", "LC_CTYPE"};
+        for (int i = 0; i < 3; i++) {
+            const char *v = str(info, keys[i]);
+            if (!v)
+                continue;
+            char *lit = PQescapeLiteral(a, v, strlen(v));
+            at += (size_t)snprintf(opts + at, sizeof opts - at, " %s %s", words[i], lit);
+            PQfreemem(lit);
+        }
+    }
+    char *q = ident(a, name);
+    char sql[1400];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE template0%s", q, opts);
+    PQfreemem(q);
+    if (run_sql(r->c, a, sql, err, errlen) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen,
+                 "cannot create database %s: %s (create it yourself and restore into it: an "
+                 "empty existing database is used as it is)",
+                 name, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Cleanup after a failure, which may be a timeout: not under the call's
+ * deadline (rune_pg_exec would cancel it at once), plain PQexec. */
+static void drop_db(struct rune_pg_restore *r, const char *name)
+{
+    char *q = ident(r->admin, name);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s%s", q,
+             PQserverVersion(r->admin) >= 130000 ? " WITH (FORCE)" : "");
+    PQfreemem(q);
+    PGresult *res = PQexec(r->admin, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rune_call_log(r->c, "could not drop database %s again: %s; drop it by hand", name,
+                      PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+static int user_tables(struct rune_pg_restore *r, const char *db, long long *n, char *err,
+                       size_t errlen)
+{
+    PGconn *conn = rune_pg_connect(r->c, db, err, errlen);
+    if (!conn)
+        return -1;
+    json_t *t = rune_pg_tables(r->c, conn, err, errlen);
+    PQfinish(conn);
+    if (!t)
+        return -1;
+    *n = (long long)json_array_size(t);
+    json_decref(t);
+    return 0;
+}
+
+/* Other sessions on a database (ours are all closed when this is asked). */
+static long long sessions(struct rune_pg_restore *r, const char *db)
+{
+    char err[256];
+    const char *p[1] = {db};
+    PGresult *res = rune_pg_exec(r->c, r->admin,
+                                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                                 "AND pid <> pg_backend_pid()",
+                                 1, p, err, sizeof err);
+    long long n = res ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+    PQclear(res);
+    return n;
+}
+
+/* Gets the database the data goes into ready: created (create), a new
+ * scratch one (drop), or the existing one (merge). */
+static int prepare(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    struct rune_call *c = r->c;
+    snprintf(r->load, sizeof r->load, "%s", r->db);
+    if (!strcmp(r->mode, "merge")) {
+        PGconn *probe = rune_pg_connect(c, r->db, err, errlen);
+        if (!probe)
+            return -1;
+        PQfinish(probe);
+        return 0;
+    }
+    if (!(r->admin = admin_connect(r, err, errlen)))
+        return -1;
+    int fail;
+    r->db_exists = db_exists(r, r->db, err, errlen, &fail);
+    if (fail)
+        return -1;
+    if (!strcmp(r->mode, "create")) {
+        if (r->db_exists) {
+            long long n;
+            if (user_tables(r, r->db, &n, err, errlen) != 0)
+                return -1;
+            if (n > 0) {
+                snprintf(err, errlen,
+                         "database %s exists and has %lld tables; mode: drop replaces it, mode: "
+                         "merge loads into it; nothing was changed",
+                         r->db, n);
+                return -1;
+            }
+            rune_call_log(c, "restoring into the existing, empty database %s", r->db);
+            return 0;
+        }
+        if (create_db(r, r->db, NULL, err, errlen) != 0)
+            return -1;
+        r->created = true;
+        return 0;
+    }
+    /* drop: restore beside it, swap at the end */
+    if (!r->db_exists) {
+        rune_call_log(c, "database %s does not exist: it is created", r->db);
+        if (create_db(r, r->db, NULL, err, errlen) != 0)
+            return -1;
+        r->created = true;
+        return 0;
+    }
+    unsigned rnd = (unsigned)(rune_artifact_now_ms() ^ (long long)getpid() * 2654435761u);
+    snprintf(r->load, sizeof r->load, "%.40s_rune_restore_%06x", r->db, rnd & 0xffffff);
+    if (create_db(r, r->load, r->db, err, errlen) != 0)
+        return -1;
+    r->scratch = r->created = true;
+    return 0;
+}
+
+/* drop mode, after everything checked out: the old database goes, the
+ * scratch one takes its name. */
+static int swap_in(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    char *old = ident(r->admin, r->db), *neu = ident(r->admin, r->load);
+    char sql[512];
+    int rc;
+    long long others = sessions(r, r->db);
+    if (others > 0)
+        rune_call_log(r->c, "terminating %lld sessions on database %s", others, r->db);
+    if (PQserverVersion(r->admin) >= 130000) {
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", old);
+    } else {
+        const char *p[1] = {r->db};
+        PQclear(rune_pg_exec(r->c, r->admin,
+                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                             1, p, err, errlen));
+        snprintf(sql, sizeof sql, "DROP DATABASE %s", old);
+    }
+    rc = run_sql(r->c, r->admin, sql, err, errlen);
+    if (rc != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "cannot drop database %s to replace it: %s; it is unchanged", r->db,
+                 why);
+    } else {
+        r->created = false; /* from now on the scratch database is the restore */
+        snprintf(sql, sizeof sql, "ALTER DATABASE %s RENAME TO %s", neu, old);
+        rc = run_sql(r->c, r->admin, sql, err, errlen);
+        if (rc != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", err);
+            snprintf(err, errlen,
+                     "database %s was dropped but the restored database %s could not take its "
+                     "name: %s — rename it by hand: ALTER DATABASE %s RENAME TO %s",
+                     r->db, r->load, why, neu, old);
+        }
+    }
+    PQfreemem(old);
+    PQfreemem(neu);
+    return rc;
+}
+
+/* ---- pg_dump files ---- */
+
+/* Feeds a plain script to psql through a FIFO, inside BEGIN ... COMMIT:
+ * COMMIT is written only after the whole file was read and checked, so a
+ * damaged or truncated file is rolled back (psql meets the end of its
+ * input inside the transaction and disconnects). */
+struct feeder {
+    struct rune_pg_restore *r;
+    const char *fifo;
+    atomic_bool stop;
+    char err[512];
+};
+
+static int feeder_open(struct feeder *f)
+{
+    for (;;) {
+        int fd = open(f->fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+            return fd;
+        }
+        if (errno != ENXIO || atomic_load(&f->stop))
+            return -1; /* psql never opened it: it failed before reading */
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *feeder_main(void *arg)
+{
+    struct feeder *f = arg;
+    struct rune_pg_restore *r = f->r;
+    int fd = feeder_open(f);
+    if (fd < 0)
+        return NULL;
+    char *buf = malloc(IO_BUF);
+    if (!buf)
+        abort();
+    gzFile gz = NULL;
+    int in = -1;
+    struct rune_artifact_reader *rd = NULL;
+    if (r->src == RUNE_PG_SRC_ARTIFACT) {
+        if (rune_artifact_reader_open(&rd, r->from, f->err, sizeof f->err) != 0)
+            goto out;
+    } else {
+        in = open(r->from, O_RDONLY | O_CLOEXEC);
+        if (in < 0 || (r->src == RUNE_PG_SRC_GZIP && !(gz = gzdopen(in, "rb")))) {
+            snprintf(f->err, sizeof f->err, "cannot read %s: %s", r->from, strerror(errno));
+            goto out;
+        }
+        if (gz)
+            in = -1; /* gzclose closes it */
+    }
+    if (rune_write_all(fd, "BEGIN;\n", 7) != 0)
+        goto out;
+    for (;;) {
+        ssize_t n;
+        if (rd)
+            n = rune_artifact_read(rd, buf, IO_BUF, f->err, sizeof f->err);
+        else if (gz)
+            n = gzread(gz, buf, IO_BUF);
+        else
+            n = rune_read_full(in, buf, IO_BUF);
+        int e = Z_OK;
+        if (gz && n <= 0)
+            gzerror(gz, &e);
+        if (gz && (n < 0 || e != Z_OK)) {
+            /* zlib reports a file cut inside a member as a short read with
+             * Z_BUF_ERROR, not as an error */
+            snprintf(f->err, sizeof f->err, "%s is damaged: %s", r->from,
+                     e == Z_BUF_ERROR ? "it ends inside a gzip member (truncated)"
+                                      : gzerror(gz, &e));
+            n = -1;
+        } else if (n < 0 && !rd) {
+            snprintf(f->err, sizeof f->err, "cannot read %s: %s", r->from, strerror(errno));
+        }
+        if (n < 0 || atomic_load(&f->stop))
+            goto out;
+        if (n == 0)
+            break;
+        if (rune_write_all(fd, buf, (size_t)n) != 0)
+            goto out; /* psql stopped reading: its error says why */
+    }
+    rune_write_all(fd, "\n;\nCOMMIT;\n", 11);
+out:
+    if (gz)
+        gzclose(gz);
+    if (in >= 0)
+        close(in);
+    rune_artifact_reader_close(rd);
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static int restore_plain(struct rune_pg_restore *r)
+{
+    char err[1024];
+    char *work = rune_pg_workdir(NULL, err, sizeof err);
+    if (!work)
+        return rune_pg_failed(r->c, err);
+    char fifo[PATH_MAX + 16], file[PATH_MAX + 32], prog[PATH_MAX];
+    snprintf(fifo, sizeof fifo, "%s/script.sql", work);
+    if (mkfifo(fifo, 0600) != 0) {
+        int st = rune_call_fail(r->c, "cannot create a pipe in %s: %s", work, strerror(errno));
+        rune_pg_workdir_remove(work);
+        return st;
+    }
+    snprintf(file, sizeof file, "--file=%s", fifo);
+    char *argv[] = {(char *)rune_pg_tool(r->c, "psql", prog, sizeof prog),
+                    "--no-psqlrc",
+                    "--quiet",
+                    "--no-password",
+                    "--set=ON_ERROR_STOP=1",
+                    "--output=/dev/null",
+                    file,
+                    NULL};
+    struct feeder f = {.r = r, .fifo = fifo};
+    pthread_t th;
+    if (pthread_create(&th, NULL, feeder_main, &f) != 0) {
+        rune_pg_workdir_remove(work);
+        return rune_call_fail(r->c, "cannot start a thread");
+    }
+    int st = rune_pg_tool_run(r->c, argv, r->env, NULL, 0);
+    atomic_store(&f.stop, true);
+    pthread_join(th, NULL);
+    rune_pg_workdir_remove(work);
+    if (f.err[0])
+        return rune_call_fail(r->c, "%s; psql rolled back what it had run", f.err);
+    return st;
+}
+
+static int restore_archive(struct rune_pg_restore *r)
+{
+    char prog[PATH_MAX], jobs[32], db[RUNE_PG_NAME_MAX * 2 + 32];
+    /* a connection string, so that no name is ever read as one */
+    size_t at = (size_t)snprintf(db, sizeof db, "--dbname=dbname='");
+    for (const char *p = r->load; *p && at + 3 < sizeof db; p++) {
+        if (*p == '\'' || *p == '\\')
+            db[at++] = '\\';
+        db[at++] = *p;
+    }
+    snprintf(db + at, sizeof db - at, "'");
+    bool merge = !strcmp(r->mode, "merge");
+    snprintf(jobs, sizeof jobs, merge ? "--single-transaction" : "--jobs=%d", r->jobs);
+    char *argv[] = {(char *)rune_pg_tool(r->c, "pg_restore", prog, sizeof prog),
+                    "--exit-on-error",
+                    "--no-password",
+                    jobs,
+                    db,
+                    r->from,
+                    NULL};
+    return rune_pg_tool_run(r->c, argv, r->env, NULL, 0);
+}
+
+/* ---- the step ---- */
+
+static void recovery_point(struct rune_pg_restore *r, char *out, size_t len)
+{
+    const char *rp = str(r->manifest, "recovery_point");
+    struct stat st;
+    if (r->fmt == RUNE_PG_FMT_RUNE && rp)
+        snprintf(out, len, "%s", rp);
+    else if (stat(r->from, &st) == 0)
+        rune_artifact_time_format(
+            (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000, out, len);
+    else
+        out[0] = '\0';
+}
+
+static int confirm_drop(struct rune_pg_restore *r, const char *point)
+{
+    char q[1024];
+    long long others = sessions(r, r->db);
+    snprintf(q, sizeof q,
+             "Drop database %s%s and replace it with the restore of %s (recovery point %s)?", r->db,
+             others > 0 ? " (its open sessions will be terminated)" : "", r->from, point);
+    if (!rune_call_confirm(r->c, q)) {
+        rune_call_fail(r->c,
+                       "the operator did not approve dropping database %s; nothing was "
+                       "changed",
+                       r->db);
+        return RUNE_STEP_DECLINED;
+    }
+    return RUNE_STEP_OK;
+}
+
+static void set_outputs(struct rune_pg_restore *r, const char *point, long long t0)
+{
+    json_t *o = rune_call_outputs(r->c);
+    long long rows = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->loaded, k, v) rows += json_integer_value(v);
+    json_object_set_new(o, "database", json_string(r->db));
+    json_object_set(o, "tables", r->loaded);
+    json_object_set_new(o, "table_count", json_integer((json_int_t)json_object_size(r->loaded)));
+    json_object_set_new(o, "rows", json_integer(rows));
+    json_object_set_new(o, "backup", json_string(r->from));
+    json_object_set_new(o, "format", json_string(format_names[r->fmt]));
+    json_object_set_new(o, "mode", json_string(r->mode));
+    json_object_set_new(o, "recovery_point", json_string(point));
+    json_object_set_new(o, "checked",
+                        json_string(r->fmt != RUNE_PG_FMT_RUNE ? "none"
+                                    : r->content               ? "content"
+                                                               : "counts"));
+    json_object_set_new(o, "created", json_boolean(r->created));
+    json_object_set_new(o, "seconds", json_real((rune_artifact_now_ms() - t0) / 1000.0));
+}
+
+static int restore_with(struct rune_pg_restore *r, long long t0)
+{
+    struct rune_call *c = r->c;
+    char err[1024] = "", point[64];
+    int st = verify(r);
+    if (st != RUNE_STEP_OK)
+        return st;
+    if (choose(r, err, sizeof err) != 0 ||
+        (r->fmt == RUNE_PG_FMT_RUNE && pick_tables(r, err, sizeof err)))
+        return rune_call_fail(c, "%s", err);
+    recovery_point(r, point, sizeof point);
+    if (!strcmp(r->mode, "drop")) {
+        if (!(r->admin = admin_connect(r, err, sizeof err)))
+            return rune_pg_failed(c, err);
+        int fail;
+        if (db_exists(r, r->db, err, sizeof err, &fail) && (st = confirm_drop(r, point)))
+            return st;
+        if (fail)
+            return rune_pg_failed(c, err);
+        PQfinish(r->admin);
+        r->admin = NULL;
+    }
+    if (prepare(r, err, sizeof err) != 0) {
+        st = rune_pg_failed(c, err);
+        goto out;
+    }
+    PGconn *any = r->admin ? r->admin : rune_pg_connect(c, r->load, err, sizeof err);
+    if (!any) {
+        st = rune_pg_failed(c, err);
+        goto out;
+    }
+    r->env = rune_pg_env(any, r->load);
+    if (any != r->admin)
+        PQfinish(any);
+    if (!r->env) {
+        st = rune_call_fail(c, "out of memory");
+        goto out;
+    }
+    rune_call_log(c, "restoring %s (%s) into database %s%s%s", r->from, format_names[r->fmt],
+                  r->load, r->scratch ? ", to replace " : "", r->scratch ? r->db : "");
+    if (r->fmt == RUNE_PG_FMT_RUNE)
+        st = !strcmp(r->mode, "merge") ? rune_pg_load_merge(r) : rune_pg_load_all(r);
+    else if (r->fmt == RUNE_PG_FMT_PLAIN)
+        st = restore_plain(r);
+    else
+        st = restore_archive(r);
+    if (st == RUNE_STEP_OK && r->fmt != RUNE_PG_FMT_RUNE)
+        st = rune_pg_count_tables(r);
+    if (st == RUNE_STEP_OK && r->scratch) {
+        if (swap_in(r, err, sizeof err) != 0)
+            st = rune_pg_failed(c, err);
+    }
+    if (st != RUNE_STEP_OK)
+        goto out;
+    r->created = r->created && !r->scratch; /* kept: it is the restore */
+    set_outputs(r, point, t0);
+    r->created = false; /* success: keep it */
+out:
+    if (r->created && r->admin) {
+        rune_call_log(c, "dropping database %s, which this failed restore created", r->load);
+        drop_db(r, r->load);
+    }
+    return st;
+}
+
+int rune_pg_restore_run(struct rune_call *c)
+{
+    long long t0 = rune_artifact_now_ms();
+    long long jobs = rune_call_int(c, "jobs");
+    if (jobs < 1 || jobs > RUNE_PG_JOBS_MAX)
+        return rune_call_fail(c, "jobs is %lld; use 1 to %d", jobs, RUNE_PG_JOBS_MAX);
+    struct rune_pg_restore r = {.c = c, .jobs = (int)jobs, .loaded = json_object()};
+    char *from = rune_path_resolve(rune_call_cwd(c), rune_call_str(c, "from"));
+    snprintf(r.from, sizeof r.from, "%s", from ? from : "");
+    free(from);
+    char err[1024];
+    int st;
+    if (detect(&r, err, sizeof err) != 0)
+        st = rune_call_fail(c, "%s; nothing was changed", err);
+    else
+        st = restore_with(&r, t0);
+    if (r.admin)
+        PQfinish(r.admin);
+    rune_pg_env_free(r.env);
+    json_decref(r.pick);
+    json_decref(r.loaded);
+    json_decref(r.manifest);
+    return st;
+}
+
+int rune_pg_restore_plan(struct rune_call *c)
+{
+    const char *mode = rune_call_str(c, "mode"), *into = rune_call_str(c, "into");
+    const char *db = into ? into : rune_call_str(c, "database");
+    json_t *t = rune_call_target(c, "target");
+    if (!db)
+        db = json_string_value(json_object_get(t, "database"));
+    if (!mode)
+        mode = rune_call_str(c, "tables") || json_object_get(rune_call_params(c), "tables")
+                   ? "merge"
+               : into ? "create"
+                      : "(none given)";
+    rune_call_plan(c, "would verify %s, then restore it into database %s (mode %s, %lld jobs)%s",
+                   rune_call_str(c, "from"), db ? db : "(PGDATABASE)", mode,
+                   rune_call_int(c, "jobs"),
+                   !strcmp(mode, "drop") ? ", replacing that database after confirmation" : "");
+    return RUNE_STEP_OK;
+}
