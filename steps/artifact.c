@@ -1117,6 +1117,7 @@ struct chunk_info {
 struct source {
     int fd;
     const struct chunk_info *chunks;
+    bool sums_only; /* check SHA-256s, do not decompress (rune_artifact_verify_sums) */
 };
 
 struct rune_artifact_reader {
@@ -1194,7 +1195,8 @@ static int inflate_job(struct worker *wk, struct slot *s)
     const struct chunk_info *c = &src->chunks[s->index];
     size_t len = (size_t)c->bytes, raw = (size_t)c->raw;
     /* one spare byte lets inflate show that a member holds more */
-    if (grow(&s->in, &s->in_cap, len) != 0 || grow(&s->out, &s->out_cap, raw + 1) != 0) {
+    if (grow(&s->in, &s->in_cap, len) != 0 ||
+        (!src->sums_only && grow(&s->out, &s->out_cap, raw + 1) != 0)) {
         snprintf(s->err, sizeof s->err, "out of memory");
         return -1;
     }
@@ -1218,6 +1220,10 @@ static int inflate_job(struct worker *wk, struct slot *s)
     if (strcmp(s->sha, c->sha) != 0) {
         snprintf(s->err, sizeof s->err, "SHA-256 mismatch — the file was modified or damaged");
         return -1;
+    }
+    if (src->sums_only) {
+        s->out_len = 0;
+        return 0;
     }
     int rc = wk->z_ready ? inflateReset(&wk->z) : inflateInit2(&wk->z, 16 + MAX_WBITS);
     if (rc != Z_OK) {
@@ -1285,7 +1291,7 @@ static int chunks_copy(struct rune_artifact_reader *r, size_t *max_raw)
 }
 
 static int reader_open(struct rune_artifact_reader **out, const char *path, json_t *manifest,
-                       char *err, size_t errlen)
+                       bool sums_only, char *err, size_t errlen)
 {
     struct rune_artifact_reader *r = calloc(1, sizeof *r);
     if (!r) {
@@ -1304,6 +1310,7 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
         goto fail;
     }
     r->src.chunks = r->chunks;
+    r->src.sums_only = sums_only;
     r->end = r->nchunks;
     r->src.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->src.fd < 0) {
@@ -1313,7 +1320,7 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
     if (check_size(r, err, errlen) != 0)
         goto fail;
     int threads = threads_for(0);
-    size_t nslots = slots_for(&threads, max_raw);
+    size_t nslots = slots_for(&threads, sums_only ? 0 : max_raw);
     if (pool_start(&r->pool, threads, nslots, inflate_job, &r->src, true, err, errlen) != 0)
         goto fail;
     *out = r;
@@ -1330,7 +1337,7 @@ int rune_artifact_reader_open(struct rune_artifact_reader **out, const char *pat
     json_t *m = rune_artifact_manifest_load(path, err, errlen);
     if (!m)
         return -1;
-    return reader_open(out, path, m, err, errlen);
+    return reader_open(out, path, m, false, err, errlen);
 }
 
 static int chunk_fail(struct rune_artifact_reader *r, char *err, size_t errlen, const char *what)
@@ -1423,8 +1430,8 @@ void rune_artifact_check_release(struct rune_artifact_check *chk)
     chk->manifest = NULL;
 }
 
-int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
-                         struct rune_artifact_check *chk)
+static int verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+                  struct rune_artifact_check *chk, bool sums_only)
 {
     memset(chk, 0, sizeof *chk);
     struct stat st;
@@ -1437,7 +1444,7 @@ int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, vo
         return -1;
     chk->manifest = json_incref(m);
     struct rune_artifact_reader *r;
-    if (reader_open(&r, path, m, chk->reason, sizeof chk->reason) != 0) {
+    if (reader_open(&r, path, m, sums_only, chk->reason, sizeof chk->reason) != 0) {
         /* reader_open consumed m; a size mismatch names its chunk */
         long long have = (long long)st.st_size;
         json_t *chunks = json_object_get(chk->manifest, "chunks");
@@ -1473,6 +1480,18 @@ int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, vo
     if (chk->ok)
         chk->reason[0] = '\0';
     return rc;
+}
+
+int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+                         struct rune_artifact_check *chk)
+{
+    return verify(path, cancelled, ctx, chk, false);
+}
+
+int rune_artifact_verify_sums(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+                              struct rune_artifact_check *chk)
+{
+    return verify(path, cancelled, ctx, chk, true);
 }
 
 /* ---- assembling a backup from others ---- */
@@ -1589,7 +1608,7 @@ int rune_artifact_reader_open_range(struct rune_artifact_reader **out, const cha
         return -1;
     }
     struct rune_artifact_reader *r;
-    if (reader_open(&r, path, m, err, errlen) != 0)
+    if (reader_open(&r, path, m, false, err, errlen) != 0)
         return -1;
     /* the workers start reading at the first queue, in read_ahead */
     r->first = r->cur = first;

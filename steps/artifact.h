@@ -188,6 +188,12 @@ struct rune_artifact_check {
  * -1 otherwise; `chk` says why. Call rune_artifact_check_release after. */
 int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
                          struct rune_artifact_check *chk);
+/* The same checks without decompressing: manifest sanity, file size, every
+ * chunk's SHA-256 and the whole file's. For a consumer that decompresses
+ * (with the reader's full checks) into something it can still throw away —
+ * a restore into a scratch database — so the data is read once less. */
+int rune_artifact_verify_sums(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+                              struct rune_artifact_check *chk);
 void rune_artifact_check_release(struct rune_artifact_check *chk);
 
 /* ---- Times as the manifest writes them: "2024-05-01T12:34:56.789Z" ---- */

@@ -296,6 +296,26 @@ static void test_flipped_byte_is_located_to_its_chunk(void **state)
     json_decref(m);
 }
 
+/* The checksum-only verification passes a good backup and finds the same
+ * damage, to its chunk, as the full one. */
+static void test_sums_only_verification(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m = write_backup(f, NULL);
+    struct rune_artifact_check chk;
+    assert_int_equal(rune_artifact_verify_sums(f->path, NULL, NULL, &chk), 0);
+    assert_true(chk.ok);
+    assert_non_null(chk.manifest);
+    rune_artifact_check_release(&chk);
+    flip_byte(f->path, chunk_field(m, 4, "offset") + 10);
+    assert_int_equal(rune_artifact_verify_sums(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(chk.bad_chunk, 5);
+    if (!strstr(chk.reason, "SHA-256 mismatch"))
+        fail_msg("reason \"%s\"", chk.reason);
+    rune_artifact_check_release(&chk);
+    json_decref(m);
+}
+
 /* A restore must never receive bytes of a damaged chunk: the reader stops
  * exactly at the end of the last good chunk. */
 static void test_reader_hands_out_nothing_from_a_damaged_chunk(void **state)
@@ -720,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_several_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gzip_reads_it_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_whole_file_sha_matches_sha256sum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sums_only_verification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_byte_is_located_to_its_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_hands_out_nothing_from_a_damaged_chunk, setup,
                                         teardown),
