@@ -1,19 +1,27 @@
 /*
  * cmd_log.c — `rune log`: what happened, read back from the incident log.
  *
- *   rune log [--log PATH] [--runbook NAME] [--limit N] [--json]
+ *   rune log [--log PATH] [--runbook NAME] [--outcome O] [--since WHEN] [--limit N] [--json]
  *   rune log show ID [--log PATH] [--json]
+ *   rune log verify ID | --all [--log PATH] [--json]
+ *   rune log export ID [--log PATH] [--json]
  *
- * Lists incidents newest first, or shows one incident's header and
- * timeline. It only reads: a missing log is "nothing recorded yet", never a
- * file created as a side effect. Text shown comes from runbooks and child
- * processes, so control characters are neutralised before they reach the
- * operator's terminal; --json gives everything as stored.
+ * Lists incidents newest first, shows one incident's header and timeline,
+ * recomputes the hash chain of one or every incident (journal.c does the
+ * work, with the writer's own canonical form), or exports an incident and
+ * its events as JSON. It only reads: a missing log is "nothing recorded
+ * yet", never a file created as a side effect. Text shown comes from
+ * runbooks and child processes, so control characters are neutralised
+ * before they reach the operator's terminal; --json gives everything as
+ * stored.
  */
 #include "cli.h"
+#include "clock.h"
 #include "duration.h"
 #include "exitcode.h"
 #include "journal.h"
+#include "report.h"
+#include "suggest.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,25 +30,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct log_opts {
     const char *log;
-    const char *runbook;
-    int limit;
+    struct rune_journal_filter filter; /* the list's --runbook, --outcome, --since, --limit */
+    char since[RUNE_ISO_LEN];          /* --since resolved to a UTC time */
     bool json;
+    bool all; /* verify --all */
 };
+
+/* What --outcome accepts: the outcomes a run ends with (docs/cli.md, exit
+ * codes), and "unfinished" for incidents with no end recorded. */
+static const char *const outcomes[] = {"resolved", "no_incident", "rolled_back",
+                                       "failed",   "aborted",     "unfinished"};
 
 static void usage(FILE *out)
 {
-    fputs("usage: rune log [--log PATH] [--runbook NAME] [--limit N] [--json]\n"
-          "       rune log show ID [--log PATH] [--json]\n"
+    fputs("usage: rune log [--runbook NAME] [--outcome O] [--since WHEN] [--limit N] [--json]\n"
+          "       rune log show ID [--json]\n"
+          "       rune log verify ID|--all [--json]\n"
+          "       rune log export ID [--json]\n"
           "\n"
           "  --log PATH       the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
           "                   or ~/.local/state/rune/incidents.db)\n"
           "  --runbook NAME   only incidents of this runbook\n"
+          "  --outcome O      only incidents that ended so: resolved, no_incident, rolled_back,\n"
+          "                   failed, aborted, or unfinished (no end recorded)\n"
+          "  --since WHEN     only incidents started since a UTC date or time (2026-11-01,\n"
+          "                   2026-11-01T08:00) or a duration ago (7d, 12h, 30m)\n"
           "  --limit N        at most N incidents (newest first)\n"
-          "  --json           print JSON instead of a table\n",
+          "  --all            verify: every incident in the log\n"
+          "  --json           print JSON instead of text\n"
+          "\n"
+          "verify recomputes the hash chain and names the first event that was changed,\n"
+          "inserted, deleted or reordered; it exits 0 when intact, 4 when not.\n",
           out);
 }
 
@@ -134,7 +157,8 @@ static void print_table(json_t *list)
 
     for (int c = 0; c < NCOLS; c++)
         width[c] = cols(headers[c]);
-    json_array_foreach (list, i, inc) {
+    json_array_foreach(list, i, inc)
+    {
         for (int c = 0; c < NCOLS; c++) {
             int n = cols(cell(inc, c, buf, sizeof buf));
             if (n > width[c])
@@ -144,7 +168,8 @@ static void print_table(json_t *list)
     for (int c = 0; c < NCOLS; c++)
         put_cell(headers[c], c == NCOLS - 1 ? 0 : width[c] + 2);
     putchar('\n');
-    json_array_foreach (list, i, inc) {
+    json_array_foreach(list, i, inc)
+    {
         for (int c = 0; c < NCOLS; c++)
             put_cell(cell(inc, c, buf, sizeof buf), c == NCOLS - 1 ? 0 : width[c] + 2);
         putchar('\n');
@@ -165,7 +190,8 @@ static int print_json(json_t *v)
 
 static int list_incidents(struct rune_journal *j, const struct log_opts *o)
 {
-    json_t *list = rune_journal_list(j, o->runbook, o->limit);
+    json_t *list = rune_journal_find(j, &o->filter);
+    const struct rune_journal_filter *f = &o->filter;
     int rc = RUNE_EXIT_OK;
 
     if (!list) {
@@ -174,8 +200,11 @@ static int list_incidents(struct rune_journal *j, const struct log_opts *o)
     }
     if (o->json)
         rc = print_json(list);
-    else if (json_array_size(list) == 0 && o->runbook)
-        printf("no incidents of runbook %s recorded in %s\n", o->runbook, rune_journal_path(j));
+    else if (json_array_size(list) == 0 && (f->runbook || f->outcome || f->since))
+        printf("no incidents%s%s%s%s%s%s recorded in %s\n", f->runbook ? " of runbook " : "",
+               f->runbook ? f->runbook : "", f->outcome ? " with outcome " : "",
+               f->outcome ? f->outcome : "", f->since ? " since " : "", f->since ? f->since : "",
+               rune_journal_path(j));
     else if (json_array_size(list) == 0)
         printf("no incidents recorded yet in %s\n", rune_journal_path(j));
     else
@@ -185,20 +214,6 @@ static int list_incidents(struct rune_journal *j, const struct log_opts *o)
 }
 
 /* ---- rune log show ID ---- */
-
-/* ISO-8601 "YYYY-MM-DDTHH:MM:SS.mmmZ" to wall ms; -1 if it is not one. */
-static long long iso_ms(const char *s)
-{
-    struct tm tm = {0};
-    int ms = 0;
-
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (long long)timegm(&tm) * 1000 + ms;
-}
 
 static void field(const char *name, const char *value)
 {
@@ -218,7 +233,8 @@ static const char *target(json_t *seconds, char *buf, size_t len)
 /* Start, end (with how long it took) and the recovery targets. */
 static void print_times(json_t *inc)
 {
-    long long t0 = iso_ms(str(inc, "started_at")), t1 = iso_ms(str(inc, "ended_at"));
+    long long t0 = rune_report_iso_ms(str(inc, "started_at"));
+    long long t1 = rune_report_iso_ms(str(inc, "ended_at"));
     json_t *rto = json_object_get(inc, "rto_target_s");
     json_t *rpo = json_object_get(inc, "rpo_target_s");
     char buf[256], d1[32];
@@ -408,14 +424,16 @@ static void print_timeline(json_t *events)
 
     printf("\ntimeline (%zu event%s, UTC):\n", json_array_size(events),
            json_array_size(events) == 1 ? "" : "s");
-    json_array_foreach (events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         for (int c = 0; c < NECOLS; c++) {
             int n = cols(ecell(ev, c, buf, sizeof buf));
             if (n > width[c])
                 width[c] = n;
         }
     }
-    json_array_foreach (events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         const char *at = or_dash(str(ev, "at"));
         const char *tail = str(json_object_get(ev, "detail"), "tail");
 
@@ -470,16 +488,191 @@ static int show_incident(struct rune_journal *j, const char *id, const struct lo
     return rc;
 }
 
+/* ---- rune log verify ID | --all ---- */
+
+static json_t *chain_json(const char *id, const struct rune_chain_result *res)
+{
+    return json_pack("{s:s, s:b, s:I, s:o, s:s, s:o, s:o}", "id", id, "verified",
+                     res->problem == RUNE_CHAIN_INTACT, "events", (json_int_t)res->events,
+                     "head_hash", res->head_hash[0] ? json_string(res->head_hash) : json_null(),
+                     "problem", rune_chain_problem_name(res->problem), "seq",
+                     res->seq ? json_integer(res->seq) : json_null(), "message",
+                     res->problem ? json_string(res->message) : json_null());
+}
+
+static void print_chain(const char *id, const struct rune_chain_result *res)
+{
+    fputs("incident ", stdout);
+    put_clean(id);
+    if (res->problem == RUNE_CHAIN_INTACT) {
+        printf(": chain intact (%lld event%s); head hash %s\n", res->events,
+               res->events == 1 ? "" : "s", res->head_hash[0] ? res->head_hash : "(none)");
+        return;
+    }
+    printf(": chain BROKEN (%s", rune_chain_problem_name(res->problem));
+    if (res->seq)
+        printf(" at seq %lld", res->seq);
+    fputs("): ", stdout);
+    put_clean(res->message);
+    putchar('\n');
+}
+
+/* Verifies one incident: 0 intact, 1 broken, -1 error (printed), or
+ * RUNE_JOURNAL_UNKNOWN. The verdict is printed or appended to out. */
+static int verify_one(struct rune_journal *j, const char *id, const struct log_opts *o, json_t *out)
+{
+    struct rune_chain_result res;
+    int rc = rune_journal_verify(j, id, &res);
+
+    if (rc == RUNE_JOURNAL_UNKNOWN) {
+        fprintf(stderr, "rune log verify: no incident %s in %s; `rune log` lists them\n", id,
+                rune_journal_path(j));
+        return rc;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "rune log verify: %s\n", rune_journal_error(j));
+        return -1;
+    }
+    if (o->json)
+        json_array_append_new(out, chain_json(id, &res));
+    else
+        print_chain(id, &res);
+    return res.problem != RUNE_CHAIN_INTACT;
+}
+
+static int verify_chain(struct rune_journal *j, const char *id, const struct log_opts *o)
+{
+    json_t *out = json_array(), *list = NULL, *inc;
+    int broken = 0, rc = RUNE_EXIT_OK;
+    size_t i;
+
+    if (!o->all) {
+        int v = verify_one(j, id, o, out);
+        rc = v == RUNE_JOURNAL_UNKNOWN ? RUNE_EXIT_INVALID
+             : v < 0                   ? RUNE_EXIT_INTERNAL
+             : v                       ? RUNE_EXIT_FAILED
+                                       : RUNE_EXIT_OK;
+        if (v >= 0 && v != RUNE_JOURNAL_UNKNOWN && o->json)
+            print_json(json_array_get(out, 0));
+        json_decref(out);
+        return rc;
+    }
+    if (!(list = rune_journal_list(j, NULL, 0))) {
+        fprintf(stderr, "rune log verify: %s\n", rune_journal_error(j));
+        json_decref(out);
+        return RUNE_EXIT_INTERNAL;
+    }
+    json_array_foreach(list, i, inc)
+    {
+        int v = verify_one(j, json_string_value(json_object_get(inc, "id")), o, out);
+        if (v < 0 || v == RUNE_JOURNAL_UNKNOWN) {
+            rc = RUNE_EXIT_INTERNAL;
+            break;
+        }
+        broken += v;
+    }
+    if (rc == RUNE_EXIT_OK && o->json)
+        print_json(out);
+    else if (rc == RUNE_EXIT_OK)
+        printf("%zu incident%s verified: %zu intact, %d broken\n", json_array_size(list),
+               json_array_size(list) == 1 ? "" : "s", json_array_size(list) - (size_t)broken,
+               broken);
+    json_decref(list);
+    json_decref(out);
+    return rc != RUNE_EXIT_OK ? rc : broken ? RUNE_EXIT_FAILED : RUNE_EXIT_OK;
+}
+
+/* ---- rune log export ID ---- */
+
+/* The incident row, its events as stored (detail parsed, prev_hash and
+ * hash as they are) and its artifacts, with the chain's verdict: enough to
+ * archive an incident or check its chain elsewhere. */
+static int export_incident(struct rune_journal *j, const char *id, const struct log_opts *o)
+{
+    struct rune_chain_result res;
+    json_t *inc = rune_journal_get(j, id), *out;
+    int rc;
+
+    if (!inc)
+        return show_incident(j, id, o); /* says why: unknown, or the error */
+    if (rune_journal_verify(j, id, &res) != 0) {
+        fprintf(stderr, "rune log export: %s\n", rune_journal_error(j));
+        json_decref(inc);
+        return RUNE_EXIT_INTERNAL;
+    }
+    json_t *events = json_incref(json_object_get(inc, "events"));
+    json_t *artifacts = json_incref(json_object_get(inc, "artifacts"));
+    json_object_del(inc, "events");
+    json_object_del(inc, "artifacts");
+    json_t *chain = chain_json(id, &res);
+    json_object_del(chain, "id");
+    out = json_pack("{s:i, s:o, s:o, s:o, s:o}", "export_version", 1, "incident", inc, "events",
+                    events, "artifacts", artifacts, "chain", chain);
+    rc = out ? print_json(out) : RUNE_EXIT_INTERNAL;
+    json_decref(out);
+    return rc;
+}
+
 /* ---- Command line ---- */
+
+/* --since: a UTC date or time, or a duration ago, as the ISO text the log
+ * sorts by. -1 when it is neither. */
+static int parse_since(const char *arg, char out[RUNE_ISO_LEN])
+{
+    size_t len = strlen(arg);
+    char full[64];
+    long long ms;
+
+    if (rune_duration_parse(arg, &ms) == 0) {
+        rune_clock_iso(out, rune_clock_wall_ms() - ms);
+        return 0;
+    }
+    /* a date, or a time to the minute or second: completed to the form
+     * the log writes ("2026-11-01T08:00:00.000Z") */
+    if (len == 10)
+        snprintf(full, sizeof full, "%sT00:00:00.000Z", arg);
+    else if (len == 16)
+        snprintf(full, sizeof full, "%s:00.000Z", arg);
+    else if (len == 19)
+        snprintf(full, sizeof full, "%s.000Z", arg);
+    else
+        snprintf(full, sizeof full, "%s", arg);
+    if ((ms = rune_report_iso_ms(full)) < 0)
+        return -1;
+    rune_clock_iso(out, ms);
+    return 0;
+}
+
+static int parse_outcome(const char *arg)
+{
+    size_t n = sizeof outcomes / sizeof outcomes[0];
+    char hint[128];
+
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(outcomes[i], arg))
+            return 0;
+    fputs("rune log: --outcome must be one of", stderr);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", outcomes[i]);
+    fprintf(stderr, "; not \"%s\"%s\n", arg,
+            rune_suggest_hint(arg, outcomes, n, hint, sizeof hint));
+    return -1;
+}
 
 /* Parses flags anywhere on the line; returns -1 (message printed) on a
  * bad one, 1 for --help. */
 static int parse(int argc, char **argv, struct log_opts *o)
 {
     static const struct option longopts[] = {
-        {"log", required_argument, NULL, 'l'},   {"runbook", required_argument, NULL, 'r'},
-        {"limit", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"log", required_argument, NULL, 'l'},
+        {"runbook", required_argument, NULL, 'r'},
+        {"outcome", required_argument, NULL, 'O'},
+        {"since", required_argument, NULL, 'S'},
+        {"limit", required_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
+        {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
@@ -494,7 +687,22 @@ static int parse(int argc, char **argv, struct log_opts *o)
             o->log = optarg;
             break;
         case 'r':
-            o->runbook = optarg;
+            o->filter.runbook = optarg;
+            break;
+        case 'O':
+            if (parse_outcome(optarg) != 0)
+                return -1;
+            o->filter.outcome = optarg;
+            break;
+        case 'S':
+            if (parse_since(optarg, o->since) != 0) {
+                fprintf(stderr,
+                        "rune log: --since wants a UTC date or time (2026-11-01, "
+                        "2026-11-01T08:00) or a duration ago (7d, 12h, 30m), not \"%s\"\n",
+                        optarg);
+                return -1;
+            }
+            o->filter.since = o->since;
             break;
         case 'n':
             errno = 0;
@@ -503,10 +711,13 @@ static int parse(int argc, char **argv, struct log_opts *o)
                 fprintf(stderr, "rune log: --limit wants a positive number, not \"%s\"\n", optarg);
                 return -1;
             }
-            o->limit = (int)v;
+            o->filter.limit = (int)v;
             break;
         case 'j':
             o->json = true;
+            break;
+        case 'a':
+            o->all = true;
             break;
         case 'h':
             return 1;
@@ -523,39 +734,81 @@ static int parse(int argc, char **argv, struct log_opts *o)
     return 0;
 }
 
+/* The subcommands that act on one incident (verify also on --all). */
+static const struct {
+    const char *name;
+    int (*fn)(struct rune_journal *j, const char *id, const struct log_opts *o);
+} subcommands[] = {
+    {"show", show_incident},
+    {"verify", verify_chain},
+    {"export", export_incident},
+};
+
+/* Checks the words after the flags: nothing (the list) or SUBCOMMAND ID.
+ * Sets *sub (-1 for the list) and *id; returns -1 (printed) when wrong. */
+static int words(int argc, char **argv, const struct log_opts *o, int *sub, const char **id)
+{
+    const struct rune_journal_filter *f = &o->filter;
+    const char *name;
+    bool all;
+
+    *sub = -1;
+    *id = NULL;
+    if (optind >= argc) {
+        if (o->all) {
+            fprintf(stderr, "rune log: --all is for `rune log verify --all`\n");
+            return -1;
+        }
+        return 0;
+    }
+    name = argv[optind];
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (!strcmp(subcommands[i].name, name))
+            *sub = (int)i;
+    if (*sub < 0) {
+        fprintf(stderr,
+                "rune log: unknown subcommand \"%s\"; use `rune log`, `rune log show ID`, "
+                "`rune log verify ID|--all` or `rune log export ID`\n",
+                name);
+        return -1;
+    }
+    all = o->all && !strcmp(name, "verify");
+    if (o->all && !all) {
+        fprintf(stderr, "rune log %s: --all is for `rune log verify --all`\n", name);
+        return -1;
+    }
+    if (argc - optind != (all ? 1 : 2)) {
+        fprintf(stderr,
+                all ? "rune log verify: --all verifies every incident; give no ID with it\n"
+                    : "rune log %s: give exactly one incident ID; `rune log` lists them\n",
+                name);
+        return -1;
+    }
+    if (f->runbook || f->outcome || f->since || f->limit) {
+        fprintf(stderr,
+                "rune log %s: --runbook, --outcome, --since and --limit apply to the "
+                "list, not to %s\n",
+                name, all ? "verify --all" : "one incident");
+        return -1;
+    }
+    *id = all ? NULL : argv[optind + 1];
+    return 0;
+}
+
 int cmd_log(int argc, char **argv)
 {
-    struct log_opts o = {NULL, NULL, 0, false};
+    struct log_opts o = {0};
     char path[PATH_MAX], err[1024];
     struct rune_journal *j = NULL;
     const char *id = NULL;
-    int rc = parse(argc, argv, &o);
+    int sub, rc = parse(argc, argv, &o);
 
     if (rc > 0) {
         usage(stdout);
         return RUNE_EXIT_OK;
     }
-    if (rc < 0)
+    if (rc < 0 || words(argc, argv, &o, &sub, &id) != 0)
         return RUNE_EXIT_INVALID;
-    if (optind < argc) {
-        if (strcmp(argv[optind], "show") != 0) {
-            fprintf(stderr,
-                    "rune log: unknown subcommand \"%s\"; use `rune log` or "
-                    "`rune log show ID`\n",
-                    argv[optind]);
-            return RUNE_EXIT_INVALID;
-        }
-        if (argc - optind != 2) {
-            fprintf(stderr, "rune log show: give exactly one incident ID; `rune log` lists them\n");
-            return RUNE_EXIT_INVALID;
-        }
-        if (o.runbook || o.limit) {
-            fprintf(stderr, "rune log show: --runbook and --limit apply to the list, not to "
-                            "one incident\n");
-            return RUNE_EXIT_INVALID;
-        }
-        id = argv[optind + 1];
-    }
 
     rune_journal_default_path(o.log, path, sizeof path);
     rc = rune_journal_open_read(path, &j, err, sizeof err);
@@ -574,7 +827,7 @@ int cmd_log(int argc, char **argv)
         fprintf(stderr, "rune log: %s\n", err);
         return RUNE_EXIT_INTERNAL;
     }
-    rc = id ? show_incident(j, id, &o) : list_incidents(j, &o);
+    rc = sub >= 0 ? subcommands[sub].fn(j, id, &o) : list_incidents(j, &o);
     rune_journal_close(j);
     return rc;
 }

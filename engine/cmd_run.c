@@ -12,6 +12,7 @@
 #include "exitcode.h"
 #include "inputs.h"
 #include "journal.h"
+#include "report.h"
 #include "run.h"
 #include "search.h"
 
@@ -29,6 +30,9 @@ static void usage(FILE *out, bool plan)
             "$RUNE_HOME/incidents.db, else ~/.local/state/rune/incidents.db)\n"
             "      --operator WHO who is running this (default: $RUNE_OPERATOR, $SUDO_USER, "
             "the login name)\n"
+            "      --reports DIR  write the Markdown report there (default: $RUNE_REPORTS, else "
+            "reports/ beside the log)\n"
+            "      --no-report    write no report\n"
             "  -q, --quiet        only failures and the outcome\n"
             "      --no-color     plain text even on a terminal\n"
             "dry-run (nothing is changed; recorded as mode dry-run):\n"
@@ -100,13 +104,14 @@ static int run_or_plan(int argc, char **argv, bool plan)
         {"help", no_argument, NULL, 'h'},      {"dry-run", no_argument, NULL, 'D'},
         {"probe", no_argument, NULL, 'P'},     {"fail", required_argument, NULL, 'F'},
         {"fail-attempts", required_argument, NULL, 'A'},
-        {"json", no_argument, NULL, 'J'},      {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'J'},      {"reports", required_argument, NULL, 'R'},
+        {"no-report", no_argument, NULL, 'N'}, {NULL, 0, NULL, 0},
     };
     const char *cmd = plan ? "plan" : "run";
     json_t *fails = json_object(), *fail_attempts = json_object();
     struct rune_run_opts o = {.jobs = 4, .dry_run = plan};
-    const char *log_flag = NULL, *who = NULL;
-    bool no_color = false;
+    const char *log_flag = NULL, *who = NULL, *reports_flag = NULL;
+    bool no_color = false, no_report = false;
     json_t *sets = json_object();
     int c, rc = RUNE_EXIT_INVALID;
     optind = 0;
@@ -137,6 +142,8 @@ static int run_or_plan(int argc, char **argv, bool plan)
         case 'D': o.dry_run = true; break;
         case 'P': o.probe = true; break;
         case 'J': o.json = true; break;
+        case 'R': reports_flag = optarg; break;
+        case 'N': no_report = true; break;
         case 'F':
         case 'A':
             if (what_if(fails, fail_attempts, optarg, c == 'A') != 0) {
@@ -187,6 +194,9 @@ static int run_or_plan(int argc, char **argv, bool plan)
     char logbuf[4096];
     o.log_path = rune_journal_default_path(log_flag, logbuf, sizeof logbuf);
     o.log_flag = log_flag;
+    char reportsbuf[4096];
+    o.reports_dir =
+        no_report ? NULL : rune_report_dir(reports_flag, o.log_path, reportsbuf, sizeof reportsbuf);
     o.operator_name = operator_name(who);
     o.sets = sets;
     o.live = isatty(STDOUT_FILENO);

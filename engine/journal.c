@@ -788,11 +788,14 @@ static json_t *rows_json(struct rune_journal *j, sqlite3_stmt *st, const char *w
     return arr;
 }
 
-json_t *rune_journal_list(struct rune_journal *j, const char *runbook, int limit)
+json_t *rune_journal_find(struct rune_journal *j, const struct rune_journal_filter *f)
 {
-    static const char sql[] = "SELECT " INCIDENT_COLS " FROM incidents "
-                              "WHERE ?1 IS NULL OR runbook = ?1 "
-                              "ORDER BY started_at DESC, id DESC LIMIT ?2";
+    static const char sql[] =
+        "SELECT " INCIDENT_COLS " FROM incidents "
+        "WHERE (?1 IS NULL OR runbook = ?1) "
+        "AND (?2 IS NULL OR outcome = ?2 OR (?2 = 'unfinished' AND outcome IS NULL)) "
+        "AND (?3 IS NULL OR started_at >= ?3) "
+        "ORDER BY started_at DESC, id DESC LIMIT ?4";
     sqlite3_stmt *st = NULL;
     json_t *arr = NULL;
 
@@ -802,12 +805,20 @@ json_t *rune_journal_list(struct rune_journal *j, const char *runbook, int limit
         db_fail(j, "list incidents");
         goto out;
     }
-    bind_text(st, 1, runbook);
-    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+    bind_text(st, 1, f->runbook);
+    bind_text(st, 2, f->outcome);
+    bind_text(st, 3, f->since);
+    sqlite3_bind_int(st, 4, f->limit > 0 ? f->limit : -1);
     arr = rows_json(j, st, "list incidents");
 out:
     pthread_mutex_unlock(&j->mu);
     return arr;
+}
+
+json_t *rune_journal_list(struct rune_journal *j, const char *runbook, int limit)
+{
+    struct rune_journal_filter f = {.runbook = runbook, .limit = limit};
+    return rune_journal_find(j, &f);
 }
 
 /* The incident's row, or NULL: unknown (err empty) or failure (err set). */
@@ -875,6 +886,309 @@ json_t *rune_journal_get(struct rune_journal *j, const char *incident_id)
 out:
     pthread_mutex_unlock(&j->mu);
     return o;
+}
+
+/* ---- Tamper evidence: recomputing the chain ---- */
+
+/* One stored event as the verifier reads it back. */
+struct chain_row {
+    long long seq, attempt, duration_ms; /* duration_ms -1 for NULL */
+    char *at, *stage, *step, *kind, *status, *detail, *prev, *hash;
+};
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void rows_free(struct chain_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].at);
+        free(rows[i].stage);
+        free(rows[i].step);
+        free(rows[i].kind);
+        free(rows[i].status);
+        free(rows[i].detail);
+        free(rows[i].prev);
+        free(rows[i].hash);
+    }
+    free(rows);
+}
+
+/* Every event of the incident in seq order, inside the caller's read
+ * transaction. Returns 0 with *out (caller frees with rows_free), or -1. */
+static int chain_rows(struct rune_journal *j, const char *incident_id, struct chain_row **out,
+                      size_t *n)
+{
+    static const char sql[] = "SELECT " EVENT_COLS " FROM events WHERE incident_id = ?1 "
+                              "ORDER BY seq";
+    sqlite3_stmt *st = NULL;
+    struct chain_row *rows = NULL;
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(j, "read the events");
+    bind_text(st, 1, incident_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct chain_row *nr = realloc(rows, ncap * sizeof *nr);
+            if (!nr) {
+                rows_free(rows, *n);
+                *n = 0;
+                sqlite3_finalize(st);
+                return fail(j, "cannot verify incident %s: out of memory", incident_id);
+            }
+            rows = nr;
+            cap = ncap;
+        }
+        struct chain_row *r = &rows[(*n)++];
+        r->seq = sqlite3_column_int64(st, 0);
+        r->at = col_dup(st, 1);
+        r->stage = col_dup(st, 2);
+        r->step = col_dup(st, 3);
+        r->attempt = sqlite3_column_int64(st, 4);
+        r->kind = col_dup(st, 5);
+        r->status = col_dup(st, 6);
+        r->duration_ms =
+            sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 7);
+        r->detail = col_dup(st, 8);
+        r->prev = col_dup(st, 9);
+        r->hash = col_dup(st, 10);
+    }
+    sqlite3_finalize(st);
+    *out = rows;
+    if (rc != SQLITE_DONE) {
+        rows_free(rows, *n);
+        *out = NULL;
+        *n = 0;
+        return db_fail(j, "read the events");
+    }
+    return 0;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* Does the row's stored hash match SHA-256(its prev_hash || its canonical
+ * form)? Exactly the writer's computation (append), over what is stored. */
+static bool content_ok(const char *incident_id, const struct chain_row *r)
+{
+    char hash[HASH_HEX + 1] = "";
+    char *canon = canonical_event(incident_id, r->seq, r->at, r->stage, r->step, r->attempt,
+                                  r->kind, r->status, r->duration_ms, r->detail);
+    /* no canonical form (detail edited into invalid JSON): cannot match */
+    if (canon && r->prev)
+        sha256_hex(r->prev, canon, hash);
+    free(canon);
+    return hash[0] && same(hash, r->hash);
+}
+
+static int problem(struct rune_chain_result *res, enum rune_chain_problem p, long long seq,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int problem(struct rune_chain_result *res, enum rune_chain_problem p, long long seq,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    res->problem = p;
+    res->seq = seq;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* The seq a renumbered row was chained with: its content matches its hash
+ * under a nearby seq (events deleted or inserted before it, the later ones
+ * renumbered to hide the gap). 0 when none within reach matches. */
+static long long chained_seq(const char *incident_id, const struct chain_row *r)
+{
+    struct chain_row moved = *r;
+    for (long long d = 1; d <= 64; d++) {
+        moved.seq = r->seq + d;
+        if (content_ok(incident_id, &moved))
+            return moved.seq;
+        moved.seq = r->seq - d;
+        if (moved.seq >= 1 && content_ok(incident_id, &moved))
+            return moved.seq;
+    }
+    return 0;
+}
+
+/* Where the row whose stored hash is h sits, or -1. */
+static long long find_hash(const struct chain_row *rows, size_t n, const char *h)
+{
+    for (size_t i = 0; h && i < n; i++)
+        if (same(rows[i].hash, h))
+            return (long long)i;
+    return -1;
+}
+
+/*
+ * Row i against the chain so far (rows before it are intact). Order
+ * matters: a seq gap is a deletion; anything after the incident's end was
+ * inserted; a link to a hash further down is a reordering. For an intact
+ * row with a broken link, a link further up means what lies between was
+ * inserted, a link to nothing that its predecessor was deleted. A row
+ * whose content matches its hash under another seq was renumbered (or is
+ * a copy of another row); otherwise it was changed or forged. A good link
+ * with a bad hash is a change. Returns 1 and fills res when row i is wrong.
+ */
+static int check_row(const char *id, const struct chain_row *rows, size_t n, size_t i,
+                     struct rune_chain_result *res)
+{
+    const struct chain_row *r = &rows[i];
+    long long want = i ? rows[i - 1].seq + 1 : 1;
+    const char *link = i ? rows[i - 1].hash : ZERO_HASH;
+    bool intact = content_ok(id, r);
+
+    if (r->seq > want)
+        return r->seq - 1 == want
+                   ? problem(res, RUNE_CHAIN_DELETED, want,
+                             "event %lld was deleted (seq jumps from %lld to %lld)", want, want - 1,
+                             r->seq)
+                   : problem(res, RUNE_CHAIN_DELETED, want,
+                             "events %lld to %lld were deleted (seq jumps from %lld to %lld)", want,
+                             r->seq - 1, want - 1, r->seq);
+    if (i && same(rows[i - 1].kind, "incident.end"))
+        return problem(res, RUNE_CHAIN_INSERTED, r->seq,
+                       "event %lld (%s) was inserted: it comes after the incident's end", r->seq,
+                       r->kind ? r->kind : "?");
+    if (!same(r->prev, link)) {
+        long long q = find_hash(rows, n, r->prev);
+        if (q > (long long)i)
+            return problem(res, RUNE_CHAIN_REORDERED, r->seq,
+                           "events were reordered: event %lld (%s) was recorded after the event "
+                           "now at seq %lld",
+                           r->seq, r->kind ? r->kind : "?", rows[q].seq);
+        if (intact && q >= 0 && q < (long long)i - 1)
+            return problem(res, RUNE_CHAIN_INSERTED, rows[q + 1].seq,
+                           "event %lld (%s) was inserted: event %lld is chained to event %lld",
+                           rows[q + 1].seq, rows[q + 1].kind ? rows[q + 1].kind : "?", r->seq,
+                           rows[q].seq);
+        if (intact)
+            return problem(res, RUNE_CHAIN_DELETED, r->seq,
+                           "an event before event %lld was deleted (its link to the previous "
+                           "event is broken)",
+                           r->seq);
+        long long was = chained_seq(id, r), twin = find_hash(rows, n, r->hash);
+        if (was > 0 && twin >= 0 && twin != (long long)i)
+            return problem(res, RUNE_CHAIN_INSERTED, r->seq,
+                           "event %lld (%s) was inserted: it is a copy of event %lld", r->seq,
+                           r->kind ? r->kind : "?", rows[twin].seq);
+        if (was > r->seq)
+            return problem(res, RUNE_CHAIN_DELETED, r->seq,
+                           "%lld event%s before event %lld %s deleted and the later events "
+                           "renumbered (it was recorded as seq %lld)",
+                           was - r->seq, was - r->seq == 1 ? "" : "s", r->seq,
+                           was - r->seq == 1 ? "was" : "were", was);
+        if (was > 0)
+            return problem(res, RUNE_CHAIN_INSERTED, r->seq,
+                           "%lld event%s inserted before event %lld and the later events "
+                           "renumbered (it was recorded as seq %lld)",
+                           r->seq - was, r->seq - was == 1 ? " was" : "s were", r->seq, was);
+        return problem(res, RUNE_CHAIN_CHANGED, r->seq,
+                       "event %lld (%s) was changed or inserted: neither its hash nor its link "
+                       "to event %lld matches",
+                       r->seq, r->kind ? r->kind : "?", r->seq - 1);
+    }
+    if (!intact)
+        return problem(res, RUNE_CHAIN_CHANGED, r->seq,
+                       "event %lld (%s) was changed: its content no longer matches its hash",
+                       r->seq, r->kind ? r->kind : "?");
+    return 0;
+}
+
+/* The incident row is not chained, but its outcome and exit code must be
+ * what the chained incident.end event says. */
+static void check_record(json_t *inc, const struct chain_row *end, struct rune_chain_result *res)
+{
+    json_t *d = end->detail ? json_loads(end->detail, LOAD_FLAGS, NULL) : NULL;
+    const char *outcome = json_string_value(json_object_get(inc, "outcome"));
+    json_t *code = json_object_get(inc, "exit_code");
+    json_t *dcode = json_object_get(d, "exit_code");
+
+    if (!same(outcome, end->status))
+        problem(res, RUNE_CHAIN_RECORD, 0,
+                "the incident row says outcome %s but its chained end event (seq %lld) says %s",
+                outcome ? outcome : "(none)", end->seq, end->status ? end->status : "(none)");
+    else if (json_is_integer(dcode) &&
+             (!json_is_integer(code) || json_integer_value(code) != json_integer_value(dcode)))
+        problem(res, RUNE_CHAIN_RECORD, 0,
+                "the incident row says exit code %s%lld but its chained end event (seq %lld) "
+                "says %lld",
+                json_is_integer(code) ? "" : "(none) ",
+                json_is_integer(code) ? (long long)json_integer_value(code) : 0LL, end->seq,
+                (long long)json_integer_value(dcode));
+    json_decref(d);
+}
+
+static int verify_rows(const char *id, json_t *inc, const struct chain_row *rows, size_t n,
+                       struct rune_chain_result *res)
+{
+    for (size_t i = 0; i < n; i++)
+        if (check_row(id, rows, n, i, res))
+            return 0;
+    if (!json_is_string(json_object_get(inc, "outcome")))
+        return 0; /* still running, or rune died: nothing says where it ends */
+    if (n == 0 || !same(rows[n - 1].kind, "incident.end")) {
+        long long next = n ? rows[n - 1].seq + 1 : 1;
+        problem(res, RUNE_CHAIN_DELETED, next,
+                "the events from seq %lld on were deleted: the incident ended but its chain "
+                "stops at %s",
+                next, n ? "an event that is not its end" : "nothing (no events)");
+        return 0;
+    }
+    check_record(inc, &rows[n - 1], res);
+    return 0;
+}
+
+int rune_journal_verify(struct rune_journal *j, const char *incident_id,
+                        struct rune_chain_result *res)
+{
+    struct chain_row *rows = NULL;
+    size_t n = 0;
+    json_t *inc = NULL;
+    int rc = -1;
+
+    memset(res, 0, sizeof *res);
+    pthread_mutex_lock(&j->mu);
+    j->err[0] = '\0';
+    if (exec(j, "BEGIN", "start a read transaction") != 0)
+        goto out;
+    inc = incident_row(j, incident_id);
+    if (!inc) {
+        rc = j->err[0] ? -1 : RUNE_JOURNAL_UNKNOWN;
+        if (rc == RUNE_JOURNAL_UNKNOWN)
+            fail(j, "no incident %s in %s", incident_id, j->path);
+    } else if (chain_rows(j, incident_id, &rows, &n) == 0) {
+        res->events = (long long)n;
+        if (n)
+            snprintf(res->head_hash, sizeof res->head_hash, "%s",
+                     rows[n - 1].hash ? rows[n - 1].hash : "");
+        rc = verify_rows(incident_id, inc, rows, n, res);
+    }
+    sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&j->mu);
+    rows_free(rows, n);
+    json_decref(inc);
+    return rc;
+}
+
+const char *rune_chain_problem_name(enum rune_chain_problem p)
+{
+    static const char *const names[] = {"intact",  "changed",   "inserted",
+                                        "deleted", "reordered", "record"};
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "unknown";
 }
 
 /* ---- History for dry-runs: what real runs of a step did ---- */

@@ -85,6 +85,16 @@ const char *rune_journal_error(struct rune_journal *j);
  * table's columns (inputs as an object). runbook may be NULL (no filter);
  * limit <= 0 means all. Caller owns the result. NULL on error. */
 json_t *rune_journal_list(struct rune_journal *j, const char *runbook, int limit);
+
+/* Which incidents rune_journal_find returns; a NULL field does not filter. */
+struct rune_journal_filter {
+    const char *runbook; /* the runbook's name */
+    const char *outcome; /* an outcome, or "unfinished" (no end recorded) */
+    const char *since;   /* started at or after this ISO-8601 UTC time (text order) */
+    int limit;           /* at most this many, newest first; <= 0: all */
+};
+/* rune_journal_list with every filter. Caller owns the result; NULL on error. */
+json_t *rune_journal_find(struct rune_journal *j, const struct rune_journal_filter *f);
 /* One incident (object); `events` member holds its events in seq order,
  * detail parsed, and `artifacts` its files. Caller owns the result. NULL
  * both when the id is unknown (rune_journal_error is then "") and on error
@@ -97,6 +107,37 @@ json_t *rune_journal_get(struct rune_journal *j, const char *incident_id);
 json_t *rune_journal_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
 json_t *rune_journal_durations(struct rune_journal *j, const char *runbook, const char *step,
                                int limit);
+
+/* ---- Tamper evidence (rune log verify, reports) ---- */
+
+/* What rune_journal_verify found first. */
+enum rune_chain_problem {
+    RUNE_CHAIN_INTACT = 0,
+    RUNE_CHAIN_CHANGED,   /* an event's content no longer matches its hash */
+    RUNE_CHAIN_INSERTED,  /* an event that was never chained in its place */
+    RUNE_CHAIN_DELETED,   /* an event is missing (a seq gap, a broken link, a lost end) */
+    RUNE_CHAIN_REORDERED, /* an event is chained after one that now follows it */
+    RUNE_CHAIN_RECORD,    /* the incident row disagrees with its chained end event */
+};
+
+struct rune_chain_result {
+    enum rune_chain_problem problem;
+    long long events;   /* events read */
+    long long seq;      /* the first event found wrong (0 when intact or RECORD) */
+    char head_hash[65]; /* the last event's stored hash; "" when there is none */
+    char message[512];  /* what was found, for a person ("" when intact) */
+};
+
+/* Recomputes an incident's hash chain from the stored rows with the same
+ * canonical form the writer used, and names the first event that was
+ * changed, inserted, deleted or reordered. Returns 0 (res says whether the
+ * chain is intact), RUNE_JOURNAL_UNKNOWN when there is no such incident, or
+ * -1 on error (rune_journal_error says what went wrong). */
+#define RUNE_JOURNAL_UNKNOWN 2
+int rune_journal_verify(struct rune_journal *j, const char *incident_id,
+                        struct rune_chain_result *res);
+/* "intact", "changed", "inserted", "deleted", "reordered", "record". */
+const char *rune_chain_problem_name(enum rune_chain_problem p);
 
 /* For tests and `rune log`: the underlying file path. */
 const char *rune_journal_path(struct rune_journal *j);

@@ -21,7 +21,9 @@ static const struct cmd commands[] = {
     {"show", cmd_show, "describe a runbook: inputs, stages, steps"},
     {"graph", cmd_graph, "draw a runbook: stages, steps, needs, rollback (dot or mermaid)"},
     {"steps", cmd_steps, "list the step types, or describe one (rune steps [TYPE])"},
-    {"log", cmd_log, "list incidents, or show one's timeline (rune log [show ID])"},
+    {"log", cmd_log,
+     "list incidents; show, verify or export one (rune log [show|verify|export ID])"},
+    {"report", cmd_report, "an incident's report: Markdown, HTML or JSON (rune report ID)"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -28,6 +28,7 @@
 #include "lock.h"
 #include "params.h"
 #include "plan.h"
+#include "report.h"
 
 atomic_int rune_interrupted;
 
@@ -493,6 +494,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                               "timeline",
                        r.incident, o->log_path, r.incident, o->log_flag ? " --log " : "",
                        o->log_flag ? o->log_flag : "");
+    rune_report_after_run(r.j, r.incident, o->reports_dir, r.con);
 out:
     rune_console_free(r.con);
     if (r.j)

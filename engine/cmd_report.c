@@ -1,0 +1,146 @@
+/*
+ * cmd_report.c — `rune report ID`: an incident's report, from the incident
+ * log alone, as Markdown, HTML or JSON (report.c builds it; report_md.c and
+ * report_html.c render it). It only reads the log.
+ *
+ *   rune report ID [--format md|html|json] [-o FILE] [--log PATH]
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "exitcode.h"
+#include "journal.h"
+#include "report.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: rune report ID [--format FORMAT] [-o FILE] [--log PATH]\n"
+          "\n"
+          "  ID                an incident (`rune log` lists them)\n"
+          "  -f, --format FORMAT\n",
+          out);
+    for (const struct rune_report_format *f = rune_report_formats; f->name; f++)
+        fprintf(out, "        %-5s %s%s\n", f->name, f->summary,
+                f == rune_report_formats ? " (the default)" : "");
+    fputs("  -o, --output FILE write there (whole or not at all) instead of standard output\n"
+          "      --log PATH    the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
+          "                    or ~/.local/state/rune/incidents.db)\n",
+          out);
+}
+
+static int emit(const char *text, const char *out)
+{
+    char err[1024];
+    if (!out || !strcmp(out, "-")) {
+        if (fputs(text, stdout) == EOF || fflush(stdout) != 0) {
+            perror("rune report: standard output");
+            return RUNE_EXIT_INTERNAL;
+        }
+        return RUNE_EXIT_OK;
+    }
+    if (rune_report_save(out, text, err, sizeof err) != 0) {
+        fprintf(stderr, "rune report: %s\n", err);
+        return RUNE_EXIT_INTERNAL;
+    }
+    return RUNE_EXIT_OK;
+}
+
+/* The report of id in the given format, to out. */
+static int report(const char *log, const char *id, const struct rune_report_format *fmt,
+                  const char *out)
+{
+    char path[PATH_MAX], err[1024];
+    struct rune_journal *j = NULL;
+    json_t *rep = NULL;
+    char *text = NULL;
+    int rc;
+
+    rune_journal_default_path(log, path, sizeof path);
+    rc = rune_journal_open_read(path, &j, err, sizeof err);
+    if (rc == RUNE_JOURNAL_ABSENT) {
+        fprintf(stderr, "rune report: no incident %s in %s (nothing recorded yet)\n", id, path);
+        return RUNE_EXIT_INVALID;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "rune report: %s\n", err);
+        return RUNE_EXIT_INTERNAL;
+    }
+    rc = rune_report_build(j, id, &rep, err, sizeof err);
+    rune_journal_close(j);
+    if (rc != 0) {
+        fprintf(stderr, "rune report: %s\n", err);
+        return rc == RUNE_JOURNAL_UNKNOWN ? RUNE_EXIT_INVALID : RUNE_EXIT_INTERNAL;
+    }
+    json_t *chain = json_object_get(rep, "chain");
+    if (!json_is_true(json_object_get(chain, "verified")))
+        fprintf(stderr,
+                "rune report: warning: the incident log does not verify for %s: %s; the report "
+                "says so\n",
+                id, rune_report_str(chain, "message"));
+    text = fmt->render(rep);
+    json_decref(rep);
+    if (!text) {
+        fprintf(stderr, "rune report: out of memory\n");
+        return RUNE_EXIT_INTERNAL;
+    }
+    rc = emit(text, out);
+    free(text);
+    return rc;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"log", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const struct rune_report_format *fmt = rune_report_formats;
+    const char *out = NULL, *log = NULL;
+    int c;
+
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (!(fmt = rune_report_format(optarg))) {
+                fputs("rune report: --format must be one of", stderr);
+                for (const struct rune_report_format *f = rune_report_formats; f->name; f++)
+                    fprintf(stderr, " %s", f->name);
+                fprintf(stderr, ", got \"%s\"\n", optarg);
+                return RUNE_EXIT_INVALID;
+            }
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'l':
+            log = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return RUNE_EXIT_OK;
+        case ':':
+            fprintf(stderr, "rune report: %s needs a value; see `rune report --help`\n",
+                    argv[optind - 1]);
+            return RUNE_EXIT_INVALID;
+        default:
+            fprintf(stderr, "rune report: unknown option %s; see `rune report --help`\n",
+                    argv[optind - 1]);
+            return RUNE_EXIT_INVALID;
+        }
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, argc == optind ? "rune report: which incident? (`rune log` lists them)\n"
+                                       : "rune report: one incident at a time\n");
+        return RUNE_EXIT_INVALID;
+    }
+    return report(log, argv[optind], fmt, out);
+}
