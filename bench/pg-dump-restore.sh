@@ -70,14 +70,24 @@ declare -a d_fc d_fd d_rune r_pg r_rune
 for i in $(seq "$RUNS"); do
     rm -rf "$W/out" && mkdir -p "$W/out"
     sync
+    pg_sql "checkpoint" >/dev/null
     d_fc+=("$(secs "'$PG_BIN/pg_dump' -Fc -Z6 -d app -f '$W/out/app.dump'")")
     d_fd+=("$(secs "'$PG_BIN/pg_dump' -Fd -j2 -Z6 -d app -f '$W/out/app.dir'")")
-    d_rune+=("$(secs "'$RUNE' run '$W/dump.yaml' -q --set to='$W/out/app.sql.gz'")")
+    d_rune+=("$(secs "'$RUNE' run '$W/dump.yaml' -q --no-report --set to='$W/out/app.sql.gz'")")
     echo "round $i dump: pg_dump -Fc ${d_fc[-1]}s, -Fd -j2 ${d_fd[-1]}s, pg.dump ${d_rune[-1]}s"
     sizes="-Fc $(du -sb "$W/out/app.dump" | cut -f1), -Fd $(du -sb "$W/out/app.dir" | cut -f1), pg.dump $(stat -c %s "$W/out/app.sql.gz")"
-    # pg.restore creates its database: so does this side
-    r_pg+=("$(secs "'$PG_BIN/createdb' -T template0 r_pg_$i && '$PG_BIN/pg_restore' -j2 --exit-on-error -d r_pg_$i '$W/out/app.dump'")")
-    r_rune+=("$(secs "'$RUNE' run '$W/restore.yaml' -q --set from='$W/out/app.sql.gz' --set into=r_rune_$i")")
+    # pg.restore creates its database: so does this side. A checkpoint
+    # before each, and the order alternating between rounds, so neither
+    # tool pays for the other's dirty pages and WAL.
+    restore_pg() {
+        pg_sql "checkpoint" >/dev/null
+        r_pg+=("$(secs "'$PG_BIN/createdb' -T template0 r_pg_$i && '$PG_BIN/pg_restore' -j2 --exit-on-error -d r_pg_$i '$W/out/app.dump'")")
+    }
+    restore_rune() {
+        pg_sql "checkpoint" >/dev/null
+        r_rune+=("$(secs "'$RUNE' run '$W/restore.yaml' -q --no-report --set from='$W/out/app.sql.gz' --set into=r_rune_$i")")
+    }
+    if [ $((i % 2)) = 1 ]; then restore_pg; restore_rune; else restore_rune; restore_pg; fi
     echo "round $i restore: pg_restore -j2 ${r_pg[-1]}s, pg.restore ${r_rune[-1]}s"
     pg_sql "drop database r_pg_$i" >/dev/null
     pg_sql "drop database r_rune_$i" >/dev/null
