@@ -399,6 +399,10 @@ expect_rc 0
 id=$(last_incident)
 expect_eq "$(names "$P2")" "db-20240331-0200.gz db-20240414-0200.gz db-20240421-0200.gz db-20240423-0200.gz db-20240424-0200.gz db-20240425-0200.gz db-20240426-0200.gz db-20240427-0200.gz db-20240428-0200.gz db-20240429-0200.gz db-20240429-1400.gz " "backups left"
 expect_out "db-20240429-1400.gz does not verify"
+# keep_last counts backups, whatever their day: the three newest stay
+run_rune run "$C/prune.yaml" --set dir="$P2" --set daily=0 --set weekly=0 --set monthly=0 --set last=3
+expect_rc 0
+expect_eq "$(names "$P2")" "db-20240428-0200.gz db-20240429-0200.gz db-20240429-1400.gz " "keep_last 3"
 # with every rule at zero only the newest verified backup survives
 run_rune run "$C/prune.yaml" --set dir="$P2" --set daily=0 --set weekly=0 --set monthly=0
 expect_rc 0
