@@ -145,33 +145,11 @@ static const char *const SESSION[] = {
     NULL,
 };
 
-static PGresult *exec(struct rune_call *c, PGconn *conn, const char *sql, int n,
-                      const char *const *params, char *err, size_t errlen)
-{
-    return rune_pg_exec(c, conn, sql, n, params, err, errlen);
-}
-
-static int run_sql(struct rune_call *c, PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = exec(c, conn, sql, 0, NULL, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
-static int run_all(struct rune_call *c, PGconn *conn, const char *const *sql, char *err,
-                   size_t errlen)
-{
-    for (; *sql; sql++)
-        if (run_sql(c, conn, *sql, err, errlen) != 0)
-            return -1;
-    return 0;
-}
-
 /* Every table pg.fingerprint would list, plus partitions and extension
  * tables (which are dumped only when named), with what COPY needs. */
 static int list_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
 {
-    PGresult *r = exec(
+    PGresult *r = rune_pg_exec(
         d->c, conn,
         "SELECT CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname "
         "AS name, n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
@@ -322,7 +300,7 @@ static int lock_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
 {
     char ms[64];
     snprintf(ms, sizeof ms, "SET lock_timeout = %lld", rune_call_int(d->c, "lock_timeout"));
-    if (run_sql(d->c, conn, ms, err, errlen) != 0)
+    if (rune_pg_run(d->c, conn, ms, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < d->nsel; i += LOCK_BATCH) {
         size_t cap = 64, len = 0;
@@ -337,7 +315,7 @@ static int lock_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
                                     d->order[k]->qualified);
         snprintf(sql + len, cap - len, " IN ACCESS SHARE MODE");
         char why[512];
-        int rc = run_sql(d->c, conn, sql, why, sizeof why);
+        int rc = rune_pg_run(d->c, conn, sql, why, sizeof why);
         free(sql);
         if (rc != 0) {
             snprintf(err, errlen,
@@ -348,7 +326,7 @@ static int lock_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
             return -1;
         }
     }
-    return run_sql(d->c, conn, "SET lock_timeout = 0", err, errlen);
+    return rune_pg_run(d->c, conn, "SET lock_timeout = 0", err, errlen);
 }
 
 /* ---- workers: one connection each, tables out into spools ---- */
@@ -432,7 +410,7 @@ static int dump_table(struct dump *d, PGconn *conn, struct table *t, size_t idx,
         abort();
     snprintf(sql, n, "LOCK TABLE %s IN ACCESS SHARE MODE NOWAIT", t->qualified);
     char why[512];
-    int rc = run_sql(d->c, conn, sql, why, sizeof why);
+    int rc = rune_pg_run(d->c, conn, sql, why, sizeof why);
     free(sql);
     if (rc != 0) {
         snprintf(err, errlen,
@@ -499,7 +477,7 @@ static struct table *take(struct dump *d, size_t *idx)
 /* Joins the leader's snapshot: the same data, to the transaction. */
 static int join_snapshot(struct dump *d, PGconn *conn, char *err, size_t errlen)
 {
-    if (run_all(d->c, conn, SESSION, err, errlen) != 0)
+    if (rune_pg_run_all(d->c, conn, SESSION, err, errlen) != 0)
         return -1;
     char *lit = PQescapeLiteral(conn, d->snapshot, strlen(d->snapshot));
     if (!lit) {
@@ -512,7 +490,7 @@ static int join_snapshot(struct dump *d, PGconn *conn, char *err, size_t errlen)
         abort();
     snprintf(sql, n, "SET TRANSACTION SNAPSHOT %s", lit);
     PQfreemem(lit);
-    int rc = run_sql(d->c, conn, sql, err, errlen);
+    int rc = rune_pg_run(d->c, conn, sql, err, errlen);
     free(sql);
     return rc;
 }
@@ -590,7 +568,7 @@ static int partition_patterns(struct dump *d, PGconn *conn, const char *flag, bo
         if (t->kind != 'p' || t->selected != selected)
             continue;
         const char *params[1] = {t->qualified};
-        PGresult *r = exec(d->c, conn,
+        PGresult *r = rune_pg_exec(d->c, conn,
                            "SELECT n.nspname, c.relname FROM pg_partition_tree($1::regclass) p "
                            "JOIN pg_class c ON c.oid = p.relid "
                            "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -906,11 +884,11 @@ static int destination(struct rune_call *c, const char *db, char *out, size_t le
 static int open_snapshot(struct dump *d, PGconn *conn, char *point, size_t plen, json_t *info,
                          char *err, size_t errlen)
 {
-    if (run_all(d->c, conn, SESSION, err, errlen) != 0)
+    if (rune_pg_run_all(d->c, conn, SESSION, err, errlen) != 0)
         return -1;
     /* statement_timestamp() is taken before the snapshot: every transaction
      * committed before the recovery point is in the backup */
-    PGresult *r = exec(d->c, conn,
+    PGresult *r = rune_pg_exec(d->c, conn,
                        "SELECT pg_export_snapshot(), to_char(statement_timestamp() AT TIME ZONE "
                        "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), current_database(), "
                        "current_setting('server_version'), pg_encoding_to_char(d.encoding), "

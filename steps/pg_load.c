@@ -33,22 +33,6 @@ static const char *str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-static int run_sql(struct rune_call *c, PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = rune_pg_exec(c, conn, sql, 0, NULL, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
-static int run_all(struct rune_call *c, PGconn *conn, const char *const *sql, char *err,
-                   size_t errlen)
-{
-    for (; *sql; sql++)
-        if (run_sql(c, conn, *sql, err, errlen) != 0)
-            return -1;
-    return 0;
-}
-
 /* The session of every loading connection: no server-side timeout cuts a
  * long load short (the step's deadline applies). */
 static const char *const LOAD_SESSION[] = {
@@ -312,54 +296,10 @@ static int count_table(struct pool *p, PGconn *conn, struct job *j, char *err, s
     return 0;
 }
 
-/* Runs SQL that may hold several statements (the simple query protocol),
- * watching the call's cancellation as rune_pg_exec does. */
-static int exec_script(struct rune_call *c, PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    if (!PQsendQuery(conn, sql)) {
-        snprintf(err, errlen, "%s", PQerrorMessage(conn));
-        return -1;
-    }
-    bool cancelled = false;
-    while (PQisBusy(conn)) {
-        if (!cancelled && rune_call_cancelled(c)) {
-            PGcancel *k = PQgetCancel(conn);
-            char buf[256];
-            if (k) {
-                PQcancel(k, buf, sizeof buf);
-                PQfreeCancel(k);
-            }
-            cancelled = true;
-        }
-        struct pollfd p = {PQsocket(conn), POLLIN, 0};
-        poll(&p, 1, 100);
-        if (!PQconsumeInput(conn))
-            break;
-    }
-    int rc = 0;
-    PGresult *res;
-    while ((res = PQgetResult(conn))) {
-        ExecStatusType st = PQresultStatus(res);
-        if (rc == 0 && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-            rc = -1;
-        }
-        PQclear(res);
-    }
-    if (rc == 0 && PQstatus(conn) != CONNECTION_OK) {
-        snprintf(err, errlen, "%s", PQerrorMessage(conn));
-        rc = -1;
-    }
-    size_t e = strlen(err);
-    while (rc && e && (err[e - 1] == '\n' || err[e - 1] == ' '))
-        err[--e] = '\0';
-    return rc;
-}
-
 static int exec_job(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
 {
     char why[1024];
-    if (exec_script(p->r->c, conn, j->sql, why, sizeof why) == 0)
+    if (rune_pg_run(p->r->c, conn, j->sql, why, sizeof why) == 0)
         return 0;
     snprintf(err, errlen, "building %s: %s", j->name, why);
     return -1;
@@ -426,7 +366,7 @@ static void *pool_main(void *arg)
     struct pool *p = arg;
     char err[1024] = "";
     PGconn *conn = rune_pg_connect(p->r->c, p->r->load, err, sizeof err);
-    if (conn && run_all(p->r->c, conn, LOAD_SESSION, err, sizeof err) != 0) {
+    if (conn && rune_pg_run_all(p->r->c, conn, LOAD_SESSION, err, sizeof err) != 0) {
         PQfinish(conn);
         conn = NULL;
     }
@@ -1001,7 +941,7 @@ static int merge_sequences(struct rune_pg_restore *r, PGconn *conn, struct job *
                 char *stmt = e ? strndup(l, (size_t)(e - l)) : strdup(l);
                 if (!stmt)
                     abort();
-                rc = run_sql(r->c, conn, stmt, err, errlen);
+                rc = rune_pg_run(r->c, conn, stmt, err, errlen);
                 free(stmt);
             }
         }
@@ -1024,8 +964,8 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
         goto out;
     }
     if (fk_order(r, conn, jobs, n, err, sizeof err) != 0 ||
-        run_all(c, conn, LOAD_SESSION, err, sizeof err) != 0 ||
-        run_sql(c, conn, "BEGIN", err, sizeof err) != 0) {
+        rune_pg_run_all(c, conn, LOAD_SESSION, err, sizeof err) != 0 ||
+        rune_pg_run(c, conn, "BEGIN", err, sizeof err) != 0) {
         st = rune_pg_failed(c, err);
         goto out;
     }
@@ -1041,7 +981,7 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
                                json_is_true(json_object_get(jobs[i].sec, "partitioned")) ? ""
                                                                                          : "ONLY ",
                                str(jobs[i].sec, "qualified"));
-    int rc = n ? run_sql(c, conn, sql, err, sizeof err) : 0;
+    int rc = n ? rune_pg_run(c, conn, sql, err, sizeof err) : 0;
     free(sql);
     if (rc != 0) {
         char why[1024];
@@ -1069,7 +1009,7 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
         goto out;
     }
     st = check_tables(r, jobs, n, conn);
-    if (st == RUNE_STEP_OK && run_sql(c, conn, "COMMIT", err, sizeof err) != 0)
+    if (st == RUNE_STEP_OK && rune_pg_run(c, conn, "COMMIT", err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
 out:
     if (conn)

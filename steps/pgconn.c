@@ -217,10 +217,24 @@ void rune_pg_error(PGconn *conn, const PGresult *r, char *err, size_t errlen)
     tidy(err);
 }
 
+void rune_pg_cancel(PGconn *conn)
+{
+    PGcancel *k = PQgetCancel(conn);
+    char buf[256];
+    if (k) {
+        PQcancel(k, buf, sizeof buf);
+        PQfreeCancel(k);
+    }
+}
+
 PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
                        const char *const *params, char *err, size_t errlen)
 {
-    if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
+    /* without parameters, the simple protocol: a script of several
+     * statements runs as one (the server stops at the first error) */
+    int sent = nparams ? PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+                       : PQsendQuery(conn, sql);
+    if (!sent) {
         snprintf(err, errlen, "%s", PQerrorMessage(conn));
         tidy(err);
         return NULL;
@@ -230,12 +244,7 @@ PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int n
         int w = wait_fd(c, PQsocket(conn), POLLIN);
         if (w < 0 && !cancelled) {
             /* ask the server to stop, then drain what it sends back */
-            PGcancel *k = PQgetCancel(conn);
-            char buf[256];
-            if (k) {
-                PQcancel(k, buf, sizeof buf);
-                PQfreeCancel(k);
-            }
+            rune_pg_cancel(conn);
             cancelled = true;
         }
         if (w != 0 && !PQconsumeInput(conn))
@@ -260,6 +269,22 @@ PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int n
         return NULL;
     }
     return last;
+}
+
+int rune_pg_run(struct rune_call *c, PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = rune_pg_exec(c, conn, sql, 0, NULL, err, errlen);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+int rune_pg_run_all(struct rune_call *c, PGconn *conn, const char *const *sql, char *err,
+                    size_t errlen)
+{
+    for (; *sql; sql++)
+        if (rune_pg_run(c, conn, *sql, err, errlen) != 0)
+            return -1;
+    return 0;
 }
 
 char *rune_pg_value(struct rune_call *c, PGconn *conn, const char *sql, int nparams,

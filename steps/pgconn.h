@@ -36,13 +36,25 @@ PGPing rune_pg_ping(struct rune_call *c, const char *dbname, long long timeout_m
 /* "db app on /tmp/s:5432 as postgres" — where a connection goes, for logs. */
 const char *rune_pg_where(PGconn *conn, char *buf, size_t len);
 
-/* Runs sql (with optional text parameters) and waits for its result while
+/* Runs sql (with optional text parameters; without any, sql may hold
+ * several statements) and waits for its result while
  * watching the call's cancellation: on a timeout or abort the server is
  * asked to cancel the query. Returns the last result (PQclear it), or NULL
  * with err set; a result whose status is not COMMAND_OK / TUPLES_OK is
  * turned into NULL + err too. */
 PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
                        const char *const *params, char *err, size_t errlen);
+
+/* rune_pg_exec for SQL whose rows nobody wants (a script of several
+ * statements is fine): 0, or -1 with err. run_all: a NULL-terminated list,
+ * stopping at the first failure. */
+int rune_pg_run(struct rune_call *c, PGconn *conn, const char *sql, char *err, size_t errlen);
+int rune_pg_run_all(struct rune_call *c, PGconn *conn, const char *const *sql, char *err,
+                    size_t errlen);
+
+/* Asks the server to cancel what conn is running (the answer arrives as
+ * the query's error). */
+void rune_pg_cancel(PGconn *conn);
 
 /* A failed result (or the connection's error when r is NULL) as one line
  * for an operator: message, detail, hint. */

@@ -55,12 +55,7 @@ int rune_pg_copy_out(struct rune_call *c, PGconn *conn, const char *qualified, r
             }
             if (stopping && !cancel_sent) {
                 cancel_sent = true;
-                PGcancel *k = PQgetCancel(conn);
-                char buf[256];
-                if (k) {
-                    PQcancel(k, buf, sizeof buf);
-                    PQfreeCancel(k);
-                }
+                rune_pg_cancel(conn);
             }
             struct pollfd p = {PQsocket(conn), POLLIN, 0};
             poll(&p, 1, 100);

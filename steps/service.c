@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shquote.h"
 #include "step.h"
 
 #define MAX_ARGS 24
@@ -151,24 +152,6 @@ static char *tail_text(const struct rune_proc *p, size_t max, bool one_line)
     return t;
 }
 
-/* Single-quotes an argument when a shell would otherwise split or expand
- * it, so a logged command can be pasted into a terminal. */
-static void put_arg(FILE *f, const char *arg)
-{
-    if (*arg && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                            "_@%+=:,./-") == strlen(arg)) {
-        fputs(arg, f);
-        return;
-    }
-    fputc('\'', f);
-    for (const char *s = arg; *s; s++)
-        if (*s == '\'')
-            fputs("'\\''", f);
-        else
-            fputc(*s, f);
-    fputc('\'', f);
-}
-
 /* The command as an operator would type it, secrets masked. Malloc'd. */
 static char *show_cmd(struct rune_call *c, const struct cmd *k)
 {
@@ -182,7 +165,7 @@ static char *show_cmd(struct rune_call *c, const struct cmd *k)
     for (int i = 0; i < k->n; i++) {
         if (i)
             fputc(' ', f);
-        put_arg(f, k->argv[i]);
+        rune_shell_quote(f, k->argv[i]);
     }
     fclose(f);
     char *shown = rune_call_redact(c, text);

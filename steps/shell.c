@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shquote.h"
 #include "step.h"
 
 #define LAST_LINE_MAX 200 /* bytes of the last output line quoted in an error */
@@ -424,24 +425,6 @@ static int shell_run(struct rune_call *c)
     return st;
 }
 
-/* Single-quotes an argument when a shell would otherwise split or expand
- * it, so the plan can be pasted into a terminal as is. */
-static void put_arg(FILE *f, const char *arg)
-{
-    if (*arg && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                            "_@%+=:,./-") == strlen(arg)) {
-        fputs(arg, f);
-        return;
-    }
-    fputc('\'', f);
-    for (const char *s = arg; *s; s++)
-        if (*s == '\'')
-            fputs("'\\''", f);
-        else
-            fputc(*s, f);
-    fputc('\'', f);
-}
-
 static int shell_plan(struct rune_call *c)
 {
     struct command cmd;
@@ -458,11 +441,11 @@ static int shell_plan(struct rune_call *c)
     for (char **a = cmd.argv; a && *a; a++) {
         if (a != cmd.argv)
             fputc(' ', f);
-        put_arg(f, *a);
+        rune_shell_quote(f, *a);
     }
     if (cmd.cwd) {
         fputs(" (in ", f);
-        put_arg(f, cmd.cwd);
+        rune_shell_quote(f, cmd.cwd);
         fputc(')', f);
     }
     fclose(f);
