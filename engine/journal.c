@@ -403,11 +403,14 @@ void rune_journal_new_id(char buf[32])
 
     gmtime_r(&secs, &tm);
     /* A collision (same second, same 16 bits) is refused by the primary
-     * key, so a last-resort clock-derived value is safe here. */
+     * key and rune_journal_begin() says so, so the caller draws again; the
+     * clock-and-pid value is a last resort where no random source works. */
     if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r && RAND_bytes(r, 2) != 1) {
-        long long m = rune_clock_mono_ms() ^ (long long)getpid();
-        r[0] = (unsigned char)m;
-        r[1] = (unsigned char)(m >> 8);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        unsigned long long m = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)getpid() << 3);
+        r[0] = (unsigned char)(m ^ (m >> 16));
+        r[1] = (unsigned char)((m >> 8) ^ (m >> 24));
     }
     snprintf(buf, 32, "%04d%02d%02d-%02d%02d%02d-%02x%02x", (tm.tm_year + 1900) % 10000,
              (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
@@ -455,13 +458,13 @@ int rune_journal_begin(struct rune_journal *j, const struct rune_incident_rec *r
         sqlite3_bind_int64(st, 12, rec->rpo_target_s);
     bind_text(st, 13, RUNE_VERSION);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(j->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-            fail(j,
-                 "cannot record incident %s in %s: an incident with that id already exists; "
-                 "start the run again for a new id",
+        if (sqlite3_extended_errcode(j->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+            fail(j, "cannot record incident %s in %s: an incident with that id already exists",
                  rec->id, j->path);
-        else
+            rc = 1;
+        } else {
             db_fail(j, "record the incident");
+        }
         goto out;
     }
     rc = 0;

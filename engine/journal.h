@@ -54,6 +54,8 @@ struct rune_incident_rec {
 /* A new incident id: "YYYYMMDD-HHMMSS-xxxx" (UTC, 4 random hex). */
 void rune_journal_new_id(char buf[32]);
 
+/* Records the incident's start. 0 on success, 1 when an incident with that
+ * id already exists (draw a new id and call again), -1 on any other error. */
 int rune_journal_begin(struct rune_journal *j, const struct rune_incident_rec *rec);
 
 struct rune_event {

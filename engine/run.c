@@ -436,7 +436,14 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                                     rb->sha256,  o->dry_run ? "dry-run" : "run", o->operator_name,
                                     r.host,      shown,         rb->rto_ms / 1000,
                                     rb->rpo_ms / 1000, started};
-    if (rune_journal_begin(r.j, &rec) != 0) {
+    /* two runs in the same second may draw the same id: draw again, and
+     * keep ${incident.id} in step with it */
+    int begun;
+    for (int tries = 0; (begun = rune_journal_begin(r.j, &rec)) == 1 && tries < 16; tries++) {
+        rune_journal_new_id(r.incident);
+        json_object_set_new(json_object_get(r.ctx, "incident"), "id", json_string(r.incident));
+    }
+    if (begun != 0) {
         fprintf(stderr, "rune: cannot record the incident: %s\n", rune_journal_error(r.j));
         rc = RUNE_EXIT_INTERNAL;
         goto out;

@@ -635,6 +635,25 @@ static void test_new_id(void **state)
     assert_true(distinct > 0);
 }
 
+/* A second incident with the same id is told apart from other failures,
+ * so `rune run` can draw a new id instead of failing the run. */
+static void test_duplicate_id(void **state)
+{
+    struct fixture *f = *state;
+    struct rune_journal *j = open_ok(f->path);
+    struct rune_incident_rec rec = {.id = "20261123-111600-dddd", .runbook = "r", .mode = "run"};
+
+    assert_int_equal(rune_journal_begin(j, &rec), 0);
+    assert_int_equal(rune_journal_begin(j, &rec), 1);
+    assert_non_null(strstr(rune_journal_error(j), "already exists"));
+    rec.id = "20261123-111600-ddde";
+    assert_int_equal(rune_journal_begin(j, &rec), 0);
+    rec.mode = NULL;
+    rec.id = "20261123-111600-dddf";
+    assert_int_equal(rune_journal_begin(j, &rec), -1);
+    rune_journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_default_path),
         cmocka_unit_test_setup_teardown(test_unwritable_location, setup, teardown),
         cmocka_unit_test(test_new_id),
+        cmocka_unit_test_setup_teardown(test_duplicate_id, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
