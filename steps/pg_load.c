@@ -634,7 +634,8 @@ static struct entry *entries_of(char *text, size_t *n)
                 abort();
             out = grown;
         }
-        char *eol = strchr(e + 1, '\n');
+        /* the "-- Name: ...; Type: ...;" line, not the "--" before it */
+        char *eol = strchr(e + sizeof ENTRY_MARK - 1, '\n');
         eol = eol ? eol : e + el;
         out[(*n)++] = (struct entry){
             .start = e,
