@@ -30,7 +30,7 @@ set +eu
 set -eu
 W=$T
 
-pg_start bench "shared_buffers = 256MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
+pg_start bench "autovacuum = off" "shared_buffers = 256MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
     "maintenance_work_mem = 256MB"
 echo "loading the realistic data set at scale $SCALE ..."
 pg_createdb app

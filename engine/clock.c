@@ -6,6 +6,7 @@
 #include "clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 long long rune_clock_mono_ms(void)
@@ -25,8 +26,44 @@ long long rune_clock_wall_ms(void)
 void rune_clock_iso(char buf[RUNE_ISO_LEN], long long wall_ms)
 {
     time_t secs = (time_t)(wall_ms / 1000);
+    long long ms = wall_ms % 1000;
+    if (ms < 0) { /* before 1970: the second before, plus ms */
+        ms += 1000;
+        secs -= 1;
+    }
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t n = strftime(buf, RUNE_ISO_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, RUNE_ISO_LEN - n, ".%03dZ", (int)(wall_ms % 1000));
+    snprintf(buf + n, RUNE_ISO_LEN - n, ".%03dZ", (int)ms);
+}
+
+int rune_clock_parse_iso(const char *text, long long *wall_ms)
+{
+    struct tm tm = {0};
+    int used = 0;
+    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
+        used != 19)
+        return -1;
+    const char *p = text + used;
+    long long ms = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (*p - '0');
+        if (digits == 0)
+            return -1;
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    if (*p && strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+        return -1;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *wall_ms = (long long)timegm(&tm) * 1000 + ms;
+    return 0;
 }

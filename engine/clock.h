@@ -11,5 +11,8 @@ long long rune_clock_mono_ms(void);
 long long rune_clock_wall_ms(void);
 /* "2026-11-23T11:16:00.123Z" (UTC, millisecond precision, sortable as text). */
 void rune_clock_iso(char buf[RUNE_ISO_LEN], long long wall_ms);
+/* Reads what rune_clock_iso writes, and the same without milliseconds,
+ * zone ("Z", "+00:00" or none: UTC). 0 and *wall_ms set, or -1. */
+int rune_clock_parse_iso(const char *text, long long *wall_ms);
 
 #endif

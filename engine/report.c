@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "console.h"
 #include "duration.h"
 
@@ -56,28 +57,8 @@ static json_t *int_or_null(json_t *o, const char *key)
 
 long long rune_report_iso_ms(const char *s)
 {
-    struct tm tm = {0};
-    int n = 0;
-    long long ms = 0, scale = 100;
-
-    if (!s ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-        n != 19)
-        return -1;
-    s += n;
-    if (*s == '.') {
-        for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
-            ms += scale ? (*s - '0') * scale : 0;
-    }
-    if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0)
-        return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (long long)timegm(&tm) * 1000 + ms;
+    long long ms;
+    return rune_clock_parse_iso(s, &ms) == 0 ? ms : -1;
 }
 
 const char *rune_report_status(json_t *a)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "proc.h"
 
 /* Parameter and output value types. RUNE_T_DURATION accepts "250ms", "5s",

@@ -22,6 +22,7 @@
  * and how pg.restore reads one table's part of it.
  */
 #include "artifact.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,60 +166,6 @@ char *rune_path_resolve(const char *base, const char *p)
         *w++ = '.';
     *w = '\0';
     return s;
-}
-
-/* ---- times ---- */
-
-long long rune_artifact_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void rune_artifact_time_format(long long epoch_ms, char *buf, size_t len)
-{
-    time_t s = (time_t)(epoch_ms / 1000);
-    long long ms = epoch_ms % 1000;
-    if (ms < 0) {
-        ms += 1000;
-        s -= 1;
-    }
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char date[32];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03lldZ", date, ms);
-}
-
-int rune_artifact_time_parse(const char *text, long long *epoch_ms)
-{
-    struct tm tm = {0};
-    int used = 0;
-    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
-        return -1;
-    const char *p = text + used;
-    long long ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 3)
-                ms = ms * 10 + (*p - '0');
-        if (digits == 0)
-            return -1;
-        for (; digits < 3; digits++)
-            ms *= 10;
-    }
-    if (*p && strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
-        return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *epoch_ms = (long long)timegm(&tm) * 1000 + ms;
-    return 0;
 }
 
 /* ---- safe files ---- */
@@ -755,7 +702,7 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
         return -1;
     }
     long long rp;
-    if (meta->recovery_point && rune_artifact_time_parse(meta->recovery_point, &rp) != 0) {
+    if (meta->recovery_point && rune_clock_parse_iso(meta->recovery_point, &rp) != 0) {
         snprintf(err, errlen, "recovery point \"%s\" is not a UTC time like 2024-05-01T02:00:00Z",
                  meta->recovery_point);
         return -1;
@@ -784,7 +731,7 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     w->recovery_point = meta->recovery_point ? strdup(meta->recovery_point) : NULL;
     w->level = level;
     w->chunk_size = chunk;
-    w->created_ms = rune_artifact_now_ms();
+    w->created_ms = rune_clock_wall_ms();
     w->whole = EVP_MD_CTX_new();
     w->chunks = json_array();
     if (!w->path || !w->engine || !w->source || (meta->recovery_point && !w->recovery_point) ||
@@ -861,7 +808,7 @@ static int check_extras(json_t *extras, char *err, size_t errlen)
     }
     json_t *rp = json_object_get(extras, "recovery_point");
     long long ms;
-    if (rp && (!json_is_string(rp) || rune_artifact_time_parse(json_string_value(rp), &ms))) {
+    if (rp && (!json_is_string(rp) || rune_clock_parse_iso(json_string_value(rp), &ms))) {
         snprintf(err, errlen,
                  "manifest extra recovery_point must be a UTC time like "
                  "2024-05-01T02:00:00.000Z");
@@ -877,9 +824,9 @@ static int check_extras(json_t *extras, char *err, size_t errlen)
 
 static json_t *manifest_build(struct rune_artifact_writer *w, const char *sha, json_t *extras)
 {
-    char created[40], completed[40];
-    rune_artifact_time_format(w->created_ms, created, sizeof created);
-    rune_artifact_time_format(rune_artifact_now_ms(), completed, sizeof completed);
+    char created[RUNE_ISO_LEN], completed[RUNE_ISO_LEN];
+    rune_clock_iso(created, w->created_ms);
+    rune_clock_iso(completed, rune_clock_wall_ms());
     json_t *m = json_pack(
         "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:s}", "format",
         "rune-backup", "format_version", RUNE_ARTIFACT_FORMAT_VERSION, "name", base_of(w->path),
@@ -1021,7 +968,7 @@ static int manifest_check(json_t *m, const char *mpath, char *err, size_t errlen
     const char *created = json_string_value(json_object_get(m, "created_at"));
     if (!get_size(m, "bytes", &bytes) || !get_size(m, "raw_bytes", &raw) || !is_sha256_hex(sha) ||
         !json_is_string(json_object_get(m, "engine")) ||
-        rune_artifact_time_parse(created, &ms) != 0) {
+        rune_clock_parse_iso(created, &ms) != 0) {
         snprintf(err, errlen,
                  "%s lacks a valid bytes, raw_bytes, sha256, engine or created_at: the "
                  "manifest is damaged or was edited",

@@ -27,7 +27,7 @@
  * commit/abort (or close); nothing is left running after those.
  *
  * This library sits beside the step families: it includes no engine header
- * (it takes no rune_call; callers pass a cancel callback where a loop can
+ * but clock.h, whose UTC times the manifest records (it takes no rune_call; callers pass a cancel callback where a loop can
  * be long) and reports errors as text for a person in a caller's buffer.
  */
 #ifndef RUNE_ARTIFACT_H
@@ -195,14 +195,6 @@ int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, vo
 int rune_artifact_verify_sums(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
                               struct rune_artifact_check *chk);
 void rune_artifact_check_release(struct rune_artifact_check *chk);
-
-/* ---- Times as the manifest writes them: "2024-05-01T12:34:56.789Z" ---- */
-
-void rune_artifact_time_format(long long epoch_ms, char *buf, size_t len);
-/* Parses that form (fraction and "Z" optional; "+00:00" accepted).
- * Returns 0 and *epoch_ms, or -1. */
-int rune_artifact_time_parse(const char *text, long long *epoch_ms);
-long long rune_artifact_now_ms(void);
 
 /* ---- Safe files: temp name beside the target, fsync, rename, fsync dir ----
  *

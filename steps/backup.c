@@ -106,7 +106,7 @@ static int add_entry(struct listing *l, const char *dir, const char *name, const
     json_t *m = rune_artifact_manifest_load(e->path, e->reason, sizeof e->reason);
     long long ms;
     if (m &&
-        rune_artifact_time_parse(json_string_value(json_object_get(m, "created_at")), &ms) == 0) {
+        rune_clock_parse_iso(json_string_value(json_object_get(m, "created_at")), &ms) == 0) {
         e->created_ms = ms;
         e->from_manifest = true;
     }
@@ -174,8 +174,8 @@ static int verify_entry(struct rune_call *c, struct entry *e)
 
 static json_t *time_json(long long ms)
 {
-    char t[40];
-    rune_artifact_time_format(ms, t, sizeof t);
+    char t[RUNE_ISO_LEN];
+    rune_clock_iso(t, ms);
     return json_string(t);
 }
 
@@ -207,7 +207,7 @@ static int list_run(struct rune_call *c)
         return rc;
     }
     bool verify = rune_call_bool(c, "verify");
-    long long now = rune_artifact_now_ms();
+    long long now = rune_clock_wall_ms();
     json_t *items = json_array();
     const char *newest_verified = NULL;
     for (size_t i = 0; i < l.n && rc == RUNE_STEP_OK; i++) {
@@ -328,10 +328,10 @@ static int info_run(struct rune_call *c)
     json_object_set_new(o, "manifest", mpath ? json_string(mpath) : json_null());
     free(mpath);
     long long created;
-    if (rune_artifact_time_parse(json_string_value(json_object_get(m, "created_at")), &created) ==
+    if (rune_clock_parse_iso(json_string_value(json_object_get(m, "created_at")), &created) ==
         0)
         json_object_set_new(o, "age_s",
-                            json_integer((json_int_t)((rune_artifact_now_ms() - created) / 1000)));
+                            json_integer((json_int_t)((rune_clock_wall_ms() - created) / 1000)));
     for (const char *const *k = (const char *const[]){"tables", "schema_fingerprint", NULL}; *k;
          k++)
         if (!json_object_get(o, *k))
@@ -388,7 +388,7 @@ static int retention(struct rune_call *c, struct listing *l)
     /* the listing is newest first */
     for (size_t i = 0; i < l->n && (long long)i < last; i++)
         add_reason(&l->v[i], "last");
-    long long now = rune_artifact_now_ms();
+    long long now = rune_clock_wall_ms();
     for (size_t i = 0; within > 0 && i < l->n; i++)
         if (now - l->v[i].created_ms <= within)
             add_reason(&l->v[i], "within");

@@ -955,14 +955,14 @@ static int schema_parts(struct dump *d, PGconn *leader, const char *point, struc
 /* Waits for the workers, saying how far they are now and then. */
 static void wait_workers(struct dump *d, pthread_t *th, int n)
 {
-    long long last = rune_artifact_now_ms();
+    long long last = rune_clock_mono_ms();
     while (atomic_load(&d->tables_done) < (int)d->nsel && !atomic_load(&d->stop)) {
         if (rune_call_cancelled(d->c))
             break; /* the workers see it too */
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
-        if (rune_artifact_now_ms() - last >= 10000) {
-            last = rune_artifact_now_ms();
+        if (rune_clock_mono_ms() - last >= 10000) {
+            last = rune_clock_mono_ms();
             rune_call_log(d->c, "%d of %zu tables copied, %lld rows so far",
                           atomic_load(&d->tables_done), d->nsel, atomic_load(&d->rows_done));
         }
@@ -991,7 +991,7 @@ static void set_outputs(struct rune_call *c, const struct dump *d, const char *d
     json_object_set(o, "recovery_point", json_object_get(m, "recovery_point"));
     json_object_set(o, "database", json_object_get(info, "database"));
     json_object_set(o, "server_version", json_object_get(info, "server_version"));
-    json_object_set_new(o, "seconds", json_real((rune_artifact_now_ms() - t0) / 1000.0));
+    json_object_set_new(o, "seconds", json_real((rune_clock_mono_ms() - t0) / 1000.0));
     free(mpath);
 }
 
@@ -1044,7 +1044,7 @@ static int dump_with(struct dump *d, PGconn *leader, long long t0)
         goto out;
     }
     st = RUNE_STEP_FAILED;
-    rune_call_log(c, "schema dumped by pg_dump (%.1fs)", (rune_artifact_now_ms() - t0) / 1000.0);
+    rune_call_log(c, "schema dumped by pg_dump (%.1fs)", (rune_clock_mono_ms() - t0) / 1000.0);
     wait_workers(d, th, started);
     started = 0;
     if (rune_call_cancelled(c)) {
@@ -1059,7 +1059,7 @@ static int dump_with(struct dump *d, PGconn *leader, long long t0)
         goto fail;
     }
     rune_call_log(c, "%zu tables copied (%lld rows, %.1fs); assembling %s", d->nsel,
-                  atomic_load(&d->rows_done), (rune_artifact_now_ms() - t0) / 1000.0, dest);
+                  atomic_load(&d->rows_done), (rune_clock_mono_ms() - t0) / 1000.0, dest);
     snprintf(where, sizeof where, "database %s on %s:%s", d->dbname,
              PQhost(leader) && *PQhost(leader) ? PQhost(leader) : "local", PQport(leader));
     json_t *m = assemble(d, dest, where, point, &parts, info, err, sizeof err);
@@ -1090,7 +1090,7 @@ out:
 
 int rune_pg_dump_run(struct rune_call *c)
 {
-    long long t0 = rune_artifact_now_ms();
+    long long t0 = rune_clock_mono_ms();
     long long jobs = rune_call_int(c, "jobs"), level = rune_call_int(c, "level");
     if (jobs < 1 || jobs > RUNE_PG_JOBS_MAX)
         return rune_call_fail(c, "jobs is %lld; use 1 to %d", jobs, RUNE_PG_JOBS_MAX);

@@ -788,7 +788,7 @@ static void jobs_free(struct job *jobs, size_t n)
 
 static double since(long long t0)
 {
-    return (rune_artifact_now_ms() - t0) / 1000.0;
+    return (rune_clock_mono_ms() - t0) / 1000.0;
 }
 
 /* create / drop: pre-data; the tables, and each table's indexes and keys
@@ -798,7 +798,7 @@ int rune_pg_load_all(struct rune_pg_restore *r)
 {
     struct rune_call *c = r->c;
     char err[1024];
-    long long t0 = rune_artifact_now_ms();
+    long long t0 = rune_clock_mono_ms();
     int st = psql_section(r, RUNE_PG_SECTION_PRE);
     if (st != RUNE_STEP_OK)
         return st;
@@ -824,12 +824,12 @@ int rune_pg_load_all(struct rune_pg_restore *r)
                   "indexes and keys "
                   "and %zu foreign keys over %d connections",
                   since(t0), nloads, n - nloads - nfk, nfk, r->jobs);
-    t0 = rune_artifact_now_ms();
+    t0 = rune_clock_mono_ms();
     if (run_pool(r, jobs, n, load_table, err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));
-        t0 = rune_artifact_now_ms();
+        t0 = rune_clock_mono_ms();
         st = psql_section(r, RUNE_PG_SECTION_DATA);
     }
     if (st == RUNE_STEP_OK && rest)

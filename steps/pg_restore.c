@@ -144,7 +144,7 @@ static int verify(struct rune_pg_restore *r)
         return RUNE_STEP_OK;
     struct rune_artifact_check chk;
     rune_call_log(c, "verifying %s", r->from);
-    long long t0 = rune_artifact_now_ms();
+    long long t0 = rune_clock_mono_ms();
     int bad = rune_artifact_verify_sums(r->from, cancelled_cb, c, &chk);
     const char *eng = bad ? NULL : str(chk.manifest, "engine");
     if (!bad && !(eng && !strcmp(eng, "postgres"))) {
@@ -162,7 +162,7 @@ static int verify(struct rune_pg_restore *r)
     }
     r->manifest = json_incref(chk.manifest);
     rune_artifact_check_release(&chk);
-    rune_call_log(c, "verified (%.1fs)", (rune_artifact_now_ms() - t0) / 1000.0);
+    rune_call_log(c, "verified (%.1fs)", (rune_clock_mono_ms() - t0) / 1000.0);
     const char *engine = str(r->manifest, "engine");
     if (engine && !strcmp(engine, "postgres")) {
         char err[512];
@@ -496,7 +496,7 @@ static int prepare(struct rune_pg_restore *r, char *err, size_t errlen)
         r->created = true;
         return 0;
     }
-    unsigned rnd = (unsigned)(rune_artifact_now_ms() ^ (long long)getpid() * 2654435761u);
+    unsigned rnd = (unsigned)(rune_clock_wall_ms() ^ (long long)getpid() * 2654435761u);
     snprintf(r->load, sizeof r->load, "%.40s_rune_restore_%06x", r->db, rnd & 0xffffff);
     if (create_db(r, r->load, r->db, err, errlen) != 0)
         return -1;
@@ -712,8 +712,11 @@ static void recovery_point(struct rune_pg_restore *r, char *out, size_t len)
     if (r->fmt == RUNE_PG_FMT_RUNE && rp)
         snprintf(out, len, "%s", rp);
     else if (stat(r->from, &st) == 0)
-        rune_artifact_time_format(
-            (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000, out, len);
+    {
+        char t[RUNE_ISO_LEN];
+        rune_clock_iso(t, (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+        snprintf(out, len, "%s", t);
+    }
     else
         out[0] = '\0';
 }
@@ -755,7 +758,7 @@ static void set_outputs(struct rune_pg_restore *r, const char *point, long long 
                                     : r->content               ? "content"
                                                                : "counts"));
     json_object_set_new(o, "created", json_boolean(r->created));
-    json_object_set_new(o, "seconds", json_real((rune_artifact_now_ms() - t0) / 1000.0));
+    json_object_set_new(o, "seconds", json_real((rune_clock_mono_ms() - t0) / 1000.0));
 }
 
 static int restore_with(struct rune_pg_restore *r, long long t0)
@@ -825,7 +828,7 @@ out:
 
 int rune_pg_restore_run(struct rune_call *c)
 {
-    long long t0 = rune_artifact_now_ms();
+    long long t0 = rune_clock_mono_ms();
     long long jobs = rune_call_int(c, "jobs");
     if (jobs < 1 || jobs > RUNE_PG_JOBS_MAX)
         return rune_call_fail(c, "jobs is %lld; use 1 to %d", jobs, RUNE_PG_JOBS_MAX);

@@ -27,6 +27,7 @@
 
 #include "shquote.h"
 #include "step.h"
+#include "utf8.h"
 
 #define MAX_ARGS 24
 #define POLL_FIRST_MS 100     /* first pause between status checks; doubles each time */
@@ -116,7 +117,7 @@ static void seen_free(struct seen *s)
 
 /* The last `max` bytes of what a child printed, trimmed, as valid UTF-8
  * (a child may print anything, and the cut may split a character): each
- * byte that breaks the encoding becomes '?'. When one_line, line breaks
+ * byte that breaks the encoding becomes U+FFFD. When one_line, line breaks
  * become " / " so the text fits in a message. Malloc'd, never NULL
  * unless out of memory. */
 static char *tail_text(const struct rune_proc *p, size_t max, bool one_line)
@@ -142,14 +143,9 @@ static char *tail_text(const struct rune_proc *p, size_t max, bool one_line)
         }
         t[j++] = s[i];
     }
-    t[j] = '\0';
-    json_t *check = json_stringn(t, j); /* NULL when not valid UTF-8 */
-    if (!check)
-        for (size_t i = 0; i < j; i++)
-            if ((unsigned char)t[i] >= 0x80)
-                t[i] = '?';
-    json_decref(check);
-    return t;
+    char *clean = rune_utf8_clean(t, j, NULL);
+    free(t);
+    return clean;
 }
 
 /* The command as an operator would type it, secrets masked. Malloc'd. */

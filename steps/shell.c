@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "shquote.h"
+#include "utf8.h"
 #include "step.h"
 
 #define LAST_LINE_MAX 200 /* bytes of the last output line quoted in an error */
@@ -70,35 +71,6 @@ static char *scalar_text(json_t *v)
     return strdup(buf);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid.
- * NUL counts as invalid: the result must also be a C string. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    if (s[0] && s[0] < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3;
-        lo = s[0] == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
-        hi = s[0] == 0xED ? 0x9F : 0xBF; /* no surrogates */
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4;
-        lo = s[0] == 0xF0 ? 0x90 : 0x80;
-        hi = s[0] == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
 /* A program's output as a JSON string. JSON strings must be UTF-8, and a
  * child may print anything (binary, Latin-1, or a character cut in half by
  * the capture cap), so each invalid byte becomes U+FFFD instead of the
@@ -114,24 +86,10 @@ static json_t *output_text(const char *s, size_t n)
         if (v)
             return v;
     }
-    const unsigned char *u = (const unsigned char *)s;
-    char *clean = malloc(n * 3 + 1); /* worst case: every byte replaced */
+    size_t j;
+    char *clean = rune_utf8_clean(s, n, &j);
     if (!clean)
         return json_string("");
-    size_t j = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_len(u + i, n - i);
-        if (len) {
-            memcpy(clean + j, s + i, len);
-            j += len;
-            i += len;
-        } else {
-            clean[j++] = '\xEF'; /* U+FFFD REPLACEMENT CHARACTER */
-            clean[j++] = '\xBF';
-            clean[j++] = '\xBD';
-            i++;
-        }
-    }
     json_t *v = json_stringn(clean, j);
     free(clean);
     return v ? v : json_string("");

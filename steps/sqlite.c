@@ -897,9 +897,9 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
         return rune_call_fail(c, "backup %s already exists; choose another name or remove it",
                               dest);
     long long busy = rune_call_int(c, "busy_timeout");
-    long long t0 = rune_artifact_now_ms();
-    char point[40];
-    rune_artifact_time_format(t0, point, sizeof point);
+    long long t0 = rune_clock_wall_ms();
+    char point[RUNE_ISO_LEN];
+    rune_clock_iso(point, t0);
     if (snapshot(db, snap, busy > 0 ? (int)busy : 5000, why, sizeof why) != 0) {
         unlink(snap);
         return rune_call_fail(c, "%s", why);
@@ -1034,10 +1034,12 @@ static int restore_run(struct rune_call *c)
     resolve(c, rune_call_str(c, "from"), from, sizeof from);
     resolve(c, rune_call_str(c, "path"), db, sizeof db);
     json_t *o = rune_call_outputs(c);
-    /* 1. the backup must verify before anything is touched */
+    /* 1. the backup must verify before anything is touched: its manifest
+     * and every checksum here; gzip's own checks as step 2 decompresses it
+     * (once: that copy is put in place only if all of it came out whole) */
     struct rune_artifact_check chk;
     rune_call_log(c, "verifying %s", from);
-    int v = rune_artifact_verify(from, cancelled_cb, c, &chk);
+    int v = rune_artifact_verify_sums(from, cancelled_cb, c, &chk);
     if (v != 0) {
         int st = chk.cancelled ? rune_call_cancel_status(c)
                                : rune_call_fail(c, "refusing to restore from %s: %s; nothing was "
@@ -1089,7 +1091,9 @@ static int restore_run(struct rune_call *c)
         }
     }
     if (n < 0) {
-        status = rune_call_fail(c, "%s", why);
+        status = rune_call_fail(c, "refusing to restore from %s: %s; nothing was changed — pick "
+                                   "another backup (backup.list)",
+                                from, why);
         goto out;
     }
     if (fsync(fd) != 0) {

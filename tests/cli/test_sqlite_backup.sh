@@ -88,6 +88,29 @@ expect_eq "$(sqlite3 "$T/app.db" 'select count(*) from orders')" "10" "database 
 ls "$T"/app.db.* 2>/dev/null | grep -q . && fail "left files beside the database: $(ls "$T"/app.db.*)"
 end_case
 
+test_case "a backup whose checksums pass but whose data does not decompress as its manifest says is refused while decompressing, and nothing is changed"
+make_db "$T/app.db"; rm -rf "$T/b"; mkdir -p "$T/b"
+run_rune run "$T/bk.yaml" --set db="$T/app.db" --set dir="$T/b"
+bk=$(out backup path)
+# every SHA-256 still matches: only the decompressed size is a lie, which
+# only decompressing can find
+python3 - "$bk.manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["chunks"][0]["raw_bytes"] += 1
+m["raw_bytes"] += 1
+json.dump(m, open(sys.argv[1], "w"))
+PY
+sqlite3 "$T/app.db" "DELETE FROM orders WHERE id > 10"
+run_rune run "$T/rs.yaml" --set db="$T/app.db" --set from="$bk"
+expect_rc 4
+expect_out "refusing to restore"
+expect_out "but the manifest says"
+expect_out "nothing was changed"
+expect_eq "$(sqlite3 "$T/app.db" 'select count(*) from orders')" "10" "database untouched"
+ls "$T"/app.db.* 2>/dev/null | grep -q . && fail "left files beside the database: $(ls "$T"/app.db.*)"
+end_case
+
 test_case "an existing backup is never overwritten"
 make_db "$T/app.db"; rm -rf "$T/b"; mkdir -p "$T/b"
 cat > "$T/to.yaml" <<'YAML'

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../engine/clock.h"
 #include "../../steps/artifact.h"
 
 #define CHUNK 1024
@@ -702,15 +703,21 @@ static void test_times(void **state)
 {
     (void)state;
     long long ms;
-    assert_int_equal(rune_artifact_time_parse("2024-05-01T02:03:04.567Z", &ms), 0);
+    assert_int_equal(rune_clock_parse_iso("2024-05-01T02:03:04.567Z", &ms), 0);
     assert_int_equal(ms, 1714528984567LL);
-    char buf[40];
-    rune_artifact_time_format(ms, buf, sizeof buf);
+    char buf[RUNE_ISO_LEN];
+    rune_clock_iso(buf, ms);
     assert_string_equal(buf, "2024-05-01T02:03:04.567Z");
-    assert_int_equal(rune_artifact_time_parse("2024-05-01T02:03:04Z", &ms), 0);
+    assert_int_equal(rune_clock_parse_iso("2024-05-01T02:03:04Z", &ms), 0);
     assert_int_equal(ms % 1000, 0);
-    assert_int_equal(rune_artifact_time_parse("yesterday", &ms), -1);
-    assert_int_equal(rune_artifact_time_parse("2024-05-01T02:03:04+02:00", &ms), -1);
+    assert_int_equal(rune_clock_parse_iso("2024-05-01T02:03:04.5+00:00", &ms), 0);
+    assert_int_equal(ms % 1000, 500);
+    rune_clock_iso(buf, -1);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+    assert_int_equal(rune_clock_parse_iso("yesterday", &ms), -1);
+    assert_int_equal(rune_clock_parse_iso("2024-05-01T02:03:04+02:00", &ms), -1);
+    assert_int_equal(rune_clock_parse_iso("2024-05-01T02:03:04.Z", &ms), -1);
+    assert_int_equal(rune_clock_parse_iso("2024-5-1T2:3:4Z", &ms), -1);
 }
 
 static void expect_path(const char *base, const char *p, const char *want)
