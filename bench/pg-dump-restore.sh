@@ -76,15 +76,20 @@ for i in $(seq "$RUNS"); do
     d_rune+=("$(secs "'$RUNE' run '$W/dump.yaml' -q --no-report --set to='$W/out/app.sql.gz'")")
     echo "round $i dump: pg_dump -Fc ${d_fc[-1]}s, -Fd -j2 ${d_fd[-1]}s, pg.dump ${d_rune[-1]}s"
     sizes="-Fc $(du -sb "$W/out/app.dump" | cut -f1), -Fd $(du -sb "$W/out/app.dir" | cut -f1), pg.dump $(stat -c %s "$W/out/app.sql.gz")"
-    # pg.restore creates its database: so does this side. A checkpoint
-    # before each, and the order alternating between rounds, so neither
-    # tool pays for the other's dirty pages and WAL.
+    # pg.restore creates its database: so does this side. A checkpoint and
+    # a sync before each (the cluster runs with fsync off: without the sync
+    # the kernel writes the first restore's pages back during the second),
+    # and the order alternating between rounds, so neither tool pays for
+    # the other's dirty pages and WAL. No autovacuum either: it would vacuum
+    # the first restore's tables during the second.
     restore_pg() {
         pg_sql "checkpoint" >/dev/null
+        sync
         r_pg+=("$(secs "'$PG_BIN/createdb' -T template0 r_pg_$i && '$PG_BIN/pg_restore' -j2 --exit-on-error -d r_pg_$i '$W/out/app.dump'")")
     }
     restore_rune() {
         pg_sql "checkpoint" >/dev/null
+        sync
         r_rune+=("$(secs "'$RUNE' run '$W/restore.yaml' -q --no-report --set from='$W/out/app.sql.gz' --set into=r_rune_$i")")
     }
     if [ $((i % 2)) = 1 ]; then restore_pg; restore_rune; else restore_rune; restore_pg; fi

@@ -159,8 +159,11 @@ struct pool {
 };
 
 /* COPY one table's block from the backup: the statement is the block's
- * first line, the data everything up to the end-of-data marker. */
-static int load_table(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
+ * first line, the data everything up to the end-of-data marker. With
+ * freeze, the COPY says FREEZE (the caller made the table new in this
+ * transaction). */
+static int copy_block(struct pool *p, PGconn *conn, struct job *j, bool freeze, char *err,
+                      size_t errlen)
 {
     struct rune_pg_restore *r = p->r;
     json_t *sec = j->sec;
@@ -202,7 +205,13 @@ static int load_table(struct pool *p, PGconn *conn, struct job *j, char *err, si
                     rc = -1;
                     break;
                 }
-                PGresult *res = PQexec(conn, copy);
+                char *frozen = NULL;
+                if (freeze && asprintf(&frozen, "%.*s WITH (FREEZE)",
+                                       (int)(strlen(copy) - (copy[strlen(copy) - 1] == ';')),
+                                       copy) < 0)
+                    abort();
+                PGresult *res = PQexec(conn, frozen ? frozen : copy);
+                free(frozen);
                 if (PQresultStatus(res) != PGRES_COPY_IN) {
                     snprintf(err, errlen, "%s: %s", copy, PQerrorMessage(conn));
                     PQclear(res);
@@ -259,6 +268,39 @@ static int load_table(struct pool *p, PGconn *conn, struct job *j, char *err, si
     size_t e = strlen(err);
     while (e && err[e - 1] == '\n')
         err[--e] = '\0';
+    return rc;
+}
+
+static int load_table(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
+{
+    return copy_block(p, conn, j, false, err, errlen);
+}
+
+/* A table of a database nobody else sees yet (create, drop, into): made
+ * new (TRUNCATE) in the transaction that loads it, so COPY can write its
+ * rows already frozen and visible to all, as VACUUM FREEZE would leave
+ * them: the index builds that follow set no hint bits (no second write of
+ * every page), and the first vacuum after the restore has nothing to
+ * freeze. Not for merge, where the database is live: frozen rows would
+ * show through the snapshots of transactions already running. */
+static int load_fresh_table(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
+{
+    if (json_is_true(json_object_get(j->sec, "partitioned")))
+        return copy_block(p, conn, j, false, err, errlen);
+    char *sql = NULL;
+    if (asprintf(&sql, "TRUNCATE ONLY %s", str(j->sec, "qualified")) < 0)
+        abort();
+    int rc = rune_pg_run(p->r->c, conn, "BEGIN", err, errlen) != 0 ||
+                     rune_pg_run(p->r->c, conn, sql, err, errlen) != 0 ||
+                     copy_block(p, conn, j, true, err, errlen) != 0 ||
+                     rune_pg_run(p->r->c, conn, "COMMIT", err, errlen) != 0
+                 ? -1
+                 : 0;
+    free(sql);
+    if (rc != 0 && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        char ignored[256];
+        rune_pg_run(p->r->c, conn, "ROLLBACK", ignored, sizeof ignored);
+    }
     return rc;
 }
 
@@ -825,7 +867,7 @@ int rune_pg_load_all(struct rune_pg_restore *r)
                   "and %zu foreign keys over %d connections",
                   since(t0), nloads, n - nloads - nfk, nfk, r->jobs);
     t0 = rune_clock_mono_ms();
-    if (run_pool(r, jobs, n, load_table, err, sizeof err) != 0)
+    if (run_pool(r, jobs, n, load_fresh_table, err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));

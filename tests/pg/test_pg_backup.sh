@@ -74,6 +74,11 @@ hist=$(mf "$m" 'tables.pgbench_history')
 expect_eq "$(out restore 'tables.orders')" "$(mf "$m" tables.orders)"
 expect_eq "$(pg_sql "select count(*) from pg_indexes where tablename = 'orders'" drill)" "3" "post-data: indexes"
 expect_eq "$(pg_sql "select count(*) from pg_constraint where contype = 'f'" drill)" "$(pg_sql "select count(*) from pg_constraint where contype = 'f'" app)" "post-data: foreign keys"
+# a restore into a database nobody sees yet writes its rows frozen (COPY
+# FREEZE): every page all-frozen in the visibility map, nothing left for
+# the first vacuum to rewrite
+pg_sql "create extension if not exists pg_visibility" drill >/dev/null
+expect_eq "$(pg_sql "select count(*) > 0 and bool_and(all_frozen) from pg_visibility_map('orders')" drill)" "t" "restored pages are all frozen"
 # the foreign keys between restored tables are built by the pool, beside
 # the other tables' loads, not one by one by psql at the end
 grep -qE "and [1-9][0-9]* foreign keys over 2 connections" "$T/out" || fail "no foreign key was built in parallel: $(grep -F 'foreign keys over' "$T/out")"
