@@ -22,13 +22,28 @@ static const char *type_text(const struct rune_param *p, char *buf, size_t len)
     return buf;
 }
 
+/* "one of argv, script" for a parameter in a one_of group, else "". */
+static const char *group_text(const struct rune_param *params, const struct rune_param *p,
+                              const char *quote, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (const struct rune_param *q = params; p->one_of && q->name; q++)
+        if (q->one_of && !strcmp(q->one_of, p->one_of) && at < len)
+            at += (size_t)snprintf(buf + at, len - at, "%s%s%s%s", at ? ", " : "one of ", quote,
+                                   q->name, quote);
+    return buf;
+}
+
 static void params_text(const struct rune_param *params)
 {
-    char ty[64];
-    for (const struct rune_param *p = params; p && p->name; p++)
-        printf("  %-16s %-10s %s%s%s%s  %s\n", p->name, type_text(p, ty, sizeof ty),
-               p->required ? "(required)" : "", p->def ? "default " : "", p->def ? p->def : "",
-               "", p->doc ? p->doc : "");
+    char ty[64], group[128];
+    for (const struct rune_param *p = params; p && p->name; p++) {
+        group_text(params, p, "", group, sizeof group);
+        printf("  %-16s %-10s %s%s%s%s%s%s  %s\n", p->name, type_text(p, ty, sizeof ty),
+               p->required ? "(required)" : "", group[0] ? "(" : "", group, group[0] ? ")" : "",
+               p->def ? "default " : "", p->def ? p->def : "", p->doc ? p->doc : "");
+    }
 }
 
 static void describe(const struct rune_step_type *t)
@@ -55,11 +70,11 @@ static void cell(const char *s)
  * reference can never drift from the tables; a test checks it is current. */
 static void params_markdown(const struct rune_param *params, const char *word)
 {
-    char ty[64];
+    char ty[64], group[128];
     printf("| %s | type | required | default | meaning |\n|---|---|---|---|---|\n", word);
     for (const struct rune_param *p = params; p->name; p++) {
         printf("| `%s` | %s | %s | ", p->name, type_text(p, ty, sizeof ty),
-               p->required ? "yes" : "");
+               p->required ? "yes" : group_text(params, p, "`", group, sizeof group));
         if (p->def) {
             printf("`");
             cell(p->def);

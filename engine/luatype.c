@@ -99,7 +99,8 @@ static int by_key(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* params/outputs tables: { name = { type = "...", required = b, default = v, doc = "..." } } */
+/* params/outputs tables: { name = { type = "...", required = b, default = v, doc = "...",
+ * one_of = "group" } } */
 static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, char *err,
                        size_t errlen)
 {
@@ -123,7 +124,7 @@ static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, cha
         if (!json_is_object(spec) || (int)t < 0) {
             snprintf(err, errlen, "params.%s: expected { type = \"string|int|number|bool|"
                                   "duration|path|list|map|any\", required = true|false, "
-                                  "default = ..., doc = \"...\" }",
+                                  "default = ..., doc = \"...\", one_of = \"group\" }",
                      keys[i]);
             free(keys);
             return -1;
@@ -133,6 +134,7 @@ static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, cha
         json_t *def = json_object_get(spec, "default");
         p->def = def ? json_dumps(def, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
         p->doc = dup_text(json_object_get(spec, "doc"));
+        p->one_of = dup_text(json_object_get(spec, "one_of"));
     }
     k = 0;
     json_object_foreach(outputs, key, v) keys[k++] = key;

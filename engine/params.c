@@ -171,6 +171,58 @@ json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *
     return rune_fields_prepare(t->name, t->params, "parameter", with, err, errlen, bad);
 }
 
+int rune_param_groups(const char *tname, const struct rune_param *params,
+                      enum rune_given (*given)(const char *name, void *ctx), void *ctx,
+                      char *err, size_t errlen, const char **bad)
+{
+    for (const struct rune_param *p = params; p && p->name; p++) {
+        if (!p->one_of)
+            continue;
+        bool first = true; /* the group is looked at from its first member */
+        for (const struct rune_param *q = params; q < p; q++)
+            if (q->one_of && !strcmp(q->one_of, p->one_of))
+                first = false;
+        if (!first)
+            continue;
+        size_t n = 0, known = 0, unknown = 0, at = 0;
+        const char *second = NULL, *set[2] = {NULL, NULL};
+        char names[256] = "";
+        for (const struct rune_param *q = p; q->name; q++) {
+            if (!q->one_of || strcmp(q->one_of, p->one_of))
+                continue;
+            enum rune_given g = given(q->name, ctx);
+            if (g == RUNE_GIVEN) {
+                if (known < 2)
+                    set[known] = q->name;
+                if (++known == 2)
+                    second = q->name;
+            }
+            unknown += g == RUNE_UNKNOWN;
+            n++;
+            at += (size_t)snprintf(names + at, at < sizeof names ? sizeof names - at : 0, "%s%s",
+                                   n == 1 ? "" : ", ", q->name);
+        }
+        if (known >= 2) {
+            snprintf(err, errlen, "%s takes only one of %s: %s and %s are both given", tname,
+                     names, set[0], set[1]);
+            *bad = second;
+            return -1;
+        }
+        if (known == 0 && unknown == 0) {
+            snprintf(err, errlen, "%s needs one of %s", tname, names);
+            *bad = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static enum rune_given given_in(const char *name, void *ctx)
+{
+    json_t *v = json_object_get(ctx, name);
+    return v && !json_is_null(v) ? RUNE_GIVEN : RUNE_ABSENT;
+}
+
 json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, const char *word,
                             json_t *with, char *err, size_t errlen, const char **bad)
 {
@@ -202,6 +254,9 @@ json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, 
         }
         json_object_set_new(out, k, c);
     }
+    /* before defaults: an alternative is given or not by the runbook */
+    if (rune_param_groups(tname, params, given_in, out, err, errlen, bad) != 0)
+        goto fail;
     for (const struct rune_param *p = params; p && p->name; p++) {
         json_t *have = json_object_get(out, p->name);
         if (have && !json_is_null(have))

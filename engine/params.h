@@ -28,6 +28,18 @@ json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *
 json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, const char *word,
                             json_t *with, char *err, size_t errlen, const char **bad);
 
+/* How a parameter stands before its call, for rune_param_groups. */
+enum rune_given { RUNE_ABSENT = 0, RUNE_GIVEN, RUNE_UNKNOWN /* ${...}: known once resolved */ };
+
+/* The one_of groups of a table against what is given (given(name, ctx)):
+ * -1 with the message in err ("shell.run needs one of argv or script"),
+ * *bad the parameter to point at (a second one given, or the first of the
+ * group), when a group has none or more than one; 0 otherwise, or when
+ * RUNE_UNKNOWN values leave it open. */
+int rune_param_groups(const char *tname, const struct rune_param *params,
+                      enum rune_given (*given)(const char *name, void *ctx), void *ctx,
+                      char *err, size_t errlen, const char **bad);
+
 /* A parameter's default (YAML text in the table) as JSON; NULL if none. */
 json_t *rune_param_default(const struct rune_param *p);
 

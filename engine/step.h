@@ -53,6 +53,11 @@ struct rune_param {
     const char *def; /* default as YAML-ish text ("0", "5s", "true"); NULL = none */
     const char *doc;
     const char *kind; /* RUNE_T_TARGET only: the target kind wanted ("postgres") */
+    /* Parameters that name the same group here are alternatives: exactly
+     * one of them must be given (shell.run's argv or script). Checked when
+     * the runbook is validated (where values are literal) and again once
+     * values are resolved. NULL: not in a group. */
+    const char *one_of;
 };
 
 struct rune_output {

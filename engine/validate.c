@@ -81,6 +81,23 @@ static void check_target_ref(struct checker *c, const char *who, const struct ru
                   who, v->str, hint, p->kind ? p->kind : "...");
 }
 
+/* A parameter as the runbook gives it: absent (or a literal null), given,
+ * or known only once ${...} is resolved. */
+static enum rune_given given_in_node(const char *name, void *ctx)
+{
+    const struct rune_node *v = rune_node_get(ctx, name);
+    if (!v)
+        return RUNE_ABSENT;
+    json_t *lit = rune_node_json(v);
+    char *dump = json_dumps(lit, JSON_ENCODE_ANY | JSON_COMPACT);
+    enum rune_given g = json_is_null(lit)                ? RUNE_ABSENT
+                        : dump && strstr(dump, "${") ? RUNE_UNKNOWN
+                                                     : RUNE_GIVEN;
+    free(dump);
+    json_decref(lit);
+    return g;
+}
+
 /* The mapping w against a parameter table: unknown names (with a hint),
  * literal values of the wrong type, required ones missing. `who` starts
  * each message ("step \"x\""), `tname` is the type or kind, `word` says
@@ -129,6 +146,12 @@ static void check_fields(struct checker *c, const char *who, const char *tname,
             json_decref(ok);
         }
         json_decref(lit);
+    }
+    char why[512];
+    const char *bad = NULL;
+    if (rune_param_groups(tname, params, given_in_node, (void *)w, why, sizeof why, &bad) != 0) {
+        const struct rune_node *at_bad = bad ? rune_node_get(w, bad) : NULL;
+        rune_diag_add(c->d, at_bad ? at_bad->mark : w ? w->mark : at, "%s: %s", who, why);
     }
     for (const struct rune_param *p = params; p && p->name; p++) {
         if (p->required && !rune_node_get(w, p->name))

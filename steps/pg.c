@@ -656,12 +656,7 @@ static json_t *reference(struct rune_call *c)
     json_t *base = json_object_get(rune_call_params(c), "baseline");
     if (base)
         return json_incref(base);
-    const char *mpath = rune_call_str(c, "manifest");
-    if (!mpath) {
-        rune_call_fail(c, "give baseline (a pg.fingerprint's outputs.tables) or manifest (a "
-                          "backup made by pg.dump)");
-        return NULL;
-    }
+    const char *mpath = rune_call_str(c, "manifest"); /* one_of: baseline or this */
     char why[512];
     json_t *m = rune_counts_manifest(c, mpath, why, sizeof why);
     if (!m) {
@@ -865,8 +860,9 @@ static const struct rune_output fingerprint_outputs[] = {
 
 static const struct rune_param compare_params[] = {
     TARGET_PARAM, DATABASE_PARAM,
-    {"baseline", RUNE_T_MAP, false, NULL, "a pg.fingerprint's outputs.tables"},
-    {"manifest", RUNE_T_PATH, false, NULL, "or a pg.dump backup: compare with its manifest"},
+    {"baseline", RUNE_T_MAP, false, NULL, "a pg.fingerprint's outputs.tables", NULL, "reference"},
+    {"manifest", RUNE_T_PATH, false, NULL, "or a pg.dump backup: compare with its manifest", NULL,
+     "reference"},
     {"tolerance", RUNE_T_INT, false, "0", "rows a table may differ by (then content may differ)"},
     {"tolerance_percent", RUNE_T_NUMBER, false, "0", "or this percent of the reference count"},
     {0},

@@ -103,13 +103,8 @@ static int build_argv(struct rune_call *c, struct command *cmd)
     const char *sh = rune_call_str(c, "shell");
     if (!sh || !*sh)
         sh = "/bin/sh";
-    bool has_argv = argv && !json_is_null(argv), has_script = script && !json_is_null(script);
-    if (has_argv == has_script)
-        return rune_call_fail(c,
-                              "%s: give either argv (a program and its arguments, run "
-                              "directly) or script (run with %s -c)",
-                              has_argv ? "both argv and script are set" : "nothing to run", sh);
-    if (has_script) {
+    /* exactly one of argv and script: the engine saw to it (one_of) */
+    if (script) {
         cmd->argv = calloc(4, sizeof *cmd->argv);
         if (!cmd->argv)
             return rune_call_fail(c, "out of memory");
@@ -415,8 +410,10 @@ static int shell_plan(struct rune_call *c)
 
 static const struct rune_param run_params[] = {
     {"argv", RUNE_T_LIST, false, NULL,
-     "program and arguments, run directly without a shell, e.g. [pg_isready, -h, db1]"},
-    {"script", RUNE_T_STRING, false, NULL, "script text run with `shell -c` (instead of argv)"},
+     "program and arguments, run directly without a shell, e.g. [pg_isready, -h, db1]", NULL,
+     "command"},
+    {"script", RUNE_T_STRING, false, NULL, "script text run with `shell -c` (instead of argv)",
+     NULL, "command"},
     {"shell", RUNE_T_STRING, false, "/bin/sh", "shell that runs script"},
     {"env", RUNE_T_MAP, false, NULL, "extra environment variables (name: value)"},
     {"cwd", RUNE_T_PATH, false, NULL, "working directory (relative to where rune was started)"},

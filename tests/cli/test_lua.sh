@@ -76,6 +76,30 @@ expect_rc 0
 expect_out "says hello"
 end_case
 
+test_case "a Lua step type's one_of parameters are alternatives, checked by validate"
+mkdir -p "$T/alt"
+cat > "$T/alt/alt.lua" <<'LUA'
+return { name = "alt.pick", summary = "one source or the other",
+         params = { file = { type = "path", one_of = "source" },
+                    url = { type = "string", one_of = "source" } },
+         outputs = { from = { type = "string" } },
+         run = function(p) return { from = p.file or p.url } end }
+LUA
+cat > "$T/alt.yaml" <<'YAML'
+runbook: alt
+detection:
+  steps:
+    - { id: a, uses: alt.pick, with: { file: /tmp/x, url: "http://x" } }
+    - { id: b, uses: alt.pick, with: {} }
+YAML
+RUNE_LUA_PATH="$T/alt" run_rune validate "$T/alt.yaml"
+expect_rc 2
+expect_err "alt.yaml:4:59: error: step \"a\": alt.pick takes only one of file, url: file and url are both given"
+expect_err "alt.yaml:5:38: error: step \"b\": alt.pick needs one of file, url"
+RUNE_LUA_PATH="$T/alt" run_rune steps alt.pick
+expect_out "(one of file, url)"
+end_case
+
 test_case "the sandbox refuses io, os.execute, require, binary chunks, debug, dofile, string.dump"
 run_rune run "$C/lua_sandbox.yaml" --set marker="$T/escaped"
 expect_rc 0

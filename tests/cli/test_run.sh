@@ -247,6 +247,38 @@ expect_eq "$(step_status "$id" next)" "not_run"
 expect_eq "$(step_status "$id" undo)" "ok" "rollback ran after the interrupt"
 end_case
 
+test_case "alternatives (one_of) given through inputs: both, or neither, fail the step before it runs"
+cat > "$T/alt.yaml" <<'YAML'
+runbook: alt
+inputs:
+  a: { type: string, required: false }
+  s: { type: string, required: false }
+mitigation:
+  steps:
+    - { id: r, uses: shell.run, with: { argv: ["${inputs.a}"], script: "${inputs.s}" } }
+YAML
+cat > "$T/alt1.yaml" <<'YAML'
+runbook: alt1
+inputs:
+  s: { type: string, required: false }
+mitigation:
+  steps:
+    - { id: r, uses: shell.run, with: { script: "${inputs.s}" } }
+YAML
+run_rune validate "$T/alt.yaml"
+expect_rc 0
+run_rune run "$T/alt.yaml" --set a=true --set s="touch '$T/ran'" --yes
+expect_rc 4
+expect_out "shell.run takes only one of argv, script: argv and script are both given"
+[ ! -e "$T/ran" ] || fail "the script ran although argv was given too"
+run_rune run "$T/alt1.yaml" --yes
+expect_rc 4
+expect_out "shell.run needs one of argv, script"
+run_rune run "$T/alt1.yaml" --set s="touch '$T/ran'" --yes
+expect_rc 0
+[ -e "$T/ran" ] || fail "the script did not run"
+end_case
+
 test_case "rune log lists the incidents and shows a timeline"
 run_rune log
 expect_rc 0
