@@ -700,6 +700,42 @@ out:
     return rc;
 }
 
+int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const char *step,
+                          const char *path, const char *sha256, long long bytes,
+                          const char *kind)
+{
+    static const char sql[] = "INSERT INTO artifacts (incident_id, step, path, sha256, bytes, "
+                              "kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    pthread_mutex_lock(&j->mu);
+    if (!incident_id || !path) {
+        fail(j, "cannot record an artifact in %s: incident id and path are required", j->path);
+        goto out;
+    }
+    if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(j, "prepare to record an artifact");
+        goto out;
+    }
+    bind_text(st, 1, incident_id);
+    bind_text(st, 2, step);
+    bind_text(st, 3, path);
+    bind_text(st, 4, sha256);
+    if (bytes >= 0)
+        sqlite3_bind_int64(st, 5, bytes);
+    bind_text(st, 6, kind);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        db_fail(j, "record an artifact");
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
 int rune_journal_end(struct rune_journal *j, const char *incident_id, const char *outcome,
                      int exit_code, long long ended_ms)
 {

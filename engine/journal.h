@@ -75,6 +75,11 @@ long long rune_journal_event(struct rune_journal *j, const char *incident_id,
 
 int rune_journal_set_severity(struct rune_journal *j, const char *incident_id,
                               const char *severity);
+/* A file the run produced (a backup, a copy): its path, SHA-256, size
+ * (bytes < 0: unknown) and the step type that made it. 0, or -1. */
+int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const char *step,
+                          const char *path, const char *sha256, long long bytes,
+                          const char *kind);
 int rune_journal_end(struct rune_journal *j, const char *incident_id, const char *outcome,
                      int exit_code, long long ended_ms);
 

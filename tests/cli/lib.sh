@@ -78,6 +78,12 @@ last_incident() {
     sql "select id from incidents order by started_at desc, rowid desc limit 1"
 }
 
+# out STEP KEY — a step's output (a JSON path into its outputs) in the
+# last incident.
+out() {
+    sql "select json_extract(detail_json,'\$.outputs.$2') from events where incident_id='$(last_incident)' and step='$1' and kind='step.end'"
+}
+
 # step_status ID STEP — final status of a step (its last step.end event).
 step_status() {
     sql "select coalesce((select status from events where incident_id='$1' and step='$2'

@@ -14,9 +14,6 @@ INSERT INTO customers VALUES (1, 'ada'), (2, 'bob');
 INSERT INTO orders VALUES (1, 1, 9.5), (2, 2, 3.0), (3, 1, 12.25);
 SQL
 }
-out() { # out STEP KEY → the step's output (JSON path) in the last incident
-    sql "select json_extract(detail_json,'\$.outputs.$2') from events where incident_id='$(last_incident)' and step='$1' and kind='step.end'"
-}
 
 test_case "a healthy database: health, integrity, query, counts, fingerprint"
 make_db "$T/app.db"

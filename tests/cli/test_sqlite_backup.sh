@@ -14,7 +14,6 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 5000)
 INSERT INTO orders SELECT i, 'c' || (i % 97), i * 1.5, hex(randomblob(40)) FROM n;
 SQL
 }
-out() { sql "select json_extract(detail_json,'\$.outputs.$2') from events where incident_id='$(last_incident)' and step='$1' and kind='step.end'"; }
 
 test_case "backup, damage, restore: counts match the backup's manifest; safety copy kept"
 make_db "$T/app.db"; mkdir -p "$T/b"
@@ -58,6 +57,10 @@ still=0; kill -0 "$w1" 2>/dev/null && kill -0 "$w2" 2>/dev/null && still=1
 touch "$T/stop-writers"
 wait "$w1" "$w2"
 expect_rc 0
+# the backup is in the incident log's artifacts, as rune log export shows it
+expect_eq "$(sql "select path || ' ' || sha256 || ' ' || bytes || ' ' || step || ' ' || kind from artifacts where incident_id = '$(last_incident)'")" "$(out backup path) $(out backup sha256) $(out backup bytes) backup sqlite.backup"
+"$RUNE" log export "$(last_incident)" --json > "$T/export.json"
+expect_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][0]["sha256"])' "$T/export.json")" "$(out backup sha256)" "the export lists the artifact"
 [ "$still" = 1 ] || fail "the writers had finished before the backup did; the case proves nothing"
 # both writers got rows in before or after the snapshot: the snapshot
 # holds a prefix of their work, and the live database all of it

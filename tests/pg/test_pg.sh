@@ -7,7 +7,6 @@
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 C="$RUNE_SOURCE_DIR/tests/pg/cases"
 
-out() { sql "select json_extract(detail_json,'\$.outputs.$2') from events where incident_id='$(last_incident)' and step='$1' and kind='step.end'"; }
 err_of() { sql "select json_extract(detail_json,'\$.error') from events where incident_id='$(last_incident)' and step='$1' and kind='step.end'"; }
 
 pg_start

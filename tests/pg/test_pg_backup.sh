@@ -9,7 +9,6 @@
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 C="$RUNE_SOURCE_DIR/tests/pg/cases"
 
-out() { sql "select json_extract(detail_json,'\$.outputs.$2') from events where incident_id='$(last_incident)' and step='$1' and kind='step.end'"; }
 # mf FILE.manifest.json PATH — a field of a manifest (sqlite3's JSON functions)
 mf() { sqlite3 :memory: "select json_extract(readfile('$1'), '\$.$2')"; }
 # tables_of MANIFEST — the table names it lists

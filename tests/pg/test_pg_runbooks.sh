@@ -9,7 +9,6 @@
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 export RUNE_PATH="$RUNE_SOURCE_DIR/runbooks"
 
-out() { sql "select json_extract(detail_json,'\$.outputs.$2') from events where incident_id='$(last_incident)' and step='$1' and kind='step.end'"; }
 status() { sql "select status from events where incident_id='$(last_incident)' and step='$1' and kind in ('step.end','step.skip') order by rowid desc limit 1"; }
 outcome() { sql "select outcome from incidents where id='$(last_incident)'"; }
 # rowhash DB — one hash over every row of every table, in key order: equal
