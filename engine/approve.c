@@ -7,6 +7,9 @@
  * never drops a database because nobody was there to say no. Every
  * decision is recorded with who, how and when.
  */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +24,36 @@ static bool ask(struct rune_run *r, const char *step, const char *question)
     fprintf(stderr, "\n  approval needed for step \"%s\":\n    %s\n  type \"yes\" to approve: ",
             step, question);
     fflush(stderr);
+    /* the answer is read a byte at a time between looks at the interrupt
+     * flag: Ctrl-C may be delivered to another thread, and must still end
+     * the question (declined) instead of leaving it waiting for Enter */
     char line[64] = "";
-    bool ok = fgets(line, sizeof line, stdin) != NULL;
-    line[strcspn(line, "\r\n")] = '\0';
-    ok = ok && (!strcmp(line, "yes") || !strcmp(line, "y") || !strcmp(line, "YES"));
-    fprintf(stderr, "  %s\n\n", ok ? "approved" : "declined");
+    size_t n = 0;
+    bool ok = false, stopped = false;
+    for (;;) {
+        if (atomic_load(&rune_interrupted)) {
+            stopped = true;
+            break;
+        }
+        struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+        int pr = poll(&pfd, 1, 200);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            continue;
+        char ch;
+        ssize_t got = pr > 0 ? read(STDIN_FILENO, &ch, 1) : -1;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0 || ch == '\n')
+            break;
+        if (n + 1 < sizeof line)
+            line[n++] = ch;
+    }
+    line[n] = '\0';
+    line[strcspn(line, "\r")] = '\0';
+    ok = !stopped && (!strcmp(line, "yes") || !strcmp(line, "y") || !strcmp(line, "YES"));
+    fprintf(stderr, "  %s\n\n", ok ? "approved" : stopped ? "declined (interrupted)" : "declined");
     rune_console_release(r->con);
     return ok;
 }

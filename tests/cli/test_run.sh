@@ -146,6 +146,31 @@ else
 fi
 end_case
 
+test_case "Ctrl-C at the approval prompt declines and ends the run"
+# the prompt waits on a terminal that never answers; SIGINT must end it
+# (it may be delivered to any of rune's threads)
+( sleep 30 | script -qec "\"$RUNE\" run \"$C/gate.yaml\" --operator bob" /dev/null >"$T/out" 2>&1 ) &
+holder=$!
+pid=""
+for _ in $(seq 100); do
+    grep -q 'type "yes"' "$T/out" 2>/dev/null && pid=$(pgrep -f "^$RUNE run $C/gate.yaml" | head -1) && [ -n "$pid" ] && break
+    sleep 0.1
+done
+[ -n "$pid" ] || fail "the prompt never appeared: $(cat "$T/out")"
+kill -INT "$pid"
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    fail "rune still waits at the prompt 5 s after Ctrl-C"
+fi
+pkill -P "$holder" sleep 2>/dev/null; wait "$holder" 2>/dev/null
+id=$(last_incident)
+expect_eq "$(sql "select status||' '||json_extract(detail_json,'$.how') from events where incident_id='$id' and kind='approval'")" "declined terminal"
+expect_eq "$(step_status "$id" go)" "not_run"
+expect_eq "$(sql "select exit_code from incidents where id='$id'")" "5"
+grep -q "declined (interrupted)" "$T/out" || fail "the prompt did not say it was interrupted: $(cat "$T/out")"
+end_case
+
 test_case "incident_if false: no incident, nothing changed"
 run_rune run "$C/no_incident.yaml" --set marker="$T/fixed"
 expect_rc 0
