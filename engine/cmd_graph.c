@@ -211,6 +211,12 @@ static void put_retry(FILE *f, const struct rune_stepdef *st, const struct rune_
         fputc(')', f);
 }
 
+/* A step that stops for approval: its own `confirm:`, or a type that asks. */
+static bool asks(const struct rune_stepdef *st)
+{
+    return st->confirm || (st->type && st->type->asks);
+}
+
 /* A step's label: id, (type), then one line per thing that is not plain:
  * its condition, its approval, and the timeout, retry and on_failure the
  * step sets itself, as written (stage defaults and defaults.timeout are
@@ -232,7 +238,7 @@ static char *step_label(const struct rune_stepdef *st, enum cond c)
         else if (!literal && c == C_FALSE)
             fputs("\n→ false: skipped", f);
     }
-    if (st->confirm)
+    if (asks(st))
         fputs("\n⚠ approval", f);
     const struct rune_node *n;
     if ((n = rune_node_get(st->node, "timeout"))) {
@@ -350,7 +356,7 @@ static void add_rollback(struct picture *pic)
             if (pic->v[v].cond == C_FALSE)
                 continue;
             bool fails = st->on_failure == RUNE_POLICY_ROLLBACK;
-            if (have && (fails || st->confirm)) {
+            if (have && (fails || asks(st))) {
                 add_edge(pic, fails ? E_ROLLBACK : E_DECLINED, v, -1, pic->first[RUNE_ROLLBACK],
                          RUNE_ROLLBACK);
             } else if (fails) {

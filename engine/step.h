@@ -89,6 +89,9 @@ struct rune_step_type {
     /* Dry-run: describe exactly what run would do with rune_call_plan(),
      * touching nothing. NULL: the engine prints a generic sentence. */
     int (*plan)(struct rune_call *c);
+    /* It stops for an operator's approval, as a step's `confirm:` does
+     * (flow.confirm): `rune graph` marks it so. */
+    bool asks;
 };
 
 /* Families: each steps/<family>.c exports one table terminated by {NULL};

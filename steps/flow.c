@@ -93,6 +93,6 @@ const struct rune_step_type rune_flow_steps[] = {
     {"flow.note", "Write a note into the incident log", message_params, note_outputs, RUNE_PURE,
      note_run, note_plan},
     {"flow.confirm", "Ask the operator to approve before going on (--yes approves)",
-     message_params, confirm_outputs, RUNE_PURE, confirm_run, confirm_plan},
+     message_params, confirm_outputs, RUNE_PURE, confirm_run, confirm_plan, true},
     {0},
 };

@@ -123,6 +123,13 @@ expect_no '@incident_if'
 dot -Tsvg <"$T/out" >/dev/null 2>"$T/dot.err" && [ ! -s "$T/dot.err" ] || fail "dot: $(cat "$T/dot.err")"
 end_case
 
+test_case "a step type that asks for approval (flow.confirm) is marked like confirm:"
+run_rune graph "$C/gate.yaml"
+expect_rc 0
+expect_out '"ask" [label="ask\n(flow.confirm)\n⚠ approval"'
+expect_no '"go" [label="go\n(flow.note)\n⚠ approval"'
+end_case
+
 test_case "labels: type, effect, when, approval, the step's own timeout/retry/on_failure"
 run_rune graph "$C/graph_fanout.yaml"
 expect_out '"prepare" [label="prepare\n(shell.run)", style="rounded,filled", fillcolor="#fde8d7", color="#c0541b", penwidth=2];'
