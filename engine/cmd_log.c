@@ -464,6 +464,26 @@ static void print_timeline(json_t *events)
     }
 }
 
+/* The files the run made, after its timeline: where they are and the
+ * SHA-256 that says they are still what the run wrote. */
+static void print_artifacts(json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    if (!json_array_size(rows))
+        return;
+    printf("\nartifacts:\n");
+    json_array_foreach(rows, i, r)
+    {
+        json_t *bytes = json_object_get(r, "bytes");
+        printf("  %-18s %s\n", str(r, "step") ? str(r, "step") : "-", str(r, "path"));
+        printf("  %-18s sha256 %s", "", str(r, "sha256") ? str(r, "sha256") : "-");
+        if (json_is_integer(bytes))
+            printf(", %lld bytes", (long long)json_integer_value(bytes));
+        printf("%s%s\n", str(r, "kind") ? ", by " : "", str(r, "kind") ? str(r, "kind") : "");
+    }
+}
+
 static int show_incident(struct rune_journal *j, const char *id, const struct log_opts *o)
 {
     json_t *inc = rune_journal_get(j, id);
@@ -483,6 +503,7 @@ static int show_incident(struct rune_journal *j, const char *id, const struct lo
     } else {
         print_header(inc);
         print_timeline(json_object_get(inc, "events"));
+        print_artifacts(json_object_get(inc, "artifacts"));
     }
     json_decref(inc);
     return rc;

@@ -61,6 +61,8 @@ expect_rc 0
 expect_eq "$(sql "select path || ' ' || sha256 || ' ' || bytes || ' ' || step || ' ' || kind from artifacts where incident_id = '$(last_incident)'")" "$(out backup path) $(out backup sha256) $(out backup bytes) backup sqlite.backup"
 "$RUNE" log export "$(last_incident)" --json > "$T/export.json"
 expect_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][0]["sha256"])' "$T/export.json")" "$(out backup sha256)" "the export lists the artifact"
+"$RUNE" log show "$(last_incident)" > "$T/show.txt"
+grep -qF "sha256 $(out backup sha256), $(out backup bytes) bytes, by sqlite.backup" "$T/show.txt" || fail "rune log show does not list the artifact: $(tail -5 "$T/show.txt")"
 [ "$still" = 1 ] || fail "the writers had finished before the backup did; the case proves nothing"
 # both writers got rows in before or after the snapshot: the snapshot
 # holds a prefix of their work, and the live database all of it
