@@ -52,16 +52,21 @@ int rune_lock_take(const char *dir, const char *name, const char *incident, int 
         close(f);
         return 1;
     }
+    rune_lock_holder(f, incident);
+    *fd = f;
+    return 0;
+}
+
+void rune_lock_holder(int fd, const char *incident)
+{
     char at[RUNE_ISO_LEN];
     rune_clock_iso(at, rune_clock_wall_ms());
     char line[256];
     int ln = snprintf(line, sizeof line, "pid %d, incident %s, since %s\n", (int)getpid(),
                       incident, at);
-    if (ftruncate(f, 0) == 0 && pwrite(f, line, (size_t)ln, 0) < 0) {
+    if (fd >= 0 && ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)ln, 0) < 0) {
         /* the holder description is a courtesy; the flock is what counts */
     }
-    *fd = f;
-    return 0;
 }
 
 void rune_lock_release(int fd)

@@ -13,5 +13,7 @@
 int rune_lock_take(const char *dir, const char *name, const char *incident, int *fd, char *msg,
                    size_t len);
 void rune_lock_release(int fd);
+/* Rewrites the holder line of a lock we hold (the incident got a new id). */
+void rune_lock_holder(int fd, const char *incident);
 
 #endif

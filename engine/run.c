@@ -459,6 +459,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     for (int tries = 0; (begun = rune_journal_begin(r.j, &rec)) == 1 && tries < 16; tries++) {
         rune_journal_new_id(r.incident);
         json_object_set_new(json_object_get(r.ctx, "incident"), "id", json_string(r.incident));
+        rune_lock_holder(lockfd, r.incident);
     }
     if (begun != 0) {
         fprintf(stderr, "rune: cannot record the incident: %s\n", rune_journal_error(r.j));
