@@ -353,6 +353,8 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     rune_run_event(r, stage, st->id, parent->a->attempt, "call.end", rune_status_name(status),
                    rune_clock_mono_ms() - t0, d);
     json_decref(d);
+    if (status == RUNE_STEP_OK)
+        rune_run_artifact(r, st->id, t, c.outputs);
     if (status != RUNE_STEP_OK)
         snprintf(err, errlen, "%s", c.error);
     *outputs = c.outputs;

@@ -704,8 +704,12 @@ int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const
                           const char *path, const char *sha256, long long bytes,
                           const char *kind)
 {
-    static const char sql[] = "INSERT INTO artifacts (incident_id, step, path, sha256, bytes, "
-                              "kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    /* once per file and content: a Lua step that returns what its
+     * rune.run call made names the same file again */
+    static const char sql[] =
+        "INSERT INTO artifacts (incident_id, step, path, sha256, bytes, kind) "
+        "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM artifacts "
+        "WHERE incident_id = ?1 AND path = ?3 AND sha256 IS ?4)";
     sqlite3_stmt *st = NULL;
     int rc = -1;
 

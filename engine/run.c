@@ -49,9 +49,11 @@ void rune_run_event(struct rune_run *r, const char *stage, const char *step, int
     json_decref(masked);
 }
 
-void rune_run_artifact(struct rune_run *r, const char *step, const char *uses, json_t *outputs)
+void rune_run_artifact(struct rune_run *r, const char *step, const struct rune_step_type *t,
+                       json_t *outputs)
 {
-    if (r->o->dry_run || !outputs)
+    /* a checksum of a file that was there already is not something made */
+    if (r->o->dry_run || !outputs || !t || t->effect != RUNE_WRITES)
         return;
     json_t *o = rune_redact_json(&r->red, outputs); /* as the events store them */
     const char *path = json_string_value(json_object_get(o, "path"));
@@ -60,7 +62,7 @@ void rune_run_artifact(struct rune_run *r, const char *step, const char *uses, j
     if (path && sha &&
         rune_journal_artifact(r->j, r->incident, step, path, sha,
                               json_is_integer(bytes) ? (long long)json_integer_value(bytes) : -1,
-                              uses) != 0)
+                              t->name) != 0)
         rune_console_alert(r->con, "warning: could not record artifact %s in the incident log: %s",
                            path, rune_journal_error(r->j));
     json_decref(o);

@@ -64,9 +64,11 @@ struct rune_run {
 void rune_run_event(struct rune_run *r, const char *stage, const char *step, int attempt,
                     const char *kind, const char *status, long long duration_ms, json_t *detail);
 
-/* A step that succeeded for real and says it made a file (outputs `path`
- * and `sha256`, `bytes` if known) has it recorded in the log's artifacts. */
-void rune_run_artifact(struct rune_run *r, const char *step, const char *uses, json_t *outputs);
+/* A step (or a rune.run call inside one) of a type that writes, which
+ * succeeded for real and says it made a file (outputs `path` and `sha256`,
+ * `bytes` if known), has it recorded in the log's artifacts. */
+void rune_run_artifact(struct rune_run *r, const char *step, const struct rune_step_type *t,
+                       json_t *outputs);
 
 /* The evaluator for ${...} over r->ctx (call with mu held or before threads). */
 struct rune_eval rune_run_evaluator(struct rune_run *r);

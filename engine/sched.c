@@ -130,7 +130,7 @@ static void *worker(void *arg)
         rune_run_event(r, stage, st->id, n, "step.end", sn, ms, d);
         json_decref(d);
         if (a.status == RUNE_STEP_OK)
-            rune_run_artifact(r, st->id, st->uses, a.outputs);
+            rune_run_artifact(r, st->id, st->type, a.outputs);
         rune_console_step_end(r->con, st->id, st->uses,
                               a.simulated && a.status == RUNE_STEP_OK ? "simulated" : sn, ms, n,
                               attempts, a.status == RUNE_STEP_OK ? a.plan : a.error, a.tail);

@@ -100,6 +100,25 @@ RUNE_LUA_PATH="$T/alt" run_rune steps alt.pick
 expect_out "(one of file, url)"
 end_case
 
+test_case "a file made by rune.run inside a Lua step is an artifact, once; a checksum is not"
+printf 'some data\n%.0s' $(seq 200) > "$T/data.txt"
+cat > "$T/art.yaml" <<'YAML'
+runbook: art
+inputs: { file: { type: path, required: true } }
+mitigation:
+  steps:
+    - id: pack
+      lua: |
+        return rune.run("file.compress", { path = inputs.file, keep = true })
+    - { id: sum, uses: file.checksum, with: { path: "${inputs.file}" }, needs: [pack] }
+YAML
+run_rune run "$T/art.yaml" --set file="$T/data.txt"
+expect_rc 0
+id=$(last_incident)
+expect_eq "$(sql "select count(*) || ' ' || step || ' ' || kind || ' ' || path from artifacts where incident_id='$id'")" "1 pack file.compress $T/data.txt.gz"
+expect_eq "$(sql "select sha256 from artifacts where incident_id='$id'")" "$(sha256sum "$T/data.txt.gz" | cut -d' ' -f1)" "the artifact's SHA-256 is the file's"
+end_case
+
 test_case "the sandbox refuses io, os.execute, require, binary chunks, debug, dofile, string.dump"
 run_rune run "$C/lua_sandbox.yaml" --set marker="$T/escaped"
 expect_rc 0
