@@ -12,7 +12,7 @@
 # is the realistic set (mixed widths, ~3.7x compressible at -6), never
 # pgbench filler.
 #
-# usage: bench/pg-dump-restore.sh [SCALE] [RUNS]   (scale 1 ≈ 190 MB on disk, 5 ≈ 1 GiB)
+# usage: bench/pg-dump-restore.sh [SCALE] [RUNS]   (scale 1 ≈ 190 MB on disk; 6 = 1163 MiB, the smallest over 1 GiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-1}
