@@ -49,7 +49,11 @@ test_case "a dump while pgbench writes is one snapshot; the drill restores exact
 mkdir -p "$T/b1"
 "$PG_BIN/pgbench" -n -c 2 -T 5 app >"$T/pgbench.log" 2>&1 &
 bench=$!
-sleep 1   # let pgbench get going: the dump must overlap its writes
+# let pgbench get going (bounded): the dump must overlap its writes
+for _ in $(seq 40); do
+    [ "$(pg_sql "select count(*) > 0 from pgbench_history" app)" = t ] && break
+    sleep 0.1
+done
 run_rune run "$C/backup_drill.yaml" --set db=app --set dir="$T/b1" --set drill=drill
 wait "$bench" || fail "pgbench: $(tail -3 "$T/pgbench.log")"
 expect_rc 0
