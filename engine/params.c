@@ -185,27 +185,26 @@ int rune_param_groups(const char *tname, const struct rune_param *params,
         if (!first)
             continue;
         size_t n = 0, known = 0, unknown = 0, at = 0;
-        const char *second = NULL, *set[2] = {NULL, NULL};
+        const char *set[2] = {NULL, NULL}; /* the first two given */
         char names[256] = "";
         for (const struct rune_param *q = p; q->name; q++) {
             if (!q->one_of || strcmp(q->one_of, p->one_of))
                 continue;
             enum rune_given g = given(q->name, ctx);
-            if (g == RUNE_GIVEN) {
-                if (known < 2)
-                    set[known] = q->name;
-                if (++known == 2)
-                    second = q->name;
-            }
+            if (g == RUNE_GIVEN && known < 2)
+                set[known] = q->name;
+            known += g == RUNE_GIVEN;
             unknown += g == RUNE_UNKNOWN;
+            if (at < sizeof names) {
+                int w = snprintf(names + at, sizeof names - at, "%s%s", n ? ", " : "", q->name);
+                at = w < 0 ? sizeof names : at + (size_t)w;
+            }
             n++;
-            at += (size_t)snprintf(names + at, at < sizeof names ? sizeof names - at : 0, "%s%s",
-                                   n == 1 ? "" : ", ", q->name);
         }
         if (known >= 2) {
             snprintf(err, errlen, "%s takes only one of %s: %s and %s are both given", tname,
                      names, set[0], set[1]);
-            *bad = second;
+            *bad = set[1];
             return -1;
         }
         if (known == 0 && unknown == 0) {
