@@ -93,14 +93,45 @@ end_case
 
 test_case "sqlite-compact-repair refuses while a writer holds the lock"
 make_db "$T/app.db"
-( sqlite3 "$T/app.db" "BEGIN IMMEDIATE; INSERT INTO customers(name) VALUES ('w'); SELECT 1 FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 30000000) SELECT count(*) FROM n); COMMIT;" >/dev/null 2>&1 ) &
+# a writer in the middle of a transaction until released (bounded: 60 s)
+rm -f "$T/release"
+( printf "BEGIN IMMEDIATE;\nINSERT INTO customers(name) VALUES ('w');\n"
+  for _ in $(seq 600); do [ -e "$T/release" ] && break; sleep 0.1; done
+  printf 'COMMIT;\n' ) | sqlite3 "$T/app.db" >/dev/null 2>&1 &
 w=$!
-sleep 0.3
+locked() { ! sqlite3 "$T/app.db" "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1; }
+for _ in $(seq 100); do locked && break; sleep 0.1; done
+locked || fail "the writer never took the write lock"
 run_rune run sqlite-compact-repair --set path="$T/app.db" --yes
-kill "$w" 2>/dev/null; wait "$w" 2>/dev/null
+touch "$T/release"; wait "$w" 2>/dev/null
 expect_rc 3
 expect_out "the database is locked by another process"
 expect_eq "$(status compact)" "not_run"
+end_case
+
+test_case "the runbooks that change a database take its lock: a second run waits for nothing and changes nothing"
+make_db "$T/app.db"; rm -rf "$T/bl"; mkdir -p "$T/bl"
+run_rune run sqlite-backup --set path="$T/app.db" --set backups="$T/bl"
+expect_rc 0
+sqlite3 "$T/app.db" "DELETE FROM orders"
+# another run holds sqlite/<path> (the lock file as rune names it)
+lockfile="$T/locks/$(printf 'sqlite/%s' "$T/app.db" | tr '/ \\' '___').lock"
+mkdir -p "$T/locks"; rm -f "$T/unhold"
+( exec 9>>"$lockfile"; flock 9
+  for _ in $(seq 600); do [ -e "$T/unhold" ] && break; sleep 0.1; done ) & held=$!
+for _ in $(seq 50); do flock -n "$lockfile" true 2>/dev/null || break; sleep 0.1; done
+flock -n "$lockfile" true 2>/dev/null && fail "the test could not hold the lock"
+for rb in sqlite-restore sqlite-compact-repair; do
+    before=$(sql "select count(*) from incidents")
+    run_rune run "$rb" --set path="$T/app.db" --set backups="$T/bl" --yes
+    expect_rc 6
+    expect_err "is held by another run"
+    expect_eq "$(sql "select count(*) from incidents")" "$before" "$rb recorded no incident"
+done
+expect_eq "$(sqlite3 "$T/app.db" 'select count(*) from orders')" "0" "the database was not touched"
+touch "$T/unhold"; wait "$held" 2>/dev/null
+run_rune run sqlite-restore --set path="$T/app.db" --set backups="$T/bl" --yes
+expect_rc 0
 end_case
 
 test_case "sqlite-restore: the newest verified backup (a newer damaged one skipped), counts proven"
