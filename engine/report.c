@@ -7,8 +7,9 @@
  * report_html.c only render it. What the engine records decides what can
  * be shown (docs/architecture.md, "Event kinds"): step attempts come from
  * step.start/step.end pairs, approvals from `approval` events, row-count
- * verification from outputs named `diff`, artifacts from outputs carrying
- * `path` and `sha256`, the recovery point from outputs named
+ * verification from outputs named `diff`, artifacts from the log's
+ * artifacts table (or, in logs from before rune filled it, from outputs
+ * carrying `path` and `sha256`), the recovery point from outputs named
  * `recovery_point`. Secrets were masked before the log stored anything, so
  * nothing here has to mask again; it must not add anything the log does
  * not hold (the runbook file, the clock, the steps' files).
@@ -594,28 +595,43 @@ static json_t *rollback(json_t *stages)
                      "actions", json_deep_copy(json_object_get(s, "steps")));
 }
 
-/* The artifacts table, when something filled it, joins the ones found in
- * the outputs (same path and digest once). */
-static void table_artifacts(json_t *artifacts, json_t *rows)
+/* The stage a step ran in, from the timeline; NULL if it never started. */
+static json_t *stage_of_step(struct walk *w, const char *step)
 {
     size_t i, k;
-    json_t *r, *e;
+    json_t *s, *a;
+    json_array_foreach(w->stages, i, s)
+    {
+        json_array_foreach(json_object_get(s, "steps"), k, a)
+        {
+            if (step && same(rune_report_str(a, "step"), step))
+                return json_object_get(s, "stage");
+        }
+    }
+    return NULL;
+}
+
+/* The files the run made. The log's artifacts table is the record (a step
+ * of a type that writes, or a rune.run call inside one, once per file):
+ * when it has rows they are the list. Logs written before rune filled it
+ * have none; then the outputs that carry a path and a SHA-256 stand in. */
+static void table_artifacts(struct walk *w, json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    if (!json_array_size(rows))
+        return;
+    json_array_clear(w->artifacts);
     json_array_foreach(rows, i, r)
     {
         const char *path = rune_report_str(r, "path"), *sha = rune_report_str(r, "sha256");
-        bool dup = false;
         if (!path)
             continue;
-        json_array_foreach(artifacts, k, e)
-        {
-            dup |=
-                same(rune_report_str(e, "path"), path) && same(rune_report_str(e, "sha256"), sha);
-        }
-        if (!dup)
-            json_array_append_new(artifacts,
-                                  json_pack("{s:n, s:O?, s:s, s:o, s:o}", "stage", "step",
-                                            json_object_get(r, "step"), "path", path, "sha256",
-                                            str_or_null(sha), "bytes", int_or_null(r, "bytes")));
+        json_array_append_new(w->artifacts,
+                              json_pack("{s:O?, s:O?, s:s, s:o, s:o}", "stage",
+                                        stage_of_step(w, rune_report_str(r, "step")), "step",
+                                        json_object_get(r, "step"), "path", path, "sha256",
+                                        str_or_null(sha), "bytes", int_or_null(r, "bytes")));
     }
 }
 
@@ -666,7 +682,7 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
         goto out;
     walk_events(&w, json_object_get(inc, "events"));
     fill_attempts(&w);
-    table_artifacts(w.artifacts, json_object_get(inc, "artifacts"));
+    table_artifacts(&w, json_object_get(inc, "artifacts"));
     json_t *inputs = json_object_get(inc, "inputs");
     rep = json_pack(
         "{s:i, s:s, s:o, s:{s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:o, s:o, "

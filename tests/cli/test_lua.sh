@@ -117,6 +117,10 @@ expect_rc 0
 id=$(last_incident)
 expect_eq "$(sql "select count(*) || ' ' || step || ' ' || kind || ' ' || path from artifacts where incident_id='$id'")" "1 pack file.compress $T/data.txt.gz"
 expect_eq "$(sql "select sha256 from artifacts where incident_id='$id'")" "$(sha256sum "$T/data.txt.gz" | cut -d' ' -f1)" "the artifact's SHA-256 is the file's"
+# the report lists what the log recorded: the compressed file, with its
+# stage, and not the file that was only checksummed
+"$RUNE" report "$id" --format json -o "$T/art.json"
+expect_eq "$(python3 -c 'import json,sys; print([(a["stage"], a["step"], a["path"]) for a in json.load(open(sys.argv[1]))["artifacts"]])' "$T/art.json")" "[('mitigation', 'pack', '$T/data.txt.gz')]" "the report's artifacts"
 end_case
 
 test_case "the sandbox refuses io, os.execute, require, binary chunks, debug, dofile, string.dump"
