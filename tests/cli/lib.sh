@@ -78,6 +78,21 @@ last_incident() {
     sql "select id from incidents order by started_at desc, rowid desc limit 1"
 }
 
+# hold_lock NAME — holds rune's lock NAME (as a `lock:` names it) from
+# another process until release_lock, as a concurrent run would.
+hold_lock() {
+    local f="$T/locks/$(printf '%s' "$1" | tr '/ \\' '___').lock"
+    mkdir -p "$T/locks"; rm -f "$T/unhold"
+    ( exec 9>>"$f"; flock 9
+      for _ in $(seq 600); do [ -e "$T/unhold" ] && break; sleep 0.1; done ) &
+    _LOCK_HOLDER=$!
+    for _ in $(seq 50); do flock -n "$f" true 2>/dev/null || break; sleep 0.1; done
+    flock -n "$f" true 2>/dev/null && fail "the test could not hold lock $1"
+}
+release_lock() {
+    touch "$T/unhold"; wait "$_LOCK_HOLDER" 2>/dev/null
+}
+
 # out STEP KEY — a step's output (a JSON path into its outputs) in the
 # last incident.
 out() {

@@ -29,4 +29,16 @@ expect_eq "$(step_status "$id" restore)" "declined"
 [ "$(sqlite3 "$T/drill2/app.db" 'pragma quick_check' 2>&1)" != "ok" ] || fail "the damaged database was replaced without approval"
 end_case
 
+test_case "a second drill in the same directory waits for nothing and changes nothing"
+mkdir -p "$T/drill3"; echo keep > "$T/drill3/marker"
+hold_lock "sqlite-drill/$T/drill3"
+cd "$RUNE_SOURCE_DIR" || exit 1
+run_rune run sqlite-drill --yes --set workdir="$T/drill3" --set scale=0.02
+cd "$T" || exit 1
+release_lock
+expect_rc 6
+expect_err "is held by another run"
+expect_eq "$(cat "$T/drill3/marker" 2>/dev/null)" "keep" "the drill's directory was left alone"
+end_case
+
 finish

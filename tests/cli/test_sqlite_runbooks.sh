@@ -114,13 +114,7 @@ make_db "$T/app.db"; rm -rf "$T/bl"; mkdir -p "$T/bl"
 run_rune run sqlite-backup --set path="$T/app.db" --set backups="$T/bl"
 expect_rc 0
 sqlite3 "$T/app.db" "DELETE FROM orders"
-# another run holds sqlite/<path> (the lock file as rune names it)
-lockfile="$T/locks/$(printf 'sqlite/%s' "$T/app.db" | tr '/ \\' '___').lock"
-mkdir -p "$T/locks"; rm -f "$T/unhold"
-( exec 9>>"$lockfile"; flock 9
-  for _ in $(seq 600); do [ -e "$T/unhold" ] && break; sleep 0.1; done ) & held=$!
-for _ in $(seq 50); do flock -n "$lockfile" true 2>/dev/null || break; sleep 0.1; done
-flock -n "$lockfile" true 2>/dev/null && fail "the test could not hold the lock"
+hold_lock "sqlite/$T/app.db" # as another run changing this database would
 for rb in sqlite-restore sqlite-compact-repair; do
     before=$(sql "select count(*) from incidents")
     run_rune run "$rb" --set path="$T/app.db" --set backups="$T/bl" --yes
@@ -129,7 +123,7 @@ for rb in sqlite-restore sqlite-compact-repair; do
     expect_eq "$(sql "select count(*) from incidents")" "$before" "$rb recorded no incident"
 done
 expect_eq "$(sqlite3 "$T/app.db" 'select count(*) from orders')" "0" "the database was not touched"
-touch "$T/unhold"; wait "$held" 2>/dev/null
+release_lock
 run_rune run sqlite-restore --set path="$T/app.db" --set backups="$T/bl" --yes
 expect_rc 0
 end_case
