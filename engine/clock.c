@@ -37,6 +37,19 @@ void rune_clock_iso(char buf[RUNE_ISO_LEN], long long wall_ms)
     snprintf(buf + n, RUNE_ISO_LEN - n, ".%03dZ", (int)ms);
 }
 
+struct timespec rune_clock_cond_deadline(long long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 int rune_clock_parse_iso(const char *text, long long *wall_ms)
 {
     struct tm tm = {0};

@@ -86,13 +86,7 @@ static void *tick(void *arg)
     struct rune_console *c = arg;
     pthread_mutex_lock(&c->mu);
     while (!c->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = rune_clock_cond_deadline(100);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         c->frame++;
         if (c->nact)

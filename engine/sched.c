@@ -378,13 +378,7 @@ static void settle(struct stage_run *sr, struct slot *s)
 static void wait_a_little(struct rune_run *r)
 {
     /* timed, so a Ctrl-C is noticed even while every step is busy */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 200 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = rune_clock_cond_deadline(200);
     pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 }
 

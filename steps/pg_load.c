@@ -420,13 +420,7 @@ static void *pool_main(void *arg)
                 snprintf(err, sizeof err, "stopped");
                 break;
             }
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 100 * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = rune_clock_cond_deadline(100);
             pthread_cond_timedwait(&p->change, &p->mu, &until);
             continue;
         }
