@@ -113,3 +113,30 @@ finish() {
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" = 0 ]
 }
+
+# attacker_setup — a second, unprivileged local user (rune-attacker) for
+# tests where the point is what another user can do. Makes $T traversable
+# (not listable) and creates $T/shared, a sticky world-writable directory
+# like /tmp, for the attacker to plant things in. Needs root: without it
+# the case fails (a hardening test must not pass by not running).
+attacker_setup() {
+    if [ "$(id -u)" != 0 ]; then
+        fail "needs root to create the second local user rune-attacker"
+        return 1
+    fi
+    ATTACKER=${RUNE_ATTACKER:-rune-attacker}
+    local i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        id -u "$ATTACKER" >/dev/null 2>&1 && break
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+                --shell /usr/sbin/nologin "$ATTACKER" 2>/dev/null || sleep 0.5
+    done
+    id -u "$ATTACKER" >/dev/null 2>&1 || { fail "cannot create user $ATTACKER"; return 1; }
+    chmod 0711 "$T"
+    mkdir -p "$T/shared" && chmod 1777 "$T/shared"
+}
+
+# as_attacker CMD... — runs CMD as the second local user, from /.
+as_attacker() {
+    (cd / && runuser -u "$ATTACKER" -- "$@")
+}
