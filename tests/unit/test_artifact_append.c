@@ -145,7 +145,7 @@ static void test_appended_backup_is_the_concatenation(void **state)
     char err[512];
     struct rune_artifact_reader *r;
     assert_int_equal(rune_artifact_reader_open(&r, f->out, err, sizeof err), 0);
-    size_t n;
+    size_t n = 0;
     char *all = read_all(r, &n, err, sizeof err);
     rune_artifact_reader_close(r);
     assert_non_null(all);
