@@ -83,9 +83,13 @@ int rune_counts_check(struct rune_call *c, json_t *expected, rune_count_fn count
         bool ok = got >= 0 && json_is_integer(want) && llabs(delta) <= rune_counts_allowed(c, exp);
         if (!ok)
             mismatches++;
-        json_array_append_new(diff, json_pack("{s:s, s:I, s:I, s:I, s:b}", "table", t, "expected",
-                                              (json_int_t)exp, "actual", (json_int_t)got, "diff",
-                                              (json_int_t)(got < 0 ? 0 : delta), "ok", ok));
+        json_t *row = json_pack("{s:s, s:I, s:I, s:I, s:b}", "table", t, "expected",
+                                (json_int_t)exp, "actual", (json_int_t)got, "diff",
+                                (json_int_t)(got < 0 ? 0 : delta), "ok", ok);
+        /* why a table could not be counted, for the operator */
+        if (got < 0)
+            json_object_set_new(row, "error", json_string(why[0] ? why : "could not be counted"));
+        json_array_append_new(diff, row);
     }
     json_t *o = rune_call_outputs(c);
     json_object_set_new(o, "ok", json_boolean(mismatches == 0));
@@ -103,6 +107,12 @@ int rune_counts_check(struct rune_call *c, json_t *expected, rune_count_fn count
         }
     }
     long long got = json_integer_value(json_object_get(first, "actual"));
+    if (got < 0)
+        return rune_call_fail(
+            c, "%d table%s differ%s from the expected counts; first: %s could not be counted: %s",
+            mismatches, mismatches == 1 ? "" : "s", mismatches == 1 ? "s" : "",
+            json_string_value(json_object_get(first, "table")),
+            json_string_value(json_object_get(first, "error")));
     return rune_call_fail(
         c, "%d table%s differ%s from the expected counts; first: %s has %s%lld rows, expected %lld",
         mismatches, mismatches == 1 ? "" : "s", mismatches == 1 ? "s" : "",

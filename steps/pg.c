@@ -513,20 +513,12 @@ struct counter {
 static long long count_table(void *ctx, const char *table, char *why, size_t len)
 {
     struct counter *k = ctx;
-    const char *p[1] = {table};
-    bool isnull;
-    char *reg = rune_pg_value(k->c, k->conn, "SELECT to_regclass($1)::text", 1, p, &isnull, why,
-                              len);
-    if (!reg) {
-        if (isnull)
-            snprintf(why, len, "no table %s", table);
+    char *q = rune_pg_resolve_table(k->c, k->conn, table, why, len);
+    if (!q)
         return -1;
-    }
-    char *q = rune_pg_qualified(k->conn, table);
     char sql[1200];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", q ? q : reg);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", q);
     free(q);
-    free(reg);
     char *v = rune_pg_value(k->c, k->conn, sql, 0, NULL, NULL, why, len);
     long long n = v ? strtoll(v, NULL, 10) : -1;
     free(v);
@@ -594,7 +586,7 @@ static json_t *fingerprint(struct rune_call *c, PGconn *conn, json_t *only, char
     json_array_foreach(names, i, nv)
     {
         const char *t = json_string_value(nv);
-        char *q = t ? rune_pg_qualified(conn, t) : NULL;
+        char *q = t ? rune_pg_resolve_table(c, conn, t, err, sizeof err) : NULL;
         struct rune_rowhash h;
         rune_rowhash_init(&h);
         int rc = q ? rune_pg_copy_out(c, conn, q, NULL, NULL, &h, err, sizeof err) : -1;

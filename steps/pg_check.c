@@ -862,9 +862,9 @@ static bool resolve_table(struct rune_call *c, PGconn *conn, struct table *t, co
 {
     char err[512];
     t->name = name;
-    t->quoted = rune_pg_qualified(conn, name);
+    t->quoted = rune_pg_resolve_table(c, conn, name, err, sizeof err);
     if (!t->quoted) {
-        rune_call_fail(c, "table %s: cannot quote the name: %s", name, PQerrorMessage(conn));
+        rune_call_fail(c, "table %s: %s", name, err);
         return false;
     }
     const char *p = t->quoted;

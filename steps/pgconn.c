@@ -332,6 +332,40 @@ char *rune_pg_qualified(PGconn *conn, const char *name)
     return out;
 }
 
+/* Names are matched against the catalog, not parsed: "a.b" may be table
+ * "a.b" in public or table b in schema a, and a name may hold any
+ * character. A name already written in SQL quoting ("public"."Order") is
+ * left to the server's parser. */
+char *rune_pg_resolve_table(struct rune_call *c, PGconn *conn, const char *name, char *err,
+                            size_t errlen)
+{
+    const char *p[1] = {name};
+    PGresult *r = rune_pg_exec(
+        c, conn,
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE (n.nspname = 'public' AND c.relname = $1) OR n.nspname || '.' || c.relname = $1 "
+        "OR (strpos($1, '\"') > 0 AND c.oid = to_regclass($1)) "
+        "ORDER BY n.nspname = 'public' DESC",
+        1, p, err, errlen);
+    if (!r)
+        return NULL;
+    char *q = NULL;
+    if (PQntuples(r) == 0)
+        snprintf(err, errlen, "no such table in database %s (name a table of public as it is, "
+                              "e.g. Order, and others as schema.table, e.g. sales.Order, "
+                              "unquoted)",
+                 PQdb(conn));
+    else if (PQntuples(r) > 1)
+        snprintf(err, errlen, "table name %s is ambiguous in database %s: it names both %s and "
+                              "%s; write it in SQL quoting (e.g. \"schema\".\"table\")",
+                 name, PQdb(conn), PQgetvalue(r, 0, 0), PQgetvalue(r, 1, 0));
+    else if (!(q = strdup(PQgetvalue(r, 0, 0))))
+        snprintf(err, errlen, "no memory for the quoted name of table %s", name);
+    PQclear(r);
+    return q;
+}
+
 json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errlen)
 {
     PGresult *r = rune_pg_exec(

@@ -72,6 +72,13 @@ int rune_pg_cancelled(struct rune_call *c);
  * quoted with PQescapeIdentifier. malloc'd; NULL on error. */
 char *rune_pg_qualified(PGconn *conn, const char *name);
 
+/* The quoted, schema-qualified name (`"sales"."Ünïcode"`) of table `name`
+ * as rune_pg_tables lists it ("Order" for public."Order", "sales.Ünïcode"),
+ * or as SQL already quotes it; looked up in the catalog. malloc'd; NULL
+ * with `err` saying why (no such table, ambiguous, SQL error). */
+char *rune_pg_resolve_table(struct rune_call *c, PGconn *conn, const char *name, char *err,
+                            size_t errlen);
+
 /* User tables of the connected database as "schema.table" names (schema
  * omitted for public), sorted; NULL with err on failure. */
 json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errlen);

@@ -166,7 +166,7 @@ case "$(err_of integrity)" in *"index t_v: invalid page in block 1"*) ;; *) fail
 expect_eq "$(out integrity checks.unique_indexes)" "1" "the other checks ran too"
 run_rune run "$C/check_maintenance.yaml" --set db=idx --set actions='[reindex]' --set tables='[t]' --yes
 expect_rc 0
-expect_eq "$(out maintain 'actions[0].statements[0]')" 'REINDEX TABLE "t"'
+expect_eq "$(out maintain 'actions[0].statements[0]')" 'REINDEX TABLE public.t'
 integrity idx
 expect_eq "$(out integrity ok)" "1" "healthy after REINDEX"
 run_rune run "$C/check_maintenance.yaml" --set db=idx --set actions='[reindex]' --yes
@@ -278,7 +278,7 @@ test_case "vacuum_full with --yes reclaims the deleted rows' space"
 run_rune run "$C/check_maintenance.yaml" --set db=bloat --set actions='[vacuum_full]' --set tables='[bloat]' --yes
 expect_rc 0
 expect_eq "$(out maintain 'actions[0].action') $(out maintain 'actions[0].ok')" "vacuum_full 1"
-expect_eq "$(out maintain 'actions[0].statements[0]')" 'VACUUM (FULL) "bloat"'
+expect_eq "$(out maintain 'actions[0].statements[0]')" 'VACUUM (FULL) public.bloat'
 before=$(out maintain size_before) after=$(out maintain size_after) reclaimed=$(out maintain reclaimed_bytes)
 expect_eq "$before" "$size" "size_before"
 [ "${after:-0}" -lt "$before" ] 2>/dev/null || fail "size_after $after not below $before"
