@@ -99,3 +99,25 @@ bool rune_approve(struct rune_run *r, const char *stage, const char *step, const
     free(q);
     return approved;
 }
+
+/* A step with confirm: was approved as a whole before it started; asking
+ * again for the drop it was approved for would teach operators to type
+ * "yes" without reading. The primitive's own question is still recorded,
+ * with the question that covered it. */
+bool rune_approve_covered(struct rune_run *r, const char *stage, const char *step,
+                          const char *question, const char *covering)
+{
+    char *q = rune_redact(&r->red, question);
+    char *cq = rune_redact(&r->red, covering);
+    char at[RUNE_ISO_LEN];
+    rune_clock_iso(at, rune_clock_wall_ms());
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "question", q, "who",
+                          r->o->operator_name, "how", "step confirm", "at", at, "approved", 1,
+                          "covered_by", cq);
+    rune_run_event(r, stage, step, 0, "approval", "approved", -1, d);
+    json_decref(d);
+    rune_console_info(r->con, "      covered by the step's approval: %s", q);
+    free(q);
+    free(cq);
+    return true;
+}

@@ -125,7 +125,10 @@ void rune_call_plan(struct rune_call *c, const char *fmt, ...)
 
 bool rune_call_confirm(struct rune_call *c, const char *what)
 {
-    return rune_approve(c->run, rune_stage_names[c->a->st->stage], c->a->st->id, what);
+    const char *stage = rune_stage_names[c->a->st->stage];
+    if (c->a->approved)
+        return rune_approve_covered(c->run, stage, c->a->st->id, what, c->a->approved);
+    return rune_approve(c->run, stage, c->a->st->id, what);
 }
 
 int rune_call_cancel_status(struct rune_call *c)

@@ -82,6 +82,10 @@ json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *
 
 /* Operator approval gate (approve.c). Records an `approval` event. */
 bool rune_approve(struct rune_run *r, const char *stage, const char *step, const char *question);
+/* Records `question` as approved by the step's own confirm: `covering`,
+ * already answered, without asking again; true. */
+bool rune_approve_covered(struct rune_run *r, const char *stage, const char *step,
+                          const char *question, const char *covering);
 
 /* Set by the SIGINT handler (run.c). */
 extern atomic_int rune_interrupted;
@@ -104,6 +108,10 @@ struct rune_attempt {
     json_t *params;       /* borrowed */
     int attempt;
     long long deadline_ms;
+    /* the step's confirm: question, approved before the first attempt
+     * (borrowed; NULL without confirm:): it covers the primitive's own
+     * questions, so one destructive action is approved once */
+    const char *approved;
     /* results */
     int status;           /* enum rune_status */
     json_t *outputs;      /* owned */

@@ -94,8 +94,9 @@ static void *worker(void *arg)
     int n = 0;
     for (n = 1; n <= attempts; n++) {
         rune_attempt_release(&a);
-        a = (struct rune_attempt){st, s->params, n, 0, 0, NULL, NULL, NULL};
+        a = (struct rune_attempt){.st = st, .params = s->params, .attempt = n};
         a.params_unknown = s->params_unknown;
+        a.approved = s->question;
         json_t *d = json_pack("{s:s, s:I}", "uses", st->uses, "timeout_ms",
                               (json_int_t)st->timeout_ms);
         rune_run_event(r, stage, st->id, n, "step.start", NULL, -1, d);

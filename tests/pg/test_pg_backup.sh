@@ -131,6 +131,18 @@ expect_eq "$(out restore mode)" "drop"
 expect_eq "$(dbs)" "$dbs_before" "the scratch database took the old one's place"
 end_case
 
+test_case "mode: drop in a step with confirm: asks once on the terminal, and the drop is recorded as covered"
+pg_sql "delete from events where id % 2 = 0" app >/dev/null
+# one "yes" on a real terminal: a second question would read end of input and decline
+printf 'yes\n' | script -qec "\"$RUNE\" run \"$C/backup_restore_confirm.yaml\" --set from=\"$bk\" --set db=app" /dev/null >"$T/out" 2>&1
+RC=$?; OUT=1
+expect_rc 0
+expect_eq "$(grep -c 'type "yes" to approve' "$T/out")" "1" "questions asked"
+same_counts "$m" app
+expect_eq "$(sql "select group_concat(json_extract(detail_json,'\$.how'), ',') from events where incident_id='$(last_incident)' and kind='approval'")" "terminal,step confirm"
+expect_eq "$(sql "select json_extract(detail_json,'\$.covered_by') from events where incident_id='$(last_incident)' and kind='approval' and status='approved' order by seq desc limit 1")" "Replace database app with $bk?"
+end_case
+
 test_case "tables: restores only those tables, in one transaction; the others are untouched"
 pg_sql "delete from events where id % 3 = 0; delete from attachments where id % 2 = 0; update customers set name = 'changed' where id = 1" app >/dev/null
 run_rune run "$C/backup_restore.yaml" --set from="$bk" --set db=app --set tables='[events, public.attachments]' --set check=content
