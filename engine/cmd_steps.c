@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "lua.h"
 #include "model.h"
+#include "params.h"
 #include "registry.h"
 
 static const char *const effect_names[] = {"pure", "reads", "writes"};
@@ -37,12 +38,14 @@ static const char *group_text(const struct rune_param *params, const struct rune
 
 static void params_text(const struct rune_param *params)
 {
-    char ty[64], group[128];
+    char ty[64], group[128], choices[512];
     for (const struct rune_param *p = params; p && p->name; p++) {
         group_text(params, p, "", group, sizeof group);
-        printf("  %-16s %-10s %s%s%s%s%s%s  %s\n", p->name, type_text(p, ty, sizeof ty),
+        rune_param_choices(p, choices, sizeof choices);
+        printf("  %-16s %-10s %s%s%s%s%s%s  %s%s%s\n", p->name, type_text(p, ty, sizeof ty),
                p->required ? "(required)" : "", group[0] ? "(" : "", group, group[0] ? ")" : "",
-               p->def ? "default " : "", p->def ? p->def : "", p->doc ? p->doc : "");
+               p->def ? "default " : "", p->def ? p->def : "", p->doc ? p->doc : "",
+               choices[0] ? "; one of " : "", choices);
     }
 }
 
@@ -82,6 +85,15 @@ static void params_markdown(const struct rune_param *params, const char *word)
         }
         printf(" | ");
         cell(p->doc);
+        if (p->choices) {
+            printf(" (one of");
+            for (const char *c = p->choices; *c;) {
+                size_t w = strcspn(c, "|");
+                printf("%s `%.*s`", c == p->choices ? "" : ",", (int)w, c);
+                c += w + (c[w] == '|');
+            }
+            printf(")");
+        }
         printf(" |\n");
     }
 }

@@ -153,6 +153,62 @@ json_t *rune_param_coerce(enum rune_type t, json_t *v, char *err, size_t errlen)
     return fail(err, errlen, "a value", v);
 }
 
+/* Splits p->choices into at most `max` pointers into buf. */
+static size_t split_choices(const struct rune_param *p, char *buf, size_t len, const char **out,
+                            size_t max)
+{
+    snprintf(buf, len, "%s", p->choices ? p->choices : "");
+    size_t n = 0;
+    for (char *save = NULL, *w = strtok_r(buf, "|", &save); w && n < max;
+         w = strtok_r(NULL, "|", &save))
+        out[n++] = w;
+    return n;
+}
+
+const char *rune_param_choices(const struct rune_param *p, char *buf, size_t len)
+{
+    char tmp[512];
+    const char *c[32];
+    size_t n = split_choices(p, tmp, sizeof tmp, c, 32), at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && at < len; i++) {
+        int w = snprintf(buf + at, len - at, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+                         c[i]);
+        at = w < 0 ? len : at + (size_t)w;
+    }
+    return buf;
+}
+
+json_t *rune_param_check(const struct rune_param *p, json_t *v, char *err, size_t errlen)
+{
+    json_t *c = rune_param_coerce(p->type, v, err, errlen);
+    if (!c || !p->choices)
+        return c;
+    char tmp[512];
+    const char *choice[32];
+    size_t n = split_choices(p, tmp, sizeof tmp, choice, 32);
+    /* a list parameter (pg.maintain's actions) has its choices per item */
+    size_t count = json_is_array(c) ? json_array_size(c) : 1;
+    for (size_t k = 0; k < count; k++) {
+        json_t *item = json_is_array(c) ? json_array_get(c, k) : c;
+        if (!json_is_string(item))
+            continue;
+        const char *s = json_string_value(item);
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++)
+            known = !strcmp(s, choice[i]);
+        if (known)
+            continue;
+        char list[512], hint[128];
+        rune_param_choices(p, list, sizeof list);
+        rune_suggest_hint(s, choice, n, hint, sizeof hint);
+        snprintf(err, errlen, "\"%.80s\" is not one of %s%s", s, list, hint);
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
 json_t *rune_param_default(const struct rune_param *p)
 {
     if (!p->def)
@@ -244,8 +300,8 @@ json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, 
             *bad = k;
             goto fail;
         }
-        char why[256];
-        json_t *c = rune_param_coerce(p->type, v, why, sizeof why);
+        char why[512];
+        json_t *c = rune_param_check(p, v, why, sizeof why);
         if (!c) {
             snprintf(err, errlen, "%s \"%s\": %s", word, k, why);
             *bad = p->name;

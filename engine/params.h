@@ -17,6 +17,14 @@
  * NULL with the reason in err ("expected a duration like 30s, found ..."). */
 json_t *rune_param_coerce(enum rune_type t, json_t *v, char *err, size_t errlen);
 
+/* rune_param_coerce for parameter p, then its `choices`: the message
+ * names the allowed values and the closest one ("\"fulll\" is not one of
+ * full, quick (did you mean \"full\"?)"). */
+json_t *rune_param_check(const struct rune_param *p, json_t *v, char *err, size_t errlen);
+
+/* "a, b or c" for p's choices into buf; "" without choices. */
+const char *rune_param_choices(const struct rune_param *p, char *buf, size_t len);
+
 /* The final parameter object for a call (new reference): unknown names
  * refused, required ones present, defaults filled, every value coerced.
  * On error NULL, err set and *bad the offending parameter name (or NULL). */

@@ -58,6 +58,11 @@ struct rune_param {
      * the runbook is validated (where values are literal) and again once
      * values are resolved. NULL: not in a group. */
     const char *one_of;
+    /* The values a string parameter may take, '|'-separated ("full|quick");
+     * NULL: any. rune validate checks literal values against them (with
+     * "did you mean"), the engine checks resolved ones, and `rune steps`
+     * and the docs list them. */
+    const char *choices;
 };
 
 struct rune_output {

@@ -139,8 +139,8 @@ static void check_fields(struct checker *c, const char *who, const char *tname,
         bool dynamic = dump && strstr(dump, "${");
         free(dump);
         if (!dynamic) {
-            char why[256];
-            json_t *ok = rune_param_coerce(p->type, lit, why, sizeof why);
+            char why[512];
+            json_t *ok = rune_param_check(p, lit, why, sizeof why);
             if (!ok)
                 rune_diag_add(c->d, v->mark, "%s: %s \"%s\": %s", who, word, k, why);
             json_decref(ok);

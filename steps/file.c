@@ -1074,7 +1074,7 @@ static int decrypt_plan(struct rune_call *c)
 
 static const struct rune_param checksum_params[] = {
     {"path", RUNE_T_PATH, true, NULL, "the file"},
-    {"algorithm", RUNE_T_STRING, false, "sha256", "sha256 or sha512"},
+    {"algorithm", RUNE_T_STRING, false, "sha256", "sha256 or sha512", .choices = "sha256|sha512"},
     {"expect", RUNE_T_STRING, false, NULL, "expected digest (hex); a mismatch fails the step"},
     {0},
 };

@@ -358,7 +358,8 @@ static const struct rune_param restore_params[] = {
      ".sql.gz), a custom-format archive (pg_dump -Fc) or a directory archive (pg_dump -Fd)"},
     {"mode", RUNE_T_STRING, false, NULL,
      "drop (replace the database, after confirmation), merge (load into it) or create (a new "
-     "or empty database); no default, except create with `into` and merge with `tables`"},
+     "or empty database); no default, except create with `into` and merge with `tables`",
+     .choices = "drop|merge|create"},
     {"into", RUNE_T_STRING, false, NULL,
      "restore into this database instead (created when missing; for drills)"},
     {"tables", RUNE_T_STRLIST, false, NULL,
@@ -366,7 +367,8 @@ static const struct rune_param restore_params[] = {
      "then load, in one transaction)"},
     JOBS_PARAM("loading tables"),
     {"check", RUNE_T_STRING, false, "counts",
-     "counts (rows loaded = the manifest's) or content (also every table's content hash)"},
+     "counts (rows loaded = the manifest's) or content (also every table's content hash)",
+     .choices = "counts|content"},
     BINDIR_PARAM,
     {0},
 };

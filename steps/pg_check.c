@@ -1113,7 +1113,8 @@ static const struct rune_param maintenance_params[] = {
     {"database", RUNE_T_STRING, false, NULL, "database (overrides the target's)"},
     {"actions", RUNE_T_STRLIST, false, "[vacuum, analyze]",
      "in this order: vacuum, vacuum_full, vacuum_freeze, analyze, reindex (vacuum_full and "
-     "reindex lock tables and ask for approval first)"},
+     "reindex lock tables and ask for approval first)",
+     .choices = "vacuum|vacuum_full|vacuum_freeze|analyze|reindex"},
     {"tables", RUNE_T_STRLIST, false, NULL,
      "only these tables (\"schema.table\", or \"table\" in public); default every table"},
     {0},

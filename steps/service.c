@@ -993,7 +993,8 @@ static int plan_restart(struct rune_call *c)
 
 static const struct rune_param service_fields[] = {
     {"backend", RUNE_T_STRING, true, NULL,
-     "how the service is controlled: pg_ctl, systemd or command (see docs/services.md)"},
+     "how the service is controlled: pg_ctl, systemd or command (see docs/services.md)",
+     .choices = "pg_ctl|systemd|command"},
     {"wait", RUNE_T_DURATION, false, "60s",
      "how long stop, start and restart may take, command and waiting for the new state "
      "together"},
@@ -1008,7 +1009,8 @@ static const struct rune_param service_fields[] = {
      "pg_ctl: server options for start (pg_ctl -o), e.g. \"-c port=5433\""},
     {"log", RUNE_T_PATH, false, NULL,
      "pg_ctl: server log file for start (pg_ctl -l); default <data_dir>/pg_ctl.log"},
-    {"stop_mode", RUNE_T_STRING, false, "fast", "pg_ctl: shutdown mode: smart, fast or immediate"},
+    {"stop_mode", RUNE_T_STRING, false, "fast", "pg_ctl: shutdown mode: smart, fast or immediate",
+     .choices = "smart|fast|immediate"},
     {"unit", RUNE_T_STRING, false, NULL, "systemd (required): the unit, e.g. postgresql@15-main"},
     {"start", RUNE_T_STRING, false, NULL, "command: shell command that starts the service"},
     {"stop", RUNE_T_STRING, false, NULL, "command: shell command that stops the service"},

@@ -1273,7 +1273,8 @@ static const struct rune_output health_outputs[] = {
 };
 static const struct rune_param integrity_params[] = {
     PATH_PARAM, BUSY_PARAM,
-    {"mode", RUNE_T_STRING, false, "full", "full (integrity_check) or quick (quick_check)"},
+    {"mode", RUNE_T_STRING, false, "full", "full (integrity_check) or quick (quick_check)",
+     .choices = "full|quick"},
     {"foreign_keys", RUNE_T_BOOL, false, "true", "also run foreign_key_check"},
     {"max_problems", RUNE_T_INT, false, "100", "stop listing after this many"},
     {0},

@@ -315,4 +315,13 @@ expect_out "restore failed: backup unreadable"
 expect_out "restart_app"
 end_case
 
+test_case "a value outside a parameter's choices, known only once resolved, stops the step before it runs"
+sqlite3 "$T/choices.db" "create table t(x); insert into t values (1)"
+run_rune run "$C/choices.yaml" --set db="$T/choices.db" --set mode=fulll
+expect_rc 4
+expect_out 'parameter "mode": "fulll" is not one of full or quick (did you mean "full"?)'
+run_rune run "$C/choices.yaml" --set db="$T/choices.db" --set mode=quick
+expect_rc 0
+end_case
+
 finish
