@@ -107,6 +107,7 @@ struct walk {
     json_t *verify;    /* report's verification */
     json_t *artifacts; /* report's artifacts */
     json_t *notes;     /* report's notes */
+    json_t *findings;  /* report's findings */
     json_t *points;    /* recovery_point candidates: {stage, step, uses, at, ms, restore} */
     json_t *end;       /* the incident.end event (borrowed), or NULL */
     json_t *decision;  /* the incident.decision status (borrowed), or NULL */
@@ -295,6 +296,36 @@ static void collect_artifact(struct walk *w, json_t *ev, json_t *outputs)
                                     "bytes", int_or_null(outputs, "bytes")));
 }
 
+/* What a step passed over and the operator should know: backups that
+ * failed verification (outputs `skipped`: [{path, reason}]). The last
+ * attempt's replace earlier ones. */
+static void collect_findings(struct walk *w, json_t *ev, json_t *a, json_t *outputs)
+{
+    json_t *skipped = json_object_get(outputs, "skipped"), *x, *e;
+    size_t i;
+
+    if (!json_is_array(skipped))
+        return;
+    for (i = json_array_size(w->findings); i-- > 0;) {
+        e = json_array_get(w->findings, i);
+        if (json_equal(json_object_get(e, "stage"), json_object_get(ev, "stage")) &&
+            json_equal(json_object_get(e, "step"), json_object_get(ev, "step")))
+            json_array_remove(w->findings, i);
+    }
+    json_array_foreach(skipped, i, x)
+    {
+        const char *path = rune_report_str(x, "path");
+        if (!path)
+            continue;
+        json_array_append_new(
+            w->findings,
+            json_pack("{s:O?, s:O?, s:O?, s:s, s:s, s:o}", "stage", json_object_get(ev, "stage"),
+                      "step", json_object_get(ev, "step"), "uses", json_object_get(a, "uses"),
+                      "kind", "skipped_backup", "path", path, "reason",
+                      str_or_null(rune_report_str(x, "reason"))));
+    }
+}
+
 /* A backup or restore step's recovery point: the candidates for the RPO. */
 static void collect_point(struct walk *w, json_t *ev, json_t *a, json_t *outputs)
 {
@@ -344,6 +375,7 @@ static void on_step_end(struct walk *w, json_t *ev, json_t *d)
     if (!json_is_object(outputs))
         return;
     collect_verification(w, ev, a, outputs);
+    collect_findings(w, ev, a, outputs);
     if (status && !strcmp(status, "ok")) {
         collect_artifact(w, ev, outputs);
         collect_point(w, ev, a, outputs);
@@ -455,6 +487,7 @@ static void walk_free(struct walk *w)
     json_decref(w->verify);
     json_decref(w->artifacts);
     json_decref(w->notes);
+    json_decref(w->findings);
     json_decref(w->points);
 }
 
@@ -663,6 +696,7 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
         .verify = json_array(),
         .artifacts = json_array(),
         .notes = json_array(),
+        .findings = json_array(),
         .points = json_array(),
     };
     json_t *inc = rune_journal_get(j, incident_id), *ch = NULL, *rep = NULL;
@@ -685,12 +719,12 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     table_artifacts(&w, json_object_get(inc, "artifacts"));
     json_t *inputs = json_object_get(inc, "inputs");
     rep = json_pack(
-        "{s:i, s:s, s:o, s:{s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:o, s:o, "
-        "s:s, s:s}",
+        "{s:i, s:s, s:o, s:{s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:O?, s:o, "
+        "s:o, s:s, s:s}",
         "report_version", RUNE_REPORT_VERSION, "generator", "rune " RUNE_VERSION, "incident",
         summary(inc, &w), "objectives", "rto", rto(inc, w.stages), "rpo", rpo(inc, w.points),
         "timeline", w.stages, "approvals", w.approvals, "failures", w.failures, "rollback",
-        rollback(w.stages), "verification", w.verify, "artifacts", w.artifacts, "notes", w.notes,
+        rollback(w.stages), "verification", w.verify, "findings", w.findings, "artifacts", w.artifacts, "notes", w.notes,
         "inputs", json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain",
         json_incref(ch), "root_cause", "", "preventive_measures", "");
     if (!rep) {

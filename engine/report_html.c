@@ -713,6 +713,29 @@ static void section_verification(FILE *f, json_t *rep, bool sim)
     }
 }
 
+/* Findings: what a step passed over (a backup that failed verification). */
+static void section_findings(FILE *f, json_t *rep, bool sim)
+{
+    json_t *list = json_object_get(rep, "findings"), *x;
+    size_t i;
+
+    if (!json_array_size(list))
+        return;
+    heading(f, "findings", "Findings", sim);
+    fputs("<ul>\n", f);
+    json_array_foreach(list, i, x)
+    {
+        fputs("<li><span class=\"no\">backup skipped</span> by step ", f);
+        code(f, str(x, "step"));
+        fputs(": ", f);
+        code(f, str(x, "path"));
+        fputs(" &#8212; ", f);
+        esc(f, str(x, "reason") ? str(x, "reason") : "no reason recorded");
+        fputs("</li>\n", f);
+    }
+    fputs("</ul>\n", f);
+}
+
 static void section_artifacts(FILE *f, json_t *rep, bool sim)
 {
     json_t *list = json_object_get(rep, "artifacts"), *a;
@@ -827,6 +850,7 @@ char *rune_report_html(json_t *rep)
     section_failures(f, rep, day, sim);
     section_rollback(f, rep, day, sim);
     section_verification(f, rep, sim);
+    section_findings(f, rep, sim);
     section_artifacts(f, rep, sim);
     section_inputs(f, rep, sim);
     section_notes(f, rep, day, sim);

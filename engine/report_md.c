@@ -436,6 +436,29 @@ static void section_verification(FILE *f, json_t *rep, bool sim)
     }
 }
 
+/* Findings: what a step passed over (a backup that failed verification),
+ * listed so that nobody learns of a bad backup on the day it is needed. */
+static void section_findings(FILE *f, json_t *rep, bool sim)
+{
+    json_t *list = json_object_get(rep, "findings"), *x;
+    size_t i;
+
+    if (!json_array_size(list))
+        return;
+    heading(f, "Findings", sim);
+    json_array_foreach(list, i, x)
+    {
+        fputs("- **backup skipped** by step ", f);
+        put_code(f, str(x, "step"));
+        fputs(": ", f);
+        put_code(f, str(x, "path"));
+        fputs(" — ", f);
+        put_text(f, str(x, "reason") ? str(x, "reason") : "no reason recorded");
+        fputs("\n", f);
+    }
+    fputc('\n', f);
+}
+
 static void section_artifacts(FILE *f, json_t *rep, bool sim)
 {
     json_t *list = json_object_get(rep, "artifacts"), *a;
@@ -533,6 +556,7 @@ char *rune_report_md(json_t *rep)
     section_failures(f, rep, day, sim);
     section_rollback(f, rep, day, sim);
     section_verification(f, rep, sim);
+    section_findings(f, rep, sim);
     section_artifacts(f, rep, sim);
     section_inputs(f, rep, sim);
     section_notes(f, rep, day, sim);
