@@ -29,6 +29,7 @@
 #include <zlib.h>
 
 #include "artifact.h"
+#include "shareddir.h"
 #include "step.h"
 
 #define IO_BUF ((size_t)1 << 20)
@@ -452,7 +453,7 @@ static int decompress_run(struct rune_call *c)
             goto out;
         }
     }
-    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 07777, err, sizeof err) != 0) {
+    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 0777, err, sizeof err) != 0) {
         rc = rune_call_fail(c, "%s", err);
         goto out;
     }
@@ -563,6 +564,12 @@ static int copy_run(struct rune_call *c)
     }
     if ((fd = open_input(c, src, &st)) < 0)
         goto out;
+    /* `to` may be a directory reached through a symlink, unless another
+     * user planted that link in a shared directory */
+    if (rune_link_check(dst, err, sizeof err) != 0) {
+        rc = rune_call_fail(c, "%s; nothing was copied", err);
+        goto out;
+    }
     if (stat(dst, &dst_st) == 0 && S_ISDIR(dst_st.st_mode)) {
         const char *slash = strrchr(src, '/');
         size_t len = strlen(dst) + strlen(slash) + 1;
@@ -586,7 +593,7 @@ static int copy_run(struct rune_call *c)
                             dst);
         goto out;
     }
-    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 07777, err, sizeof err) != 0) {
+    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 0777, err, sizeof err) != 0) {
         rc = rune_call_fail(c, "%s", err);
         goto out;
     }
