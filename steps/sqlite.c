@@ -617,8 +617,8 @@ static int locks_run(struct rune_call *c)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         if (i + 1 < samples && rune_call_sleep(c, window / samples) != RUNE_STEP_OK) {
             sqlite3_close(db);
-            char took[32];
-            snprintf(took, sizeof took, "%lld", i + 1);
+            char took[64];
+            snprintf(took, sizeof took, "%lld of %lld", i + 1, samples);
             return stopped(c, "after %s lock probes; too few to say how busy the database is — "
                               "give the step a timeout longer than its window",
                            took);
