@@ -564,13 +564,14 @@ static int copy_run(struct rune_call *c)
     }
     if ((fd = open_input(c, src, &st)) < 0)
         goto out;
-    /* `to` may be a directory reached through a symlink, unless another
-     * user planted that link in a shared directory */
-    if (rune_link_check(dst, err, sizeof err) != 0) {
-        rc = rune_call_fail(c, "%s; nothing was copied", err);
-        goto out;
-    }
     if (stat(dst, &dst_st) == 0 && S_ISDIR(dst_st.st_mode)) {
+        /* a directory may be reached through a symlink, unless another
+         * user planted that link in a shared directory (a link to a file
+         * is never followed: the copy replaces it, or is refused) */
+        if (rune_link_check(dst, err, sizeof err) != 0) {
+            rc = rune_call_fail(c, "%s; nothing was copied", err);
+            goto out;
+        }
         const char *slash = strrchr(src, '/');
         size_t len = strlen(dst) + strlen(slash) + 1;
         char *inside = malloc(len);
