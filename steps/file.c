@@ -298,7 +298,12 @@ static int compress_run(struct rune_call *c)
         /* the source is about to go: prove the backup reads back first */
         struct rune_artifact_check chk;
         int v = rune_artifact_verify(dst, cancel_cb, c, &chk);
+        bool stopped = chk.cancelled;
         rune_artifact_check_release(&chk);
+        if (v != 0 && stopped) {
+            rc = cancelled(c, "the new backup was not verified; it and the original were kept");
+            goto out;
+        }
         if (v != 0) {
             rc = rune_call_fail(c, "%s was written but does not verify (%s); %s was kept", dst,
                                 chk.reason, src);
