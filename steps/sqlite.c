@@ -1539,7 +1539,7 @@ static int restore_plan(struct rune_call *c)
 
 /* Is the database at `path` intact? PRAGMA integrity_check under the
  * call's cancellation. */
-static bool intact(struct rune_call *c, const char *path)
+static bool passes_integrity(struct rune_call *c, const char *path)
 {
     sqlite3 *chk = NULL;
     sqlite3_stmt *s;
@@ -1621,7 +1621,7 @@ static int compact_run(struct rune_call *c)
     sqlite3_close(h);
     /* 3. the compacted copy must pass integrity_check before it replaces
      * anything; on any failure the original stays where it is */
-    if (!intact(c, tmp)) {
+    if (!passes_integrity(c, tmp)) {
         status = rune_call_cancelled(c)
                      ? stopped(c, "while checking the compacted copy of %s; it is unchanged", db)
                      : rune_call_fail(c, "the compacted copy failed its integrity check; %s is "
