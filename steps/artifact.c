@@ -23,6 +23,7 @@
  */
 #include "artifact.h"
 #include "clock.h"
+#include "shareddir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,7 +195,16 @@ int rune_safe_file_open(struct rune_safe_file *f, const char *path, bool overwri
     if (!dir || !f->tmp || !f->path) {
         free(dir);
         rune_safe_file_abort(f);
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "out of memory for the temporary name of %s", path);
+        return -1;
+    }
+    /* where other users could swap the temp file for theirs before the
+     * rename, nothing is written at all */
+    if (rune_dir_check_shared(dir, err, errlen) != 0) {
+        free(f->tmp);
+        f->tmp = NULL;
+        free(dir);
+        rune_safe_file_abort(f);
         return -1;
     }
     snprintf(f->tmp, len, "%s/.%s.partial-XXXXXX", dir, base);
@@ -212,7 +222,9 @@ int rune_safe_file_open(struct rune_safe_file *f, const char *path, bool overwri
         return -1;
     }
     free(dir);
-    if (fchmod(f->fd, mode) != 0) {
+    /* never set-id: a copy of another user's set-uid file must not become
+     * a root-owned one */
+    if (fchmod(f->fd, mode & 0777) != 0) {
         snprintf(err, errlen, "cannot set the mode of %s: %s", f->tmp, strerror(errno));
         rune_safe_file_abort(f);
         return -1;

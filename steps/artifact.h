@@ -207,9 +207,12 @@ struct rune_safe_file {
     char *path; /* the final name */
 };
 
-/* Creates the temp file with exactly `mode` (no umask: callers pass 0600
- * for backups, or the mode of the file they copy). With overwrite false,
- * fails early if path exists. Returns 0 or -1 with err filled. */
+/* Creates the temp file (mkostemp: O_CREAT|O_EXCL, an unpredictable name,
+ * 0600 from the start) and gives it `mode` without the set-id and sticky
+ * bits (no umask: callers pass 0600 for backups, or the mode of the file
+ * they copy). Refuses a directory every user can write that has no sticky
+ * bit (shareddir.h). With overwrite false, fails early if path exists.
+ * Returns 0 or -1 with err filled. */
 int rune_safe_file_open(struct rune_safe_file *f, const char *path, bool overwrite, mode_t mode,
                         char *err, size_t errlen);
 /* fsync, rename into place (refusing to replace an existing file unless

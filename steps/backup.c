@@ -208,7 +208,7 @@ static int list_run(struct rune_call *c)
     }
     bool verify = rune_call_bool(c, "verify");
     long long now = rune_clock_wall_ms();
-    json_t *items = json_array();
+    json_t *items = json_array(), *skipped = json_array();
     const char *newest_verified = NULL;
     for (size_t i = 0; i < l.n && rc == RUNE_STEP_OK; i++) {
         struct entry *e = &l.v[i];
@@ -218,6 +218,15 @@ static int list_run(struct rune_call *c)
             break;
         if (e->verified == 1 && !newest_verified)
             newest_verified = e->path;
+        /* a backup that failed its checks (or has no usable manifest) is
+         * said out loud, one line each, and listed in `skipped`: a
+         * "newest_verified" older than the newest backup must not pass in
+         * silence */
+        if (e->verified == 0) {
+            json_array_append_new(skipped, json_pack("{s:s, s:s}", "path", e->path, "reason",
+                                                     e->reason[0] ? e->reason : "unknown"));
+            rune_call_log(c, "skipped %s: %s", e->path, e->reason[0] ? e->reason : "unknown");
+        }
         json_array_append_new(items, entry_json(e, now));
     }
     json_t *o = rune_call_outputs(c);
@@ -226,9 +235,16 @@ static int list_run(struct rune_call *c)
     json_object_set_new(o, "newest", l.n ? json_string(l.v[0].path) : json_null());
     json_object_set_new(o, "newest_verified",
                         newest_verified ? json_string(newest_verified) : json_null());
-    if (rc == RUNE_STEP_OK)
-        rune_call_log(c, "%zu backup%s in %s%s", l.n, l.n == 1 ? "" : "s", dir,
-                      verify ? " (verified)" : "");
+    size_t ns = json_array_size(skipped);
+    json_object_set_new(o, "skipped", skipped);
+    if (rc == RUNE_STEP_OK) {
+        char tail[96] = "";
+        if (verify)
+            snprintf(tail, sizeof tail, " (verified: %zu good, %zu skipped)", l.n - ns, ns);
+        else if (ns)
+            snprintf(tail, sizeof tail, " (%zu skipped: no usable manifest)", ns);
+        rune_call_log(c, "%zu backup%s in %s%s", l.n, l.n == 1 ? "" : "s", dir, tail);
+    }
     listing_free(&l);
     free(dir);
     return rc;
@@ -566,6 +582,9 @@ static const struct rune_output list_outputs[] = {
     {"newest", RUNE_T_STRING, "path of the newest backup, or null"},
     {"newest_verified", RUNE_T_STRING,
      "path of the newest backup that verified, or null (only with verify: true)"},
+    {"skipped", RUNE_T_LIST,
+     "newest first: {path, reason} for each backup that failed verification (or, without "
+     "verify, has no usable manifest); each is also a log line"},
     {0},
 };
 

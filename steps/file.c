@@ -29,6 +29,7 @@
 #include <zlib.h>
 
 #include "artifact.h"
+#include "shareddir.h"
 #include "step.h"
 
 #define IO_BUF ((size_t)1 << 20)
@@ -297,7 +298,12 @@ static int compress_run(struct rune_call *c)
         /* the source is about to go: prove the backup reads back first */
         struct rune_artifact_check chk;
         int v = rune_artifact_verify(dst, cancel_cb, c, &chk);
+        bool stopped = chk.cancelled;
         rune_artifact_check_release(&chk);
+        if (v != 0 && stopped) {
+            rc = cancelled(c, "the new backup was not verified; it and the original were kept");
+            goto out;
+        }
         if (v != 0) {
             rc = rune_call_fail(c, "%s was written but does not verify (%s); %s was kept", dst,
                                 chk.reason, src);
@@ -452,7 +458,7 @@ static int decompress_run(struct rune_call *c)
             goto out;
         }
     }
-    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 07777, err, sizeof err) != 0) {
+    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 0777, err, sizeof err) != 0) {
         rc = rune_call_fail(c, "%s", err);
         goto out;
     }
@@ -564,6 +570,13 @@ static int copy_run(struct rune_call *c)
     if ((fd = open_input(c, src, &st)) < 0)
         goto out;
     if (stat(dst, &dst_st) == 0 && S_ISDIR(dst_st.st_mode)) {
+        /* a directory may be reached through a symlink, unless another
+         * user planted that link in a shared directory (a link to a file
+         * is never followed: the copy replaces it, or is refused) */
+        if (rune_link_check(dst, err, sizeof err) != 0) {
+            rc = rune_call_fail(c, "%s; nothing was copied", err);
+            goto out;
+        }
         const char *slash = strrchr(src, '/');
         size_t len = strlen(dst) + strlen(slash) + 1;
         char *inside = malloc(len);
@@ -586,7 +599,7 @@ static int copy_run(struct rune_call *c)
                             dst);
         goto out;
     }
-    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 07777, err, sizeof err) != 0) {
+    if (rune_safe_file_open(&out, dst, overwrite, st.st_mode & 0777, err, sizeof err) != 0) {
         rc = rune_call_fail(c, "%s", err);
         goto out;
     }

@@ -23,8 +23,11 @@
 
 #include "artifact.h"
 #include "counts.h"
+#include "crash.h"
 #include "names.h"
 #include "rowhash.h"
+#include "scratch.h"
+#include "shareddir.h"
 #include "step.h"
 
 /* ---- shared helpers ---- */
@@ -37,7 +40,33 @@ static void resolve(struct rune_call *c, const char *path, char *out, size_t len
         snprintf(out, len, "%s/%s", rune_call_cwd(c), path);
 }
 
-/* Opens path without creating it. On failure returns NULL with a reason. */
+/* SQLite's progress handler: a statement stops (SQLITE_INTERRUPT) once the
+ * step's deadline has passed or the run is being cancelled, so a slow query
+ * or check cannot outlive its timeout. */
+static int progress(void *c)
+{
+    return rune_call_cancelled(c);
+}
+
+/* Every statement on db stops when the call is cancelled (see progress). */
+static void watch(sqlite3 *db, struct rune_call *c)
+{
+    sqlite3_progress_handler(db, 1000, progress, c);
+}
+
+/* The status of a step whose work was stopped by a timeout or Ctrl-C, with
+ * a message saying what was left undone. */
+static int stopped(struct rune_call *c, const char *fmt, const char *arg)
+{
+    int st = rune_call_cancel_status(c);
+    char what[PATH_MAX + 256];
+    snprintf(what, sizeof what, fmt, arg);
+    rune_call_fail(c, "%s %s", st == RUNE_STEP_TIMEOUT ? "timed out" : "cancelled", what);
+    return st;
+}
+
+/* Opens path without creating it. On failure returns NULL with a reason.
+ * Its statements stop on the call's timeout or cancellation. */
 static sqlite3 *open_db(struct rune_call *c, const char *path, bool readonly, char *why,
                         size_t whylen)
 {
@@ -46,6 +75,10 @@ static sqlite3 *open_db(struct rune_call *c, const char *path, bool readonly, ch
         snprintf(why, whylen, "%s does not exist", path);
         return NULL;
     }
+    /* a primitive that writes is not led into another database by a link
+     * another user planted (reads only read what the runbook asked for) */
+    if (!readonly && rune_link_check(path, why, whylen) != 0)
+        return NULL;
     sqlite3 *db = NULL;
     int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
@@ -56,6 +89,7 @@ static sqlite3 *open_db(struct rune_call *c, const char *path, bool readonly, ch
     }
     long long busy = rune_call_int(c, "busy_timeout");
     sqlite3_busy_timeout(db, busy > 0 ? (int)busy : 5000);
+    watch(db, c);
     return db;
 }
 
@@ -82,9 +116,10 @@ static json_t *column_json(sqlite3_stmt *s, int i)
 static json_t *table_names(sqlite3 *db, char *why, size_t whylen)
 {
     sqlite3_stmt *s;
+    /* '_' is a wildcard in LIKE: escaped, so a table "sqlite1" is a user's */
     if (sqlite3_prepare_v2(db,
                            "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE "
-                           "'sqlite_%' ORDER BY name",
+                           "'sqlite\\_%' ESCAPE '\\' ORDER BY name",
                            -1, &s, NULL) != SQLITE_OK) {
         snprintf(why, whylen, "cannot read the schema: %s", sqlite3_errmsg(db));
         return NULL;
@@ -102,34 +137,28 @@ static json_t *table_names(sqlite3 *db, char *why, size_t whylen)
     return names;
 }
 
-/* "tbl" with embedded quotes doubled: safe to put in SQL as an identifier. */
-static void quote_ident(const char *name, char *out, size_t len)
+/* SQL text `fmt` with the table name put in as a quoted identifier
+ * (sqlite3_mprintf's %w doubles the quotes inside it): any name — mixed
+ * case, spaces, dots, quotes, non-ASCII — reaches SQL as exactly itself.
+ * fmt holds one "%w" inside double quotes. Free with sqlite3_free; NULL
+ * when out of memory. */
+static char *sql_for(const char *fmt, const char *table)
 {
-    size_t k = 0;
-    if (len < 3)
-        return;
-    out[k++] = '"';
-    for (const char *p = name; *p && k + 3 < len; p++) {
-        if (*p == '"')
-            out[k++] = '"';
-        out[k++] = *p;
-    }
-    out[k++] = '"';
-    out[k] = '\0';
+    return sqlite3_mprintf(fmt, table);
 }
 
 static long long count_rows(sqlite3 *db, const char *table, char *why, size_t whylen)
 {
-    char q[600], sql[700];
-    quote_ident(table, q, sizeof q);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", q);
-    sqlite3_stmt *s;
+    char *sql = sql_for("SELECT count(*) FROM \"%w\"", table);
+    sqlite3_stmt *s = NULL;
     long long n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+    if (sql && sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
         n = sqlite3_column_int64(s, 0);
     else
-        snprintf(why, whylen, "cannot count %s: %s", table, sqlite3_errmsg(db));
+        snprintf(why, whylen, "cannot count %s: %s", table, sql ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_finalize(s);
+    sqlite3_free(sql);
     return n;
 }
 
@@ -216,7 +245,7 @@ static int integrity_run(struct rune_call *c)
     if (rc != SQLITE_DONE && rc != SQLITE_OK)
         json_array_append_new(problems, json_string(sqlite3_errmsg(db)));
     json_t *fks = json_array();
-    if (rune_call_bool(c, "foreign_keys") &&
+    if (rune_call_bool(c, "foreign_keys") && !rune_call_cancelled(c) &&
         sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &s, NULL) == SQLITE_OK) {
         while (sqlite3_step(s) == SQLITE_ROW && json_array_size(fks) < (size_t)(max > 0 ? max : 100))
             json_array_append_new(fks, json_pack("{s:s, s:I, s:s}", "table",
@@ -226,6 +255,13 @@ static int integrity_run(struct rune_call *c)
         sqlite3_finalize(s);
     }
     sqlite3_close(db);
+    if (rune_call_cancelled(c)) {
+        /* an interrupted check found what it found so far: no verdict */
+        json_decref(problems);
+        json_decref(fks);
+        return stopped(c, "while checking %s; the check did not finish, so it says nothing about "
+                          "the database — run it again with a longer timeout", path);
+    }
     size_t np = json_array_size(problems), nf = json_array_size(fks);
     json_t *o = rune_call_outputs(c);
     json_object_set_new(o, "ok", json_boolean(np == 0 && nf == 0));
@@ -301,6 +337,8 @@ static int query_run(struct rune_call *c)
     bool truncated = false;
     int rc;
     long long n = 0;
+    /* the progress handler stops a long sqlite3_step (SQLITE_INTERRUPT);
+     * the check after each row stops a query that returns rows slowly */
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (n >= max) {
             truncated = true;
@@ -315,8 +353,17 @@ static int query_run(struct rune_call *c)
             break;
     }
     int st = RUNE_STEP_OK;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (rune_call_cancelled(c) && !truncated) {
+        /* stopped early: the rows kept are only a part of the result */
+        truncated = true;
+        char got[64];
+        snprintf(got, sizeof got, "%lld", n);
+        st = stopped(c, "after %s rows; the query did not finish and its rows are incomplete "
+                        "(truncated: true) — give the step a longer timeout or a faster query",
+                     got);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         st = rune_call_fail(c, "query failed: %s", sqlite3_errmsg(db));
+    }
     sqlite3_finalize(s);
     sqlite3_close(db);
     json_t *o = rune_call_outputs(c);
@@ -392,14 +439,15 @@ static int fingerprint_run(struct rune_call *c)
     json_array_foreach(names, i, nv)
     {
         const char *t = json_string_value(nv);
-        char q[600], sql[700];
-        quote_ident(t, q, sizeof q);
-        snprintf(sql, sizeof sql, "SELECT * FROM %s", q);
+        char *sql = sql_for("SELECT * FROM \"%w\"", t);
         sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-            st = rune_call_fail(c, "cannot read table %s: %s", t, sqlite3_errmsg(db));
+        if (!sql || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+            st = rune_call_fail(c, "cannot read table %s: %s", t,
+                                sql ? sqlite3_errmsg(db) : "out of memory");
+            sqlite3_free(sql);
             break;
         }
+        sqlite3_free(sql);
         struct rune_rowhash d;
         rune_rowhash_init(&d);
         int rc;
@@ -413,9 +461,9 @@ static int fingerprint_run(struct rune_call *c)
         rune_rowhash_hex(&d, hex);
         rune_rowhash_free(&d);
         if (rc != SQLITE_DONE) {
-            st = rune_call_cancelled(c) ? rune_call_cancel_status(c)
-                                        : rune_call_fail(c, "reading %s failed: %s", t,
-                                                         sqlite3_errmsg(db));
+            st = rune_call_cancelled(c)
+                     ? stopped(c, "while reading table %s; the fingerprint is incomplete", t)
+                     : rune_call_fail(c, "reading %s failed: %s", t, sqlite3_errmsg(db));
             break;
         }
         json_object_set_new(tables, t, json_pack("{s:I, s:s}", "rows", (json_int_t)d.rows,
@@ -467,6 +515,9 @@ static int counts_run(struct rune_call *c)
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     json_decref(expected);
+    /* a count interrupted by the progress handler reads as a missing table */
+    if (st != RUNE_STEP_OK && rune_call_cancelled(c))
+        return stopped(c, "while counting the rows of %s; the comparison did not finish", path);
     return st;
 }
 
@@ -564,8 +615,14 @@ static int locks_run(struct rune_call *c)
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
             write_busy++;
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        if (i + 1 < samples && rune_call_sleep(c, window / samples) != RUNE_STEP_OK)
-            break;
+        if (i + 1 < samples && rune_call_sleep(c, window / samples) != RUNE_STEP_OK) {
+            sqlite3_close(db);
+            char took[64];
+            snprintf(took, sizeof took, "%lld of %lld", i + 1, samples);
+            return stopped(c, "after %s lock probes; too few to say how busy the database is — "
+                              "give the step a timeout longer than its window",
+                           took);
+        }
     }
     sqlite3_close(db);
     mode = read_busy ? "exclusive" : write_busy ? "write" : "none";
@@ -608,9 +665,13 @@ static void *stress_worker(void *arg)
         return NULL;
     }
     sqlite3_busy_timeout(db, w->busy_ms);
-    char q[600], sql[800];
-    quote_ident(w->table, q, sizeof q);
-    snprintf(sql, sizeof sql, "INSERT INTO %s(worker, at, payload) VALUES (?, ?, ?)", q);
+    char *sql = sql_for("INSERT INTO \"%w\"(worker, at, payload) VALUES (?, ?, ?)", w->table);
+    if (!sql) {
+        snprintf(w->error, sizeof w->error, "out of memory for the insert statement");
+        w->failed = w->writes;
+        sqlite3_close(db);
+        return NULL;
+    }
     sqlite3_stmt *s = NULL;
     for (long long i = 0; i < w->writes; i++) {
         if (rune_call_cancelled(w->c))
@@ -642,6 +703,7 @@ static void *stress_worker(void *arg)
         }
     }
     sqlite3_finalize(s);
+    sqlite3_free(sql);
     sqlite3_close(db);
     return NULL;
 }
@@ -657,17 +719,17 @@ static int stress_run(struct rune_call *c)
     sqlite3 *db = open_db(c, path, false, why, sizeof why);
     if (!db)
         return rune_call_fail(c, "%s", why);
-    char q[600], sql[900];
-    quote_ident(table, q, sizeof q);
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS %s(id INTEGER PRIMARY KEY, worker INTEGER, at INTEGER, "
-             "payload TEXT)",
-             q);
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        rune_call_fail(c, "cannot create the stress table %s: %s", table, sqlite3_errmsg(db));
+    char *sql = sql_for("CREATE TABLE IF NOT EXISTS \"%w\"(id INTEGER PRIMARY KEY, worker "
+                        "INTEGER, at INTEGER, payload TEXT)",
+                        table);
+    if (!sql || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        rune_call_fail(c, "cannot create the stress table %s: %s", table,
+                       sql ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_free(sql);
         sqlite3_close(db);
         return RUNE_STEP_FAILED;
     }
+    sqlite3_free(sql);
     struct stress *w = calloc((size_t)threads, sizeof *w);
     pthread_t *th = calloc((size_t)threads, sizeof *th);
     if (!w || !th)
@@ -679,30 +741,41 @@ static int stress_run(struct rune_call *c)
         pthread_create(&th[i], NULL, stress_worker, &w[i]);
     }
     long long ok = 0, failed = 0, timeouts = 0;
-    const char *err = NULL;
+    char err[256] = "";
     for (long long i = 0; i < threads; i++) {
         pthread_join(th[i], NULL);
         ok += w[i].ok;
         failed += w[i].failed;
         timeouts += w[i].timeouts;
-        if (w[i].error[0] && !err)
-            err = w[i].error;
+        if (w[i].error[0] && !err[0])
+            snprintf(err, sizeof err, "%s", w[i].error);
     }
+    free(w);
+    free(th);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    /* corruption check afterwards */
+    /* corruption check afterwards (not after a timeout: the writers
+     * stopped early, and the check would be interrupted too) */
+    bool cancelled = rune_call_cancelled(c);
     bool intact = false;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
+    if (!cancelled && sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
         intact = sqlite3_step(s) == SQLITE_ROW &&
                  !strcmp((const char *)sqlite3_column_text(s, 0), "ok");
         sqlite3_finalize(s);
     }
     if (!rune_call_bool(c, "keep_table")) {
-        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", q);
-        sqlite3_exec(db, sql, NULL, NULL, NULL);
+        /* the scratch table goes even after a timeout: no progress handler */
+        sqlite3_progress_handler(db, 0, NULL, NULL);
+        sql = sql_for("DROP TABLE IF EXISTS \"%w\"", table);
+        if (sql)
+            sqlite3_exec(db, sql, NULL, NULL, NULL);
+        sqlite3_free(sql);
     }
     sqlite3_close(db);
+    if (cancelled)
+        return stopped(c, "while the writers ran on %s; the test did not finish and measured "
+                          "nothing — give it a longer timeout or fewer writes", path);
     long long total = threads * writes;
     double rate = total ? 100.0 * (double)ok / (double)total : 0;
     double min_rate = rune_call_num(c, "min_success_rate");
@@ -720,8 +793,6 @@ static int stress_run(struct rune_call *c)
     json_object_set_new(o, "lock_timeouts", json_integer(timeouts));
     json_object_set_new(o, "corruption", json_boolean(!intact));
     json_object_set_new(o, "level", json_string(level));
-    free(w);
-    free(th);
     if (!intact)
         return rune_call_fail(c, "%s failed its integrity check after the stress test: restore "
                                  "from a verified backup", path);
@@ -729,7 +800,7 @@ static int stress_run(struct rune_call *c)
         return rune_call_fail(c, "stress test %s: %.1f%% of %lld writes succeeded (need %.1f%%), "
                                  "%lld lock timeouts (at most %lld)%s%s",
                               level, rate, total, min_rate, timeouts, max_timeouts,
-                              err ? "; first error: " : "", err ? err : "");
+                              err[0] ? "; first error: " : "", err);
     return RUNE_STEP_OK;
 }
 
@@ -742,53 +813,127 @@ static int stress_plan(struct rune_call *c)
     return RUNE_STEP_OK;
 }
 
-/* ---- backups: sqlite.backup, sqlite.restore, sqlite.compact ---- */
+/* ---- backups: sqlite.backup, sqlite.restore, sqlite.compact ----
+ *
+ * Files. The snapshot a backup compresses, the copy a restore decompresses
+ * and the copy a compaction writes are made in a private scratch directory
+ * (scratch.h: mode 0700, an unpredictable name) beside their target: SQLite
+ * opens them by name, and in there no other user can plant, replace or
+ * read anything. A restore or compaction then replaces the live database
+ * with one rename() (swap_in), so a crash at any point leaves a database
+ * under the live name. A crash leaves the scratch directory behind; the
+ * next of these steps in the same directory removes it (reap).
+ */
 
 static bool cancelled_cb(void *c)
 {
     return rune_call_cancelled(c);
 }
 
-/* Copies the live database into a plain file with the online backup API,
- * in one step: one read transaction, so the copy is consistent even while
- * writers go on (in WAL mode they are not blocked). */
-static int snapshot(const char *src, const char *dst, int busy_ms, char *why, size_t whylen)
+/* The directory of an absolute path: "/a/b/c" → "/a/b", "/c" → "/". */
+static void dir_part(const char *path, char *out, size_t len)
+{
+    const char *sl = strrchr(path, '/');
+    if (!sl || sl == path)
+        snprintf(out, len, "/");
+    else
+        snprintf(out, len, "%.*s", (int)(sl - path), path);
+}
+
+/* Removes the scratch directories runs that died left in dir, saying so. */
+static void reap(struct rune_call *c, const char *dir)
+{
+    char first[256];
+    int n = rune_scratch_reap(dir, first, sizeof first);
+    if (n > 0)
+        rune_call_log(c, "removed %d scratch director%s left in %s by a run that did not finish "
+                         "(%s%s)",
+                      n, n == 1 ? "y" : "ies", dir, first, n > 1 ? ", ..." : "");
+}
+
+/* Makes a scratch directory in `dir` and an empty file `name` in it (mode
+ * 0600: no wider than any database it will hold a copy of). `owner` owns
+ * the data it will hold (scratch.h). */
+static int scratch_file(const char *dir, uid_t owner, const char *name, char **scr, char **file,
+                        char *why, size_t whylen)
+{
+    *scr = *file = NULL;
+    if (rune_scratch_make(scr, dir, owner, why, whylen) != 0)
+        return -1;
+    int fd = rune_scratch_create(*scr, name, 0600, file, why, whylen);
+    if (fd < 0) {
+        rune_scratch_remove(*scr);
+        *scr = NULL;
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Copies the live database into dst (an empty file in a scratch directory)
+ * with the online backup API. The source holds one read transaction for
+ * the whole copy, so every page comes from the same moment: the copy is
+ * consistent while writers go on (in WAL mode they are not blocked) and
+ * never restarts. It goes 1024 pages at a time, so a timeout or Ctrl-C
+ * stops it. Returns 0, 1 when cancelled, or -1 with a reason. */
+static int snapshot(struct rune_call *c, const char *src, const char *dst, int busy_ms, char *why,
+                    size_t whylen)
 {
     sqlite3 *from = NULL, *to = NULL;
-    int rc = sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                           SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(why, whylen, "cannot open %s: %s", rc && to ? dst : src,
-                 sqlite3_errmsg(to ? to : from));
+    sqlite3_backup *b = NULL;
+    int result = -1;
+    if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(why, whylen, "cannot open %s: %s", src, sqlite3_errmsg(from));
         goto out;
     }
     sqlite3_busy_timeout(from, busy_ms);
-    sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
-    if (!b) {
-        snprintf(why, whylen, "cannot start the backup: %s", sqlite3_errmsg(to));
-        rc = SQLITE_ERROR;
+    if (sqlite3_exec(from, "BEGIN; SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        snprintf(why, whylen, "cannot read %s: %s", src, sqlite3_errmsg(from));
         goto out;
     }
-    rc = sqlite3_backup_step(b, -1);
-    sqlite3_backup_finish(b);
+    /* dst exists (made private and empty): never SQLITE_OPEN_CREATE */
+    if (sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(why, whylen, "cannot open the snapshot %s: %s", dst, sqlite3_errmsg(to));
+        goto out;
+    }
+    b = sqlite3_backup_init(to, "main", from, "main");
+    if (!b) {
+        snprintf(why, whylen, "cannot start the backup: %s", sqlite3_errmsg(to));
+        goto out;
+    }
+    int rc;
+    while ((rc = sqlite3_backup_step(b, 1024)) == SQLITE_OK) {
+        if (rune_call_cancelled(c)) {
+            result = 1;
+            goto out;
+        }
+    }
     if (rc != SQLITE_DONE) {
         snprintf(why, whylen, "backup of %s failed: %s", src, sqlite3_errstr(rc));
         goto out;
     }
+    sqlite3_backup_finish(b);
+    b = NULL;
     /* a plain rollback-journal file: one self-contained database */
     sqlite3_exec(to, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
-    rc = SQLITE_OK;
+    result = 0;
 out:
+    sqlite3_backup_finish(b);
+    if (from)
+        sqlite3_exec(from, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(from);
     sqlite3_close(to);
-    return rc == SQLITE_OK ? 0 : -1;
+    return result;
 }
 
 /* Row counts, per-table content hashes and a schema fingerprint of a
- * database file (the snapshot, or a restored copy), all in one read. */
-static json_t *describe_db(const char *path, char *why, size_t whylen)
+ * database file (the snapshot, or a restored copy), all in one read. A
+ * table that cannot be read is an error, never a count of 0. Stops on the
+ * call's cancellation (the caller checks rune_call_cancelled). */
+static json_t *describe_db(struct rune_call *c, const char *path, char *why, size_t whylen)
 {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -796,28 +941,38 @@ static json_t *describe_db(const char *path, char *why, size_t whylen)
         sqlite3_close(db);
         return NULL;
     }
+    watch(db, c);
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     json_t *names = table_names(db, why, whylen);
     json_t *tables = json_object(), *hashes = json_object();
-    size_t i;
-    json_t *nv;
-    json_array_foreach(names, i, nv)
-    {
-        const char *t = json_string_value(nv);
-        char q[600], sql[700];
-        quote_ident(t, q, sizeof q);
-        snprintf(sql, sizeof sql, "SELECT * FROM %s", q);
-        sqlite3_stmt *st;
+    bool ok = names != NULL;
+    for (size_t i = 0; ok && i < json_array_size(names); i++) {
+        const char *t = json_string_value(json_array_get(names, i));
+        char *sql = sql_for("SELECT * FROM \"%w\"", t);
+        sqlite3_stmt *st = NULL;
+        if (!sql || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+            snprintf(why, whylen, "cannot read table %s of %s: %s", t, path,
+                     sql ? sqlite3_errmsg(db) : "out of memory");
+            sqlite3_free(sql);
+            ok = false;
+            break;
+        }
+        sqlite3_free(sql);
         struct rune_rowhash d;
         rune_rowhash_init(&d);
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-            while (sqlite3_step(st) == SQLITE_ROW)
-                hash_row(st, &d);
-            sqlite3_finalize(st);
-        }
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            hash_row(st, &d);
+        sqlite3_finalize(st);
         char hex[65];
         rune_rowhash_hex(&d, hex);
         rune_rowhash_free(&d);
+        if (rc != SQLITE_DONE) {
+            snprintf(why, whylen, "reading table %s of %s failed: %s", t, path,
+                     sqlite3_errmsg(db));
+            ok = false;
+            break;
+        }
         json_object_set_new(tables, t, json_integer(d.rows));
         json_object_set_new(hashes, t, json_string(hex));
     }
@@ -825,14 +980,20 @@ static json_t *describe_db(const char *path, char *why, size_t whylen)
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     EVP_DigestInit_ex(m, EVP_sha256(), NULL);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT type, name, coalesce(sql,'') FROM sqlite_schema "
-                               "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-                           -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW)
+    if (ok && sqlite3_prepare_v2(db, "SELECT type, name, coalesce(sql,'') FROM sqlite_schema "
+                                     "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                                     "ORDER BY type, name",
+                                 -1, &st, NULL) == SQLITE_OK) {
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
             for (int k = 0; k < 3; k++) {
                 const char *v = (const char *)sqlite3_column_text(st, k);
                 EVP_DigestUpdate(m, v, strlen(v) + 1);
             }
+        if (rc != SQLITE_DONE) {
+            snprintf(why, whylen, "cannot read the schema of %s: %s", path, sqlite3_errmsg(db));
+            ok = false;
+        }
         sqlite3_finalize(st);
     }
     unsigned char md[32];
@@ -843,12 +1004,12 @@ static json_t *describe_db(const char *path, char *why, size_t whylen)
         snprintf(schema + 2 * k, 3, "%02x", md[k]);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
-    if (!names) {
+    json_decref(names);
+    if (!ok) {
         json_decref(tables);
         json_decref(hashes);
         return NULL;
     }
-    json_decref(names);
     return json_pack("{s:o, s:o, s:s}", "tables", tables, "table_hashes", hashes,
                      "schema_fingerprint", schema);
 }
@@ -866,6 +1027,7 @@ static void stem(const char *path, char *out, size_t len)
 /* describe_db of the snapshot in a thread of its own, so that it runs
  * while the artifact's workers compress the same file (both only read it). */
 struct describe_job {
+    struct rune_call *c;
     const char *path;
     json_t *desc; /* owned by whoever joined the thread */
     char why[1024];
@@ -874,37 +1036,41 @@ struct describe_job {
 static void *describe_thread(void *arg)
 {
     struct describe_job *j = arg;
-    j->desc = describe_db(j->path, j->why, sizeof j->why);
+    j->desc = describe_db(j->c, j->path, j->why, sizeof j->why);
     return NULL;
 }
 
 /* Writes a backup of db into the artifact `dest`; sets the usual outputs.
- * Returns a rune_status. The snapshot is a hidden file beside dest; it is
- * described (row counts, content hashes) while it is compressed. */
+ * Returns a rune_status. The snapshot is a file in a scratch directory
+ * beside dest; it is described (row counts, content hashes) while it is
+ * compressed, and removed on every path out. */
 static int write_backup(struct rune_call *c, const char *db, const char *dest, json_t *o)
 {
-    char *buf = NULL;
-    char why[1024] = "";
-    char snap[PATH_MAX];
-    snprintf(snap, sizeof snap, "%s.snapshot-%d", dest, (int)getpid());
-    char *slash = strrchr(snap, '/');
-    if (slash) { /* hide it: ".name.gz.snapshot-N" */
-        memmove(slash + 2, slash + 1, strlen(slash + 1) + 1);
-        slash[1] = '.';
-    }
-    struct stat st;
-    if (stat(dest, &st) == 0)
+    char *buf = NULL, *scr = NULL, *snap = NULL;
+    char why[1024] = "", dir[PATH_MAX];
+    struct stat st, src;
+    if (lstat(dest, &st) == 0)
         return rune_call_fail(c, "backup %s already exists; choose another name or remove it",
                               dest);
+    if (stat(db, &src) != 0)
+        return rune_call_fail(c, "%s does not exist; nothing to back up", db);
+    dir_part(dest, dir, sizeof dir);
+    reap(c, dir);
+    if (scratch_file(dir, src.st_uid, "snapshot.db", &scr, &snap, why, sizeof why) != 0)
+        return rune_call_fail(c, "%s; no backup was written", why);
     long long busy = rune_call_int(c, "busy_timeout");
     long long t0 = rune_clock_wall_ms();
     char point[RUNE_ISO_LEN];
     rune_clock_iso(point, t0);
-    if (snapshot(db, snap, busy > 0 ? (int)busy : 5000, why, sizeof why) != 0) {
-        unlink(snap);
-        return rune_call_fail(c, "%s", why);
+    int sn = snapshot(c, db, snap, busy > 0 ? (int)busy : 5000, why, sizeof why);
+    if (sn != 0) {
+        rune_scratch_remove(scr);
+        free(snap);
+        return sn > 0 ? stopped(c, "while taking the snapshot of %s; no backup was written", db)
+                      : rune_call_fail(c, "%s; no backup was written", why);
     }
-    struct describe_job dj = {.path = snap};
+    rune_crash_point("sqlite.backup");
+    struct describe_job dj = {.c = c, .path = snap};
     pthread_t dt;
     bool describing = pthread_create(&dt, NULL, describe_thread, &dj) == 0;
     if (!describing)
@@ -921,7 +1087,7 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
         status = rune_call_fail(c, "%s", why);
         goto out;
     }
-    fd = open(snap, O_RDONLY | O_CLOEXEC);
+    fd = open(snap, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     buf = malloc(1 << 20); /* per call: steps run in parallel */
     if (!buf)
         abort();
@@ -930,7 +1096,8 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
         if (rune_call_cancelled(c)) {
             rune_artifact_abort(w);
             w = NULL;
-            status = rune_call_cancel_status(c);
+            status = stopped(c, "while compressing the snapshot of %s; the partial backup was "
+                                "removed", db);
             goto out;
         }
         if (rune_artifact_write(w, buf, (size_t)n, why, sizeof why) != 0) {
@@ -952,7 +1119,10 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     if (!dj.desc) {
         rune_artifact_abort(w);
         w = NULL;
-        status = rune_call_fail(c, "the snapshot is unreadable: %s", dj.why);
+        status = rune_call_cancelled(c)
+                     ? stopped(c, "while counting the rows of the snapshot of %s; no backup was "
+                                  "written", db)
+                     : rune_call_fail(c, "the snapshot is unreadable: %s", dj.why);
         goto out;
     }
     json_t *manifest = rune_artifact_commit(w, dj.desc, why, sizeof why);
@@ -978,7 +1148,8 @@ out:
     if (fd >= 0)
         close(fd);
     json_decref(dj.desc);
-    unlink(snap);
+    rune_scratch_remove(scr);
+    free(snap);
     return status;
 }
 
@@ -1010,27 +1181,237 @@ static int backup_plan(struct rune_call *c)
     return RUNE_STEP_OK;
 }
 
-/* Moves the database and its -wal/-shm/-journal aside to safety; a stale
- * -wal next to a restored file would be replayed into it. */
-static int move_aside(const char *db, const char *safety, char *why, size_t whylen)
+/* The database a restore or compaction replaces: a regular file, or none
+ * (*exists false). A symlink is refused: the rename that swaps the new
+ * file in would replace the link, not the database it points to. */
+static int live_file(struct rune_call *c, const char *db, struct stat *st, bool *exists)
 {
-    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (int i = 0; i < 4; i++) {
-        char a[PATH_MAX + 16], b[PATH_MAX + 16];
-        snprintf(a, sizeof a, "%s%s", db, sfx[i]);
-        snprintf(b, sizeof b, "%s%s", safety, sfx[i]);
-        if (rename(a, b) != 0 && errno != ENOENT) {
-            snprintf(why, whylen, "cannot move %s aside: %s", a, strerror(errno));
-            return -1;
+    *exists = false;
+    if (lstat(db, st) != 0) {
+        if (errno == ENOENT)
+            return RUNE_STEP_OK;
+        return rune_call_fail(c, "cannot look at %s: %s; nothing was changed", db,
+                              strerror(errno));
+    }
+    if (S_ISLNK(st->st_mode)) {
+        char real[PATH_MAX];
+        bool known = realpath(db, real) != NULL;
+        return rune_call_fail(c,
+                              "%s is a symbolic link%s%s: replacing it would replace the link, "
+                              "not the database; give the database's own path; nothing was "
+                              "changed",
+                              db, known ? " to " : "", known ? real : "");
+    }
+    if (!S_ISREG(st->st_mode))
+        return rune_call_fail(c, "%s is not a regular file; nothing was changed", db);
+    *exists = true;
+    return RUNE_STEP_OK;
+}
+
+/* The file `path` (open it here: it is in a scratch directory) takes the
+ * owner, group and mode (without set-id bits) of the database it replaces,
+ * so the application opens it as before; then it is flushed to disk. 0, or
+ * -1 with a reason. */
+static int finish_copy(const char *path, const struct stat *like, char *why, size_t whylen)
+{
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    /* EPERM: not root, and the database is another user's; ours it stays */
+    if (like && fchown(fd, like->st_uid, like->st_gid) != 0 && errno != EPERM) {
+        snprintf(why, whylen, "cannot give %s the owner of the database: %s", path,
+                 strerror(errno));
+        rc = -1;
+    } else if (like && fchmod(fd, like->st_mode & 0777) != 0) {
+        snprintf(why, whylen, "cannot set the mode of %s: %s", path, strerror(errno));
+        rc = -1;
+    } else if (fsync(fd) != 0) {
+        snprintf(why, whylen, "cannot flush %s to disk: %s", path, strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Brings the live database to rest before it is replaced. Opening it
+ * recovers it as any application would (a hot journal rolled back), and a
+ * TRUNCATE checkpoint copies what its WAL holds into the main file and
+ * empties the WAL: the main file alone then holds every committed
+ * transaction, so its -wal and -journal can be removed before the swap
+ * without losing a commit (left beside the new file, SQLite would replay
+ * them into it). Returns 0; 1 when another process holds the database (the
+ * checkpoint could not finish within busy_timeout); -1 when SQLite cannot
+ * read it (damaged — often why it is restored), which is not an error:
+ * the file is replaced as it is. */
+static int settle(struct rune_call *c, const char *db, char *why, size_t whylen)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        long long busy = rune_call_int(c, "busy_timeout");
+        sqlite3_busy_timeout(h, busy > 0 ? (int)busy : 5000);
+        rc = sqlite3_exec(h, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL);
+        if (rc == SQLITE_OK) {
+            int step = sqlite3_step(s);
+            if (step == SQLITE_ROW)
+                rc = sqlite3_column_int(s, 0) ? SQLITE_BUSY : SQLITE_OK;
+            else if (step != SQLITE_DONE)
+                rc = step;
+        }
+        sqlite3_finalize(s);
+    }
+    int result = 0;
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        snprintf(why, whylen,
+                 "%s is in use by another process (its WAL could not be checkpointed within "
+                 "busy_timeout)",
+                 db);
+        result = 1;
+    } else if (rc != SQLITE_OK) {
+        snprintf(why, whylen, "%s", h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+        result = -1;
+    }
+    sqlite3_close(h);
+    return result;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    if (rc != 0 && (errno == EINVAL || errno == EROFS))
+        rc = 0; /* a filesystem that cannot: the renames are done all the same */
+    close(fd);
+    return rc;
+}
+
+/* What SQLite keeps beside a database; -shm is rebuilt from the WAL. */
+static const char *const sidecars[] = {"-wal", "-journal", "-shm"};
+
+/* Puts `fresh` — a complete database file, flushed to disk, in a scratch
+ * directory beside db — in db's place. With `keep`, the current file
+ * (when there is one) is kept as the safety copy, its name in `safety`
+ * (else safety is ""). One system call at a time, each followed by the
+ * crash point "sqlite.swap":
+ *
+ *   1. link(db, SAFETY), then its -wal and -journal, if any, to SAFETY-wal
+ *      and SAFETY-journal: the current files get second names (which never
+ *      replace anything), exactly as they are;
+ *   2. settle: SQLite recovers and checkpoints the live database (through
+ *      the shared inodes the safety copy gets the same, equally complete);
+ *   3. the live -wal, -journal and -shm are removed;
+ *   4. rename(fresh, db): the one step at which db turns from the old
+ *      database into the new one.
+ *
+ * Before 4 the live name is the old database, after it the new one: no
+ * crash point leaves no database. Returns 0; 1 when the database is in use
+ * (nothing changed); -1 with a reason. A failure before 4 leaves the live
+ * database as it was and removes the safety names made on the way. */
+static int swap_in(struct rune_call *c, const char *db, bool exists, const char *fresh, bool keep,
+                   char *safety, size_t safety_len, char *why, size_t whylen)
+{
+    char dir[PATH_MAX];
+    dir_part(db, dir, sizeof dir);
+    const char *base = strrchr(db, '/') + 1;
+    safety[0] = '\0';
+    size_t linked = 0; /* sidecars linked to the safety name */
+    int result = -1;
+    if (exists && keep) {
+        /* a name taken meanwhile (by anyone) only means trying the next */
+        for (int tries = 0;; tries++) {
+            if (rune_fresh_name(safety, safety_len, dir, base, ".before-restore-", "", why,
+                                whylen) != 0)
+                return -1;
+            if (link(db, safety) == 0)
+                break;
+            if (errno != EEXIST || tries > 100) {
+                snprintf(why, whylen, "cannot keep the current %s as %s: %s; nothing was changed",
+                         db, safety, strerror(errno));
+                safety[0] = '\0';
+                return -1;
+            }
+        }
+        rune_crash_point("sqlite.swap");
+        for (; linked < 2; linked++) {
+            char a[PATH_MAX + 16], b[PATH_MAX + 80];
+            snprintf(a, sizeof a, "%s%s", db, sidecars[linked]);
+            snprintf(b, sizeof b, "%s%s", safety, sidecars[linked]);
+            if (link(a, b) == 0) {
+                rune_crash_point("sqlite.swap");
+            } else if (errno != ENOENT) {
+                snprintf(why, whylen, "cannot keep %s as %s: %s; nothing was changed", a, b,
+                         strerror(errno));
+                goto undo;
+            }
+        }
+        if (fsync_dir(dir) != 0) {
+            snprintf(why, whylen, "cannot flush directory %s to disk: %s; nothing was changed",
+                     dir, strerror(errno));
+            goto undo;
         }
     }
+    if (exists) {
+        char sw[512];
+        int set = settle(c, db, sw, sizeof sw);
+        if (set > 0) {
+            snprintf(why, whylen, "%s", sw);
+            result = 1;
+            goto undo;
+        }
+        if (set < 0)
+            rune_call_log(c, "%s cannot be read (%s): it is replaced as it is%s", db, sw,
+                          safety[0] ? ", and kept as the safety copy" : "");
+    }
+    for (size_t i = 0; i < 3; i++) {
+        char a[PATH_MAX + 16];
+        snprintf(a, sizeof a, "%s%s", db, sidecars[i]);
+        if (unlink(a) == 0) {
+            rune_crash_point("sqlite.swap");
+        } else if (errno != ENOENT) {
+            snprintf(why, whylen, "cannot remove %s before the swap: %s; %s was not replaced", a,
+                     strerror(errno), db);
+            return -1; /* the safety copy stays: it is the complete old database */
+        }
+    }
+    if (rename(fresh, db) != 0) {
+        snprintf(why, whylen, "cannot move the new database into place: %s; %s is unchanged",
+                 strerror(errno), db);
+        return -1;
+    }
+    rune_crash_point("sqlite.swap");
+    if (fsync_dir(dir) != 0) {
+        snprintf(why, whylen,
+                 "%s was replaced, but directory %s could not be flushed to disk (%s): a power "
+                 "loss now could bring the old file back",
+                 db, dir, strerror(errno));
+        return -1;
+    }
     return 0;
+undo:
+    for (size_t i = 0; i < linked; i++) {
+        char b[PATH_MAX + 80];
+        snprintf(b, sizeof b, "%s%s", safety, sidecars[i]);
+        unlink(b);
+    }
+    if (safety[0])
+        unlink(safety);
+    safety[0] = '\0';
+    return result;
 }
 
 static int restore_run(struct rune_call *c)
 {
-    char from[PATH_MAX], db[PATH_MAX], why[1024] = "";
-    char *buf = NULL;
+    char from[PATH_MAX], db[PATH_MAX], dir[PATH_MAX], why[1024] = "";
+    char *buf = NULL, *scr = NULL, *tmp = NULL;
     resolve(c, rune_call_str(c, "from"), from, sizeof from);
     resolve(c, rune_call_str(c, "path"), db, sizeof db);
     json_t *o = rune_call_outputs(c);
@@ -1041,10 +1422,11 @@ static int restore_run(struct rune_call *c)
     rune_call_log(c, "verifying %s", from);
     int v = rune_artifact_verify_sums(from, cancelled_cb, c, &chk);
     if (v != 0) {
-        int st = chk.cancelled ? rune_call_cancel_status(c)
-                               : rune_call_fail(c, "refusing to restore from %s: %s; nothing was "
-                                                   "changed — pick another backup (backup.list)",
-                                                from, chk.reason);
+        int st = chk.cancelled
+                     ? stopped(c, "while verifying %s; nothing was changed", from)
+                     : rune_call_fail(c, "refusing to restore from %s: %s; nothing was "
+                                         "changed — pick another backup (backup.list)",
+                                      from, chk.reason);
         rune_artifact_check_release(&chk);
         return st;
     }
@@ -1055,25 +1437,25 @@ static int restore_run(struct rune_call *c)
         json_decref(manifest);
         return rune_call_fail(c, "%s is a %s backup, not a SQLite one", from, engine ? engine : "?");
     }
-    /* 2. decompress into a temp file beside the target */
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.restore-%d", db, (int)getpid());
+    struct stat cur;
+    bool exists;
+    int status = live_file(c, db, &cur, &exists);
+    if (status != RUNE_STEP_OK) {
+        json_decref(manifest);
+        return status;
+    }
+    /* 2. decompress into a scratch directory beside the target */
     struct rune_artifact_reader *r = NULL;
-    int status = RUNE_STEP_OK;
     int fd = -1;
+    dir_part(db, dir, sizeof dir);
+    reap(c, dir);
+    if (rune_scratch_make(&scr, dir, exists ? cur.st_uid : (uid_t)-1, why, sizeof why) != 0 ||
+        (fd = rune_scratch_create(scr, "restore.db", 0600, &tmp, why, sizeof why)) < 0) {
+        status = rune_call_fail(c, "%s; nothing was changed", why);
+        goto out;
+    }
     if (rune_artifact_reader_open(&r, from, why, sizeof why) != 0) {
         status = rune_call_fail(c, "%s", why);
-        goto out;
-    }
-    struct stat cur;
-    mode_t mode = stat(db, &cur) == 0 ? (cur.st_mode & 07777) : 0600; /* keep the file's mode */
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0 && fchmod(fd, mode) != 0) {
-        status = rune_call_fail(c, "cannot set the mode of %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fd < 0) {
-        status = rune_call_fail(c, "cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
     buf = malloc(1 << 20); /* per call: steps run in parallel */
@@ -1082,11 +1464,12 @@ static int restore_run(struct rune_call *c)
     ssize_t n;
     while ((n = rune_artifact_read(r, buf, 1 << 20, why, sizeof why)) > 0) {
         if (rune_write_all(fd, buf, (size_t)n) != 0) {
-            status = rune_call_fail(c, "writing %s: %s", tmp, strerror(errno));
+            status = rune_call_fail(c, "writing %s: %s; nothing was changed", tmp,
+                                    strerror(errno));
             goto out;
         }
         if (rune_call_cancelled(c)) {
-            status = rune_call_cancel_status(c);
+            status = stopped(c, "while decompressing %s; nothing was changed", from);
             goto out;
         }
     }
@@ -1096,16 +1479,19 @@ static int restore_run(struct rune_call *c)
                                 from, why);
         goto out;
     }
-    if (fsync(fd) != 0) {
-        status = rune_call_fail(c, "fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
     close(fd);
     fd = -1;
+    if (finish_copy(tmp, exists ? &cur : NULL, why, sizeof why) != 0) {
+        status = rune_call_fail(c, "%s; nothing was changed", why);
+        goto out;
+    }
     /* 3. check the restored copy before it replaces anything */
-    json_t *desc = describe_db(tmp, why, sizeof why);
+    json_t *desc = describe_db(c, tmp, why, sizeof why);
     if (!desc) {
-        status = rune_call_fail(c, "the restored copy does not open: %s", why);
+        status = rune_call_cancelled(c)
+                     ? stopped(c, "while checking the restored copy of %s; nothing was changed",
+                               from)
+                     : rune_call_fail(c, "the restored copy does not open: %s", why);
         goto out;
     }
     bool same = json_equal(json_object_get(desc, "tables"), json_object_get(manifest, "tables")) &&
@@ -1119,27 +1505,16 @@ static int restore_run(struct rune_call *c)
         goto out;
     }
     /* 4. swap: the current database (if any) becomes the safety copy */
-    struct stat st;
-    if (stat(db, &st) == 0) {
-        /* db is absolute (resolved against the cwd): DIR/NAME */
-        char safety[PATH_MAX + 64], dir[PATH_MAX];
-        const char *base = strrchr(db, '/') + 1;
-        snprintf(dir, sizeof dir, "%.*s", (int)(base - db - 1), db);
-        if (rune_fresh_name(safety, sizeof safety, *dir ? dir : "/", base, ".before-restore-", "",
-                            why, sizeof why) != 0 ||
-            move_aside(db, safety, why, sizeof why) != 0) {
-            status = rune_call_fail(c, "%s", why);
-            goto out;
-        }
-        json_object_set_new(o, "safety_copy", json_string(safety));
-    } else {
-        json_object_set_new(o, "safety_copy", json_null());
-    }
-    if (rename(tmp, db) != 0) {
-        status = rune_call_fail(c, "cannot move the restored copy into place: %s", strerror(errno));
+    char safety[PATH_MAX + 64];
+    int sw = swap_in(c, db, exists, tmp, true, safety, sizeof safety, why, sizeof why);
+    if (sw != 0) {
+        status = rune_call_fail(c, "%s%s", why,
+                                sw > 0 ? "; stop the application that has it open, then restore "
+                                         "again; nothing was changed"
+                                       : "");
         goto out;
     }
-    tmp[0] = '\0';
+    json_object_set_new(o, "safety_copy", safety[0] ? json_string(safety) : json_null());
     json_object_set_new(o, "path", json_string(db));
     json_object_set(o, "recovery_point", json_object_get(manifest, "recovery_point"));
     json_object_set_new(o, "backup", json_string(from));
@@ -1147,8 +1522,8 @@ out:
     free(buf);
     if (fd >= 0)
         close(fd);
-    if (tmp[0])
-        unlink(tmp);
+    rune_scratch_remove(scr);
+    free(tmp);
     rune_artifact_reader_close(r);
     json_decref(manifest);
     return status;
@@ -1162,28 +1537,50 @@ static int restore_plan(struct rune_call *c)
     return RUNE_STEP_OK;
 }
 
+/* Is the database at `path` intact? PRAGMA integrity_check under the
+ * call's cancellation. */
+static bool passes_integrity(struct rune_call *c, const char *path)
+{
+    sqlite3 *chk = NULL;
+    sqlite3_stmt *s;
+    bool ok = false;
+    if (sqlite3_open_v2(path, &chk, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ==
+        SQLITE_OK) {
+        watch(chk, c);
+        if (sqlite3_prepare_v2(chk, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK) {
+            ok = sqlite3_step(s) == SQLITE_ROW &&
+                 !strcmp((const char *)sqlite3_column_text(s, 0), "ok");
+            sqlite3_finalize(s);
+        }
+    }
+    sqlite3_close(chk);
+    return ok;
+}
+
 static int compact_run(struct rune_call *c)
 {
-    char db[PATH_MAX], why[1024];
+    char db[PATH_MAX], dir[PATH_MAX], why[1024];
     resolve(c, rune_call_str(c, "path"), db, sizeof db);
     json_t *o = rune_call_outputs(c);
     struct stat st;
-    if (stat(db, &st) != 0)
+    bool exists;
+    int status = live_file(c, db, &st, &exists);
+    if (status != RUNE_STEP_OK)
+        return status;
+    if (!exists)
         return rune_call_fail(c, "%s does not exist", db);
     long long before = st.st_size;
+    dir_part(db, dir, sizeof dir);
     /* 1. a backup first (the seed: "ALWAYS use -BackupFirst") */
     if (rune_call_bool(c, "backup")) {
-        char dir[PATH_MAX], dest[PATH_MAX], name[256];
+        char bdir[PATH_MAX], dest[PATH_MAX], name[256];
         const char *bd = rune_call_str(c, "backup_dir");
-        if (bd) {
-            resolve(c, bd, dir, sizeof dir);
-        } else {
-            snprintf(dir, sizeof dir, "%s", db);
-            char *sl = strrchr(dir, '/');
-            *sl = '\0';
-        }
+        if (bd)
+            resolve(c, bd, bdir, sizeof bdir);
+        else
+            snprintf(bdir, sizeof bdir, "%s", dir);
         stem(db, name, sizeof name);
-        if (rune_fresh_name(dest, sizeof dest, dir, name, "-before-compact-", ".db.gz", why,
+        if (rune_fresh_name(dest, sizeof dest, bdir, name, "-before-compact-", ".db.gz", why,
                             sizeof why) != 0)
             return rune_call_fail(c, "%s", why);
         json_t *bo = json_object();
@@ -1195,12 +1592,17 @@ static int compact_run(struct rune_call *c)
     } else {
         json_object_set_new(o, "backup", json_null());
     }
-    /* 2. VACUUM INTO a new file: the original is untouched until the swap */
-    char tmp[PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.compact-%d", db, (int)getpid());
+    /* 2. VACUUM INTO a private empty file: the original is untouched until
+     * the swap (VACUUM INTO writes into an empty file, never a full one) */
+    char *scr = NULL, *tmp = NULL;
+    reap(c, dir);
+    if (scratch_file(dir, st.st_uid, "compact.db", &scr, &tmp, why, sizeof why) != 0)
+        return rune_call_fail(c, "%s; %s is unchanged", why, db);
     sqlite3 *h = open_db(c, db, false, why, sizeof why);
-    if (!h)
-        return rune_call_fail(c, "%s", why);
+    if (!h) {
+        status = rune_call_fail(c, "%s", why);
+        goto out;
+    }
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(h, "VACUUM INTO ?", -1, &s, NULL);
     if (rc == SQLITE_OK) {
@@ -1209,42 +1611,46 @@ static int compact_run(struct rune_call *c)
         sqlite3_finalize(s);
     }
     if (rc != SQLITE_DONE && rc != SQLITE_OK) {
-        rune_call_fail(c, "VACUUM INTO failed: %s; %s is unchanged", sqlite3_errmsg(h), db);
+        status = rune_call_cancelled(c)
+                     ? stopped(c, "while compacting %s (VACUUM INTO); it is unchanged", db)
+                     : rune_call_fail(c, "VACUUM INTO failed: %s; %s is unchanged",
+                                      sqlite3_errmsg(h), db);
         sqlite3_close(h);
-        unlink(tmp);
-        return RUNE_STEP_FAILED;
+        goto out;
     }
     sqlite3_close(h);
     /* 3. the compacted copy must pass integrity_check before it replaces
      * anything; on any failure the original stays where it is */
-    sqlite3 *chk = NULL;
-    bool ok = false;
-    if (sqlite3_open_v2(tmp, &chk, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(chk, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK) {
-        ok = sqlite3_step(s) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(s, 0), "ok");
-        sqlite3_finalize(s);
+    if (!passes_integrity(c, tmp)) {
+        status = rune_call_cancelled(c)
+                     ? stopped(c, "while checking the compacted copy of %s; it is unchanged", db)
+                     : rune_call_fail(c, "the compacted copy failed its integrity check; %s is "
+                                         "unchanged (restore from the backup if it is damaged)",
+                                      db);
+        goto out;
     }
-    sqlite3_close(chk);
-    if (!ok) {
-        unlink(tmp);
-        return rune_call_fail(c, "the compacted copy failed its integrity check; %s is unchanged "
-                                 "(restore from the backup if it is damaged)", db);
+    if (finish_copy(tmp, &st, why, sizeof why) != 0) {
+        status = rune_call_fail(c, "%s; %s is unchanged", why, db);
+        goto out;
     }
-    int dfd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    if (rename(tmp, db) != 0) {
-        unlink(tmp);
-        return rune_call_fail(c, "cannot replace %s: %s; it is unchanged", db, strerror(errno));
+    char none[8];
+    int sw = swap_in(c, db, true, tmp, false, none, sizeof none, why, sizeof why);
+    if (sw != 0) {
+        status = rune_call_fail(c, "%s%s", why,
+                                sw > 0 ? "; stop the application that has it open, then compact "
+                                         "again; it is unchanged"
+                                       : "");
+        goto out;
     }
     stat(db, &st);
     json_object_set_new(o, "bytes_before", json_integer(before));
     json_object_set_new(o, "bytes_after", json_integer(st.st_size));
     json_object_set_new(o, "reduction_percent",
                         json_real(before ? 100.0 * (double)(before - st.st_size) / (double)before : 0));
-    return RUNE_STEP_OK;
+out:
+    rune_scratch_remove(scr);
+    free(tmp);
+    return status;
 }
 
 static int compact_plan(struct rune_call *c)
