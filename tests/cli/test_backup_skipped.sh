@@ -40,6 +40,23 @@ expect_no "(verified)"
 expect_eq "$(sql "select count(*) from events where incident_id='$(last_incident)' and kind='log' and detail_json like '%skipped $T/b/db-3.gz: chunk 1 of%'")" "1" "log events"
 end_case
 
+test_case "the report lists the skipped backup as a finding, with its reason, in every format"
+id=$(last_incident)
+run_rune report "$id" --format json
+expect_rc 0
+cp "$T/out" "$T/report.json"
+python3 -m jsonschema -i "$T/report.json" "$RUNE_SOURCE_DIR/schemas/report.schema.json" 2>"$T/schema.err" || fail "schema: $(cat "$T/schema.err")"
+expect_eq "$(sqlite3 :memory: "select json_extract(readfile('$T/report.json'), '\$.findings[0].path')")" "$T/b/db-3.gz" "finding path"
+expect_eq "$(sqlite3 :memory: "select json_extract(readfile('$T/report.json'), '\$.findings[0].kind')")" "skipped_backup"
+case "$(sqlite3 :memory: "select json_extract(readfile('$T/report.json'), '\$.findings[0].reason')")" in
+*"SHA-256 mismatch"*) ;; *) fail "finding reason" ;; esac
+run_rune report "$id" --format md
+expect_out "## Findings"
+expect_out "**backup skipped** by step \`list\`: \`$T/b/db-3.gz\`"
+run_rune report "$id" --format html
+expect_out "backup skipped</span> by step <code>list</code>: <code>$T/b/db-3.gz</code>"
+end_case
+
 test_case "backup.list without verify lists a data file without its manifest under skipped"
 rm "$T/b/db-1.gz.manifest.json"
 run_rune run "$C/list.yaml" --set dir="$T/b" --set verify=false
