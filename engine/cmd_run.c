@@ -33,6 +33,9 @@ static void usage(FILE *out, bool plan)
             "      --reports DIR  write the Markdown report there (default: $RUNE_REPORTS, else "
             "reports/ beside the log)\n"
             "      --no-report    write no report\n"
+            "      --keep-workdir keep the run's work directory (${run.workdir}) after it "
+            "resolves;\n"
+            "                     a run that does not resolve always keeps it\n"
             "  -q, --quiet        only failures and the outcome\n"
             "      --no-color     plain text even on a terminal\n"
             "dry-run (nothing is changed; recorded as mode dry-run):\n"
@@ -105,7 +108,8 @@ static int run_or_plan(int argc, char **argv, bool plan)
         {"probe", no_argument, NULL, 'P'},     {"fail", required_argument, NULL, 'F'},
         {"fail-attempts", required_argument, NULL, 'A'},
         {"json", no_argument, NULL, 'J'},      {"reports", required_argument, NULL, 'R'},
-        {"no-report", no_argument, NULL, 'N'}, {NULL, 0, NULL, 0},
+        {"no-report", no_argument, NULL, 'N'}, {"keep-workdir", no_argument, NULL, 'K'},
+        {NULL, 0, NULL, 0},
     };
     const char *cmd = plan ? "plan" : "run";
     json_t *fails = json_object(), *fail_attempts = json_object();
@@ -144,6 +148,7 @@ static int run_or_plan(int argc, char **argv, bool plan)
         case 'J': o.json = true; break;
         case 'R': reports_flag = optarg; break;
         case 'N': no_report = true; break;
+        case 'K': o.keep_workdir = true; break;
         case 'F':
         case 'A':
             if (what_if(fails, fail_attempts, optarg, c == 'A') != 0) {
@@ -168,6 +173,11 @@ static int run_or_plan(int argc, char **argv, bool plan)
                        json_object_size(fail_attempts))) {
         fprintf(stderr, "rune run: --probe, --fail, --fail-attempts and --json are for dry-runs; "
                         "add --dry-run (or use rune plan)\n");
+        goto out;
+    }
+    if (o.dry_run && o.keep_workdir) {
+        fprintf(stderr, "rune %s: --keep-workdir: a dry-run makes no work directory to keep\n",
+                cmd);
         goto out;
     }
     const char *arg = argv[optind];

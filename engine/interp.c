@@ -268,11 +268,11 @@ static int ident_char(char c)
 
 void rune_interp_refs(const char *expr, size_t len, rune_ref_fn fn, void *ud)
 {
-    static const char *const roots[] = {"inputs", "steps", "secrets"};
+    static const char *const roots[] = {"inputs", "steps", "secrets", "run"};
     for (size_t i = 0; i < len; i++) {
         if (i > 0 && (ident_char(expr[i - 1]) || expr[i - 1] == '.'))
             continue;
-        for (size_t r = 0; r < 3; r++) {
+        for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
             size_t rl = strlen(roots[r]);
             if (i + rl + 1 < len && strncmp(expr + i, roots[r], rl) == 0 && expr[i + rl] == '.') {
                 size_t a = i + rl + 1, b = a;

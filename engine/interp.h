@@ -43,8 +43,8 @@ json_t *rune_interp_node(const struct rune_node *n, const struct rune_eval *ev,
 
 
 /* Calls fn(ud, root, name, namelen) for each `root.name` reference in an
- * expression, root being "inputs", "steps" or "secrets": what validation
- * can check without running anything. */
+ * expression, root being "inputs", "steps", "secrets" or "run": what
+ * validation can check without running anything. */
 typedef void (*rune_ref_fn)(void *ud, const char *root, const char *name, size_t len);
 void rune_interp_refs(const char *expr, size_t len, rune_ref_fn fn, void *ud);
 

@@ -29,6 +29,7 @@
 #include "params.h"
 #include "plan.h"
 #include "report.h"
+#include "workdir.h"
 
 atomic_int rune_interrupted;
 
@@ -175,10 +176,56 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    r->ctx = json_pack("{s:o, s:o, s:o, s:{s:s, s:n, s:s}, s:{}, s:{s:s, s:s, s:s}}", "inputs",
-                       inputs, "secrets", secrets, "steps", steps, "incident", "id", r->incident,
-                       "severity", "started_at", at, "targets", "runbook", "name", r->rb->name,
-                       "path", abs, "dir", dir);
+    r->ctx = json_pack("{s:o, s:o, s:o, s:{s:s, s:n, s:s}, s:{}, s:{s:s, s:s, s:s}, s:{s:s}}",
+                       "inputs", inputs, "secrets", secrets, "steps", steps, "incident", "id",
+                       r->incident, "severity", "started_at", at, "targets", "runbook", "name",
+                       r->rb->name, "path", abs, "dir", dir, "run", "workdir", r->workdir);
+}
+
+/* ${run.workdir}: scratch space no other user can reach, instead of a
+ * fixed name in /tmp. A dry-run creates nothing: expressions see the path
+ * a run would get, its random part shown as XXXXXX. */
+static int make_workdir(struct rune_run *r)
+{
+    if (r->o->dry_run) {
+        rune_workdir_placeholder(r->o->log_path, r->incident, r->workdir, sizeof r->workdir);
+        return 0;
+    }
+    char err[1024];
+    if (rune_workdir_create(r->o->log_path, r->incident, r->workdir, sizeof r->workdir, err,
+                            sizeof err) != 0) {
+        fprintf(stderr, "rune: cannot make the run's work directory: %s; nothing was run\n", err);
+        return -1;
+    }
+    r->workdir_made = true;
+    return 0;
+}
+
+/* At the end of a run that executed: the work directory is removed,
+ * unless --keep-workdir, or the run did not resolve — then what it holds
+ * (a damaged database, a half-made copy) is evidence for whoever looks
+ * next. What became of it goes into note, for the console after the
+ * outcome line. Returns whether it is still there. */
+static bool finish_workdir(struct rune_run *r, bool resolved, char *note, size_t len)
+{
+    note[0] = '\0';
+    if (!r->workdir_made)
+        return false;
+    r->workdir_made = false;
+    const char *why = NULL;
+    if (r->o->keep_workdir)
+        why = "--keep-workdir";
+    else if (!resolved)
+        why = "the run did not resolve";
+    if (why) {
+        snprintf(note, len, "work directory kept (%s): %s; remove it when done", why, r->workdir);
+        return true;
+    }
+    char err[1024];
+    if (rune_workdir_remove(r->workdir, err, sizeof err) == 0)
+        return false;
+    snprintf(note, len, "warning: the work directory was not removed: %s", err);
+    return true;
 }
 
 /* targets: each declaration's fields resolved (${inputs.*}, ${secrets.*})
@@ -229,6 +276,12 @@ static int take_lock(struct rune_run *r, int *fd)
     r->expr_deadline_ms = rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS;
     json_t *name = rune_interp_node(r->rb->lock, &ev, &where, err, sizeof err);
     pthread_mutex_unlock(&r->mu);
+    if (json_is_null(name)) {
+        /* "${inputs.dir and 'drill/' .. inputs.dir}" without dir: the
+         * thing the lock guards was not given, so there is nothing to lock */
+        json_decref(name);
+        return RUNE_EXIT_OK;
+    }
     if (!name || !json_is_string(name)) {
         fprintf(stderr, "rune: lock: %s\n", name ? "must be a string" : err);
         json_decref(name);
@@ -431,6 +484,12 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INVALID;
         goto out;
     }
+    if (make_workdir(&r) != 0) {
+        json_decref(inputs);
+        json_decref(secrets);
+        rc = RUNE_EXIT_INTERNAL;
+        goto out;
+    }
     long long started = rune_clock_wall_ms();
     fill_ctx(&r, inputs, secrets, started);
     resolve_targets(&r, &d);
@@ -473,14 +532,20 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                              o->color && !o->json);
     json_t *det = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", r.cwd,
                             "jobs", o->jobs, "operator", o->operator_name);
+    if (r.workdir_made)
+        json_object_set_new(det, "workdir", json_string(r.workdir));
     rune_run_event(&r, NULL, NULL, 0, "incident.start", NULL, -1, det);
     json_decref(det);
     rune_console_info(r.con, "rune: %s%s%s · %s %s", rb->name, rb->title ? " — " : "",
                       rb->title ? rb->title : "", o->dry_run ? "DRY RUN (simulated)" : "incident",
                       r.incident);
-    if (o->dry_run)
+    if (o->dry_run) {
         rune_console_info(r.con, "nothing is changed: steps that write are planned, not run%s",
                           o->probe ? "; steps that only read run (--probe)" : "");
+        rune_console_info(r.con, "work directory: none in a dry-run (a run makes %s)", r.workdir);
+    } else {
+        rune_console_info(r.con, "work directory: %s", r.workdir);
+    }
 
     struct sigaction old_int, old_term;
     install_signals(&old_int, &old_term);
@@ -494,6 +559,11 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rc = outcome_exit[out];
     json_t *fin = json_pack("{s:s, s:s, s:i}", "outcome", outcome_names[out], "reason", why,
                             "exit_code", rc);
+    char wnote[PATH_MAX + 1200] = "";
+    if (!o->dry_run)
+        json_object_set_new(fin, "workdir_kept",
+                            json_boolean(finish_workdir(&r, out == RESOLVED || out == NO_INCIDENT,
+                                                        wnote, sizeof wnote)));
     rune_run_event(&r, NULL, NULL, 0, "incident.end", outcome_names[out], ms, fin);
     json_decref(fin);
     rune_journal_end(r.j, r.incident, outcome_names[out], rc, rune_clock_wall_ms());
@@ -516,6 +586,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     } else {
         rune_console_alert(r.con, "outcome: %s (exit %d) — %s, in %s", outcome_names[out], rc,
                            why, rune_duration_str(ms, el, sizeof el));
+        if (wnote[0])
+            rune_console_alert(r.con, "%s", wnote);
     }
     rune_console_alert(r.con, "incident %s recorded in %s; `rune log show %s%s%s` for the "
                               "timeline",
@@ -523,6 +595,12 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                        o->log_flag ? o->log_flag : "");
     rune_report_after_run(r.j, r.incident, o->reports_dir, r.con);
 out:
+    if (r.workdir_made) {
+        /* the run stopped before any step: nothing in it is worth keeping */
+        char werr[1024];
+        if (rune_workdir_remove(r.workdir, werr, sizeof werr) != 0)
+            fprintf(stderr, "rune: warning: the work directory was not removed: %s\n", werr);
+    }
     rune_console_free(r.con);
     if (r.j)
         rune_journal_close(r.j);

@@ -37,6 +37,7 @@ struct rune_run_opts {
     bool json;                 /* print the plan as JSON on stdout */
     json_t *fails;             /* --fail: step id → message (borrowed) */
     json_t *fail_attempts;     /* --fail-attempts: step id → attempts that fail */
+    bool keep_workdir;         /* keep the run's work directory even when it resolves */
 };
 
 struct rune_run {
@@ -48,9 +49,15 @@ struct rune_run {
     char incident[32];
     char cwd[PATH_MAX];
     char host[256];
+    /* ${run.workdir}: the run's private directory (workdir.c); in a
+     * dry-run only the path a run would get. workdir_made: it exists and
+     * is still to be removed or kept. */
+    char workdir[PATH_MAX];
+    bool workdir_made;
     /* ctx: {inputs, secrets, steps: {id: {status, failed, outputs, error,
-     * duration, attempts}}, incident: {id, severity, started_at}} — what
-     * ${...} sees. Guarded by mu. */
+     * duration, attempts}}, incident: {id, severity, started_at}, targets,
+     * runbook: {name, path, dir}, run: {workdir}} — what ${...} sees.
+     * Guarded by mu. */
     json_t *ctx;
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* a step finished (with mu) */

@@ -275,7 +275,20 @@ static void on_ref(void *ud, const char *root, const char *name, size_t len)
     struct rune_runbook *rb = r->c->rb;
     char id[128];
     snprintf(id, sizeof id, "%.*s", (int)len, name);
-    if (!strcmp(root, "inputs")) {
+    if (!strcmp(root, "run")) {
+        /* what the engine gives every run (fill_ctx in run.c) */
+        static const char *const known[] = {"workdir"};
+        size_t n = sizeof known / sizeof known[0];
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(known[i], id))
+                return;
+        char hint[128];
+        rune_suggest_hint(id, known, n, hint, sizeof hint);
+        rune_diag_add(r->c->d, r->node->mark,
+                      "run.%s is not known%s; run.* has workdir (the run's private work "
+                      "directory)",
+                      id, hint);
+    } else if (!strcmp(root, "inputs")) {
         for (size_t i = 0; i < rb->ninputs; i++)
             if (!strcmp(rb->inputs[i].name, id))
                 return;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end: the bundled SQLite disaster drill detects the
 # corruption it causes, restores the newest verified backup, and proves the
-# data identical to the pre-disaster state.
+# data identical to the pre-disaster state. By default it works in the
+# run's private work directory; a directory the operator gives must be
+# theirs alone.
 . "$(dirname "$0")/lib.sh"
 
 test_case "rune run sqlite-drill resolves and proves the restore identical"
@@ -39,6 +41,52 @@ release_lock
 expect_rc 6
 expect_err "is held by another run"
 expect_eq "$(cat "$T/drill3/marker" 2>/dev/null)" "keep" "the drill's directory was left alone"
+end_case
+
+test_case "by default the drill works in the run's private directory, takes no lock and leaves nothing"
+locks_before=$(ls -A "$T/locks" 2>/dev/null)
+cd "$RUNE_SOURCE_DIR" || exit 1
+run_rune run sqlite-drill --yes --set scale=0.02
+cd "$T" || exit 1
+expect_rc 0
+id=$(last_incident)
+expect_eq "$(step_status "$id" identical)" "ok"
+wd=$(sql "select json_extract(detail_json,'\$.workdir') from events where incident_id='$id' and kind='incident.start'")
+expect_eq "$(out where dir)" "$wd" "the drill's directory"
+expect_eq "$(dirname "$wd")" "$T/work"
+[ ! -e "$wd" ] || fail "the drill's directory is still there"
+expect_eq "$(ls -A "$T/locks" 2>/dev/null)" "$locks_before" "lock files (none for a private directory)"
+end_case
+
+test_case "a given directory is reused: the previous drill's files replaced, the operator's kept"
+echo mine > "$T/drill/notes.txt"
+cd "$RUNE_SOURCE_DIR" || exit 1
+run_rune run sqlite-drill --yes --set workdir="$T/drill" --set scale=0.02
+cd "$T" || exit 1
+expect_rc 0
+expect_eq "$(cat "$T/drill/notes.txt")" "mine" "the operator's file"
+expect_eq "$(ls "$T/drill/backups" | grep -c '\.db\.gz$')" "1" "backups: this drill's only"
+expect_eq "$(stat -c %a "$T/drill/backups")" "700"
+end_case
+
+test_case "a given directory that others can write, or a symlink, is refused before anything is made"
+mkdir -m 0777 "$T/open" && chmod 0777 "$T/open"
+cd "$RUNE_SOURCE_DIR" || exit 1
+run_rune run sqlite-drill --yes --set workdir="$T/open" --set scale=0.02
+cd "$T" || exit 1
+expect_rc 4
+expect_out "$T/open is writable by other users (drwxrwxrwx): chmod go-w it, or leave workdir out"
+[ -z "$(ls -A "$T/open")" ] || fail "the drill made files in it: $(ls "$T/open")"
+mkdir -m 0700 "$T/real" && ln -s "$T/real" "$T/link"
+cd "$RUNE_SOURCE_DIR" || exit 1
+run_rune run sqlite-drill --yes --set workdir="$T/link" --set scale=0.02
+cd "$T" || exit 1
+case $RC in
+    2) ;; # the path-input checks refuse it first
+    4) expect_out "$T/link is not a directory (a symlink or a file): give a directory you own" ;;
+    *) fail "expected a refusal (exit 2 or 4), got $RC" ;;
+esac
+[ -z "$(ls -A "$T/real")" ] || fail "the drill made files through the symlink"
 end_case
 
 finish
