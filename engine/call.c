@@ -456,10 +456,61 @@ bool rune_plan_undecided(struct rune_run *r, const char *code, const char **whic
     return u.which != NULL;
 }
 
+/* Dry-run of a step whose running is undecided (its when: reads outputs a
+ * dry-run does not have, or a step before it may stop the stage): it is
+ * not run. Only what touches nothing (pure primitives, inline Lua) is
+ * evaluated, to learn whether it would fail if it ran (a flow.fail
+ * guard): then the outcome depends on data nobody has yet, and the plan
+ * says so instead of predicting either way. Its outputs are unknown. */
+static void undecided_attempt(struct rune_run *r, struct rune_attempt *a, const char *inj)
+{
+    const struct rune_stepdef *st = a->st;
+    char *why = NULL;
+    if (inj) {
+        size_t n = strlen(inj) + 32;
+        if ((why = malloc(n)))
+            snprintf(why, n, "injected failure: %s", inj);
+        a->would_fail = true;
+    } else if (!a->params_unknown && runs_in_dry(r, st->type) && st->type->effect != RUNE_READS) {
+        struct rune_attempt probe = *a;
+        probe.outputs = NULL, probe.error = NULL, probe.tail = NULL, probe.plan = NULL;
+        real_attempt(r, &probe);
+        if (probe.status != RUNE_STEP_OK) {
+            a->would_fail = true;
+            why = probe.error ? strdup(probe.error) : strdup("it fails");
+        }
+        rune_attempt_release(&probe);
+    }
+    char *sentence = NULL;
+    if (!a->would_fail && !a->params_unknown) {
+        struct rune_call c = {r, a, st->type, a->params, json_object(), NULL, NULL, 0, 0, NULL};
+        sentence = plan_text(r, &c);
+        json_decref(c.outputs);
+        free(c.error);
+    }
+    const char *what = a->would_fail ? (why ? why : "it fails")
+                       : sentence    ? sentence
+                                     : "runs with parameters known only once the run gets there";
+    size_t n = strlen(what) + 64;
+    if ((a->plan = malloc(n)))
+        snprintf(a->plan, n, "if it runs: %s%s", a->would_fail ? "it FAILS: " : "", what);
+    free(why);
+    free(sentence);
+    a->outputs = json_object();
+    a->status = RUNE_STEP_OK;
+    a->unknown = true;
+    a->simulated = true;
+    a->source = "unknown";
+}
+
 static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
 {
     const struct rune_stepdef *st = a->st;
     const char *inj = injected(r, st->id, a->attempt);
+    if (a->run_undecided) {
+        undecided_attempt(r, a, inj);
+        return;
+    }
     if (inj) {
         size_t n = strlen(inj) + 32;
         a->error = malloc(n);
@@ -471,7 +522,9 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
         a->source = "injected";
         return;
     }
-    if (runs_in_dry(r, st->type)) {
+    /* a step whose parameters come from outputs nobody knows yet is never
+     * run, even when it only reads (--probe): it would act on nothing */
+    if (runs_in_dry(r, st->type) && !a->params_unknown) {
         real_attempt(r, a);
         a->source = "run";
         const char *which = NULL;

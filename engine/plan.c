@@ -97,7 +97,8 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
     const char *src;
     int runs;
     long long est = estimate(r, st, &src, &runs);
-    bool counts = !strcmp(status, "ok") || !strcmp(status, "failed");
+    bool counts = !strcmp(status, "ok") || !strcmp(status, "failed") ||
+                  !strcmp(status, "undecided");
     *est_ms = counts ? est : 0;
     json_object_set_new(s, "estimate_ms", json_integer(est));
     json_object_set_new(s, "estimate_source", json_string(src));
@@ -109,7 +110,8 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
 {
     struct rune_runbook *rb = r->rb;
     json_t *stages = json_array();
-    long long total = 0;
+    long long total = 0, known_total = 0;
+    json_t *no_history = json_array(); /* ids of steps that would run, with no history */
     for (int s = 0; s < RUNE_NSTAGES; s++) {
         const struct rune_stagedef *sd = &rb->stages[s];
         if (!sd->present)
@@ -118,22 +120,33 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
         int *wave = calloc(sd->n ? sd->n : 1, sizeof *wave);
         long long *finish = calloc(sd->n ? sd->n : 1, sizeof *finish);
         int waves = 0;
-        long long critical = 0;
+        long long critical = 0, known_critical = 0;
+        long long *known = calloc(sd->n ? sd->n : 1, sizeof *known);
         json_t *steps = json_array();
         for (size_t i = 0; i < sd->n; i++) {
             const struct rune_stepdef *st = &sd->steps[i];
-            long long start = 0;
+            long long start = 0, kstart = 0;
             for (size_t k = 0; k < st->ndeps; k++) {
                 if (wave[st->deps[k]] + 1 > wave[i])
                     wave[i] = wave[st->deps[k]] + 1;
                 if (finish[st->deps[k]] > start)
                     start = finish[st->deps[k]];
+                if (known[st->deps[k]] > kstart)
+                    kstart = known[st->deps[k]];
             }
             long long est;
             json_t *sj = step_json(r, st, &est);
             finish[i] = start + est;
             if (finish[i] > critical)
                 critical = finish[i];
+            /* the same path with only estimates from history */
+            bool from_history = !strcmp(json_string_value(json_object_get(sj, "estimate_source")),
+                                        "history");
+            known[i] = kstart + (from_history ? est : 0);
+            if (known[i] > known_critical)
+                known_critical = known[i];
+            if (est > 0 && !from_history)
+                json_array_append_new(no_history, json_string(st->id));
             json_object_set_new(sj, "wave", json_integer(wave[i] + 1));
             if (wave[i] + 1 > waves)
                 waves = wave[i] + 1;
@@ -151,19 +164,31 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
         json_decref(steps);
         free(wave);
         free(finish);
+        free(known);
         total += critical;
+        known_total += known_critical;
         json_array_append_new(stages, json_pack("{s:s, s:I, s:o}", "name", rune_stage_names[s],
                                                 "estimate_ms", (json_int_t)critical, "waves",
                                                 w));
     }
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:i, s:s, s:I}", "runbook",
-                          rb->name, "runbook_sha256", rb->sha256, "incident", r->incident,
-                          "mode", "dry-run", "probe", r->o->probe, "stages", stages, "outcome",
-                          outcome, "exit_code", exit_code, "reason", why, "estimate_ms",
-                          (json_int_t)total);
+    bool undecided = json_array_size(r->undecided) > 0;
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:s, s:I, s:I, s:o}",
+                          "runbook", rb->name, "runbook_sha256", rb->sha256, "incident",
+                          r->incident, "mode", "dry-run", "probe", r->o->probe, "stages", stages,
+                          "outcome", undecided ? "undecided" : outcome, "exit_code",
+                          undecided ? json_null() : json_integer(exit_code), "reason", why,
+                          "estimate_ms", (json_int_t)total, "estimate_known_ms",
+                          (json_int_t)known_total, "no_history", no_history);
+    if (undecided) {
+        json_object_set(p, "undecided_on", r->undecided);
+        json_object_set_new(p, "otherwise", json_pack("{s:s, s:i}", "outcome", outcome,
+                                                      "exit_code", exit_code));
+    }
     if (rb->rto_ms > 0) {
+        /* only history can exceed the RTO: a timeout is a bound, not an
+         * estimate, and every new runbook's first plan would warn */
         json_object_set_new(p, "rto_ms", json_integer(rb->rto_ms));
-        json_object_set_new(p, "rto_exceeded", json_boolean(total > rb->rto_ms));
+        json_object_set_new(p, "rto_exceeded", json_boolean(known_total > rb->rto_ms));
     }
     return p;
 }
@@ -200,6 +225,7 @@ void rune_plan_print(json_t *plan, FILE *out)
                 const char *status = json_string_value(json_object_get(s, "status"));
                 bool sim = json_is_true(json_object_get(s, "simulated"));
                 const char *shown = !strcmp(status, "ok") ? (sim ? "would run" : "ran (reads)")
+                                    : !strcmp(status, "undecided") ? "undecided"
                                     : !strcmp(status, "failed") ? "would FAIL"
                                     : !strcmp(status, "skipped") ? "skipped"
                                                                   : "would not run";
@@ -219,7 +245,8 @@ void rune_plan_print(json_t *plan, FILE *out)
                              rune_duration_str(est, d1, sizeof d1),
                              (long long)json_integer_value(json_object_get(s, "history_runs")));
                 else
-                    snprintf(est_text, sizeof est_text, "%s (its timeout: no history yet)",
+                    snprintf(est_text, sizeof est_text, "unknown: no history yet (at most its "
+                                                        "timeout, %s)",
                              rune_duration_str(est, d1, sizeof d1));
                 fprintf(out, "        timeout %s · on failure: %s%s · estimate %s\n",
                         rune_duration_str(json_integer_value(json_object_get(s, "timeout_ms")),
@@ -232,13 +259,49 @@ void rune_plan_print(json_t *plan, FILE *out)
         }
     }
     long long total = json_integer_value(json_object_get(plan, "estimate_ms"));
+    long long known = json_integer_value(json_object_get(plan, "estimate_known_ms"));
+    json_t *fresh = json_object_get(plan, "no_history");
+    size_t nfresh = json_array_size(fresh);
     fprintf(out, "\nestimate: %s", rune_duration_str(total, d1, sizeof d1));
+    if (nfresh) {
+        fprintf(out, " — %zu step%s with no history yet, counted at %s timeout (",
+                nfresh, nfresh == 1 ? "" : "s", nfresh == 1 ? "its" : "their");
+        for (size_t k = 0; k < nfresh && k < 5; k++)
+            fprintf(out, "%s%s", k ? ", " : "", json_string_value(json_array_get(fresh, k)));
+        fprintf(out, "%s); from history alone: %s", nfresh > 5 ? ", …" : "",
+                rune_duration_str(known, d2, sizeof d2));
+    }
     json_t *rto = json_object_get(plan, "rto_ms");
-    if (rto)
-        fprintf(out, " against an RTO of %s — %s",
-                rune_duration_str(json_integer_value(rto), d2, sizeof d2),
-                json_is_true(json_object_get(plan, "rto_exceeded")) ? "WARNING: over the RTO"
-                                                                    : "within it");
+    if (rto) {
+        fprintf(out, "\nRTO %s: ", rune_duration_str(json_integer_value(rto), d2, sizeof d2));
+        if (json_is_true(json_object_get(plan, "rto_exceeded")))
+            fputs("WARNING: over the RTO on history alone", out);
+        else if (nfresh && total > json_integer_value(rto))
+            fputs("not known yet: within it on history, but steps without history could take "
+                  "up to their timeouts; a drill (a real run) gives them a history",
+                  out);
+        else
+            fputs("within it", out);
+    }
+    json_t *on = json_object_get(plan, "undecided_on");
+    if (json_array_size(on)) {
+        fputs("\npredicted outcome: undecided — it depends on data a dry-run does not have:", out);
+        size_t k;
+        json_t *u;
+        json_array_foreach(on, k, u)
+        {
+            const char *dep = json_string_value(json_object_get(u, "on"));
+            fprintf(out, "\n  step %s would fail if it ran; whether it runs depends on the "
+                         "outputs of step %s",
+                    json_string_value(json_object_get(u, "step")), dep ? dep : "?");
+        }
+        json_t *other = json_object_get(plan, "otherwise");
+        fprintf(out, "\n  if it does not run: %s, a real run would exit %d (%s)\n",
+                json_string_value(json_object_get(other, "outcome")),
+                (int)json_integer_value(json_object_get(other, "exit_code")),
+                json_string_value(json_object_get(plan, "reason")));
+        return;
+    }
     fprintf(out, "\npredicted outcome: %s — a real run would exit %d (%s)\n",
             json_string_value(json_object_get(plan, "outcome")),
             (int)json_integer_value(json_object_get(plan, "exit_code")),

@@ -463,6 +463,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     atomic_store(&rune_interrupted, 0);
     r.lua = rune_lua_new();
     r.plan = json_array();
+    r.undecided = json_array();
     if (!getcwd(r.cwd, sizeof r.cwd))
         snprintf(r.cwd, sizeof r.cwd, ".");
     if (gethostname(r.host, sizeof r.host) != 0)
@@ -557,16 +558,22 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     sigaction(SIGTERM, &old_term, NULL);
 
     rc = outcome_exit[out];
-    json_t *fin = json_pack("{s:s, s:s, s:i}", "outcome", outcome_names[out], "reason", why,
+    /* a dry-run whose path depends on outputs nobody has yet predicts no
+     * exit code: it names the steps it depends on (the branch where they
+     * let the run through is kept in the plan as `otherwise`) */
+    const char *outname = outcome_names[out];
+    if (o->dry_run && json_array_size(r.undecided))
+        outname = "undecided";
+    json_t *fin = json_pack("{s:s, s:s, s:i}", "outcome", outname, "reason", why,
                             "exit_code", rc);
     char wnote[PATH_MAX + 1200] = "";
     if (!o->dry_run)
         json_object_set_new(fin, "workdir_kept",
                             json_boolean(finish_workdir(&r, out == RESOLVED || out == NO_INCIDENT,
                                                         wnote, sizeof wnote)));
-    rune_run_event(&r, NULL, NULL, 0, "incident.end", outcome_names[out], ms, fin);
+    rune_run_event(&r, NULL, NULL, 0, "incident.end", outname, ms, fin);
     json_decref(fin);
-    rune_journal_end(r.j, r.incident, outcome_names[out], rc, rune_clock_wall_ms());
+    rune_journal_end(r.j, r.incident, outname, rc, rune_clock_wall_ms());
     char el[32];
     if (o->dry_run) {
         /* the plan is the result; the exit code a real run would return is
@@ -611,6 +618,7 @@ out:
     rune_redactor_free(&r.red);
     rune_lua_free(r.lua);
     json_decref(r.plan);
+    json_decref(r.undecided);
     pthread_mutex_destroy(&r.prompt);
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);

@@ -64,6 +64,10 @@ struct rune_run {
     pthread_mutex_t prompt; /* one operator prompt at a time */
     struct rune_lua *lua;   /* expressions the scheduler thread evaluates (with mu) */
     json_t *plan;           /* dry-run: what each step would do, in end order (with mu) */
+    /* dry-run: steps whose running is undecided and which would fail if
+     * they ran, [{step, on}] (`on`: the step whose unknown outputs decide),
+     * with mu. Not empty: the predicted outcome is undecided. */
+    json_t *undecided;
     long long expr_deadline_ms; /* when the expression being evaluated must stop */
 };
 
@@ -126,6 +130,8 @@ struct rune_attempt {
     char *tail;           /* owned, redacted */
     /* dry-run */
     bool params_unknown;  /* in: parameters need outputs a dry-run does not have */
+    bool run_undecided;   /* in: whether the step runs at all is undecided */
+    bool would_fail;      /* out: run undecided, and it would fail if it ran */
     bool simulated;       /* not run: planned */
     bool unknown;         /* outputs unknown (no simulate:, no history) */
     char *plan;           /* owned, redacted: what run would do */

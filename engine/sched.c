@@ -31,6 +31,15 @@ struct slot {
     char *question;  /* resolved confirm:, owned */
     char *undecided; /* dry-run: why its when: could not be decided, owned */
     bool params_unknown; /* dry-run: parameters need outputs nobody knows yet */
+    /* dry-run: whether it runs at all is undecided (its when:, or a step it
+     * needs might stop the stage); undecided_on names the step whose
+     * unknown outputs decide, owned */
+    bool run_undecided;
+    char *undecided_on;
+    bool would_fail; /* dry-run: run undecided, and it would fail if it ran */
+    /* dry-run: it may stop the stage or never be reached because of one
+     * that may (would_fail, or needs such a step) */
+    bool stoppable;
     bool finished;   /* worker is done (under r->mu) */
     int status;      /* final rune_status */
 };
@@ -96,6 +105,7 @@ static void *worker(void *arg)
         rune_attempt_release(&a);
         a = (struct rune_attempt){.st = st, .params = s->params, .attempt = n};
         a.params_unknown = s->params_unknown;
+        a.run_undecided = s->run_undecided;
         a.approved = s->question;
         json_t *d = json_pack("{s:s, s:I}", "uses", st->uses, "timeout_ms",
                               (json_int_t)st->timeout_ms);
@@ -117,7 +127,7 @@ static void *worker(void *arg)
         a.deadline_ms = st->timeout_ms > 0 ? t0 + st->timeout_ms : 0;
         rune_attempt_run(r, &a);
         long long ms = rune_clock_mono_ms() - t0;
-        const char *sn = rune_status_name(a.status);
+        const char *sn = a.run_undecided ? "undecided" : rune_status_name(a.status);
         d = json_pack("{s:O, s:s?, s:s?}", "outputs", a.outputs, "error", a.error, "tail",
                       a.tail && *a.tail ? a.tail : NULL);
         if (r->o->dry_run) {
@@ -157,9 +167,17 @@ static void *worker(void *arg)
     if (r->o->dry_run) {
         json_object_set_new(json_object_get(json_object_get(r->ctx, "steps"), st->id), "unknown",
                             json_boolean(a.unknown));
+        if (a.would_fail) {
+            s->would_fail = true;
+            s->stoppable = true;
+            json_array_append_new(r->undecided, json_pack("{s:s, s:s?}", "step", st->id, "on",
+                                                          s->undecided_on));
+        }
         json_array_append_new(
             r->plan, json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s?, s:s?, s:s}", "stage", stage,
-                               "id", st->id, "status", rune_status_name(a.status), "attempts", n,
+                               "id", st->id, "status",
+                               a.run_undecided ? "undecided" : rune_status_name(a.status),
+                               "attempts", n,
                                "simulated", a.simulated, "plan", a.plan, "error", a.error,
                                "undecided", s->undecided, "outputs_source",
                                a.source ? a.source : "run"));
@@ -233,7 +251,24 @@ static bool node_undecided(struct rune_run *r, const struct rune_node *n, const 
     return false;
 }
 
-static bool launch(struct rune_run *r, struct slot *s)
+/* Dry-run: a step it needs may stop the stage (it would fail if its
+ * undecided condition let it run) or may itself never be reached: whether
+ * this step runs is undecided too. That step's id, or NULL; *on is the step
+ * whose unknown outputs decide. */
+static const char *stopped_maybe(struct slot *slots, const struct rune_stepdef *st,
+                                 const char **on)
+{
+    for (size_t k = 0; k < st->ndeps; k++) {
+        struct slot *d = &slots[st->deps[k]];
+        if (d->stoppable) {
+            *on = d->undecided_on;
+            return d->st->id;
+        }
+    }
+    return NULL;
+}
+
+static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
 {
     const struct rune_stepdef *st = s->st;
     struct rune_eval ev = rune_run_evaluator(r);
@@ -242,14 +277,26 @@ static bool launch(struct rune_run *r, struct slot *s)
     /* the step's expressions share its timeout: a runaway loop in a `when:`
      * is stopped like a runaway step */
     r->expr_deadline_ms = st->timeout_ms > 0 ? rune_clock_mono_ms() + st->timeout_ms : 0;
-    const char *unknown_step = NULL;
-    if (st->when && r->o->dry_run && rune_plan_undecided(r, st->when->str, &unknown_step)) {
+    const char *unknown_step = NULL, *before = NULL, *on = NULL;
+    if (r->o->dry_run && (before = stopped_maybe(slots, st, &on))) {
+        /* not evaluated: the step may never be reached */
+        char buf[512];
+        snprintf(buf, sizeof buf, "may not run: step %s before it is undecided and would fail "
+                                  "if it ran",
+                 before);
+        s->undecided = strdup(buf);
+        s->run_undecided = true;
+        s->stoppable = true;
+        s->undecided_on = on ? strdup(on) : NULL;
+    } else if (st->when && r->o->dry_run && rune_plan_undecided(r, st->when->str, &unknown_step)) {
         /* a dry-run cannot know: show the step as it would run, marked */
         char buf[1024];
         snprintf(buf, sizeof buf, "runs only if `%s` — undecided: the outputs of step %s are "
                                   "unknown in a dry-run",
                  st->when->str, unknown_step);
         s->undecided = strdup(buf);
+        s->run_undecided = true;
+        s->undecided_on = strdup(unknown_step);
     } else if (st->when) {
         where = st->when->mark;
         json_t *w = rune_run_eval_node(r, st->when, err, sizeof err);
@@ -390,7 +437,7 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
     if (!slots)
         abort();
     for (size_t i = 0; i < sd->n; i++)
-        slots[i] = (struct slot){r, &sd->steps[i], PENDING, 0, NULL, NULL, false, 0};
+        slots[i] = (struct slot){.r = r, .st = &sd->steps[i], .state = PENDING};
     *failed = 0;
     struct stage_run sr = {RUNE_STAGE_OK, NULL, false, 0, failed};
 
@@ -418,7 +465,7 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
                 if (s->state != PENDING || !deps_done(slots, s->st))
                     continue;
                 progress = true;
-                if (launch(r, s))
+                if (launch(r, slots, s))
                     sr.running++;
                 else if (s->state == DONE_FAILED)
                     settle(&sr, s);
@@ -444,6 +491,7 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
         json_decref(slots[i].params);
         free(slots[i].question);
         free(slots[i].undecided);
+        free(slots[i].undecided_on);
     }
     free(slots);
     return sr.result;

@@ -94,8 +94,62 @@ expect_eq "$(jq_sql '$.stages[0].waves[0][0].outputs_source')" "run" "the read r
 expect_eq "$(sql "select json_extract(detail_json, '\$.outputs.table_count') from events where step = 'health' and kind = 'step.end' order by rowid desc limit 1")" "2" "real outputs"
 expect_eq "$(jq_sql '$.stages[1].waves[0][0].simulated')" "1" "the write was simulated"
 [ -e "$T/marker" ] && fail "a write primitive ran in a dry-run"
-expect_eq "$(jq_sql '$.stages[1].waves[1][0].status')" "ok"
+expect_eq "$(jq_sql '$.stages[1].waves[1][0].status')" "undecided" "a step whose when: reads unknown outputs"
 [ -n "$(jq_sql '$.stages[1].waves[1][0].undecided')" ] || fail "a condition on an unknown output is not marked undecided"
+expect_eq "$(jq_sql '$.exit_code')" "0" "a note that may or may not run changes no outcome"
+end_case
+
+test_case "a runbook that never ran: an undecided guard is not run, the outcome is undecided naming what it depends on"
+mkdir -p "$T/fresh"; echo hello > "$T/fresh/a.txt"
+run_rune plan "$C/fresh.yaml" --set dir="$T/fresh" --json
+expect_rc 0
+cp "$T/out" "$T/plan.json"
+python3 -m jsonschema -i "$T/plan.json" "$RUNE_SOURCE_DIR/schemas/plan.schema.json" 2>"$T/schema.err" || fail "schema: $(cat "$T/schema.err")"
+expect_eq "$(jq_sql '$.outcome')" "undecided"
+expect_eq "$(jq_sql '$.exit_code')" "" "no exit code predicted"
+expect_eq "$(jq_sql '$.undecided_on[0].step')" "guard"
+expect_eq "$(jq_sql '$.undecided_on[0].on')" "verify"
+expect_eq "$(jq_sql '$.otherwise.exit_code')" "0" "the branch where the guard does not run"
+expect_eq "$(jq_sql '$.stages[0].waves[2][0].id')" "guard"
+expect_eq "$(jq_sql '$.stages[0].waves[2][0].status')" "undecided"
+expect_eq "$(jq_sql '$.stages[0].waves[2][0].error')" "" "the guard did not fail the plan"
+expect_eq "$(jq_sql '$.stages[0].waves[3][0].status')" "undecided" "a step after the guard may not run"
+expect_eq "$(jq_sql '$.stages[0].waves[1][1].id')" "aside"
+expect_eq "$(jq_sql '$.stages[0].waves[1][1].status')" "ok" "a step beside the guard runs either way"
+run_rune plan "$C/fresh.yaml" --set dir="$T/fresh"
+expect_out "predicted outcome: undecided"
+expect_out "step guard would fail if it ran; whether it runs depends on the outputs of step verify"
+expect_no "error: (null)"
+expect_no "would exit 4"
+# and the real run
+run_rune run "$C/fresh.yaml" --set dir="$T/fresh"
+expect_rc 0
+end_case
+
+test_case "--probe never runs a read whose parameters come from a simulated write"
+rm -f "$T/fresh/b.txt" "$RUNE_LOG"   # never run: no outputs from history
+run_rune plan "$C/fresh.yaml" --set dir="$T/fresh" --probe --json
+expect_rc 0
+cp "$T/out" "$T/plan.json"
+expect_eq "$(jq_sql '$.stages[0].waves[1][0].id')" "verify"
+expect_eq "$(jq_sql '$.stages[0].waves[1][0].outputs_source')" "unknown" "not run"
+expect_eq "$(jq_sql '$.stages[0].waves[1][0].simulated')" "1"
+expect_no "out of memory"
+[ -e "$T/fresh/b.txt" ] && fail "the plan wrote the copy"
+end_case
+
+test_case "a first plan: steps without history say so, and timeouts alone raise no RTO warning"
+rm -f "$RUNE_LOG"
+run_rune plan "$C/fresh.yaml" --set dir="$T/fresh" --json
+cp "$T/out" "$T/plan.json"
+expect_eq "$(jq_sql '$.rto_exceeded')" "0" "no RTO warning from timeouts"
+expect_eq "$(jq_sql '$.estimate_known_ms')" "0"
+expect_eq "$(sqlite3 :memory: "select json_array_length(readfile('$T/plan.json'), '\$.no_history')")" "5"
+run_rune plan "$C/fresh.yaml" --set dir="$T/fresh"
+expect_no "WARNING: over the RTO"
+expect_out "5 steps with no history yet"
+expect_out "estimate unknown: no history yet"
+expect_out "RTO 30m00s: not known yet"
 end_case
 
 test_case "outputs from simulate:, estimates from the median of two real runs"
