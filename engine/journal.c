@@ -63,8 +63,8 @@ struct rune_journal {
     sqlite3 *db;
     pthread_mutex_t mu; /* held around every call that touches db or err */
     char *path;
-    size_t detail_max;  /* largest detail_json kept whole (RUNE_JOURNAL_DETAIL_MAX) */
-    char err[1024]; /* the last failing call's message, from any thread */
+    size_t detail_max; /* largest detail_json kept whole (RUNE_JOURNAL_DETAIL_MAX) */
+    char err[1024];    /* the last failing call's message, from any thread */
 };
 
 /* How much of an oversized detail's JSON text its truncation marker keeps. */
@@ -609,8 +609,8 @@ static int insert_event(struct rune_journal *j, const char *incident_id, long lo
 
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(j, "prepare to record an event");
-    if (bind_text(st, 1, incident_id) || sqlite3_bind_int64(st, 2, seq) ||
-        bind_text(st, 3, at) || bind_text(st, 4, ev->stage) || bind_text(st, 5, ev->step) ||
+    if (bind_text(st, 1, incident_id) || sqlite3_bind_int64(st, 2, seq) || bind_text(st, 3, at) ||
+        bind_text(st, 4, ev->stage) || bind_text(st, 5, ev->step) ||
         sqlite3_bind_int(st, 6, ev->attempt) || bind_text(st, 7, ev->kind) ||
         bind_text(st, 8, ev->status) ||
         (ev->duration_ms >= 0 && sqlite3_bind_int64(st, 9, ev->duration_ms)) ||
@@ -717,8 +717,8 @@ static char *detail_text(struct rune_journal *j, json_t *detail)
     size_t head = c.len < TRUNCATED_HEAD ? c.len : TRUNCATED_HEAD;
     while (head > 0 && ((unsigned char)c.buf[head] & 0xC0) == 0x80)
         head--; /* never split a UTF-8 sequence */
-    json_t *m = json_pack("{s:b, s:I, s:s%}", "truncated", 1, "original_bytes",
-                          (json_int_t)c.total, "head", c.buf ? c.buf : "", head);
+    json_t *m = json_pack("{s:b, s:I, s:s%}", "truncated", 1, "original_bytes", (json_int_t)c.total,
+                          "head", c.buf ? c.buf : "", head);
     free(c.buf);
     char *text = m ? json_dumps(m, STORE_FLAGS) : NULL;
     json_decref(m);

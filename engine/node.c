@@ -103,8 +103,7 @@ static bool deep_enough(struct builder *B, struct rune_mark at, int depth)
 {
     if (depth <= MAX_DEPTH)
         return true;
-    rune_diag_add(B->d, at,
-                  "nested more than %d levels deep; a runbook should not need this",
+    rune_diag_add(B->d, at, "nested more than %d levels deep; a runbook should not need this",
                   MAX_DEPTH);
     B->failed = true;
     return false;
@@ -304,8 +303,8 @@ static struct rune_node *node_from(struct builder *B, yaml_event_t *ev, int dept
  * end event. Keys of a mapping must be scalars. */
 static void children(struct builder *B, struct rune_node *n, int depth)
 {
-    yaml_event_type_t end = n->kind == RUNE_NODE_MAP ? YAML_MAPPING_END_EVENT
-                                                     : YAML_SEQUENCE_END_EVENT;
+    yaml_event_type_t end =
+        n->kind == RUNE_NODE_MAP ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
     size_t cap = 0;
     yaml_event_t ev;
     while (!B->failed && next_event(B, &ev)) {
@@ -320,7 +319,8 @@ static void children(struct builder *B, struct rune_node *n, int depth)
         if (n->kind == RUNE_NODE_MAP) {
             key = item;
             if (key->kind != RUNE_NODE_SCALAR) {
-                rune_diag_add(B->d, at, "expected a plain key (a name), found a %s as a mapping key",
+                rune_diag_add(B->d, at,
+                              "expected a plain key (a name), found a %s as a mapping key",
                               key->kind == RUNE_NODE_MAP ? "mapping" : "list");
                 B->failed = true;
                 rune_node_free(key);

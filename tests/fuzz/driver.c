@@ -171,7 +171,8 @@ static int read_dict(const char *path, struct blobs *into)
                 tok[n++] = (uint8_t)strtoul(hex, NULL, 16);
                 p += 3;
             } else if (*p == '\\' && p[1]) {
-                tok[n++] = (uint8_t)*++p;
+                p++;
+                tok[n++] = (uint8_t)*p;
             } else {
                 tok[n++] = (uint8_t)*p;
             }
@@ -262,8 +263,8 @@ static struct blob mutate(const struct blobs *corpus, const struct blobs *dict, 
         }
         default: /* overwrite a byte with an interesting one */
             if (b.len) {
-                static const uint8_t hot[] = {0, '\n', ' ', ':', '-', '[', '{', '&', '*', '"',
-                                              '\'', '|', '#', '$', '\t', 0xff, 0xc3, 0x80};
+                static const uint8_t hot[] = {0,   '\n', ' ', ':', '-', '[',  '{',  '&',  '*',
+                                              '"', '\'', '|', '#', '$', '\t', 0xff, 0xc3, 0x80};
                 b.data[below(b.len)] = hot[below(sizeof hot)];
             }
             break;
@@ -382,9 +383,10 @@ int main(int argc, char **argv)
     if (o.dict && read_dict(o.dict, &dict) != 0)
         return 2;
     if (!corpus.n) {
-        fprintf(stderr, "usage: %s [-runs=N] [-seed=N] [-max_len=N] [-timeout=S] [-dict=FILE] "
-                        "[-artifact_prefix=P] CORPUS_DIR|FILE...\n"
-                        "driver: no inputs given; a fuzz run needs its seed corpus\n",
+        fprintf(stderr,
+                "usage: %s [-runs=N] [-seed=N] [-max_len=N] [-timeout=S] [-dict=FILE] "
+                "[-artifact_prefix=P] CORPUS_DIR|FILE...\n"
+                "driver: no inputs given; a fuzz run needs its seed corpus\n",
                 argv[0]);
         return 2;
     }
@@ -402,8 +404,8 @@ int main(int argc, char **argv)
     }
 
     size_t seeds = corpus.n;
-    fprintf(stderr, "driver: replaying %zu corpus inputs, then %llu mutations (seed %llu)\n",
-            seeds, o.runs, o.seed);
+    fprintf(stderr, "driver: replaying %zu corpus inputs, then %llu mutations (seed %llu)\n", seeds,
+            o.runs, o.seed);
     for (size_t i = 0; i < corpus.n; i++)
         run_one(corpus.v[i].data, corpus.v[i].len, i, o.timeout);
     rng_state = o.seed * 0x9E3779B97F4A7C15ull + 1;

@@ -36,8 +36,7 @@ static void expect_one(const char *text, int line, int col, const char *needle)
 {
     struct rune_diags d = RUNE_DIAGS_INIT;
     struct rune_node *n = parse(text, &d);
-    if (n || d.n != 1 || d.v[0].line != line || d.v[0].col != col ||
-        !strstr(d.v[0].msg, needle)) {
+    if (n || d.n != 1 || d.v[0].line != line || d.v[0].col != col || !strstr(d.v[0].msg, needle)) {
         dump(&d);
         fail_msg("expected one error at %d:%d with \"%s\"", line, col, needle);
     }
