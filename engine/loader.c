@@ -534,9 +534,9 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
     }
     size_t cap = (size_t)sb.st_size + 1, n = 0;
     char *buf = malloc(cap + 1);
+    if (!buf)
+        abort();
     for (;;) {
-        if (!buf)
-            abort();
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
@@ -559,8 +559,11 @@ static int read_file(const char *path, char **text, size_t *len, char *err, size
             return -1;
         }
         if (n == cap) {
+            char *more = realloc(buf, 2 * cap + 1);
+            if (!more)
+                abort();
+            buf = more;
             cap *= 2;
-            buf = realloc(buf, cap + 1);
         }
     }
     close(fd);

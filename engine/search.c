@@ -77,7 +77,10 @@ static int each_in(const char *dir, rune_search_fn fn, void *ud)
     while ((e = readdir(dp))) {
         if (!is_yaml(e->d_name) || !is_regular_in(dp, e->d_name))
             continue;
-        names = realloc(names, (n + 1) * sizeof *names);
+        char **more = realloc(names, (n + 1) * sizeof *names);
+        if (!more)
+            abort();
+        names = more;
         names[n++] = strdup(e->d_name);
     }
     closedir(dp);

@@ -136,7 +136,8 @@ static int read_dir(const char *dir, struct blobs *into)
         names[n++] = strdup(e->d_name);
     }
     closedir(dp);
-    qsort(names, n, sizeof *names, by_name);
+    if (n)
+        qsort(names, n, sizeof *names, by_name);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
