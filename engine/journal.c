@@ -63,8 +63,12 @@ struct rune_journal {
     sqlite3 *db;
     pthread_mutex_t mu; /* held around every call that touches db or err */
     char *path;
-    char err[1024]; /* the last failing call's message, from any thread */
+    size_t detail_max; /* largest detail_json kept whole (RUNE_JOURNAL_DETAIL_MAX) */
+    char err[1024];    /* the last failing call's message, from any thread */
 };
+
+/* How much of an oversized detail's JSON text its truncation marker keeps. */
+#define TRUNCATED_HEAD 65536
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -104,6 +108,9 @@ static const char *hint(int rc)
         return "the file is damaged or not a rune incident log; move it aside, or pass --log PATH";
     case SQLITE_CONSTRAINT:
         return "this is a bug in the caller; please report it";
+    case SQLITE_TOOBIG:
+        return "a value is larger than this SQLite accepts (SQLITE_LIMIT_LENGTH); nothing was "
+               "recorded in its place; please report it";
     default:
         return "check the file and its directory exist and are writable, or pass --log PATH";
     }
@@ -123,12 +130,13 @@ static int exec(struct rune_journal *j, const char *sql, const char *what)
     return 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+/* Binds text, NULL as SQL NULL. A bind that fails (a value over SQLite's
+ * length limit) leaves the parameter NULL, and a statement stepped anyway
+ * stores NULL where the caller gave a value: every write checks the
+ * result, and stops there. */
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
 {
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
 /* ---- Where the log lives ---- */
@@ -320,6 +328,12 @@ static int open_db(const char *path, int flags, bool writer, struct rune_journal
     }
     sqlite3_extended_result_codes(j->db, 1);
     sqlite3_busy_timeout(j->db, BUSY_TIMEOUT_MS);
+    /* A detail at the cap must still fit SQLite's own limit with the rest
+     * of its row; a SQLite built with a lower limit lowers the cap. */
+    int limit = sqlite3_limit(j->db, SQLITE_LIMIT_LENGTH, -1);
+    j->detail_max = RUNE_JOURNAL_DETAIL_MAX;
+    if (limit > 0 && (size_t)limit / 2 < j->detail_max)
+        j->detail_max = (size_t)limit / 2;
     if (exec(j, "PRAGMA foreign_keys=ON", "enable foreign keys") != 0 ||
         (writer && setup_writer(j) != 0) || check_version(j) != 0) {
         seterr(err, errlen, "%s", j->err);
@@ -392,6 +406,16 @@ const char *rune_journal_error(struct rune_journal *j)
     return j->err;
 }
 
+void rune_journal_set_limits(struct rune_journal *j, size_t detail_max, int sqlite_length)
+{
+    pthread_mutex_lock(&j->mu);
+    if (detail_max > 0)
+        j->detail_max = detail_max;
+    if (sqlite_length > 0)
+        sqlite3_limit(j->db, SQLITE_LIMIT_LENGTH, sqlite_length);
+    pthread_mutex_unlock(&j->mu);
+}
+
 /* ---- Writing ---- */
 
 void rune_journal_new_id(char buf[32])
@@ -442,21 +466,17 @@ int rune_journal_begin(struct rune_journal *j, const struct rune_incident_rec *r
         db_fail(j, "prepare to record an incident");
         goto out;
     }
-    bind_text(st, 1, rec->id);
-    bind_text(st, 2, rec->runbook);
-    bind_text(st, 3, rec->title);
-    bind_text(st, 4, rec->runbook_path);
-    bind_text(st, 5, rec->runbook_sha256);
-    bind_text(st, 6, rec->mode);
-    bind_text(st, 7, rec->operator_name);
-    bind_text(st, 8, rec->host);
-    bind_text(st, 9, inputs);
-    bind_text(st, 10, started);
-    if (rec->rto_target_s > 0)
-        sqlite3_bind_int64(st, 11, rec->rto_target_s);
-    if (rec->rpo_target_s > 0)
-        sqlite3_bind_int64(st, 12, rec->rpo_target_s);
-    bind_text(st, 13, RUNE_VERSION);
+    if (bind_text(st, 1, rec->id) || bind_text(st, 2, rec->runbook) ||
+        bind_text(st, 3, rec->title) || bind_text(st, 4, rec->runbook_path) ||
+        bind_text(st, 5, rec->runbook_sha256) || bind_text(st, 6, rec->mode) ||
+        bind_text(st, 7, rec->operator_name) || bind_text(st, 8, rec->host) ||
+        bind_text(st, 9, inputs) || bind_text(st, 10, started) ||
+        (rec->rto_target_s > 0 && sqlite3_bind_int64(st, 11, rec->rto_target_s)) ||
+        (rec->rpo_target_s > 0 && sqlite3_bind_int64(st, 12, rec->rpo_target_s)) ||
+        bind_text(st, 13, RUNE_VERSION)) {
+        db_fail(j, "record the incident");
+        goto out;
+    }
     if (sqlite3_step(st) != SQLITE_DONE) {
         if (sqlite3_extended_errcode(j->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
             fail(j, "cannot record incident %s in %s: an incident with that id already exists",
@@ -559,7 +579,11 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
     snprintf(prev, HASH_HEX + 1, "%s", ZERO_HASH);
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(j, "read the previous event");
-    bind_text(st, 1, incident_id);
+    if (bind_text(st, 1, incident_id) != SQLITE_OK) {
+        db_fail(j, "read the previous event");
+        sqlite3_finalize(st);
+        return -1;
+    }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *h = sqlite3_column_text(st, 1);
@@ -585,19 +609,18 @@ static int insert_event(struct rune_journal *j, const char *incident_id, long lo
 
     if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(j, "prepare to record an event");
-    bind_text(st, 1, incident_id);
-    sqlite3_bind_int64(st, 2, seq);
-    bind_text(st, 3, at);
-    bind_text(st, 4, ev->stage);
-    bind_text(st, 5, ev->step);
-    sqlite3_bind_int(st, 6, ev->attempt);
-    bind_text(st, 7, ev->kind);
-    bind_text(st, 8, ev->status);
-    if (ev->duration_ms >= 0)
-        sqlite3_bind_int64(st, 9, ev->duration_ms);
-    bind_text(st, 10, detail);
-    bind_text(st, 11, prev);
-    bind_text(st, 12, hash);
+    if (bind_text(st, 1, incident_id) || sqlite3_bind_int64(st, 2, seq) || bind_text(st, 3, at) ||
+        bind_text(st, 4, ev->stage) || bind_text(st, 5, ev->step) ||
+        sqlite3_bind_int(st, 6, ev->attempt) || bind_text(st, 7, ev->kind) ||
+        bind_text(st, 8, ev->status) ||
+        (ev->duration_ms >= 0 && sqlite3_bind_int64(st, 9, ev->duration_ms)) ||
+        bind_text(st, 10, detail) || bind_text(st, 11, prev) || bind_text(st, 12, hash)) {
+        char what[128];
+        snprintf(what, sizeof what, "record event %s of incident %s", ev->kind, incident_id);
+        db_fail(j, what);
+        sqlite3_finalize(st);
+        return -1;
+    }
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
@@ -639,6 +662,69 @@ static long long append(struct rune_journal *j, const char *incident_id,
     return seq;
 }
 
+/* A JSON text being written, its first `max` bytes kept; `total` counts
+ * every byte, kept or not. */
+struct capped {
+    char *buf;
+    size_t len, size, max, total;
+};
+
+static int capped_write(const char *data, size_t size, void *ud)
+{
+    struct capped *c = ud;
+    c->total += size;
+    if (c->len + size > c->max) /* over the cap: keep what fits, count the rest */
+        size = c->max - c->len;
+    if (size == 0)
+        return 0;
+    if (c->len + size + 1 > c->size) {
+        size_t want = c->size ? c->size : 256;
+        while (want < c->len + size + 1)
+            want *= 2;
+        char *b = realloc(c->buf, want);
+        if (!b)
+            return -1;
+        c->buf = b;
+        c->size = want;
+    }
+    memcpy(c->buf + c->len, data, size);
+    c->len += size;
+    c->buf[c->len] = '\0';
+    return 0;
+}
+
+/*
+ * The detail as the log stores it: the compact JSON text, or, when that is
+ * longer than j->detail_max, a marker in its place,
+ *
+ *   {"head": "<the first 64 KiB of the text>", "original_bytes": N, "truncated": true}
+ *
+ * made before anything is hashed, so the chain covers what is stored and
+ * `rune log verify` stays intact, and the log says what happened. A value
+ * larger than SQLite accepts used to be stored as NULL under a hash of the
+ * real text, which verify then reported as tampering. Only the head is
+ * ever held in memory beyond the cap. Returns malloc'd text, or NULL.
+ */
+static char *detail_text(struct rune_journal *j, json_t *detail)
+{
+    struct capped c = {NULL, 0, 0, j->detail_max, 0};
+    if (json_dump_callback(detail, capped_write, &c, STORE_FLAGS) != 0) {
+        free(c.buf);
+        return NULL;
+    }
+    if (c.total <= c.max)
+        return c.buf ? c.buf : strdup("");
+    size_t head = c.len < TRUNCATED_HEAD ? c.len : TRUNCATED_HEAD;
+    while (head > 0 && ((unsigned char)c.buf[head] & 0xC0) == 0x80)
+        head--; /* never split a UTF-8 sequence */
+    json_t *m = json_pack("{s:b, s:I, s:s%}", "truncated", 1, "original_bytes", (json_int_t)c.total,
+                          "head", c.buf ? c.buf : "", head);
+    free(c.buf);
+    char *text = m ? json_dumps(m, STORE_FLAGS) : NULL;
+    json_decref(m);
+    return text;
+}
+
 long long rune_journal_event(struct rune_journal *j, const char *incident_id,
                              const struct rune_event *ev)
 {
@@ -650,7 +736,7 @@ long long rune_journal_event(struct rune_journal *j, const char *incident_id,
         fail(j, "cannot record an event in %s: incident id and kind are required", j->path);
         goto out;
     }
-    if (ev->detail && !(detail = json_dumps(ev->detail, STORE_FLAGS))) {
+    if (ev->detail && !(detail = detail_text(j, ev->detail))) {
         fail(j, "cannot record event %s of incident %s: its detail cannot be encoded as JSON",
              ev->kind, incident_id);
         goto out;
@@ -660,8 +746,12 @@ long long rune_journal_event(struct rune_journal *j, const char *incident_id,
     seq = append(j, incident_id, ev, detail);
     if (seq > 0 && exec(j, "COMMIT", "commit an event") != 0)
         seq = -1;
-    if (seq < 0)
-        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    if (seq < 0 && !sqlite3_get_autocommit(j->db) &&
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        size_t n = strlen(j->err);
+        snprintf(j->err + n, sizeof j->err - n, " (and undoing the half-written event failed: %s)",
+                 sqlite3_errmsg(j->db));
+    }
 out:
     pthread_mutex_unlock(&j->mu);
     free(detail);
@@ -691,8 +781,10 @@ int rune_journal_set_severity(struct rune_journal *j, const char *incident_id, c
         db_fail(j, "prepare to set the severity");
         goto out;
     }
-    bind_text(st, 1, severity);
-    bind_text(st, 2, incident_id);
+    if (bind_text(st, 1, severity) || bind_text(st, 2, incident_id)) {
+        db_fail(j, "set the severity");
+        goto out;
+    }
     rc = update_incident(j, st, incident_id, "set the severity");
 out:
     sqlite3_finalize(st);
@@ -722,13 +814,12 @@ int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const
         db_fail(j, "prepare to record an artifact");
         goto out;
     }
-    bind_text(st, 1, incident_id);
-    bind_text(st, 2, step);
-    bind_text(st, 3, path);
-    bind_text(st, 4, sha256);
-    if (bytes >= 0)
-        sqlite3_bind_int64(st, 5, bytes);
-    bind_text(st, 6, kind);
+    if (bind_text(st, 1, incident_id) || bind_text(st, 2, step) || bind_text(st, 3, path) ||
+        bind_text(st, 4, sha256) || (bytes >= 0 && sqlite3_bind_int64(st, 5, bytes)) ||
+        bind_text(st, 6, kind)) {
+        db_fail(j, "record an artifact");
+        goto out;
+    }
     if (sqlite3_step(st) != SQLITE_DONE) {
         db_fail(j, "record an artifact");
         goto out;
@@ -755,10 +846,11 @@ int rune_journal_end(struct rune_journal *j, const char *incident_id, const char
         db_fail(j, "prepare to end the incident");
         goto out;
     }
-    bind_text(st, 1, outcome);
-    sqlite3_bind_int(st, 2, exit_code);
-    bind_text(st, 3, ended);
-    bind_text(st, 4, incident_id);
+    if (bind_text(st, 1, outcome) || sqlite3_bind_int(st, 2, exit_code) ||
+        bind_text(st, 3, ended) || bind_text(st, 4, incident_id)) {
+        db_fail(j, "record the incident's end");
+        goto out;
+    }
     rc = update_incident(j, st, incident_id, "record the incident's end");
 out:
     sqlite3_finalize(st);

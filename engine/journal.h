@@ -68,7 +68,14 @@ struct rune_event {
     json_t *detail;      /* borrowed; may be NULL */
 };
 
+/* The largest event detail (its compact JSON text) the log keeps whole. A
+ * larger one is replaced, before it is hashed, by {"truncated": true,
+ * "original_bytes": N, "head": "<its first 64 KiB>"}. */
+#define RUNE_JOURNAL_DETAIL_MAX (16u << 20)
+
 /* Appends an event (seq, timestamp and hash assigned here) and commits it.
+ * A detail over RUNE_JOURNAL_DETAIL_MAX is stored truncated, as above;
+ * any SQLite error fails the append and nothing is stored in its place.
  * Returns the event's seq (>= 1), or -1 on error (message in j's last error). */
 long long rune_journal_event(struct rune_journal *j, const char *incident_id,
                              const struct rune_event *ev);
@@ -85,6 +92,12 @@ int rune_journal_end(struct rune_journal *j, const char *incident_id, const char
 
 /* The last error message (for the operator). */
 const char *rune_journal_error(struct rune_journal *j);
+
+/* For tests: lowers the detail cap (detail_max bytes, 0 leaves it) and
+ * SQLite's own length limit on this connection (sqlite3_limit
+ * SQLITE_LIMIT_LENGTH, 0 leaves it), so truncation and the handling of
+ * SQLite's "too big" error can be exercised with small values. */
+void rune_journal_set_limits(struct rune_journal *j, size_t detail_max, int sqlite_length);
 
 /* ---- Reading (rune log) ---- */
 

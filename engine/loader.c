@@ -8,9 +8,12 @@
 #include "model.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "duration.h"
 #include "lua.h"
@@ -34,6 +37,13 @@ static const char *const secret_keys[] = {"env", "file", "required", "descriptio
 static const char *const retry_keys[] = {"attempts", "delay", "backoff", "max_delay"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Far above any real runbook, low enough that what validation does per
+ * step pair (unique ids, `needs`, ordering of references) stays quick on
+ * a hostile file. */
+#define MAX_STEPS 1000
+/* A runbook file is read whole; documented in docs/runbook-format.md. */
+#define RUNE_RUNBOOK_MAX_BYTES (16 << 20)
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -456,48 +466,107 @@ static void load_stage(struct rune_runbook *rb, enum rune_stage_id s, const stru
         return;
     if (!want_kind(v, RUNE_NODE_SEQ, "steps", d))
         return;
-    sd->steps = xcalloc(v->n, sizeof *sd->steps);
-    sd->n = v->n;
-    for (size_t i = 0; i < v->n; i++) {
+    size_t used = 0;
+    for (int o = 0; o < RUNE_NSTAGES; o++)
+        used += rb->stages[o].n;
+    size_t room = MAX_STEPS - used, count = v->n;
+    if (count > room) {
+        rune_diag_add(d, v->items[room]->mark,
+                      "more than %d steps in the runbook; a runbook should not need this (split "
+                      "it into several)",
+                      MAX_STEPS);
+        count = room;
+    }
+    sd->steps = xcalloc(count, sizeof *sd->steps);
+    sd->n = count;
+    for (size_t i = 0; i < count; i++) {
         sd->steps[i].index = i;
         load_step(rb, &sd->steps[i], v->items[i], s, d);
     }
 }
 
+/* What kind of file a mode is, for a message. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISFIFO(m))
+        return "a FIFO (named pipe)";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISCHR(m) || S_ISBLK(m))
+        return "a device";
+    return "not a regular file";
+}
+
+/*
+ * Reads a runbook whole. Only a regular file is read: a FIFO or a device
+ * named like a runbook would block `rune list` forever or never end, so the
+ * file is opened without blocking and checked before a byte is read. The
+ * size is checked before reading and again while reading (a file may grow).
+ */
 static int read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(err, errlen, "cannot open runbook: %s", strerror(errno));
         return -1;
     }
-    size_t cap = 8192, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (n + 4096 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        if (!buf)
-            abort();
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-        if (n > 16u << 20) {
-            fclose(f);
-            free(buf);
-            snprintf(err, errlen, "runbook is larger than 16 MiB; is this the right file?");
-            return -1;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        snprintf(err, errlen, "cannot read runbook");
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "cannot read runbook: %s", strerror(errno));
+        close(fd);
         return -1;
     }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "this is %s, not a runbook file; give the path of a YAML file",
+                 file_kind(sb.st_mode));
+        close(fd);
+        return -1;
+    }
+    if (sb.st_size > RUNE_RUNBOOK_MAX_BYTES) {
+        snprintf(err, errlen,
+                 "runbook is %lld bytes, more than the %d MiB a runbook may have; is this the "
+                 "right file?",
+                 (long long)sb.st_size, RUNE_RUNBOOK_MAX_BYTES >> 20);
+        close(fd);
+        return -1;
+    }
+    size_t cap = (size_t)sb.st_size + 1, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf)
+        abort();
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "cannot read runbook: %s", strerror(errno));
+            close(fd);
+            free(buf);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > RUNE_RUNBOOK_MAX_BYTES) {
+            snprintf(err, errlen,
+                     "runbook is larger than %d MiB (it grew while being read); is this the "
+                     "right file?",
+                     RUNE_RUNBOOK_MAX_BYTES >> 20);
+            close(fd);
+            free(buf);
+            return -1;
+        }
+        if (n == cap) {
+            char *more = realloc(buf, 2 * cap + 1);
+            if (!more)
+                abort();
+            buf = more;
+            cap *= 2;
+        }
+    }
+    close(fd);
     buf[n] = '\0';
     *text = buf;
     *len = n;

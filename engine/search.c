@@ -4,6 +4,8 @@
 #include "search.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,17 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Only regular files (or links to them) on the search path are runbooks:
+ * anyone who can write a directory there could leave a FIFO named x.yaml,
+ * and reading it would hang `rune list` and every search by name. The
+ * loader refuses non-regular files too, should one be swapped in after this
+ * check. */
+static bool is_regular_in(DIR *dp, const char *name)
+{
+    struct stat st;
+    return fstatat(dirfd(dp), name, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
 static int each_in(const char *dir, rune_search_fn fn, void *ud)
 {
     DIR *dp = opendir(dir);
@@ -62,9 +75,12 @@ static int each_in(const char *dir, rune_search_fn fn, void *ud)
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(dp))) {
-        if (!is_yaml(e->d_name))
+        if (!is_yaml(e->d_name) || !is_regular_in(dp, e->d_name))
             continue;
-        names = realloc(names, (n + 1) * sizeof *names);
+        char **more = realloc(names, (n + 1) * sizeof *names);
+        if (!more)
+            abort();
+        names = more;
         names[n++] = strdup(e->d_name);
     }
     closedir(dp);
@@ -96,10 +112,13 @@ void rune_search_each(rune_search_fn fn, void *ud)
     }
 }
 
+/* An argument naming an existing file other than a directory is used as
+ * given; the loader then refuses anything but a regular file, saying what
+ * it is, where "no runbook file" would mislead. */
 static int is_file(const char *p)
 {
     struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 struct match {

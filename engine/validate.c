@@ -505,6 +505,7 @@ void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d)
                                   "duplicate step id \"%s\" (first used at %s); step ids must "
                                   "be unique in the runbook", st->id,
                                   rune_mark_str(first->id_mark, where, sizeof where));
+                    break; /* once per step, not once per earlier namesake */
                 }
             }
             c.ids[c.nids++] = st->id;
