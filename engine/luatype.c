@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datadir.h"
 #include "lua.h"
 #include "model.h"
 #include "registry.h"
@@ -254,13 +255,8 @@ static void load_dir(const char *dir, struct rune_diags *d)
 void rune_lua_load_types(const char *runbook_path, struct rune_diags *d)
 {
     char dir[PATH_MAX];
-    /* bundled: installed share dir, else the source tree this was built from */
-    snprintf(dir, sizeof dir, "%s/lua/steps", RUNE_DATADIR);
-    DIR *probe = opendir(dir);
-    if (probe)
-        closedir(probe);
-    else
-        snprintf(dir, sizeof dir, "%s/lua/steps", RUNE_SOURCE_DIR);
+    /* bundled: beside this binary (datadir.c) */
+    snprintf(dir, sizeof dir, "%s/lua/steps", rune_datadir());
     load_dir(dir, d);
     if (runbook_path) {
         char base[PATH_MAX];

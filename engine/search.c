@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "datadir.h"
 #include "model.h"
 
 #define MAXDIRS 32
@@ -28,7 +29,7 @@ static size_t dirs(char out[][4096], size_t max)
         free(copy);
     }
     if (n < max)
-        snprintf(out[n++], 4096, "%s/runbooks", RUNE_DATADIR);
+        snprintf(out[n++], 4096, "%s/runbooks", rune_datadir());
     return n;
 }
 

@@ -1,7 +1,8 @@
 /*
  * search.h — finding runbooks by name. The search path is ./runbooks,
- * then each directory of $RUNE_PATH (colon-separated), then the installed
- * share directory; each directory's examples/ subdirectory is searched
+ * then each directory of $RUNE_PATH (colon-separated), then the bundled
+ * runbooks (rune_datadir(): the source tree for a build-tree binary, the
+ * share directory beside an installed one); each directory's examples/ subdirectory is searched
  * too. A RUNBOOK argument that names an existing file is used as is.
  */
 #ifndef RUNE_SEARCH_H

@@ -191,7 +191,7 @@ run_rune run "$C/checksum.yaml" --set path="$T/src" --set expect="$sha512" --set
 expect_rc 0
 run_rune run "$C/checksum.yaml" --set path="$T/src" --set expect="$good" --set algorithm=md5
 expect_rc 3
-expect_out "algorithm \"md5\" is not supported: use sha256 or sha512"
+expect_out "parameter \"algorithm\": \"md5\" is not one of sha256 or sha512"
 end_case
 
 test_case "file.copy copies with the same SHA-256 and never overwrites by default"
