@@ -471,6 +471,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     /* --json keeps stdout for the plan alone */
     r.con = rune_console_new(o->json ? stderr : stdout, o->live && !o->json, o->quiet || o->json,
                              o->color && !o->json);
+    rune_console_set_redactor(r.con, &r.red);
     json_t *det = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", r.cwd,
                             "jobs", o->jobs, "operator", o->operator_name);
     rune_run_event(&r, NULL, NULL, 0, "incident.start", NULL, -1, det);
