@@ -230,7 +230,9 @@ static int take_lock(struct rune_run *r, int *fd)
     json_t *name = rune_interp_node(r->rb->lock, &ev, &where, err, sizeof err);
     pthread_mutex_unlock(&r->mu);
     if (!name || !json_is_string(name)) {
-        fprintf(stderr, "rune: lock: %s\n", name ? "must be a string" : err);
+        char *m = rune_redact(&r->red, name ? "must be a string" : err);
+        fprintf(stderr, "rune: lock: %s\n", m);
+        free(m);
         json_decref(name);
         return RUNE_EXIT_INVALID;
     }
@@ -238,7 +240,8 @@ static int take_lock(struct rune_run *r, int *fd)
     snprintf(dir, sizeof dir, "%s", r->o->log_path);
     char locks[4200];
     snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
-    int rc = rune_lock_take(locks, json_string_value(name), r->incident, fd, err, sizeof err);
+    int rc = rune_lock_take(locks, json_string_value(name), &r->red, r->incident, fd, err,
+                            sizeof err);
     json_decref(name);
     if (rc == 0)
         return RUNE_EXIT_OK;
