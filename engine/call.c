@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "dsn.h"
 #include "duration.h"
 #include "interp.h"
 #include "journal.h"
@@ -183,6 +184,21 @@ void rune_call_secret(struct rune_call *c, const char *value)
 char *rune_call_redact(struct rune_call *c, const char *s)
 {
     return rune_redact(&c->run->red, s);
+}
+
+static void add_secret(void *ud, const char *value) { rune_call_secret(ud, value); }
+
+void rune_call_secret_dsn(struct rune_call *c, const char *conninfo)
+{
+    rune_dsn_passwords(conninfo, add_secret, c);
+}
+
+char *rune_call_redact_dsn(struct rune_call *c, const char *s)
+{
+    char *clean = rune_dsn_scrub(s ? s : "");
+    char *m = rune_redact(&c->run->red, clean);
+    free(clean);
+    return m;
 }
 
 static bool proc_cancelled(void *ctx)

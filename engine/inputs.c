@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsn.h"
 #include "node.h"
 #include "params.h"
 #include "suggest.h"
@@ -21,6 +22,64 @@ int rune_inputs_parse_set(json_t *sets, const char *arg)
     json_object_set_new(sets, name, json_string(eq + 1));
     free(name);
     return 0;
+}
+
+static void add_secret(void *ud, const char *value) { rune_redactor_add(ud, value); }
+
+/* Every password inside a connection string anywhere in v is a secret. */
+static void register_dsn(json_t *v, struct rune_redactor *red)
+{
+    if (json_is_string(v)) {
+        rune_dsn_passwords(json_string_value(v), add_secret, red);
+        return;
+    }
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v))
+        json_array_foreach(v, i, x) register_dsn(x, red);
+    if (json_is_object(v))
+        json_object_foreach(v, k, x) register_dsn(x, red);
+}
+
+/* A copy of v with connection-string passwords replaced by "***", however
+ * short (the redactor only masks values of RUNE_SECRET_MIN and more). New
+ * reference. */
+static json_t *scrub_dsn(json_t *v)
+{
+    if (json_is_string(v)) {
+        char *m = rune_dsn_scrub(json_string_value(v));
+        json_t *o = json_string(m);
+        free(m);
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, scrub_dsn(x));
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) json_object_set_new(o, k, scrub_dsn(x));
+        return o;
+    }
+    return json_incref(v);
+}
+
+/* A value as it may appear in a message: connection-string passwords and
+ * registered secrets masked. malloc'd. */
+static char *shown_text(json_t *v, struct rune_redactor *red)
+{
+    json_t *clean = scrub_dsn(v);
+    char *txt = json_dumps(clean, JSON_ENCODE_ANY);
+    json_decref(clean);
+    char *m = rune_redact(red, txt ? txt : "?");
+    free(txt);
+    return m;
 }
 
 /* --set values arrive as text; lists and maps are written in YAML flow
@@ -103,6 +162,10 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
             json_object_set_new(*shown, in->name, json_null());
             continue;
         }
+        /* registered before anything can quote them in a message */
+        if (in->secret && json_is_string(raw))
+            rune_redactor_add(red, json_string_value(raw));
+        register_dsn(raw, red);
         char why[256];
         json_t *val = rune_param_coerce(in->type, raw, why, sizeof why);
         if (val && in->type == RUNE_T_DURATION) {
@@ -116,12 +179,15 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
         }
         json_decref(raw);
         if (!val) {
+            char *clean = rune_dsn_scrub(why), *m = rune_redact(red, clean);
             rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,
-                          given ? " (from --set)" : "", why);
+                          given ? " (from --set)" : "", m);
+            free(clean);
+            free(m);
             continue;
         }
         if (!in_choices(in, val)) {
-            char *txt = json_dumps(val, JSON_ENCODE_ANY);
+            char *txt = in->secret ? strdup("the value given") : shown_text(val, red);
             json_t *cj = rune_node_json(in->choices);
             char *ch = json_dumps(cj, JSON_ENCODE_ANY | JSON_COMPACT);
             json_decref(cj);
@@ -131,14 +197,12 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
             json_decref(val);
             continue;
         }
-        if (in->secret && json_is_string(val)) {
-            if (strlen(json_string_value(val)) < RUNE_SECRET_MIN)
-                rune_diag_add(d, in->mark,
-                              "input \"%s\" is secret but shorter than %d characters, too short "
-                              "to be masked in logs", in->name, RUNE_SECRET_MIN);
-            rune_redactor_add(red, json_string_value(val));
-        }
-        json_object_set_new(*shown, in->name, in->secret ? json_string("***") : json_incref(val));
+        if (in->secret && json_is_string(val) &&
+            strlen(json_string_value(val)) < RUNE_SECRET_MIN)
+            rune_diag_add(d, in->mark,
+                          "input \"%s\" is secret but shorter than %d characters, too short "
+                          "to be masked in logs", in->name, RUNE_SECRET_MIN);
+        json_object_set_new(*shown, in->name, in->secret ? json_string("***") : scrub_dsn(val));
         json_object_set_new(*out, in->name, val);
     }
     return d->n > before ? -1 : 0;
@@ -196,4 +260,36 @@ int rune_secrets_resolve(const struct rune_runbook *rb, json_t **out, struct run
         free(val);
     }
     return d->n > before ? -1 : 0;
+}
+
+/* A target field that holds a password, by its name. Target kinds come
+ * from the step families; this is the one thing the engine assumes about
+ * their fields, so that a password given as a plain input or literal is
+ * masked from the start of the run, not only once a step connects. */
+static bool password_field(const char *name)
+{
+    return !strcmp(name, "password") || !strcmp(name, "passwd") ||
+           (strlen(name) > 9 && !strcmp(name + strlen(name) - 9, "_password"));
+}
+
+void rune_targets_register_secrets(json_t *targets, struct rune_redactor *red)
+{
+    const char *name, *field;
+    json_t *t, *v;
+    json_object_foreach(targets, name, t)
+    {
+        json_object_foreach(t, field, v)
+        {
+            if (password_field(field) && json_is_string(v))
+                rune_redactor_add(red, json_string_value(v));
+            register_dsn(v, red);
+        }
+    }
+}
+
+void rune_inputs_mask_shown(json_t **shown, struct rune_redactor *red)
+{
+    json_t *m = rune_redact_json(red, *shown);
+    json_decref(*shown);
+    *shown = m;
 }

@@ -437,6 +437,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     long long started = rune_clock_wall_ms();
     fill_ctx(&r, inputs, secrets, started);
     resolve_targets(&r, &d);
+    rune_targets_register_secrets(json_object_get(r.ctx, "targets"), &r.red);
+    rune_inputs_mask_shown(&shown, &r.red);
     if (d.n) {
         rune_diags_print(&d, stderr);
         fprintf(stderr, "rune: %zu problem%s with the targets; nothing was run\n", d.n,
