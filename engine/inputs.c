@@ -13,15 +13,67 @@
 #include "params.h"
 #include "suggest.h"
 
+/* Kept byte for byte, even when it is not UTF-8: rune_inputs_resolve
+ * refuses that with a message (jansson's checked setters would drop it
+ * silently, and the input's default would be used instead). */
 int rune_inputs_parse_set(json_t *sets, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
         return -1;
     char *name = strndup(arg, (size_t)(eq - arg));
-    json_object_set_new(sets, name, json_string(eq + 1));
+    if (!name)
+        return -1;
+    json_object_set_new_nocheck(sets, name, json_string_nocheck(eq + 1));
     free(name);
     return 0;
+}
+
+/* Offset of the first byte that is not part of valid UTF-8 (overlong
+ * forms, surrogates and code points past U+10FFFF included), or -1. */
+static long utf8_bad_at(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (p[i]) {
+        unsigned c = p[i];
+        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                               : (c & 0xF8) == 0xF0 ? 3 : 9;
+        if (n == 9 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4))
+            return (long)i;
+        unsigned cp = n ? c & (0x3F >> n) : c;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return (long)i;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return (long)i;
+        i += n + 1;
+    }
+    return -1;
+}
+
+/* A --set name or value that is not UTF-8: refused with where it breaks. */
+static bool check_utf8(struct rune_diags *d, const struct rune_runbook *rb, const char *name,
+                       const char *value)
+{
+    const char *text = value ? value : name;
+    long at = utf8_bad_at(text);
+    if (at < 0)
+        return true;
+    char what[160];
+    if (value && utf8_bad_at(name) < 0)
+        snprintf(what, sizeof what, "--set %s: the value", name);
+    else
+        snprintf(what, sizeof what, "--set: an input name");
+    rune_diag_add(d, (struct rune_mark){rb->path, 0, 0},
+                  "%s is not valid UTF-8 (byte 0x%02X at offset %ld); rune takes text as "
+                  "UTF-8: convert it (e.g. with iconv -f latin1 -t utf-8) or check the terminal's "
+                  "locale",
+                  what, (unsigned char)text[at], at);
+    return false;
 }
 
 static void add_secret(void *ud, const char *value) { rune_redactor_add(ud, value); }
@@ -123,6 +175,8 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
     json_t *v;
     json_object_foreach(sets, k, v)
     {
+        if (!check_utf8(d, rb, k, NULL))
+            continue;
         bool known = false;
         for (size_t i = 0; i < rb->ninputs; i++)
             known |= !strcmp(rb->inputs[i].name, k);
@@ -146,6 +200,8 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
         const struct rune_inputdef *in = &rb->inputs[i];
         json_t *given = json_object_get(sets, in->name);
         json_t *raw;
+        if (given && !check_utf8(d, rb, in->name, json_string_value(given)))
+            continue;
         if (given)
             raw = from_text(in->type, json_string_value(given));
         else if (in->def)

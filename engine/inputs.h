@@ -17,8 +17,10 @@
 int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **out,
                         json_t **shown, struct rune_redactor *red, struct rune_diags *d);
 
-/* Also, once inputs are resolved, a password inside a connection string
- * in any input is registered with red, and masked in *shown. */
+/* Also, once inputs are resolved:
+ *   - a --set name or value that is not UTF-8 is refused;
+ *   - a password inside a connection string in any input is registered
+ *     with red, and masked in *shown. */
 
 /* Passwords a resolved target holds (a field named password, or inside a
  * connection string in any field) registered with red. targets: the run's
