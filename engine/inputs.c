@@ -4,6 +4,7 @@
 #include "inputs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "dsn.h"
 #include "node.h"
 #include "params.h"
+#include "safepath.h"
 #include "suggest.h"
 
 /* Kept byte for byte, even when it is not UTF-8: rune_inputs_resolve
@@ -258,6 +260,19 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
             rune_diag_add(d, in->mark,
                           "input \"%s\" is secret but shorter than %d characters, too short "
                           "to be masked in logs", in->name, RUNE_SECRET_MIN);
+        if (in->type == RUNE_T_PATH && json_is_string(val)) {
+            char *canon = NULL, why_path[PATH_MAX + 1024];
+            if (rune_safepath_resolve(json_string_value(val), &canon, why_path,
+                                      sizeof why_path) != 0) {
+                rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,
+                              given ? " (from --set)" : "", why_path);
+                json_decref(val);
+                continue;
+            }
+            json_decref(val);
+            val = json_string(canon);
+            free(canon);
+        }
         json_object_set_new(*shown, in->name, in->secret ? json_string("***") : scrub_dsn(val));
         json_object_set_new(*out, in->name, val);
     }

@@ -19,6 +19,8 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
 
 /* Also, once inputs are resolved:
  *   - a --set name or value that is not UTF-8 is refused;
+ *   - a `path` input is canonical and safe to follow (safepath.h): its
+ *     value is the absolute path with symlinks resolved, or it is refused;
  *   - a password inside a connection string in any input is registered
  *     with red, and masked in *shown. */
 
