@@ -91,6 +91,15 @@ wait "$first"
 expect_eq "$?" "0" "the first run"
 end_case
 
+test_case "sqlite-compact-repair on /z//app.db while a run holds /z/app.db: locked out (exit 6)"
+mkdir -p "$T/z" && sqlite3 "$T/z/app.db" 'create table t(x); insert into t values (1);'
+hold_lock "sqlite/$T/z/app.db"
+RUNE_PATH="$RUNE_SOURCE_DIR/runbooks" run_rune run sqlite-compact-repair --yes --set path="$T/z//app.db"
+expect_rc 6
+expect_err "lock \"sqlite/$T/z/app.db\" is held by another run"
+release_lock
+end_case
+
 cat >"$T/write.yaml" <<'YAML'
 # Writes to the file it is given: what a runbook run as root would do.
 runbook: write
