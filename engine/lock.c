@@ -47,8 +47,7 @@ static void name_hash(const char *name, char hex[33])
 
 /* dir/NAME.lock, or dir/MASKED-NAME.HASH.lock when the name holds a secret
  * or is too long to be a file name. */
-static void lock_path(const char *dir, const char *name, const char *shown, char *path,
-                      size_t cap)
+static void lock_path(const char *dir, const char *name, const char *shown, char *path, size_t cap)
 {
     char safe[READABLE_MAX + 1];
     readable(shown, safe, sizeof safe);
@@ -101,8 +100,10 @@ int rune_lock_take(const char *dir, const char *name, struct rune_redactor *red,
         ssize_t n = pread(f, holder, sizeof holder - 1, 0);
         holder[n > 0 ? n : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
-        snprintf(msg, len, "lock \"%s\" is held by another run (%s); wait for it to finish, "
-                           "or see `rune log`", shown, holder[0] ? holder : "unknown holder");
+        snprintf(msg, len,
+                 "lock \"%s\" is held by another run (%s); wait for it to finish, "
+                 "or see `rune log`",
+                 shown, holder[0] ? holder : "unknown holder");
         close(f);
         rc = 1;
         goto out;
@@ -120,8 +121,8 @@ void rune_lock_holder(int fd, const char *incident)
     char at[RUNE_ISO_LEN];
     rune_clock_iso(at, rune_clock_wall_ms());
     char line[256];
-    int ln = snprintf(line, sizeof line, "pid %d, incident %s, since %s\n", (int)getpid(),
-                      incident, at);
+    int ln =
+        snprintf(line, sizeof line, "pid %d, incident %s, since %s\n", (int)getpid(), incident, at);
     if (fd >= 0 && ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)ln, 0) < 0) {
         /* the holder description is a courtesy; the flock is what counts */
     }

@@ -79,7 +79,10 @@ struct marks {
     bool *on;
 };
 
-static bool continuation(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
+static bool continuation(char c)
+{
+    return ((unsigned char)c & 0xC0) == 0x80;
+}
 
 /* Marks [from, from + n), widened to whole UTF-8 characters: a piece may
  * stop inside a character where the text and the secret differ, and half

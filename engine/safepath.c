@@ -36,7 +36,10 @@ struct walk {
     size_t errlen;
 };
 
-static bool trusted(uid_t uid, uid_t me) { return uid == 0 || uid == me; }
+static bool trusted(uid_t uid, uid_t me)
+{
+    return uid == 0 || uid == me;
+}
 
 static const char *user_name(uid_t uid, char *buf, size_t len)
 {
@@ -112,8 +115,7 @@ static int append(struct walk *w, const char *name)
     size_t n = strlen(w->done);
     int k = snprintf(w->done + n, sizeof w->done - n, "%s%s", n > 1 ? "/" : "", name);
     if (k < 0 || (size_t)k >= sizeof w->done - n) {
-        snprintf(w->err, w->errlen, "%s: the path is longer than %d bytes", w->asked,
-                 PATH_MAX);
+        snprintf(w->err, w->errlen, "%s: the path is longer than %d bytes", w->asked, PATH_MAX);
         return -1;
     }
     return 0;
@@ -214,8 +216,7 @@ static int next_component(struct walk *w, char *name, size_t len, const char **r
         return 0;
     size_t n = strcspn(p, "/");
     if (n >= len) {
-        snprintf(w->err, w->errlen, "%s: a component is longer than %zu bytes", w->asked,
-                 len - 1);
+        snprintf(w->err, w->errlen, "%s: a component is longer than %zu bytes", w->asked, len - 1);
         return -1;
     }
     snprintf(name, len, "%.*s", (int)n, p);

@@ -28,8 +28,7 @@ static void whole_secrets(void **state)
     rune_redactor_add(&r, SECRET);
     rune_redactor_add(&r, "abc"); /* too short: ignored */
     rune_redactor_add(&r, "pass-1234");
-    check(&r, "token=" SECRET " and pass-1234 and abc", RUNE_CUT_NONE,
-          "token=*** and *** and abc");
+    check(&r, "token=" SECRET " and pass-1234 and abc", RUNE_CUT_NONE, "token=*** and *** and abc");
     /* two secrets side by side are one masked run */
     check(&r, "[" SECRET "pass-1234]", RUNE_CUT_NONE, "[***]");
     /* overlapping: the union is masked whatever the order */
@@ -50,7 +49,7 @@ static void pieces_anywhere(void **state)
     check(&r, "error: Zq8hunter2SECRET; rolled back", RUNE_CUT_NONE, "error: ***; rolled back");
     check(&r, "tail 8hunter2SECRETVALUEx7Kp3 end", RUNE_CUT_NONE, "tail *** end");
     check(&r, "Zq8hunte|x7Kp3", RUNE_CUT_NONE, "***|x7Kp3"); /* 8 yes, 5 no */
-    check(&r, "Zq8hunt", RUNE_CUT_NONE, "Zq8hunt");             /* 7: not masked mid-text */
+    check(&r, "Zq8hunt", RUNE_CUT_NONE, "Zq8hunt");          /* 7: not masked mid-text */
     check(&r, "SECRETVA", RUNE_CUT_NONE, "SECRETVA"); /* middle pieces are not what cuts leave */
     rune_redactor_free(&r);
 }
@@ -71,15 +70,16 @@ static void pieces_at_cut_edges(void **state)
     check(&r, "7Kp3 done", RUNE_CUT_TAIL, "7Kp3 done");
     check(&r, "7Kp3 mid Zq8h", RUNE_CUT_HEAD | RUNE_CUT_TAIL, "*** mid ***");
     /* each cut of the secret, from either side */
-    for (size_t k = 1; k < strlen(SECRET); k++) {
+    const char *sec = SECRET;
+    for (size_t k = 1; k < strlen(sec); k++) {
         char head[64], tail[64];
-        snprintf(tail, sizeof tail, "pad %.*s", (int)k, SECRET);
-        snprintf(head, sizeof head, "%s pad", SECRET + k);
+        snprintf(tail, sizeof tail, "pad %.*s", (int)k, sec);
+        snprintf(head, sizeof head, "%s pad", sec + k);
         char *t = rune_redact_cut(&r, tail, RUNE_CUT_TAIL);
         char *h = rune_redact_cut(&r, head, RUNE_CUT_HEAD);
         if (k >= RUNE_SECRET_MIN)
             assert_string_equal(t, "pad ***");
-        if (strlen(SECRET) - k >= RUNE_SECRET_MIN)
+        if (strlen(sec) - k >= RUNE_SECRET_MIN)
             assert_string_equal(h, "*** pad");
         free(t);
         free(h);
@@ -151,12 +151,9 @@ static void first_secret_disables_core_dumps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(whole_secrets),
-        cmocka_unit_test(pieces_anywhere),
-        cmocka_unit_test(pieces_at_cut_edges),
-        cmocka_unit_test(pieces_keep_utf8),
-        cmocka_unit_test(json_keys_and_values),
-        cmocka_unit_test(first_secret_disables_core_dumps),
+        cmocka_unit_test(whole_secrets),        cmocka_unit_test(pieces_anywhere),
+        cmocka_unit_test(pieces_at_cut_edges),  cmocka_unit_test(pieces_keep_utf8),
+        cmocka_unit_test(json_keys_and_values), cmocka_unit_test(first_secret_disables_core_dumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,9 +148,9 @@ static void shared_directory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lexical_shapes),   cmocka_unit_test(above_root),
-        cmocka_unit_test(relative_to_cwd),  cmocka_unit_test(own_symlinks),
-        cmocka_unit_test(symlink_loop),     cmocka_unit_test(shared_directory),
+        cmocka_unit_test(lexical_shapes),  cmocka_unit_test(above_root),
+        cmocka_unit_test(relative_to_cwd), cmocka_unit_test(own_symlinks),
+        cmocka_unit_test(symlink_loop),    cmocka_unit_test(shared_directory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
