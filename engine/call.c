@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "dsn.h"
 #include "duration.h"
 #include "interp.h"
 #include "journal.h"
@@ -69,26 +70,35 @@ bool rune_call_bool(struct rune_call *c, const char *name)
     return json_is_true(json_object_get(c->params, name));
 }
 
+/* A message formatted whole and then masked: cutting it to a buffer first
+ * could leave the start of a secret that masking no longer recognises. */
+static char *masked_vformat(struct rune_call *c, const char *fmt, va_list ap)
+{
+    char *text = NULL;
+    if (vasprintf(&text, fmt, ap) < 0)
+        return rune_redact(&c->run->red, "(out of memory formatting a message)");
+    char *m = rune_redact(&c->run->red, text);
+    free(text);
+    return m;
+}
+
 int rune_call_fail(struct rune_call *c, const char *fmt, ...)
 {
-    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char *m = masked_vformat(c, fmt, ap);
     va_end(ap);
     free(c->error);
-    c->error = rune_redact(&c->run->red, buf);
+    c->error = m;
     return RUNE_STEP_FAILED;
 }
 
 void rune_call_log(struct rune_call *c, const char *fmt, ...)
 {
-    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char *m = masked_vformat(c, fmt, ap);
     va_end(ap);
-    char *m = rune_redact(&c->run->red, buf);
     rune_console_step_log(c->run->con, c->a->st->id, m);
     json_t *d = json_pack("{s:s}", "message", m);
     rune_run_event(c->run, rune_stage_names[c->a->st->stage], c->a->st->id, c->a->attempt, "log",
@@ -110,17 +120,17 @@ void rune_call_note(struct rune_call *c, const char *text)
 
 void rune_call_plan(struct rune_call *c, const char *fmt, ...)
 {
-    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char *buf = masked_vformat(c, fmt, ap);
     va_end(ap);
     size_t had = c->plan ? strlen(c->plan) : 0;
     char *p = realloc(c->plan, had + strlen(buf) + 3);
-    if (!p)
-        return;
-    snprintf(p + had, strlen(buf) + 3, "%s%s", had ? "; " : "", buf);
-    c->plan = p;
+    if (p) {
+        snprintf(p + had, strlen(buf) + 3, "%s%s", had ? "; " : "", buf);
+        c->plan = p;
+    }
+    free(buf);
 }
 
 bool rune_call_confirm(struct rune_call *c, const char *what)
@@ -179,17 +189,34 @@ char *rune_call_redact(struct rune_call *c, const char *s)
     return rune_redact(&c->run->red, s);
 }
 
+static void add_secret(void *ud, const char *value) { rune_call_secret(ud, value); }
+
+void rune_call_secret_dsn(struct rune_call *c, const char *conninfo)
+{
+    rune_dsn_passwords(conninfo, add_secret, c);
+}
+
+char *rune_call_redact_dsn(struct rune_call *c, const char *s)
+{
+    char *clean = rune_dsn_scrub(s ? s : "");
+    char *m = rune_redact(&c->run->red, clean);
+    free(clean);
+    return m;
+}
+
 static bool proc_cancelled(void *ctx)
 {
     (void)ctx;
     return atomic_load(&rune_interrupted) != 0;
 }
 
-static void redact_buf(struct rune_run *r, char **buf, size_t *len)
+/* Masks a captured stream in place. A stream that went on past the cap
+ * was cut after what was kept, maybe inside a secret. */
+static void redact_buf(struct rune_run *r, char **buf, size_t *len, bool truncated)
 {
     if (!*buf)
         return;
-    char *m = rune_redact(&r->red, *buf);
+    char *m = rune_redact_cut(&r->red, *buf, truncated ? RUNE_CUT_TAIL : RUNE_CUT_NONE);
     free(*buf);
     *buf = m;
     if (len)
@@ -208,10 +235,11 @@ int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
         rune_call_fail(c, "%s", err);
         return -1;
     }
-    redact_buf(c->run, &p->out, &p->out_len);
-    redact_buf(c->run, &p->err, &p->err_len);
-    char *t = rune_redact(&c->run->red, p->tail);
-    snprintf(p->tail, sizeof p->tail, "%s", t);
+    redact_buf(c->run, &p->out, &p->out_len, p->out_truncated);
+    redact_buf(c->run, &p->err, &p->err_len, p->err_truncated);
+    /* the tail starts wherever the last RUNE_PROC_TAIL bytes began */
+    char *t = rune_redact_cut(&c->run->red, p->tail, p->tail_cut ? RUNE_CUT_HEAD : RUNE_CUT_NONE);
+    snprintf(p->tail, sizeof p->tail, "%s", t); /* never longer than what it masked */
     p->tail_len = strlen(p->tail);
     free(c->tail);
     c->tail = t;

@@ -26,6 +26,7 @@ struct active {
 
 struct rune_console {
     FILE *out;
+    struct rune_redactor *red; /* NULL: nothing to mask */
     bool live, quiet, color;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -131,6 +132,20 @@ void rune_console_free(struct rune_console *c)
     free(c);
 }
 
+void rune_console_set_redactor(struct rune_console *c, struct rune_redactor *red)
+{
+    pthread_mutex_lock(&c->mu);
+    c->red = red;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* What may reach the terminal: s masked (malloc'd, NULL for NULL). Called
+ * before c->mu is taken: the redactor has its own lock. */
+static char *masked(struct rune_console *c, const char *s)
+{
+    return s ? rune_redact(c->red, s) : NULL;
+}
+
 void rune_console_stage(struct rune_console *c, const char *stage, const char *note)
 {
     pthread_mutex_lock(&c->mu);
@@ -193,8 +208,9 @@ static void print_tail(struct rune_console *c, const char *tail)
 
 void rune_console_step_end(struct rune_console *c, const char *id, const char *uses,
                            const char *status, long long ms, int attempt, int attempts,
-                           const char *error, const char *tail)
+                           const char *error_text, const char *tail_text)
 {
+    char *error = masked(c, error_text), *tail = masked(c, tail_text);
     pthread_mutex_lock(&c->mu);
     drop_active(c, id);
     bool simulated = !strcmp(status, "simulated");
@@ -203,6 +219,8 @@ void rune_console_step_end(struct rune_console *c, const char *id, const char *u
     bool final = ok || skipped || attempt >= attempts;
     if (c->quiet && (ok || skipped || !final)) {
         pthread_mutex_unlock(&c->mu);
+        free(error);
+        free(tail);
         return;
     }
     erase(c);
@@ -226,10 +244,13 @@ void rune_console_step_end(struct rune_console *c, const char *id, const char *u
     draw(c);
     fflush(c->out);
     pthread_mutex_unlock(&c->mu);
+    free(error);
+    free(tail);
 }
 
-void rune_console_step_log(struct rune_console *c, const char *id, const char *msg)
+void rune_console_step_log(struct rune_console *c, const char *id, const char *text)
 {
+    char *msg = masked(c, text);
     pthread_mutex_lock(&c->mu);
     if (!c->quiet) {
         erase(c);
@@ -238,19 +259,27 @@ void rune_console_step_log(struct rune_console *c, const char *id, const char *m
         fflush(c->out);
     }
     pthread_mutex_unlock(&c->mu);
+    free(msg);
 }
 
+/* Formatted whole, then masked: never cut before masking. */
 static void vline(struct rune_console *c, bool always, const char *fmt, va_list ap)
 {
+    char *text = NULL;
+    if (vasprintf(&text, fmt, ap) < 0)
+        text = NULL;
+    char *line = masked(c, text ? text : "(out of memory formatting a line)");
+    free(text);
     pthread_mutex_lock(&c->mu);
     if (always || !c->quiet) {
         erase(c);
-        vfprintf(c->out, fmt, ap);
+        fputs(line, c->out);
         fputc('\n', c->out);
         draw(c);
         fflush(c->out);
     }
     pthread_mutex_unlock(&c->mu);
+    free(line);
 }
 
 void rune_console_info(struct rune_console *c, const char *fmt, ...)

@@ -10,12 +10,17 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "redact.h"
+
 struct rune_console;
 
 /* out: where progress goes (stdout). live: redraw running steps (a TTY).
  * quiet: only errors and the final outcome. color: ANSI colours. */
 struct rune_console *rune_console_new(FILE *out, bool live, bool quiet, bool color);
 void rune_console_free(struct rune_console *c);
+/* The run's secrets: from now on every line is masked before it is
+ * printed, whoever built it (the last door; red must outlive c). */
+void rune_console_set_redactor(struct rune_console *c, struct rune_redactor *red);
 
 void rune_console_stage(struct rune_console *c, const char *stage, const char *note);
 void rune_console_step_start(struct rune_console *c, const char *id, const char *uses,

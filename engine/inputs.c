@@ -4,23 +4,136 @@
 #include "inputs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsn.h"
 #include "node.h"
 #include "params.h"
+#include "safepath.h"
 #include "suggest.h"
 
+/* Kept byte for byte, even when it is not UTF-8: rune_inputs_resolve
+ * refuses that with a message (jansson's checked setters would drop it
+ * silently, and the input's default would be used instead). */
 int rune_inputs_parse_set(json_t *sets, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
         return -1;
     char *name = strndup(arg, (size_t)(eq - arg));
-    json_object_set_new(sets, name, json_string(eq + 1));
+    if (!name)
+        return -1;
+    json_object_set_new_nocheck(sets, name, json_string_nocheck(eq + 1));
     free(name);
     return 0;
+}
+
+/* Offset of the first byte that is not part of valid UTF-8 (overlong
+ * forms, surrogates and code points past U+10FFFF included), or -1. */
+static long utf8_bad_at(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (p[i]) {
+        unsigned c = p[i];
+        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                               : (c & 0xF8) == 0xF0 ? 3 : 9;
+        if (n == 9 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4))
+            return (long)i;
+        unsigned cp = n ? c & (0x3F >> n) : c;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return (long)i;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return (long)i;
+        i += n + 1;
+    }
+    return -1;
+}
+
+/* A --set name or value that is not UTF-8: refused with where it breaks. */
+static bool check_utf8(struct rune_diags *d, const struct rune_runbook *rb, const char *name,
+                       const char *value)
+{
+    const char *text = value ? value : name;
+    long at = utf8_bad_at(text);
+    if (at < 0)
+        return true;
+    char what[160];
+    if (value && utf8_bad_at(name) < 0)
+        snprintf(what, sizeof what, "--set %s: the value", name);
+    else
+        snprintf(what, sizeof what, "--set: an input name");
+    rune_diag_add(d, (struct rune_mark){rb->path, 0, 0},
+                  "%s is not valid UTF-8 (byte 0x%02X at offset %ld); rune takes text as "
+                  "UTF-8: convert it (e.g. with iconv -f latin1 -t utf-8) or check the terminal's "
+                  "locale",
+                  what, (unsigned char)text[at], at);
+    return false;
+}
+
+static void add_secret(void *ud, const char *value) { rune_redactor_add(ud, value); }
+
+/* Every password inside a connection string anywhere in v is a secret. */
+static void register_dsn(json_t *v, struct rune_redactor *red)
+{
+    if (json_is_string(v)) {
+        rune_dsn_passwords(json_string_value(v), add_secret, red);
+        return;
+    }
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v))
+        json_array_foreach(v, i, x) register_dsn(x, red);
+    if (json_is_object(v))
+        json_object_foreach(v, k, x) register_dsn(x, red);
+}
+
+/* A copy of v with connection-string passwords replaced by "***", however
+ * short (the redactor only masks values of RUNE_SECRET_MIN and more). New
+ * reference. */
+static json_t *scrub_dsn(json_t *v)
+{
+    if (json_is_string(v)) {
+        char *m = rune_dsn_scrub(json_string_value(v));
+        json_t *o = json_string(m);
+        free(m);
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, scrub_dsn(x));
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) json_object_set_new(o, k, scrub_dsn(x));
+        return o;
+    }
+    return json_incref(v);
+}
+
+/* A value as it may appear in a message: connection-string passwords and
+ * registered secrets masked. malloc'd. */
+static char *shown_text(json_t *v, struct rune_redactor *red)
+{
+    json_t *clean = scrub_dsn(v);
+    char *txt = json_dumps(clean, JSON_ENCODE_ANY);
+    json_decref(clean);
+    char *m = rune_redact(red, txt ? txt : "?");
+    free(txt);
+    return m;
 }
 
 /* --set values arrive as text; lists and maps are written in YAML flow
@@ -64,6 +177,8 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
     json_t *v;
     json_object_foreach(sets, k, v)
     {
+        if (!check_utf8(d, rb, k, NULL))
+            continue;
         bool known = false;
         for (size_t i = 0; i < rb->ninputs; i++)
             known |= !strcmp(rb->inputs[i].name, k);
@@ -87,6 +202,8 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
         const struct rune_inputdef *in = &rb->inputs[i];
         json_t *given = json_object_get(sets, in->name);
         json_t *raw;
+        if (given && !check_utf8(d, rb, in->name, json_string_value(given)))
+            continue;
         if (given)
             raw = from_text(in->type, json_string_value(given));
         else if (in->def)
@@ -103,6 +220,10 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
             json_object_set_new(*shown, in->name, json_null());
             continue;
         }
+        /* registered before anything can quote them in a message */
+        if (in->secret && json_is_string(raw))
+            rune_redactor_add(red, json_string_value(raw));
+        register_dsn(raw, red);
         char why[256];
         json_t *val = rune_param_coerce(in->type, raw, why, sizeof why);
         if (val && in->type == RUNE_T_DURATION) {
@@ -116,12 +237,15 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
         }
         json_decref(raw);
         if (!val) {
+            char *clean = rune_dsn_scrub(why), *m = rune_redact(red, clean);
             rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,
-                          given ? " (from --set)" : "", why);
+                          given ? " (from --set)" : "", m);
+            free(clean);
+            free(m);
             continue;
         }
         if (!in_choices(in, val)) {
-            char *txt = json_dumps(val, JSON_ENCODE_ANY);
+            char *txt = in->secret ? strdup("the value given") : shown_text(val, red);
             json_t *cj = rune_node_json(in->choices);
             char *ch = json_dumps(cj, JSON_ENCODE_ANY | JSON_COMPACT);
             json_decref(cj);
@@ -131,14 +255,25 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
             json_decref(val);
             continue;
         }
-        if (in->secret && json_is_string(val)) {
-            if (strlen(json_string_value(val)) < RUNE_SECRET_MIN)
-                rune_diag_add(d, in->mark,
-                              "input \"%s\" is secret but shorter than %d characters, too short "
-                              "to be masked in logs", in->name, RUNE_SECRET_MIN);
-            rune_redactor_add(red, json_string_value(val));
+        if (in->secret && json_is_string(val) &&
+            strlen(json_string_value(val)) < RUNE_SECRET_MIN)
+            rune_diag_add(d, in->mark,
+                          "input \"%s\" is secret but shorter than %d characters, too short "
+                          "to be masked in logs", in->name, RUNE_SECRET_MIN);
+        if (in->type == RUNE_T_PATH && json_is_string(val)) {
+            char *canon = NULL, why_path[PATH_MAX + 1024];
+            if (rune_safepath_resolve(json_string_value(val), &canon, why_path,
+                                      sizeof why_path) != 0) {
+                rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,
+                              given ? " (from --set)" : "", why_path);
+                json_decref(val);
+                continue;
+            }
+            json_decref(val);
+            val = json_string(canon);
+            free(canon);
         }
-        json_object_set_new(*shown, in->name, in->secret ? json_string("***") : json_incref(val));
+        json_object_set_new(*shown, in->name, in->secret ? json_string("***") : scrub_dsn(val));
         json_object_set_new(*out, in->name, val);
     }
     return d->n > before ? -1 : 0;
@@ -196,4 +331,36 @@ int rune_secrets_resolve(const struct rune_runbook *rb, json_t **out, struct run
         free(val);
     }
     return d->n > before ? -1 : 0;
+}
+
+/* A target field that holds a password, by its name. Target kinds come
+ * from the step families; this is the one thing the engine assumes about
+ * their fields, so that a password given as a plain input or literal is
+ * masked from the start of the run, not only once a step connects. */
+static bool password_field(const char *name)
+{
+    return !strcmp(name, "password") || !strcmp(name, "passwd") ||
+           (strlen(name) > 9 && !strcmp(name + strlen(name) - 9, "_password"));
+}
+
+void rune_targets_register_secrets(json_t *targets, struct rune_redactor *red)
+{
+    const char *name, *field;
+    json_t *t, *v;
+    json_object_foreach(targets, name, t)
+    {
+        json_object_foreach(t, field, v)
+        {
+            if (password_field(field) && json_is_string(v))
+                rune_redactor_add(red, json_string_value(v));
+            register_dsn(v, red);
+        }
+    }
+}
+
+void rune_inputs_mask_shown(json_t **shown, struct rune_redactor *red)
+{
+    json_t *m = rune_redact_json(red, *shown);
+    json_decref(*shown);
+    *shown = m;
 }

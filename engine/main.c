@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "exitcode.h"
+#include "redact.h"
 
 struct cmd {
     const char *name;
@@ -47,6 +48,9 @@ int cmd_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* before anything is read: the environment rune was started with may
+     * already hold secrets, and a core file would keep them */
+    rune_redact_no_core();
     if (argc < 2) {
         usage(stderr);
         return RUNE_EXIT_INVALID;

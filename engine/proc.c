@@ -81,6 +81,7 @@ struct ring {
     char buf[RUNE_PROC_TAIL];
     size_t pos;
     bool full;
+    bool overrun; /* bytes were pushed out of the front */
 };
 
 enum kill_stage { KILL_NONE, KILL_TERM_SENT, KILL_KILL_SENT };
@@ -337,6 +338,10 @@ static int read_child_error(int fd, struct child_error *ce)
 
 static void ring_add(struct ring *r, const char *data, size_t n)
 {
+    if (n == 0)
+        return;
+    if (r->full || r->pos + n > RUNE_PROC_TAIL)
+        r->overrun = true;
     if (n >= RUNE_PROC_TAIL) {
         memcpy(r->buf, data + n - RUNE_PROC_TAIL, RUNE_PROC_TAIL);
         r->pos = 0;
@@ -603,6 +608,7 @@ static void reset_out(struct rune_proc *p)
     p->out_truncated = p->err_truncated = false;
     p->tail[0] = '\0';
     p->tail_len = 0;
+    p->tail_cut = false;
 }
 
 /* The descriptors of one start: the child's ends, ours, and the error pipe.
@@ -714,6 +720,7 @@ static void collect(struct run *r, struct rune_proc *p)
         p->term_signal = WTERMSIG(r->status);
     p->tail_len = ring_copy(&r->tail, p->tail);
     p->tail[p->tail_len] = '\0';
+    p->tail_cut = r->tail.overrun;
     if (finish_capture(&r->out, &p->out, &p->out_len, &p->out_truncated) ||
         finish_capture(&r->err, &p->err, &p->err_len, &p->err_truncated)) {
         /* Out of memory for one byte: the exit status is still true, and

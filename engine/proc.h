@@ -46,13 +46,18 @@ struct rune_proc {
     bool err_truncated;
     char tail[RUNE_PROC_TAIL + 1]; /* last bytes of stdout+stderr as they arrived */
     size_t tail_len;
+    bool tail_cut;  /* more came before the tail: it may start inside a secret */
 };
 
 /* Runs p to completion (or deadline/cancel). Returns 0 when the child was
  * started (whatever its exit status), -1 when it could not be started, with
  * the reason in errbuf (e.g. "pg_dump: not found in PATH"). */
 int rune_proc_run(struct rune_proc *p, char *errbuf, size_t errlen);
-/* Frees the captured buffers; the in-fields are untouched. */
+/* Frees the captured buffers; the in-fields are untouched.
+ *
+ * What is captured is not masked here: rune_call_spawn masks it (the
+ * streams' cut ends and the tail's cut start included), so a step family
+ * never sees a secret in what its child printed. */
 void rune_proc_release(struct rune_proc *p);
 
 #endif

@@ -1,10 +1,20 @@
 /*
  * redact.c — masking secret values in text and JSON.
+ *
+ * Masking works in two passes over the text: every byte that belongs to a
+ * secret (or to a piece of one, see redact.h) is marked, then each run of
+ * marked bytes is written as one "***". Marking on the original text means
+ * overlapping secrets are masked whole whatever their order, and since no
+ * marked run is shorter than RUNE_SECRET_MIN (4) the result is never longer
+ * than the input: callers may copy it back into the buffer it came from.
  */
 #include "redact.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 void rune_redactor_init(struct rune_redactor *r)
 {
@@ -23,6 +33,19 @@ void rune_redactor_free(struct rune_redactor *r)
     pthread_mutex_destroy(&r->mu);
 }
 
+void rune_redact_no_core(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur != 0) {
+        /* the soft limit only: a child may raise it again for itself */
+        rl.rlim_cur = 0;
+        setrlimit(RLIMIT_CORE, &rl);
+    }
+    /* also covers a core_pattern that pipes to a helper, which ignores
+     * RLIMIT_CORE; execve resets the flag, so children are unaffected */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 void rune_redactor_add(struct rune_redactor *r, const char *secret)
 {
     if (!secret || strlen(secret) < RUNE_SECRET_MIN)
@@ -34,58 +57,147 @@ void rune_redactor_add(struct rune_redactor *r, const char *secret)
             return;
         }
     }
+    if (r->n == 0)
+        rune_redact_no_core();
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 8;
         r->v = realloc(r->v, r->cap * sizeof *r->v);
         if (!r->v)
             abort();
     }
-    r->v[r->n++] = strdup(secret);
-    /* longest first, so a secret containing another is masked whole */
-    for (size_t i = r->n - 1; i > 0 && strlen(r->v[i]) > strlen(r->v[i - 1]); i--) {
-        char *t = r->v[i];
-        r->v[i] = r->v[i - 1];
-        r->v[i - 1] = t;
-    }
+    r->v[r->n] = strdup(secret);
+    if (!r->v[r->n])
+        abort();
+    r->n++;
     pthread_mutex_unlock(&r->mu);
 }
 
-static char *replace_all(char *s, const char *needle)
+/* The bytes of one text to be masked; allocated on the first mark. */
+struct marks {
+    const char *s;
+    size_t len;
+    bool *on;
+};
+
+static bool continuation(char c)
 {
-    size_t nl = strlen(needle);
-    char *hit = strstr(s, needle);
-    if (!hit)
-        return s;
-    size_t cap = strlen(s) + 1, len = 0;
-    char *out = malloc(cap); /* "***" is never longer than a secret (>= 4) */
+    return ((unsigned char)c & 0xC0) == 0x80;
+}
+
+/* Marks [from, from + n), widened to whole UTF-8 characters: a piece may
+ * stop inside a character where the text and the secret differ, and half
+ * a character left beside "***" would make the text invalid UTF-8. */
+static void mark(struct marks *m, size_t from, size_t n)
+{
+    if (!m->on) {
+        m->on = calloc(m->len ? m->len : 1, sizeof *m->on);
+        if (!m->on)
+            abort();
+    }
+    size_t to = from + n;
+    while (from > 0 && continuation(m->s[from]))
+        from--;
+    while (to < m->len && continuation(m->s[to]))
+        to++;
+    memset(m->on + from, 1, to - from);
+}
+
+static void mark_whole(struct marks *m, const char *sec, size_t sl)
+{
+    const char *p = m->s, *end = m->s + m->len;
+    const char *hit;
+    while ((hit = memmem(p, (size_t)(end - p), sec, sl))) {
+        mark(m, (size_t)(hit - m->s), sl);
+        p = hit + 1; /* overlapping occurrences too */
+    }
+}
+
+/* Pieces a cut leaves: a run of RUNE_SECRET_PARTIAL or more characters
+ * that begins the secret (cut after it) or ends it (cut before it). */
+static void mark_pieces(struct marks *m, const char *sec, size_t sl)
+{
+    const size_t k = RUNE_SECRET_PARTIAL;
+    if (sl <= k)
+        return; /* the only piece this long is the whole secret */
+    const char *end = m->s + m->len;
+    const char *hit;
+    for (const char *p = m->s; (hit = memmem(p, (size_t)(end - p), sec, k)); p = hit + 1) {
+        size_t n = k;
+        while (n < sl && hit + n < end && hit[n] == sec[n])
+            n++;
+        mark(m, (size_t)(hit - m->s), n);
+    }
+    const char *tail = sec + sl - k;
+    for (const char *p = m->s; (hit = memmem(p, (size_t)(end - p), tail, k)); p = hit + 1) {
+        size_t n = k; /* bytes matched, ending at hit + k */
+        while (n < sl && hit + k - n > m->s && hit[k - n - 1] == sec[sl - n - 1])
+            n++;
+        mark(m, (size_t)(hit + k - n - m->s), n);
+    }
+}
+
+/* At a known cut, a shorter piece: the text starts with the end of the
+ * secret (head cut) or ends with its beginning (tail cut). */
+static void mark_edges(struct marks *m, const char *sec, size_t sl, int cuts)
+{
+    size_t most = sl - 1 < m->len ? sl - 1 : m->len;
+    for (size_t n = most; (cuts & RUNE_CUT_HEAD) && n >= RUNE_SECRET_MIN; n--) {
+        if (!memcmp(m->s, sec + sl - n, n)) {
+            mark(m, 0, n);
+            break;
+        }
+    }
+    for (size_t n = most; (cuts & RUNE_CUT_TAIL) && n >= RUNE_SECRET_MIN; n--) {
+        if (!memcmp(m->s + m->len - n, sec, n)) {
+            mark(m, m->len - n, n);
+            break;
+        }
+    }
+}
+
+/* The text with each run of marked bytes written as "***". */
+static char *render(const struct marks *m)
+{
+    char *out = malloc(m->len + 1);
     if (!out)
         abort();
-    const char *p = s;
-    while (hit) {
-        memcpy(out + len, p, (size_t)(hit - p));
-        len += (size_t)(hit - p);
-        memcpy(out + len, "***", 3);
-        len += 3;
-        p = hit + nl;
-        hit = strstr(p, needle);
+    size_t o = 0;
+    for (size_t i = 0; i < m->len;) {
+        if (!m->on || !m->on[i]) {
+            out[o++] = m->s[i++];
+            continue;
+        }
+        memcpy(out + o, "***", 3);
+        o += 3;
+        while (i < m->len && m->on[i])
+            i++;
     }
-    strcpy(out + len, p);
-    free(s);
+    out[o] = '\0';
+    return out;
+}
+
+char *rune_redact_cut(struct rune_redactor *r, const char *s, int cuts)
+{
+    struct marks m = {s ? s : "", s ? strlen(s) : 0, NULL};
+    if (r) {
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = 0; i < r->n; i++)
+            mark_whole(&m, r->v[i], strlen(r->v[i]));
+        for (size_t i = 0; i < r->n; i++) {
+            mark_pieces(&m, r->v[i], strlen(r->v[i]));
+            if (cuts)
+                mark_edges(&m, r->v[i], strlen(r->v[i]), cuts);
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    char *out = render(&m);
+    free(m.on);
     return out;
 }
 
 char *rune_redact(struct rune_redactor *r, const char *s)
 {
-    char *out = strdup(s ? s : "");
-    if (!out)
-        abort();
-    if (!r)
-        return out;
-    pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < r->n; i++)
-        out = replace_all(out, r->v[i]);
-    pthread_mutex_unlock(&r->mu);
-    return out;
+    return rune_redact_cut(r, s, RUNE_CUT_NONE);
 }
 
 json_t *rune_redact_json(struct rune_redactor *r, json_t *v)

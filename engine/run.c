@@ -283,7 +283,9 @@ static int take_lock(struct rune_run *r, int *fd)
         return RUNE_EXIT_OK;
     }
     if (!name || !json_is_string(name)) {
-        fprintf(stderr, "rune: lock: %s\n", name ? "must be a string" : err);
+        char *m = rune_redact(&r->red, name ? "must be a string" : err);
+        fprintf(stderr, "rune: lock: %s\n", m);
+        free(m);
         json_decref(name);
         return RUNE_EXIT_INVALID;
     }
@@ -291,7 +293,8 @@ static int take_lock(struct rune_run *r, int *fd)
     snprintf(dir, sizeof dir, "%s", r->o->log_path);
     char locks[4200];
     snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
-    int rc = rune_lock_take(locks, json_string_value(name), r->incident, fd, err, sizeof err);
+    int rc = rune_lock_take(locks, json_string_value(name), &r->red, r->incident, fd, err,
+                            sizeof err);
     json_decref(name);
     if (rc == 0)
         return RUNE_EXIT_OK;
@@ -494,6 +497,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     long long started = rune_clock_wall_ms();
     fill_ctx(&r, inputs, secrets, started);
     resolve_targets(&r, &d);
+    rune_targets_register_secrets(json_object_get(r.ctx, "targets"), &r.red);
+    rune_inputs_mask_shown(&shown, &r.red);
     if (d.n) {
         rune_diags_print(&d, stderr);
         fprintf(stderr, "rune: %zu problem%s with the targets; nothing was run\n", d.n,
@@ -531,6 +536,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     /* --json keeps stdout for the plan alone */
     r.con = rune_console_new(o->json ? stderr : stdout, o->live && !o->json, o->quiet || o->json,
                              o->color && !o->json);
+    rune_console_set_redactor(r.con, &r.red);
     json_t *det = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", r.cwd,
                             "jobs", o->jobs, "operator", o->operator_name);
     if (r.workdir_made)

@@ -167,6 +167,14 @@ int rune_call_sleep(struct rune_call *c, long long ms);
 void rune_call_secret(struct rune_call *c, const char *value);
 /* Replace every known secret in s; returns a malloc'd string the caller frees. */
 char *rune_call_redact(struct rune_call *c, const char *s);
+/* The passwords inside a connection string (a URI's user:password@, a
+ * password=... pair), found even where libpq cannot parse it, registered
+ * as with rune_call_secret. */
+void rune_call_secret_dsn(struct rune_call *c, const char *conninfo);
+/* rune_call_redact, and any connection string's password and URI userinfo
+ * in s replaced by "***" whatever their length (for a library's error
+ * text that may quote one). malloc'd. */
+char *rune_call_redact_dsn(struct rune_call *c, const char *s);
 
 /* Run a child process under the call's deadline and cancellation; the
  * captured output is redacted and its tail kept for the incident log. A

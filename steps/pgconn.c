@@ -42,11 +42,14 @@ static const char *field(json_t *t, const char *name)
     return v && *v ? v : NULL;
 }
 
-/* A password inside a conninfo or URI is a secret too. */
+/* A password inside a conninfo or URI is a secret too: as libpq reads it
+ * and, since libpq cannot read a malformed one (and then quotes it in its
+ * error), as the engine finds it in the text. */
 static void hide_conninfo_password(struct rune_call *c, const char *conninfo)
 {
     if (!conninfo)
         return;
+    rune_call_secret_dsn(c, conninfo);
     PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
         if (!strcmp(o->keyword, "password") && o->val && *o->val)
@@ -80,6 +83,27 @@ static void tidy(char *s)
     for (char *p = s; *p; p++)
         if (*p == '\n')
             *p = ' ';
+}
+
+/* "cannot connect to PostgreSQL: " and libpq's message, which may quote
+ * all or part of the connection string: its password and userinfo masked
+ * however short, and masked before the message is cut to errlen (a cut
+ * first could leave a piece of the password that no longer matches). */
+static void connect_error(struct rune_call *c, PGconn *conn, char *err, size_t errlen)
+{
+    const char *pq = PQerrorMessage(conn);
+    size_t n = strlen(pq) + 64;
+    char *whole = malloc(n);
+    if (!whole) {
+        snprintf(err, errlen, "cannot connect to PostgreSQL (out of memory for its message)");
+        return;
+    }
+    snprintf(whole, n, "cannot connect to PostgreSQL: %s", pq);
+    tidy(whole);
+    char *m = rune_call_redact_dsn(c, whole);
+    snprintf(err, errlen, "%s", m);
+    free(m);
+    free(whole);
 }
 
 /* libpq keywords for the call's target; later keywords win: the conninfo
@@ -166,8 +190,7 @@ PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size
             ps = PQconnectPoll(conn);
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
-        tidy(err);
+        connect_error(c, conn, err, errlen);
         if (strstr(err, "password authentication failed") || strstr(err, "no password supplied"))
             snprintf(err + strlen(err), errlen - strlen(err),
                      "; give the target a password from a secret (password: "
