@@ -176,11 +176,15 @@ static void print_table(json_t *list)
     }
 }
 
-static int print_json(json_t *v)
+/* what: what is printed, for the message when it cannot be. */
+static int print_json(json_t *v, const char *what)
 {
     char *s = json_dumps(v, JSON_INDENT(2));
     if (!s) {
-        fprintf(stderr, "rune log: out of memory\n");
+        fprintf(stderr,
+                "rune log: no memory to format %s as JSON: free memory on this host, or ask for "
+                "less (--limit, --since), and run it again\n",
+                what);
         return RUNE_EXIT_INTERNAL;
     }
     puts(s);
@@ -199,7 +203,7 @@ static int list_incidents(struct rune_journal *j, const struct log_opts *o)
         return RUNE_EXIT_INTERNAL;
     }
     if (o->json)
-        rc = print_json(list);
+        rc = print_json(list, "the list of incidents");
     else if (json_array_size(list) == 0 && (f->runbook || f->outcome || f->since))
         printf("no incidents%s%s%s%s%s%s recorded in %s\n", f->runbook ? " of runbook " : "",
                f->runbook ? f->runbook : "", f->outcome ? " with outcome " : "",
@@ -499,7 +503,7 @@ static int show_incident(struct rune_journal *j, const char *id, const struct lo
         return RUNE_EXIT_INVALID;
     }
     if (o->json) {
-        rc = print_json(inc);
+        rc = print_json(inc, "the incident");
     } else {
         print_header(inc);
         print_timeline(json_object_get(inc, "events"));
@@ -574,7 +578,7 @@ static int verify_chain(struct rune_journal *j, const char *id, const struct log
              : v                       ? RUNE_EXIT_FAILED
                                        : RUNE_EXIT_OK;
         if (v >= 0 && v != RUNE_JOURNAL_UNKNOWN && o->json)
-            print_json(json_array_get(out, 0));
+            print_json(json_array_get(out, 0), "the verdict");
         json_decref(out);
         return rc;
     }
@@ -593,7 +597,7 @@ static int verify_chain(struct rune_journal *j, const char *id, const struct log
         broken += v;
     }
     if (rc == RUNE_EXIT_OK && o->json)
-        print_json(out);
+        print_json(out, "the verdicts");
     else if (rc == RUNE_EXIT_OK)
         printf("%zu incident%s verified: %zu intact, %d broken\n", json_array_size(list),
                json_array_size(list) == 1 ? "" : "s", json_array_size(list) - (size_t)broken,
@@ -629,7 +633,12 @@ static int export_incident(struct rune_journal *j, const char *id, const struct 
     json_object_del(chain, "id");
     out = json_pack("{s:i, s:o, s:o, s:o, s:o}", "export_version", 1, "incident", inc, "events",
                     events, "artifacts", artifacts, "chain", chain);
-    rc = out ? print_json(out) : RUNE_EXIT_INTERNAL;
+    rc = out ? print_json(out, "the export") : RUNE_EXIT_INTERNAL;
+    if (!out)
+        fprintf(stderr,
+                "rune log export: no memory to assemble the export of incident %s: free memory "
+                "on this host and run it again\n",
+                id);
     json_decref(out);
     return rc;
 }

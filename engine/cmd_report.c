@@ -84,7 +84,10 @@ static int report(const char *log, const char *id, const struct rune_report_form
     text = fmt->render(rep);
     json_decref(rep);
     if (!text) {
-        fprintf(stderr, "rune report: out of memory\n");
+        fprintf(stderr,
+                "rune report: no memory to render the %s report of incident %s: free memory on "
+                "this host and run it again\n",
+                fmt->name, id);
         return RUNE_EXIT_INTERNAL;
     }
     rc = emit(text, out);

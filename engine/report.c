@@ -728,7 +728,9 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
         "inputs", json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain",
         json_incref(ch), "root_cause", "", "preventive_measures", "");
     if (!rep) {
-        snprintf(err, errlen, "cannot build the report of incident %s: out of memory", incident_id);
+        snprintf(err, errlen,
+                 "no memory to build the report of incident %s: free memory on this host",
+                 incident_id);
         goto out;
     }
     *out = rep;
@@ -794,7 +796,8 @@ int rune_report_save(const char *path, const char *text, char *err, size_t errle
     int fd = -1, rc = -1;
 
     if (!tmp) {
-        snprintf(err, errlen, "cannot write %s: out of memory", path);
+        snprintf(err, errlen, "no memory for a temporary name beside %s: free memory on this host",
+                 path);
         return -1;
     }
     snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
@@ -843,7 +846,8 @@ static int make_dir(const char *dir, char *err, size_t errlen)
     int rc = 0;
 
     if (!p) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory to create the reports directory %s: free memory on this host", dir);
         return -1;
     }
     for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
@@ -886,7 +890,9 @@ int rune_report_write_auto(struct rune_journal *j, const char *incident_id, cons
         rune_report_build(j, incident_id, &rep, err, errlen) != 0)
         goto out;
     if (!(text = rune_report_md(rep))) {
-        snprintf(err, errlen, "cannot render the report: out of memory");
+        snprintf(err, errlen,
+                 "no memory to render the report of incident %s: free memory on this host",
+                 incident_id);
         goto out;
     }
     rc = rune_report_save(path, text, err, errlen);
@@ -908,5 +914,8 @@ void rune_report_after_run(struct rune_journal *j, const char *incident_id, cons
     if (rune_report_write_auto(j, incident_id, dir, path, sizeof path, err, sizeof err) == 0)
         rune_console_alert(con, "report: %s", path);
     else
-        rune_console_alert(con, "warning: no report written: %s", err);
+        rune_console_alert(con,
+                           "warning: no report written: %s; `rune report %s` writes it later from "
+                           "the incident log",
+                           err, incident_id);
 }

@@ -195,7 +195,10 @@ int rune_safe_file_open(struct rune_safe_file *f, const char *path, bool overwri
     if (!dir || !f->tmp || !f->path) {
         free(dir);
         rune_safe_file_abort(f);
-        snprintf(err, errlen, "out of memory for the temporary name of %s", path);
+        snprintf(err, errlen,
+                 "no memory for the temporary name of %s: free memory on this host and run the "
+                 "step again",
+                 path);
         return -1;
     }
     /* where other users could swap the temp file for theirs before the
@@ -459,7 +462,7 @@ static void pool_end(struct pool *p)
 /* Starts `threads` workers running `job` over `nslots` slots. Workers
  * block every signal: signals are for the thread that runs the step. */
 static int pool_start(struct pool *p, int threads, size_t nslots, job_fn job, const void *ctx,
-                      char *err, size_t errlen)
+                      const char *path, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
     p->job = job;
@@ -469,7 +472,10 @@ static int pool_start(struct pool *p, int threads, size_t nslots, job_fn job, co
     p->workers = calloc((size_t)threads, sizeof *p->workers);
     if (!p->slots || !p->workers) {
         pool_end(p);
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for %d worker threads and %zu chunk slots for %s: free memory on this "
+                 "host and run the step again",
+                 threads, nslots, path);
         return -1;
     }
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
@@ -583,7 +589,10 @@ static int deflate_job(struct worker *wk, struct slot *s)
         return -1;
     }
     if (grow(&s->out, &s->out_cap, libdeflate_gzip_compress_bound(wk->comp, s->in_len)) != 0) {
-        snprintf(s->err, sizeof s->err, "out of memory");
+        snprintf(s->err, sizeof s->err,
+                 "no memory to compress chunk %zu (%zu bytes): free memory on this host and run "
+                 "the step again",
+                 s->index + 1, s->in_len);
         return -1;
     }
     s->out_len = libdeflate_gzip_compress(wk->comp, s->in, s->in_len, s->out, s->out_cap);
@@ -600,7 +609,7 @@ static int deflate_job(struct worker *wk, struct slot *s)
 static int member_append(struct rune_artifact_writer *w, struct slot *s, char *err, size_t errlen)
 {
     if (s->rc != 0) {
-        snprintf(err, errlen, "%s", s->err);
+        snprintf(err, errlen, "cannot write backup %s: %s", w->path, s->err);
         return -1;
     }
     EVP_DigestUpdate(w->whole, s->out, s->out_len);
@@ -612,7 +621,10 @@ static int member_append(struct rune_artifact_writer *w, struct slot *s, char *e
         json_pack("{s:I, s:I, s:I, s:s}", "offset", (json_int_t)w->bytes, "bytes",
                   (json_int_t)s->out_len, "raw_bytes", (json_int_t)s->in_len, "sha256", s->sha);
     if (!c || json_array_append_new(w->chunks, c) != 0) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the chunk table of backup %s (chunk %zu): free memory on this host "
+                 "and run the step again",
+                 w->path, json_array_size(w->chunks) + 1);
         return -1;
     }
     w->bytes += s->out_len;
@@ -649,7 +661,10 @@ static int fill_start(struct rune_artifact_writer *w, char *err, size_t errlen)
     struct slot *s = pool_free_slot(&w->pool);
     if (grow(&s->in, &s->in_cap, w->chunk_size) != 0) {
         w->failed = true;
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for a %zu-byte chunk buffer of backup %s: free memory on this host "
+                 "(or use a smaller chunk_size or fewer threads) and run the step again",
+                 w->chunk_size, w->path);
         return -1;
     }
     s->in_len = 0;
@@ -722,7 +737,10 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     struct stat st;
     char *mpath = rune_artifact_manifest_path(path);
     if (!mpath) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the manifest name of backup %s: free memory on this host and run "
+                 "the step again",
+                 path);
         return -1;
     }
     if (lstat(path, &st) == 0 || lstat(mpath, &st) == 0) {
@@ -732,7 +750,10 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     struct rune_artifact_writer *w = calloc(1, sizeof *w);
     if (!w) {
         free(mpath);
-        snprintf(err, errlen, "out of memory");
+        snprintf(
+            err, errlen,
+            "no memory to start writing backup %s: free memory on this host and run the step again",
+            path);
         return -1;
     }
     w->data.fd = -1;
@@ -749,7 +770,10 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     if (!w->path || !w->engine || !w->source || (meta->recovery_point && !w->recovery_point) ||
         !w->whole || !w->chunks || EVP_DigestInit_ex(w->whole, EVP_sha256(), NULL) != 1) {
         writer_free(w);
-        snprintf(err, errlen, "out of memory");
+        snprintf(
+            err, errlen,
+            "no memory to start writing backup %s: free memory on this host and run the step again",
+            path);
         return -1;
     }
     if (rune_safe_file_open(&w->data, path, false, 0600, err, errlen) != 0) {
@@ -760,7 +784,7 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     }
     int threads = threads_for(meta->threads);
     size_t nslots = slots_for(&threads, chunk);
-    if (pool_start(&w->pool, threads, nslots, deflate_job, &w->level, err, errlen) != 0) {
+    if (pool_start(&w->pool, threads, nslots, deflate_job, &w->level, path, err, errlen) != 0) {
         writer_free(w);
         return -1;
     }
@@ -862,7 +886,9 @@ static int manifest_write(const char *mpath, json_t *m, char *err, size_t errlen
 {
     char *text = json_dumps(m, JSON_INDENT(2));
     if (!text) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory to format manifest %s: free memory on this host and run the step again",
+                 mpath);
         return -1;
     }
     struct rune_safe_file f;
@@ -904,7 +930,10 @@ json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, cha
     final_hex(w->whole, sha);
     json_t *m = manifest_build(w, sha, extras);
     if (!m) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the manifest of backup %s (%zu chunks): free memory on this host "
+                 "and run the step again",
+                 w->path, json_array_size(w->chunks));
         writer_free(w);
         return NULL;
     }
@@ -1025,7 +1054,10 @@ json_t *rune_artifact_manifest_load(const char *path, char *err, size_t errlen)
 {
     char *mpath = rune_artifact_manifest_path(path);
     if (!mpath) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the manifest name of %s: free memory on this host and run the step "
+                 "again",
+                 path);
         return NULL;
     }
     struct stat st;
@@ -1145,7 +1177,10 @@ static int inflate_job(struct worker *wk, struct slot *s)
     /* one spare byte shows a member that holds more than the manifest says */
     if (grow(&s->in, &s->in_cap, len) != 0 ||
         (!src->sums_only && grow(&s->out, &s->out_cap, raw + 1) != 0)) {
-        snprintf(s->err, sizeof s->err, "out of memory");
+        snprintf(s->err, sizeof s->err,
+                 "no memory to read it (%zu bytes, %zu decompressed): free memory on this host and "
+                 "run the step again",
+                 len, raw);
         return -1;
     }
     s->in_len = 0;
@@ -1174,7 +1209,9 @@ static int inflate_job(struct worker *wk, struct slot *s)
         return 0;
     }
     if (!wk->decomp && !(wk->decomp = libdeflate_alloc_decompressor())) {
-        snprintf(s->err, sizeof s->err, "cannot start gzip decompression: out of memory");
+        snprintf(s->err, sizeof s->err,
+                 "no memory to start gzip decompression: free memory on this host and run the step "
+                 "again");
         return -1;
     }
     /* the gzip trailer's CRC-32 and length are checked by libdeflate */
@@ -1234,7 +1271,9 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
     struct rune_artifact_reader *r = calloc(1, sizeof *r);
     if (!r) {
         json_decref(manifest);
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory to open backup %s: free memory on this host and run the step again",
+                 path);
         return -1;
     }
     r->src.fd = -1;
@@ -1244,7 +1283,10 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
     size_t max_raw;
     if (!r->path || !r->whole || EVP_DigestInit_ex(r->whole, EVP_sha256(), NULL) != 1 ||
         chunks_copy(r, &max_raw) != 0) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the chunk table of backup %s (%zu chunks): free memory on this "
+                 "host and run the step again",
+                 path, json_array_size(json_object_get(manifest, "chunks")));
         goto fail;
     }
     r->src.chunks = r->chunks;
@@ -1259,7 +1301,7 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
         goto fail;
     int threads = threads_for(0);
     size_t nslots = slots_for(&threads, sums_only ? 0 : max_raw);
-    if (pool_start(&r->pool, threads, nslots, inflate_job, &r->src, err, errlen) != 0)
+    if (pool_start(&r->pool, threads, nslots, inflate_job, &r->src, path, err, errlen) != 0)
         goto fail;
     *out = r;
     return 0;
@@ -1443,7 +1485,10 @@ static int append_chunk(struct rune_artifact_writer *w, int fd, const char *src,
     json_int_t raw = json_integer_value(json_object_get(c, "raw_bytes"));
     char sha[HEX_SHA256];
     if (grow(buf, cap, len) != 0) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for chunk %zu of %s (%zu bytes): free memory on this host and run the "
+                 "step again",
+                 i + 1, src, len);
         return -1;
     }
     if (rune_read_full(fd, *buf, len) != (ssize_t)len) {
@@ -1464,7 +1509,10 @@ static int append_chunk(struct rune_artifact_writer *w, int fd, const char *src,
     json_t *e = json_pack("{s:I, s:I, s:I, s:s}", "offset", (json_int_t)w->bytes, "bytes",
                           (json_int_t)len, "raw_bytes", raw, "sha256", sha);
     if (!e || json_array_append_new(w->chunks, e) != 0) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the chunk table of backup %s (appending %s): free memory on this "
+                 "host and run the step again",
+                 w->path, src);
         return -1;
     }
     w->bytes += len;

@@ -140,7 +140,10 @@ static int scan(struct rune_call *c, const char *dir, const char *pattern, struc
         if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
         if (add_entry(l, dir, name, &st) != 0) {
-            rc = rune_call_fail(c, "out of memory");
+            rc = rune_call_fail(c,
+                                "no memory for the list of backups in %s (%zu so far): free memory "
+                                "on this host and run the step again",
+                                dir, l->n);
             break;
         }
     }
@@ -199,7 +202,10 @@ static int list_run(struct rune_call *c)
 {
     char *dir = resolve(c, rune_call_str(c, "dir"));
     if (!dir)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(c,
+                              "no memory for the path of backup directory %s: free memory on this "
+                              "host and run the step again",
+                              rune_call_str(c, "dir"));
     struct listing l;
     int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
     if (rc != RUNE_STEP_OK) {
@@ -269,7 +275,10 @@ static int verify_run(struct rune_call *c)
 {
     char *path = resolve(c, rune_call_str(c, "path"));
     if (!path)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(
+            c,
+            "no memory for the path of backup %s: free memory on this host and run the step again",
+            rune_call_str(c, "path"));
     struct rune_artifact_check chk;
     int rc = rune_artifact_verify(path, cancel_cb, c, &chk);
     json_t *o = rune_call_outputs(c);
@@ -321,7 +330,10 @@ static int info_run(struct rune_call *c)
 {
     char *path = resolve(c, rune_call_str(c, "path"));
     if (!path)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(
+            c,
+            "no memory for the path of backup %s: free memory on this host and run the step again",
+            rune_call_str(c, "path"));
     char err[512];
     json_t *m = rune_artifact_manifest_load(path, err, sizeof err);
     if (!m) {
@@ -457,7 +469,9 @@ static int remove_backup(const struct entry *e, char *err, size_t errlen)
     size_t len = strlen(e->path) + strlen(manifest_suffix) + 1;
     char *mpath = malloc(len);
     if (!mpath) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "%s: no memory for the name of its manifest (free memory and run it again)",
+                 e->path);
         return -1;
     }
     snprintf(mpath, len, "%s%s", e->path, manifest_suffix);
@@ -474,7 +488,10 @@ static int prune_run(struct rune_call *c)
 {
     char *dir = resolve(c, rune_call_str(c, "dir"));
     if (!dir)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(c,
+                              "no memory for the path of backup directory %s: free memory on this "
+                              "host and run the step again",
+                              rune_call_str(c, "dir"));
     bool dry = rune_call_bool(c, "dry");
     struct listing l;
     int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
@@ -533,7 +550,10 @@ static int prune_plan(struct rune_call *c)
 {
     char *dir = resolve(c, rune_call_str(c, "dir"));
     if (!dir)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(c,
+                              "no memory for the path of backup directory %s: free memory on this "
+                              "host and run the step again",
+                              rune_call_str(c, "dir"));
     struct listing l;
     int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
     if (rc == RUNE_STEP_OK)

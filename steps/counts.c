@@ -20,6 +20,13 @@ const struct rune_output rune_counts_outputs[] = {
 json_t *rune_counts_manifest(struct rune_call *c, const char *path, char *why, size_t len)
 {
     char *p = rune_path_resolve(rune_call_cwd(c), path);
+    if (!p) {
+        snprintf(why, len,
+                 "no memory for the path of manifest %s: free memory on this host and run the "
+                 "step again",
+                 path);
+        return NULL;
+    }
     size_t bl = strlen(p), sl = strlen(RUNE_ARTIFACT_MANIFEST_SUFFIX);
     if (bl > sl && !strcmp(p + bl - sl, RUNE_ARTIFACT_MANIFEST_SUFFIX))
         p[bl - sl] = '\0';
@@ -64,7 +71,8 @@ long long rune_counts_allowed(struct rune_call *c, long long expected)
     return by_pct > allowed ? by_pct : allowed;
 }
 
-int rune_counts_check(struct rune_call *c, json_t *expected, rune_count_fn count, void *ctx)
+int rune_counts_check(struct rune_call *c, json_t *expected, const char *where, rune_count_fn count,
+                      void *ctx)
 {
     json_t *diff = json_array();
     int mismatches = 0;
@@ -108,14 +116,17 @@ int rune_counts_check(struct rune_call *c, json_t *expected, rune_count_fn count
     }
     long long got = json_integer_value(json_object_get(first, "actual"));
     if (got < 0)
-        return rune_call_fail(
-            c, "%d table%s differ%s from the expected counts; first: %s could not be counted: %s",
-            mismatches, mismatches == 1 ? "" : "s", mismatches == 1 ? "s" : "",
-            json_string_value(json_object_get(first, "table")),
-            json_string_value(json_object_get(first, "error")));
-    return rune_call_fail(
-        c, "%d table%s differ%s from the expected counts; first: %s has %s%lld rows, expected %lld",
-        mismatches, mismatches == 1 ? "" : "s", mismatches == 1 ? "s" : "",
-        json_string_value(json_object_get(first, "table")), got < 0 ? "no table / " : "",
-        got < 0 ? 0 : got, (long long)json_integer_value(json_object_get(first, "expected")));
+        return rune_call_fail(c,
+                              "%d table%s of %s differ%s from the expected counts; first: %s "
+                              "could not be counted: %s (the diff output lists every table)",
+                              mismatches, mismatches == 1 ? "" : "s", where,
+                              mismatches == 1 ? "s" : "",
+                              json_string_value(json_object_get(first, "table")),
+                              json_string_value(json_object_get(first, "error")));
+    return rune_call_fail(c,
+                          "%d table%s of %s differ%s from the expected counts; first: %s has "
+                          "%lld rows, expected %lld (the diff output lists every table)",
+                          mismatches, mismatches == 1 ? "" : "s", where, mismatches == 1 ? "s" : "",
+                          json_string_value(json_object_get(first, "table")), got,
+                          (long long)json_integer_value(json_object_get(first, "expected")));
 }

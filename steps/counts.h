@@ -38,8 +38,10 @@ json_t *rune_counts_expected(struct rune_call *c);
 typedef long long (*rune_count_fn)(void *ctx, const char *table, char *why, size_t len);
 
 /* Counts every expected table, fills ok/mismatches/diff, and fails naming
- * the first table outside tolerance. Returns a rune_status. */
-int rune_counts_check(struct rune_call *c, json_t *expected, rune_count_fn count, void *ctx);
+ * `where` (the database counted, for the message) and the first table
+ * outside tolerance. Returns a rune_status. */
+int rune_counts_check(struct rune_call *c, json_t *expected, const char *where, rune_count_fn count,
+                      void *ctx);
 
 /* The rows a table may differ by under the call's tolerance parameters. */
 long long rune_counts_allowed(struct rune_call *c, long long expected);

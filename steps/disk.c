@@ -71,7 +71,9 @@ static int check_run(struct rune_call *c)
         return rune_call_fail(c, "min_free_percent must be between 0 and 100");
     char *path = resolve(c, rune_call_str(c, "path"));
     if (!path)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(
+            c, "no memory for the path %s: free memory on this host and run the step again",
+            rune_call_str(c, "path"));
     if (existing_ancestor(path) != 0) {
         int rc =
             rune_call_fail(c, "cannot look up %s: %s", rune_call_str(c, "path"), strerror(errno));

@@ -173,10 +173,13 @@ static int checksum_run(struct rune_call *c)
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char *buf = malloc(IO_BUF);
     int rc = RUNE_STEP_FAILED;
-    if (fd < 0)
-        goto out;
-    if (!ctx || !buf || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
-        rc = rune_call_fail(c, "out of memory");
+    if (fd < 0 && path)
+        goto out; /* open_input said why */
+    if (!path || !ctx || !buf || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+        rc = rune_call_fail(c,
+                            "no memory to start the %s of %s (a %zu-byte buffer): free memory on "
+                            "this host and run the step again",
+                            algo, rune_call_str(c, "path"), IO_BUF);
         goto out;
     }
     long long bytes = 0;
@@ -257,7 +260,10 @@ static int compress_run(struct rune_call *c)
     char err[512];
     struct stat st;
     if (!src || !dst || !buf) {
-        rc = rune_call_fail(c, "out of memory");
+        rc = rune_call_fail(c,
+                            "no memory to start compressing %s (paths and a %zu-byte buffer): free "
+                            "memory on this host and run the step again",
+                            rune_call_str(c, "path"), IO_BUF);
         goto out;
     }
     if ((fd = open_input(c, src, &st)) < 0)
@@ -417,7 +423,10 @@ static int decompress_run(struct rune_call *c)
     char err[512];
     struct stat st;
     if (!src || !buf) {
-        rc = rune_call_fail(c, "out of memory");
+        rc = rune_call_fail(c,
+                            "no memory to start decompressing %s (paths and a %zu-byte buffer): "
+                            "free memory on this host and run the step again",
+                            rune_call_str(c, "path"), IO_BUF);
         goto out;
     }
     if (!dst) {
@@ -449,7 +458,10 @@ static int decompress_run(struct rune_call *c)
         if (!g || inflateInit2(&g->z, 16 + MAX_WBITS) != Z_OK) {
             free(g);
             g = NULL;
-            rc = rune_call_fail(c, "out of memory");
+            rc = rune_call_fail(c,
+                                "no memory for a gzip decompressor for %s: free memory on this "
+                                "host and run the step again",
+                                src);
             goto out;
         }
         g->fd = open(src, O_RDONLY | O_CLOEXEC);
@@ -564,7 +576,10 @@ static int copy_run(struct rune_call *c)
     char err[512];
     struct stat st, dst_st;
     if (!src || !dst || !buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        rc = rune_call_fail(c, "out of memory");
+        rc = rune_call_fail(c,
+                            "no memory to start copying %s to %s (paths, a %zu-byte buffer and a "
+                            "SHA-256): free memory on this host and run the step again",
+                            rune_call_str(c, "from"), rune_call_str(c, "to"), IO_BUF);
         goto out;
     }
     if ((fd = open_input(c, src, &st)) < 0)
@@ -581,7 +596,10 @@ static int copy_run(struct rune_call *c)
         size_t len = strlen(dst) + strlen(slash) + 1;
         char *inside = malloc(len);
         if (!inside) {
-            rc = rune_call_fail(c, "out of memory");
+            rc = rune_call_fail(c,
+                                "no memory for the name of %s inside %s: free memory on this host "
+                                "and run the step again",
+                                slash + 1, dst);
             goto out;
         }
         snprintf(inside, len, "%s%s", dst, slash);
@@ -846,7 +864,10 @@ static int encrypt_run(struct rune_call *c)
     struct stat st;
     memset(&k, 0, sizeof k);
     if (!src || !dst || !in || !out || !ctx) {
-        rc = rune_call_fail(c, "out of memory");
+        rc = rune_call_fail(c,
+                            "no memory to start encrypting %s (paths, %u-byte buffers and a "
+                            "cipher): free memory on this host and run the step again",
+                            rune_call_str(c, "path"), ENC_CHUNK);
         goto out;
     }
     if ((fd = open_input(c, src, &st)) < 0)
@@ -976,7 +997,10 @@ static int decrypt_run(struct rune_call *c)
     struct stat st;
     memset(&k, 0, sizeof k);
     if (!src || !ctx) {
-        rc = rune_call_fail(c, "out of memory");
+        rc = rune_call_fail(c,
+                            "no memory to start decrypting %s (its path and a cipher): free memory "
+                            "on this host and run the step again",
+                            rune_call_str(c, "path"));
         goto out;
     }
     if (!dst) {
@@ -998,7 +1022,10 @@ static int decrypt_run(struct rune_call *c)
     in = malloc((size_t)chunk + ENC_TAG);
     out = malloc(chunk);
     if (!in || !out) {
-        rc = rune_call_fail(c, "out of memory");
+        rc = rune_call_fail(c,
+                            "no memory for the %u-byte chunk buffers %s was encrypted with: free "
+                            "memory on this host and run the step again",
+                            chunk, src);
         goto out;
     }
     if (rune_safe_file_open(&f, dst, overwrite, 0600, err, sizeof err) != 0) {

@@ -83,6 +83,34 @@ static const char *ping_hint(PGPing p)
     }
 }
 
+/* Which server a failure is about, without connecting: the database or
+ * target (plan_where) and the host and port libpq is given, from the
+ * target's fields, its conninfo or PGHOST/PGPORT, as libpq chooses them. */
+static const char *server_where(struct rune_call *c, char *buf, size_t len)
+{
+    char w[256];
+    json_t *t = rune_call_target(c, "target");
+    const char *host = json_string_value(json_object_get(t, "host"));
+    const char *port = json_string_value(json_object_get(t, "port"));
+    const char *conninfo = json_string_value(json_object_get(t, "conninfo"));
+    PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, NULL) : NULL;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!host && !strcmp(o->keyword, "host") && o->val && *o->val)
+            host = o->val;
+        if (!port && !strcmp(o->keyword, "port") && o->val && *o->val)
+            port = o->val;
+    }
+    if (!host || !*host)
+        host = getenv("PGHOST");
+    if (!port || !*port)
+        port = getenv("PGPORT");
+    bool named = t || rune_call_str(c, "database");
+    snprintf(buf, len, "%s (host %s, port %s)", named ? plan_where(c, w, sizeof w) : "the server",
+             host && *host ? host : "the default socket", port && *port ? port : "5432");
+    PQconninfoFree(opts);
+    return buf;
+}
+
 /* Server facts once it answers: version, recovery, round trip. */
 static void server_facts(struct rune_call *c, PGconn *conn, json_t *o)
 {
@@ -101,12 +129,18 @@ static void server_facts(struct rune_call *c, PGconn *conn, json_t *o)
 
 static int ping_run(struct rune_call *c)
 {
+    long long t0 = rune_clock_mono_ms();
     PGPing p = rune_pg_ping(c, rune_call_str(c, "database"), rune_call_int(c, "timeout"));
+    long long took = rune_clock_mono_ms() - t0;
     json_t *o = rune_call_outputs(c);
     json_object_set_new(o, "status", json_string(ping_name(p)));
     json_object_set_new(o, "reachable", json_boolean(p == PQPING_OK));
-    if (p != PQPING_OK)
-        return rune_call_fail(c, "PostgreSQL ping: %s — %s", ping_name(p), ping_hint(p));
+    if (p != PQPING_OK) {
+        char w[512];
+        return rune_call_fail(c, "PostgreSQL ping of %s: %s after %.1fs (timeout %.1fs) — %s",
+                              server_where(c, w, sizeof w), ping_name(p), took / 1000.0,
+                              rune_call_int(c, "timeout") / 1000.0, ping_hint(p));
+    }
     if (rune_call_bool(c, "login")) {
         PGconn *conn = connect_or_fail(c, NULL);
         if (!conn)
@@ -147,9 +181,14 @@ static int wait_run(struct rune_call *c)
         } else {
             snprintf(err, sizeof err, "%s", ping_hint(p));
         }
-        if (waited >= limit)
-            return rune_call_fail(c, "PostgreSQL not ready after %lld attempts in %.1fs: %s",
-                                  (long long)attempts, waited / 1000.0, err);
+        if (waited >= limit) {
+            char w[512];
+            return rune_call_fail(c,
+                                  "PostgreSQL not ready after %lld attempts in %.1fs (timeout "
+                                  "%.1fs): %s: %s",
+                                  (long long)attempts, waited / 1000.0, limit / 1000.0,
+                                  server_where(c, w, sizeof w), err);
+        }
         long long nap = delay < limit - waited ? delay : limit - waited;
         int st = rune_call_sleep(c, nap);
         if (st != RUNE_STEP_OK)
@@ -526,11 +565,11 @@ static long long count_table(void *ctx, const char *table, char *why, size_t len
 }
 
 /* One snapshot for everything a step reads. */
-static bool snapshot(struct rune_call *c, PGconn *conn)
+static bool snapshot(struct rune_call *c, PGconn *conn, char *err, size_t errlen)
 {
-    char err[512];
+    char ignored[512];
     PGresult *r = rune_pg_exec(c, conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
-                               err, sizeof err);
+                               err ? err : ignored, err ? errlen : sizeof ignored);
     PQclear(r);
     return r != NULL;
 }
@@ -545,9 +584,11 @@ static int counts_run(struct rune_call *c)
         json_decref(expected);
         return failed(c);
     }
-    snapshot(c, conn);
+    snapshot(c, conn, NULL, 0);
     struct counter k = {c, conn};
-    int st = rune_counts_check(c, expected, count_table, &k);
+    char where[512];
+    int st =
+        rune_counts_check(c, expected, rune_pg_where(conn, where, sizeof where), count_table, &k);
     PQfinish(conn);
     json_decref(expected);
     return st;
@@ -569,8 +610,11 @@ static int counts_plan(struct rune_call *c)
 static json_t *fingerprint(struct rune_call *c, PGconn *conn, json_t *only, char all[65])
 {
     char err[1024];
-    if (!snapshot(c, conn)) {
-        rune_call_fail(c, "cannot open a snapshot");
+    if (!snapshot(c, conn, err, sizeof err)) {
+        char w[512];
+        if (!rune_call_cancelled(c))
+            rune_call_fail(c, "cannot start a read-only snapshot on %s to hash its tables: %s",
+                           rune_pg_where(conn, w, sizeof w), err);
         return NULL;
     }
     json_t *names = only ? json_incref(only) : rune_pg_tables(c, conn, err, sizeof err);

@@ -154,7 +154,10 @@ char *rune_pg_workdir(const char *path, char *err, size_t errlen)
     char *dir = strdup(tmpl);
     if (!dir) {
         rmdir(tmpl);
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the name of work directory %s (removed): free memory on this host "
+                 "and run the step again",
+                 tmpl);
     }
     return dir;
 }

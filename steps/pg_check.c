@@ -173,7 +173,9 @@ static void add_note(struct scan *s, const char *fmt, ...)
 static long long count_of(struct scan *s, const char *sql, char *err, size_t errlen)
 {
     if (!sql) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the query that counts the rows (free memory on this host and run "
+                 "the step again)");
         return -1;
     }
     PGresult *r = rune_pg_exec(s->c, s->conn, sql, 0, NULL, err, errlen);
@@ -893,7 +895,10 @@ static struct table *resolve_tables(struct rune_call *c, PGconn *conn, json_t *l
     size_t n = json_array_size(list);
     struct table *t = calloc(n + 1, sizeof *t);
     if (!t) {
-        rune_call_fail(c, "out of memory");
+        rune_call_fail(c,
+                       "no memory for the list of %zu tables to work on in database %s: free "
+                       "memory on this host and run the step again",
+                       n, PQdb(conn));
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
@@ -935,7 +940,10 @@ static int run_action(struct rune_call *c, PGconn *conn, const struct action *a,
     for (size_t i = 0; st == RUNE_STEP_OK && (t ? t[i].name != NULL : i == 0); i++) {
         char *sql = t ? sqlf(a->table_sql, t[i].quoted) : sqlf(a->database_sql, dbq);
         if (!sql) {
-            st = rune_call_fail(c, "out of memory");
+            st = rune_call_fail(c,
+                                "no memory for the %s statement%s%s in database %s: free memory on "
+                                "this host and run the step again",
+                                a->name, t ? " on " : "", t ? t[i].name : "", PQdb(conn));
             break;
         }
         rune_call_log(c, "%s", sql);

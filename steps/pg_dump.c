@@ -481,7 +481,10 @@ static int join_snapshot(struct dump *d, PGconn *conn, char *err, size_t errlen)
         return -1;
     char *lit = PQescapeLiteral(conn, d->snapshot, strlen(d->snapshot));
     if (!lit) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "a dump connection cannot join snapshot %s: no memory to quote its name (free "
+                 "memory on this host and run the step again)",
+                 d->snapshot);
         return -1;
     }
     size_t n = strlen(lit) + 32;
@@ -868,7 +871,10 @@ static int destination(struct rune_call *c, const char *db, char *out, size_t le
     const char *to = rune_call_str(c, "to");
     char *p = rune_path_resolve(rune_call_cwd(c), to ? to : rune_call_str(c, "dir"));
     if (!p) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen,
+                 "no memory for the path of the backup (%s): free memory on this host and run the "
+                 "step again",
+                 to ? to : rune_call_str(c, "dir"));
         return -1;
     }
     int rc = 0;
@@ -920,7 +926,10 @@ static int schema_parts(struct dump *d, PGconn *leader, const char *point, struc
     if (!env || !fp || EVP_DigestInit_ex(fp, EVP_sha256(), NULL) != 1) {
         rune_pg_env_free(env);
         EVP_MD_CTX_free(fp);
-        return rune_call_fail(d->c, "out of memory");
+        return rune_call_fail(d->c,
+                              "no memory for pg_dump's environment and the schema fingerprint of "
+                              "database %s: free memory on this host and run the step again",
+                              PQdb(leader));
     }
     int st = run_pg_dump(d, leader, env, err, sizeof err);
     rune_pg_env_free(env);

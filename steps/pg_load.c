@@ -56,6 +56,18 @@ int rune_pg_failed(struct rune_call *c, const char *err)
 
 /* ---- reading a rune backup's sections ---- */
 
+/* A read of the backup failed (the reader names the chunk, not the file):
+ * says which backup, and what to do. */
+static void read_failed(const struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    char why[1024];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen,
+             "cannot read backup %s: %s; restore another (backup.list with verify: true finds "
+             "the good ones)",
+             r->from, why);
+}
+
 /* The whole of a section, decompressed and checked, NUL-terminated. */
 static char *read_section(struct rune_pg_restore *r, json_t *sec, size_t *len, char *err,
                           size_t errlen)
@@ -75,10 +87,15 @@ static char *read_section(struct rune_pg_restore *r, json_t *sec, size_t *len, c
             break;
     }
     rune_artifact_reader_close(rd);
+    if (n < 0)
+        read_failed(r, err, errlen);
     if (n < 0 || got != want) {
         if (n >= 0)
-            snprintf(err, errlen, "section %s holds %zu bytes, not %zu", str(sec, "section"), got,
-                     want);
+            snprintf(err, errlen,
+                     "section %s of backup %s holds %zu bytes, not the %zu its manifest says: "
+                     "the backup is damaged or was edited; restore another (backup.list with "
+                     "verify: true finds the good ones)",
+                     str(sec, "section"), r->from, got, want);
         free(buf);
         return NULL;
     }
@@ -187,6 +204,7 @@ static int copy_block(struct pool *p, PGconn *conn, struct job *j, bool freeze, 
     ssize_t n;
     while (rc == 0 && (n = rune_artifact_read(rd, buf, IO_BUF, err, errlen)) != 0) {
         if (n < 0) {
+            read_failed(r, err, errlen);
             rc = -1;
             break;
         }
@@ -320,7 +338,11 @@ static int count_table(struct pool *p, PGconn *conn, struct job *j, char *err, s
 {
     char *q = rune_pg_qualified(conn, j->name);
     if (!q) {
-        snprintf(err, errlen, "out of memory");
+        /* libpq says why when the name is not valid in the encoding */
+        const char *why = PQerrorMessage(conn);
+        snprintf(err, errlen, "cannot quote table name %s to count its rows: %.*s", j->name,
+                 *why ? (int)strcspn(why, "\n") : 80,
+                 *why ? why : "no memory (free memory on this host and run the step again)");
         return -1;
     }
     size_t n = strlen(q) + 32;

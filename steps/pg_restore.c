@@ -623,6 +623,10 @@ static void *feeder_main(void *arg)
             n = -1;
         } else if (n < 0 && !rd) {
             snprintf(f->err, sizeof f->err, "cannot read %s: %s", r->from, strerror(errno));
+        } else if (n < 0) {
+            char why[sizeof f->err];
+            snprintf(why, sizeof why, "%s", f->err);
+            snprintf(f->err, sizeof f->err, "cannot read backup %s: %s", r->from, why);
         }
         if (n < 0 || atomic_load(&f->stop))
             goto out;
@@ -667,9 +671,14 @@ static int restore_plain(struct rune_pg_restore *r)
                     NULL};
     struct feeder f = {.r = r, .fifo = fifo};
     pthread_t th;
-    if (pthread_create(&th, NULL, feeder_main, &f) != 0) {
+    int e = pthread_create(&th, NULL, feeder_main, &f);
+    if (e != 0) {
         rune_pg_workdir_remove(work);
-        return rune_call_fail(r->c, "cannot start a thread");
+        return rune_call_fail(r->c,
+                              "cannot start the thread that feeds %s to psql: %s; nothing was "
+                              "restored — free memory or raise the process limit, and run the "
+                              "step again",
+                              r->from, strerror(e));
     }
     int st = rune_pg_tool_run(r->c, argv, r->env, NULL, 0);
     atomic_store(&f.stop, true);
@@ -796,7 +805,10 @@ static int restore_with(struct rune_pg_restore *r, long long t0)
     if (any != r->admin)
         PQfinish(any);
     if (!r->env) {
-        st = rune_call_fail(c, "out of memory");
+        st = rune_call_fail(c,
+                            "no memory for the environment of the restore tools (database %s): "
+                            "free memory on this host and run the step again",
+                            r->load);
         goto out;
     }
     rune_call_log(c, "restoring %s (%s) into database %s%s%s", r->from, format_names[r->fmt],
@@ -834,7 +846,14 @@ int rune_pg_restore_run(struct rune_call *c)
         return rune_call_fail(c, "jobs is %lld; use 1 to %d", jobs, RUNE_PG_JOBS_MAX);
     struct rune_pg_restore r = {.c = c, .jobs = (int)jobs, .loaded = json_object()};
     char *from = rune_path_resolve(rune_call_cwd(c), rune_call_str(c, "from"));
-    snprintf(r.from, sizeof r.from, "%s", from ? from : "");
+    if (!from) {
+        json_decref(r.loaded);
+        return rune_call_fail(c,
+                              "no memory for the path of backup %s: free memory on this host and "
+                              "run the step again; nothing was changed",
+                              rune_call_str(c, "from"));
+    }
+    snprintf(r.from, sizeof r.from, "%s", from);
     free(from);
     char err[1024];
     int st;

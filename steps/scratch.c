@@ -58,7 +58,10 @@ int rune_scratch_make(char **out, const char *dir, uid_t trusted, char *err, siz
     size_t len = strlen(dir) + strlen(RUNE_SCRATCH_PREFIX) + strlen(host) + 40;
     char *path = malloc(len);
     if (!path) {
-        snprintf(err, errlen, "out of memory for a scratch directory name in %s", dir);
+        snprintf(err, errlen,
+                 "no memory for a scratch directory name in %s: free memory on this host and run "
+                 "the step again",
+                 dir);
         return -1;
     }
     snprintf(path, len, "%s/%s%ld-%s-XXXXXX", strcmp(dir, "/") ? dir : "", RUNE_SCRATCH_PREFIX,
@@ -80,7 +83,9 @@ int rune_scratch_create(const char *scratch, const char *name, mode_t mode, char
     size_t len = strlen(scratch) + strlen(name) + 2;
     char *p = malloc(len);
     if (!p) {
-        snprintf(err, errlen, "out of memory for a file name in %s", scratch);
+        snprintf(err, errlen,
+                 "no memory for a file name in %s: free memory on this host and run the step again",
+                 scratch);
         return -1;
     }
     snprintf(p, len, "%s/%s", scratch, name);

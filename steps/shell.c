@@ -106,12 +106,17 @@ static int build_argv(struct rune_call *c, struct command *cmd)
     /* exactly one of argv and script: the engine saw to it (one_of) */
     if (script) {
         cmd->argv = calloc(4, sizeof *cmd->argv);
-        if (!cmd->argv)
-            return rune_call_fail(c, "out of memory");
-        cmd->argv[0] = strdup(sh);
-        cmd->argv[1] = strdup("-c");
+        if (cmd->argv) {
+            cmd->argv[0] = strdup(sh);
+            cmd->argv[1] = strdup("-c");
+        }
+        if (!cmd->argv || !cmd->argv[0] || !cmd->argv[1])
+            return rune_call_fail(c,
+                                  "no memory for the command line (%s -c script): free memory on "
+                                  "this host and run the step again",
+                                  sh);
         cmd->argv[2] = scalar_text(script);
-        if (!cmd->argv[0] || !cmd->argv[1] || !cmd->argv[2])
+        if (!cmd->argv[2])
             return rune_call_fail(c, "script: expected a string, found %s", kind(script));
         return RUNE_STEP_OK;
     }
@@ -121,7 +126,10 @@ static int build_argv(struct rune_call *c, struct command *cmd)
                                  "e.g. [pg_isready, -h, db1]");
     cmd->argv = calloc(n + 1, sizeof *cmd->argv);
     if (!cmd->argv)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(c,
+                              "no memory for the command line (%zu arguments): free memory on this "
+                              "host and run the step again",
+                              n);
     for (size_t i = 0; i < n; i++) {
         json_t *item = json_array_get(argv, i);
         cmd->argv[i] = scalar_text(item);
@@ -139,7 +147,10 @@ static int build_env(struct rune_call *c, struct command *cmd)
         return RUNE_STEP_OK;
     cmd->env = calloc(json_object_size(env) + 1, sizeof *cmd->env);
     if (!cmd->env)
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(c,
+                              "no memory for the environment (%zu variables): free memory on this "
+                              "host and run the step again",
+                              json_object_size(env));
     size_t i = 0;
     const char *key;
     json_t *v;
@@ -157,7 +168,10 @@ static int build_env(struct rune_call *c, struct command *cmd)
             snprintf(cmd->env[i], len, "%s=%s", key, text);
         free(text);
         if (!cmd->env[i++])
-            return rune_call_fail(c, "out of memory");
+            return rune_call_fail(c,
+                                  "no memory for environment variable %s: free memory on this host "
+                                  "and run the step again",
+                                  key);
     }
     return RUNE_STEP_OK;
 }
@@ -178,7 +192,11 @@ static int build_cwd(struct rune_call *c, struct command *cmd)
         if (cmd->cwd)
             snprintf(cmd->cwd, len, "%s/%s", base, cwd);
     }
-    return cmd->cwd ? RUNE_STEP_OK : rune_call_fail(c, "out of memory");
+    return cmd->cwd ? RUNE_STEP_OK
+                    : rune_call_fail(c,
+                                     "no memory for the working directory %s: free memory on this "
+                                     "host and run the step again",
+                                     cwd);
 }
 
 static int command_build(struct rune_call *c, struct command *cmd)
@@ -389,7 +407,8 @@ static int shell_plan(struct rune_call *c)
     FILE *f = open_memstream(&text, &len);
     if (!f) {
         command_free(&cmd);
-        return rune_call_fail(c, "out of memory");
+        return rune_call_fail(c, "no memory to describe the command for the plan: free memory on "
+                                 "this host and plan again");
     }
     for (char **a = cmd.argv; a && *a; a++) {
         if (a != cmd.argv)

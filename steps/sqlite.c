@@ -72,7 +72,7 @@ static sqlite3 *open_db(struct rune_call *c, const char *path, bool readonly, ch
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        snprintf(why, whylen, "%s does not exist", path);
+        snprintf(why, whylen, "%s does not exist: check the path", path);
         return NULL;
     }
     /* a primitive that writes is not led into another database by a link
@@ -83,7 +83,10 @@ static sqlite3 *open_db(struct rune_call *c, const char *path, bool readonly, ch
     int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(why, whylen, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        snprintf(
+            why, whylen, "cannot open %s: %s", path,
+            db ? sqlite3_errmsg(db)
+               : "no memory for a connection (free memory on this host and run the step again)");
         sqlite3_close(db);
         return NULL;
     }
@@ -156,7 +159,9 @@ static long long count_rows(sqlite3 *db, const char *table, char *why, size_t wh
         sqlite3_step(s) == SQLITE_ROW)
         n = sqlite3_column_int64(s, 0);
     else
-        snprintf(why, whylen, "cannot count %s: %s", table, sql ? sqlite3_errmsg(db) : "out of memory");
+        snprintf(why, whylen, "cannot count %s: %s", table,
+                 sql ? sqlite3_errmsg(db)
+                     : "no memory for the query (free memory on this host and run the step again)");
     sqlite3_finalize(s);
     sqlite3_free(sql);
     return n;
@@ -319,7 +324,8 @@ static int query_run(struct rune_call *c)
     const char *sql = rune_call_str(c, "sql");
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        rune_call_fail(c, "query does not compile: %s", sqlite3_errmsg(db));
+        rune_call_fail(c, "the query does not compile against %s: %s; fix the sql", path,
+                       sqlite3_errmsg(db));
         sqlite3_close(db);
         return RUNE_STEP_FAILED;
     }
@@ -362,7 +368,8 @@ static int query_run(struct rune_call *c)
                         "(truncated: true) — give the step a longer timeout or a faster query",
                      got);
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        st = rune_call_fail(c, "query failed: %s", sqlite3_errmsg(db));
+        st = rune_call_fail(c, "the query on %s failed after %lld rows: %s", path, n,
+                            sqlite3_errmsg(db));
     }
     sqlite3_finalize(s);
     sqlite3_close(db);
@@ -442,8 +449,10 @@ static int fingerprint_run(struct rune_call *c)
         char *sql = sql_for("SELECT * FROM \"%w\"", t);
         sqlite3_stmt *s;
         if (!sql || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-            st = rune_call_fail(c, "cannot read table %s: %s", t,
-                                sql ? sqlite3_errmsg(db) : "out of memory");
+            st = rune_call_fail(
+                c, "cannot read table %s: %s", t,
+                sql ? sqlite3_errmsg(db)
+                    : "no memory for the query (free memory on this host and run the step again)");
             sqlite3_free(sql);
             break;
         }
@@ -511,7 +520,9 @@ static int counts_run(struct rune_call *c)
     }
     /* one read transaction: every count as of the same moment */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    int st = rune_counts_check(c, expected, count_in, db);
+    char where[PATH_MAX + 16];
+    snprintf(where, sizeof where, "database %s", path);
+    int st = rune_counts_check(c, expected, where, count_in, db);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     json_decref(expected);
@@ -667,7 +678,9 @@ static void *stress_worker(void *arg)
     sqlite3_busy_timeout(db, w->busy_ms);
     char *sql = sql_for("INSERT INTO \"%w\"(worker, at, payload) VALUES (?, ?, ?)", w->table);
     if (!sql) {
-        snprintf(w->error, sizeof w->error, "out of memory for the insert statement");
+        snprintf(
+            w->error, sizeof w->error,
+            "no memory for the insert statement (free memory on this host and run the step again)");
         w->failed = w->writes;
         sqlite3_close(db);
         return NULL;
@@ -723,8 +736,10 @@ static int stress_run(struct rune_call *c)
                         "INTEGER, at INTEGER, payload TEXT)",
                         table);
     if (!sql || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        rune_call_fail(c, "cannot create the stress table %s: %s", table,
-                       sql ? sqlite3_errmsg(db) : "out of memory");
+        rune_call_fail(
+            c, "cannot create the stress table %s: %s", table,
+            sql ? sqlite3_errmsg(db)
+                : "no memory for the query (free memory on this host and run the step again)");
         sqlite3_free(sql);
         sqlite3_close(db);
         return RUNE_STEP_FAILED;
@@ -951,8 +966,10 @@ static json_t *describe_db(struct rune_call *c, const char *path, char *why, siz
         char *sql = sql_for("SELECT * FROM \"%w\"", t);
         sqlite3_stmt *st = NULL;
         if (!sql || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-            snprintf(why, whylen, "cannot read table %s of %s: %s", t, path,
-                     sql ? sqlite3_errmsg(db) : "out of memory");
+            snprintf(
+                why, whylen, "cannot read table %s of %s: %s", t, path,
+                sql ? sqlite3_errmsg(db)
+                    : "no memory for the query (free memory on this host and run the step again)");
             sqlite3_free(sql);
             ok = false;
             break;
