@@ -331,6 +331,38 @@ bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, j
     return true;
 }
 
+/* The message of a step or rune.run call that ended without one: what was
+ * running, what stopped it, and what to do next. `via` names a nested
+ * call's caller ("rune.run"), NULL for the step itself. */
+static void default_error(struct rune_call *c, int status, const char *type, const char *via)
+{
+    char d[32];
+    const char *who = via ? "the call" : "the step";
+    switch (status) {
+    case RUNE_STEP_OK:
+        return;
+    case RUNE_STEP_TIMEOUT:
+        rune_call_fail(c, "%s%s%s timed out: the step's timeout of %s passed before it finished; "
+                          "raise the step's `timeout:` if it needs longer",
+                       type, via ? " via " : "", via ? via : "",
+                       rune_duration_str(c->a->st->timeout_ms, d, sizeof d));
+        return;
+    case RUNE_STEP_CANCELLED:
+        rune_call_fail(c, "%s%s%s cancelled: the run was interrupted (Ctrl-C or SIGTERM) while "
+                          "%s ran",
+                       type, via ? " via " : "", via ? via : "", who);
+        return;
+    case RUNE_STEP_DECLINED:
+        rune_call_fail(c, "%s%s%s declined: the operator did not approve it", type,
+                       via ? " via " : "", via ? via : "");
+        return;
+    default:
+        rune_call_fail(c, "%s%s%s failed without giving a reason: that is a bug in step type %s; "
+                          "report it with this incident's id (`rune log show` has the timeline)",
+                       type, via ? " via " : "", via ? via : "", type);
+    }
+}
+
 int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
                      json_t **outputs, char *err, size_t errlen)
 {
@@ -374,8 +406,8 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     }
     if (status == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
         status = rune_call_cancel_status(&c);
-    if (status != RUNE_STEP_OK && !c.error)
-        rune_call_fail(&c, "%s %s", t->name, rune_status_name(status));
+    if (!c.error)
+        default_error(&c, status, t->name, "rune.run");
     d = json_pack("{s:s, s:i, s:O, s:s?, s:s?, s:s?}", "uses", t->name, "call", n, "outputs",
                   c.outputs, "error", c.error, "tail", c.tail && *c.tail ? c.tail : NULL, "plan",
                   would);
@@ -405,15 +437,8 @@ static void real_attempt(struct rune_run *r, struct rune_attempt *a)
     /* a primitive that noticed the deadline may report a plain failure */
     if (st == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
         st = rune_call_cancel_status(&c);
-    if (st == RUNE_STEP_TIMEOUT && !c.error) {
-        char d[32];
-        rune_call_fail(&c, "timed out after %s",
-                       rune_duration_str(a->st->timeout_ms, d, sizeof d));
-    }
-    if (st == RUNE_STEP_CANCELLED && !c.error)
-        rune_call_fail(&c, "cancelled: the run was interrupted");
-    if (st == RUNE_STEP_FAILED && !c.error)
-        rune_call_fail(&c, "%s failed without saying why", a->st->type->name);
+    if (!c.error)
+        default_error(&c, st, a->st->type->name, NULL);
     a->status = st;
     /* outputs are shown and recorded: mask them once, here */
     a->outputs = rune_redact_json(&r->red, c.outputs);

@@ -200,7 +200,8 @@ static int make_parents(const char *path, char *err, size_t errlen)
     int rc = 0;
 
     if (!dir) {
-        seterr(err, errlen, "out of memory");
+        seterr(err, errlen, "no memory to create the directories of incident log %s; free "
+                            "memory on this host and run again", path);
         return -1;
     }
     for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
@@ -313,7 +314,8 @@ static int open_db(const char *path, int flags, bool writer, struct rune_journal
 
     if (!j || !(j->path = strdup(path))) {
         free(j);
-        seterr(err, errlen, "out of memory opening incident log %s", path);
+        seterr(err, errlen, "no memory to open incident log %s; free memory on this host and "
+                            "run again", path);
         return -1;
     }
     pthread_mutex_init(&j->mu, NULL);
@@ -911,7 +913,8 @@ static json_t *rows_json(struct rune_journal *j, sqlite3_stmt *st, const char *w
         if (json_array_append_new(arr, row_json(st)) != 0) {
             json_decref(arr);
             arr = NULL;
-            fail(j, "cannot %s in incident log %s: out of memory", what, j->path);
+            fail(j, "cannot %s in incident log %s: no memory for the rows; free memory on this "
+                    "host and run the command again", what, j->path);
         }
     }
     if (arr && rc != SQLITE_DONE) {
@@ -993,7 +996,11 @@ static int add_rows(struct rune_journal *j, json_t *o, const char *key, const ch
     arr = rows_json(j, st, what);
     if (!arr)
         return -1;
-    return json_object_set_new(o, key, arr) == 0 ? 0 : fail(j, "out of memory");
+    return json_object_set_new(o, key, arr) == 0
+               ? 0
+               : fail(j, "no memory to %s of incident %s in %s; free memory on this host and "
+                         "run the command again",
+                      what, incident_id, j->path);
 }
 
 json_t *rune_journal_get(struct rune_journal *j, const char *incident_id)
@@ -1077,7 +1084,8 @@ static int chain_rows(struct rune_journal *j, const char *incident_id, struct ch
                 rows_free(rows, *n);
                 *n = 0;
                 sqlite3_finalize(st);
-                return fail(j, "cannot verify incident %s: out of memory", incident_id);
+                return fail(j, "cannot verify incident %s: no memory for its events; free memory "
+                               "on this host and run rune log verify again", incident_id);
             }
             rows = nr;
             cap = ncap;

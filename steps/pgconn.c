@@ -167,7 +167,8 @@ PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size
     long long ms = k.timeout_ms;
     PGconn *conn = PQconnectStartParams(k.keys, k.vals, k.expand);
     if (!conn) {
-        snprintf(err, errlen, "out of memory connecting to PostgreSQL");
+        snprintf(err, errlen, "no memory to start a connection to PostgreSQL; free memory on "
+                              "this host and run the step again");
         return NULL;
     }
     long long deadline = mono_ms() + ms;

@@ -90,4 +90,20 @@ id=$(last_incident)
 expect_out "warning: no report written: cannot create the reports directory $T/not-a-dir/reports: Not a directory; pass --reports DIR; \`rune report $id\` writes it later from the incident log"
 end_case
 
+test_case "a rune.run call stopped by the step's timeout says what timed out and what to do"
+cat > "$T/nested.yaml" <<'YAML'
+runbook: nested-timeout
+mitigation:
+  steps:
+    - id: glue
+      timeout: 300ms
+      lua: |
+        rune.run("flow.sleep", { duration = "30s" })
+YAML
+run_rune run "$T/nested.yaml"
+expect_rc 4
+expect_in "$(err_of glue)" "flow.sleep via rune.run timed out: the step's timeout of 300ms passed" "raise the step's \`timeout:\`"
+expect_no "flow.sleep timeout"
+end_case
+
 finish
