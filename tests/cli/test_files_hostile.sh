@@ -8,7 +8,14 @@
 # directory any user can write without the sticky bit, and nothing it
 # writes lets the attacker read a 0600 source.
 . "$(dirname "$0")/lib.sh"
-C="$RUNE_SOURCE_DIR/tests/cli/cases/files"
+# The cases' paths become plain strings, as a runbook computing them would
+# pass them: the primitives' own defences are what is tested. (A `path`
+# input is checked and made canonical before any step runs: test_inputs.sh.)
+C="$T/cases"
+mkdir -p "$C"
+for f in "$RUNE_SOURCE_DIR"/tests/cli/cases/files/*.yaml; do
+    sed 's/type: path/type: string/g' "$f" >"$C/$(basename "$f")"
+done
 export RUNE_TEST_KEY="correct horse battery staple"
 
 SECRET=TOPSECRET-c0ffee
@@ -23,8 +30,8 @@ runbook: enc
 secrets:
   key: { env: RUNE_TEST_KEY }
 inputs:
-  src: { type: path, required: true }
-  to: { type: path, required: true }
+  src: { type: string, required: true }
+  to: { type: string, required: true }
   overwrite: { type: bool, default: false }
 mitigation:
   steps:
@@ -113,7 +120,7 @@ mkdir -p "$T/open" && chmod 0777 "$T/open"
 sqlite3 "$T/app.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
 cat >"$T/bk.yaml" <<'YAML'
 runbook: bk
-inputs: { db: { type: path, required: true }, to: { type: path, required: true } }
+inputs: { db: { type: string, required: true }, to: { type: string, required: true } }
 mitigation:
   steps:
     - { id: backup, uses: sqlite.backup, with: { path: "${inputs.db}", to: "${inputs.to}" } }
@@ -128,6 +135,10 @@ expect_out "writable by every user and has no sticky bit"
 run_rune run "$T/bk.yaml" --set db="$T/app.db" --set to="$T/open/app.db.gz"
 expect_rc 4
 expect_out "writable by every user and has no sticky bit"
+expect_eq "$(ls -A "$T/open" | wc -l)" "0" "files written in the open directory"
+# given as a `path` input, the same output is refused before any step runs
+run_rune run "$RUNE_SOURCE_DIR/tests/cli/cases/files/copy.yaml" --set from="$T/plain.txt" --set to="$T/open/copy"
+expect_rc 2
 expect_eq "$(ls -A "$T/open" | wc -l)" "0" "files written in the open directory"
 end_case
 

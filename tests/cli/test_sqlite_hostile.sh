@@ -59,9 +59,12 @@ dead_pid() {
     echo "$p"
 }
 
+# The paths are plain strings here, as a runbook computing them would pass
+# them: the primitives' own defences are what is tested. (A `path` input is
+# checked and made canonical before any step runs: test_inputs.sh.)
 cat >"$T/bk.yaml" <<'YAML'
 runbook: bk
-inputs: { db: { type: path, required: true }, to: { type: path, required: true } }
+inputs: { db: { type: string, required: true }, to: { type: string, required: true } }
 mitigation:
   steps:
     - { id: backup, uses: sqlite.backup, with: { path: "${inputs.db}", to: "${inputs.to}", level: 1 } }
@@ -69,8 +72,8 @@ YAML
 cat >"$T/rs.yaml" <<'YAML'
 runbook: rs
 inputs:
-  db: { type: path, required: true }
-  from: { type: path, required: true }
+  db: { type: string, required: true }
+  from: { type: string, required: true }
   busy: { type: string, default: "5s" }
 mitigation:
   steps:
@@ -78,7 +81,7 @@ mitigation:
 YAML
 cat >"$T/cp.yaml" <<'YAML'
 runbook: cp
-inputs: { db: { type: path, required: true } }
+inputs: { db: { type: string, required: true } }
 mitigation:
   steps:
     - { id: compact, uses: sqlite.compact, with: { path: "${inputs.db}", backup: false } }
