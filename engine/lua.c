@@ -123,6 +123,24 @@ void rune_lua_budget_check(lua_State *L)
     }
 }
 
+bool rune_lua_budget_expired(lua_State *L)
+{
+    struct rune_lua *R = self(L);
+    if (!R->stopped)
+        R->stopped = why_stop(R);
+    return R->stopped != RUNE_STEP_OK;
+}
+
+/* rune_luajson_value inside a protected call: a conversion stopped by the
+ * deadline or Ctrl-C raises the stop, like the code it came from. */
+static json_t *to_json(lua_State *L, int idx, char *err, size_t errlen)
+{
+    json_t *v = rune_luajson_value(L, idx, err, errlen);
+    if (!v && self(L)->stopped)
+        rune_lua_budget_check(L);
+    return v;
+}
+
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -261,8 +279,7 @@ static int api_run(lua_State *L)
     struct rune_call *c = bound(L);
     const char *type = luaL_checkstring(L, 1);
     char err[1024] = "";
-    json_t *params =
-        lua_isnoneornil(L, 2) ? json_object() : rune_luajson_value(L, 2, err, sizeof err);
+    json_t *params = lua_isnoneornil(L, 2) ? json_object() : to_json(L, 2, err, sizeof err);
     if (!params || !json_is_object(params)) {
         json_decref(params);
         return luaL_error(L, "rune.run(\"%s\", params): params must be a table of named values%s%s",
@@ -706,7 +723,7 @@ static int p_eval(lua_State *L)
         return 0;
     }
     char why[512];
-    e->out = rune_luajson_value(L, -1, why, sizeof why);
+    e->out = to_json(L, -1, why, sizeof why);
     if (!e->out && e->chunk)
         snprintf(e->why, sizeof e->why, "the outputs are %s", why);
     else if (!e->out)
@@ -746,6 +763,11 @@ json_t *rune_lua_eval(struct rune_lua *R, const char *expr, struct rune_mark whe
     json_t *v;
     evaluate(R, expr, false, where, &v, err, errlen);
     return v;
+}
+
+int rune_lua_stopped(const struct rune_lua *R)
+{
+    return R->stopped;
 }
 
 int rune_lua_run_chunk(struct rune_lua *R, const char *code, struct rune_mark where,
@@ -914,7 +936,7 @@ static int p_module_info(lua_State *L)
         lua_getfield(L, 1, fields[i]);
         if (!lua_isnil(L, -1)) {
             char why[400];
-            json_t *v = rune_luajson_value(L, -1, why, sizeof why);
+            json_t *v = to_json(L, -1, why, sizeof why);
             if (!v) {
                 snprintf(m->why, sizeof m->why, "%s: field %s: %s", m->path, fields[i], why);
                 json_decref(m->out);
@@ -978,7 +1000,7 @@ static int p_module_call(lua_State *L)
     }
     rune_luajson_push(L, m->params, false);
     lua_call(L, 1, 1);
-    m->out = rune_luajson_value(L, -1, m->why, sizeof m->why);
+    m->out = to_json(L, -1, m->why, sizeof m->why);
     return 0;
 }
 

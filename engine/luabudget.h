@@ -14,6 +14,7 @@
 
 /* lauxlib.h brings Lua's lua.h: <lua.h> would find rune's engine/lua.h */
 #include <lauxlib.h>
+#include <stdbool.h>
 
 /* Units of work (pattern steps, bytes compared, elements moved) between
  * two checks: a few hundred microseconds at most. */
@@ -22,6 +23,10 @@
 /* Raises the stop error (and does not return) once the state's deadline
  * has passed or its run was interrupted; returns otherwise. */
 void rune_lua_budget_check(lua_State *L);
+
+/* The same check without raising: true once the code has been stopped
+ * (for work that must unwind itself first, like a JSON conversion). */
+bool rune_lua_budget_expired(lua_State *L);
 
 /* Replaces find, match, gmatch and gsub in the string library table at
  * the top of the stack by the budgeted ones (luapat.c). */

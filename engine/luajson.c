@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "luabudget.h"
+
 #define JSON_NODE 64  /* what one JSON value costs in jansson, about */
 #define JSON_DEPTH 64 /* tables nested in a value handed back */
 #define JSON_MT "rune.json"
@@ -192,14 +194,24 @@ static int view_tostring(lua_State *L)
 struct conv {
     lua_State *L;
     size_t bytes;
+    unsigned work; /* charges since the last deadline check */
     int depth;
     const void *open[JSON_DEPTH];
     char *err;
     size_t errlen;
 };
 
+/* Charges n bytes; also where a long conversion notices that the code's
+ * deadline has passed (it stops, and the caller raises the stop). */
 static bool charge(struct conv *c, size_t n)
 {
+    if (++c->work >= RUNE_LUA_BUDGET / 4) {
+        c->work = 0;
+        if (rune_lua_budget_expired(c->L)) {
+            snprintf(c->err, c->errlen, "stopped before it was converted");
+            return false;
+        }
+    }
     if (n > RUNE_LUAJSON_LIMIT - c->bytes) {
         snprintf(c->err, c->errlen,
                  "too large to hand back to rune: more than %u MiB once converted to JSON (a "

@@ -33,9 +33,10 @@ json_t *rune_luajson_checkview(lua_State *L, int idx);
 
 /* The Lua value at idx as JSON (new reference; a view is copied), or NULL
  * with why in err: no JSON form (a function, a cycle, nan, a key that is
- * not a string or an integer), nested too deep, or over the cap. Raw
- * access only: never raises, never runs Lua code, allocates nothing in
- * Lua, so it is safe on any value, inside a protected call or not. */
+ * not a string or an integer), nested too deep, over the cap, or stopped
+ * halfway because the code's deadline passed (rune_lua_budget_expired).
+ * Raw access only: never raises, never runs Lua code, allocates nothing
+ * in Lua, so it is safe on any value, inside a protected call or not. */
 json_t *rune_luajson_value(lua_State *L, int idx, char *err, size_t errlen);
 
 #endif

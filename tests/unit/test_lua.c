@@ -155,6 +155,8 @@ static void test_deadline_stops_c_functions(void **state)
         "table.remove(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1)",
         "pcall(string.find, string.rep('a', 3000), '.-.-.-.-.-.-b')",
         "(function() while true do pcall(function() while true do end end) end end)()",
+        /* built before the deadline is checked, too big to convert before it */
+        "(function() local t = {'x'} for i = 1, 40 do t = {t, t} end return t end)()",
         "(function() while true do xpcall(function() while true do end end, "
         "function() while true do end end) end end)()",
         NULL,
