@@ -101,8 +101,10 @@ void rune_luajson_push(lua_State *L, json_t *v, bool view)
 json_t *rune_luajson_checkview(lua_State *L, int idx)
 {
     json_t **box = toview(L, idx);
-    if (!box || !*box)
+    if (!box || !*box) {
         luaL_typeerror(L, idx, "rune value");
+        return NULL; /* not reached: luaL_typeerror raises */
+    }
     return *box;
 }
 
