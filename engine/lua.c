@@ -1,6 +1,25 @@
 /*
- * lua.c — the embedded Lua 5.4: sandbox, JSON views, expressions, inline
- * steps, the `rune` API. Step types written in Lua live in luatype.c.
+ * lua.c — the embedded Lua 5.4: sandbox, expressions, inline steps, the
+ * `rune` API. Step types written in Lua live in luatype.c, the JSON views
+ * and conversions in luajson.c, the budgeted library functions in
+ * luapat.c and luatab.c.
+ *
+ * Lua code here is hostile until proven otherwise; it may fail its run,
+ * never abort rune or outlive its timeout. Hence:
+ *  - every call into Lua that can raise runs inside one protected call
+ *    (protect()); outside it, only raw, non-allocating API calls are made
+ *    on the values Lua code returns or raises (an error object may have an
+ *    __index that raises, a __tostring that never returns...);
+ *  - the deadline and Ctrl-C are checked by an instruction-count hook in
+ *    Lua code, and by a step budget in the library functions whose C loops
+ *    are not bounded by the memory cap (luapat.c, luatab.c); once stopped,
+ *    the code stays stopped: pcall cannot catch the stop;
+ *  - each evaluation gets a fresh global environment over the shared,
+ *    unreachable globals, and the libraries are read-only proxies, so no
+ *    expression can change what the next one sees;
+ *  - finalizers (__gc), which Lua runs with hooks off, are refused;
+ *  - what crosses into JSON (outside Lua's allocator) is charged against a
+ *    cap of its own, with depth and cycle checks.
  *
  * Error locations: a chunk's name is "=<runbook path>" and the code is
  * preceded by as many newlines as put its first line on the runbook line
@@ -9,20 +28,33 @@
  */
 #include "lua.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "luabudget.h"
+#include "luajson.h"
 #include "runstate.h"
 
 #define MEM_LIMIT (256u << 20) /* a runbook expression has no business with more */
 #define HOOK_EVERY 10000       /* instructions between deadline checks */
-#define JSON_MT "rune.json"
-#define FAIL_KEY "__rune_fail"
+#define LOAD_MAX (1u << 20)    /* text load() compiles (the parser has no hook) */
+#define MODULE_MAX (4u << 20)  /* a step type module's file */
+#define TIMED_OUT "timed out (the step's timeout stopped this Lua code)"
+#define INTERRUPTED "cancelled: the run was interrupted"
+
+/* Registry keys (their addresses): lookups by light userdata never
+ * allocate, so they are safe outside a protected call. */
+static const char key_fail_mt, key_env_mt, key_env, key_readonly;
 
 struct rune_lua {
     lua_State *L;
@@ -31,6 +63,10 @@ struct rune_lua {
     bool (*cancelled)(void *);
     void *cancel_ctx;
     struct rune_call *call;
+    const char *timeout_msg; /* what a timeout says */
+    /* RUNE_STEP_TIMEOUT or RUNE_STEP_CANCELLED once the running code was
+     * stopped; every later check raises again, until the next evaluation */
+    int stopped;
 };
 
 /* ---- allocator with a cap ---- */
@@ -59,228 +95,145 @@ static struct rune_lua *self(lua_State *L)
     return ud;
 }
 
-/* ---- deadline ---- */
+/* ---- stopping: deadline and Ctrl-C ---- */
+
+static int why_stop(struct rune_lua *R)
+{
+    if (R->cancelled && R->cancelled(R->cancel_ctx))
+        return RUNE_STEP_CANCELLED;
+    if (R->deadline_ms && rune_clock_mono_ms() >= R->deadline_ms)
+        return RUNE_STEP_TIMEOUT;
+    return RUNE_STEP_OK;
+}
+
+static const char *stop_text(const struct rune_lua *R)
+{
+    return R->stopped == RUNE_STEP_CANCELLED ? INTERRUPTED : R->timeout_msg;
+}
+
+void rune_lua_budget_check(lua_State *L)
+{
+    struct rune_lua *R = self(L);
+    if (!R->stopped)
+        R->stopped = why_stop(R);
+    if (R->stopped) {
+        /* no location: the caller knows better where the code was written */
+        lua_pushstring(L, stop_text(R));
+        lua_error(L);
+    }
+}
+
+bool rune_lua_budget_expired(lua_State *L)
+{
+    struct rune_lua *R = self(L);
+    if (!R->stopped)
+        R->stopped = why_stop(R);
+    return R->stopped != RUNE_STEP_OK;
+}
+
+/* rune_luajson_value inside a protected call: a conversion stopped by the
+ * deadline or Ctrl-C raises the stop, like the code it came from. */
+static json_t *to_json(lua_State *L, int idx, char *err, size_t errlen)
+{
+    json_t *v = rune_luajson_value(L, idx, err, errlen);
+    if (!v && self(L)->stopped)
+        rune_lua_budget_check(L);
+    return v;
+}
 
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    struct rune_lua *R = self(L);
-    if (R->deadline_ms && rune_clock_mono_ms() >= R->deadline_ms)
-        luaL_error(L, "timed out (the step's timeout stopped this Lua code)");
-    if (R->cancelled && R->cancelled(R->cancel_ctx))
-        luaL_error(L, "cancelled: the run was interrupted");
+    rune_lua_budget_check(L);
 }
 
-/* ---- JSON <-> Lua ---- */
-
-static void push_json(lua_State *L, json_t *v, bool view);
-
-/* A read-only view of a JSON object or array: no copy, converted on access. */
-static void push_view(lua_State *L, json_t *v)
+/* Last line of defence: everything that can raise runs in a protected
+ * call, so reaching this is a bug in rune. Lua aborts after it returns. */
+static int panic(lua_State *L)
 {
-    json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = json_incref(v);
-    luaL_setmetatable(L, JSON_MT);
-}
-
-static void push_json(lua_State *L, json_t *v, bool view)
-{
-    switch (json_typeof(v)) {
-    case JSON_NULL: lua_pushnil(L); break;
-    case JSON_TRUE: lua_pushboolean(L, 1); break;
-    case JSON_FALSE: lua_pushboolean(L, 0); break;
-    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
-    case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
-    case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
-    case JSON_ARRAY:
-        if (view) {
-            push_view(L, v);
-        } else {
-            lua_createtable(L, (int)json_array_size(v), 0);
-            for (size_t i = 0; i < json_array_size(v); i++) {
-                push_json(L, json_array_get(v, i), false);
-                lua_rawseti(L, -2, (lua_Integer)i + 1);
-            }
-        }
-        break;
-    case JSON_OBJECT:
-        if (view) {
-            push_view(L, v);
-        } else {
-            const char *k;
-            json_t *x;
-            lua_createtable(L, 0, (int)json_object_size(v));
-            json_object_foreach(v, k, x)
-            {
-                push_json(L, x, false);
-                lua_setfield(L, -2, k);
-            }
-        }
-        break;
-    }
-}
-
-static int view_index(lua_State *L)
-{
-    json_t *v = *(json_t **)luaL_checkudata(L, 1, JSON_MT);
-    json_t *x = NULL;
-    if (json_is_object(v) && lua_type(L, 2) == LUA_TSTRING)
-        x = json_object_get(v, lua_tostring(L, 2));
-    else if (json_is_array(v) && lua_isinteger(L, 2)) {
-        lua_Integer i = lua_tointeger(L, 2);
-        if (i >= 1 && (size_t)i <= json_array_size(v))
-            x = json_array_get(v, (size_t)i - 1);
-    }
-    if (!x)
-        lua_pushnil(L);
-    else
-        push_json(L, x, true);
-    return 1;
-}
-
-static int view_newindex(lua_State *L)
-{
-    return luaL_error(L, "this value is read-only (steps share data through outputs)");
-}
-
-static int view_len(lua_State *L)
-{
-    json_t *v = *(json_t **)luaL_checkudata(L, 1, JSON_MT);
-    lua_pushinteger(L, json_is_array(v) ? (lua_Integer)json_array_size(v)
-                                        : (lua_Integer)json_object_size(v));
-    return 1;
-}
-
-static int view_gc(lua_State *L)
-{
-    json_t **box = luaL_checkudata(L, 1, JSON_MT);
-    json_decref(*box);
-    *box = NULL;
+    const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a message)";
+    fprintf(stderr, "rune: internal error: a Lua error escaped every protected call: %s\n", m);
     return 0;
 }
 
-/* pairs(view): iterate keys (objects, in insertion order) or indices. */
-static int view_next(lua_State *L)
+/* ---- raw inspection (safe outside a protected call) ---- */
+
+/* The metatable of the value at idx is the one stored at key (raw). */
+static bool has_mt(lua_State *L, int idx, const void *key)
 {
-    json_t *v = *(json_t **)luaL_checkudata(L, 1, JSON_MT);
-    if (json_is_array(v)) {
-        lua_Integer i = lua_isnil(L, 2) ? 0 : luaL_checkinteger(L, 2);
-        if ((size_t)i >= json_array_size(v))
-            return 0;
-        lua_pushinteger(L, i + 1);
-        push_json(L, json_array_get(v, (size_t)i), true);
-        return 2;
-    }
-    void *it = lua_isnil(L, 2) ? json_object_iter(v)
-                               : json_object_iter_next(v, json_object_iter_at(v, lua_tostring(L, 2)));
-    if (!it)
-        return 0;
-    lua_pushstring(L, json_object_iter_key(it));
-    push_json(L, json_object_iter_value(it), true);
-    return 2;
+    if (!lua_getmetatable(L, idx))
+        return false;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    bool same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same;
 }
 
-static int view_pairs(lua_State *L)
+/* The message of rune.fail's error object (a table with a private
+ * metatable holding its message at [1]), or NULL for any other value. */
+static const char *fail_message(lua_State *L, int idx)
 {
-    luaL_checkudata(L, 1, JSON_MT);
-    lua_pushcfunction(L, view_next);
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    return 3;
-}
-
-static int view_tostring(lua_State *L)
-{
-    json_t *v = *(json_t **)luaL_checkudata(L, 1, JSON_MT);
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    lua_pushstring(L, s ? s : "?");
-    free(s);
-    return 1;
-}
-
-/* Lua value at idx to JSON (new reference); NULL with err on a value that
- * has no JSON form (a function, a cycle). */
-static json_t *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen)
-{
-    idx = lua_absindex(L, idx);
-    if (depth > 64) {
-        snprintf(err, errlen, "value nested too deeply (a table that contains itself?)");
+    if (lua_type(L, idx) != LUA_TTABLE || !has_mt(L, idx, &key_fail_mt))
         return NULL;
+    lua_rawgeti(L, idx, 1);
+    const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "failed";
+    lua_pop(L, 1); /* the table still holds the string */
+    return m;
+}
+
+/* What a failed protected call raised, as a status and a message. The
+ * error object may be any value: only its type and raw contents are read,
+ * never its metamethods, and nothing is allocated. */
+static int failure(struct rune_lua *R, int idx, char *err, size_t errlen)
+{
+    lua_State *L = R->L;
+    idx = lua_absindex(L, idx);
+    if (R->stopped) {
+        snprintf(err, errlen, "%s", stop_text(R));
+        return R->stopped;
     }
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL: return json_null();
-    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx))
-            return json_integer((json_int_t)lua_tointeger(L, idx));
-        return json_real(lua_tonumber(L, idx));
-    case LUA_TSTRING: {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        json_t *j = json_stringn(s, n);
-        if (!j)
-            snprintf(err, errlen, "a string that is not valid UTF-8");
-        return j;
+    if (!lua_checkstack(L, 4)) {
+        snprintf(err, errlen, "the Lua code failed (out of stack to read its error)");
+        return RUNE_STEP_FAILED;
     }
-    case LUA_TUSERDATA: {
-        json_t **box = luaL_testudata(L, idx, JSON_MT);
-        if (box)
-            return json_incref(*box);
-        break;
-    }
-    case LUA_TTABLE: {
-        lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-        size_t count = 0;
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            count++;
-            lua_pop(L, 1);
-        }
-        if (n > 0 && (size_t)n == count) {
-            json_t *a = json_array();
-            for (lua_Integer i = 1; i <= n; i++) {
-                lua_rawgeti(L, idx, i);
-                json_t *x = to_json(L, -1, depth + 1, err, errlen);
-                lua_pop(L, 1);
-                if (!x) {
-                    json_decref(a);
-                    return NULL;
-                }
-                json_array_append_new(a, x);
-            }
-            return a;
-        }
-        json_t *o = json_object();
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            char key[64];
-            const char *k;
-            if (lua_type(L, -2) == LUA_TSTRING) {
-                k = lua_tostring(L, -2);
-            } else if (lua_isinteger(L, -2)) {
-                snprintf(key, sizeof key, "%lld", (long long)lua_tointeger(L, -2));
-                k = key;
-            } else {
-                snprintf(err, errlen, "table keys must be strings or integers");
-                lua_pop(L, 2);
-                json_decref(o);
-                return NULL;
-            }
-            json_t *x = to_json(L, -1, depth + 1, err, errlen);
-            if (!x) {
-                lua_pop(L, 2);
-                json_decref(o);
-                return NULL;
-            }
-            json_object_set_new(o, k, x);
-            lua_pop(L, 1);
-        }
-        return o;
-    }
-    default: break;
-    }
-    snprintf(err, errlen, "a %s has no JSON form", luaL_typename(L, idx));
-    return NULL;
+    const char *m = fail_message(L, idx);
+    int t = lua_type(L, idx);
+    if (m)
+        snprintf(err, errlen, "%s", m);
+    else if (t == LUA_TSTRING)
+        snprintf(err, errlen, "%s", lua_tostring(L, idx));
+    else if (t == LUA_TNUMBER && lua_isinteger(L, idx))
+        snprintf(err, errlen, "%lld", (long long)lua_tointeger(L, idx));
+    else if (t == LUA_TNUMBER)
+        snprintf(err, errlen, "%.14g", (double)lua_tonumber(L, idx));
+    else
+        snprintf(err, errlen,
+                 "the Lua code raised a %s value instead of a message (raise a string with "
+                 "error(\"...\"), or fail with rune.fail(message))",
+                 lua_typename(L, t));
+    return RUNE_STEP_FAILED;
+}
+
+/* Runs f(ud) in a protected call: RUNE_STEP_OK, or the status and the
+ * message of what it raised in err. f leaves anything it allocates outside
+ * Lua (JSON) in ud, so that a raise leaks nothing: the caller owns it. */
+static int protect(struct rune_lua *R, lua_CFunction f, void *ud, char *err, size_t errlen)
+{
+    lua_State *L = R->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, f);
+    lua_pushlightuserdata(L, ud);
+    int st = RUNE_STEP_OK;
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+        st = failure(R, -1, err, errlen);
+    lua_settop(L, top);
+    return st;
+}
+
+/* A new evaluation: not stopped. */
+static void begin(struct rune_lua *R)
+{
+    R->stopped = RUNE_STEP_OK;
 }
 
 /* ---- the `rune` API ---- */
@@ -300,14 +253,25 @@ static int api_log(lua_State *L)
     return 0;
 }
 
+/* rune.fail's error object: {message} with a private metatable, which
+ * failure() recognises by raw access. */
 static int api_fail(lua_State *L)
 {
     const char *msg = luaL_optstring(L, 1, "failed");
     bound(L);
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 1, 0);
     lua_pushstring(L, msg);
-    lua_setfield(L, -2, FAIL_KEY);
+    lua_rawseti(L, -2, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_fail_mt);
+    lua_setmetatable(L, -2);
     return lua_error(L);
+}
+
+static int fail_tostring(lua_State *L)
+{
+    const char *m = fail_message(L, 1);
+    lua_pushstring(L, m ? m : "failed");
+    return 1;
 }
 
 static int api_run(lua_State *L)
@@ -315,7 +279,7 @@ static int api_run(lua_State *L)
     struct rune_call *c = bound(L);
     const char *type = luaL_checkstring(L, 1);
     char err[1024] = "";
-    json_t *params = lua_isnoneornil(L, 2) ? json_object() : to_json(L, 2, 0, err, sizeof err);
+    json_t *params = lua_isnoneornil(L, 2) ? json_object() : to_json(L, 2, err, sizeof err);
     if (!params || !json_is_object(params)) {
         json_decref(params);
         return luaL_error(L, "rune.run(\"%s\", params): params must be a table of named values%s%s",
@@ -328,9 +292,33 @@ static int api_run(lua_State *L)
         json_decref(outputs);
         return luaL_error(L, "rune.run(\"%s\"): %s", type, err);
     }
-    push_json(L, outputs, false);
+    /* a view first (no copy, cannot raise), then the plain tables */
+    rune_luajson_push_view(L, outputs);
     json_decref(outputs);
+    rune_luajson_push(L, rune_luajson_checkview(L, -1), false);
     return 1;
+}
+
+/* print goes where rune.log goes (masked, recorded); an expression has no
+ * console to print to. */
+static int api_print(lua_State *L)
+{
+    struct rune_call *c = self(L)->call;
+    if (!c)
+        return luaL_error(L, "print is not available in expressions (use rune.log inside a "
+                             "lua: step)");
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    rune_call_log(c, "%s", lua_tostring(L, -1));
+    return 0;
 }
 
 static const luaL_Reg rune_api[] = {
@@ -340,40 +328,230 @@ static const luaL_Reg rune_api[] = {
     {NULL, NULL},
 };
 
-/* load() of text only: a binary chunk can break the VM's invariants. */
+/* ---- the sandbox's own base functions ---- */
+
+/* Pushes a fresh global environment for one evaluation: writes stay in
+ * it, reads fall through to the shared globals (which no Lua code can
+ * reach otherwise). load() gives its chunks the current one. */
+static void push_env(lua_State *L)
+{
+    lua_createtable(L, 0, 2);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_env_mt);
+    lua_setmetatable(L, -2);
+    lua_pushliteral(L, "_G");
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_env);
+}
+
+/* load() of text only (a binary chunk can break the VM's invariants), of
+ * bounded size (the parser runs without the hook), in the current
+ * evaluation's environment unless one is given. */
 static int safe_load(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     const char *name = luaL_optstring(L, 2, "=(load)");
+    if (n > LOAD_MAX) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "load: a chunk of %I bytes is more than the sandbox compiles (%d)",
+                        (lua_Integer)n, (int)LOAD_MAX);
+        return 2;
+    }
     if (luaL_loadbufferx(L, s, n, name, "t") != LUA_OK) {
-        lua_pushnil(L);
+        luaL_pushfail(L);
         lua_insert(L, -2);
         return 2;
     }
+    if (!lua_isnone(L, 4))
+        lua_pushvalue(L, 4);
+    else
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &key_env);
+    if (!lua_setupvalue(L, -2, 1))
+        lua_pop(L, 1);
     return 1;
 }
 
-static void sandbox(lua_State *L)
+/* pcall and xpcall, except that they cannot catch the stop (a deadline or
+ * Ctrl-C): a loop around pcall would otherwise never end. */
+static int finish_pcall(lua_State *L, int status, int extra)
+{
+    if (status != LUA_OK) {
+        if (self(L)->stopped)
+            rune_lua_budget_check(L); /* raises again */
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - extra;
+}
+
+static int safe_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    return finish_pcall(L, lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0), 0);
+}
+
+/* xpcall's message handler calls the user's, unless the code was stopped:
+ * Lua calls a message handler before unwinding, with hooks still off when
+ * the stop was raised by the hook, so the user's handler could loop
+ * forever there. */
+static int xpcall_handler(lua_State *L)
+{
+    if (self(L)->stopped)
+        return 1; /* the error object as it is */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int safe_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    return finish_pcall(L, lua_pcall(L, n - 2, LUA_MULTRET, 2), 2);
+}
+
+static bool is_readonly(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return false;
+    bool ro = lua_rawgetp(L, -1, &key_readonly) != LUA_TNIL;
+    lua_pop(L, 2);
+    return ro;
+}
+
+/* rawset, except on the read-only library proxies. */
+static int safe_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    if (is_readonly(L, 1))
+        return luaL_error(L, "rawset: the sandbox's libraries are read-only");
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* setmetatable, without __gc: Lua runs finalizers with hooks off (at a
+ * collection or at lua_close), where no deadline could stop them. */
+static int safe_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc (finalizers) is not available in rune's "
+                                 "sandbox");
+        lua_pop(L, 1);
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* ---- read-only library proxies ---- */
+
+static int ro_newindex(lua_State *L)
+{
+    return luaL_error(L,
+                      "the %s library is read-only (an expression cannot change what the "
+                      "next one sees)",
+                      lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static int ro_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1)))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int ro_pairs(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, ro_next, 1);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Replaces global `name` by an empty table that reads through to it and
+ * refuses writes; the real table is then reachable only from C. */
+static void make_readonly(lua_State *L, const char *name)
+{
+    lua_getglobal(L, name);
+    lua_newtable(L);
+    lua_createtable(L, 0, 5);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, ro_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, ro_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, -2, &key_readonly);
+    lua_setmetatable(L, -2);
+    lua_setglobal(L, name);
+    lua_pop(L, 1);
+}
+
+/* Builds the sandbox in a fresh state (in a protected call). */
+static int p_sandbox(lua_State *L)
 {
     static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},       {LUA_TABLIBNAME, luaopen_table},
-        {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_OSLIBNAME, luaopen_os},
+        {LUA_GNAME, luaopen_base},
+        {LUA_TABLIBNAME, luaopen_table},
+        {LUA_STRLIBNAME, luaopen_string},
+        {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8},
+        {LUA_OSLIBNAME, luaopen_os},
         {NULL, NULL},
     };
     for (const luaL_Reg *lib = libs; lib->func; lib++) {
         luaL_requiref(L, lib->name, lib->func, 1);
         lua_pop(L, 1);
     }
-    /* base: no file access, text-only load */
-    static const char *const drop[] = {"dofile", "loadfile", "require", "collectgarbage", NULL};
+    /* base: no file access, no GC control; _G is each environment's own */
+    static const char *const drop[] = {"dofile",         "loadfile", "require",
+                                       "collectgarbage", "_G",       NULL};
     for (int i = 0; drop[i]; i++) {
         lua_pushnil(L);
         lua_setglobal(L, drop[i]);
     }
-    lua_pushcfunction(L, safe_load);
-    lua_setglobal(L, "load");
+    static const luaL_Reg base[] = {
+        {"load", safe_load},
+        {"pcall", safe_pcall},
+        {"xpcall", safe_xpcall},
+        {"rawset", safe_rawset},
+        {"setmetatable", safe_setmetatable},
+        {"print", api_print},
+        {NULL, NULL},
+    };
+    lua_pushglobaltable(L);
+    luaL_setfuncs(L, base, 0);
+    lua_pop(L, 1);
     /* os: only the clock */
     lua_getglobal(L, "os");
     lua_createtable(L, 0, 3);
@@ -384,24 +562,44 @@ static void sandbox(lua_State *L)
     }
     lua_setglobal(L, "os");
     lua_pop(L, 1);
+    /* string: no dump; pattern functions that honour the deadline; its
+     * metatable (the method table of every string) hidden */
     lua_getglobal(L, "string");
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    rune_luapat_install(L);
     lua_pop(L, 1);
-    /* the package and debug libraries are never opened */
-    luaL_newlib(L, rune_api);
-    lua_setglobal(L, "rune");
-
-    static const luaL_Reg view_mt[] = {
-        {"__index", view_index}, {"__newindex", view_newindex}, {"__len", view_len},
-        {"__gc", view_gc},       {"__pairs", view_pairs},       {"__tostring", view_tostring},
-        {NULL, NULL},
-    };
-    luaL_newmetatable(L, JSON_MT);
-    luaL_setfuncs(L, view_mt, 0);
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+    lua_getglobal(L, "table");
+    rune_luatab_install(L);
     lua_pop(L, 1);
+    /* the package, io, debug and coroutine libraries are never opened */
+    luaL_newlib(L, rune_api);
+    lua_setglobal(L, "rune");
+    static const char *const libnames[] = {"string", "table", "math", "utf8", "os", "rune", NULL};
+    for (int i = 0; libnames[i]; i++)
+        make_readonly(L, libnames[i]);
+
+    rune_luajson_open(L);
+
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, fail_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_fail_mt);
+
+    lua_createtable(L, 0, 2);
+    lua_pushglobaltable(L);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_env_mt);
+    return 0;
 }
 
 struct rune_lua *rune_lua_new(void)
@@ -409,10 +607,16 @@ struct rune_lua *rune_lua_new(void)
     struct rune_lua *R = calloc(1, sizeof *R);
     if (!R)
         abort();
+    R->timeout_msg = TIMED_OUT;
     R->L = lua_newstate(alloc, R);
     if (!R->L)
         abort();
-    sandbox(R->L);
+    lua_atpanic(R->L, panic);
+    char err[256];
+    if (protect(R, p_sandbox, NULL, err, sizeof err) != RUNE_STEP_OK) {
+        fprintf(stderr, "rune: cannot set up the Lua sandbox: %s\n", err);
+        abort();
+    }
     lua_sethook(R->L, hook, LUA_MASKCOUNT, HOOK_EVERY);
     return R;
 }
@@ -425,15 +629,27 @@ void rune_lua_free(struct rune_lua *R)
     free(R);
 }
 
-void rune_lua_set_context(struct rune_lua *R, json_t *ctx)
+static int p_context(lua_State *L)
 {
+    json_t *ctx = lua_touserdata(L, 1);
     const char *k;
     json_t *v;
+    lua_pushglobaltable(L);
     json_object_foreach(ctx, k, v)
     {
-        push_json(R->L, v, true);
-        lua_setglobal(R->L, k);
+        lua_pushstring(L, k);
+        rune_luajson_push(L, v, true);
+        lua_rawset(L, -3);
     }
+    return 0;
+}
+
+void rune_lua_set_context(struct rune_lua *R, json_t *ctx)
+{
+    char err[256];
+    /* fails only when the state is out of memory; the names that could
+     * not be set then read as nil, and the expression says so */
+    protect(R, p_context, ctx, err, sizeof err);
 }
 
 void rune_lua_set_deadline(struct rune_lua *R, long long deadline_ms, bool (*cancelled)(void *),
@@ -449,6 +665,8 @@ void rune_lua_bind_call(struct rune_lua *R, struct rune_call *c)
     R->call = c;
 }
 
+/* ---- expressions and chunks ---- */
+
 /* Code padded with newlines so that its first line is `line` of the file. */
 static char *padded(const char *prefix, const char *code, int line)
 {
@@ -462,106 +680,117 @@ static char *padded(const char *prefix, const char *code, int line)
     return s;
 }
 
-static int load(lua_State *L, const char *code, bool expression, struct rune_mark where)
+static void chunk_name(char *name, size_t len, const char *file)
+{
+    snprintf(name, len, "=%s", file ? file : "?");
+}
+
+/* Compiles src as chunk `name` in a fresh environment and leaves the
+ * function on the stack; raises the syntax error. */
+static void compile(lua_State *L, const char *src, size_t len, const char *name)
+{
+    if (luaL_loadbufferx(L, src, len, name, "t") != LUA_OK)
+        lua_error(L);
+    push_env(L);
+    lua_setupvalue(L, -2, 1);
+}
+
+/* One evaluation, run by protect(): the source (owned by the caller),
+ * and what came back, or why it cannot be used. */
+struct eval {
+    const char *src;
+    const char *name;
+    struct rune_mark where;
+    bool chunk;    /* a step body: nil or a table of outputs */
+    json_t *out;   /* new reference, for the caller */
+    char why[768]; /* out is NULL: why the value cannot be used */
+};
+
+static int p_eval(lua_State *L)
+{
+    struct eval *e = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    compile(L, e->src, strlen(e->src), e->name);
+    lua_call(L, 0, 1);
+    if (e->chunk && lua_isnil(L, -1)) {
+        e->out = json_object();
+        return 0;
+    }
+    if (e->chunk && lua_type(L, -1) != LUA_TTABLE) {
+        snprintf(e->why, sizeof e->why,
+                 "a lua step must return a table of outputs (or nothing), got a %s",
+                 luaL_typename(L, -1));
+        return 0;
+    }
+    char why[512];
+    e->out = to_json(L, -1, why, sizeof why);
+    if (!e->out && e->chunk)
+        snprintf(e->why, sizeof e->why, "the outputs are %s", why);
+    else if (!e->out)
+        snprintf(e->why, sizeof e->why, "%s:%d: the value is %s",
+                 e->where.file ? e->where.file : "?", e->where.line, why);
+    return 0;
+}
+
+/* Runs an expression or a step body; *out as rune_lua_eval and
+ * rune_lua_run_chunk describe. */
+static int evaluate(struct rune_lua *R, const char *code, bool chunk, struct rune_mark where,
+                    json_t **out, char *err, size_t errlen)
 {
     char name[512];
-    snprintf(name, sizeof name, "=%s", where.file ? where.file : "?");
-    char *src = padded(expression ? "return " : "", code, where.line);
-    int rc = luaL_loadbufferx(L, src, strlen(src), name, "t");
+    chunk_name(name, sizeof name, where.file);
+    char *src = padded(chunk ? "" : "return ", code, where.line);
+    struct eval e = {.src = src, .name = name, .where = where, .chunk = chunk};
+    begin(R);
+    int st = protect(R, p_eval, &e, err, errlen);
     free(src);
-    return rc;
-}
-
-/* The message of a failed pcall, as text (an error may be any value). */
-static void error_text(lua_State *L, char *err, size_t errlen)
-{
-    if (lua_type(L, -1) == LUA_TTABLE) {
-        lua_getfield(L, -1, FAIL_KEY);
-        snprintf(err, errlen, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "failed");
-        lua_pop(L, 1);
-    } else {
-        const char *m = lua_tostring(L, -1);
-        snprintf(err, errlen, "%s", m ? m : "(error object is not a string)");
+    *out = NULL;
+    if (st != RUNE_STEP_OK) {
+        json_decref(e.out);
+        return st;
     }
-    lua_pop(L, 1);
-}
-
-static bool is_fail(lua_State *L)
-{
-    if (lua_type(L, -1) != LUA_TTABLE)
-        return false;
-    lua_getfield(L, -1, FAIL_KEY);
-    bool f = !lua_isnil(L, -1);
-    lua_pop(L, 1);
-    return f;
+    if (!e.out) {
+        snprintf(err, errlen, "%s", e.why);
+        return RUNE_STEP_FAILED;
+    }
+    *out = e.out;
+    return RUNE_STEP_OK;
 }
 
 json_t *rune_lua_eval(struct rune_lua *R, const char *expr, struct rune_mark where, char *err,
                       size_t errlen)
 {
-    lua_State *L = R->L;
-    if (load(L, expr, true, where) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        error_text(L, err, errlen);
-        return NULL;
-    }
-    json_t *v = to_json(L, -1, 0, err, errlen);
-    lua_pop(L, 1);
-    if (!v) {
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", err);
-        snprintf(err, errlen, "%s:%d: the value is %s", where.file, where.line, tmp);
-    }
+    json_t *v;
+    evaluate(R, expr, false, where, &v, err, errlen);
     return v;
+}
+
+int rune_lua_stopped(const struct rune_lua *R)
+{
+    return R->stopped;
 }
 
 int rune_lua_run_chunk(struct rune_lua *R, const char *code, struct rune_mark where,
                        json_t **outputs, char *err, size_t errlen)
 {
-    lua_State *L = R->L;
-    *outputs = NULL;
-    if (load(L, code, false, where) != LUA_OK) {
-        error_text(L, err, errlen);
-        return RUNE_STEP_FAILED;
-    }
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        bool failed_on_purpose = is_fail(L);
-        error_text(L, err, errlen);
-        if (!failed_on_purpose && strstr(err, "timed out (the step's timeout"))
-            return RUNE_STEP_TIMEOUT;
-        if (!failed_on_purpose && strstr(err, "cancelled: the run was interrupted"))
-            return RUNE_STEP_CANCELLED;
-        return RUNE_STEP_FAILED;
-    }
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        *outputs = json_object();
-        return RUNE_STEP_OK;
-    }
-    if (lua_type(L, -1) != LUA_TTABLE) {
-        snprintf(err, errlen, "a lua step must return a table of outputs (or nothing), got a %s",
-                 luaL_typename(L, -1));
-        lua_pop(L, 1);
-        return RUNE_STEP_FAILED;
-    }
-    json_t *o = to_json(L, -1, 0, err, errlen);
-    lua_pop(L, 1);
-    if (!o)
-        return RUNE_STEP_FAILED;
-    if (!json_is_object(o)) {
-        json_t *w = json_pack("{s:o}", "value", o);
-        o = w;
-    }
-    *outputs = o;
-    return RUNE_STEP_OK;
+    int st = evaluate(R, code, true, where, outputs, err, errlen);
+    if (st == RUNE_STEP_OK && !json_is_object(*outputs))
+        *outputs = json_pack("{s:o}", "value", *outputs);
+    return st;
 }
 
-int rune_lua_check(const char *code, bool expression, struct rune_mark where, int *line,
-                   char *err, size_t errlen)
+int rune_lua_check(const char *code, bool expression, struct rune_mark where, int *line, char *err,
+                   size_t errlen)
 {
     struct rune_lua *R = rune_lua_new();
+    lua_State *L = R->L;
+    char name[512];
+    chunk_name(name, sizeof name, where.file);
+    char *src = padded(expression ? "return " : "", code, where.line);
     int rc = 0;
-    if (load(R->L, code, expression, where) != LUA_OK) {
-        const char *m = lua_tostring(R->L, -1);
+    /* lua_load is protected: it returns the syntax error as a string */
+    if (luaL_loadbufferx(L, src, strlen(src), name, "t") != LUA_OK) {
+        const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         /* "file:LINE: message" → line and message */
         const char *p = m ? strstr(m, ": ") : NULL;
         const char *colon = NULL;
@@ -572,6 +801,7 @@ int rune_lua_check(const char *code, bool expression, struct rune_mark where, in
         snprintf(err, errlen, "%s", p ? p + 2 : (m ? m : "syntax error"));
         rc = -1;
     }
+    free(src);
     rune_lua_free(R);
     return rc;
 }
@@ -623,118 +853,177 @@ static const struct rune_output inline_outputs[] = {
 };
 
 const struct rune_step_type rune_lua_inline_type = {
-    "lua", "Inline Lua code; its returned table becomes the outputs", no_params,
-    inline_outputs, RUNE_WRITES, inline_run, inline_plan,
+    "lua",       "Inline Lua code; its returned table becomes the outputs",
+    no_params,   inline_outputs,
+    RUNE_WRITES, inline_run,
+    inline_plan,
 };
 
 /* ---- modules (step types written in Lua; see luatype.c) ---- */
 
-/* Loads and runs the module file; leaves its returned table on the stack. */
-static int load_module(lua_State *L, const char *path, char *err, size_t errlen)
+/* A module's text: a regular file (a FIFO would block), of bounded size.
+ * *buf is the caller's to free. */
+static int read_module(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
-    char name[600];
-    snprintf(name, sizeof name, "=%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot read", path);
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "%s: cannot read the module (%s)", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            buf = realloc(buf, cap);
-            if (!buf)
-                abort();
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    int rc = luaL_loadbufferx(L, buf ? buf : "", len, name, "t");
-    free(buf);
-    if (rc != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        error_text(L, err, errlen);
+    if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)MODULE_MAX) {
+        snprintf(err, errlen, "%s: %s", path,
+                 S_ISREG(sb.st_mode) ? "the module is larger than 4 MiB"
+                                     : "not a regular file (a step type module must be one)");
+        close(fd);
         return -1;
     }
-    if (lua_type(L, -1) != LUA_TTABLE) {
-        snprintf(err, errlen, "%s: a step type module must return a table {name, summary, "
-                              "params, outputs, effect, run, plan}", path);
-        lua_pop(L, 1);
-        return -1;
+    *buf = malloc((size_t)sb.st_size + 1);
+    if (!*buf)
+        abort();
+    while (*len < (size_t)sb.st_size) {
+        ssize_t n = read(fd, *buf + *len, (size_t)sb.st_size - *len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        *len += (size_t)n;
     }
+    close(fd);
     return 0;
 }
 
-json_t *rune_lua_module_info(const char *path, char *err, size_t errlen)
+/* A module load or call, run by protect(); the source is the caller's,
+ * and so is `out` (a raise halfway leaves it to the caller to free). */
+struct module {
+    const char *path;
+    const char *src;
+    size_t len;
+    const char *fn; /* call: the function; NULL: describe the module */
+    json_t *params; /* call: its argument (borrowed) */
+    json_t *out;    /* the description, or what the function returned */
+    char why[512];  /* out is NULL: why */
+};
+
+/* Runs the module's top-level chunk; leaves its table on the stack. */
+static void run_module(lua_State *L, struct module *m)
 {
-    struct rune_lua *R = rune_lua_new();
-    rune_lua_set_deadline(R, rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS, NULL, NULL);
-    lua_State *L = R->L;
-    json_t *info = NULL;
-    if (load_module(L, path, err, errlen) != 0)
-        goto out;
-    info = json_object();
+    char name[600];
+    chunk_name(name, sizeof name, m->path);
+    compile(L, m->src, m->len, name);
+    lua_call(L, 0, 1);
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_pushfstring(L,
+                        "%s: a step type module must return a table {name, summary, params, "
+                        "outputs, effect, run, plan}",
+                        m->path);
+        lua_error(L);
+    }
+}
+
+static int p_module_info(lua_State *L)
+{
+    struct module *m = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    run_module(L, m);
+    m->out = json_object();
     static const char *const fields[] = {"name", "summary", "params", "outputs", "effect", NULL};
     for (int i = 0; fields[i]; i++) {
-        lua_getfield(L, -1, fields[i]);
+        lua_getfield(L, 1, fields[i]);
         if (!lua_isnil(L, -1)) {
-            char why[256];
-            json_t *v = to_json(L, -1, 0, why, sizeof why);
+            char why[400];
+            json_t *v = to_json(L, -1, why, sizeof why);
             if (!v) {
-                snprintf(err, errlen, "%s: field %s: %s", path, fields[i], why);
-                lua_pop(L, 2);
-                json_decref(info);
-                info = NULL;
-                goto out;
+                snprintf(m->why, sizeof m->why, "%s: field %s: %s", m->path, fields[i], why);
+                json_decref(m->out);
+                m->out = NULL;
+                return 0;
             }
-            json_object_set_new(info, fields[i], v);
+            json_object_set_new(m->out, fields[i], v);
         }
         lua_pop(L, 1);
     }
     static const char *const fns[] = {"run", "plan", NULL};
     for (int i = 0; fns[i]; i++) {
-        lua_getfield(L, -1, fns[i]);
-        json_object_set_new(info, fns[i], json_boolean(lua_isfunction(L, -1)));
+        lua_getfield(L, 1, fns[i]);
+        json_object_set_new(m->out, fns[i], json_boolean(lua_isfunction(L, -1)));
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
-out:
+    return 0;
+}
+
+static bool interrupted(void *ud)
+{
+    (void)ud;
+    return atomic_load(&rune_interrupted) != 0;
+}
+
+json_t *rune_lua_module_info(const char *path, char *err, size_t errlen)
+{
+    struct module m = {.path = path};
+    char *src;
+    if (read_module(path, &src, &m.len, err, errlen) != 0)
+        return NULL;
+    m.src = src;
+    struct rune_lua *R = rune_lua_new();
+    /* validate, steps and every run load modules: their top level gets a
+     * deadline of its own, and Ctrl-C */
+    R->timeout_msg = "timed out: the module's top-level code ran for more than 10 s (it should "
+                     "only return its table)";
+    rune_lua_set_deadline(R, rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS, interrupted, NULL);
+    begin(R);
+    int st = protect(R, p_module_info, &m, err, errlen);
     rune_lua_free(R);
-    return info;
+    free(src);
+    if (st != RUNE_STEP_OK) {
+        json_decref(m.out);
+        return NULL;
+    }
+    if (!m.out)
+        snprintf(err, errlen, "%s", m.why);
+    return m.out;
+}
+
+static int p_module_call(lua_State *L)
+{
+    struct module *m = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    run_module(L, m);
+    lua_getfield(L, 1, m->fn);
+    if (!lua_isfunction(L, -1)) {
+        snprintf(m->why, sizeof m->why, "%s has no %s function", m->path, m->fn);
+        return 0;
+    }
+    rune_luajson_push(L, m->params, false);
+    lua_call(L, 1, 1);
+    m->out = to_json(L, -1, m->why, sizeof m->why);
+    return 0;
 }
 
 int rune_lua_module_call(struct rune_lua *R, const char *path, const char *fn, json_t *params,
                          json_t **result, char *err, size_t errlen)
 {
-    lua_State *L = R->L;
+    struct module m = {.path = path, .fn = fn, .params = params};
+    char *src;
     *result = NULL;
-    if (load_module(L, path, err, errlen) != 0)
+    if (read_module(path, &src, &m.len, err, errlen) != 0)
         return RUNE_STEP_FAILED;
-    lua_getfield(L, -1, fn);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 2);
-        snprintf(err, errlen, "%s has no %s function", path, fn);
+    m.src = src;
+    begin(R);
+    int st = protect(R, p_module_call, &m, err, errlen);
+    free(src);
+    if (st != RUNE_STEP_OK) {
+        json_decref(m.out);
+        return st;
+    }
+    if (!m.out) {
+        snprintf(err, errlen, "%s", m.why);
         return RUNE_STEP_FAILED;
     }
-    push_json(L, params, false);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        bool on_purpose = is_fail(L);
-        error_text(L, err, errlen);
-        lua_pop(L, 1);
-        if (!on_purpose && strstr(err, "timed out (the step's timeout"))
-            return RUNE_STEP_TIMEOUT;
-        if (!on_purpose && strstr(err, "cancelled: the run was interrupted"))
-            return RUNE_STEP_CANCELLED;
-        return RUNE_STEP_FAILED;
-    }
-    json_t *v = to_json(L, -1, 0, err, errlen);
-    lua_pop(L, 2);
-    if (!v)
-        return RUNE_STEP_FAILED;
-    *result = v;
+    *result = m.out;
     return RUNE_STEP_OK;
 }

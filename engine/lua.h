@@ -7,8 +7,12 @@
  * text), string (no dump), table, math, utf8, and os.time/date/clock.
  * No io, no os.execute, no require, no debug. Lua reaches the world only
  * through rune.run(type, params), which runs a primitive like a step.
- * An instruction-count hook enforces the deadline (an infinite loop is
- * stopped by the step timeout) and an allocator cap bounds memory.
+ * Lua code is hostile: whatever it does (raise any value, loop in Lua or
+ * in a pattern match, patch the libraries, build a value that explodes
+ * into JSON), these functions return with a status and a message. The
+ * deadline and cancelled() stop it, inside C library calls too; memory
+ * is capped, and so is what is converted to JSON; each evaluation has
+ * globals of its own.
  *
  * Threads: a state is used by one thread at a time. A run keeps one state
  * for the expressions its scheduler evaluates; every attempt of an inline
@@ -45,6 +49,10 @@ void rune_lua_bind_call(struct rune_lua *L, struct rune_call *c);
  * (new reference; nil becomes null), or NULL with "file:line: message". */
 json_t *rune_lua_eval(struct rune_lua *L, const char *expr, struct rune_mark where, char *err,
                       size_t errlen);
+/* Why the last evaluation (rune_lua_eval, rune_lua_run_chunk) was
+ * stopped: RUNE_STEP_TIMEOUT (its deadline passed), RUNE_STEP_CANCELLED
+ * (cancelled() said so), else RUNE_STEP_OK. */
+int rune_lua_stopped(const struct rune_lua *L);
 /* Runs a chunk (inline step body) written at `where`; its return value
  * (a table, or nil) becomes outputs. Status as enum rune_status; err set
  * on failure. *outputs is a new reference on success. */

@@ -201,10 +201,19 @@ static bool deps_done(struct slot *slots, const struct rune_stepdef *st)
 }
 
 /* A step that fails before it can start (a ${...} that does not resolve, a
- * bad parameter): recorded as one failed attempt, with the runbook place. */
-static void fail_early(struct rune_run *r, struct slot *s, struct rune_mark m, const char *why)
+ * bad parameter): recorded as one failed attempt, with the runbook place.
+ * `lua`: the failure is an evaluation's, which the step's timeout or
+ * Ctrl-C may have stopped: the step then ends as timeout or cancelled. */
+static void fail_early_as(struct rune_run *r, struct slot *s, struct rune_mark m, const char *why,
+                          bool lua)
 {
     const struct rune_stepdef *st = s->st;
+    int status = lua ? rune_lua_stopped(r->lua) : RUNE_STEP_OK;
+    if (status == RUNE_STEP_OK)
+        status = RUNE_STEP_FAILED;
+    const char *name = status == RUNE_STEP_TIMEOUT     ? "timeout"
+                       : status == RUNE_STEP_CANCELLED ? "cancelled"
+                                                       : "failed";
     char where[512], msg[1536];
     size_t fl = m.file ? strlen(m.file) : 0;
     if (fl && !strncmp(why, m.file, fl) && why[fl] == ':')
@@ -215,12 +224,17 @@ static void fail_early(struct rune_run *r, struct slot *s, struct rune_mark m, c
     const char *stage = rune_stage_names[st->stage];
     rune_run_event(r, stage, st->id, 1, "step.start", NULL, -1, NULL);
     json_t *d = json_pack("{s:s}", "error", red);
-    rune_run_event(r, stage, st->id, 1, "step.end", "failed", 0, d);
+    rune_run_event(r, stage, st->id, 1, "step.end", name, 0, d);
     json_decref(d);
-    rune_console_step_end(r->con, st->id, st->uses, "failed", 0, 1, 1, red, NULL);
-    publish(r, st, "failed", NULL, red, 0, 1);
+    rune_console_step_end(r->con, st->id, st->uses, name, 0, 1, 1, red, NULL);
+    publish(r, st, name, NULL, red, 0, 1);
     free(red);
-    s->status = RUNE_STEP_FAILED;
+    s->status = status;
+}
+
+static void fail_early(struct rune_run *r, struct slot *s, struct rune_mark m, const char *why)
+{
+    fail_early_as(r, s, m, why, false);
 }
 
 static void skip(struct rune_run *r, struct slot *s, const char *reason, enum slot_state as)
@@ -301,7 +315,7 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
         where = st->when->mark;
         json_t *w = rune_run_eval_node(r, st->when, err, sizeof err);
         if (!w) {
-            fail_early(r, s, where, err);
+            fail_early_as(r, s, where, err, true);
             s->state = DONE_FAILED;
             return false;
         }
@@ -343,7 +357,8 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
     }
     if (!s->params) {
         const struct rune_node *pn = bad ? rune_node_get(st->with, bad) : NULL;
-        fail_early(r, s, interp_failed ? where : pn ? pn->mark : st->uses_mark, err);
+        fail_early_as(r, s, interp_failed ? where : pn ? pn->mark : st->uses_mark, err,
+                      interp_failed);
         s->state = DONE_FAILED;
         return false;
     }
@@ -364,7 +379,7 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
             if (!q && r->o->dry_run && node_undecided(r, st->confirm, &unknown_step))
                 q = json_string(st->confirm->str); /* the question as written */
             if (!q) {
-                fail_early(r, s, where, err);
+                fail_early_as(r, s, where, err, true);
                 s->state = DONE_FAILED;
                 return false;
             }

@@ -141,7 +141,7 @@ expect_rc 0
 id=$(last_incident)
 expect_eq "$(sql "select json_extract(detail_json,'$.error') from events where incident_id='$id' and step='bad_index' and kind='step.end'")" \
     "$C/lua_errors.yaml:10: attempt to index a nil value (local 't')"
-expect_eq "$(step_status "$id" loop)" "failed"
+expect_eq "$(step_status "$id" loop)" "timeout" "a when: stopped by the step timeout ends it as timeout"
 expect_eq "$(sql "select json_extract(detail_json,'$.error') like '%lua_errors.yaml:14:13: timed out%' from events where incident_id='$id' and step='loop' and kind='step.end'")" "1" "loop stopped by the timeout"
 expect_eq "$(sql "select json_extract(detail_json,'$.error') from events where incident_id='$id' and step='bad_value' and kind='step.end'")" \
     "$C/lua_errors.yaml:20: \${inputs_typo.x}: attempt to index a nil value (global 'inputs_typo')"
