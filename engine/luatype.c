@@ -100,8 +100,43 @@ static int by_key(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* choices = { "full", "quick" } as the native tables hold them ("full|quick");
+ * NULL with err when it is not a list of plain words. */
+static char *choices_text(const char *param, json_t *list, char *err, size_t errlen)
+{
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        snprintf(err, errlen, "params.%s.choices: expected a list of strings, e.g. "
+                              "{ \"full\", \"quick\" }",
+                 param);
+        return NULL;
+    }
+    size_t len = 1, i;
+    json_t *c;
+    json_array_foreach(list, i, c)
+    {
+        const char *w = json_string_value(c);
+        if (!w || !*w || strchr(w, '|')) {
+            snprintf(err, errlen, "params.%s.choices[%zu]: expected a non-empty string "
+                                  "without '|'",
+                     param, i + 1);
+            return NULL;
+        }
+        len += strlen(w) + 1;
+    }
+    char *out = calloc(1, len);
+    if (!out)
+        abort();
+    json_array_foreach(list, i, c)
+    {
+        if (i)
+            strcat(out, "|");
+        strcat(out, json_string_value(c));
+    }
+    return out;
+}
+
 /* params/outputs tables: { name = { type = "...", required = b, default = v, doc = "...",
- * one_of = "group" } } */
+ * one_of = "group", choices = { "a", "b" } } } */
 static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, char *err,
                        size_t errlen)
 {
@@ -125,7 +160,8 @@ static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, cha
         if (!json_is_object(spec) || (int)t < 0) {
             snprintf(err, errlen, "params.%s: expected { type = \"string|int|number|bool|"
                                   "duration|path|list|map|any\", required = true|false, "
-                                  "default = ..., doc = \"...\", one_of = \"group\" }",
+                                  "default = ..., doc = \"...\", one_of = \"group\", "
+                                  "choices = { \"a\", \"b\" } }",
                      keys[i]);
             free(keys);
             return -1;
@@ -136,6 +172,11 @@ static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, cha
         p->def = def ? json_dumps(def, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
         p->doc = dup_text(json_object_get(spec, "doc"));
         p->one_of = dup_text(json_object_get(spec, "one_of"));
+        json_t *choices = json_object_get(spec, "choices");
+        if (choices && !(p->choices = choices_text(keys[i], choices, err, errlen))) {
+            free(keys);
+            return -1;
+        }
     }
     k = 0;
     json_object_foreach(outputs, key, v) keys[k++] = key;

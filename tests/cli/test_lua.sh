@@ -100,6 +100,41 @@ RUNE_LUA_PATH="$T/alt" run_rune steps alt.pick
 expect_out "(one of file, url)"
 end_case
 
+test_case "a Lua step type's choices are checked by validate and at run time, and shown by rune steps"
+mkdir -p "$T/ch"
+cat > "$T/ch/ch.lua" <<'LUA'
+return { name = "ch.mode", summary = "a mode among a few",
+         params = { mode = { type = "string", default = "fast", choices = { "fast", "safe" } } },
+         outputs = { mode = { type = "string" } },
+         run = function(p) return { mode = p.mode } end }
+LUA
+cat > "$T/ch.yaml" <<'YAML'
+runbook: ch
+inputs: { m: { type: string, default: safe } }
+mitigation:
+  steps:
+    - { id: a, uses: ch.mode, with: { mode: sfae } }
+    - { id: b, uses: ch.mode, with: { mode: "${inputs.m}" } }
+YAML
+RUNE_LUA_PATH="$T/ch" run_rune validate "$T/ch.yaml"
+expect_rc 2
+expect_err 'ch.yaml:5:45: error: step "a": parameter "mode": "sfae" is not one of fast or safe (did you mean "safe"?)'
+sed -i 's/mode: sfae/mode: fast/' "$T/ch.yaml"
+RUNE_LUA_PATH="$T/ch" run_rune run "$T/ch.yaml" --set m=slow
+expect_rc 4
+expect_out 'parameter "mode": "slow" is not one of fast or safe'
+RUNE_LUA_PATH="$T/ch" run_rune steps ch.mode
+expect_out "one of fast or safe"
+cat > "$T/ch/bad.lua" <<'LUA'
+return { name = "ch.bad", summary = "choices that are not words",
+         params = { mode = { type = "string", choices = "fast" } },
+         run = function(p) return {} end }
+LUA
+RUNE_LUA_PATH="$T/ch" run_rune validate "$T/ch.yaml"
+expect_rc 2
+expect_err "params.mode.choices: expected a list of strings"
+end_case
+
 test_case "a file made by rune.run inside a Lua step is an artifact, once; a checksum is not"
 printf 'some data\n%.0s' $(seq 200) > "$T/data.txt"
 cat > "$T/art.yaml" <<'YAML'
