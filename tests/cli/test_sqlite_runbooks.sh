@@ -172,11 +172,17 @@ make_db "$T/app.db"
 run_rune run sqlite-lock-diagnosis --set path="$T/app.db" --set window=300ms --set samples=5
 expect_rc 0
 expect_eq "$(outcome)" "no_incident"
-( sqlite3 "$T/app.db" "BEGIN IMMEDIATE; INSERT INTO customers(name) VALUES ('w'); SELECT 1 FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 30000000) SELECT count(*) FROM n); COMMIT;" >/dev/null 2>&1 ) &
+# a writer holding the write lock until released (bounded: 60 s), taken
+# before the diagnosis starts: a fixed sleep lost that race on a busy host
+rm -f "$T/release"
+( printf "BEGIN IMMEDIATE;\nINSERT INTO customers(name) VALUES ('w');\n"
+  for _ in $(seq 600); do [ -e "$T/release" ] && break; sleep 0.1; done
+  printf 'COMMIT;\n' ) | sqlite3 "$T/app.db" >/dev/null 2>&1 &
 w=$!
-sleep 0.3
+for _ in $(seq 100); do locked && break; sleep 0.1; done
+locked || fail "the writer never took the write lock"
 run_rune run sqlite-lock-diagnosis --set path="$T/app.db" --set window=300ms --set samples=5
-kill "$w" 2>/dev/null; wait "$w" 2>/dev/null
+touch "$T/release"; wait "$w" 2>/dev/null
 expect_rc 0
 expect_eq "$(outcome)" "resolved"
 expect_eq "$(out locks lock)" "write"
