@@ -82,33 +82,46 @@ static bool key_boundary(const char *t, const char *p)
     return p == t || strchr(" \t\r\n?&;,(", p[-1]);
 }
 
-/* password=value, password = 'value' */
+/* Where a key=value pair's unquoted value ends: libpq's key=value form
+ * ends it at white space only ('"', '<' and '>' are part of a password
+ * there). A URI query's value ends earlier, at '&' or '#': both readings
+ * are registered (rune_dsn_passwords). */
+static const char *value_end(const char *v)
+{
+    const char *e = v;
+    while (*e && !isspace((unsigned char)*e))
+        e++;
+    return e;
+}
+
+/* password=value, sslpassword=value (the client key's passphrase),
+ * password = 'value' */
 static void find_pairs(const char *t, struct spans *s)
 {
-    static const char key[] = "password";
-    const size_t kl = sizeof key - 1;
-    for (const char *p = t; (p = strcasestr(p, key)); p += kl) {
-        if (!key_boundary(t, p))
-            continue;
-        const char *v = p + kl;
-        while (*v == ' ' || *v == '\t')
+    static const char *const keys[] = {"password", "sslpassword"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const size_t kl = strlen(keys[k]);
+        for (const char *p = t; (p = strcasestr(p, keys[k])); p += kl) {
+            if (!key_boundary(t, p))
+                continue;
+            const char *v = p + kl;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            if (*v != '=')
+                continue;
             v++;
-        if (*v != '=')
-            continue;
-        v++;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        if (*v == '\'') {
-            const char *e = v + 1;
-            while (*e && *e != '\'')
-                e += (e[0] == '\\' && e[1]) ? 2 : 1;
-            add(s, (size_t)(v + 1 - t), (size_t)(e - t), QUOTED);
-            continue;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            if (*v == '\'') {
+                const char *e = v + 1;
+                while (*e && *e != '\'')
+                    e += (e[0] == '\\' && e[1]) ? 2 : 1;
+                add(s, (size_t)(v + 1 - t), (size_t)(e - t), QUOTED);
+                continue;
+            }
+            const char *e = value_end(v);
+            add(s, (size_t)(v - t), (size_t)(e - t), PLAIN);
         }
-        const char *e = v;
-        while (!ends_word(*e))
-            e++;
-        add(s, (size_t)(v - t), (size_t)(e - t), PLAIN);
     }
 }
 

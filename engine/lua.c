@@ -345,6 +345,26 @@ static void push_env(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_env);
 }
 
+/* string.rep whose result is empty is "" at once: Lua's own copies nothing
+ * n times, so string.rep("", math.maxinteger) loops in C for ever, where
+ * neither the hook nor the memory cap can stop it. Otherwise Lua's own
+ * (an upvalue), whose allocation the memory cap bounds. */
+static int safe_rep(lua_State *L)
+{
+    size_t l, lsep;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n <= 0 || (l == 0 && (lsep == 0 || n == 1))) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 /* load() of text only (a binary chunk can break the VM's invariants), of
  * bounded size (the parser runs without the hook), in the current
  * evaluation's environment unless one is given. */
@@ -567,6 +587,9 @@ static int p_sandbox(lua_State *L)
     lua_getglobal(L, "string");
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    lua_getfield(L, -1, "rep");
+    lua_pushcclosure(L, safe_rep, 1);
+    lua_setfield(L, -2, "rep");
     rune_luapat_install(L);
     lua_pop(L, 1);
     lua_pushliteral(L, "");
@@ -576,6 +599,12 @@ static int p_sandbox(lua_State *L)
     lua_pop(L, 2);
     lua_getglobal(L, "table");
     rune_luatab_install(L);
+    lua_pop(L, 1);
+    /* math: no randomseed — a seed set by one expression would make every
+     * later "random" value predictable to it */
+    lua_getglobal(L, "math");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "randomseed");
     lua_pop(L, 1);
     /* the package, io, debug and coroutine libraries are never opened */
     luaL_newlib(L, rune_api);

@@ -1,12 +1,14 @@
 /*
- * luatab.c — table.insert, table.remove, table.move and table.sort with a
- * step budget, for the sandbox (lua.c).
+ * luatab.c — table.insert, table.remove, table.move, table.sort and
+ * table.concat with a step budget, for the sandbox (lua.c).
  *
  * These loop in C over a range the caller chooses: table.move({}, 1,
  * math.maxinteger, 2) copies nil to absent keys 2^63 times without
  * allocating, so neither the memory cap nor the instruction-count hook
  * (which never fires inside a C function) would ever stop it; a __len
- * metamethod does the same to insert and remove; sorting millions of
+ * metamethod does the same to insert and remove; table.concat over a
+ * proxy whose __index is a C function (table.concat itself, rawlen) reads
+ * 2^63 elements without allocating either; sorting millions of
  * elements takes seconds past a deadline. This is Lua 5.4.4's code from
  * ltablib.c, with the same semantics, plus a call to
  * rune_lua_budget_check() every RUNE_LUA_BUDGET elements.
@@ -325,6 +327,35 @@ static void auxsort(struct sorting *so, IdxT lo, IdxT up, unsigned int rnd)
     }                                 /* tail call auxsort(L, lo, up, rnd) */
 }
 
+static void addfield(lua_State *L, luaL_Buffer *b, lua_Integer i)
+{
+    lua_geti(L, 1, i);
+    if (!lua_isstring(L, -1))
+        luaL_error(L, "invalid value (at index %I) in table for 'concat'", (LUAI_UACINT)i);
+    luaL_addvalue(b);
+}
+
+static int tconcat(lua_State *L)
+{
+    luaL_Buffer b;
+    lua_Integer last = aux_getn(L, 1, TAB_R);
+    size_t lsep;
+    const char *sep = luaL_optlstring(L, 2, "", &lsep);
+    lua_Integer i = luaL_optinteger(L, 3, 1);
+    last = luaL_optinteger(L, 4, last);
+    unsigned work = 0;
+    luaL_buffinit(L, &b);
+    for (; i < last; i++) {
+        tick(L, &work);
+        addfield(L, &b, i);
+        luaL_addlstring(&b, sep, lsep);
+    }
+    if (i == last) /* add last value (if interval was not empty) */
+        addfield(L, &b, i);
+    luaL_pushresult(&b);
+    return 1;
+}
+
 static int sort(lua_State *L)
 {
     lua_Integer n = aux_getn(L, 1, TAB_RW);
@@ -342,7 +373,8 @@ static int sort(lua_State *L)
 void rune_luatab_install(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"insert", tinsert}, {"remove", tremove}, {"move", tmove}, {"sort", sort}, {NULL, NULL},
+        {"insert", tinsert}, {"remove", tremove}, {"move", tmove},
+        {"sort", sort},      {"concat", tconcat}, {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);
 }

@@ -46,10 +46,48 @@ void rune_redact_no_core(void)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* A secret as it appears once quoted for a shell (plans and logged
+ * commands quote each argument, ' becoming '\''), or NULL when quoting
+ * leaves it as it is. malloc'd. */
+static char *shell_quoted(const char *secret)
+{
+    size_t q = 0, n = strlen(secret);
+    for (const char *p = secret; *p; p++)
+        q += *p == '\'';
+    if (!q)
+        return NULL;
+    char *out = malloc(n + 3 * q + 1), *o = out;
+    if (!out)
+        abort();
+    for (const char *p = secret; *p; p++) {
+        if (*p == '\'') {
+            memcpy(o, "'\\''", 4);
+            o += 4;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void add_one(struct rune_redactor *r, const char *secret);
+
 void rune_redactor_add(struct rune_redactor *r, const char *secret)
 {
     if (!secret || strlen(secret) < RUNE_SECRET_MIN)
         return;
+    add_one(r, secret);
+    /* the same secret written the way a logged command quotes it must not
+     * slip past the mask (a ' inside breaks every 8-character piece) */
+    char *quoted = shell_quoted(secret);
+    if (quoted)
+        add_one(r, quoted);
+    free(quoted);
+}
+
+static void add_one(struct rune_redactor *r, const char *secret)
+{
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < r->n; i++) {
         if (!strcmp(r->v[i], secret)) {

@@ -111,10 +111,12 @@ test_case "catastrophic patterns and endless C loops in when:, \${...} and inlin
 bounded run "$C/pattern.yaml"
 expect_rc 0
 id=$(last_incident)
-for s in when_pattern with_pattern inline_pattern inline_pcall_loop inline_table_move; do
+for s in when_pattern with_pattern inline_pattern inline_pcall_loop inline_table_move \
+         inline_concat_c_index when_concat_rawlen; do
     expect_eq "$(step_status "$id" "$s")" "timeout" "$s"
     expect_like "$(error_of "$id" "$s")" "timed out (the step's timeout stopped this Lua code)" "$s"
 done
+expect_eq "$(step_status "$id" when_rep_empty)" "skipped" "string.rep of nothing is \"\" at once"
 expect_eq "$(step_status "$id" after)" "ok" "the run went on"
 end_case
 
@@ -158,7 +160,7 @@ bounded run "$C/isolation.yaml"
 expect_rc 0
 id=$(last_incident)
 expect_eq "$(step_status "$id" patch)" "ok" "the patching when: ran (and saw its own tostring)"
-expect_eq "$(out probe stdout)" "OK 1 nil nil string abab xy"
+expect_eq "$(out probe stdout)" "OK 1 nil nil string abab xy nil" "(math.randomseed: none to fix later values with)"
 end_case
 
 test_case "a value that explodes once copied into JSON fails its step with the cap's message"

@@ -68,6 +68,13 @@ static void key_value(void **state)
     check_found("host=h password='Sec ret' dbname", "[\"Sec ret\"]");
     /* a word that only ends in password is not the keyword */
     check_found("old_password=x1234567", "[]");
+    /* the client key's passphrase, in both forms */
+    check_found("host=h sslpassword=BBBBccccDDDDeeee2", "[\"BBBBccccDDDDeeee2\"]");
+    check_found("postgresql://h/db?sslpassword=BBBBccccDDDDeeee2", "[\"BBBBccccDDDDeeee2\"]");
+    /* libpq takes '"', '<' and '>' literally in an unquoted value */
+    check_found("host=h password=\"KKKKllllMMMMnnnn\"", "[\"\\\"KKKKllllMMMMnnnn\\\"\"]");
+    check_found("host=h password=ab\"cdefghijklmnop", "[\"ab\\\"cdefghijklmnop\"]");
+    check_found("host=h password=ab<cdefgh>ijklmnop x", "[\"ab<cdefgh>ijklmnop\"]");
     check_found("no password here", "[]");
 }
 
