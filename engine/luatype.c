@@ -193,6 +193,30 @@ static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, cha
     return 0;
 }
 
+/* A type that was refused (bad specs, a name already taken); one that was
+ * registered lives until exit, like the native tables. */
+static void free_type(struct lua_type *lt)
+{
+    for (struct rune_param *p = lt->params; p && p->name; p++) {
+        free((char *)p->name);
+        free((char *)p->def);
+        free((char *)p->doc);
+        free((char *)p->one_of);
+        free((char *)p->choices);
+    }
+    /* a spec refused half way: its last entry may have a name only */
+    for (struct rune_output *o = lt->outputs; o && o->name; o++) {
+        free((char *)o->name);
+        free((char *)o->doc);
+    }
+    free(lt->params);
+    free(lt->outputs);
+    free(lt->path);
+    free(lt->name);
+    free(lt->summary);
+    free(lt);
+}
+
 static void load_one(const char *path, struct rune_diags *d)
 {
     char err[1024] = "";
@@ -243,7 +267,8 @@ static void load_one(const char *path, struct rune_diags *d)
                     json_is_object(outputs) ? outputs : empty, err, sizeof err) != 0) {
         json_decref(empty);
         rune_diag_add(d, m, "Lua step type %s: %s", name, err);
-        goto out; /* lt is leaked on purpose: partially built specs; rare, once */
+        free_type(lt);
+        goto out;
     }
     json_decref(empty);
     lt->t.name = lt->name;
@@ -255,9 +280,11 @@ static void load_one(const char *path, struct rune_diags *d)
                                                         : RUNE_WRITES;
     lt->t.run = lua_run;
     lt->t.plan = lua_plan;
-    if (rune_registry_add(&lt->t) != 0)
+    if (rune_registry_add(&lt->t) != 0) {
         rune_diag_add(d, m, "Lua step type %s: the name is already taken by another step type",
                       name);
+        free_type(lt);
+    }
 out:
     json_decref(info);
 }

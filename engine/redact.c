@@ -167,10 +167,11 @@ static void mark_pieces(struct marks *m, const char *sec, size_t sl)
     }
     const char *tail = sec + sl - k;
     for (const char *p = m->s; (hit = memmem(p, (size_t)(end - p), tail, k)); p = hit + 1) {
-        size_t n = k; /* bytes matched, ending at hit + k */
-        while (n < sl && hit + k - n > m->s && hit[k - n - 1] == sec[sl - n - 1])
+        /* offsets, not pointers: a pointer before the text is undefined */
+        size_t n = k, stop = (size_t)(hit - m->s) + k; /* bytes matched, ending at stop */
+        while (n < sl && stop > n && m->s[stop - n - 1] == sec[sl - n - 1])
             n++;
-        mark(m, (size_t)(hit + k - n - m->s), n);
+        mark(m, stop - n, n);
     }
 }
 
