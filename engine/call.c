@@ -18,6 +18,7 @@
 #include "journal.h"
 #include "lua.h"
 #include "params.h"
+#include "record.h"
 #include "registry.h"
 #include "runstate.h"
 #include "step.h"

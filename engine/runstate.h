@@ -162,7 +162,4 @@ bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, j
  * of ctx; with mu held). */
 bool rune_plan_undecided(struct rune_run *r, const char *code, const char **which);
 
-/* "ok", "failed", "timeout", "declined", "cancelled" for a rune_status. */
-const char *rune_status_name(int st);
-
 #endif

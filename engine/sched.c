@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "duration.h"
 #include "params.h"
+#include "record.h"
 #include "runstate.h"
 
 enum slot_state { PENDING, RUNNING, DONE_OK, DONE_FAILED, SKIPPED, NOT_RUN };
@@ -43,17 +44,6 @@ struct slot {
     bool finished;   /* worker is done (under r->mu) */
     int status;      /* final rune_status */
 };
-
-const char *rune_status_name(int st)
-{
-    switch (st) {
-    case RUNE_STEP_OK: return "ok";
-    case RUNE_STEP_TIMEOUT: return "timeout";
-    case RUNE_STEP_DECLINED: return "declined";
-    case RUNE_STEP_CANCELLED: return "cancelled";
-    default: return "failed";
-    }
-}
 
 /* steps.<id> in the expression context; call with r->mu held. */
 static void publish(struct rune_run *r, const struct rune_stepdef *st, const char *status,
