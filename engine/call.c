@@ -134,18 +134,7 @@ void rune_call_note(struct rune_call *c, const char *text)
 int rune_call_artifact(struct rune_call *c, const char *path, const char *sha256,
                        long long bytes)
 {
-    if (!path || !*path)
-        return -1;
-    if (!c->artifacts && !(c->artifacts = json_array()))
-        return -1;
-    json_t *a = json_pack("{s:s}", "path", path);
-    if (!a)
-        return -1;
-    if (sha256)
-        json_object_set_new(a, "sha256", json_string(sha256));
-    if (bytes >= 0)
-        json_object_set_new(a, "bytes", json_integer(bytes));
-    return json_array_append_new(c->artifacts, a) == 0 ? 0 : -1;
+    return rune_record_declare_artifact(&c->artifacts, path, sha256, bytes);
 }
 
 void rune_call_recovery_point(struct rune_call *c, const char *iso_time)

@@ -41,9 +41,12 @@ struct log_opts {
 };
 
 /* What --outcome accepts: the outcomes a run ends with (docs/cli.md, exit
- * codes), and "unfinished" for incidents with no end recorded. */
-static const char *const outcomes[] = {"resolved", "no_incident", "rolled_back",
-                                       "failed",   "aborted",     "unfinished"};
+ * codes; named by the record layer's table), and "unfinished" for
+ * incidents with no end recorded. */
+static const enum rune_event_status outcomes[] = {RUNE_ST_RESOLVED, RUNE_ST_NO_INCIDENT,
+                                                  RUNE_ST_ROLLED_BACK, RUNE_ST_FAILED,
+                                                  RUNE_ST_ABORTED};
+#define NOUTCOMES (sizeof outcomes / sizeof outcomes[0] + 1)
 
 static void usage(FILE *out)
 {
@@ -670,17 +673,21 @@ static int parse_since(const char *arg, char out[RUNE_ISO_LEN])
 
 static int parse_outcome(const char *arg)
 {
-    size_t n = sizeof outcomes / sizeof outcomes[0];
+    const char *names[NOUTCOMES];
+    size_t n = NOUTCOMES;
     char hint[128];
 
+    for (size_t i = 0; i + 1 < n; i++)
+        names[i] = rune_event_status_name(outcomes[i]);
+    names[n - 1] = "unfinished";
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(outcomes[i], arg))
+        if (!strcmp(names[i], arg))
             return 0;
     fputs("rune log: --outcome must be one of", stderr);
     for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%s %s", i ? "," : "", outcomes[i]);
+        fprintf(stderr, "%s %s", i ? "," : "", names[i]);
     fprintf(stderr, "; not \"%s\"%s\n", arg,
-            rune_suggest_hint(arg, outcomes, n, hint, sizeof hint));
+            rune_suggest_hint(arg, names, n, hint, sizeof hint));
     return -1;
 }
 

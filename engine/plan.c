@@ -121,16 +121,18 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
     } else {
         json_t *cs = json_object_get(json_object_get(json_object_get(r->ctx, "steps"), st->id),
                                      "status");
-        status = json_string_value(cs) ? json_string_value(cs) : "not_run";
-        if (!strcmp(status, "pending"))
-            status = "not_run"; /* its stage was skipped */
+        status = json_string_value(cs) ? json_string_value(cs)
+                                       : rune_event_status_name(RUNE_ST_NOT_RUN);
+        if (rune_event_status_parse(status) == RUNE_ST_PENDING)
+            status = rune_event_status_name(RUNE_ST_NOT_RUN); /* its stage was skipped */
     }
     json_object_set_new(s, "status", json_string(status));
     const char *src;
     int runs;
     long long est = estimate(r, st, &src, &runs);
-    bool counts = !strcmp(status, "ok") || !strcmp(status, "failed") ||
-                  !strcmp(status, "undecided");
+    enum rune_event_status st_status = rune_event_status_parse(status);
+    bool counts = st_status == RUNE_ST_OK || st_status == RUNE_ST_FAILED ||
+                  st_status == RUNE_ST_UNDECIDED;
     *est_ms = counts ? est : 0;
     json_object_set_new(s, "estimate_ms", json_integer(est));
     json_object_set_new(s, "estimate_source", json_string(src));
@@ -254,12 +256,13 @@ void rune_plan_print(json_t *plan, FILE *out)
             json_t *s;
             json_array_foreach(wave, m, s)
             {
-                const char *status = json_string_value(json_object_get(s, "status"));
+                enum rune_event_status status =
+                    rune_event_status_parse(json_string_value(json_object_get(s, "status")));
                 bool sim = json_is_true(json_object_get(s, "simulated"));
-                const char *shown = !strcmp(status, "ok") ? (sim ? "would run" : "ran (reads)")
-                                    : !strcmp(status, "undecided") ? "undecided"
-                                    : !strcmp(status, "failed") ? "would FAIL"
-                                    : !strcmp(status, "skipped") ? "skipped"
+                const char *shown = status == RUNE_ST_OK ? (sim ? "would run" : "ran (reads)")
+                                    : status == RUNE_ST_UNDECIDED ? "undecided"
+                                    : status == RUNE_ST_FAILED    ? "would FAIL"
+                                    : status == RUNE_ST_SKIPPED   ? "skipped"
                                                                   : "would not run";
                 fprintf(out, "    %-22s %-24s %-6s %s\n",
                         json_string_value(json_object_get(s, "id")),

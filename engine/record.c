@@ -235,6 +235,23 @@ void rune_record_log(const struct rune_recorder *rec, const char *stage, const c
 
 /* ---- Artifacts ---- */
 
+int rune_record_declare_artifact(json_t **list, const char *path, const char *sha256,
+                                 long long bytes)
+{
+    if (!path || !*path)
+        return -1;
+    if (!*list && !(*list = json_array()))
+        return -1;
+    json_t *a = json_pack("{s:s}", "path", path);
+    if (!a)
+        return -1;
+    if (sha256)
+        json_object_set_new(a, "sha256", json_string(sha256));
+    if (bytes >= 0)
+        json_object_set_new(a, "bytes", json_integer(bytes));
+    return json_array_append_new(*list, a) == 0 ? 0 : -1;
+}
+
 /* One file into the artifacts table, masked as the events are. */
 static void artifact(const struct rune_recorder *rec, const char *step, const char *type,
                      const char *path, const char *sha256, long long bytes)

@@ -210,6 +210,12 @@ void rune_record_note(const struct rune_recorder *rec, const char *stage, const 
 void rune_record_log(const struct rune_recorder *rec, const char *stage, const char *step,
                      int attempt, const char *message);
 
+/* Adds a file a call declared it made (rune_call_artifact) to *list
+ * (made on first use; the caller owns it and passes it on as a
+ * rune_attempt_end's artifacts). 0, or -1 (no path, no memory). */
+int rune_record_declare_artifact(json_t **list, const char *path, const char *sha256,
+                                 long long bytes);
+
 /* The files a step (or a rune.run call of type t inside it) made, into
  * the log's artifacts: those it declared with rune_call_artifact
  * (declared: [{path, sha256, bytes}]), or, for a step not yet converted,

@@ -91,7 +91,8 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
     for (int s = 0; s < RUNE_NSTAGES; s++)
         for (size_t i = 0; i < r->rb->stages[s].n; i++)
             json_object_set_new(steps, r->rb->stages[s].steps[i].id,
-                                json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status", "pending",
+                                json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status",
+                                          rune_event_status_name(RUNE_ST_PENDING),
                                           "failed", 0, "outputs", "error", "duration", 0,
                                           "attempts", 0));
     /* where the runbook lives, so it can name files shipped beside it */
