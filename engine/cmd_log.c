@@ -7,9 +7,10 @@
  *   rune log export ID [--log PATH] [--json]
  *
  * Lists incidents newest first, shows one incident's header and timeline
- * (events decoded by the record layer, record_read.h), recomputes the hash chain of one or every incident (journal.c does the
- * work, with the writer's own canonical form), or exports an incident and
- * its events as JSON. It only reads: a missing log is "nothing recorded
+ * (its events decoded by the record layer, record_read.h), recomputes the
+ * hash chain of one or every incident (journal.c does the work, with the
+ * writer's own canonical form), or exports an incident and its events as
+ * JSON. It only reads: a missing log is "nothing recorded
  * yet", never a file created as a side effect. Text shown comes from
  * runbooks and child processes, so control characters are neutralised
  * before they reach the operator's terminal; --json gives everything as

@@ -120,7 +120,6 @@ const char *rune_journal_default_path(const char *flag, char *buf, size_t len)
     return buf;
 }
 
-
 /* ---- Opening ---- */
 
 /* An empty path means there is nowhere to put the log (rune_journal_default_path
@@ -316,8 +315,7 @@ int rune_journal_set_severity(struct rune_journal *j, const char *incident_id, c
 }
 
 int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const char *step,
-                          const char *path, const char *sha256, long long bytes,
-                          const char *kind)
+                          const char *path, const char *sha256, long long bytes, const char *kind)
 {
     int rc = -1;
 

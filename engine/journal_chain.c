@@ -91,9 +91,9 @@ static void sha256_hex(const char *prev, const char *canon, char out[RUNE_HASH_H
 }
 
 int rune_chain_hash(const char *prev, const char *incident_id, long long seq, const char *at,
-                     const char *stage, const char *step, long long attempt, const char *kind,
-                     const char *status, long long duration_ms, const char *detail_json,
-                     char out[RUNE_HASH_HEX + 1])
+                    const char *stage, const char *step, long long attempt, const char *kind,
+                    const char *status, long long duration_ms, const char *detail_json,
+                    char out[RUNE_HASH_HEX + 1])
 {
     char *canon = canonical_event(incident_id, seq, at, stage, step, attempt, kind, status,
                                   duration_ms, detail_json);
@@ -124,7 +124,6 @@ void rune_chain_rows_free(struct rune_chain_row *rows, size_t n)
     free(rows);
 }
 
-
 static bool same(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;
@@ -143,8 +142,8 @@ static bool content_ok(const char *incident_id, const struct rune_chain_row *r)
     char hash[RUNE_HASH_HEX + 1] = "";
     /* no canonical form (detail edited into invalid JSON): cannot match */
     if (r->prev)
-        rune_chain_hash(r->prev, incident_id, r->seq, r->at, r->stage, r->step, r->attempt,
-                        r->kind, r->status, r->duration_ms, r->detail, hash);
+        rune_chain_hash(r->prev, incident_id, r->seq, r->at, r->stage, r->step, r->attempt, r->kind,
+                        r->status, r->duration_ms, r->detail, hash);
     return hash[0] && same(hash, r->hash);
 }
 

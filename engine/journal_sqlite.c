@@ -408,8 +408,8 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
         return -1;
     seq++;
     rune_clock_iso(at, rune_clock_wall_ms());
-    switch (rune_chain_hash(prev, incident_id, seq, at, ev->stage, ev->step, ev->attempt,
-                            ev->kind, ev->status, ev->duration_ms, detail, hash)) {
+    switch (rune_chain_hash(prev, incident_id, seq, at, ev->stage, ev->step, ev->attempt, ev->kind,
+                            ev->status, ev->duration_ms, detail, hash)) {
     case 0:
         break;
     case RUNE_CHAIN_NO_FORM:
@@ -457,8 +457,7 @@ static int update_incident(struct rune_journal *j, sqlite3_stmt *st, const char 
     if (rc != SQLITE_DONE)
         return rune_sqlite_fail(j, what);
     if (sqlite3_changes(rune_sqlite_db(j)) == 0)
-        return rune_journal_fail(j, "cannot %s: no incident %s in %s", what, incident_id,
-                                 j->path);
+        return rune_journal_fail(j, "cannot %s: no incident %s in %s", what, incident_id, j->path);
     return 0;
 }
 
@@ -484,8 +483,7 @@ out:
 }
 
 static int sqlite_artifact(struct rune_journal *j, const char *incident_id, const char *step,
-                           const char *path, const char *sha256, long long bytes,
-                           const char *kind)
+                           const char *path, const char *sha256, long long bytes, const char *kind)
 {
     /* once per file and content: a Lua step that returns what its
      * rune.run call made names the same file again */

@@ -181,8 +181,8 @@ static char *col_dup(sqlite3_stmt *st, int i)
 
 /* Every event of the incident in seq order, inside the caller's read
  * transaction. Returns 0 with *out (rune_chain_rows_free), or -1. */
-static int event_rows(struct rune_journal *j, const char *incident_id,
-                      struct rune_chain_row **out, size_t *n)
+static int event_rows(struct rune_journal *j, const char *incident_id, struct rune_chain_row **out,
+                      size_t *n)
 {
     static const char sql[] = "SELECT " RUNE_SQLITE_EVENT_COLS " FROM events "
                               "WHERE incident_id = ?1 ORDER BY seq";
@@ -296,8 +296,7 @@ json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, co
 json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
                               int limit)
 {
-    static const char sql[] = "SELECT e.duration_ms " OK_STEP_ENDS
-                              "AND e.duration_ms IS NOT NULL "
+    static const char sql[] = "SELECT e.duration_ms " OK_STEP_ENDS "AND e.duration_ms IS NOT NULL "
                               "ORDER BY e.at DESC, e.rowid DESC LIMIT ?5";
     json_t *out = json_array();
     sqlite3_stmt *st;

@@ -58,8 +58,8 @@ struct rune_journal_store {
     int (*set_severity)(struct rune_journal *j, const char *incident_id, const char *severity);
     int (*artifact)(struct rune_journal *j, const char *incident_id, const char *step,
                     const char *path, const char *sha256, long long bytes, const char *kind);
-    int (*end)(struct rune_journal *j, const char *incident_id, const char *outcome,
-               int exit_code, const char *ended_at);
+    int (*end)(struct rune_journal *j, const char *incident_id, const char *outcome, int exit_code,
+               const char *ended_at);
     /* Reading, as journal.h describes rune_journal_find and _get. */
     json_t *(*find)(struct rune_journal *j, const struct rune_journal_filter *f);
     json_t *(*get)(struct rune_journal *j, const char *incident_id);
@@ -70,8 +70,7 @@ struct rune_journal_store {
                       struct rune_chain_row **rows, size_t *n);
     /* History for dry-runs (journal.h). */
     json_t *(*last_outputs)(struct rune_journal *j, const char *runbook, const char *step);
-    json_t *(*durations)(struct rune_journal *j, const char *runbook, const char *step,
-                         int limit);
+    json_t *(*durations)(struct rune_journal *j, const char *runbook, const char *step, int limit);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
     /* Frees the backend's part; the front frees the rest. */
@@ -108,9 +107,9 @@ struct rune_journal *rune_journal_alloc(const struct rune_journal_store *store, 
 #define RUNE_CHAIN_NO_FORM (-1)
 #define RUNE_CHAIN_NO_SHA (-2)
 int rune_chain_hash(const char *prev, const char *incident_id, long long seq, const char *at,
-                     const char *stage, const char *step, long long attempt, const char *kind,
-                     const char *status, long long duration_ms, const char *detail_json,
-                     char out[RUNE_HASH_HEX + 1]);
+                    const char *stage, const char *step, long long attempt, const char *kind,
+                    const char *status, long long duration_ms, const char *detail_json,
+                    char out[RUNE_HASH_HEX + 1]);
 /* Checks rows (an incident's events in seq order) against their chain and
  * the incident row inc; fills res (events, head_hash, problem...). */
 void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_chain_row *rows,

@@ -37,13 +37,13 @@ static void warn(const struct rune_recorder *rec, const char *what, const char *
 }
 
 /* The one door into the journal for events. detail is borrowed. */
-static void emit(const struct rune_recorder *rec, const char *stage, const char *step,
-                 int attempt, enum rune_event_kind kind, enum rune_event_status status,
-                 long long duration_ms, json_t *detail)
+static void emit(const struct rune_recorder *rec, const char *stage, const char *step, int attempt,
+                 enum rune_event_kind kind, enum rune_event_status status, long long duration_ms,
+                 json_t *detail)
 {
     json_t *masked = detail ? rune_redact_json(rec->red, detail) : NULL;
     const char *name = rune_event_kind_name(kind);
-    struct rune_event ev = {stage, step, attempt, name, rune_event_status_name(status),
+    struct rune_event ev = {stage,       step,  attempt, name, rune_event_status_name(status),
                             duration_ms, masked};
     if (rune_journal_event(rec->j, rec->incident, &ev) < 0)
         warn(rec, name, "event");
@@ -76,8 +76,8 @@ int rune_record_begin(const struct rune_recorder *rec, const struct rune_inciden
 void rune_record_incident_start(const struct rune_recorder *rec, const char *cwd, int jobs,
                                 const char *operator_name, const char *workdir)
 {
-    json_t *d = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", cwd,
-                          "jobs", jobs, "operator", operator_name);
+    json_t *d = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", cwd, "jobs",
+                          jobs, "operator", operator_name);
     put_str(d, "workdir", workdir);
     emit_new(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_START, RUNE_ST_NONE, -1, d);
 }
@@ -107,8 +107,8 @@ void rune_record_incident_end(const struct rune_recorder *rec, enum rune_event_s
                               long long duration_ms)
 {
     const char *name = rune_event_status_name(outcome);
-    json_t *d = json_pack("{s:s, s:s, s:i}", "outcome", name, "reason", reason, "exit_code",
-                          exit_code);
+    json_t *d =
+        json_pack("{s:s, s:s, s:i}", "outcome", name, "reason", reason, "exit_code", exit_code);
     if (workdir_kept >= 0)
         json_object_set_new(d, "workdir_kept", json_boolean(workdir_kept));
     emit_new(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_END, outcome, duration_ms, d);
@@ -124,15 +124,13 @@ void rune_record_stage_start(const struct rune_recorder *rec, const char *stage)
 }
 
 void rune_record_stage_end(const struct rune_recorder *rec, const char *stage,
-                           enum rune_event_status status, long long duration_ms,
-                           int failed_steps)
+                           enum rune_event_status status, long long duration_ms, int failed_steps)
 {
     emit_new(rec, stage, NULL, 0, RUNE_EV_STAGE_END, status, duration_ms,
              json_pack("{s:i}", "failed_steps", failed_steps));
 }
 
-void rune_record_stage_skip(const struct rune_recorder *rec, const char *stage,
-                            const char *reason)
+void rune_record_stage_skip(const struct rune_recorder *rec, const char *stage, const char *reason)
 {
     emit_new(rec, stage, NULL, 0, RUNE_EV_STAGE_SKIP, RUNE_ST_SKIPPED, -1,
              json_pack("{s:s}", "reason", reason));
@@ -143,8 +141,8 @@ void rune_record_stage_skip(const struct rune_recorder *rec, const char *stage,
 void rune_record_step_start(const struct rune_recorder *rec, const char *stage, const char *step,
                             int attempt, const char *uses, long long timeout_ms)
 {
-    json_t *d = uses ? json_pack("{s:s, s:I}", "uses", uses, "timeout_ms", (json_int_t)timeout_ms)
-                     : NULL;
+    json_t *d =
+        uses ? json_pack("{s:s, s:I}", "uses", uses, "timeout_ms", (json_int_t)timeout_ms) : NULL;
     emit_new(rec, stage, step, attempt, RUNE_EV_STEP_START, RUNE_ST_NONE, -1, d);
 }
 

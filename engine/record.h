@@ -148,10 +148,8 @@ void rune_record_incident_end(const struct rune_recorder *rec, enum rune_event_s
 void rune_record_stage_start(const struct rune_recorder *rec, const char *stage);
 /* stage.end: ok, ok_with_failures, aborted, rollback, declined, interrupted. */
 void rune_record_stage_end(const struct rune_recorder *rec, const char *stage,
-                           enum rune_event_status status, long long duration_ms,
-                           int failed_steps);
-void rune_record_stage_skip(const struct rune_recorder *rec, const char *stage,
-                            const char *reason);
+                           enum rune_event_status status, long long duration_ms, int failed_steps);
+void rune_record_stage_skip(const struct rune_recorder *rec, const char *stage, const char *reason);
 
 /* step.start of an attempt. uses NULL: the step failed before it could
  * start (recorded without a detail). */

@@ -96,11 +96,16 @@ bool rune_event_status_failed(enum rune_event_status s)
 enum rune_event_status rune_status_event(int step_status)
 {
     switch (step_status) {
-    case RUNE_STEP_OK: return RUNE_ST_OK;
-    case RUNE_STEP_TIMEOUT: return RUNE_ST_TIMEOUT;
-    case RUNE_STEP_DECLINED: return RUNE_ST_DECLINED;
-    case RUNE_STEP_CANCELLED: return RUNE_ST_CANCELLED;
-    default: return RUNE_ST_FAILED;
+    case RUNE_STEP_OK:
+        return RUNE_ST_OK;
+    case RUNE_STEP_TIMEOUT:
+        return RUNE_ST_TIMEOUT;
+    case RUNE_STEP_DECLINED:
+        return RUNE_ST_DECLINED;
+    case RUNE_STEP_CANCELLED:
+        return RUNE_ST_CANCELLED;
+    default:
+        return RUNE_ST_FAILED;
     }
 }
 

@@ -61,11 +61,11 @@ struct rune_rec_event {
     const char *message;                           /* log */
     const char *rune_version, *cwd, *operator_name, *workdir; /* incident.start */
     long long jobs;                                           /* incident.start */
-    int incident, forced;   /* incident.decision: 1, 0, -1 when absent */
-    const char *severity;   /* severity */
-    const char *outcome;    /* incident.end */
-    long long exit_code;    /* incident.end */
-    int workdir_kept;       /* incident.end: 1, 0, -1 when absent */
+    int incident, forced; /* incident.decision: 1, 0, -1 when absent */
+    const char *severity; /* severity */
+    const char *outcome;  /* incident.end */
+    long long exit_code;  /* incident.end */
+    int workdir_kept;     /* incident.end: 1, 0, -1 when absent */
     /* a detail too large to keep whole was replaced by what is left of it */
     bool truncated;
     long long original_bytes;

@@ -60,8 +60,7 @@ static void key_of(char *buf, size_t len, const struct rune_rec_event *e, bool w
 {
     const char *stage = e->stage ? e->stage : "-", *step = e->step ? e->step : "-";
     if (with_attempt)
-        snprintf(buf, len, "%s/%s#%lld", stage, step,
-                 e->attempt == RUNE_REC_NONE ? 0 : e->attempt);
+        snprintf(buf, len, "%s/%s#%lld", stage, step, e->attempt == RUNE_REC_NONE ? 0 : e->attempt);
     else
         snprintf(buf, len, "%s/%s", stage, step);
 }
@@ -84,17 +83,17 @@ static void on_stage_end(struct rune_report_walk *w, const struct rune_rec_event
 
 static void on_stage_skip(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
-    json_array_append_new(w->stages,
-                          json_pack("{s:s, s:o, s:o, s:o, s:n, s:o, s:[]}", "stage",
-                                    e->stage ? e->stage : "-", "status",
-                                    str_or_null(e->status_name), "start", str_or_null(e->at),
-                                    "end", str_or_null(e->at), "duration_ms", "reason",
-                                    str_or_null(e->reason), "steps"));
+    json_array_append_new(
+        w->stages,
+        json_pack("{s:s, s:o, s:o, s:o, s:n, s:o, s:[]}", "stage", e->stage ? e->stage : "-",
+                  "status", str_or_null(e->status_name), "start", str_or_null(e->at), "end",
+                  str_or_null(e->at), "duration_ms", "reason", str_or_null(e->reason), "steps"));
 }
 
 /* A new attempt (or skip) row in its stage's steps, in the order the
  * events happened. Returns it (borrowed). */
-static json_t *attempt_new(struct rune_report_walk *w, const struct rune_rec_event *e, const char *uses)
+static json_t *attempt_new(struct rune_report_walk *w, const struct rune_rec_event *e,
+                           const char *uses)
 {
     json_t *s = stage_of(w, e->stage, e->at);
     json_t *a =
@@ -167,7 +166,6 @@ static json_t *diff_tables(json_t *outputs, const char **kind)
     return rows;
 }
 
-
 /* The event's stage, step and status as JSON for a report row. */
 static json_t *where_stage(const struct rune_rec_event *e)
 {
@@ -180,7 +178,8 @@ static json_t *where_step(const struct rune_rec_event *e)
 }
 
 /* Verification tables of a step: the last attempt's replace earlier ones. */
-static void collect_verification(struct rune_report_walk *w, const struct rune_rec_event *e, json_t *a)
+static void collect_verification(struct rune_report_walk *w, const struct rune_rec_event *e,
+                                 json_t *a)
 {
     const char *kind = NULL;
     json_t *tables = diff_tables(e->outputs, &kind), *v, *x;
@@ -230,8 +229,7 @@ static void collect_artifacts(struct rune_report_walk *w, const struct rune_rec_
             json_array_append_new(w->artifacts,
                                   json_pack("{s:o, s:o, s:s, s:o, s:o}", "stage", where_stage(e),
                                             "step", where_step(e), "path", f.path, "sha256",
-                                            str_or_null(f.sha256), "bytes",
-                                            num_or_null(f.bytes)));
+                                            str_or_null(f.sha256), "bytes", num_or_null(f.bytes)));
     }
 }
 
@@ -257,11 +255,11 @@ static void collect_findings(struct rune_report_walk *w, const struct rune_rec_e
         const char *path = rune_report_str(x, "path");
         if (!path)
             continue;
-        json_array_append_new(
-            w->findings,
-            json_pack("{s:O, s:O, s:O?, s:s, s:s, s:o}", "stage", stage, "step", step, "uses",
-                      json_object_get(a, "uses"), "kind", "skipped_backup", "path", path,
-                      "reason", str_or_null(rune_report_str(x, "reason"))));
+        json_array_append_new(w->findings,
+                              json_pack("{s:O, s:O, s:O?, s:s, s:s, s:o}", "stage", stage, "step",
+                                        step, "uses", json_object_get(a, "uses"), "kind",
+                                        "skipped_backup", "path", path, "reason",
+                                        str_or_null(rune_report_str(x, "reason"))));
     }
 out:
     json_decref(stage);
@@ -270,18 +268,17 @@ out:
 
 /* A backup or restore step's (or rune.run call's) recovery point: the
  * candidates for the RPO. uses: the type that reported it. */
-static void collect_point(struct rune_report_walk *w, const struct rune_rec_event *e, const char *rp,
-                          const char *uses)
+static void collect_point(struct rune_report_walk *w, const struct rune_rec_event *e,
+                          const char *rp, const char *uses)
 {
     long long ms = rune_report_iso_ms(rp);
 
     if (ms < 0)
         return;
-    json_array_append_new(w->points,
-                          json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}", "stage", where_stage(e),
-                                    "step", where_step(e), "uses", str_or_null(uses), "at", rp,
-                                    "ms", (json_int_t)ms, "restore",
-                                    uses && strstr(uses, "restore") != NULL));
+    json_array_append_new(w->points, json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}", "stage",
+                                               where_stage(e), "step", where_step(e), "uses",
+                                               str_or_null(uses), "at", rp, "ms", (json_int_t)ms,
+                                               "restore", uses && strstr(uses, "restore") != NULL));
 }
 
 static void on_step_end(struct rune_report_walk *w, const struct rune_rec_event *e)
@@ -307,8 +304,8 @@ static void on_step_end(struct rune_report_walk *w, const struct rune_rec_event 
             json_pack("{s:o, s:o, s:O?, s:O?, s:i, s:o, s:o, s:o, s:o}", "stage", where_stage(e),
                       "step", where_step(e), "uses", json_object_get(a, "uses"), "attempt",
                       json_object_get(a, "attempt"), "attempts", 0, "at", str_or_null(e->at),
-                      "status", str_or_null(e->status_name), "error", str_or_null(e->error),
-                      "tail", str_or_null(e->tail)));
+                      "status", str_or_null(e->status_name), "error", str_or_null(e->error), "tail",
+                      str_or_null(e->tail)));
     if (!json_is_object(e->outputs))
         return;
     collect_verification(w, e, a);
@@ -342,20 +339,19 @@ static void on_step_skip(struct rune_report_walk *w, const struct rune_rec_event
 static void on_approval(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
     json_array_append_new(
-        w->approvals,
-        json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:b, s:o}", "stage", where_stage(e), "step",
-                  where_step(e), "at", e->decided_at ? e->decided_at : e->at, "who",
-                  str_or_null(e->who), "how", str_or_null(e->how), "question",
-                  str_or_null(e->question), "approved", e->approved == 1, "decision",
-                  str_or_null(e->status_name)));
+        w->approvals, json_pack("{s:o, s:o, s:s, s:o, s:o, s:o, s:b, s:o}", "stage", where_stage(e),
+                                "step", where_step(e), "at", e->decided_at ? e->decided_at : e->at,
+                                "who", str_or_null(e->who), "how", str_or_null(e->how), "question",
+                                str_or_null(e->question), "approved", e->approved == 1, "decision",
+                                str_or_null(e->status_name)));
 }
 
 static void on_note(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
     if (e->text)
-        json_array_append_new(w->notes, json_pack("{s:o, s:o, s:o, s:s}", "at",
-                                                  str_or_null(e->at), "stage", where_stage(e),
-                                                  "step", where_step(e), "text", e->text));
+        json_array_append_new(w->notes,
+                              json_pack("{s:o, s:o, s:o, s:s}", "at", str_or_null(e->at), "stage",
+                                        where_stage(e), "step", where_step(e), "text", e->text));
 }
 
 static void on_end(struct rune_report_walk *w, const struct rune_rec_event *e)
@@ -370,7 +366,8 @@ static void on_decision(struct rune_report_walk *w, const struct rune_rec_event 
 
 /* What each kind of event contributes; kinds not listed (log, call.start,
  * severity, incident.start) add nothing the incident row does not hold. */
-static void (*const handlers[RUNE_EV_NKINDS])(struct rune_report_walk *w, const struct rune_rec_event *e) = {
+static void (*const handlers[RUNE_EV_NKINDS])(struct rune_report_walk *w,
+                                              const struct rune_rec_event *e) = {
     [RUNE_EV_STAGE_START] = on_stage_start,
     [RUNE_EV_STAGE_END] = on_stage_end,
     [RUNE_EV_STAGE_SKIP] = on_stage_skip,
@@ -472,14 +469,12 @@ static void table_artifacts(struct rune_report_walk *w, json_t *rows)
         rune_record_artifact_decode(r, &a);
         if (!a.path)
             continue;
-        json_array_append_new(w->artifacts,
-                              json_pack("{s:O?, s:o, s:s, s:o, s:o}", "stage",
-                                        stage_of_step(w, a.step), "step", str_or_null(a.step),
-                                        "path", a.path, "sha256", str_or_null(a.sha256), "bytes",
-                                        num_or_null(a.bytes)));
+        json_array_append_new(
+            w->artifacts, json_pack("{s:O?, s:o, s:s, s:o, s:o}", "stage", stage_of_step(w, a.step),
+                                    "step", str_or_null(a.step), "path", a.path, "sha256",
+                                    str_or_null(a.sha256), "bytes", num_or_null(a.bytes)));
     }
 }
-
 
 void rune_report_walk(struct rune_report_walk *w, json_t *events, json_t *artifact_rows)
 {

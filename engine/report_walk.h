@@ -10,16 +10,16 @@
 /* What the walk collects; every json_t here is owned by the walk, the
  * strings are borrowed from the events walked. */
 struct rune_report_walk {
-    json_t *stages;    /* [{stage, status, start, end, duration_ms, reason, steps}] */
-    json_t *open;      /* "stage/step#attempt" → its attempt object (borrowed from stages) */
-    json_t *counts;    /* "stage/step" → attempts started */
-    json_t *approvals; /* report's approvals */
-    json_t *failures;  /* report's failures */
-    json_t *verify;    /* report's verification */
-    json_t *artifacts; /* report's artifacts */
-    json_t *notes;     /* report's notes */
-    json_t *findings;  /* report's findings */
-    json_t *points;    /* recovery_point candidates: {stage, step, uses, at, ms, restore} */
+    json_t *stages;         /* [{stage, status, start, end, duration_ms, reason, steps}] */
+    json_t *open;           /* "stage/step#attempt" → its attempt object (borrowed from stages) */
+    json_t *counts;         /* "stage/step" → attempts started */
+    json_t *approvals;      /* report's approvals */
+    json_t *failures;       /* report's failures */
+    json_t *verify;         /* report's verification */
+    json_t *artifacts;      /* report's artifacts */
+    json_t *notes;          /* report's notes */
+    json_t *findings;       /* report's findings */
+    json_t *points;         /* recovery_point candidates: {stage, step, uses, at, ms, restore} */
     const char *end_reason; /* the incident.end's reason, or NULL */
     const char *decision;   /* the incident.decision status, or NULL */
 };

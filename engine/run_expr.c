@@ -32,8 +32,7 @@ struct rune_eval rune_run_evaluator(struct rune_run *r)
     return (struct rune_eval){eval_ctx, r};
 }
 
-json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err,
-                           size_t errlen)
+json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err, size_t errlen)
 {
     bool b;
     if (rune_node_is_bool(n, &b))
@@ -52,4 +51,3 @@ json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *
     struct rune_mark where = n->mark;
     return rune_interp_node(n, &ev, &where, err, errlen);
 }
-

@@ -35,8 +35,8 @@ void rune_targets_resolve(struct rune_run *r, struct rune_diags *d)
         }
         json_object_del(v, "kind");
         const char *bad = NULL;
-        json_t *ok = rune_fields_prepare(t->kind->name, t->kind->fields, "field", v, err,
-                                         sizeof err, &bad);
+        json_t *ok =
+            rune_fields_prepare(t->kind->name, t->kind->fields, "field", v, err, sizeof err, &bad);
         json_decref(v);
         if (!ok) {
             const struct rune_node *f = bad ? rune_node_get(t->node, bad) : NULL;
@@ -63,14 +63,18 @@ bool rune_targets_check(json_t *targets, const struct rune_step_type *type, json
         *bad = p->name;
         json_t *t = json_object_get(targets, name);
         if (!t) {
-            snprintf(err, errlen, "parameter \"%s\": no target \"%s\" is declared under "
-                                  "`targets:`", p->name, name);
+            snprintf(err, errlen,
+                     "parameter \"%s\": no target \"%s\" is declared under "
+                     "`targets:`",
+                     p->name, name);
             return false;
         }
         const char *kind = json_string_value(json_object_get(t, "kind"));
         if (p->kind && kind && strcmp(kind, p->kind) != 0) {
-            snprintf(err, errlen, "parameter \"%s\": target \"%s\" is a %s target; %s needs "
-                                  "a %s target", p->name, name, kind, type->name, p->kind);
+            snprintf(err, errlen,
+                     "parameter \"%s\": target \"%s\" is a %s target; %s needs "
+                     "a %s target",
+                     p->name, name, kind, type->name, p->kind);
             return false;
         }
     }

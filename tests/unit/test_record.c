@@ -65,10 +65,10 @@ static void test_status_names(void **state)
 {
     (void)state;
     static const char *const pinned[] = {
-        "ok",       "failed",   "timeout",  "declined",    "cancelled",        "undecided",
-        "skipped",  "not_run",  "pending",  "aborted",     "ok_with_failures", "rollback",
-        "approved", "incident", "interrupted", "no_incident", "resolved",      "rolled_back",
-        "P0",       "P1",       "P2",       "P3",
+        "ok",       "failed",   "timeout",     "declined",    "cancelled",        "undecided",
+        "skipped",  "not_run",  "pending",     "aborted",     "ok_with_failures", "rollback",
+        "approved", "incident", "interrupted", "no_incident", "resolved",         "rolled_back",
+        "P0",       "P1",       "P2",          "P3",
     };
     assert_int_equal(sizeof pinned / sizeof pinned[0], RUNE_ST_NSTATUSES - 2);
     for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
@@ -154,9 +154,9 @@ static int teardown(void **state)
 }
 
 static const struct rune_step_type writes = {"test.backup", "makes a file", NULL, NULL,
-                                             RUNE_WRITES, NULL, NULL};
+                                             RUNE_WRITES,   NULL,           NULL};
 static const struct rune_step_type reads = {"test.checksum", "reads a file", NULL, NULL,
-                                            RUNE_READS, NULL, NULL};
+                                            RUNE_READS,      NULL,           NULL};
 
 /* Every kind, written as a run would. */
 static void write_run(struct rune_recorder *rec)
@@ -174,8 +174,8 @@ static void write_run(struct rune_recorder *rec)
     assert_int_equal(rune_record_declare_artifact(&declared, "/srv/b/1.gz", "aa11", 10), 0);
     assert_int_equal(rune_record_declare_artifact(&declared, "/srv/b/1.json", NULL, -1), 0);
     assert_int_equal(rune_record_declare_artifact(&declared, "", "x", 1), -1);
-    json_t *outputs = json_pack("{s:s, s:s, s:i}", "path", "/srv/b/old.gz", "sha256", "bb22",
-                                "bytes", 7);
+    json_t *outputs =
+        json_pack("{s:s, s:s, s:i}", "path", "/srv/b/old.gz", "sha256", "bb22", "bytes", 7);
     struct rune_attempt_end call = {.stage = "mitigation",
                                     .step = "backup",
                                     .attempt = 1,
@@ -231,12 +231,23 @@ static void test_round_trip(void **state)
     json_t *inc;
     json_t *events = events_of(f, &inc);
     static const enum rune_event_kind kinds[] = {
-        RUNE_EV_INCIDENT_START, RUNE_EV_INCIDENT_DECISION, RUNE_EV_STAGE_START,
-        RUNE_EV_STEP_START,     RUNE_EV_LOG,               RUNE_EV_NOTE,
-        RUNE_EV_CALL_START,     RUNE_EV_CALL_END,          RUNE_EV_STEP_END,
-        RUNE_EV_STEP_START,     RUNE_EV_APPROVAL,          RUNE_EV_STEP_END,
-        RUNE_EV_STEP_SKIP,      RUNE_EV_STAGE_END,         RUNE_EV_STAGE_SKIP,
-        RUNE_EV_SEVERITY,       RUNE_EV_INCIDENT_END,
+        RUNE_EV_INCIDENT_START,
+        RUNE_EV_INCIDENT_DECISION,
+        RUNE_EV_STAGE_START,
+        RUNE_EV_STEP_START,
+        RUNE_EV_LOG,
+        RUNE_EV_NOTE,
+        RUNE_EV_CALL_START,
+        RUNE_EV_CALL_END,
+        RUNE_EV_STEP_END,
+        RUNE_EV_STEP_START,
+        RUNE_EV_APPROVAL,
+        RUNE_EV_STEP_END,
+        RUNE_EV_STEP_SKIP,
+        RUNE_EV_STAGE_END,
+        RUNE_EV_STAGE_SKIP,
+        RUNE_EV_SEVERITY,
+        RUNE_EV_INCIDENT_END,
     };
     assert_int_equal(json_array_size(events), sizeof kinds / sizeof kinds[0]);
     struct rune_rec_event e[sizeof kinds / sizeof kinds[0]];
@@ -345,16 +356,14 @@ static void test_detail_shapes(void **state)
 {
     struct fixture *f = *state;
     json_t *out = json_object();
-    rune_record_step_end(&f->rec, &(struct rune_attempt_end){.stage = "impact",
-                                                             .step = "a",
-                                                             .attempt = 1,
-                                                             .status = RUNE_ST_OK,
-                                                             .outputs = out});
-    rune_record_step_end(&f->rec, &(struct rune_attempt_end){.stage = "impact",
-                                                             .step = "b",
-                                                             .attempt = 1,
-                                                             .status = RUNE_ST_FAILED,
-                                                             .error = "no"});
+    rune_record_step_end(
+        &f->rec,
+        &(struct rune_attempt_end){
+            .stage = "impact", .step = "a", .attempt = 1, .status = RUNE_ST_OK, .outputs = out});
+    rune_record_step_end(
+        &f->rec,
+        &(struct rune_attempt_end){
+            .stage = "impact", .step = "b", .attempt = 1, .status = RUNE_ST_FAILED, .error = "no"});
     rune_record_call_end(&f->rec, &(struct rune_attempt_end){.stage = "impact",
                                                              .step = "a",
                                                              .attempt = 1,
@@ -372,8 +381,8 @@ static void test_detail_shapes(void **state)
         "\"uses\": \"flow.note\"}",
     };
     for (size_t i = 0; i < 3; i++) {
-        char *got = json_dumps(json_object_get(json_array_get(events, i), "detail"),
-                               JSON_SORT_KEYS);
+        char *got =
+            json_dumps(json_object_get(json_array_get(events, i), "detail"), JSON_SORT_KEYS);
         assert_string_equal(got, want[i]);
         free(got);
     }
@@ -400,13 +409,13 @@ static void test_history(void **state)
     struct fixture *f = *state;
     for (int n = 1; n <= 3; n++) {
         json_t *out = json_pack("{s:i}", "n", n);
-        rune_record_step_end(&f->rec, &(struct rune_attempt_end){
-                                          .stage = "impact",
-                                          .step = "probe",
-                                          .attempt = n,
-                                          .status = n == 2 ? RUNE_ST_FAILED : RUNE_ST_OK,
-                                          .duration_ms = n * 100,
-                                          .outputs = out});
+        rune_record_step_end(
+            &f->rec, &(struct rune_attempt_end){.stage = "impact",
+                                                .step = "probe",
+                                                .attempt = n,
+                                                .status = n == 2 ? RUNE_ST_FAILED : RUNE_ST_OK,
+                                                .duration_ms = n * 100,
+                                                .outputs = out});
         json_decref(out);
     }
     long long d[8];
@@ -429,15 +438,15 @@ static void test_report_reads_declared(void **state)
     rune_record_declare_artifact(&declared, "/srv/b/2.gz", "dd44", 99);
     rune_record_stage_start(&f->rec, "mitigation");
     rune_record_step_start(&f->rec, "mitigation", "glue", 1, "lua", 1000);
-    rune_record_call_end(&f->rec, &(struct rune_attempt_end){
-                                      .stage = "mitigation",
-                                      .step = "glue",
-                                      .attempt = 1,
-                                      .status = RUNE_ST_OK,
-                                      .uses = "sqlite.restore",
-                                      .call = 1,
-                                      .outputs = out,
-                                      .recovery_point = "2026-01-01T00:00:00.000Z"});
+    rune_record_call_end(&f->rec,
+                         &(struct rune_attempt_end){.stage = "mitigation",
+                                                    .step = "glue",
+                                                    .attempt = 1,
+                                                    .status = RUNE_ST_OK,
+                                                    .uses = "sqlite.restore",
+                                                    .call = 1,
+                                                    .outputs = out,
+                                                    .recovery_point = "2026-01-01T00:00:00.000Z"});
     rune_record_step_end(&f->rec, &(struct rune_attempt_end){.stage = "mitigation",
                                                              .step = "glue",
                                                              .attempt = 1,
