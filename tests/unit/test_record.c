@@ -377,8 +377,8 @@ static void test_detail_shapes(void **state)
     static const char *const want[] = {
         "{\"error\": null, \"outputs\": {}, \"tail\": null}",
         "{\"error\": \"no\"}",
-        "{\"call\": 2, \"error\": null, \"outputs\": {}, \"plan\": null, \"tail\": null, "
-        "\"uses\": \"flow.note\"}",
+        ("{\"call\": 2, \"error\": null, \"outputs\": {}, \"plan\": null, \"tail\": null, "
+         "\"uses\": \"flow.note\"}"),
     };
     for (size_t i = 0; i < 3; i++) {
         char *got =
