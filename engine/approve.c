@@ -82,10 +82,8 @@ bool rune_approve(struct rune_run *r, const char *stage, const char *step, const
 
     char at[RUNE_ISO_LEN];
     rune_clock_iso(at, rune_clock_wall_ms());
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:b}", "question", q, "who",
-                          r->o->operator_name, "how", how, "at", at, "approved", approved);
-    rune_run_event(r, stage, step, 0, "approval", approved ? "approved" : "declined", -1, d);
-    json_decref(d);
+    rune_record_approval(&r->rec, stage, step,
+                         &(struct rune_approval){q, r->o->operator_name, how, at, approved, NULL});
     if (approved && r->o->dry_run)
         rune_console_info(r->con, "      would ask for approval: %s", q);
     else if (approved)
@@ -111,11 +109,9 @@ bool rune_approve_covered(struct rune_run *r, const char *stage, const char *ste
     char *cq = rune_redact(&r->red, covering);
     char at[RUNE_ISO_LEN];
     rune_clock_iso(at, rune_clock_wall_ms());
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "question", q, "who",
-                          r->o->operator_name, "how", "step confirm", "at", at, "approved", 1,
-                          "covered_by", cq);
-    rune_run_event(r, stage, step, 0, "approval", "approved", -1, d);
-    json_decref(d);
+    rune_record_approval(&r->rec, stage, step,
+                         &(struct rune_approval){q, r->o->operator_name, "step confirm", at, true,
+                                                 cq});
     rune_console_info(r->con, "      covered by the step's approval: %s", q);
     free(q);
     free(cq);

@@ -15,12 +15,15 @@
 #include "dsn.h"
 #include "duration.h"
 #include "interp.h"
-#include "journal.h"
 #include "lua.h"
 #include "params.h"
+#include "plan.h"
+#include "record.h"
+#include "record_read.h"
 #include "registry.h"
 #include "runstate.h"
 #include "step.h"
+#include "targets.h"
 
 struct rune_call {
     struct rune_run *run;
@@ -33,7 +36,21 @@ struct rune_call {
     int depth;  /* 0 for a step, 1+ for rune.run calls inside it */
     int calls;  /* rune.run calls made so far (numbers the sub-events) */
     char *plan; /* dry-run: the sentences rune_call_plan gave */
+    /* declared by the primitive: the files it made ([{path, sha256,
+     * bytes}]) and the recovery point of its data (rune_call_artifact,
+     * rune_call_recovery_point); NULL until it declares one */
+    json_t *artifacts;
+    char *recovery_point;
 };
+
+/* What a call declared and nobody took over (a plan, a probe). */
+static void drop_declared(struct rune_call *c)
+{
+    json_decref(c->artifacts);
+    free(c->recovery_point);
+    c->artifacts = NULL;
+    c->recovery_point = NULL;
+}
 
 json_t *rune_call_params(struct rune_call *c) { return c->params; }
 json_t *rune_call_outputs(struct rune_call *c) { return c->outputs; }
@@ -100,10 +117,8 @@ void rune_call_log(struct rune_call *c, const char *fmt, ...)
     char *m = masked_vformat(c, fmt, ap);
     va_end(ap);
     rune_console_step_log(c->run->con, c->a->st->id, m);
-    json_t *d = json_pack("{s:s}", "message", m);
-    rune_run_event(c->run, rune_stage_names[c->a->st->stage], c->a->st->id, c->a->attempt, "log",
-                   NULL, -1, d);
-    json_decref(d);
+    rune_record_log(&c->run->rec, rune_stage_names[c->a->st->stage], c->a->st->id, c->a->attempt,
+                    m);
     free(m);
 }
 
@@ -111,11 +126,24 @@ void rune_call_note(struct rune_call *c, const char *text)
 {
     char *m = rune_redact(&c->run->red, text);
     rune_console_step_log(c->run->con, c->a->st->id, m);
-    json_t *d = json_pack("{s:s}", "text", m);
-    rune_run_event(c->run, rune_stage_names[c->a->st->stage], c->a->st->id, c->a->attempt,
-                   "note", NULL, -1, d);
-    json_decref(d);
+    rune_record_note(&c->run->rec, rune_stage_names[c->a->st->stage], c->a->st->id,
+                     c->a->attempt, m);
     free(m);
+}
+
+int rune_call_artifact(struct rune_call *c, const char *path, const char *sha256,
+                       long long bytes)
+{
+    return rune_record_declare_artifact(&c->artifacts, path, sha256, bytes);
+}
+
+void rune_call_recovery_point(struct rune_call *c, const char *iso_time)
+{
+    char *copy = iso_time ? strdup(iso_time) : NULL;
+    if (iso_time && !copy)
+        return; /* no memory: the report says no step reported one */
+    free(c->recovery_point);
+    c->recovery_point = copy;
 }
 
 void rune_call_plan(struct rune_call *c, const char *fmt, ...)
@@ -302,35 +330,6 @@ static char *plan_text(struct rune_run *r, struct rune_call *c)
     return out;
 }
 
-/* Target parameters resolved at run time (${...}) must still name a
- * declared target of the right kind. */
-bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, json_t *params,
-                        char *err, size_t errlen, const char **bad)
-{
-    json_t *targets = json_object_get(r->ctx, "targets");
-    for (const struct rune_param *p = type->params; p && p->name; p++) {
-        if (p->type != RUNE_T_TARGET)
-            continue;
-        const char *name = json_string_value(json_object_get(params, p->name));
-        if (!name)
-            continue;
-        *bad = p->name;
-        json_t *t = json_object_get(targets, name);
-        if (!t) {
-            snprintf(err, errlen, "parameter \"%s\": no target \"%s\" is declared under "
-                                  "`targets:`", p->name, name);
-            return false;
-        }
-        const char *kind = json_string_value(json_object_get(t, "kind"));
-        if (p->kind && kind && strcmp(kind, p->kind) != 0) {
-            snprintf(err, errlen, "parameter \"%s\": target \"%s\" is a %s target; %s needs "
-                                  "a %s target", p->name, name, kind, type->name, p->kind);
-            return false;
-        }
-    }
-    return true;
-}
-
 /* The message of a step or rune.run call that ended without one: what was
  * running, what stopped it, and what to do next. `via` names a nested
  * call's caller ("rune.run"), NULL for the step itself. */
@@ -380,7 +379,8 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     json_t *p = rune_params_prepare(t, params, err, errlen, &bad);
     if (!p)
         return RUNE_STEP_FAILED;
-    if (!rune_targets_check(parent->run, t, p, err, errlen, &bad)) {
+    if (!rune_targets_check(json_object_get(parent->run->ctx, "targets"), t, p, err, errlen,
+                            &bad)) {
         json_decref(p);
         return RUNE_STEP_FAILED;
     }
@@ -388,9 +388,7 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     const struct rune_stepdef *st = parent->a->st;
     const char *stage = rune_stage_names[st->stage];
     int n = ++parent->calls;
-    json_t *d = json_pack("{s:s, s:i, s:O}", "uses", t->name, "call", n, "params", p);
-    rune_run_event(r, stage, st->id, parent->a->attempt, "call.start", NULL, -1, d);
-    json_decref(d);
+    rune_record_call_start(&r->rec, stage, st->id, parent->a->attempt, t->name, n, p);
     struct rune_call c = {r, parent->a, t, p, json_object(), NULL, NULL, parent->depth + 1, 0,
                           NULL};
     long long t0 = rune_clock_mono_ms();
@@ -408,16 +406,27 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
         status = rune_call_cancel_status(&c);
     if (!c.error)
         default_error(&c, status, t->name, "rune.run");
-    d = json_pack("{s:s, s:i, s:O, s:s?, s:s?, s:s?}", "uses", t->name, "call", n, "outputs",
-                  c.outputs, "error", c.error, "tail", c.tail && *c.tail ? c.tail : NULL, "plan",
-                  would);
+    struct rune_attempt_end e = {
+        .stage = stage,
+        .step = st->id,
+        .attempt = parent->a->attempt,
+        .status = rune_status_event(status),
+        .duration_ms = rune_clock_mono_ms() - t0,
+        .uses = t->name,
+        .call = n,
+        .outputs = c.outputs,
+        .error = c.error,
+        .tail = c.tail,
+        .plan = would,
+        .artifacts = c.artifacts,
+        .recovery_point = c.recovery_point,
+    };
+    rune_record_call_end(&r->rec, &e);
     free(would);
     free(c.plan);
-    rune_run_event(r, stage, st->id, parent->a->attempt, "call.end", rune_status_name(status),
-                   rune_clock_mono_ms() - t0, d);
-    json_decref(d);
     if (status == RUNE_STEP_OK)
-        rune_run_artifact(r, st->id, t, c.outputs);
+        rune_record_artifacts(&r->rec, st->id, t, c.artifacts, c.outputs);
+    drop_declared(&c);
     if (status != RUNE_STEP_OK)
         snprintf(err, errlen, "%s", c.error);
     *outputs = c.outputs;
@@ -445,6 +454,8 @@ static void real_attempt(struct rune_run *r, struct rune_attempt *a)
     json_decref(c.outputs);
     a->error = c.error;
     a->tail = c.tail;
+    a->artifacts = c.artifacts;
+    a->recovery_point = c.recovery_point;
     free(c.plan);
 }
 
@@ -467,7 +478,7 @@ static json_t *assumed_outputs(struct rune_run *r, const struct rune_stepdef *st
         }
         json_decref(v);
     }
-    json_t *h = r->j ? rune_journal_last_outputs(r->j, r->rb->name, st->id) : NULL;
+    json_t *h = r->j ? rune_record_last_outputs(r->j, r->rb->name, st->id) : NULL;
     if (json_is_object(h)) {
         *source = "history";
         return h;
@@ -475,38 +486,6 @@ static json_t *assumed_outputs(struct rune_run *r, const struct rune_stepdef *st
     json_decref(h);
     *source = "unknown";
     return json_object();
-}
-
-struct undecided {
-    json_t *steps;
-    const char *which;
-};
-
-static void on_step_ref(void *ud, const char *root, const char *name, size_t len)
-{
-    struct undecided *u = ud;
-    if (u->which || strcmp(root, "steps") != 0)
-        return;
-    char id[128];
-    snprintf(id, sizeof id, "%.*s", (int)len, name);
-    const char *key;
-    json_t *v;
-    json_object_foreach(u->steps, key, v)
-    {
-        if (!strcmp(key, id) && json_is_true(json_object_get(v, "unknown"))) {
-            u->which = key;
-            return;
-        }
-    }
-}
-
-bool rune_plan_undecided(struct rune_run *r, const char *code, const char **which)
-{
-    struct undecided u = {json_object_get(r->ctx, "steps"), NULL};
-    if (code)
-        rune_interp_refs(code, strlen(code), on_step_ref, &u);
-    *which = u.which;
-    return u.which != NULL;
 }
 
 /* Dry-run of a step whose running is undecided (its when: reads outputs a
@@ -527,6 +506,7 @@ static void undecided_attempt(struct rune_run *r, struct rune_attempt *a, const 
     } else if (!a->params_unknown && runs_in_dry(r, st->type) && st->type->effect != RUNE_READS) {
         struct rune_attempt probe = *a;
         probe.outputs = NULL, probe.error = NULL, probe.tail = NULL, probe.plan = NULL;
+        probe.artifacts = NULL, probe.recovery_point = NULL;
         real_attempt(r, &probe);
         if (probe.status != RUNE_STEP_OK) {
             a->would_fail = true;
@@ -540,6 +520,7 @@ static void undecided_attempt(struct rune_run *r, struct rune_attempt *a, const 
         sentence = plan_text(r, &c);
         json_decref(c.outputs);
         free(c.error);
+        drop_declared(&c);
     }
     const char *what = a->would_fail ? (why ? why : "it fails")
                        : sentence    ? sentence
@@ -618,6 +599,7 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
     }
     json_decref(c.outputs);
     free(c.error);
+    drop_declared(&c);
     a->outputs = assumed_outputs(r, st, &a->source);
     a->unknown = !strcmp(a->source, "unknown");
     a->simulated = true;
@@ -638,6 +620,8 @@ void rune_attempt_release(struct rune_attempt *a)
     free(a->error);
     free(a->tail);
     free(a->plan);
-    a->outputs = NULL;
-    a->error = a->tail = a->plan = NULL;
+    json_decref(a->artifacts);
+    free(a->recovery_point);
+    a->outputs = a->artifacts = NULL;
+    a->error = a->tail = a->plan = a->recovery_point = NULL;
 }

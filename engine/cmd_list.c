@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "exitcode.h"
 #include "model.h"
+#include "params.h"
 #include "search.h"
 
 struct listing {

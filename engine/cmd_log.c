@@ -6,10 +6,11 @@
  *   rune log verify ID | --all [--log PATH] [--json]
  *   rune log export ID [--log PATH] [--json]
  *
- * Lists incidents newest first, shows one incident's header and timeline,
- * recomputes the hash chain of one or every incident (journal.c does the
- * work, with the writer's own canonical form), or exports an incident and
- * its events as JSON. It only reads: a missing log is "nothing recorded
+ * Lists incidents newest first, shows one incident's header and timeline
+ * (its events decoded by the record layer, record_read.h), recomputes the
+ * hash chain of one or every incident (journal.c does the work, with the
+ * writer's own canonical form), or exports an incident and its events as
+ * JSON. It only reads: a missing log is "nothing recorded
  * yet", never a file created as a side effect. Text shown comes from
  * runbooks and child processes, so control characters are neutralised
  * before they reach the operator's terminal; --json gives everything as
@@ -20,6 +21,7 @@
 #include "duration.h"
 #include "exitcode.h"
 #include "journal.h"
+#include "record_read.h"
 #include "report.h"
 #include "suggest.h"
 
@@ -40,9 +42,12 @@ struct log_opts {
 };
 
 /* What --outcome accepts: the outcomes a run ends with (docs/cli.md, exit
- * codes), and "unfinished" for incidents with no end recorded. */
-static const char *const outcomes[] = {"resolved", "no_incident", "rolled_back",
-                                       "failed",   "aborted",     "unfinished"};
+ * codes; named by the record layer's table), and "unfinished" for
+ * incidents with no end recorded. */
+static const enum rune_event_status outcomes[] = {RUNE_ST_RESOLVED, RUNE_ST_NO_INCIDENT,
+                                                  RUNE_ST_ROLLED_BACK, RUNE_ST_FAILED,
+                                                  RUNE_ST_ABORTED};
+#define NOUTCOMES (sizeof outcomes / sizeof outcomes[0] + 1)
 
 static void usage(FILE *out)
 {
@@ -307,21 +312,19 @@ static void add(char *buf, size_t len, const char *text)
 }
 
 /* "approved by alice via tty; "restart the primary?"" from an approval. */
-static void add_approval(json_t *d, char *buf, size_t len)
+static void add_approval(const struct rune_rec_event *e, char *buf, size_t len)
 {
-    const char *who = str(d, "who"), *how = str(d, "how"), *q = str(d, "question");
-    json_t *approved = json_object_get(d, "approved");
     char part[512];
 
-    if (!json_is_boolean(approved) && !who && !how)
+    if (e->approved < 0 && !e->who && !e->how)
         return;
     snprintf(part, sizeof part, "%s%s%s%s%s",
-             json_is_boolean(approved) ? (json_is_true(approved) ? "approved" : "declined")
-                                       : "decided",
-             who ? " by " : "", who ? who : "", how ? " via " : "", how ? how : "");
+             e->approved < 0 ? "decided" : e->approved ? "approved" : "declined",
+             e->who ? " by " : "", e->who ? e->who : "", e->how ? " via " : "",
+             e->how ? e->how : "");
     add(buf, len, part);
-    if (q) {
-        snprintf(part, sizeof part, "\"%s\"", q);
+    if (e->question) {
+        snprintf(part, sizeof part, "\"%s\"", e->question);
         add(buf, len, part);
     }
 }
@@ -346,51 +349,47 @@ static void add_json(json_t *d, char *buf, size_t len)
 }
 
 /*
- * The one line of an event's detail worth reading in a timeline. Knows
- * what the engine records: `error` and `tail` of a step attempt, `text`
- * of a note, `message` of a log line, `question`/`who`/`how`/`approved`
- * of an approval, `reason`/`plan` for skips and dry-runs. Anything else
- * is shown as compact JSON, cut short (--json has it whole).
+ * The one line of an event's detail worth reading in a timeline, from what
+ * the record layer decoded: the error of a step attempt, the text of a
+ * note, the message of a log line, the reason of a skip, the plan of a
+ * dry-run, the decision of an approval. Anything else is shown as compact
+ * JSON, cut short (--json has it whole).
  */
-static const char *summary(json_t *d, char *buf, size_t len)
+static const char *summary(const struct rune_rec_event *e, char *buf, size_t len)
 {
-    static const char *const plain[] = {"error", "text", "message", "reason", "plan", NULL};
+    const char *const plain[] = {e->error, e->text, e->message, e->reason, e->plan};
 
     buf[0] = '\0';
-    if (!json_is_object(d))
+    if (!json_is_object(e->detail))
         return buf;
-    for (int i = 0; plain[i]; i++)
-        add(buf, len, str(d, plain[i]));
-    add_approval(d, buf, len);
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        add(buf, len, plain[i]);
+    add_approval(e, buf, len);
     if (!buf[0])
-        add_json(d, buf, len);
+        add_json(e->detail, buf, len);
     return buf;
 }
 
 enum { E_STAGE, E_STEP, E_ATTEMPT, E_KIND, E_STATUS, E_DURATION, NECOLS };
 
-static const char *ecell(json_t *ev, int col, char *buf, size_t len)
+static const char *ecell(const struct rune_rec_event *e, int col, char *buf, size_t len)
 {
-    json_t *v;
-
     switch (col) {
     case E_STAGE:
-        return or_dash(str(ev, "stage"));
+        return or_dash(e->stage);
     case E_STEP:
-        return or_dash(str(ev, "step"));
+        return or_dash(e->step);
     case E_ATTEMPT:
-        v = json_object_get(ev, "attempt");
-        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+        if (e->attempt == RUNE_REC_NONE || e->attempt <= 0)
             return "";
-        snprintf(buf, len, "#%lld", (long long)json_integer_value(v));
+        snprintf(buf, len, "#%lld", e->attempt);
         return buf;
     case E_KIND:
-        return or_dash(str(ev, "kind"));
+        return or_dash(e->kind_name);
     case E_STATUS:
-        return str(ev, "status") ? str(ev, "status") : "";
+        return e->status_name ? e->status_name : "";
     default:
-        v = json_object_get(ev, "duration_ms");
-        return json_is_integer(v) ? rune_duration_str(json_integer_value(v), buf, len) : "";
+        return e->duration_ms != RUNE_REC_NONE ? rune_duration_str(e->duration_ms, buf, len) : "";
     }
 }
 
@@ -413,33 +412,30 @@ static void print_tail(const char *tail, int indent)
     }
 }
 
-static bool failed_status(const char *s)
-{
-    return s && (!strcmp(s, "failed") || !strcmp(s, "timeout") || !strcmp(s, "cancelled"));
-}
-
 static void print_timeline(json_t *events)
 {
     int width[NECOLS] = {0};
     char buf[64], detail[1024];
     size_t i;
     json_t *ev;
+    struct rune_rec_event e;
     const char *day = NULL;
 
     printf("\ntimeline (%zu event%s, UTC):\n", json_array_size(events),
            json_array_size(events) == 1 ? "" : "s");
     json_array_foreach(events, i, ev)
     {
+        rune_record_decode(ev, &e);
         for (int c = 0; c < NECOLS; c++) {
-            int n = cols(ecell(ev, c, buf, sizeof buf));
+            int n = cols(ecell(&e, c, buf, sizeof buf));
             if (n > width[c])
                 width[c] = n;
         }
     }
     json_array_foreach(events, i, ev)
     {
-        const char *at = or_dash(str(ev, "at"));
-        const char *tail = str(json_object_get(ev, "detail"), "tail");
+        rune_record_decode(ev, &e);
+        const char *at = or_dash(e.at);
 
         /* A new date line when the incident crosses midnight. */
         if (strlen(at) >= 23 && (!day || strncmp(day, at, 10) != 0)) {
@@ -447,24 +443,26 @@ static void print_timeline(json_t *events)
                 printf("  -- %.10s --\n", at);
             day = at;
         }
-        summary(json_object_get(ev, "detail"), detail, sizeof detail);
+        summary(&e, detail, sizeof detail);
         /* Pad up to the last column with something in it: no trailing blanks. */
         int last = detail[0] ? NECOLS : -1;
         for (int c = 0; c < NECOLS && !detail[0]; c++)
-            if (*ecell(ev, c, buf, sizeof buf))
+            if (*ecell(&e, c, buf, sizeof buf))
                 last = c;
         printf("  %.12s", strlen(at) >= 23 ? at + 11 : at);
         for (int c = 0; c <= last && c < NECOLS; c++) {
             fputs("  ", stdout);
-            put_cell(ecell(ev, c, buf, sizeof buf), c < last ? width[c] : 0);
+            put_cell(ecell(&e, c, buf, sizeof buf), c < last ? width[c] : 0);
         }
         if (detail[0]) {
             fputs("  ", stdout);
             put_clean(detail);
         }
         putchar('\n');
-        if (tail && *tail && failed_status(str(ev, "status")))
-            print_tail(tail, 16);
+        /* what a child printed last, under an attempt that failed (the
+         * record layer's one definition of failed) */
+        if (e.tail && *e.tail && rune_event_status_failed(e.status))
+            print_tail(e.tail, 16);
     }
 }
 
@@ -474,17 +472,18 @@ static void print_artifacts(json_t *rows)
 {
     size_t i;
     json_t *r;
+    struct rune_rec_artifact a;
     if (!json_array_size(rows))
         return;
     printf("\nartifacts:\n");
     json_array_foreach(rows, i, r)
     {
-        json_t *bytes = json_object_get(r, "bytes");
-        printf("  %-18s %s\n", str(r, "step") ? str(r, "step") : "-", str(r, "path"));
-        printf("  %-18s sha256 %s", "", str(r, "sha256") ? str(r, "sha256") : "-");
-        if (json_is_integer(bytes))
-            printf(", %lld bytes", (long long)json_integer_value(bytes));
-        printf("%s%s\n", str(r, "kind") ? ", by " : "", str(r, "kind") ? str(r, "kind") : "");
+        rune_record_artifact_decode(r, &a);
+        printf("  %-18s %s\n", a.step ? a.step : "-", a.path);
+        printf("  %-18s sha256 %s", "", a.sha256 ? a.sha256 : "-");
+        if (a.bytes != RUNE_REC_NONE)
+            printf(", %lld bytes", a.bytes);
+        printf("%s%s\n", a.kind ? ", by " : "", a.kind ? a.kind : "");
     }
 }
 
@@ -675,17 +674,21 @@ static int parse_since(const char *arg, char out[RUNE_ISO_LEN])
 
 static int parse_outcome(const char *arg)
 {
-    size_t n = sizeof outcomes / sizeof outcomes[0];
+    const char *names[NOUTCOMES];
+    size_t n = NOUTCOMES;
     char hint[128];
 
+    for (size_t i = 0; i + 1 < n; i++)
+        names[i] = rune_event_status_name(outcomes[i]);
+    names[n - 1] = "unfinished";
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(outcomes[i], arg))
+        if (!strcmp(names[i], arg))
             return 0;
     fputs("rune log: --outcome must be one of", stderr);
     for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%s %s", i ? "," : "", outcomes[i]);
+        fprintf(stderr, "%s %s", i ? "," : "", names[i]);
     fprintf(stderr, "; not \"%s\"%s\n", arg,
-            rune_suggest_hint(arg, outcomes, n, hint, sizeof hint));
+            rune_suggest_hint(arg, names, n, hint, sizeof hint));
     return -1;
 }
 

@@ -1,6 +1,9 @@
 /*
- * journal.h — the incident log: one SQLite file (WAL) holding every run,
- * real or simulated, and every stage and step attempt of it.
+ * journal.h — the incident log: every run, real or simulated, and every
+ * stage and step attempt of it. Stored through a table of functions
+ * (journal_store.h); the first store is one SQLite file (WAL). Runs write
+ * through the record layer (record.h), which builds every event; this
+ * header is the storage's door.
  *
  * Each event is committed as it happens (synchronous=FULL), so a crash
  * loses nothing that finished. Events are hash-chained:

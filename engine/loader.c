@@ -17,6 +17,7 @@
 
 #include "duration.h"
 #include "lua.h"
+#include "params.h"
 #include "suggest.h"
 
 const char *const rune_stage_names[RUNE_NSTAGES] = {"detection", "impact", "mitigation",
@@ -127,38 +128,6 @@ static bool is_identifier(const char *s)
               (*s >= '0' && *s <= '9') || *s == '_'))
             return false;
     return true;
-}
-
-enum rune_type rune_type_parse(const char *name)
-{
-    static const struct {
-        const char *name;
-        enum rune_type t;
-    } types[] = {{"string", RUNE_T_STRING},   {"int", RUNE_T_INT},      {"integer", RUNE_T_INT},
-                 {"number", RUNE_T_NUMBER},   {"bool", RUNE_T_BOOL},    {"boolean", RUNE_T_BOOL},
-                 {"duration", RUNE_T_DURATION}, {"path", RUNE_T_PATH},  {"list", RUNE_T_LIST},
-                 {"map", RUNE_T_MAP},         {"any", RUNE_T_ANY}};
-    for (size_t i = 0; i < N(types); i++)
-        if (strcmp(types[i].name, name) == 0)
-            return types[i].t;
-    return (enum rune_type)-1;
-}
-
-const char *rune_type_name(enum rune_type t)
-{
-    switch (t) {
-    case RUNE_T_STRING: return "string";
-    case RUNE_T_INT: return "integer";
-    case RUNE_T_NUMBER: return "number";
-    case RUNE_T_BOOL: return "boolean";
-    case RUNE_T_DURATION: return "duration";
-    case RUNE_T_PATH: return "path";
-    case RUNE_T_LIST: return "list";
-    case RUNE_T_STRLIST: return "string or list of strings";
-    case RUNE_T_MAP: return "mapping";
-    case RUNE_T_TARGET: return "target";
-    default: return "any";
-    }
 }
 
 static void load_objectives(struct rune_runbook *rb, const struct rune_node *n,

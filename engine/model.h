@@ -142,7 +142,4 @@ void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d);
 /* Lookup a step by id anywhere in the runbook. */
 struct rune_stepdef *rune_runbook_step(struct rune_runbook *rb, const char *id);
 
-enum rune_type rune_type_parse(const char *name); /* -1 cast when unknown */
-const char *rune_type_name(enum rune_type t);
-
 #endif

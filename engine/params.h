@@ -51,4 +51,10 @@ int rune_param_groups(const char *tname, const struct rune_param *params,
 /* A parameter's default (YAML text in the table) as JSON; NULL if none. */
 json_t *rune_param_default(const struct rune_param *p);
 
+/* The type a runbook's inputs or a Lua step type names ("string", "int",
+ * "integer", "duration", ...); (enum rune_type)-1 when none is. */
+enum rune_type rune_type_parse(const char *name);
+/* A type in words, for messages and listings ("integer", "mapping"). */
+const char *rune_type_name(enum rune_type t);
+
 #endif

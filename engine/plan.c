@@ -18,9 +18,46 @@
 #include <string.h>
 
 #include "duration.h"
-#include "journal.h"
+#include "interp.h"
+#include "record_read.h"
 
 static const char *const effect_names[] = {"pure", "reads", "writes"};
+
+/* ---- During the dry-run: what cannot be decided ---- */
+
+struct undecided {
+    json_t *steps;
+    const char *which;
+};
+
+static void on_step_ref(void *ud, const char *root, const char *name, size_t len)
+{
+    struct undecided *u = ud;
+    if (u->which || strcmp(root, "steps") != 0)
+        return;
+    char id[128];
+    snprintf(id, sizeof id, "%.*s", (int)len, name);
+    const char *key;
+    json_t *v;
+    json_object_foreach(u->steps, key, v)
+    {
+        if (!strcmp(key, id) && json_is_true(json_object_get(v, "unknown"))) {
+            u->which = key;
+            return;
+        }
+    }
+}
+
+bool rune_plan_undecided(struct rune_run *r, const char *code, const char **which)
+{
+    struct undecided u = {json_object_get(r->ctx, "steps"), NULL};
+    if (code)
+        rune_interp_refs(code, strlen(code), on_step_ref, &u);
+    *which = u.which;
+    return u.which != NULL;
+}
+
+/* ---- After the dry-run: the plan ---- */
 
 /* The dry-run's record of step id (r->plan), or NULL if it never started. */
 static json_t *entry(struct rune_run *r, const char *id)
@@ -45,21 +82,16 @@ static int cmp_ll(const void *a, const void *b)
 static long long estimate(struct rune_run *r, const struct rune_stepdef *st, const char **source,
                           int *runs)
 {
-    json_t *d = r->j ? rune_journal_durations(r->j, r->rb->name, st->id, 20) : json_array();
-    size_t n = json_array_size(d);
+    long long v[20];
+    size_t n = r->j ? rune_record_durations(r->j, r->rb->name, st->id, v, 20) : 0;
     *runs = (int)n;
     long long est = st->timeout_ms;
     *source = "timeout";
     if (n >= 2) {
-        long long *v = malloc(n * sizeof *v);
-        for (size_t i = 0; i < n; i++)
-            v[i] = json_integer_value(json_array_get(d, i));
         qsort(v, n, sizeof *v, cmp_ll);
         est = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        free(v);
         *source = "history";
     }
-    json_decref(d);
     return est;
 }
 
@@ -89,16 +121,18 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
     } else {
         json_t *cs = json_object_get(json_object_get(json_object_get(r->ctx, "steps"), st->id),
                                      "status");
-        status = json_string_value(cs) ? json_string_value(cs) : "not_run";
-        if (!strcmp(status, "pending"))
-            status = "not_run"; /* its stage was skipped */
+        status = json_string_value(cs) ? json_string_value(cs)
+                                       : rune_event_status_name(RUNE_ST_NOT_RUN);
+        if (rune_event_status_parse(status) == RUNE_ST_PENDING)
+            status = rune_event_status_name(RUNE_ST_NOT_RUN); /* its stage was skipped */
     }
     json_object_set_new(s, "status", json_string(status));
     const char *src;
     int runs;
     long long est = estimate(r, st, &src, &runs);
-    bool counts = !strcmp(status, "ok") || !strcmp(status, "failed") ||
-                  !strcmp(status, "undecided");
+    enum rune_event_status st_status = rune_event_status_parse(status);
+    bool counts = st_status == RUNE_ST_OK || st_status == RUNE_ST_FAILED ||
+                  st_status == RUNE_ST_UNDECIDED;
     *est_ms = counts ? est : 0;
     json_object_set_new(s, "estimate_ms", json_integer(est));
     json_object_set_new(s, "estimate_source", json_string(src));
@@ -222,12 +256,13 @@ void rune_plan_print(json_t *plan, FILE *out)
             json_t *s;
             json_array_foreach(wave, m, s)
             {
-                const char *status = json_string_value(json_object_get(s, "status"));
+                enum rune_event_status status =
+                    rune_event_status_parse(json_string_value(json_object_get(s, "status")));
                 bool sim = json_is_true(json_object_get(s, "simulated"));
-                const char *shown = !strcmp(status, "ok") ? (sim ? "would run" : "ran (reads)")
-                                    : !strcmp(status, "undecided") ? "undecided"
-                                    : !strcmp(status, "failed") ? "would FAIL"
-                                    : !strcmp(status, "skipped") ? "skipped"
+                const char *shown = status == RUNE_ST_OK ? (sim ? "would run" : "ran (reads)")
+                                    : status == RUNE_ST_UNDECIDED ? "undecided"
+                                    : status == RUNE_ST_FAILED    ? "would FAIL"
+                                    : status == RUNE_ST_SKIPPED   ? "skipped"
                                                                   : "would not run";
                 fprintf(out, "    %-22s %-24s %-6s %s\n",
                         json_string_value(json_object_get(s, "id")),

@@ -28,7 +28,9 @@
 #include "lock.h"
 #include "params.h"
 #include "plan.h"
+#include "record.h"
 #include "report.h"
+#include "targets.h"
 #include "workdir.h"
 
 atomic_int rune_interrupted;
@@ -39,82 +41,9 @@ static void on_signal(int sig)
     atomic_store(&rune_interrupted, 1);
 }
 
-void rune_run_event(struct rune_run *r, const char *stage, const char *step, int attempt,
-                    const char *kind, const char *status, long long duration_ms, json_t *detail)
-{
-    json_t *masked = detail ? rune_redact_json(&r->red, detail) : NULL;
-    struct rune_event ev = {stage, step, attempt, kind, status, duration_ms, masked};
-    if (rune_journal_event(r->j, r->incident, &ev) < 0)
-        rune_console_alert(r->con, "warning: could not record %s event in the incident log: %s",
-                           kind, rune_journal_error(r->j));
-    json_decref(masked);
-}
-
-void rune_run_artifact(struct rune_run *r, const char *step, const struct rune_step_type *t,
-                       json_t *outputs)
-{
-    /* a checksum of a file that was there already is not something made */
-    if (r->o->dry_run || !outputs || !t || t->effect != RUNE_WRITES)
-        return;
-    json_t *o = rune_redact_json(&r->red, outputs); /* as the events store them */
-    const char *path = json_string_value(json_object_get(o, "path"));
-    const char *sha = json_string_value(json_object_get(o, "sha256"));
-    json_t *bytes = json_object_get(o, "bytes");
-    if (path && sha &&
-        rune_journal_artifact(r->j, r->incident, step, path, sha,
-                              json_is_integer(bytes) ? (long long)json_integer_value(bytes) : -1,
-                              t->name) != 0)
-        rune_console_alert(r->con, "warning: could not record artifact %s in the incident log: %s",
-                           path, rune_journal_error(r->j));
-    json_decref(o);
-}
-
-static bool interrupted(void *ud)
-{
-    (void)ud;
-    return atomic_load(&rune_interrupted) != 0;
-}
-
-/* ${...} and bare expressions: Lua over the run's context. Called by the
- * scheduler thread with r->mu held (the context must not change). */
-static json_t *eval_ctx(void *ud, const char *expr, struct rune_mark where, char *err,
-                        size_t errlen)
-{
-    struct rune_run *r = ud;
-    rune_lua_set_context(r->lua, r->ctx);
-    rune_lua_set_deadline(r->lua, r->expr_deadline_ms, interrupted, NULL);
-    return rune_lua_eval(r->lua, expr, where, err, errlen);
-}
-
-struct rune_eval rune_run_evaluator(struct rune_run *r)
-{
-    return (struct rune_eval){eval_ctx, r};
-}
-
-json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err,
-                           size_t errlen)
-{
-    bool b;
-    if (rune_node_is_bool(n, &b))
-        return json_boolean(b);
-    const char *t = n->kind == RUNE_NODE_SCALAR ? n->str : "";
-    bool level = t[0] == 'P' && t[1] >= '0' && t[1] <= '3' && !t[2];
-    if (rune_node_is_string(n) && !rune_interp_has(t) && !level) {
-        struct rune_mark m = n->mark;
-        if (n->block) {
-            m.line++;
-            m.col = 1;
-        }
-        return eval_ctx(r, t, m, err, errlen);
-    }
-    struct rune_eval ev = rune_run_evaluator(r);
-    struct rune_mark where = n->mark;
-    return rune_interp_node(n, &ev, &where, err, errlen);
-}
-
 enum outcome { RESOLVED, NO_INCIDENT, ROLLED_BACK, FAILED, ABORTED };
-static const char *const outcome_names[] = {"resolved", "no_incident", "rolled_back", "failed",
-                                            "aborted"};
+static const enum rune_event_status outcome_status[] = {
+    RUNE_ST_RESOLVED, RUNE_ST_NO_INCIDENT, RUNE_ST_ROLLED_BACK, RUNE_ST_FAILED, RUNE_ST_ABORTED};
 static const int outcome_exit[] = {RUNE_EXIT_OK, RUNE_EXIT_OK, RUNE_EXIT_ROLLED_BACK,
                                    RUNE_EXIT_FAILED, RUNE_EXIT_ABORTED};
 
@@ -125,16 +54,15 @@ static enum rune_stage_result run_stage(struct rune_run *r, enum rune_stage_id s
     char note[64];
     snprintf(note, sizeof note, "%zu step%s", sd->n, sd->n == 1 ? "" : "s");
     rune_console_stage(r->con, name, note);
-    rune_run_event(r, name, NULL, 0, "stage.start", NULL, -1, NULL);
+    rune_record_stage_start(&r->rec, name);
     long long t0 = rune_clock_mono_ms();
     enum rune_stage_result res = rune_sched_stage(r, s, failed);
-    static const char *const res_names[] = {"ok", "aborted", "rollback", "declined",
-                                            "interrupted"};
-    json_t *d = json_pack("{s:i}", "failed_steps", *failed);
-    rune_run_event(r, name, NULL, 0, "stage.end",
-                   res == RUNE_STAGE_OK && *failed ? "ok_with_failures" : res_names[res],
-                   rune_clock_mono_ms() - t0, d);
-    json_decref(d);
+    static const enum rune_event_status res_status[] = {
+        RUNE_ST_OK, RUNE_ST_ABORTED, RUNE_ST_ROLLBACK, RUNE_ST_DECLINED, RUNE_ST_INTERRUPTED};
+    rune_record_stage_end(&r->rec, name,
+                          res == RUNE_STAGE_OK && *failed ? RUNE_ST_OK_WITH_FAILURES
+                                                          : res_status[res],
+                          rune_clock_mono_ms() - t0, *failed);
     return res;
 }
 
@@ -142,9 +70,7 @@ static void skip_stage(struct rune_run *r, enum rune_stage_id s, const char *rea
 {
     if (!r->rb->stages[s].present)
         return;
-    json_t *d = json_pack("{s:s}", "reason", reason);
-    rune_run_event(r, rune_stage_names[s], NULL, 0, "stage.skip", "skipped", -1, d);
-    json_decref(d);
+    rune_record_stage_skip(&r->rec, rune_stage_names[s], reason);
 }
 
 /* incident_if / severity / lock, evaluated between stages. */
@@ -165,7 +91,8 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
     for (int s = 0; s < RUNE_NSTAGES; s++)
         for (size_t i = 0; i < r->rb->stages[s].n; i++)
             json_object_set_new(steps, r->rb->stages[s].steps[i].id,
-                                json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status", "pending",
+                                json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status",
+                                          rune_event_status_name(RUNE_ST_PENDING),
                                           "failed", 0, "outputs", "error", "duration", 0,
                                           "attempts", 0));
     /* where the runbook lives, so it can name files shipped beside it */
@@ -226,41 +153,6 @@ static bool finish_workdir(struct rune_run *r, bool resolved, char *note, size_t
         return false;
     snprintf(note, len, "warning: the work directory was not removed: %s", err);
     return true;
-}
-
-/* targets: each declaration's fields resolved (${inputs.*}, ${secrets.*})
- * and checked against its kind, once, before anything runs. Adds problems
- * to d; fills ctx.targets. */
-static void resolve_targets(struct rune_run *r, struct rune_diags *d)
-{
-    json_t *all = json_object_get(r->ctx, "targets");
-    struct rune_eval ev = rune_run_evaluator(r);
-    for (size_t i = 0; i < r->rb->ntargets; i++) {
-        const struct rune_targetdef *t = &r->rb->targets[i];
-        if (!t->kind)
-            continue;
-        char err[1024];
-        struct rune_mark where = t->mark;
-        r->expr_deadline_ms = rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS;
-        json_t *v = rune_interp_node(t->node, &ev, &where, err, sizeof err);
-        if (!v) {
-            rune_diag_add(d, where, "target \"%s\": %s", t->name, err);
-            continue;
-        }
-        json_object_del(v, "kind");
-        const char *bad = NULL;
-        json_t *ok = rune_fields_prepare(t->kind->name, t->kind->fields, "field", v, err,
-                                         sizeof err, &bad);
-        json_decref(v);
-        if (!ok) {
-            const struct rune_node *f = bad ? rune_node_get(t->node, bad) : NULL;
-            rune_diag_add(d, f ? f->mark : t->mark, "target \"%s\": %s", t->name, err);
-            continue;
-        }
-        json_object_set_new(ok, "name", json_string(t->name));
-        json_object_set_new(ok, "kind", json_string(t->kind->name));
-        json_object_set_new(all, t->name, ok);
-    }
 }
 
 /* Lock name may use ${inputs...}; lock files live beside the incident log. */
@@ -348,9 +240,7 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
     if (cond && r->o->dry_run && cond->kind == RUNE_NODE_SCALAR &&
         rune_plan_undecided(r, cond->str, &unknown_step)) {
         /* a dry-run cannot decide: it shows what an incident would bring */
-        json_t *d = json_pack("{s:b, s:s}", "incident", 1, "undecided", unknown_step);
-        rune_run_event(r, "detection", NULL, 0, "incident.decision", "undecided", -1, d);
-        json_decref(d);
+        rune_record_decision(&r->rec, true, r->o->force, unknown_step);
         rune_console_info(r->con, "incident_if undecided (the outputs of step %s are unknown "
                                   "in a dry-run): planning as an incident",
                           unknown_step);
@@ -364,10 +254,7 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         }
         bool incident = json_is_true(v);
         json_decref(v);
-        json_t *d = json_pack("{s:b, s:b}", "incident", incident, "forced", r->o->force);
-        rune_run_event(r, "detection", NULL, 0, "incident.decision",
-                       incident ? "incident" : "no_incident", -1, d);
-        json_decref(d);
+        rune_record_decision(&r->rec, incident, r->o->force, NULL);
         if (!incident && !r->o->force) {
             rune_console_info(r->con, "incident_if is false: no incident, nothing changed");
             for (int s = RUNE_IMPACT; s < RUNE_NSTAGES; s++)
@@ -397,13 +284,10 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         if (!sev || strlen(sev) != 2 || sev[0] != 'P' || sev[1] < '0' || sev[1] > '3') {
             rune_console_alert(r->con, "severity: %s", v ? "expected P0, P1, P2 or P3" : err);
         } else {
-            rune_journal_set_severity(r->j, r->incident, sev);
             pthread_mutex_lock(&r->mu);
             json_object_set(json_object_get(r->ctx, "incident"), "severity", v);
             pthread_mutex_unlock(&r->mu);
-            json_t *d = json_pack("{s:s}", "severity", sev);
-            rune_run_event(r, "impact", NULL, 0, "severity", sev, -1, d);
-            json_decref(d);
+            rune_record_severity(&r->rec, sev);
             rune_console_info(r->con, "severity: %s", sev);
         }
         json_decref(v);
@@ -496,7 +380,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     }
     long long started = rune_clock_wall_ms();
     fill_ctx(&r, inputs, secrets, started);
-    resolve_targets(&r, &d);
+    rune_targets_resolve(&r, &d);
     rune_targets_register_secrets(json_object_get(r.ctx, "targets"), &r.red);
     rune_inputs_mask_shown(&shown, &r.red);
     if (d.n) {
@@ -522,8 +406,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                                     rb->rpo_ms / 1000, started};
     /* two runs in the same second may draw the same id: draw again, and
      * keep ${incident.id} in step with it */
+    r.rec = (struct rune_recorder){r.j, r.incident, &r.red, NULL, o->dry_run};
     int begun;
-    for (int tries = 0; (begun = rune_journal_begin(r.j, &rec)) == 1 && tries < 16; tries++) {
+    for (int tries = 0; (begun = rune_record_begin(&r.rec, &rec)) == 1 && tries < 16; tries++) {
         rune_journal_new_id(r.incident);
         json_object_set_new(json_object_get(r.ctx, "incident"), "id", json_string(r.incident));
         rune_lock_holder(lockfd, r.incident);
@@ -537,12 +422,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     r.con = rune_console_new(o->json ? stderr : stdout, o->live && !o->json, o->quiet || o->json,
                              o->color && !o->json);
     rune_console_set_redactor(r.con, &r.red);
-    json_t *det = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", r.cwd,
-                            "jobs", o->jobs, "operator", o->operator_name);
-    if (r.workdir_made)
-        json_object_set_new(det, "workdir", json_string(r.workdir));
-    rune_run_event(&r, NULL, NULL, 0, "incident.start", NULL, -1, det);
-    json_decref(det);
+    r.rec.con = r.con;
+    rune_record_incident_start(&r.rec, r.cwd, o->jobs, o->operator_name,
+                               r.workdir_made ? r.workdir : NULL);
     rune_console_info(r.con, "rune: %s%s%s · %s %s", rb->name, rb->title ? " — " : "",
                       rb->title ? rb->title : "", o->dry_run ? "DRY RUN (simulated)" : "incident",
                       r.incident);
@@ -567,24 +449,19 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     /* a dry-run whose path depends on outputs nobody has yet predicts no
      * exit code: it names the steps it depends on (the branch where they
      * let the run through is kept in the plan as `otherwise`) */
-    const char *outname = outcome_names[out];
+    enum rune_event_status ended = outcome_status[out];
     if (o->dry_run && json_array_size(r.undecided))
-        outname = "undecided";
-    json_t *fin = json_pack("{s:s, s:s, s:i}", "outcome", outname, "reason", why,
-                            "exit_code", rc);
+        ended = RUNE_ST_UNDECIDED;
     char wnote[PATH_MAX + 1200] = "";
-    if (!o->dry_run)
-        json_object_set_new(fin, "workdir_kept",
-                            json_boolean(finish_workdir(&r, out == RESOLVED || out == NO_INCIDENT,
-                                                        wnote, sizeof wnote)));
-    rune_run_event(&r, NULL, NULL, 0, "incident.end", outname, ms, fin);
-    json_decref(fin);
-    rune_journal_end(r.j, r.incident, outname, rc, rune_clock_wall_ms());
+    int kept = o->dry_run ? -1
+                          : finish_workdir(&r, out == RESOLVED || out == NO_INCIDENT, wnote,
+                                           sizeof wnote);
+    rune_record_incident_end(&r.rec, ended, why, rc, kept, ms);
     char el[32];
     if (o->dry_run) {
         /* the plan is the result; the exit code a real run would return is
          * in it, and `rune plan` itself succeeded */
-        json_t *plan = rune_plan_build(&r, outcome_names[out], rc, why);
+        json_t *plan = rune_plan_build(&r, rune_event_status_name(outcome_status[out]), rc, why);
         if (o->json) {
             char *text = json_dumps(plan, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             char *clean = rune_redact(&r.red, text);
@@ -597,8 +474,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         json_decref(plan);
         rc = RUNE_EXIT_OK;
     } else {
-        rune_console_alert(r.con, "outcome: %s (exit %d) — %s, in %s", outcome_names[out], rc,
-                           why, rune_duration_str(ms, el, sizeof el));
+        rune_console_alert(r.con, "outcome: %s (exit %d) — %s, in %s",
+                           rune_event_status_name(outcome_status[out]), rc, why,
+                           rune_duration_str(ms, el, sizeof el));
         if (wnote[0])
             rune_console_alert(r.con, "%s", wnote);
     }

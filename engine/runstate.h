@@ -1,6 +1,8 @@
 /*
  * runstate.h — the state of one run, shared by run.c (the lifecycle),
- * sched.c (a stage's graph), call.c (one step attempt) and approve.c.
+ * sched.c (a stage's graph), call.c (one step attempt), approve.c and
+ * run_expr.c (expressions over ctx). What they record goes through the
+ * run's recorder (record.h), never through run.c.
  * Not part of the step API: step families never see it.
  */
 #ifndef RUNE_RUNSTATE_H
@@ -17,6 +19,7 @@
 #include "journal.h"
 #include "lua.h"
 #include "model.h"
+#include "record.h"
 #include "redact.h"
 
 struct rune_run_opts {
@@ -46,6 +49,8 @@ struct rune_run {
     struct rune_journal *j;
     struct rune_console *con;
     struct rune_redactor red;
+    /* what the run writes into the incident log (j, incident, &red, con) */
+    struct rune_recorder rec;
     char incident[32];
     char cwd[PATH_MAX];
     char host[256];
@@ -71,17 +76,8 @@ struct rune_run {
     long long expr_deadline_ms; /* when the expression being evaluated must stop */
 };
 
-/* Records an event; detail is redacted here (borrowed). */
-void rune_run_event(struct rune_run *r, const char *stage, const char *step, int attempt,
-                    const char *kind, const char *status, long long duration_ms, json_t *detail);
-
-/* A step (or a rune.run call inside one) of a type that writes, which
- * succeeded for real and says it made a file (outputs `path` and `sha256`,
- * `bytes` if known), has it recorded in the log's artifacts. */
-void rune_run_artifact(struct rune_run *r, const char *step, const struct rune_step_type *t,
-                       json_t *outputs);
-
-/* The evaluator for ${...} over r->ctx (call with mu held or before threads). */
+/* The evaluator for ${...} over r->ctx (call with mu held or before
+ * threads); run_expr.c. */
 struct rune_eval rune_run_evaluator(struct rune_run *r);
 /* A condition or value node: true/false, P0-P3, a string with ${...}, or a
  * bare Lua expression. New reference, or NULL with "file:line: why". */
@@ -128,6 +124,10 @@ struct rune_attempt {
     json_t *outputs;      /* owned */
     char *error;          /* owned, redacted */
     char *tail;           /* owned, redacted */
+    /* what the primitive declared (rune_call_artifact, _recovery_point):
+     * [{path, sha256, bytes}] and an ISO time; owned, NULL when none */
+    json_t *artifacts;
+    char *recovery_point;
     /* dry-run */
     bool params_unknown;  /* in: parameters need outputs a dry-run does not have */
     bool run_undecided;   /* in: whether the step runs at all is undecided */
@@ -153,16 +153,5 @@ long long rune_call_deadline(struct rune_call *c);
 int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
                      json_t **outputs, char *err, size_t errlen);
 void rune_attempt_release(struct rune_attempt *a);
-/* Target parameters (resolved) must name a declared target of the kind the
- * type wants; false with err and *bad (the parameter) when not. */
-bool rune_targets_check(struct rune_run *r, const struct rune_step_type *type, json_t *params,
-                        char *err, size_t errlen, const char **bad);
-/* Dry-run: does the expression code read outputs of a step whose outputs
- * are unknown? Sets *which to the first such step id (static storage
- * of ctx; with mu held). */
-bool rune_plan_undecided(struct rune_run *r, const char *code, const char **which);
-
-/* "ok", "failed", "timeout", "declined", "cancelled" for a rune_status. */
-const char *rune_status_name(int st);
 
 #endif

@@ -18,7 +18,10 @@
 #include "clock.h"
 #include "duration.h"
 #include "params.h"
+#include "plan.h"
+#include "record.h"
 #include "runstate.h"
+#include "targets.h"
 
 enum slot_state { PENDING, RUNNING, DONE_OK, DONE_FAILED, SKIPPED, NOT_RUN };
 
@@ -44,25 +47,16 @@ struct slot {
     int status;      /* final rune_status */
 };
 
-const char *rune_status_name(int st)
-{
-    switch (st) {
-    case RUNE_STEP_OK: return "ok";
-    case RUNE_STEP_TIMEOUT: return "timeout";
-    case RUNE_STEP_DECLINED: return "declined";
-    case RUNE_STEP_CANCELLED: return "cancelled";
-    default: return "failed";
-    }
-}
-
-/* steps.<id> in the expression context; call with r->mu held. */
-static void publish(struct rune_run *r, const struct rune_stepdef *st, const char *status,
-                    json_t *outputs, const char *error, long long ms, int attempts)
+/* steps.<id> in the expression context; call with r->mu held. Its
+ * `failed` is the record layer's one definition. */
+static void publish(struct rune_run *r, const struct rune_stepdef *st,
+                    enum rune_event_status status, json_t *outputs, const char *error, long long ms,
+                    int attempts)
 {
     json_t *steps = json_object_get(r->ctx, "steps");
-    bool failed = strcmp(status, "ok") && strcmp(status, "skipped") &&
-                  strcmp(status, "pending") && strcmp(status, "not_run");
-    json_t *o = json_pack("{s:s, s:b, s:o, s:s?, s:I, s:i}", "status", status, "failed", failed,
+    json_t *o = json_pack("{s:s, s:b, s:o, s:s?, s:I, s:i}", "status",
+                          rune_event_status_name(status), "failed",
+                          rune_event_status_failed(status),
                           "outputs", outputs ? json_incref(outputs) : json_object(), "error",
                           error, "duration", (json_int_t)ms, "attempts", attempts);
     json_object_set_new(steps, st->id, o);
@@ -107,17 +101,16 @@ static void *worker(void *arg)
         a.params_unknown = s->params_unknown;
         a.run_undecided = s->run_undecided;
         a.approved = s->question;
-        json_t *d = json_pack("{s:s, s:I}", "uses", st->uses, "timeout_ms",
-                              (json_int_t)st->timeout_ms);
-        rune_run_event(r, stage, st->id, n, "step.start", NULL, -1, d);
-        json_decref(d);
+        rune_record_step_start(&r->rec, stage, st->id, n, st->uses, st->timeout_ms);
         if (n == 1 && s->question && !rune_approve(r, stage, st->id, s->question)) {
             a.status = RUNE_STEP_DECLINED;
             a.outputs = json_object();
             a.error = strdup("declined: the operator did not approve this step");
-            json_t *dd = json_pack("{s:s}", "error", a.error);
-            rune_run_event(r, stage, st->id, n, "step.end", "declined", 0, dd);
-            json_decref(dd);
+            rune_record_step_end(&r->rec, &(struct rune_attempt_end){.stage = stage,
+                                                                     .step = st->id,
+                                                                     .attempt = n,
+                                                                     .status = RUNE_ST_DECLINED,
+                                                                     .error = a.error});
             rune_console_step_end(r->con, st->id, st->uses, "declined", 0, n, attempts,
                                   a.error, NULL);
             break;
@@ -127,21 +120,28 @@ static void *worker(void *arg)
         a.deadline_ms = st->timeout_ms > 0 ? t0 + st->timeout_ms : 0;
         rune_attempt_run(r, &a);
         long long ms = rune_clock_mono_ms() - t0;
-        const char *sn = a.run_undecided ? "undecided" : rune_status_name(a.status);
-        d = json_pack("{s:O, s:s?, s:s?}", "outputs", a.outputs, "error", a.error, "tail",
-                      a.tail && *a.tail ? a.tail : NULL);
-        if (r->o->dry_run) {
-            json_object_set_new(d, "simulated", json_boolean(a.simulated));
-            json_object_set_new(d, "outputs_source", json_string(a.source ? a.source : "run"));
-            if (a.plan)
-                json_object_set_new(d, "plan", json_string(a.plan));
-            if (s->undecided)
-                json_object_set_new(d, "undecided", json_string(s->undecided));
-        }
-        rune_run_event(r, stage, st->id, n, "step.end", sn, ms, d);
-        json_decref(d);
+        bool dry = r->o->dry_run;
+        struct rune_attempt_end e = {
+            .stage = stage,
+            .step = st->id,
+            .attempt = n,
+            .status = a.run_undecided ? RUNE_ST_UNDECIDED : rune_status_event(a.status),
+            .duration_ms = ms,
+            .outputs = a.outputs,
+            .error = a.error,
+            .tail = a.tail,
+            .plan = dry ? a.plan : NULL,
+            .artifacts = a.artifacts,
+            .recovery_point = a.recovery_point,
+            .dry = dry,
+            .simulated = a.simulated,
+            .outputs_source = a.source,
+            .undecided = dry ? s->undecided : NULL,
+        };
+        rune_record_step_end(&r->rec, &e);
+        const char *sn = rune_event_status_name(e.status);
         if (a.status == RUNE_STEP_OK)
-            rune_run_artifact(r, st->id, st->type, a.outputs);
+            rune_record_artifacts(&r->rec, st->id, st->type, a.artifacts, a.outputs);
         rune_console_step_end(r->con, st->id, st->uses,
                               a.simulated && a.status == RUNE_STEP_OK ? "simulated" : sn, ms, n,
                               attempts, a.status == RUNE_STEP_OK ? a.plan : a.error, a.tail);
@@ -163,7 +163,8 @@ static void *worker(void *arg)
     if (n > attempts)
         n = attempts;
     pthread_mutex_lock(&r->mu);
-    publish(r, st, rune_status_name(a.status), a.outputs, a.error, rune_clock_mono_ms() - total0, n);
+    publish(r, st, rune_status_event(a.status), a.outputs, a.error, rune_clock_mono_ms() - total0,
+            n);
     if (r->o->dry_run) {
         json_object_set_new(json_object_get(json_object_get(r->ctx, "steps"), st->id), "unknown",
                             json_boolean(a.unknown));
@@ -176,7 +177,9 @@ static void *worker(void *arg)
         json_array_append_new(
             r->plan, json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s?, s:s?, s:s}", "stage", stage,
                                "id", st->id, "status",
-                               a.run_undecided ? "undecided" : rune_status_name(a.status),
+                               rune_event_status_name(a.run_undecided
+                                                          ? RUNE_ST_UNDECIDED
+                                                          : rune_status_event(a.status)),
                                "attempts", n,
                                "simulated", a.simulated, "plan", a.plan, "error", a.error,
                                "undecided", s->undecided, "outputs_source",
@@ -211,9 +214,7 @@ static void fail_early_as(struct rune_run *r, struct slot *s, struct rune_mark m
     int status = lua ? rune_lua_stopped(r->lua) : RUNE_STEP_OK;
     if (status == RUNE_STEP_OK)
         status = RUNE_STEP_FAILED;
-    const char *name = status == RUNE_STEP_TIMEOUT     ? "timeout"
-                       : status == RUNE_STEP_CANCELLED ? "cancelled"
-                                                       : "failed";
+    enum rune_event_status ended = rune_status_event(status);
     char where[512], msg[1536];
     size_t fl = m.file ? strlen(m.file) : 0;
     if (fl && !strncmp(why, m.file, fl) && why[fl] == ':')
@@ -222,12 +223,17 @@ static void fail_early_as(struct rune_run *r, struct slot *s, struct rune_mark m
         snprintf(msg, sizeof msg, "%s: %s", rune_mark_str(m, where, sizeof where), why);
     char *red = rune_redact(&r->red, msg);
     const char *stage = rune_stage_names[st->stage];
-    rune_run_event(r, stage, st->id, 1, "step.start", NULL, -1, NULL);
-    json_t *d = json_pack("{s:s}", "error", red);
-    rune_run_event(r, stage, st->id, 1, "step.end", name, 0, d);
-    json_decref(d);
-    rune_console_step_end(r->con, st->id, st->uses, name, 0, 1, 1, red, NULL);
-    publish(r, st, name, NULL, red, 0, 1);
+    rune_record_step_start(&r->rec, stage, st->id, 1, NULL, 0);
+    rune_record_step_end(&r->rec, &(struct rune_attempt_end){
+                                      .stage = stage,
+                                      .step = st->id,
+                                      .attempt = 1,
+                                      .status = ended,
+                                      .error = red,
+                                  });
+    rune_console_step_end(r->con, st->id, st->uses, rune_event_status_name(ended), 0, 1, 1, red,
+                          NULL);
+    publish(r, st, ended, NULL, red, 0, 1);
     free(red);
     s->status = status;
 }
@@ -240,13 +246,12 @@ static void fail_early(struct rune_run *r, struct slot *s, struct rune_mark m, c
 static void skip(struct rune_run *r, struct slot *s, const char *reason, enum slot_state as)
 {
     const struct rune_stepdef *st = s->st;
-    json_t *d = json_pack("{s:s}", "reason", reason);
-    rune_run_event(r, rune_stage_names[st->stage], st->id, 0, "step.skip",
-                   as == SKIPPED ? "skipped" : "not_run", -1, d);
-    json_decref(d);
+    enum rune_event_status status = as == SKIPPED ? RUNE_ST_SKIPPED : RUNE_ST_NOT_RUN;
+    rune_record_step_skip(&r->rec, rune_stage_names[st->stage], st->id, status, reason);
     if (as == SKIPPED)
-        rune_console_step_end(r->con, st->id, st->uses, "skipped", -1, 1, 1, reason, NULL);
-    publish(r, st, as == SKIPPED ? "skipped" : "not_run", NULL, NULL, 0, 0);
+        rune_console_step_end(r->con, st->id, st->uses, rune_event_status_name(status), -1, 1, 1,
+                              reason, NULL);
+    publish(r, st, status, NULL, NULL, 0, 0);
     s->state = as;
 }
 
@@ -362,7 +367,8 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
         s->state = DONE_FAILED;
         return false;
     }
-    if (!rune_targets_check(r, st->type, s->params, err, sizeof err, &bad)) {
+    if (!rune_targets_check(json_object_get(r->ctx, "targets"), st->type, s->params, err,
+                            sizeof err, &bad)) {
         const struct rune_node *pn = bad ? rune_node_get(st->with, bad) : NULL;
         fail_early(r, s, pn ? pn->mark : st->uses_mark, err);
         s->state = DONE_FAILED;

@@ -134,6 +134,31 @@ json_t *rune_call_target(struct rune_call *c, const char *param);
 
 /* The object to fill with outputs (borrowed). */
 json_t *rune_call_outputs(struct rune_call *c);
+
+/* What a step made, for the incident record. Outputs are for the runbook
+ * (${steps.<id>.outputs...}); these say what the record keeps, whatever
+ * the outputs are called.
+ *
+ * rune_call_artifact: a file this call made (a backup, a copy, an
+ * encrypted or compressed file) — its path, its SHA-256 (lowercase hex;
+ * NULL if not known) and size (bytes < 0: not known). Once the step (or
+ * the rune.run call inside one) succeeds for real, the file is listed in
+ * the incident log's artifacts and under the report's artifacts, and the
+ * step's end event carries it (hash-chained). Declare only what this call
+ * made: a checksum of a file that was already there is not an artifact.
+ * Call it once per file. 0, or -1 (no path, no memory).
+ *
+ * rune_call_recovery_point: the moment the data this call backed up or
+ * restored is from (ISO-8601 UTC, "2026-11-23T11:16:00.000Z"): the
+ * report's RPO is measured to the last restore's, else the newest backup's.
+ * Recorded in the step's end event; a second call replaces the first.
+ *
+ * (Until every family calls these, a step of a type that writes whose
+ * outputs are named path/sha256/bytes is still taken as having made that
+ * file, and an output named recovery_point as its recovery point.) */
+int rune_call_artifact(struct rune_call *c, const char *path, const char *sha256,
+                       long long bytes);
+void rune_call_recovery_point(struct rune_call *c, const char *iso_time);
 const char *rune_call_step_id(struct rune_call *c);
 /* Directory relative paths are resolved against (the operator's cwd). */
 const char *rune_call_cwd(struct rune_call *c);

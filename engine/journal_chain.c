@@ -1,0 +1,328 @@
+/*
+ * journal_chain.c — the incident log's hash chain, whatever stores it:
+ * the canonical form of an event, its SHA-256 link to the one before, and
+ * the verifier that recomputes an incident's chain from its stored rows
+ * and names the first event changed, inserted, deleted or reordered.
+ *
+ * The writer (a backend's append) and the verifier use the same
+ * rune_chain_hash over what is stored, so they cannot drift apart. The
+ * rules are documented in docs/architecture.md ("The hash chain") so the
+ * chain can be recomputed elsewhere; never change them.
+ */
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal_store.h"
+#include "record.h"
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/*
+ * The canonical form of an event, which the hash chain covers:
+ *
+ *   hash = lowercase hex SHA-256( prev_hash || canonical )
+ *
+ * where prev_hash is the previous event's hash as 64 ASCII hex digits (64
+ * '0's for seq 1), and canonical is the JSON object
+ *
+ *   {"at","attempt","detail","duration_ms","incident_id","kind","seq",
+ *    "stage","status","step"}
+ *
+ * built from the stored row: text columns as strings (null when NULL),
+ * attempt/seq as integers, duration_ms an integer or null, detail the value
+ * parsed from detail_json (JSON_DECODE_ANY|JSON_ALLOW_NUL) or null; dumped
+ * with jansson's json_dumps(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY):
+ * no whitespace, keys in byte order at every depth, UTF-8 unescaped.
+ * The writer builds it from what it stores, exactly as a verifier reading
+ * the row will, so the two cannot drift apart. Returns malloc'd text.
+ */
+static char *canonical_event(const char *incident_id, long long seq, const char *at,
+                             const char *stage, const char *step, long long attempt,
+                             const char *kind, const char *status, long long duration_ms,
+                             const char *detail_json)
+{
+    json_t *o = json_object();
+    json_t *detail =
+        detail_json ? json_loads(detail_json, RUNE_JOURNAL_LOAD_FLAGS, NULL) : json_null();
+    char *s = NULL;
+    int bad = !o || !detail;
+
+    bad |= json_object_set_new(o, "incident_id", str_or_null(incident_id));
+    bad |= json_object_set_new(o, "seq", json_integer(seq));
+    bad |= json_object_set_new(o, "at", str_or_null(at));
+    bad |= json_object_set_new(o, "stage", str_or_null(stage));
+    bad |= json_object_set_new(o, "step", str_or_null(step));
+    bad |= json_object_set_new(o, "attempt", json_integer(attempt));
+    bad |= json_object_set_new(o, "kind", str_or_null(kind));
+    bad |= json_object_set_new(o, "status", str_or_null(status));
+    bad |= json_object_set_new(o, "duration_ms",
+                               duration_ms < 0 ? json_null() : json_integer(duration_ms));
+    bad |= json_object_set(o, "detail", detail);
+    if (!bad)
+        s = json_dumps(o, RUNE_JOURNAL_STORE_FLAGS);
+    json_decref(detail);
+    json_decref(o);
+    return s;
+}
+
+static void sha256_hex(const char *prev, const char *canon, char out[RUNE_HASH_HEX + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    out[0] = '\0';
+    if (!ctx)
+        return;
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+        EVP_DigestUpdate(ctx, prev, strlen(prev)) == 1 &&
+        EVP_DigestUpdate(ctx, canon, strlen(canon)) == 1 && EVP_DigestFinal_ex(ctx, md, &n) == 1) {
+        for (size_t i = 0; i < n && i < RUNE_HASH_HEX / 2; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+    EVP_MD_CTX_free(ctx);
+}
+
+int rune_chain_hash(const char *prev, const char *incident_id, long long seq, const char *at,
+                    const char *stage, const char *step, long long attempt, const char *kind,
+                    const char *status, long long duration_ms, const char *detail_json,
+                    char out[RUNE_HASH_HEX + 1])
+{
+    char *canon = canonical_event(incident_id, seq, at, stage, step, attempt, kind, status,
+                                  duration_ms, detail_json);
+    out[0] = '\0';
+    if (!canon)
+        return RUNE_CHAIN_NO_FORM;
+    sha256_hex(prev, canon, out);
+    free(canon);
+    if (strlen(out) != RUNE_HASH_HEX) {
+        out[0] = '\0';
+        return RUNE_CHAIN_NO_SHA;
+    }
+    return 0;
+}
+
+void rune_chain_rows_free(struct rune_chain_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].at);
+        free(rows[i].stage);
+        free(rows[i].step);
+        free(rows[i].kind);
+        free(rows[i].status);
+        free(rows[i].detail);
+        free(rows[i].prev);
+        free(rows[i].hash);
+    }
+    free(rows);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* The event that closes an incident's chain: nothing may follow it. */
+static const char *end_kind(void)
+{
+    return rune_event_kind_name(RUNE_EV_INCIDENT_END);
+}
+
+/* Does the row's stored hash match SHA-256(its prev_hash || its canonical
+ * form)? Exactly the writer's computation, over what is stored. */
+static bool content_ok(const char *incident_id, const struct rune_chain_row *r)
+{
+    char hash[RUNE_HASH_HEX + 1] = "";
+    /* no canonical form (detail edited into invalid JSON): cannot match */
+    if (r->prev)
+        rune_chain_hash(r->prev, incident_id, r->seq, r->at, r->stage, r->step, r->attempt, r->kind,
+                        r->status, r->duration_ms, r->detail, hash);
+    return hash[0] && same(hash, r->hash);
+}
+
+static int problem(struct rune_chain_result *res, enum rune_chain_problem p, long long seq,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int problem(struct rune_chain_result *res, enum rune_chain_problem p, long long seq,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    res->problem = p;
+    res->seq = seq;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* The seq a renumbered row was chained with: its content matches its hash
+ * under a nearby seq (events deleted or inserted before it, the later ones
+ * renumbered to hide the gap). 0 when none within reach matches. */
+static long long chained_seq(const char *incident_id, const struct rune_chain_row *r)
+{
+    struct rune_chain_row moved = *r;
+    for (long long d = 1; d <= 64; d++) {
+        moved.seq = r->seq + d;
+        if (content_ok(incident_id, &moved))
+            return moved.seq;
+        moved.seq = r->seq - d;
+        if (moved.seq >= 1 && content_ok(incident_id, &moved))
+            return moved.seq;
+    }
+    return 0;
+}
+
+/* Where the row whose stored hash is h sits, or -1. */
+static long long find_hash(const struct rune_chain_row *rows, size_t n, const char *h)
+{
+    for (size_t i = 0; h && i < n; i++)
+        if (same(rows[i].hash, h))
+            return (long long)i;
+    return -1;
+}
+
+/*
+ * Row i against the chain so far (rows before it are intact). Order
+ * matters: a seq gap is a deletion; anything after the incident's end was
+ * inserted; a link to a hash further down is a reordering. For an intact
+ * row with a broken link, a link further up means what lies between was
+ * inserted, a link to nothing that its predecessor was deleted. A row
+ * whose content matches its hash under another seq was renumbered (or is
+ * a copy of another row); otherwise it was changed or forged. A good link
+ * with a bad hash is a change. Returns 1 and fills res when row i is wrong.
+ */
+static int check_row(const char *id, const struct rune_chain_row *rows, size_t n, size_t i,
+                     struct rune_chain_result *res)
+{
+    const struct rune_chain_row *r = &rows[i];
+    long long want = i ? rows[i - 1].seq + 1 : 1;
+    const char *link = i ? rows[i - 1].hash : RUNE_ZERO_HASH;
+    bool intact = content_ok(id, r);
+
+    if (r->seq > want)
+        return r->seq - 1 == want
+                   ? problem(res, RUNE_CHAIN_DELETED, want,
+                             "event %lld was deleted (seq jumps from %lld to %lld)", want, want - 1,
+                             r->seq)
+                   : problem(res, RUNE_CHAIN_DELETED, want,
+                             "events %lld to %lld were deleted (seq jumps from %lld to %lld)", want,
+                             r->seq - 1, want - 1, r->seq);
+    if (i && same(rows[i - 1].kind, end_kind()))
+        return problem(res, RUNE_CHAIN_INSERTED, r->seq,
+                       "event %lld (%s) was inserted: it comes after the incident's end", r->seq,
+                       r->kind ? r->kind : "?");
+    if (!same(r->prev, link)) {
+        long long q = find_hash(rows, n, r->prev);
+        if (q > (long long)i)
+            return problem(res, RUNE_CHAIN_REORDERED, r->seq,
+                           "events were reordered: event %lld (%s) was recorded after the event "
+                           "now at seq %lld",
+                           r->seq, r->kind ? r->kind : "?", rows[q].seq);
+        if (intact && q >= 0 && q < (long long)i - 1)
+            return problem(res, RUNE_CHAIN_INSERTED, rows[q + 1].seq,
+                           "event %lld (%s) was inserted: event %lld is chained to event %lld",
+                           rows[q + 1].seq, rows[q + 1].kind ? rows[q + 1].kind : "?", r->seq,
+                           rows[q].seq);
+        if (intact)
+            return problem(res, RUNE_CHAIN_DELETED, r->seq,
+                           "an event before event %lld was deleted (its link to the previous "
+                           "event is broken)",
+                           r->seq);
+        long long was = chained_seq(id, r), twin = find_hash(rows, n, r->hash);
+        if (was > 0 && twin >= 0 && twin != (long long)i)
+            return problem(res, RUNE_CHAIN_INSERTED, r->seq,
+                           "event %lld (%s) was inserted: it is a copy of event %lld", r->seq,
+                           r->kind ? r->kind : "?", rows[twin].seq);
+        if (was > r->seq)
+            return problem(res, RUNE_CHAIN_DELETED, r->seq,
+                           "%lld event%s before event %lld %s deleted and the later events "
+                           "renumbered (it was recorded as seq %lld)",
+                           was - r->seq, was - r->seq == 1 ? "" : "s", r->seq,
+                           was - r->seq == 1 ? "was" : "were", was);
+        if (was > 0)
+            return problem(res, RUNE_CHAIN_INSERTED, r->seq,
+                           "%lld event%s inserted before event %lld and the later events "
+                           "renumbered (it was recorded as seq %lld)",
+                           r->seq - was, r->seq - was == 1 ? " was" : "s were", r->seq, was);
+        return problem(res, RUNE_CHAIN_CHANGED, r->seq,
+                       "event %lld (%s) was changed or inserted: neither its hash nor its link "
+                       "to event %lld matches",
+                       r->seq, r->kind ? r->kind : "?", r->seq - 1);
+    }
+    if (!intact)
+        return problem(res, RUNE_CHAIN_CHANGED, r->seq,
+                       "event %lld (%s) was changed: its content no longer matches its hash",
+                       r->seq, r->kind ? r->kind : "?");
+    return 0;
+}
+
+/* The incident row is not chained, but its outcome and exit code must be
+ * what the chained incident.end event says. */
+static void check_record(json_t *inc, const struct rune_chain_row *end,
+                         struct rune_chain_result *res)
+{
+    json_t *d = end->detail ? json_loads(end->detail, RUNE_JOURNAL_LOAD_FLAGS, NULL) : NULL;
+    const char *outcome = json_string_value(json_object_get(inc, "outcome"));
+    json_t *code = json_object_get(inc, "exit_code");
+    json_t *dcode = json_object_get(d, "exit_code");
+
+    if (!same(outcome, end->status))
+        problem(res, RUNE_CHAIN_RECORD, 0,
+                "the incident row says outcome %s but its chained end event (seq %lld) says %s",
+                outcome ? outcome : "(none)", end->seq, end->status ? end->status : "(none)");
+    else if (json_is_integer(dcode) &&
+             (!json_is_integer(code) || json_integer_value(code) != json_integer_value(dcode)))
+        problem(res, RUNE_CHAIN_RECORD, 0,
+                "the incident row says exit code %s%lld but its chained end event (seq %lld) "
+                "says %lld",
+                json_is_integer(code) ? "" : "(none) ",
+                json_is_integer(code) ? (long long)json_integer_value(code) : 0LL, end->seq,
+                (long long)json_integer_value(dcode));
+    json_decref(d);
+}
+
+/* The rows in order, then the end: an incident with an outcome must end
+ * its chain with incident.end, which must agree with its row. */
+static void verify_rows(const char *id, json_t *inc, const struct rune_chain_row *rows, size_t n,
+                        struct rune_chain_result *res)
+{
+    for (size_t i = 0; i < n; i++)
+        if (check_row(id, rows, n, i, res))
+            return;
+    if (!json_is_string(json_object_get(inc, "outcome")))
+        return; /* still running, or rune died: nothing says where it ends */
+    if (n == 0 || !same(rows[n - 1].kind, end_kind())) {
+        long long next = n ? rows[n - 1].seq + 1 : 1;
+        problem(res, RUNE_CHAIN_DELETED, next,
+                "the events from seq %lld on were deleted: the incident ended but its chain "
+                "stops at %s",
+                next, n ? "an event that is not its end" : "nothing (no events)");
+        return;
+    }
+    check_record(inc, &rows[n - 1], res);
+}
+
+void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_chain_row *rows,
+                       size_t n, struct rune_chain_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->events = (long long)n;
+    if (n)
+        snprintf(res->head_hash, sizeof res->head_hash, "%s",
+                 rows[n - 1].hash ? rows[n - 1].hash : "");
+    verify_rows(incident_id, inc, rows, n, res);
+}
+
+const char *rune_chain_problem_name(enum rune_chain_problem p)
+{
+    static const char *const names[] = {"intact",  "changed",   "inserted",
+                                        "deleted", "reordered", "record"};
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "unknown";
+}

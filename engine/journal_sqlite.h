@@ -1,0 +1,54 @@
+/*
+ * journal_sqlite.h — the SQLite backend of the incident log, shared by
+ * its two files: journal_sqlite.c (the connection, the schema and every
+ * write) and journal_sqlite_read.c (every read). Only they include it.
+ */
+#ifndef RUNE_JOURNAL_SQLITE_H
+#define RUNE_JOURNAL_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "journal_store.h"
+
+/* An open SQLite log: the shared part first, then the connection. One
+ * connection serves the run's threads: SQLite serialises calls
+ * (FULLMUTEX) and the front's j->mu makes each read-modify-write atomic
+ * within the process; BEGIN IMMEDIATE makes it atomic against others. */
+struct sqlite_journal {
+    struct rune_journal base;
+    sqlite3 *db;
+};
+
+static inline sqlite3 *rune_sqlite_db(struct rune_journal *j)
+{
+    return ((struct sqlite_journal *)j)->db;
+}
+
+#define RUNE_SQLITE_INCIDENT_COLS                                                                  \
+    "id, runbook, title, runbook_path, runbook_sha256, mode, operator, host, inputs_json, "        \
+    "severity, outcome, exit_code, started_at, ended_at, rto_target_s, rpo_target_s, "             \
+    "resumed_from, rune_version"
+#define RUNE_SQLITE_EVENT_COLS                                                                     \
+    "seq, at, stage, step, attempt, kind, status, duration_ms, detail_json, prev_hash, hash"
+
+/* Records the connection's last error in j->err, naming the log, what was
+ * tried and what an operator can do. Returns -1. */
+int rune_sqlite_fail(struct rune_journal *j, const char *what);
+/* sqlite3_exec, its failure recorded as rune_sqlite_fail(what). 0 or -1. */
+int rune_sqlite_exec(struct rune_journal *j, const char *sql, const char *what);
+/* Binds text, NULL as SQL NULL. A bind that fails (a value over SQLite's
+ * length limit) leaves the parameter NULL, and a statement stepped anyway
+ * stores NULL where the caller gave a value: every write checks the
+ * result, and stops there. */
+int rune_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
+
+/* The reading half of the store (journal_sqlite_read.c). */
+json_t *rune_sqlite_find(struct rune_journal *j, const struct rune_journal_filter *f);
+json_t *rune_sqlite_get(struct rune_journal *j, const char *incident_id);
+int rune_sqlite_chain_rows(struct rune_journal *j, const char *incident_id, json_t **inc,
+                           struct rune_chain_row **rows, size_t *n);
+json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
+json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
+                              int limit);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * journal_store.h — what a storage backend of the incident log implements.
+ *
+ * journal.c is the front every caller uses (journal.h); it keeps what does
+ * not depend on where the log is stored: where it lives by default, new
+ * incident ids, the cap on an event's detail, the lock around every call,
+ * the last error, and the hash chain (journal_chain.c: the canonical form,
+ * SHA-256, and verification over stored rows). A backend only stores and
+ * reads rows. SQLite (journal_sqlite.c, journal_sqlite_read.c) is the
+ * first; a shared log on PostgreSQL is meant to be the second, by filling
+ * in the same table of functions.
+ *
+ * Not for step families or commands: only journal*.c include this.
+ */
+#ifndef RUNE_JOURNAL_STORE_H
+#define RUNE_JOURNAL_STORE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "journal.h"
+
+/* How every JSON value the log stores, and every canonical event, is
+ * serialised and read back. Part of the hash chain's definition: never
+ * change them. */
+#define RUNE_JOURNAL_STORE_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+#define RUNE_JOURNAL_LOAD_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
+
+/* A SHA-256 in lowercase hex, and the link of an incident's first event. */
+#define RUNE_HASH_HEX 64
+#define RUNE_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* One stored event as the verifier reads it back (journal_chain.c). */
+struct rune_chain_row {
+    long long seq, attempt, duration_ms; /* duration_ms -1 for NULL */
+    char *at, *stage, *step, *kind, *status, *detail, *prev, *hash;
+};
+void rune_chain_rows_free(struct rune_chain_row *rows, size_t n);
+
+/*
+ * The table a backend fills in. Every function is called with j->mu held,
+ * so a backend needs no lock of its own within one process; it must make
+ * `append` atomic against other processes writing the same log. On error
+ * a function returns -1 (or NULL) with the reason in j->err
+ * (rune_journal_fail), naming the log and what to do.
+ */
+struct rune_journal_store {
+    const char *name; /* "sqlite" */
+    /* The incident's row. 0; 1 when an incident with that id exists. */
+    int (*begin)(struct rune_journal *j, const struct rune_incident_rec *rec);
+    /* Appends one event whose detail is the text to store (NULL: none):
+     * takes the next seq and the previous event's hash, computes the new
+     * hash with rune_chain_hash, inserts, commits. Returns the seq. */
+    long long (*append)(struct rune_journal *j, const char *incident_id,
+                        const struct rune_event *ev, const char *detail);
+    int (*set_severity)(struct rune_journal *j, const char *incident_id, const char *severity);
+    int (*artifact)(struct rune_journal *j, const char *incident_id, const char *step,
+                    const char *path, const char *sha256, long long bytes, const char *kind);
+    int (*end)(struct rune_journal *j, const char *incident_id, const char *outcome, int exit_code,
+               const char *ended_at);
+    /* Reading, as journal.h describes rune_journal_find and _get. */
+    json_t *(*find)(struct rune_journal *j, const struct rune_journal_filter *f);
+    json_t *(*get)(struct rune_journal *j, const char *incident_id);
+    /* What verification reads, as of one moment: the incident's row
+     * (*inc, NULL with j->err empty when unknown) and its events as stored
+     * in seq order (*rows, freed with rune_chain_rows_free). 0 or -1. */
+    int (*chain_rows)(struct rune_journal *j, const char *incident_id, json_t **inc,
+                      struct rune_chain_row **rows, size_t *n);
+    /* History for dry-runs (journal.h). */
+    json_t *(*last_outputs)(struct rune_journal *j, const char *runbook, const char *step);
+    json_t *(*durations)(struct rune_journal *j, const char *runbook, const char *step, int limit);
+    /* For tests: the store's own limit on a value's length (0 leaves it). */
+    void (*set_length_limit)(struct rune_journal *j, int length);
+    /* Frees the backend's part; the front frees the rest. */
+    void (*close)(struct rune_journal *j);
+};
+
+/* The part of an open log every backend shares. A backend's own state
+ * follows it (struct sqlite_journal embeds this first). */
+struct rune_journal {
+    const struct rune_journal_store *store;
+    pthread_mutex_t mu; /* held around every store call and err */
+    char *path;         /* what the operator named: a file, later a URL */
+    size_t detail_max;  /* largest detail kept whole (RUNE_JOURNAL_DETAIL_MAX or lower) */
+    char err[1024];     /* the last failing call's message, from any thread */
+};
+
+/* Sets j->err; returns -1. */
+int rune_journal_fail(struct rune_journal *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The same into a caller's buffer (no journal yet); err may be NULL. */
+void rune_journal_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Makes the shared part; the backend allocates size bytes (its struct)
+ * and fills in its own fields. NULL with err set when out of memory. */
+struct rune_journal *rune_journal_alloc(const struct rune_journal_store *store, size_t size,
+                                        const char *path, char *err, size_t errlen);
+
+/* ---- The hash chain (journal_chain.c) ---- */
+
+/* hash = hex SHA-256(prev || canonical form of the event) into out.
+ * Returns 0; RUNE_CHAIN_NO_FORM when the canonical form cannot be made
+ * (detail_json not JSON, a field not UTF-8, no memory), RUNE_CHAIN_NO_SHA
+ * when SHA-256 failed (OpenSSL); out is then "". */
+#define RUNE_CHAIN_NO_FORM (-1)
+#define RUNE_CHAIN_NO_SHA (-2)
+int rune_chain_hash(const char *prev, const char *incident_id, long long seq, const char *at,
+                    const char *stage, const char *step, long long attempt, const char *kind,
+                    const char *status, long long duration_ms, const char *detail_json,
+                    char out[RUNE_HASH_HEX + 1]);
+/* Checks rows (an incident's events in seq order) against their chain and
+ * the incident row inc; fills res (events, head_hash, problem...). */
+void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_chain_row *rows,
+                       size_t n, struct rune_chain_result *res);
+
+/* ---- Backends ---- */
+
+/* SQLite: the file at path, created with its directories (writer) or
+ * only opened (reader). 0, or -1 with err. */
+int rune_journal_sqlite_open(const char *path, bool writer, struct rune_journal **out, char *err,
+                             size_t errlen);
+
+#endif
