@@ -24,14 +24,8 @@
 #include <unistd.h>
 
 #include "artifact.h"
+#include "pathparam.h"
 #include "step.h"
-
-/* A path parameter, absolute against the directory rune was started in.
- * Malloc'd; NULL when p is NULL. */
-static char *resolve(struct rune_call *c, const char *p)
-{
-    return p ? rune_path_resolve(rune_call_cwd(c), p) : NULL;
-}
 
 static bool cancel_cb(void *ctx)
 {
@@ -200,7 +194,7 @@ static json_t *entry_json(const struct entry *e, long long now_ms)
 
 static int list_run(struct rune_call *c)
 {
-    char *dir = resolve(c, rune_call_str(c, "dir"));
+    char *dir = rune_path_param(c, rune_call_str(c, "dir"));
     if (!dir)
         return rune_call_fail(c,
                               "no memory for the path of backup directory %s: free memory on this "
@@ -273,7 +267,7 @@ static void copy_field(json_t *o, json_t *m, const char *key)
 
 static int verify_run(struct rune_call *c)
 {
-    char *path = resolve(c, rune_call_str(c, "path"));
+    char *path = rune_path_param(c, rune_call_str(c, "path"));
     if (!path)
         return rune_call_fail(
             c,
@@ -328,7 +322,7 @@ static int verify_plan(struct rune_call *c)
 
 static int info_run(struct rune_call *c)
 {
-    char *path = resolve(c, rune_call_str(c, "path"));
+    char *path = rune_path_param(c, rune_call_str(c, "path"));
     if (!path)
         return rune_call_fail(
             c,
@@ -486,7 +480,7 @@ static int remove_backup(const struct entry *e, char *err, size_t errlen)
 
 static int prune_run(struct rune_call *c)
 {
-    char *dir = resolve(c, rune_call_str(c, "dir"));
+    char *dir = rune_path_param(c, rune_call_str(c, "dir"));
     if (!dir)
         return rune_call_fail(c,
                               "no memory for the path of backup directory %s: free memory on this "
@@ -548,7 +542,7 @@ static int prune_run(struct rune_call *c)
  * run would delete if the newest backup verifies. */
 static int prune_plan(struct rune_call *c)
 {
-    char *dir = resolve(c, rune_call_str(c, "dir"));
+    char *dir = rune_path_param(c, rune_call_str(c, "dir"));
     if (!dir)
         return rune_call_fail(c,
                               "no memory for the path of backup directory %s: free memory on this "

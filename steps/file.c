@@ -3,7 +3,7 @@
  * artifact format and back, verified copies, and authenticated encryption.
  *
  * Every file a step produces is written under a temp name beside its
- * target, fsynced and renamed into place (artifact.h's safe files), so a
+ * target, fsynced and renamed into place (safefile.h), so a
  * failure or a crash never leaves a half-written file under the final
  * name, and nothing is replaced unless the runbook says `overwrite: true`.
  *
@@ -29,19 +29,15 @@
 #include <zlib.h>
 
 #include "artifact.h"
+#include "digest.h"
+#include "pathparam.h"
+#include "safefile.h"
 #include "shareddir.h"
 #include "step.h"
 
 #define IO_BUF ((size_t)1 << 20)
 
 /* ---- shared by the family ---- */
-
-/* A path parameter, absolute against the directory rune was started in.
- * Malloc'd; NULL when p is NULL. */
-static char *resolve(struct rune_call *c, const char *p)
-{
-    return p ? rune_path_resolve(rune_call_cwd(c), p) : NULL;
-}
 
 static char *with_suffix(const char *p, const char *suffix)
 {
@@ -167,7 +163,7 @@ static int checksum_run(struct rune_call *c)
             return rune_call_fail(c, "expect: \"%.80s\" is not a %s digest (%zu hex digits)",
                                   expect_text, algo, hexlen);
     }
-    char *path = resolve(c, rune_call_str(c, "path"));
+    char *path = rune_path_param(c, rune_call_str(c, "path"));
     struct stat st;
     int fd = path ? open_input(c, path, &st) : -1;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -250,9 +246,9 @@ static int compress_run(struct rune_call *c)
     if (chunk < (long long)RUNE_ARTIFACT_CHUNK_MIN || chunk > (long long)RUNE_ARTIFACT_CHUNK_MAX)
         return rune_call_fail(c, "chunk_size %lld is out of range (%zu to %zu bytes)", chunk,
                               RUNE_ARTIFACT_CHUNK_MIN, RUNE_ARTIFACT_CHUNK_MAX);
-    char *src = resolve(c, rune_call_str(c, "path"));
+    char *src = rune_path_param(c, rune_call_str(c, "path"));
     const char *to = rune_call_str(c, "to");
-    char *dst = to ? resolve(c, to) : src ? with_suffix(src, ".gz") : NULL;
+    char *dst = to ? rune_path_param(c, to) : src ? with_suffix(src, ".gz") : NULL;
     unsigned char *buf = malloc(IO_BUF);
     struct rune_artifact_writer *w = NULL;
     json_t *manifest = NULL;
@@ -411,9 +407,9 @@ static ssize_t plain_read(struct plain_gz *g, unsigned char *out, size_t len, ch
 
 static int decompress_run(struct rune_call *c)
 {
-    char *src = resolve(c, rune_call_str(c, "path"));
+    char *src = rune_path_param(c, rune_call_str(c, "path"));
     const char *to = rune_call_str(c, "to");
-    char *dst = to ? resolve(c, to) : src ? without_suffix(src, ".gz") : NULL;
+    char *dst = to ? rune_path_param(c, to) : src ? without_suffix(src, ".gz") : NULL;
     bool overwrite = rune_call_bool(c, "overwrite");
     unsigned char *buf = malloc(IO_BUF);
     struct rune_artifact_reader *r = NULL;
@@ -566,8 +562,8 @@ static int sha_of_fd(struct rune_call *c, int fd, unsigned char *buf, char out[6
 
 static int copy_run(struct rune_call *c)
 {
-    char *src = resolve(c, rune_call_str(c, "from"));
-    char *dst = resolve(c, rune_call_str(c, "to"));
+    char *src = rune_path_param(c, rune_call_str(c, "from"));
+    char *dst = rune_path_param(c, rune_call_str(c, "to"));
     bool overwrite = rune_call_bool(c, "overwrite");
     unsigned char *buf = malloc(IO_BUF);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -850,9 +846,9 @@ static int encrypt_run(struct rune_call *c)
     if (!key)
         return rune_call_fail(c,
                               "key is empty: pass the secret, e.g. key: \"${secrets.backup_key}\"");
-    char *src = resolve(c, rune_call_str(c, "path"));
+    char *src = rune_path_param(c, rune_call_str(c, "path"));
     const char *to = rune_call_str(c, "to");
-    char *dst = to ? resolve(c, to) : src ? with_suffix(src, ".enc") : NULL;
+    char *dst = to ? rune_path_param(c, to) : src ? with_suffix(src, ".enc") : NULL;
     bool overwrite = rune_call_bool(c, "overwrite");
     unsigned char *in = malloc(ENC_CHUNK), *out = malloc(ENC_CHUNK + ENC_TAG);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -982,9 +978,9 @@ static int decrypt_run(struct rune_call *c)
     if (!key)
         return rune_call_fail(c,
                               "key is empty: pass the secret, e.g. key: \"${secrets.backup_key}\"");
-    char *src = resolve(c, rune_call_str(c, "path"));
+    char *src = rune_path_param(c, rune_call_str(c, "path"));
     const char *to = rune_call_str(c, "to");
-    char *dst = to ? resolve(c, to) : src ? without_suffix(src, ".enc") : NULL;
+    char *dst = to ? rune_path_param(c, to) : src ? without_suffix(src, ".enc") : NULL;
     bool overwrite = rune_call_bool(c, "overwrite");
     unsigned char *in = NULL, *out = NULL;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();

@@ -45,7 +45,9 @@
 #include <openssl/evp.h>
 
 #include "artifact.h"
+#include "digest.h"
 #include "names.h"
+#include "pathparam.h"
 #include "pg_backup.h"
 #include "pgconn.h"
 #include "pgcopy.h"
@@ -869,7 +871,7 @@ static int destination(struct rune_call *c, const char *db, char *out, size_t le
                        size_t errlen)
 {
     const char *to = rune_call_str(c, "to");
-    char *p = rune_path_resolve(rune_call_cwd(c), to ? to : rune_call_str(c, "dir"));
+    char *p = rune_path_param(c, to ? to : rune_call_str(c, "dir"));
     if (!p) {
         snprintf(err, errlen,
                  "no memory for the path of the backup (%s): free memory on this host and run the "

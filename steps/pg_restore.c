@@ -38,10 +38,12 @@
 #include <zlib.h>
 
 #include "artifact.h"
+#include "pathparam.h"
 #include "pg_backup.h"
 #include "pgconn.h"
 #include "pgcopy.h"
 #include "rowhash.h"
+#include "safefile.h"
 
 #define IO_BUF (1 << 20)
 
@@ -845,7 +847,7 @@ int rune_pg_restore_run(struct rune_call *c)
     if (jobs < 1 || jobs > RUNE_PG_JOBS_MAX)
         return rune_call_fail(c, "jobs is %lld; use 1 to %d", jobs, RUNE_PG_JOBS_MAX);
     struct rune_pg_restore r = {.c = c, .jobs = (int)jobs, .loaded = json_object()};
-    char *from = rune_path_resolve(rune_call_cwd(c), rune_call_str(c, "from"));
+    char *from = rune_path_param(c, rune_call_str(c, "from"));
     if (!from) {
         json_decref(r.loaded);
         return rune_call_fail(c,

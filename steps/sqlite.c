@@ -26,6 +26,7 @@
 #include "crash.h"
 #include "names.h"
 #include "rowhash.h"
+#include "safefile.h"
 #include "scratch.h"
 #include "shareddir.h"
 #include "step.h"
