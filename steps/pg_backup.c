@@ -133,6 +133,18 @@ int rune_pg_tool_run(struct rune_call *c, char *const *argv, char *const *env,
     return status;
 }
 
+/* ---- parameters ---- */
+
+json_t *rune_pg_strlist(struct rune_call *c, const char *param)
+{
+    json_t *v = json_object_get(rune_call_params(c), param);
+    if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
+        return NULL;
+    if (json_is_string(v))
+        return json_pack("[O]", v);
+    return json_incref(v);
+}
+
 /* ---- work directories ---- */
 
 char *rune_pg_workdir(const char *path, char *err, size_t errlen)

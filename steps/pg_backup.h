@@ -117,6 +117,12 @@ void rune_pg_env_free(char **env);
 int rune_pg_tool_run(struct rune_call *c, char *const *argv, char *const *env,
                      const char *stdin_data, size_t stdin_len);
 
+/* ---- parameters ---- */
+
+/* A string or a list of strings (`tables`) as an array: a new reference,
+ * or NULL when absent or empty (an empty list means "not given"). */
+json_t *rune_pg_strlist(struct rune_call *c, const char *param);
+
 /* ---- work directories ---- */
 
 /* A private (0700) directory for the temporary files of a step:

@@ -177,16 +177,6 @@ static int verify(struct rune_pg_restore *r)
     return RUNE_STEP_OK;
 }
 
-/* A string or a list of strings as an array (new reference; NULL if
- * absent or empty: an empty list means "not given"). */
-static json_t *strlist(struct rune_call *c, const char *param)
-{
-    json_t *v = json_object_get(rune_call_params(c), param);
-    if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
-        return NULL;
-    return json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
-}
-
 static const char *plain_name(const char *n)
 {
     return strncmp(n, "public.", 7) ? n : n + 7;
@@ -195,7 +185,7 @@ static const char *plain_name(const char *n)
 /* The table sections to load: all, or those `tables` names. */
 static int pick_tables(struct rune_pg_restore *r, char *err, size_t errlen)
 {
-    json_t *want = strlist(r->c, "tables");
+    json_t *want = rune_pg_strlist(r->c, "tables");
     r->pick = json_array();
     size_t i;
     json_t *s;
@@ -264,7 +254,7 @@ static int choose(struct rune_pg_restore *r, char *err, size_t errlen)
         return -1;
     }
     snprintf(r->db, sizeof r->db, "%s", name);
-    json_t *only = strlist(c, "tables");
+    json_t *only = rune_pg_strlist(c, "tables");
     bool subset = only != NULL;
     json_decref(only);
     r->mode = rune_call_str(c, "mode");
