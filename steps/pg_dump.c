@@ -635,15 +635,14 @@ static void set_outputs(struct rune_call *c, const struct rune_pg_dump *d, const
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(m, "tables"), k, v) rows += json_integer_value(v);
-    json_object_set_new(o, "path", json_string(dest));
+    rune_pg_report_artifact(c, dest, rune_pg_str(m, "sha256"),
+                            (long long)json_integer_value(json_object_get(m, "bytes")));
     json_object_set_new(o, "manifest", json_string(mpath ? mpath : ""));
-    json_object_set(o, "bytes", json_object_get(m, "bytes"));
     json_object_set(o, "raw_bytes", json_object_get(m, "raw_bytes"));
-    json_object_set(o, "sha256", json_object_get(m, "sha256"));
     json_object_set(o, "tables", json_object_get(m, "tables"));
     json_object_set_new(o, "table_count", json_integer((json_int_t)d->nsel));
     json_object_set_new(o, "rows", json_integer(rows));
-    json_object_set(o, "recovery_point", json_object_get(m, "recovery_point"));
+    rune_pg_report_recovery_point(c, rune_pg_str(m, "recovery_point"));
     json_object_set(o, "database", json_object_get(info, "database"));
     json_object_set(o, "server_version", json_object_get(info, "server_version"));
     json_object_set_new(o, "seconds", json_real((rune_clock_mono_ms() - t0) / 1000.0));
