@@ -151,6 +151,21 @@ static int scan(struct rune_call *c, const char *dir, const char *pattern, struc
     return RUNE_STEP_OK;
 }
 
+/* scan of the directory the `dir` parameter names, for the names
+ * `pattern` matches; *dir is its absolute path (malloc'd; NULL after
+ * failing the call when it could not be made). Returns a rune_status. */
+static int scan_dir(struct rune_call *c, char **dir, struct listing *l)
+{
+    memset(l, 0, sizeof *l);
+    *dir = rune_path_param(c, rune_call_str(c, "dir"));
+    if (!*dir)
+        return rune_call_fail(c,
+                              "no memory for the path of backup directory %s: free memory on this "
+                              "host and run the step again",
+                              rune_call_str(c, "dir"));
+    return scan(c, *dir, rune_call_str(c, "pattern"), l);
+}
+
 /* Full verification of one entry; returns a cancel status or OK. */
 static int verify_entry(struct rune_call *c, struct entry *e)
 {
@@ -194,14 +209,9 @@ static json_t *entry_json(const struct entry *e, long long now_ms)
 
 static int list_run(struct rune_call *c)
 {
-    char *dir = rune_path_param(c, rune_call_str(c, "dir"));
-    if (!dir)
-        return rune_call_fail(c,
-                              "no memory for the path of backup directory %s: free memory on this "
-                              "host and run the step again",
-                              rune_call_str(c, "dir"));
+    char *dir;
     struct listing l;
-    int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
+    int rc = scan_dir(c, &dir, &l);
     if (rc != RUNE_STEP_OK) {
         free(dir);
         return rc;
@@ -480,15 +490,12 @@ static int remove_backup(const struct entry *e, char *err, size_t errlen)
 
 static int prune_run(struct rune_call *c)
 {
-    char *dir = rune_path_param(c, rune_call_str(c, "dir"));
-    if (!dir)
-        return rune_call_fail(c,
-                              "no memory for the path of backup directory %s: free memory on this "
-                              "host and run the step again",
-                              rune_call_str(c, "dir"));
-    bool dry = rune_call_bool(c, "dry");
+    char *dir;
     struct listing l;
-    int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
+    int rc = scan_dir(c, &dir, &l);
+    if (!dir)
+        return rc;
+    bool dry = rune_call_bool(c, "dry");
     if (rc == RUNE_STEP_OK)
         rc = retention(c, &l);
     if (rc == RUNE_STEP_OK && l.n > 0)
@@ -542,14 +549,9 @@ static int prune_run(struct rune_call *c)
  * run would delete if the newest backup verifies. */
 static int prune_plan(struct rune_call *c)
 {
-    char *dir = rune_path_param(c, rune_call_str(c, "dir"));
-    if (!dir)
-        return rune_call_fail(c,
-                              "no memory for the path of backup directory %s: free memory on this "
-                              "host and run the step again",
-                              rune_call_str(c, "dir"));
+    char *dir;
     struct listing l;
-    int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
+    int rc = scan_dir(c, &dir, &l);
     if (rc == RUNE_STEP_OK)
         rc = retention(c, &l);
     if (rc != RUNE_STEP_OK) {

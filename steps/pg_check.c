@@ -10,23 +10,11 @@
  */
 #include "pg_check.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- shared by the family (pg_check.h) ---- */
-
-char *rune_pg_check_sqlf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
 
 /* Server warnings (VACUUM skipping a table it may not touch, ...) go to the
  * step's log instead of libpq's default, rune's stderr. */

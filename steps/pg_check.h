@@ -23,9 +23,6 @@ int rune_pg_maintenance_plan(struct rune_call *c);
 
 /* ---- shared by the family (pg_check.c) ---- */
 
-/* printf into a malloc'd string the caller frees (NULL when out of memory). */
-char *rune_pg_check_sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* A connection to the call's database with server notices (VACUUM
  * skipping a table, ...) sent to the step's log; NULL with the step failed
  * (or cancelled: see rune_pg_cancelled). */

@@ -152,14 +152,10 @@ static int list_tables(struct rune_pg_dump *d, PGconn *conn, char *err, size_t e
         t->extension = PQgetvalue(r, row, 7)[0] == 't';
         t->size = strtoll(PQgetvalue(r, row, 8), NULL, 10);
         const char *cols = PQgetvalue(r, row, 9);
-        size_t n = strlen(t->qualified) + strlen(cols) + 32;
-        t->copy = malloc(n);
+        t->copy = *cols ? rune_pg_sqlf("COPY %s (%s) FROM stdin;", t->qualified, cols)
+                        : rune_pg_sqlf("COPY %s FROM stdin;", t->qualified);
         if (!t->copy)
             abort();
-        if (*cols)
-            snprintf(t->copy, n, "COPY %s (%s) FROM stdin;", t->qualified, cols);
-        else
-            snprintf(t->copy, n, "COPY %s FROM stdin;", t->qualified);
         t->keep = dup_or_die(PQgetvalue(r, row, 10));
         t->ancestors = dup_or_die(PQgetvalue(r, row, 11));
     }
@@ -237,7 +233,8 @@ static int select_tables(struct rune_pg_dump *d, char *err, size_t errlen)
 
 static int by_size_desc(const void *a, const void *b)
 {
-    const struct rune_pg_dump_table *x = *(struct rune_pg_dump_table *const *)a, *y = *(struct rune_pg_dump_table *const *)b;
+    const struct rune_pg_dump_table *x = *(struct rune_pg_dump_table *const *)a,
+                                    *y = *(struct rune_pg_dump_table *const *)b;
     return x->size < y->size ? 1 : x->size > y->size ? -1 : strcmp(x->name, y->name);
 }
 
@@ -346,16 +343,14 @@ static int sink(void *ctx, const char *line, size_t n, char *err, size_t errlen)
 
 /* Copies table t into its spool: its COPY statement, its lines, and the
  * end-of-data marker. */
-static int dump_table(struct rune_pg_dump *d, PGconn *conn, struct rune_pg_dump_table *t, size_t idx, char *buf,
-                      char *err, size_t errlen)
+static int dump_table(struct rune_pg_dump *d, PGconn *conn, struct rune_pg_dump_table *t,
+                      size_t idx, char *buf, char *err, size_t errlen)
 {
     /* NOWAIT: if someone queued an ACCESS EXCLUSIVE lock after the
      * leader's, waiting here would wait for the leader, i.e. forever */
-    size_t n = strlen(t->qualified) + 64;
-    char *sql = malloc(n);
+    char *sql = rune_pg_sqlf("LOCK TABLE %s IN ACCESS SHARE MODE NOWAIT", t->qualified);
     if (!sql)
         abort();
-    snprintf(sql, n, "LOCK TABLE %s IN ACCESS SHARE MODE NOWAIT", t->qualified);
     char why[512];
     int rc = rune_pg_run(d->c, conn, sql, why, sizeof why);
     free(sql);
@@ -373,11 +368,9 @@ static int dump_table(struct rune_pg_dump *d, PGconn *conn, struct rune_pg_dump_
         return -1;
     struct rune_rowhash h;
     rune_rowhash_init(&h);
-    size_t flen = strlen(t->qualified) + 8;
-    char *from = malloc(flen);
+    char *from = rune_pg_sqlf("%s%s", t->only ? "ONLY " : "", t->qualified);
     if (!from)
         abort();
-    snprintf(from, flen, "%s%s", t->only ? "ONLY " : "", t->qualified);
     rc = spool_put(&s, t->copy, strlen(t->copy), err, errlen);
     rc = rc ? rc : spool_put(&s, "\n", 1, err, errlen);
     rc = rc ? rc : rune_pg_copy_out(d->c, conn, from, sink, &s, &h, err, errlen);
@@ -434,12 +427,10 @@ static int join_snapshot(struct rune_pg_dump *d, PGconn *conn, char *err, size_t
                  d->snapshot);
         return -1;
     }
-    size_t n = strlen(lit) + 32;
-    char *sql = malloc(n);
+    char *sql = rune_pg_sqlf("SET TRANSACTION SNAPSHOT %s", lit);
+    PQfreemem(lit);
     if (!sql)
         abort();
-    snprintf(sql, n, "SET TRANSACTION SNAPSHOT %s", lit);
-    PQfreemem(lit);
     int rc = rune_pg_run(d->c, conn, sql, err, errlen);
     free(sql);
     return rc;
@@ -503,8 +494,9 @@ static int append(struct rune_artifact_writer *w, const char *spool, const char 
 
 /* Writes the backup at dest from the spools, in file order: pre-data, the
  * tables by name, the rest of the data, post-data. */
-static json_t *assemble(struct rune_pg_dump *d, const char *dest, const char *source, const char *point,
-                        const struct rune_pg_dump_parts *p, json_t *info, char *err, size_t errlen)
+static json_t *assemble(struct rune_pg_dump *d, const char *dest, const char *source,
+                        const char *point, const struct rune_pg_dump_parts *p, json_t *info,
+                        char *err, size_t errlen)
 {
     struct rune_artifact_meta meta = {.engine = "postgres",
                                       .source = source,
@@ -579,20 +571,21 @@ static int destination(struct rune_call *c, const char *db, char *out, size_t le
 }
 
 /* The snapshot and what it says about the server, read in the leader. */
-static int open_snapshot(struct rune_pg_dump *d, PGconn *conn, char *point, size_t plen, json_t *info,
-                         char *err, size_t errlen)
+static int open_snapshot(struct rune_pg_dump *d, PGconn *conn, char *point, size_t plen,
+                         json_t *info, char *err, size_t errlen)
 {
     if (rune_pg_run_all(d->c, conn, SESSION, err, errlen) != 0)
         return -1;
     /* statement_timestamp() is taken before the snapshot: every transaction
      * committed before the recovery point is in the backup */
-    PGresult *r = rune_pg_exec(d->c, conn,
-                       "SELECT pg_export_snapshot(), to_char(statement_timestamp() AT TIME ZONE "
-                       "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), current_database(), "
-                       "current_setting('server_version'), pg_encoding_to_char(d.encoding), "
-                       "d.datcollate, d.datctype FROM pg_database d "
-                       "WHERE d.datname = current_database()",
-                       0, NULL, err, errlen);
+    PGresult *r =
+        rune_pg_exec(d->c, conn,
+                     "SELECT pg_export_snapshot(), to_char(statement_timestamp() AT TIME ZONE "
+                     "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), current_database(), "
+                     "current_setting('server_version'), pg_encoding_to_char(d.encoding), "
+                     "d.datcollate, d.datctype FROM pg_database d "
+                     "WHERE d.datname = current_database()",
+                     0, NULL, err, errlen);
     if (!r)
         return -1;
     snprintf(d->snapshot, sizeof d->snapshot, "%s", PQgetvalue(r, 0, 0));
@@ -626,8 +619,8 @@ static void wait_workers(struct rune_pg_dump *d, pthread_t *th, int n)
         pthread_join(th[i], NULL);
 }
 
-static void set_outputs(struct rune_call *c, const struct rune_pg_dump *d, const char *dest, json_t *m,
-                        json_t *info, long long t0)
+static void set_outputs(struct rune_call *c, const struct rune_pg_dump *d, const char *dest,
+                        json_t *m, json_t *info, long long t0)
 {
     json_t *o = rune_call_outputs(c);
     char *mpath = rune_artifact_manifest_path(dest);

@@ -67,12 +67,13 @@ static int partition_patterns(struct rune_pg_dump *d, PGconn *conn, const char *
         if (t->kind != 'p' || t->selected != selected)
             continue;
         const char *params[1] = {t->qualified};
-        PGresult *r = rune_pg_exec(d->c, conn,
-                           "SELECT n.nspname, c.relname FROM pg_partition_tree($1::regclass) p "
-                           "JOIN pg_class c ON c.oid = p.relid "
-                           "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                           "WHERE p.level > 0",
-                           1, params, err, errlen);
+        PGresult *r =
+            rune_pg_exec(d->c, conn,
+                         "SELECT n.nspname, c.relname FROM pg_partition_tree($1::regclass) p "
+                         "JOIN pg_class c ON c.oid = p.relid "
+                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE p.level > 0",
+                         1, params, err, errlen);
         if (!r)
             return -1;
         for (int k = 0; k < PQntuples(r); k++) {
@@ -135,7 +136,8 @@ static int run_pg_dump(struct rune_pg_dump *d, PGconn *conn, char **env, char *e
 
 /* pg_restore -f: one section of rest.dump as plain SQL, into WORK/NAME;
  * with `list`, only the entries that WORK/list names (pg_restore -L). */
-static int section_sql(struct rune_pg_dump *d, const char *section, const char *name, const char *list)
+static int section_sql(struct rune_pg_dump *d, const char *section, const char *name,
+                       const char *list)
 {
     char prog[PATH_MAX], in[PATH_MAX], out[PATH_MAX], sec[64], file[PATH_MAX + 8];
     char use[PATH_MAX + 16];
@@ -271,7 +273,8 @@ static int sql_spool(struct rune_pg_dump *d, const char *name, const char *head,
     return m ? 0 : -1;
 }
 
-int rune_pg_dump_schema(struct rune_pg_dump *d, PGconn *leader, const char *point, struct rune_pg_dump_parts *p)
+int rune_pg_dump_schema(struct rune_pg_dump *d, PGconn *leader, const char *point,
+                        struct rune_pg_dump_parts *p)
 {
     char err[1024];
     char **env = rune_pg_env(leader, NULL);
@@ -310,4 +313,3 @@ int rune_pg_dump_schema(struct rune_pg_dump *d, PGconn *leader, const char *poin
     EVP_MD_CTX_free(fp);
     return st;
 }
-

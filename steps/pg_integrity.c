@@ -176,9 +176,9 @@ static char *orphan_where(PGresult *r, int i)
     if (col_true(r, i, "match_full") && n > 1)
         snprintf(full, sizeof full, " OR num_nonnulls(%.200s) BETWEEN 1 AND %d", col(r, i, "keys"),
                  n - 1);
-    return rune_pg_check_sqlf("(%s AND NOT EXISTS (SELECT 1 FROM %s%s p WHERE %s))%s",
-                              col(r, i, "notnull"), col_true(r, i, "parent_only") ? "ONLY " : "",
-                              col(r, i, "parent"), col(r, i, "match"), full);
+    return rune_pg_sqlf("(%s AND NOT EXISTS (SELECT 1 FROM %s%s p WHERE %s))%s",
+                        col(r, i, "notnull"), col_true(r, i, "parent_only") ? "ONLY " : "",
+                        col(r, i, "parent"), col(r, i, "match"), full);
 }
 
 static void check_one_fk(struct scan *s, PGresult *r, int i)
@@ -186,8 +186,8 @@ static void check_one_fk(struct scan *s, PGresult *r, int i)
     const char *name = col(r, i, "conname"), *table = col(r, i, "child_name");
     const char *from = col_true(r, i, "child_only") ? "ONLY " : "";
     char *where = orphan_where(r, i);
-    char *sql = where ? rune_pg_check_sqlf("SELECT count(*) FROM %s%s c WHERE %s", from,
-                                           col(r, i, "child"), where)
+    char *sql = where ? rune_pg_sqlf("SELECT count(*) FROM %s%s c WHERE %s", from,
+                                     col(r, i, "child"), where)
                       : NULL;
     char err[512], detail[1024];
     long long n = count_of(s, sql, err, sizeof err);
@@ -196,8 +196,8 @@ static void check_one_fk(struct scan *s, PGresult *r, int i)
         snprintf(detail, sizeof detail, "could not check: %s", err);
         add_problem(s, problem("foreign_key", name, table, detail, -1, NULL));
     } else if (n > 0) {
-        sql = rune_pg_check_sqlf("SELECT %s FROM %s%s c WHERE %s LIMIT %d", col(r, i, "keys"), from,
-                                 col(r, i, "child"), where, SAMPLE_ROWS);
+        sql = rune_pg_sqlf("SELECT %s FROM %s%s c WHERE %s LIMIT %d", col(r, i, "keys"), from,
+                           col(r, i, "child"), where, SAMPLE_ROWS);
         snprintf(detail, sizeof detail, "%lld row%s of %s (%s) with no match in %s (%s)%s", n,
                  n == 1 ? "" : "s", table, col(r, i, "ckeys"), col(r, i, "parent_name"),
                  col(r, i, "pkeys"),
@@ -248,8 +248,8 @@ static void report_check(struct scan *s, PGresult *r, int i, long long n, const 
         snprintf(detail, sizeof detail, "could not check: %s", err);
         add_problem(s, problem("check_constraint", name, table, detail, -1, NULL));
     } else if (n > 0) {
-        char *sql = rune_pg_check_sqlf("SELECT ctid FROM ONLY %s WHERE NOT (%s) LIMIT %d",
-                                       col(r, i, "rel"), col(r, i, "expr"), SAMPLE_ROWS);
+        char *sql = rune_pg_sqlf("SELECT ctid FROM ONLY %s WHERE NOT (%s) LIMIT %d",
+                                 col(r, i, "rel"), col(r, i, "expr"), SAMPLE_ROWS);
         snprintf(detail, sizeof detail, "%lld row%s of %s violate CHECK %.400s%s", n,
                  n == 1 ? "" : "s", table, col(r, i, "expr"),
                  col_true(r, i, "convalidated") ? "" : "; the constraint is NOT VALID");
@@ -284,8 +284,8 @@ static void check_table_constraints(struct scan *s, PGresult *r, int from, int t
         return;
     }
     for (int i = from; i < to && !rune_call_cancelled(s->c); i++) {
-        sql = rune_pg_check_sqlf("SELECT count(*) FROM ONLY %s WHERE NOT (%s)", col(r, i, "rel"),
-                                 col(r, i, "expr"));
+        sql = rune_pg_sqlf("SELECT count(*) FROM ONLY %s WHERE NOT (%s)", col(r, i, "rel"),
+                           col(r, i, "expr"));
         long long n = count_of(s, sql, err, sizeof err);
         free(sql);
         if (!rune_call_cancelled(s->c))
@@ -340,13 +340,13 @@ static void check_one_unique(struct scan *s, PGresult *r, int i)
 {
     const char *name = col(r, i, "name"), *table = col(r, i, "tbl"), *pred = col(r, i, "pred");
     bool nulls = col_true(r, i, "nulls_not_distinct");
-    char *where = rune_pg_check_sqlf("%s%s%s%s", nulls ? "true" : col(r, i, "notnull"),
-                                     *pred ? " AND (" : "", pred, *pred ? ")" : "");
-    char *groups = where ? rune_pg_check_sqlf("FROM %s%s WHERE %s GROUP BY %s HAVING count(*) > 1",
-                                              col_true(r, i, "only") ? "ONLY " : "",
-                                              col(r, i, "rel"), where, col(r, i, "keys"))
+    char *where = rune_pg_sqlf("%s%s%s%s", nulls ? "true" : col(r, i, "notnull"),
+                               *pred ? " AND (" : "", pred, *pred ? ")" : "");
+    char *groups = where ? rune_pg_sqlf("FROM %s%s WHERE %s GROUP BY %s HAVING count(*) > 1",
+                                        col_true(r, i, "only") ? "ONLY " : "", col(r, i, "rel"),
+                                        where, col(r, i, "keys"))
                          : NULL;
-    char *sql = groups ? rune_pg_check_sqlf("SELECT count(*) FROM (SELECT 1 %s) d", groups) : NULL;
+    char *sql = groups ? rune_pg_sqlf("SELECT count(*) FROM (SELECT 1 %s) d", groups) : NULL;
     char err[512], detail[1024];
     long long n = count_of(s, sql, err, sizeof err);
     free(sql);
@@ -354,8 +354,8 @@ static void check_one_unique(struct scan *s, PGresult *r, int i)
         snprintf(detail, sizeof detail, "could not check: %s", err);
         add_problem(s, problem("unique", name, table, detail, -1, NULL));
     } else if (n > 0) {
-        sql = rune_pg_check_sqlf("SELECT %s, count(*) AS rows %s LIMIT %d", col(r, i, "keys"),
-                                 groups, SAMPLE_ROWS);
+        sql = rune_pg_sqlf("SELECT %s, count(*) AS rows %s LIMIT %d", col(r, i, "keys"), groups,
+                           SAMPLE_ROWS);
         snprintf(detail, sizeof detail,
                  "%lld key value%s of %s (%s) appear%s more than once under a unique index", n,
                  n == 1 ? "" : "s", table, col(r, i, "keys"), n == 1 ? "s" : "");

@@ -300,12 +300,10 @@ static int count_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job 
                  *why ? why : "no memory (free memory on this host and run the step again)");
         return -1;
     }
-    size_t n = strlen(q) + 32;
-    char *sql = malloc(n);
+    char *sql = rune_pg_sqlf("SELECT count(*) FROM %s", q);
+    free(q);
     if (!sql)
         abort();
-    snprintf(sql, n, "SELECT count(*) FROM %s", q);
-    free(q);
     PGresult *res = rune_pg_exec(p->r->c, conn, sql, 0, NULL, err, errlen);
     free(sql);
     if (!res)

@@ -176,8 +176,8 @@ static int run_action(struct rune_call *c, PGconn *conn, const struct action *a,
     int st = RUNE_STEP_OK;
     char *dbq = PQescapeIdentifier(conn, PQdb(conn), strlen(PQdb(conn)));
     for (size_t i = 0; st == RUNE_STEP_OK && (t ? t[i].name != NULL : i == 0); i++) {
-        char *sql = t ? rune_pg_check_sqlf(a->table_sql, t[i].quoted)
-                      : rune_pg_check_sqlf(a->database_sql, dbq);
+        char *sql =
+            t ? rune_pg_sqlf(a->table_sql, t[i].quoted) : rune_pg_sqlf(a->database_sql, dbq);
         if (!sql) {
             st = rune_call_fail(c,
                                 "no memory for the %s statement%s%s in database %s: free memory on "
