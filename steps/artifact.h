@@ -26,9 +26,14 @@
  * are the same whatever the number of threads. The pool lives from open to
  * commit/abort (or close); nothing is left running after those.
  *
+ * Files: artifact_write.c (writing, assembling), artifact_read.c (the
+ * manifest, reading, verifying), over pool.h (the worker threads) and
+ * safefile.h (how files are put in place).
+ *
  * This library sits beside the step families: it includes no engine header
- * but clock.h, whose UTC times the manifest records (it takes no rune_call; callers pass a cancel callback where a loop can
- * be long) and reports errors as text for a person in a caller's buffer.
+ * but clock.h, whose UTC times the manifest records (it takes no
+ * rune_call; callers pass a cancel callback where a loop can be long) and
+ * reports errors as text for a person in a caller's buffer.
  */
 #ifndef RUNE_ARTIFACT_H
 #define RUNE_ARTIFACT_H
@@ -195,46 +200,5 @@ int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, vo
 int rune_artifact_verify_sums(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
                               struct rune_artifact_check *chk);
 void rune_artifact_check_release(struct rune_artifact_check *chk);
-
-/* ---- Safe files: temp name beside the target, fsync, rename, fsync dir ----
- *
- * The way every file a step produces is put in place (backups, copies,
- * decompressed and decrypted files), so a crash or failure never leaves a
- * half-written file under the final name. */
-struct rune_safe_file {
-    int fd;     /* write here */
-    char *tmp;  /* ".NAME.partial-XXXXXX" in the target's directory */
-    char *path; /* the final name */
-};
-
-/* Creates the temp file (mkostemp: O_CREAT|O_EXCL, an unpredictable name,
- * 0600 from the start) and gives it `mode` without the set-id and sticky
- * bits (no umask: callers pass 0600 for backups, or the mode of the file
- * they copy). Refuses a directory every user can write that has no sticky
- * bit (shareddir.h). With overwrite false, fails early if path exists.
- * Returns 0 or -1 with err filled. */
-int rune_safe_file_open(struct rune_safe_file *f, const char *path, bool overwrite, mode_t mode,
-                        char *err, size_t errlen);
-/* fsync, rename into place (refusing to replace an existing file unless
- * overwrite; the check and the rename are one atomic step), fsync the
- * directory. Frees f's strings. On failure the temp file is removed, and
- * with overwrite false nothing is left under the final name either. */
-int rune_safe_file_commit(struct rune_safe_file *f, bool overwrite, char *err, size_t errlen);
-/* Removes the temp file and frees f's strings. Safe on a zeroed f. */
-void rune_safe_file_abort(struct rune_safe_file *f);
-
-/* `p` made absolute against `base` (when p is relative and base is set),
- * without empty or "." components and trailing slashes; ".." is kept as
- * written. For the path parameters of steps, resolved against
- * rune_call_cwd. Malloc'd; NULL when out of memory. */
-char *rune_path_resolve(const char *base, const char *p);
-
-/* Lower-case hex of n bytes into out (2n + 1 bytes). */
-void rune_hex(const unsigned char *d, size_t n, char *out);
-
-/* write(2) until done, retrying EINTR. Returns 0 or -1 (errno set). */
-int rune_write_all(int fd, const void *buf, size_t len);
-/* read(2) until len or end of file, retrying EINTR. Bytes read, or -1. */
-ssize_t rune_read_full(int fd, void *buf, size_t len);
 
 #endif

@@ -24,14 +24,8 @@
 #include <unistd.h>
 
 #include "artifact.h"
+#include "pathparam.h"
 #include "step.h"
-
-/* A path parameter, absolute against the directory rune was started in.
- * Malloc'd; NULL when p is NULL. */
-static char *resolve(struct rune_call *c, const char *p)
-{
-    return p ? rune_path_resolve(rune_call_cwd(c), p) : NULL;
-}
 
 static bool cancel_cb(void *ctx)
 {
@@ -157,6 +151,21 @@ static int scan(struct rune_call *c, const char *dir, const char *pattern, struc
     return RUNE_STEP_OK;
 }
 
+/* scan of the directory the `dir` parameter names, for the names
+ * `pattern` matches; *dir is its absolute path (malloc'd; NULL after
+ * failing the call when it could not be made). Returns a rune_status. */
+static int scan_dir(struct rune_call *c, char **dir, struct listing *l)
+{
+    memset(l, 0, sizeof *l);
+    *dir = rune_path_param(c, rune_call_str(c, "dir"));
+    if (!*dir)
+        return rune_call_fail(c,
+                              "no memory for the path of backup directory %s: free memory on this "
+                              "host and run the step again",
+                              rune_call_str(c, "dir"));
+    return scan(c, *dir, rune_call_str(c, "pattern"), l);
+}
+
 /* Full verification of one entry; returns a cancel status or OK. */
 static int verify_entry(struct rune_call *c, struct entry *e)
 {
@@ -200,14 +209,9 @@ static json_t *entry_json(const struct entry *e, long long now_ms)
 
 static int list_run(struct rune_call *c)
 {
-    char *dir = resolve(c, rune_call_str(c, "dir"));
-    if (!dir)
-        return rune_call_fail(c,
-                              "no memory for the path of backup directory %s: free memory on this "
-                              "host and run the step again",
-                              rune_call_str(c, "dir"));
+    char *dir;
     struct listing l;
-    int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
+    int rc = scan_dir(c, &dir, &l);
     if (rc != RUNE_STEP_OK) {
         free(dir);
         return rc;
@@ -273,7 +277,7 @@ static void copy_field(json_t *o, json_t *m, const char *key)
 
 static int verify_run(struct rune_call *c)
 {
-    char *path = resolve(c, rune_call_str(c, "path"));
+    char *path = rune_path_param(c, rune_call_str(c, "path"));
     if (!path)
         return rune_call_fail(
             c,
@@ -328,7 +332,7 @@ static int verify_plan(struct rune_call *c)
 
 static int info_run(struct rune_call *c)
 {
-    char *path = resolve(c, rune_call_str(c, "path"));
+    char *path = rune_path_param(c, rune_call_str(c, "path"));
     if (!path)
         return rune_call_fail(
             c,
@@ -486,15 +490,12 @@ static int remove_backup(const struct entry *e, char *err, size_t errlen)
 
 static int prune_run(struct rune_call *c)
 {
-    char *dir = resolve(c, rune_call_str(c, "dir"));
-    if (!dir)
-        return rune_call_fail(c,
-                              "no memory for the path of backup directory %s: free memory on this "
-                              "host and run the step again",
-                              rune_call_str(c, "dir"));
-    bool dry = rune_call_bool(c, "dry");
+    char *dir;
     struct listing l;
-    int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
+    int rc = scan_dir(c, &dir, &l);
+    if (!dir)
+        return rc;
+    bool dry = rune_call_bool(c, "dry");
     if (rc == RUNE_STEP_OK)
         rc = retention(c, &l);
     if (rc == RUNE_STEP_OK && l.n > 0)
@@ -548,14 +549,9 @@ static int prune_run(struct rune_call *c)
  * run would delete if the newest backup verifies. */
 static int prune_plan(struct rune_call *c)
 {
-    char *dir = resolve(c, rune_call_str(c, "dir"));
-    if (!dir)
-        return rune_call_fail(c,
-                              "no memory for the path of backup directory %s: free memory on this "
-                              "host and run the step again",
-                              rune_call_str(c, "dir"));
+    char *dir;
     struct listing l;
-    int rc = scan(c, dir, rune_call_str(c, "pattern"), &l);
+    int rc = scan_dir(c, &dir, &l);
     if (rc == RUNE_STEP_OK)
         rc = retention(c, &l);
     if (rc != RUNE_STEP_OK) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "artifact.h"
+#include "pathparam.h"
 
 const struct rune_output rune_counts_outputs[] = {
     {"ok", RUNE_T_BOOL, "every table within tolerance"},
@@ -19,7 +20,7 @@ const struct rune_output rune_counts_outputs[] = {
 
 json_t *rune_counts_manifest(struct rune_call *c, const char *path, char *why, size_t len)
 {
-    char *p = rune_path_resolve(rune_call_cwd(c), path);
+    char *p = rune_path_param(c, path);
     if (!p) {
         snprintf(why, len,
                  "no memory for the path of manifest %s: free memory on this host and run the "

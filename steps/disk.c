@@ -13,15 +13,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "artifact.h"
+#include "pathparam.h"
 #include "step.h"
-
-/* A path parameter, absolute against the directory rune was started in.
- * Malloc'd; NULL when p is NULL. */
-static char *resolve(struct rune_call *c, const char *p)
-{
-    return p ? rune_path_resolve(rune_call_cwd(c), p) : NULL;
-}
 
 /* "1.2 GiB", "5 GiB", "512 B": binary units, one decimal unless whole. */
 static void human(double bytes, char *buf, size_t len)
@@ -69,7 +62,7 @@ static int check_run(struct rune_call *c)
     if (json_is_number(min_pct) &&
         (json_number_value(min_pct) < 0 || json_number_value(min_pct) > 100))
         return rune_call_fail(c, "min_free_percent must be between 0 and 100");
-    char *path = resolve(c, rune_call_str(c, "path"));
+    char *path = rune_path_param(c, rune_call_str(c, "path"));
     if (!path)
         return rune_call_fail(
             c, "no memory for the path %s: free memory on this host and run the step again",

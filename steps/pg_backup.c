@@ -133,6 +133,40 @@ int rune_pg_tool_run(struct rune_call *c, char *const *argv, char *const *env,
     return status;
 }
 
+/* ---- parameters ---- */
+
+json_t *rune_pg_strlist(struct rune_call *c, const char *param)
+{
+    json_t *v = json_object_get(rune_call_params(c), param);
+    if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
+        return NULL;
+    if (json_is_string(v))
+        return json_pack("[O]", v);
+    return json_incref(v);
+}
+
+const char *rune_pg_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* ---- what a step made ---- */
+
+void rune_pg_report_artifact(struct rune_call *c, const char *path, const char *sha256,
+                             long long bytes)
+{
+    json_t *o = rune_call_outputs(c);
+    json_object_set_new(o, "path", json_string(path));
+    json_object_set_new(o, "sha256", json_string(sha256));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
+}
+
+void rune_pg_report_recovery_point(struct rune_call *c, const char *iso)
+{
+    if (iso)
+        json_object_set_new(rune_call_outputs(c), "recovery_point", json_string(iso));
+}
+
 /* ---- work directories ---- */
 
 char *rune_pg_workdir(const char *path, char *err, size_t errlen)

@@ -1,14 +1,16 @@
 /*
  * pg_backup.h — what the parts of the pg_backup family share: pg.dump
- * (pg_dump.c), pg.restore (pg_restore.c) and its loader of pg.dump
- * backups (pg_load.c), and pg_backup.c, which holds the family's table
- * and: running the PostgreSQL client programs (pg_dump, pg_restore, psql)
+ * (pg_dump.c, pg_dump_schema.c), pg.restore (pg_restore.c,
+ * pg_restore_pgdump.c) and its loader of pg.dump backups (pg_load.c,
+ * pg_jobs.c, pg_postdata.c), and pg_backup.c, which holds the family's
+ * table and: running the PostgreSQL client programs (pg_dump, pg_restore, psql)
  * against the server a connection reached, with the password in their
  * environment and never on their command line; hidden work directories;
  * and the layout a pg.dump backup records in its manifest
  * (docs/postgres.md).
  *
- * Internal to the family: only those four files include it.
+ * Internal to the family: only its files include it (pg_dump.h and
+ * pg_load.h bring it to theirs).
  */
 #ifndef RUNE_PG_BACKUP_H
 #define RUNE_PG_BACKUP_H
@@ -90,8 +92,18 @@ struct rune_pg_restore {
 int rune_pg_load_all(struct rune_pg_restore *r);
 /* merge: the contents of r->pick's tables replaced in one transaction. */
 int rune_pg_load_merge(struct rune_pg_restore *r);
+/* A pg_dump file (pg_restore_pgdump.c): a plain script through psql in one
+ * transaction, or a custom or directory archive through pg_restore, into
+ * r->load. Return a rune_status (the call's error set). */
+int rune_pg_restore_plain(struct rune_pg_restore *r);
+int rune_pg_restore_archive(struct rune_pg_restore *r);
 /* After psql or pg_restore: r->loaded = every table's row count. */
 int rune_pg_count_tables(struct rune_pg_restore *r);
+/* Runs psql on database r->load, reading the SQL from `file` (NULL: from
+ * input, len bytes), stopping at the first error; in one transaction when
+ * single. Returns a rune_status (the call's error set). */
+int rune_pg_psql(struct rune_pg_restore *r, const char *file, bool single, const char *input,
+                 size_t len);
 /* Fails the call with err, or with why it was stopped when it was
  * cancelled; returns the status. */
 int rune_pg_failed(struct rune_call *c, const char *err);
@@ -116,6 +128,30 @@ void rune_pg_env_free(char **env);
  * standard error) and returns the status; RUNE_STEP_OK otherwise. */
 int rune_pg_tool_run(struct rune_call *c, char *const *argv, char *const *env,
                      const char *stdin_data, size_t stdin_len);
+
+/* ---- parameters ---- */
+
+/* A string or a list of strings (`tables`) as an array: a new reference,
+ * or NULL when absent or empty (an empty list means "not given"). */
+json_t *rune_pg_strlist(struct rune_call *c, const char *param);
+
+/* A string field of a JSON object (a manifest section, a target); NULL
+ * when absent or not a string. */
+const char *rune_pg_str(json_t *o, const char *key);
+
+/* ---- what a step made ---- */
+
+/* The backup pg.dump wrote, as the outputs path, sha256 and bytes, which
+ * the engine records as the run's artifact: the family's one place that
+ * reports a file it made. */
+void rune_pg_report_artifact(struct rune_call *c, const char *path, const char *sha256,
+                             long long bytes);
+
+/* The moment the data a backup holds (or a restore brought back) is
+ * consistent as of (ISO-8601 UTC; "" when unknown), as the output
+ * recovery_point the report takes the RPO from: the family's one place
+ * that reports a recovery point. NULL: none. */
+void rune_pg_report_recovery_point(struct rune_call *c, const char *iso);
 
 /* ---- work directories ---- */
 

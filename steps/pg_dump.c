@@ -20,7 +20,8 @@
  *  3. Meanwhile this thread runs pg_dump once in the same snapshot for
  *     everything but those tables' data (custom format, uncompressed), and
  *     pg_restore -f turns it into plain SQL: pre-data, the rest of the data
- *     (sequence values, large objects) and post-data, each a spool too.
+ *     (sequence values, large objects) and post-data, each a spool too
+ *     (pg_dump_schema.c).
  *  4. The backup is assembled from the spools in file order with
  *     rune_artifact_append (gzip members are copied, not recompressed), so
  *     every section starts a chunk; the manifest records the sections.
@@ -42,11 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "artifact.h"
 #include "names.h"
-#include "pg_backup.h"
+#include "pathparam.h"
+#include "pg_dump.h"
 #include "pgconn.h"
 #include "pgcopy.h"
 #include "rowhash.h"
@@ -54,57 +54,16 @@
 #define SPOOL_BUF (256 << 10) /* COPY lines gathered before a write to the spool */
 #define LOCK_BATCH 500        /* tables per LOCK TABLE statement */
 
-/* One table to dump, and what dumping it found. */
-struct table {
-    char *name;   /* as pg.fingerprint names it: "orders", "sales.orders" */
-    char *schema; /* raw names, for pg_dump patterns */
-    char *rel;
-    char *qualified; /* public.orders, quoted where needed */
-    char *copy;      /* COPY public.orders (id, ...) FROM stdin; */
-    char *keep;      /* per column of SELECT *: 'k' kept, 'd' dropped (generated) */
-    char *ancestors; /* a partition's partitioned tables, names separated by \1 */
-    char kind;       /* 'r' table, 'p' partitioned */
-    bool only;       /* an inheritance parent: its own rows only */
-    bool partition;
-    bool extension; /* belongs to an extension: CREATE EXTENSION makes it */
-    bool selected;
-    long long size; /* bytes on disk, to start the largest first */
-    /* set by the worker that dumped it */
-    char spool[PATH_MAX];
-    long long rows;     /* rows in its COPY block */
-    long long rows_all; /* rows as SELECT * sees them (with inheritance children) */
-    char hash_all[65];  /* their content hash, as pg.fingerprint computes it */
-};
-
-/* The state shared by the calling thread and the workers. */
-struct dump {
-    struct rune_call *c;
-    const char *dbname;
-    char snapshot[128];
-    char *work;
-    int level;
-    struct table *t;
-    size_t nt;
-    struct table **order; /* selected tables, largest first */
-    size_t nsel;
-    pthread_mutex_t mu;
-    size_t next;        /* next in order to hand out (mu) */
-    char failure[1024]; /* the first worker failure (mu) */
-    atomic_bool stop;
-    atomic_llong rows_done;
-    atomic_int tables_done;
-};
-
 /* One thread's spool being written. */
 struct spool {
-    struct dump *d;
-    struct table *t;
+    struct rune_pg_dump *d;
+    struct rune_pg_dump_table *t;
     struct rune_artifact_writer *w;
     char *buf, *line;
     size_t len, line_cap;
 };
 
-static void table_free(struct table *t)
+static void table_free(struct rune_pg_dump_table *t)
 {
     free(t->name);
     free(t->schema);
@@ -123,7 +82,7 @@ static char *dup_or_die(const char *s)
     return d;
 }
 
-static void set_failure(struct dump *d, const char *msg)
+static void set_failure(struct rune_pg_dump *d, const char *msg)
 {
     pthread_mutex_lock(&d->mu);
     if (!d->failure[0])
@@ -147,7 +106,7 @@ static const char *const SESSION[] = {
 
 /* Every table pg.fingerprint would list, plus partitions and extension
  * tables (which are dumped only when named), with what COPY needs. */
-static int list_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
+static int list_tables(struct rune_pg_dump *d, PGconn *conn, char *err, size_t errlen)
 {
     PGresult *r = rune_pg_exec(
         d->c, conn,
@@ -181,7 +140,7 @@ static int list_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
     if (!d->t)
         abort();
     for (size_t i = 0; i < d->nt; i++) {
-        struct table *t = &d->t[i];
+        struct rune_pg_dump_table *t = &d->t[i];
         int row = (int)i;
         t->name = dup_or_die(PQgetvalue(r, row, 0));
         t->schema = dup_or_die(PQgetvalue(r, row, 1));
@@ -193,14 +152,10 @@ static int list_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
         t->extension = PQgetvalue(r, row, 7)[0] == 't';
         t->size = strtoll(PQgetvalue(r, row, 8), NULL, 10);
         const char *cols = PQgetvalue(r, row, 9);
-        size_t n = strlen(t->qualified) + strlen(cols) + 32;
-        t->copy = malloc(n);
+        t->copy = *cols ? rune_pg_sqlf("COPY %s (%s) FROM stdin;", t->qualified, cols)
+                        : rune_pg_sqlf("COPY %s FROM stdin;", t->qualified);
         if (!t->copy)
             abort();
-        if (*cols)
-            snprintf(t->copy, n, "COPY %s (%s) FROM stdin;", t->qualified, cols);
-        else
-            snprintf(t->copy, n, "COPY %s FROM stdin;", t->qualified);
         t->keep = dup_or_die(PQgetvalue(r, row, 10));
         t->ancestors = dup_or_die(PQgetvalue(r, row, 11));
     }
@@ -208,7 +163,7 @@ static int list_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
     return 0;
 }
 
-static struct table *find_table(struct dump *d, const char *name)
+static struct rune_pg_dump_table *find_table(struct rune_pg_dump *d, const char *name)
 {
     if (!strncmp(name, "public.", 7))
         name += 7;
@@ -218,25 +173,13 @@ static struct table *find_table(struct dump *d, const char *name)
     return NULL;
 }
 
-/* A string or a list of strings as an array (new reference; NULL if
- * absent or empty: an empty list means "not given"). */
-static json_t *strlist(struct rune_call *c, const char *param)
-{
-    json_t *v = json_object_get(rune_call_params(c), param);
-    if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
-        return NULL;
-    if (json_is_string(v))
-        return json_pack("[O]", v);
-    return json_incref(v);
-}
-
 /* Marks the tables to dump: all of them (but partitions and extension
  * tables, covered by their parent and by CREATE EXTENSION), or those
  * named; minus the excluded. An unknown name fails before anything is
  * written. */
-static int select_tables(struct dump *d, char *err, size_t errlen)
+static int select_tables(struct rune_pg_dump *d, char *err, size_t errlen)
 {
-    json_t *only = strlist(d->c, "tables"), *excl = strlist(d->c, "exclude_tables");
+    json_t *only = rune_pg_strlist(d->c, "tables"), *excl = rune_pg_strlist(d->c, "exclude_tables");
     int rc = 0;
     for (size_t i = 0; i < d->nt; i++)
         d->t[i].selected = !only && !d->t[i].partition && !d->t[i].extension;
@@ -246,7 +189,7 @@ static int select_tables(struct dump *d, char *err, size_t errlen)
         json_t *v;
         json_array_foreach(lists[l], i, v)
         {
-            struct table *t = find_table(d, json_string_value(v));
+            struct rune_pg_dump_table *t = find_table(d, json_string_value(v));
             if (!t) {
                 snprintf(err, errlen,
                          "table \"%s\" (in %s) is not in database %s: name it as pg.fingerprint "
@@ -269,7 +212,7 @@ static int select_tables(struct dump *d, char *err, size_t errlen)
             next = strchr(a, '\1');
             if (next)
                 *next++ = '\0';
-            struct table *up = find_table(d, a);
+            struct rune_pg_dump_table *up = find_table(d, a);
             if (up && up->selected) {
                 snprintf(err, errlen,
                          "tables names both %s and its partition %s: name one or the other (the "
@@ -290,13 +233,14 @@ static int select_tables(struct dump *d, char *err, size_t errlen)
 
 static int by_size_desc(const void *a, const void *b)
 {
-    const struct table *x = *(struct table *const *)a, *y = *(struct table *const *)b;
+    const struct rune_pg_dump_table *x = *(struct rune_pg_dump_table *const *)a,
+                                    *y = *(struct rune_pg_dump_table *const *)b;
     return x->size < y->size ? 1 : x->size > y->size ? -1 : strcmp(x->name, y->name);
 }
 
 /* ACCESS SHARE locks on every selected table, in the leader's transaction,
  * as pg_dump takes them: from now on no DDL can change what we dump. */
-static int lock_tables(struct dump *d, PGconn *conn, char *err, size_t errlen)
+static int lock_tables(struct rune_pg_dump *d, PGconn *conn, char *err, size_t errlen)
 {
     char ms[64];
     snprintf(ms, sizeof ms, "SET lock_timeout = %lld", rune_call_int(d->c, "lock_timeout"));
@@ -399,16 +343,14 @@ static int sink(void *ctx, const char *line, size_t n, char *err, size_t errlen)
 
 /* Copies table t into its spool: its COPY statement, its lines, and the
  * end-of-data marker. */
-static int dump_table(struct dump *d, PGconn *conn, struct table *t, size_t idx, char *buf,
-                      char *err, size_t errlen)
+static int dump_table(struct rune_pg_dump *d, PGconn *conn, struct rune_pg_dump_table *t,
+                      size_t idx, char *buf, char *err, size_t errlen)
 {
     /* NOWAIT: if someone queued an ACCESS EXCLUSIVE lock after the
      * leader's, waiting here would wait for the leader, i.e. forever */
-    size_t n = strlen(t->qualified) + 64;
-    char *sql = malloc(n);
+    char *sql = rune_pg_sqlf("LOCK TABLE %s IN ACCESS SHARE MODE NOWAIT", t->qualified);
     if (!sql)
         abort();
-    snprintf(sql, n, "LOCK TABLE %s IN ACCESS SHARE MODE NOWAIT", t->qualified);
     char why[512];
     int rc = rune_pg_run(d->c, conn, sql, why, sizeof why);
     free(sql);
@@ -426,11 +368,9 @@ static int dump_table(struct dump *d, PGconn *conn, struct table *t, size_t idx,
         return -1;
     struct rune_rowhash h;
     rune_rowhash_init(&h);
-    size_t flen = strlen(t->qualified) + 8;
-    char *from = malloc(flen);
+    char *from = rune_pg_sqlf("%s%s", t->only ? "ONLY " : "", t->qualified);
     if (!from)
         abort();
-    snprintf(from, flen, "%s%s", t->only ? "ONLY " : "", t->qualified);
     rc = spool_put(&s, t->copy, strlen(t->copy), err, errlen);
     rc = rc ? rc : spool_put(&s, "\n", 1, err, errlen);
     rc = rc ? rc : rune_pg_copy_out(d->c, conn, from, sink, &s, &h, err, errlen);
@@ -462,9 +402,9 @@ static int dump_table(struct dump *d, PGconn *conn, struct table *t, size_t idx,
     return rc;
 }
 
-static struct table *take(struct dump *d, size_t *idx)
+static struct rune_pg_dump_table *take(struct rune_pg_dump *d, size_t *idx)
 {
-    struct table *t = NULL;
+    struct rune_pg_dump_table *t = NULL;
     pthread_mutex_lock(&d->mu);
     if (d->next < d->nsel && !atomic_load(&d->stop)) {
         *idx = d->next;
@@ -475,7 +415,7 @@ static struct table *take(struct dump *d, size_t *idx)
 }
 
 /* Joins the leader's snapshot: the same data, to the transaction. */
-static int join_snapshot(struct dump *d, PGconn *conn, char *err, size_t errlen)
+static int join_snapshot(struct rune_pg_dump *d, PGconn *conn, char *err, size_t errlen)
 {
     if (rune_pg_run_all(d->c, conn, SESSION, err, errlen) != 0)
         return -1;
@@ -487,12 +427,10 @@ static int join_snapshot(struct dump *d, PGconn *conn, char *err, size_t errlen)
                  d->snapshot);
         return -1;
     }
-    size_t n = strlen(lit) + 32;
-    char *sql = malloc(n);
+    char *sql = rune_pg_sqlf("SET TRANSACTION SNAPSHOT %s", lit);
+    PQfreemem(lit);
     if (!sql)
         abort();
-    snprintf(sql, n, "SET TRANSACTION SNAPSHOT %s", lit);
-    PQfreemem(lit);
     int rc = rune_pg_run(d->c, conn, sql, err, errlen);
     free(sql);
     return rc;
@@ -500,7 +438,7 @@ static int join_snapshot(struct dump *d, PGconn *conn, char *err, size_t errlen)
 
 static void *worker_main(void *arg)
 {
-    struct dump *d = arg;
+    struct rune_pg_dump *d = arg;
     char err[1024] = "";
     PGconn *conn = rune_pg_connect(d->c, d->dbname, err, sizeof err);
     char *buf = malloc(SPOOL_BUF);
@@ -509,7 +447,7 @@ static void *worker_main(void *arg)
     if (!conn || join_snapshot(d, conn, err, sizeof err) != 0) {
         set_failure(d, err);
     } else {
-        struct table *t;
+        struct rune_pg_dump_table *t;
         size_t idx;
         while ((t = take(d, &idx))) {
             if (dump_table(d, conn, t, idx, buf, err, sizeof err) != 0) {
@@ -523,256 +461,6 @@ static void *worker_main(void *arg)
     if (conn)
         PQfinish(conn);
     return NULL;
-}
-
-/* ---- pg_dump for everything else ---- */
-
-static int push(char ***argv, size_t *n, size_t *cap, char *s)
-{
-    if (!s)
-        abort();
-    if (*n + 2 > *cap) {
-        *cap = *cap ? *cap * 2 : 32;
-        char **a = realloc(*argv, *cap * sizeof **argv);
-        if (!a)
-            abort();
-        *argv = a;
-    }
-    (*argv)[(*n)++] = s;
-    (*argv)[*n] = NULL;
-    return 0;
-}
-
-static char *opt(const char *flag, const char *value)
-{
-    size_t n = strlen(flag) + strlen(value) + 2;
-    char *s = malloc(n);
-    if (!s)
-        abort();
-    snprintf(s, n, "%s=%s", flag, value);
-    return s;
-}
-
-static void argv_free(char **argv)
-{
-    for (char **a = argv; a && *a; a++)
-        free(*a);
-    free(argv);
-}
-
-/* The partitions (all levels) of the selected partitioned tables: pg_dump
- * names tables one by one and must exclude or include them too. As
- * patterns, appended after `flag`. */
-static int partition_patterns(struct dump *d, PGconn *conn, const char *flag, bool selected,
-                              char ***argv, size_t *n, size_t *cap, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < d->nt; i++) {
-        struct table *t = &d->t[i];
-        if (t->kind != 'p' || t->selected != selected)
-            continue;
-        const char *params[1] = {t->qualified};
-        PGresult *r = rune_pg_exec(d->c, conn,
-                           "SELECT n.nspname, c.relname FROM pg_partition_tree($1::regclass) p "
-                           "JOIN pg_class c ON c.oid = p.relid "
-                           "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                           "WHERE p.level > 0",
-                           1, params, err, errlen);
-        if (!r)
-            return -1;
-        for (int k = 0; k < PQntuples(r); k++) {
-            char *pat = rune_pg_pattern(PQgetvalue(r, k, 0), PQgetvalue(r, k, 1));
-            push(argv, n, cap, opt(flag, pat));
-            free(pat);
-        }
-        PQclear(r);
-    }
-    return 0;
-}
-
-/* pg_dump -Fc of everything but the selected tables' data, in the
- * snapshot, into WORK/rest.dump. */
-static int run_pg_dump(struct dump *d, PGconn *conn, char **env, char *err, size_t errlen)
-{
-    char prog[PATH_MAX], path[PATH_MAX];
-    char **argv = NULL;
-    size_t n = 0, cap = 0;
-    snprintf(path, sizeof path, "%s/rest.dump", d->work);
-    push(&argv, &n, &cap, strdup(rune_pg_tool(d->c, "pg_dump", prog, sizeof prog)));
-    push(&argv, &n, &cap, strdup("--format=custom"));
-    push(&argv, &n, &cap, strdup("--compress=0"));
-    push(&argv, &n, &cap, strdup("--no-sync"));
-    push(&argv, &n, &cap, strdup("--no-password"));
-    push(&argv, &n, &cap, strdup("--encoding=UTF8"));
-    push(&argv, &n, &cap, opt("--snapshot", d->snapshot));
-    push(&argv, &n, &cap, opt("--file", path));
-    char lw[32];
-    snprintf(lw, sizeof lw, "%lld", rune_call_int(d->c, "lock_timeout"));
-    push(&argv, &n, &cap, opt("--lock-wait-timeout", lw));
-    json_t *only = strlist(d->c, "tables");
-    bool subset = only != NULL;
-    json_decref(only);
-    for (size_t i = 0; i < d->nt; i++) {
-        struct table *t = &d->t[i];
-        char *pat = rune_pg_pattern(t->schema, t->rel);
-        if (t->selected)
-            push(&argv, &n, &cap, opt("--exclude-table-data", pat));
-        if (t->selected && subset)
-            push(&argv, &n, &cap, opt("--table", pat));
-        if (!t->selected && !subset && !t->partition && !t->extension)
-            push(&argv, &n, &cap, opt("--exclude-table", pat)); /* exclude_tables */
-        free(pat);
-    }
-    int rc =
-        partition_patterns(d, conn, "--exclude-table-data", true, &argv, &n, &cap, err, errlen);
-    if (rc == 0 && subset)
-        rc = partition_patterns(d, conn, "--table", true, &argv, &n, &cap, err, errlen);
-    if (rc == 0 && !subset)
-        rc = partition_patterns(d, conn, "--exclude-table", false, &argv, &n, &cap, err, errlen);
-    int st = RUNE_STEP_FAILED;
-    if (rc == 0)
-        st = rune_pg_tool_run(d->c, argv, env, NULL, 0);
-    else
-        rune_call_fail(d->c, "%s", err);
-    argv_free(argv);
-    return st;
-}
-
-/* pg_restore -f: one section of rest.dump as plain SQL, into WORK/NAME;
- * with `list`, only the entries that WORK/list names (pg_restore -L). */
-static int section_sql(struct dump *d, const char *section, const char *name, const char *list)
-{
-    char prog[PATH_MAX], in[PATH_MAX], out[PATH_MAX], sec[64], file[PATH_MAX + 8];
-    char use[PATH_MAX + 16];
-    snprintf(in, sizeof in, "%s/rest.dump", d->work);
-    snprintf(out, sizeof out, "%s/%s", d->work, name);
-    snprintf(sec, sizeof sec, "--section=%s", section);
-    snprintf(file, sizeof file, "--file=%s", out);
-    snprintf(use, sizeof use, "--use-list=%s/%s", d->work, list ? list : "");
-    char *argv[] = {(char *)rune_pg_tool(d->c, "pg_restore", prog, sizeof prog),
-                    sec,
-                    file,
-                    in,
-                    list ? use : NULL,
-                    NULL};
-    return rune_pg_tool_run(d->c, argv, NULL, NULL, 0);
-}
-
-/* The type of a pg_restore -l line ("3263; 2606 16400 CONSTRAINT public a
- * a_pkey postgres"): whether it is an index or a key that depends only on
- * its table and its data, so that a restore can build it beside others. */
-static bool independent_entry(const char *line)
-{
-    const char *p = strstr(line, "; ");
-    if (!p || line[0] == ';')
-        return false;
-    p += 2;
-    for (int field = 0; field < 2; field++) { /* catalog oid, oid */
-        p = strchr(p, ' ');
-        if (!p)
-            return false;
-        p++;
-    }
-    if (!strncmp(p, "INDEX ATTACH ", 13))
-        return false;
-    return !strncmp(p, "INDEX ", 6) || !strncmp(p, "CONSTRAINT ", 11);
-}
-
-/* Splits post-data in two, in pg_dump's order: indexes.sql (indexes,
- * primary keys, unique and exclusion constraints: each needs only its
- * table, so pg.restore builds them in parallel) and post.sql (the rest:
- * foreign keys, index attachments, triggers, rules, materialized view
- * data, ...). Run one after the other they are pg_dump's post-data. */
-static int post_sql(struct dump *d)
-{
-    char prog[PATH_MAX], in[PATH_MAX], file[PATH_MAX + 8], path[PATH_MAX];
-    snprintf(in, sizeof in, "%s/rest.dump", d->work);
-    snprintf(file, sizeof file, "--file=%s/toc.list", d->work);
-    char *argv[] = {(char *)rune_pg_tool(d->c, "pg_restore", prog, sizeof prog), "--list", file, in,
-                    NULL};
-    int st = rune_pg_tool_run(d->c, argv, NULL, NULL, 0);
-    if (st != RUNE_STEP_OK)
-        return st;
-    snprintf(path, sizeof path, "%s/toc.list", d->work);
-    FILE *toc = fopen(path, "re");
-    snprintf(path, sizeof path, "%s/indexes.list", d->work);
-    FILE *a = fopen(path, "we");
-    snprintf(path, sizeof path, "%s/post.list", d->work);
-    FILE *b = fopen(path, "we");
-    char *line = NULL;
-    size_t cap = 0;
-    while (toc && a && b && getline(&line, &cap, toc) > 0)
-        if (line[0] != ';')
-            fputs(line, independent_entry(line) ? a : b);
-    free(line);
-    bool ok = toc && a && b && !ferror(toc) && !ferror(a) && !ferror(b);
-    if (toc)
-        fclose(toc);
-    ok = (a ? fclose(a) == 0 : false) && ok;
-    ok = (b ? fclose(b) == 0 : false) && ok;
-    if (!ok)
-        return rune_call_fail(d->c, "cannot split pg_dump's table of contents in %s: %s", d->work,
-                              strerror(errno));
-    st = section_sql(d, "post-data", "indexes.sql", "indexes.list");
-    return st != RUNE_STEP_OK ? st : section_sql(d, "post-data", "post.sql", "post.list");
-}
-
-/* Lines of pg_dump output that differ between two dumps of the same
- * schema: the \restrict key and the version comments. */
-static bool volatile_line(const char *l, size_t n)
-{
-    static const char *const pfx[] = {"\\restrict ", "\\unrestrict ", "-- Dumped from ",
-                                      "-- Dumped by ", NULL};
-    for (const char *const *p = pfx; *p; p++)
-        if (n >= strlen(*p) && !strncmp(l, *p, strlen(*p)))
-            return true;
-    return false;
-}
-
-/* Turns WORK/NAME into a spool WORK/NAME.gz, prefixed by `head` (may be
- * NULL) and followed by `tail`; feeds the schema fingerprint (without the
- * lines that change from dump to dump) when fp is given. */
-static int sql_spool(struct dump *d, const char *name, const char *head, const char *tail,
-                     EVP_MD_CTX *fp, char *spool, size_t spool_len, char *err, size_t errlen)
-{
-    char in[PATH_MAX];
-    snprintf(in, sizeof in, "%s/%s", d->work, name);
-    snprintf(spool, spool_len, "%s/%s.gz", d->work, name);
-    FILE *f = fopen(in, "re");
-    if (!f) {
-        snprintf(err, errlen, "cannot read %s: %s", in, strerror(errno));
-        return -1;
-    }
-    struct rune_artifact_meta meta = {.engine = "postgres", .source = name, .level = d->level};
-    struct rune_artifact_writer *w;
-    if (rune_artifact_open(&w, spool, &meta, err, errlen) != 0) {
-        fclose(f);
-        return -1;
-    }
-    int rc = head ? rune_artifact_write(w, head, strlen(head), err, errlen) : 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
-        if (fp && !volatile_line(line, (size_t)n))
-            EVP_DigestUpdate(fp, line, (size_t)n);
-        rc = rune_artifact_write(w, line, (size_t)n, err, errlen);
-    }
-    free(line);
-    if (rc == 0 && ferror(f)) {
-        snprintf(err, errlen, "cannot read %s: %s", in, strerror(errno));
-        rc = -1;
-    }
-    fclose(f);
-    unlink(in);
-    if (rc == 0 && tail)
-        rc = rune_artifact_write(w, tail, strlen(tail), err, errlen);
-    if (rc != 0) {
-        rune_artifact_abort(w);
-        return -1;
-    }
-    json_t *m = rune_artifact_commit(w, NULL, err, errlen);
-    json_decref(m);
-    return m ? 0 : -1;
 }
 
 /* ---- assembling the backup ---- */
@@ -804,15 +492,11 @@ static int append(struct rune_artifact_writer *w, const char *spool, const char 
     return 0;
 }
 
-struct parts {
-    char pre[PATH_MAX], data[PATH_MAX], indexes[PATH_MAX], post[PATH_MAX];
-    char fingerprint[65];
-};
-
 /* Writes the backup at dest from the spools, in file order: pre-data, the
  * tables by name, the rest of the data, post-data. */
-static json_t *assemble(struct dump *d, const char *dest, const char *source, const char *point,
-                        const struct parts *p, json_t *info, char *err, size_t errlen)
+static json_t *assemble(struct rune_pg_dump *d, const char *dest, const char *source,
+                        const char *point, const struct rune_pg_dump_parts *p, json_t *info,
+                        char *err, size_t errlen)
 {
     struct rune_artifact_meta meta = {.engine = "postgres",
                                       .source = source,
@@ -825,7 +509,7 @@ static json_t *assemble(struct dump *d, const char *dest, const char *source, co
     json_t *sections = json_array(), *tables = json_object(), *hashes = json_object();
     int rc = append(w, p->pre, RUNE_PG_SECTION_PRE, sections, NULL, err, errlen);
     for (size_t i = 0; rc == 0 && i < d->nt; i++) {
-        struct table *t = &d->t[i];
+        struct rune_pg_dump_table *t = &d->t[i];
         if (!t->selected)
             continue;
         json_t *e;
@@ -869,7 +553,7 @@ static int destination(struct rune_call *c, const char *db, char *out, size_t le
                        size_t errlen)
 {
     const char *to = rune_call_str(c, "to");
-    char *p = rune_path_resolve(rune_call_cwd(c), to ? to : rune_call_str(c, "dir"));
+    char *p = rune_path_param(c, to ? to : rune_call_str(c, "dir"));
     if (!p) {
         snprintf(err, errlen,
                  "no memory for the path of the backup (%s): free memory on this host and run the "
@@ -887,20 +571,21 @@ static int destination(struct rune_call *c, const char *db, char *out, size_t le
 }
 
 /* The snapshot and what it says about the server, read in the leader. */
-static int open_snapshot(struct dump *d, PGconn *conn, char *point, size_t plen, json_t *info,
-                         char *err, size_t errlen)
+static int open_snapshot(struct rune_pg_dump *d, PGconn *conn, char *point, size_t plen,
+                         json_t *info, char *err, size_t errlen)
 {
     if (rune_pg_run_all(d->c, conn, SESSION, err, errlen) != 0)
         return -1;
     /* statement_timestamp() is taken before the snapshot: every transaction
      * committed before the recovery point is in the backup */
-    PGresult *r = rune_pg_exec(d->c, conn,
-                       "SELECT pg_export_snapshot(), to_char(statement_timestamp() AT TIME ZONE "
-                       "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), current_database(), "
-                       "current_setting('server_version'), pg_encoding_to_char(d.encoding), "
-                       "d.datcollate, d.datctype FROM pg_database d "
-                       "WHERE d.datname = current_database()",
-                       0, NULL, err, errlen);
+    PGresult *r =
+        rune_pg_exec(d->c, conn,
+                     "SELECT pg_export_snapshot(), to_char(statement_timestamp() AT TIME ZONE "
+                     "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), current_database(), "
+                     "current_setting('server_version'), pg_encoding_to_char(d.encoding), "
+                     "d.datcollate, d.datctype FROM pg_database d "
+                     "WHERE d.datname = current_database()",
+                     0, NULL, err, errlen);
     if (!r)
         return -1;
     snprintf(d->snapshot, sizeof d->snapshot, "%s", PQgetvalue(r, 0, 0));
@@ -915,54 +600,8 @@ static int open_snapshot(struct dump *d, PGconn *conn, char *point, size_t plen,
     return 0;
 }
 
-/* pg_dump for everything but the tables' data, turned into the spools of
- * the pre-data, other-data, indexes and post-data sections, and the
- * schema fingerprint. Returns a rune_status (the call's error set). */
-static int schema_parts(struct dump *d, PGconn *leader, const char *point, struct parts *p)
-{
-    char err[1024];
-    char **env = rune_pg_env(leader, NULL);
-    EVP_MD_CTX *fp = EVP_MD_CTX_new();
-    if (!env || !fp || EVP_DigestInit_ex(fp, EVP_sha256(), NULL) != 1) {
-        rune_pg_env_free(env);
-        EVP_MD_CTX_free(fp);
-        return rune_call_fail(d->c,
-                              "no memory for pg_dump's environment and the schema fingerprint of "
-                              "database %s: free memory on this host and run the step again",
-                              PQdb(leader));
-    }
-    int st = run_pg_dump(d, leader, env, err, sizeof err);
-    rune_pg_env_free(env);
-    if (st == RUNE_STEP_OK)
-        st = section_sql(d, "pre-data", "pre.sql", NULL);
-    if (st == RUNE_STEP_OK)
-        st = section_sql(d, "data", "data.sql", NULL);
-    if (st == RUNE_STEP_OK)
-        st = post_sql(d);
-    char head[512], rest[PATH_MAX];
-    snprintf(head, sizeof head,
-             "\n--\n-- Table data as of %s (snapshot %s), one COPY block per table "
-             "(rune pg.dump)\n--\n\nSET client_encoding = 'UTF8';\n\n",
-             point, d->snapshot);
-    snprintf(rest, sizeof rest, "%s/rest.dump", d->work);
-    unlink(rest);
-    if (st == RUNE_STEP_OK &&
-        (sql_spool(d, "pre.sql", NULL, head, fp, p->pre, sizeof p->pre, err, sizeof err) ||
-         sql_spool(d, "data.sql", "\n", NULL, NULL, p->data, sizeof p->data, err, sizeof err) ||
-         sql_spool(d, "indexes.sql", "\n", NULL, fp, p->indexes, sizeof p->indexes, err,
-                   sizeof err) ||
-         sql_spool(d, "post.sql", "\n", NULL, fp, p->post, sizeof p->post, err, sizeof err)))
-        st = rune_call_fail(d->c, "%s; nothing was written", err);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(fp, md, &mdlen);
-    EVP_MD_CTX_free(fp);
-    rune_hex(md, mdlen, p->fingerprint);
-    return st;
-}
-
 /* Waits for the workers, saying how far they are now and then. */
-static void wait_workers(struct dump *d, pthread_t *th, int n)
+static void wait_workers(struct rune_pg_dump *d, pthread_t *th, int n)
 {
     long long last = rune_clock_mono_ms();
     while (atomic_load(&d->tables_done) < (int)d->nsel && !atomic_load(&d->stop)) {
@@ -980,8 +619,8 @@ static void wait_workers(struct dump *d, pthread_t *th, int n)
         pthread_join(th[i], NULL);
 }
 
-static void set_outputs(struct rune_call *c, const struct dump *d, const char *dest, json_t *m,
-                        json_t *info, long long t0)
+static void set_outputs(struct rune_call *c, const struct rune_pg_dump *d, const char *dest,
+                        json_t *m, json_t *info, long long t0)
 {
     json_t *o = rune_call_outputs(c);
     char *mpath = rune_artifact_manifest_path(dest);
@@ -989,15 +628,14 @@ static void set_outputs(struct rune_call *c, const struct dump *d, const char *d
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(m, "tables"), k, v) rows += json_integer_value(v);
-    json_object_set_new(o, "path", json_string(dest));
+    rune_pg_report_artifact(c, dest, rune_pg_str(m, "sha256"),
+                            (long long)json_integer_value(json_object_get(m, "bytes")));
     json_object_set_new(o, "manifest", json_string(mpath ? mpath : ""));
-    json_object_set(o, "bytes", json_object_get(m, "bytes"));
     json_object_set(o, "raw_bytes", json_object_get(m, "raw_bytes"));
-    json_object_set(o, "sha256", json_object_get(m, "sha256"));
     json_object_set(o, "tables", json_object_get(m, "tables"));
     json_object_set_new(o, "table_count", json_integer((json_int_t)d->nsel));
     json_object_set_new(o, "rows", json_integer(rows));
-    json_object_set(o, "recovery_point", json_object_get(m, "recovery_point"));
+    rune_pg_report_recovery_point(c, rune_pg_str(m, "recovery_point"));
     json_object_set(o, "database", json_object_get(info, "database"));
     json_object_set(o, "server_version", json_object_get(info, "server_version"));
     json_object_set_new(o, "seconds", json_real((rune_clock_mono_ms() - t0) / 1000.0));
@@ -1006,7 +644,7 @@ static void set_outputs(struct rune_call *c, const struct dump *d, const char *d
 
 /* Everything after the leader is connected; returns a rune_status. The
  * caller frees d's tables and closes the leader. */
-static int dump_with(struct dump *d, PGconn *leader, long long t0)
+static int dump_with(struct rune_pg_dump *d, PGconn *leader, long long t0)
 {
     struct rune_call *c = d->c;
     char err[1024] = "", point[64], dest[PATH_MAX], where[512];
@@ -1014,7 +652,7 @@ static int dump_with(struct dump *d, PGconn *leader, long long t0)
     int st = RUNE_STEP_FAILED;
     pthread_t th[RUNE_PG_JOBS_MAX];
     int started = 0;
-    struct parts parts = {0};
+    struct rune_pg_dump_parts parts = {0};
     if (open_snapshot(d, leader, point, sizeof point, info, err, sizeof err) != 0 ||
         list_tables(d, leader, err, sizeof err) != 0 || select_tables(d, err, sizeof err) != 0 ||
         lock_tables(d, leader, err, sizeof err) != 0)
@@ -1047,7 +685,7 @@ static int dump_with(struct dump *d, PGconn *leader, long long t0)
         goto fail;
     }
     /* the schema and the rest of the data, while the workers copy */
-    st = schema_parts(d, leader, point, &parts);
+    st = rune_pg_dump_schema(d, leader, point, &parts);
     if (st != RUNE_STEP_OK) {
         atomic_store(&d->stop, true);
         goto out;
@@ -1109,7 +747,7 @@ int rune_pg_dump_run(struct rune_call *c)
     PGconn *leader = rune_pg_connect(c, rune_call_str(c, "database"), err, sizeof err);
     if (!leader)
         return rune_call_cancelled(c) ? rune_pg_cancelled(c) : rune_call_fail(c, "%s", err);
-    struct dump d = {.c = c, .level = (int)level, .dbname = PQdb(leader)};
+    struct rune_pg_dump d = {.c = c, .level = (int)level, .dbname = PQdb(leader)};
     pthread_mutex_init(&d.mu, NULL);
     int st = dump_with(&d, leader, t0);
     PQfinish(leader);

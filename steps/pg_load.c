@@ -3,9 +3,11 @@
  * (pg_restore.c): its sections read straight from their chunks, pre- and
  * post-data through psql, and the tables' COPY blocks with their indexes
  * and keys over a pool of connections, each index built as soon as its
- * table's data is in (as pg_restore -j does); or, in merge mode, the
- * tables' contents replaced in one transaction. Also the pool's other
- * uses: content hashes and row counts of restored tables.
+ * table's data is in (as pg_restore -j does: the pool is pg_jobs.c,
+ * post-data's jobs pg_postdata.c); or, in merge mode, the tables' contents
+ * replaced in one transaction. Also the pool's other uses: content hashes
+ * and row counts of restored tables; and psql for every SQL script a
+ * restore runs.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -16,7 +18,7 @@
 #include <time.h>
 
 #include "artifact.h"
-#include "pg_backup.h"
+#include "pg_load.h"
 #include "pgconn.h"
 #include "pgcopy.h"
 #include "rowhash.h"
@@ -27,20 +29,6 @@ static long long num(json_t *o, const char *key)
 {
     return (long long)json_integer_value(json_object_get(o, key));
 }
-
-static const char *str(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-/* The session of every loading connection: no server-side timeout cuts a
- * long load short (the step's deadline applies). */
-static const char *const LOAD_SESSION[] = {
-    "SET statement_timeout = 0",
-    "SET lock_timeout = 0",
-    "SET idle_in_transaction_session_timeout = 0",
-    NULL,
-};
 
 int rune_pg_failed(struct rune_call *c, const char *err)
 {
@@ -95,7 +83,7 @@ static char *read_section(struct rune_pg_restore *r, json_t *sec, size_t *len, c
                      "section %s of backup %s holds %zu bytes, not the %zu its manifest says: "
                      "the backup is damaged or was edited; restore another (backup.list with "
                      "verify: true finds the good ones)",
-                     str(sec, "section"), r->from, got, want);
+                     rune_pg_str(sec, "section"), r->from, got, want);
         free(buf);
         return NULL;
     }
@@ -104,21 +92,21 @@ static char *read_section(struct rune_pg_restore *r, json_t *sec, size_t *len, c
     return buf;
 }
 
-/* Runs SQL text through psql in database r->load (one transaction when
- * single). */
-static int psql_text(struct rune_pg_restore *r, const char *text, size_t len, bool single)
+int rune_pg_psql(struct rune_pg_restore *r, const char *file, bool single, const char *input,
+                 size_t len)
 {
-    char prog[PATH_MAX];
+    char prog[PATH_MAX], arg[PATH_MAX + 32];
+    snprintf(arg, sizeof arg, "--file=%s", file ? file : "-");
     char *argv[] = {(char *)rune_pg_tool(r->c, "psql", prog, sizeof prog),
                     "--no-psqlrc",
                     "--quiet",
                     "--no-password",
                     "--set=ON_ERROR_STOP=1",
                     "--output=/dev/null",
-                    "--file=-",
+                    arg,
                     single ? "--single-transaction" : NULL,
                     NULL};
-    return rune_pg_tool_run(r->c, argv, r->env, text, len);
+    return rune_pg_tool_run(r->c, argv, r->env, input, len);
 }
 
 static int psql_section(struct rune_pg_restore *r, const char *kind)
@@ -131,60 +119,23 @@ static int psql_section(struct rune_pg_restore *r, const char *kind)
     char *text = read_section(r, sec, &len, err, sizeof err);
     if (!text)
         return rune_pg_failed(r->c, err);
-    int st = psql_text(r, text, len, true);
+    int st = rune_pg_psql(r, NULL, true, text, len);
     free(text);
     return st;
 }
 
 /* ---- loading tables ---- */
 
-struct pool;
-struct job;
-typedef int (*job_fn)(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen);
-
-/* One piece of work for a pool connection. A job may wait for another
- * (an index for its table's data) or for every job that waits for nothing
- * (an index whose table is not known). */
-struct job {
-    json_t *sec;      /* the table's section (rune), or NULL */
-    const char *name; /* for messages */
-    char *sql;        /* a statement to run (owned), or NULL */
-    char *own;        /* the name, when the job owns it */
-    job_fn fn;        /* NULL: the pool's */
-    long deps[3];     /* jobs this one waits for (-1: none) ... */
-    long *more;       /* ... and more of them (owned), nmore */
-    size_t nmore;
-    bool last;      /* waits for every job that waits for nothing */
-    char *locks[2]; /* tables it must not share with a running job (owned), or
-                       NULL */
-    char *table;    /* the table it works on (owned), or NULL */
-    int state;      /* 0 waiting, 1 running, 2 done (under the pool's mu) */
-    long long rows; /* loaded, or counted */
-    char hash[65];
-};
-
-struct pool {
-    struct rune_pg_restore *r;
-    struct job *jobs;
-    size_t n, left; /* jobs not done yet (mu) */
-    size_t firsts;  /* jobs with after < 0 and !last not done yet (mu) */
-    job_fn fn;
-    pthread_mutex_t mu;
-    pthread_cond_t change; /* a job ended, or the pool is stopping */
-    atomic_bool stop;
-    char failure[1024];
-};
-
 /* COPY one table's block from the backup: the statement is the block's
  * first line, the data everything up to the end-of-data marker. With
  * freeze, the COPY says FREEZE (the caller made the table new in this
  * transaction). */
-static int copy_block(struct pool *p, PGconn *conn, struct job *j, bool freeze, char *err,
-                      size_t errlen)
+static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, bool freeze,
+                      char *err, size_t errlen)
 {
     struct rune_pg_restore *r = p->r;
     json_t *sec = j->sec;
-    const char *copy = str(sec, "copy");
+    const char *copy = rune_pg_str(sec, "copy");
     size_t head = strlen(copy) + 1, tail = strlen(RUNE_PG_COPY_END);
     long long data = num(sec, "raw_bytes") - (long long)(head + tail), sent = 0;
     struct rune_artifact_reader *rd;
@@ -224,9 +175,9 @@ static int copy_block(struct pool *p, PGconn *conn, struct job *j, bool freeze, 
                     break;
                 }
                 char *frozen = NULL;
-                if (freeze && asprintf(&frozen, "%.*s WITH (FREEZE)",
-                                       (int)(strlen(copy) - (copy[strlen(copy) - 1] == ';')),
-                                       copy) < 0)
+                if (freeze &&
+                    asprintf(&frozen, "%.*s WITH (FREEZE)",
+                             (int)(strlen(copy) - (copy[strlen(copy) - 1] == ';')), copy) < 0)
                     abort();
                 PGresult *res = PQexec(conn, frozen ? frozen : copy);
                 free(frozen);
@@ -289,7 +240,8 @@ static int copy_block(struct pool *p, PGconn *conn, struct job *j, bool freeze, 
     return rc;
 }
 
-static int load_table(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
+static int load_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
+                      size_t errlen)
 {
     return copy_block(p, conn, j, false, err, errlen);
 }
@@ -301,12 +253,13 @@ static int load_table(struct pool *p, PGconn *conn, struct job *j, char *err, si
  * every page), and the first vacuum after the restore has nothing to
  * freeze. Not for merge, where the database is live: frozen rows would
  * show through the snapshots of transactions already running. */
-static int load_fresh_table(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
+static int load_fresh_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
+                            size_t errlen)
 {
     if (json_is_true(json_object_get(j->sec, "partitioned")))
         return copy_block(p, conn, j, false, err, errlen);
     char *sql = NULL;
-    if (asprintf(&sql, "TRUNCATE ONLY %s", str(j->sec, "qualified")) < 0)
+    if (asprintf(&sql, "TRUNCATE ONLY %s", rune_pg_str(j->sec, "qualified")) < 0)
         abort();
     int rc = rune_pg_run(p->r->c, conn, "BEGIN", err, errlen) != 0 ||
                      rune_pg_run(p->r->c, conn, sql, err, errlen) != 0 ||
@@ -323,9 +276,10 @@ static int load_fresh_table(struct pool *p, PGconn *conn, struct job *j, char *e
 }
 
 /* The content hash of a restored table, as pg.fingerprint computes it. */
-static int hash_table(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
+static int hash_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
+                      size_t errlen)
 {
-    const char *q = str(j->sec, "qualified");
+    const char *q = rune_pg_str(j->sec, "qualified");
     struct rune_rowhash h;
     rune_rowhash_init(&h);
     int rc = rune_pg_copy_out(p->r->c, conn, q, NULL, NULL, &h, err, errlen);
@@ -334,7 +288,8 @@ static int hash_table(struct pool *p, PGconn *conn, struct job *j, char *err, si
     return rc;
 }
 
-static int count_table(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
+static int count_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
+                       size_t errlen)
 {
     char *q = rune_pg_qualified(conn, j->name);
     if (!q) {
@@ -345,12 +300,10 @@ static int count_table(struct pool *p, PGconn *conn, struct job *j, char *err, s
                  *why ? why : "no memory (free memory on this host and run the step again)");
         return -1;
     }
-    size_t n = strlen(q) + 32;
-    char *sql = malloc(n);
+    char *sql = rune_pg_sqlf("SELECT count(*) FROM %s", q);
+    free(q);
     if (!sql)
         abort();
-    snprintf(sql, n, "SELECT count(*) FROM %s", q);
-    free(q);
     PGresult *res = rune_pg_exec(p->r->c, conn, sql, 0, NULL, err, errlen);
     free(sql);
     if (!res)
@@ -360,178 +313,17 @@ static int count_table(struct pool *p, PGconn *conn, struct job *j, char *err, s
     return 0;
 }
 
-static int exec_job(struct pool *p, PGconn *conn, struct job *j, char *err, size_t errlen)
-{
-    char why[1024];
-    if (rune_pg_run(p->r->c, conn, j->sql, why, sizeof why) == 0)
-        return 0;
-    snprintf(err, errlen, "building %s: %s", j->name, why);
-    return -1;
-}
-
-/* The next job to run (under mu): an index whose table is loaded first,
- * so that indexes are built while other tables still load, as pg_restore
- * -j does; then the jobs in array order. -1 when nothing is ready. */
-static bool waits(const struct job *j)
-{
-    return j->deps[0] >= 0 || j->nmore > 0;
-}
-
-static bool deps_done(const struct pool *p, const struct job *j)
-{
-    for (int k = 0; k < 3; k++)
-        if (j->deps[k] >= 0 && p->jobs[j->deps[k]].state != 2)
-            return false;
-    for (size_t k = 0; k < j->nmore; k++)
-        if (p->jobs[j->more[k]].state != 2)
-            return false;
-    return true;
-}
-
-/* A job that locks tables (a foreign key: both of its tables) runs only
- * when no running job works on one of them, so that two foreign keys never
- * deadlock and none waits behind an index build. */
-static bool conflicts(const struct pool *p, const struct job *j)
-{
-    for (size_t i = 0; i < p->n; i++) {
-        const struct job *k = &p->jobs[i];
-        if (k->state != 1)
-            continue;
-        for (int a = 0; a < 2; a++) {
-            const char *mine = j->locks[a];
-            if (mine && ((k->table && !strcmp(mine, k->table)) ||
-                         (k->locks[0] && !strcmp(mine, k->locks[0])) ||
-                         (k->locks[1] && !strcmp(mine, k->locks[1]))))
-                return true;
-        }
-    }
-    return false;
-}
-
-/* The next job to run (under mu): one that waited for others first (an
- * index whose table is loaded, a foreign key whose tables are ready), so
- * that they run while other tables still load, as pg_restore -j does;
- * then the jobs in array order. -1 when nothing is ready. */
-static long pick(struct pool *p)
-{
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < p->n; i++) {
-            struct job *j = &p->jobs[i];
-            if (j->state != 0 || waits(j) != (pass == 0) || !deps_done(p, j) ||
-                (j->last && p->firsts > 0) || conflicts(p, j))
-                continue;
-            return (long)i;
-        }
-    return -1;
-}
-
-static void *pool_main(void *arg)
-{
-    struct pool *p = arg;
-    char err[1024] = "";
-    PGconn *conn = rune_pg_connect(p->r->c, p->r->load, err, sizeof err);
-    if (conn && rune_pg_run_all(p->r->c, conn, LOAD_SESSION, err, sizeof err) != 0) {
-        PQfinish(conn);
-        conn = NULL;
-    }
-    pthread_mutex_lock(&p->mu);
-    while (conn && !atomic_load(&p->stop) && p->left > 0) {
-        long i = pick(p);
-        if (i < 0) { /* what is left waits for jobs still running */
-            if (rune_call_cancelled(p->r->c)) {
-                snprintf(err, sizeof err, "stopped");
-                break;
-            }
-            struct timespec until = rune_clock_cond_deadline(100);
-            pthread_cond_timedwait(&p->change, &p->mu, &until);
-            continue;
-        }
-        struct job *j = &p->jobs[i];
-        j->state = 1;
-        pthread_mutex_unlock(&p->mu);
-        int rc = (j->fn ? j->fn : p->fn)(p, conn, j, err, sizeof err);
-        pthread_mutex_lock(&p->mu);
-        if (rc != 0)
-            break;
-        err[0] = '\0';
-        j->state = 2;
-        p->left--;
-        if (!waits(j) && !j->last)
-            p->firsts--;
-        pthread_cond_broadcast(&p->change);
-    }
-    if (err[0] || !conn) {
-        if (!p->failure[0])
-            snprintf(p->failure, sizeof p->failure, "%s", err[0] ? err : "cannot connect");
-        atomic_store(&p->stop, true);
-        pthread_cond_broadcast(&p->change);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (conn)
-        PQfinish(conn);
-    return NULL;
-}
-
-/* Runs the jobs (fn, unless a job has its own) on up to r->jobs
- * connections to r->load, each when what it waits for is done. 0, or -1
- * with the first failure in err. */
-static int run_pool(struct rune_pg_restore *r, struct job *jobs, size_t n, job_fn fn, char *err,
-                    size_t errlen)
-{
-    struct pool p = {.r = r, .jobs = jobs, .n = n, .left = n, .fn = fn};
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].state = 0; /* the same jobs may go through several pools */
-        if (!waits(&jobs[i]) && !jobs[i].last)
-            p.firsts++;
-    }
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.change, NULL);
-    pthread_t th[RUNE_PG_JOBS_MAX];
-    int started = 0;
-    for (int i = 0; i < r->jobs && (size_t)i < n; i++)
-        if (pthread_create(&th[started], NULL, pool_main, &p) == 0)
-            started++;
-    if (n > 0 && started == 0)
-        snprintf(p.failure, sizeof p.failure, "cannot start a worker thread");
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_cond_destroy(&p.change);
-    pthread_mutex_destroy(&p.mu);
-    if (p.failure[0]) {
-        snprintf(err, errlen, "%s", p.failure);
-        return -1;
-    }
-    return 0;
-}
-
 static int by_bytes_desc(const void *a, const void *b)
 {
-    long long x = num(((const struct job *)a)->sec, "raw_bytes");
-    long long y = num(((const struct job *)b)->sec, "raw_bytes");
+    long long x = num(((const struct rune_pg_job *)a)->sec, "raw_bytes");
+    long long y = num(((const struct rune_pg_job *)b)->sec, "raw_bytes");
     return x < y ? 1 : x > y ? -1 : 0;
-}
-
-static struct job *jobs_for(json_t *secs, size_t *n)
-{
-    *n = json_array_size(secs);
-    struct job *jobs = calloc(*n ? *n : 1, sizeof *jobs);
-    if (!jobs)
-        abort();
-    size_t i;
-    json_t *s;
-    json_array_foreach(secs, i, s)
-    {
-        jobs[i].sec = s;
-        jobs[i].name = str(s, "table");
-        jobs[i].deps[0] = jobs[i].deps[1] = jobs[i].deps[2] = -1;
-    }
-    return jobs;
 }
 
 /* Rows loaded must be the rows dumped; with check: content, the content
  * hashes must be the manifest's too, computed on conn (merge: inside its
  * transaction) or over the pool. Fills r->loaded. */
-static int check_tables(struct rune_pg_restore *r, struct job *jobs, size_t n, PGconn *conn)
+static int check_tables(struct rune_pg_restore *r, struct rune_pg_job *jobs, size_t n, PGconn *conn)
 {
     char bad[512] = "";
     size_t at = 0, nbad = 0;
@@ -553,16 +345,16 @@ static int check_tables(struct rune_pg_restore *r, struct job *jobs, size_t n, P
         return RUNE_STEP_OK;
     char err[1024];
     rune_call_log(r->c, "hashing %zu restored tables", n);
-    struct pool p = {.r = r};
+    struct rune_pg_pool p = {.r = r};
     for (size_t i = 0; conn && i < n; i++)
         if (hash_table(&p, conn, &jobs[i], err, sizeof err) != 0)
             return rune_pg_failed(r->c, err);
-    if (!conn && run_pool(r, jobs, n, hash_table, err, sizeof err) != 0)
+    if (!conn && rune_pg_jobs_run(r, jobs, n, hash_table, err, sizeof err) != 0)
         return rune_pg_failed(r->c, err);
     json_t *hashes = json_object_get(r->manifest, "table_hashes");
     at = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *want = str(hashes, jobs[i].name);
+        const char *want = rune_pg_str(hashes, jobs[i].name);
         if (!want || strcmp(want, jobs[i].hash)) {
             if (nbad++ < 5)
                 at += (size_t)snprintf(bad + at, sizeof bad - at, "%s%s", nbad > 1 ? ", " : "",
@@ -575,273 +367,6 @@ static int check_tables(struct rune_pg_restore *r, struct job *jobs, size_t n, P
                               "manifest (table_hashes): %s%s",
                               nbad, nbad > 1 ? "s" : "", bad, nbad > 5 ? ", ..." : "");
     return RUNE_STEP_OK;
-}
-
-/* The table an index or key is built on, as pg_dump writes it:
- * "CREATE [UNIQUE] INDEX name ON [ONLY] TABLE USING ..." or
- * "ALTER TABLE ONLY TABLE\n    ADD CONSTRAINT ...". malloc'd; NULL when
- * the statement is neither. */
-static char *entry_table(const char *sql)
-{
-    const char *p, *end;
-    if ((p = strstr(sql, "\nALTER TABLE ONLY "))) {
-        p += 18;
-        end = strchr(p, '\n');
-    } else if ((p = strstr(sql, "\nCREATE INDEX ")) ||
-               (p = strstr(sql, "\nCREATE UNIQUE INDEX "))) {
-        p = strstr(p, " ON ");
-        if (!p)
-            return NULL;
-        p += 4;
-        if (!strncmp(p, "ONLY ", 5))
-            p += 5;
-        end = strstr(p, " USING ");
-    } else {
-        return NULL;
-    }
-    return end ? strndup(p, (size_t)(end - p)) : NULL;
-}
-
-/* One entry of pg_restore's plain output: a "--\n-- Name: N; Type: T;
- * Schema: ...; Owner: ..." comment and the SQL after it. */
-struct entry {
-    char *start; /* in the text */
-    size_t len;
-    char *name, *type; /* malloc'd */
-    char *sql;         /* what running it alone takes (malloc'd): the header's SET
-                        * lines, the default_tablespace in force where it starts
-                        * (pg_restore writes that SET only when it changes), the
-                        * entry without psql's meta-commands */
-};
-
-static const char ENTRY_MARK[] = "\n--\n-- Name: ";
-
-static char *between(const char *from, const char *a, const char *b, const char *limit)
-{
-    const char *p = strstr(from, a);
-    if (!p || p > limit)
-        return NULL;
-    p += strlen(a);
-    const char *e = strstr(p, b);
-    return e && e <= limit ? strndup(p, (size_t)(e - p)) : NULL;
-}
-
-static void entries_free(struct entry *e, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(e[i].name);
-        free(e[i].type);
-        free(e[i].sql);
-    }
-    free(e);
-}
-
-/* Splits a section of pg_restore's plain output into its entries, so that
- * each can run apart from the others exactly as it would in the script. */
-static struct entry *entries_of(char *text, size_t *n)
-{
-    *n = 0;
-    char *first = strstr(text, ENTRY_MARK);
-    if (!first)
-        return NULL;
-    size_t cap = 16, at = 0;
-    struct entry *out = malloc(cap * sizeof *out);
-    char *head = malloc((size_t)(first - text) + 1), *ts = strdup("''");
-    if (!out || !head || !ts)
-        abort();
-    for (char *l = text; l < first;) { /* the header's SET statements */
-        char *e = memchr(l, '\n', (size_t)(first - l));
-        size_t ll = e ? (size_t)(e - l) + 1 : (size_t)(first - l);
-        if (!strncmp(l, "SET ", 4) || !strncmp(l, "SELECT pg_catalog.set_config", 28)) {
-            memcpy(head + at, l, ll);
-            at += ll;
-        }
-        l += ll;
-    }
-    head[at] = '\0';
-    for (char *e = first; e;) {
-        char *next = strstr(e + 1, ENTRY_MARK);
-        size_t el = next ? (size_t)(next - e) : strlen(e);
-        size_t sz = strlen(head) + strlen(ts) + el + 64;
-        char *sql = malloc(sz);
-        if (!sql)
-            abort();
-        at = (size_t)snprintf(sql, sz, "%sSET default_tablespace = %s;\n", head, ts);
-        for (char *l = e; l < e + el;) {
-            char *nl = memchr(l, '\n', (size_t)(e + el - l));
-            size_t ll = nl ? (size_t)(nl - l) + 1 : (size_t)(e + el - l);
-            if (l[0] != '\\') { /* \restrict, \unrestrict: psql's business */
-                memcpy(sql + at, l, ll);
-                at += ll;
-            }
-            if (!strncmp(l, "SET default_tablespace = ", 25)) {
-                free(ts);
-                ts = strndup(l + 25, ll - 25);
-                if (!ts)
-                    abort();
-                char *semi = strrchr(ts, ';');
-                if (semi)
-                    *semi = '\0';
-            }
-            l += ll;
-        }
-        sql[at] = '\0';
-        if (*n == cap) {
-            struct entry *grown = realloc(out, (cap *= 2) * sizeof *out);
-            if (!grown)
-                abort();
-            out = grown;
-        }
-        /* the "-- Name: ...; Type: ...;" line, not the "--" before it */
-        char *eol = strchr(e + sizeof ENTRY_MARK - 1, '\n');
-        eol = eol ? eol : e + el;
-        out[(*n)++] = (struct entry){
-            .start = e,
-            .len = el,
-            .name = between(e, "-- Name: ", "; Type: ", eol),
-            .type = between(e, "; Type: ", "; ", eol),
-            .sql = sql,
-        };
-        e = next;
-    }
-    free(head);
-    free(ts);
-    return out;
-}
-
-static void add_job(struct job **jobs, size_t *n, size_t *cap, struct job j)
-{
-    if (*n == *cap) {
-        struct job *grown = realloc(*jobs, (*cap = *cap * 2 + 16) * sizeof **jobs);
-        if (!grown)
-            abort();
-        *jobs = grown;
-    }
-    (*jobs)[(*n)++] = j;
-}
-
-static long load_of(struct job *jobs, size_t nloads, const char *table)
-{
-    for (size_t k = 0; table && k < nloads; k++)
-        if (!strcmp(str(jobs[k].sec, "qualified"), table))
-            return (long)k;
-    return -1;
-}
-
-/* Adds post-data's indexes and keys to the jobs (*jobs grows), each
- * waiting for its table's load among the first nloads jobs, or for all of
- * them when its table is not loaded here (a partition, say). */
-static void index_jobs(char *text, struct job **jobs, size_t *n, size_t *cap, size_t nloads)
-{
-    size_t ne;
-    struct entry *e = entries_of(text, &ne);
-    for (size_t i = 0; i < ne; i++) {
-        struct job j = {.sql = e[i].sql, .fn = exec_job, .deps = {-1, -1, -1}};
-        e[i].sql = NULL;
-        j.name = j.own = e[i].name ? e[i].name : strdup("an index");
-        e[i].name = NULL;
-        j.table = entry_table(j.sql);
-        j.deps[0] = load_of(*jobs, nloads, j.table);
-        j.last = j.deps[0] < 0;
-        add_job(jobs, n, cap, j);
-    }
-    entries_free(e, ne);
-}
-
-/* An identifier as pg_dump writes one (quoted only when it must be), with
- * its schema: the length of "schema.name" at p, 0 if there is none. */
-static size_t qualified_len(const char *p)
-{
-    size_t i = 0;
-    for (int part = 0; part < 2; part++) {
-        if (p[i] == '"') {
-            for (i++; p[i] && !(p[i] == '"' && p[i + 1] != '"'); i++)
-                if (p[i] == '"')
-                    i++;
-            if (p[i] != '"')
-                return 0;
-            i++;
-        } else {
-            size_t s = i;
-            while (p[i] && (strchr("abcdefghijklmnopqrstuvwxyz0123456789_$", p[i]) ||
-                            (unsigned char)p[i] >= 0x80))
-                i++;
-            if (i == s)
-                return 0;
-        }
-        if (part == 0 && p[i] != '.')
-            return 0;
-        if (part == 0)
-            i++;
-    }
-    return i;
-}
-
-/* Moves the foreign keys of post-data whose two tables are loaded here
- * (and not partitioned) into the pool, each waiting for both loads and for
- * the referenced table's keys; what is left of the section is rewritten
- * into *rest for psql. Returns how many were moved. */
-static size_t fk_jobs(char *text, struct job **jobs, size_t *n, size_t *cap, size_t nloads,
-                      size_t nindexes, char **rest)
-{
-    size_t ne, moved = 0, at;
-    struct entry *e = entries_of(text, &ne);
-    *rest = malloc(strlen(text) + 1);
-    if (!*rest)
-        abort();
-    char *first = ne ? e[0].start : text + strlen(text);
-    at = (size_t)(first - text);
-    memcpy(*rest, text, at);
-    for (size_t i = 0; i < ne; i++) {
-        char *child = NULL, *parent = NULL;
-        const char *ref = e[i].type && !strcmp(e[i].type, "FK CONSTRAINT")
-                              ? strstr(e[i].sql, " REFERENCES ")
-                              : NULL;
-        if (ref && (child = entry_table(e[i].sql))) {
-            size_t pl = qualified_len(ref + 12);
-            parent = pl ? strndup(ref + 12, pl) : NULL;
-        }
-        long cl = load_of(*jobs, nloads, child), pa = load_of(*jobs, nloads, parent);
-        if (cl < 0 || pa < 0 || json_is_true(json_object_get((*jobs)[pa].sec, "partitioned"))) {
-            memcpy(*rest + at, e[i].start, e[i].len); /* stays in the script */
-            at += e[i].len;
-            free(child);
-            free(parent);
-            continue;
-        }
-        struct job j = {.sql = e[i].sql, .fn = exec_job, .deps = {cl, pa, -1}};
-        e[i].sql = NULL;
-        j.name = j.own = e[i].name ? e[i].name : strdup("a foreign key");
-        e[i].name = NULL;
-        j.locks[0] = child;
-        j.locks[1] = parent;
-        for (size_t k = nloads; k < nloads + nindexes; k++) /* the referenced key */
-            if ((*jobs)[k].table && !strcmp((*jobs)[k].table, parent)) {
-                long *grown = realloc(j.more, (j.nmore + 1) * sizeof *j.more);
-                if (!grown)
-                    abort();
-                j.more = grown;
-                j.more[j.nmore++] = (long)k;
-            }
-        add_job(jobs, n, cap, j);
-        moved++;
-    }
-    (*rest)[at] = '\0';
-    entries_free(e, ne);
-    return moved;
-}
-
-static void jobs_free(struct job *jobs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(jobs[i].sql);
-        free(jobs[i].own);
-        free(jobs[i].more);
-        free(jobs[i].table);
-        free(jobs[i].locks[0]);
-        free(jobs[i].locks[1]);
-    }
-    free(jobs);
 }
 
 static double since(long long t0)
@@ -861,7 +386,7 @@ int rune_pg_load_all(struct rune_pg_restore *r)
     if (st != RUNE_STEP_OK)
         return st;
     size_t nloads, n, cap, nfk = 0;
-    struct job *jobs = jobs_for(r->pick, &nloads);
+    struct rune_pg_job *jobs = rune_pg_jobs_for(r->pick, &nloads);
     qsort(jobs, nloads, sizeof *jobs, by_bytes_desc);
     n = cap = nloads;
     json_t *isec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_INDEXES);
@@ -874,16 +399,16 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         goto out;
     }
     if (itext)
-        index_jobs(itext, &jobs, &n, &cap, nloads);
+        rune_pg_index_jobs(itext, &jobs, &n, &cap, nloads);
     if (ptext)
-        nfk = fk_jobs(ptext, &jobs, &n, &cap, nloads, n - nloads, &rest);
+        nfk = rune_pg_fk_jobs(ptext, &jobs, &n, &cap, nloads, n - nloads, &rest);
     rune_call_log(c,
                   "schema created (%.1fs); loading %zu tables, building %zu "
                   "indexes and keys "
                   "and %zu foreign keys over %d connections",
                   since(t0), nloads, n - nloads - nfk, nfk, r->jobs);
     t0 = rune_clock_mono_ms();
-    if (run_pool(r, jobs, n, load_fresh_table, err, sizeof err) != 0)
+    if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));
@@ -891,13 +416,13 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         st = psql_section(r, RUNE_PG_SECTION_DATA);
     }
     if (st == RUNE_STEP_OK && rest)
-        st = psql_text(r, rest, strlen(rest), true);
+        st = rune_pg_psql(r, NULL, true, rest, strlen(rest));
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "the rest of the data and of post-data (%.1fs)", since(t0));
         st = check_tables(r, jobs, nloads, NULL);
     }
 out:
-    jobs_free(jobs, n);
+    rune_pg_jobs_free(jobs, n);
     free(itext);
     free(ptext);
     free(rest);
@@ -908,8 +433,8 @@ out:
 
 /* Parents before children (foreign keys among the restored tables), so
  * that each COPY finds the rows it refers to. */
-static int fk_order(struct rune_pg_restore *r, PGconn *conn, struct job *jobs, size_t n, char *err,
-                    size_t errlen)
+static int fk_order(struct rune_pg_restore *r, PGconn *conn, struct rune_pg_job *jobs, size_t n,
+                    char *err, size_t errlen)
 {
     PGresult *res =
         rune_pg_exec(r->c, conn,
@@ -925,7 +450,7 @@ static int fk_order(struct rune_pg_restore *r, PGconn *conn, struct job *jobs, s
                      0, NULL, err, errlen);
     if (!res)
         return -1;
-    struct job *sorted = calloc(n ? n : 1, sizeof *sorted);
+    struct rune_pg_job *sorted = calloc(n ? n : 1, sizeof *sorted);
     bool *placed = calloc(n ? n : 1, sizeof *placed);
     if (!sorted || !placed)
         abort();
@@ -964,8 +489,8 @@ static int fk_order(struct rune_pg_restore *r, PGconn *conn, struct job *jobs, s
 
 /* The sequence values of the restored tables' own sequences, from the
  * backup's rest-of-data section (pg_dump's setval lines). */
-static int merge_sequences(struct rune_pg_restore *r, PGconn *conn, struct job *jobs, size_t n,
-                           char *err, size_t errlen)
+static int merge_sequences(struct rune_pg_restore *r, PGconn *conn, struct rune_pg_job *jobs,
+                           size_t n, char *err, size_t errlen)
 {
     json_t *sec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_DATA);
     size_t len;
@@ -975,7 +500,7 @@ static int merge_sequences(struct rune_pg_restore *r, PGconn *conn, struct job *
     static const char pfx[] = "SELECT pg_catalog.setval('";
     int rc = 0;
     for (size_t i = 0; rc == 0 && text && i < n; i++) {
-        const char *p[1] = {str(jobs[i].sec, "qualified")};
+        const char *p[1] = {rune_pg_str(jobs[i].sec, "qualified")};
         PGresult *res = rune_pg_exec(r->c, conn,
                                      "SELECT quote_ident(n.nspname) || '.' || "
                                      "quote_ident(s.relname) FROM pg_depend d "
@@ -1015,7 +540,7 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
     struct rune_call *c = r->c;
     char err[1024];
     size_t n;
-    struct job *jobs = jobs_for(r->pick, &n);
+    struct rune_pg_job *jobs = rune_pg_jobs_for(r->pick, &n);
     PGconn *conn = rune_pg_connect(c, r->load, err, sizeof err);
     int st = RUNE_STEP_FAILED;
     if (!conn) {
@@ -1023,14 +548,14 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
         goto out;
     }
     if (fk_order(r, conn, jobs, n, err, sizeof err) != 0 ||
-        rune_pg_run_all(c, conn, LOAD_SESSION, err, sizeof err) != 0 ||
+        rune_pg_run_all(c, conn, rune_pg_load_session, err, sizeof err) != 0 ||
         rune_pg_run(c, conn, "BEGIN", err, sizeof err) != 0) {
         st = rune_pg_failed(c, err);
         goto out;
     }
     size_t cap = 64;
     for (size_t i = 0; i < n; i++)
-        cap += strlen(str(jobs[i].sec, "qualified")) + 8;
+        cap += strlen(rune_pg_str(jobs[i].sec, "qualified")) + 8;
     char *sql = malloc(cap);
     if (!sql)
         abort();
@@ -1039,7 +564,7 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
         at += (size_t)snprintf(sql + at, cap - at, "%s%s%s", i ? ", " : "",
                                json_is_true(json_object_get(jobs[i].sec, "partitioned")) ? ""
                                                                                          : "ONLY ",
-                               str(jobs[i].sec, "qualified"));
+                               rune_pg_str(jobs[i].sec, "qualified"));
     int rc = n ? rune_pg_run(c, conn, sql, err, sizeof err) : 0;
     free(sql);
     if (rc != 0) {
@@ -1053,7 +578,7 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
         goto out;
     }
     rune_call_log(c, "loading %zu tables in one transaction", n);
-    struct pool p = {.r = r};
+    struct rune_pg_pool p = {.r = r};
     for (size_t i = 0; i < n; i++) {
         if (load_table(&p, conn, &jobs[i], err, sizeof err) != 0) {
             char why[1024];
@@ -1088,11 +613,11 @@ int rune_pg_count_tables(struct rune_pg_restore *r)
     if (!names)
         return rune_pg_failed(r->c, err);
     size_t n;
-    struct job *jobs = jobs_for(names, &n);
+    struct rune_pg_job *jobs = rune_pg_jobs_for(names, &n);
     for (size_t i = 0; i < n; i++)
         jobs[i].name = json_string_value(json_array_get(names, i));
     int st = RUNE_STEP_OK;
-    if (run_pool(r, jobs, n, count_table, err, sizeof err) != 0)
+    if (rune_pg_jobs_run(r, jobs, n, count_table, err, sizeof err) != 0)
         st = rune_pg_failed(r->c, err);
     for (size_t i = 0; st == RUNE_STEP_OK && i < n; i++)
         json_object_set_new(r->loaded, jobs[i].name, json_integer(jobs[i].rows));

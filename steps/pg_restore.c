@@ -21,13 +21,12 @@
  * transaction; pg_dump files run as they are, in one transaction).
  * A database this step created is dropped again when the restore fails.
  * Passwords reach psql and pg_restore through their environment only.
+ * Loading a pg.dump backup is pg_load.c's; pg_dump's own files
+ * pg_restore_pgdump.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "artifact.h"
+#include "pathparam.h"
 #include "pg_backup.h"
 #include "pgconn.h"
-#include "pgcopy.h"
-#include "rowhash.h"
-
-#define IO_BUF (1 << 20)
+#include "safefile.h"
 
 static const char *const format_names[] = {"rune", "plain", "custom", "directory"};
 
@@ -54,24 +49,12 @@ static bool cancelled_cb(void *c)
     return rune_call_cancelled(c);
 }
 
-static int run_sql(struct rune_call *c, PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = rune_pg_exec(c, conn, sql, 0, NULL, err, errlen);
-    PQclear(r);
-    return r ? 0 : -1;
-}
-
 static char *ident(PGconn *conn, const char *name)
 {
     char *q = PQescapeIdentifier(conn, name, strlen(name));
     if (!q)
         abort();
     return q;
-}
-
-static const char *str(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
 }
 
 /* ---- what the backup is ---- */
@@ -146,7 +129,7 @@ static int verify(struct rune_pg_restore *r)
     rune_call_log(c, "verifying %s", r->from);
     long long t0 = rune_clock_mono_ms();
     int bad = rune_artifact_verify_sums(r->from, cancelled_cb, c, &chk);
-    const char *eng = bad ? NULL : str(chk.manifest, "engine");
+    const char *eng = bad ? NULL : rune_pg_str(chk.manifest, "engine");
     if (!bad && !(eng && !strcmp(eng, "postgres"))) {
         rune_artifact_check_release(&chk);
         bad = rune_artifact_verify(r->from, cancelled_cb, c, &chk);
@@ -163,7 +146,7 @@ static int verify(struct rune_pg_restore *r)
     r->manifest = json_incref(chk.manifest);
     rune_artifact_check_release(&chk);
     rune_call_log(c, "verified (%.1fs)", (rune_clock_mono_ms() - t0) / 1000.0);
-    const char *engine = str(r->manifest, "engine");
+    const char *engine = rune_pg_str(r->manifest, "engine");
     if (engine && !strcmp(engine, "postgres")) {
         char err[512];
         r->sections = rune_pg_layout_sections(r->manifest, err, sizeof err);
@@ -175,16 +158,6 @@ static int verify(struct rune_pg_restore *r)
     return RUNE_STEP_OK;
 }
 
-/* A string or a list of strings as an array (new reference; NULL if
- * absent or empty: an empty list means "not given"). */
-static json_t *strlist(struct rune_call *c, const char *param)
-{
-    json_t *v = json_object_get(rune_call_params(c), param);
-    if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0))
-        return NULL;
-    return json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
-}
-
 static const char *plain_name(const char *n)
 {
     return strncmp(n, "public.", 7) ? n : n + 7;
@@ -193,20 +166,20 @@ static const char *plain_name(const char *n)
 /* The table sections to load: all, or those `tables` names. */
 static int pick_tables(struct rune_pg_restore *r, char *err, size_t errlen)
 {
-    json_t *want = strlist(r->c, "tables");
+    json_t *want = rune_pg_strlist(r->c, "tables");
     r->pick = json_array();
     size_t i;
     json_t *s;
     json_array_foreach(r->sections, i, s)
     {
-        if (strcmp(str(s, "section"), RUNE_PG_SECTION_TABLE))
+        if (strcmp(rune_pg_str(s, "section"), RUNE_PG_SECTION_TABLE))
             continue;
         bool take = !want;
         size_t k;
         json_t *w;
         json_array_foreach(want, k, w)
         {
-            if (!strcmp(plain_name(json_string_value(w)), str(s, "table")))
+            if (!strcmp(plain_name(json_string_value(w)), rune_pg_str(s, "table")))
                 take = true;
         }
         if (take)
@@ -218,7 +191,7 @@ static int pick_tables(struct rune_pg_restore *r, char *err, size_t errlen)
     {
         const char *name = plain_name(json_string_value(w));
         bool found = false;
-        json_array_foreach(r->pick, i, s) found = found || !strcmp(str(s, "table"), name);
+        json_array_foreach(r->pick, i, s) found = found || !strcmp(rune_pg_str(s, "table"), name);
         if (!found) {
             snprintf(err, errlen,
                      "table \"%s\" is not in the backup %s (see its manifest's tables); nothing "
@@ -241,9 +214,9 @@ static int choose(struct rune_pg_restore *r, char *err, size_t errlen)
     const char *name = into ? into : rune_call_str(c, "database");
     json_t *t = rune_call_target(c, "target");
     if (!name)
-        name = str(t, "database");
-    if (!name && str(t, "conninfo")) {
-        PQconninfoOption *o = PQconninfoParse(str(t, "conninfo"), NULL);
+        name = rune_pg_str(t, "database");
+    if (!name && rune_pg_str(t, "conninfo")) {
+        PQconninfoOption *o = PQconninfoParse(rune_pg_str(t, "conninfo"), NULL);
         for (PQconninfoOption *p = o; p && p->keyword; p++)
             if (!strcmp(p->keyword, "dbname") && p->val && *p->val)
                 snprintf(r->db, sizeof r->db, "%s", p->val);
@@ -262,7 +235,7 @@ static int choose(struct rune_pg_restore *r, char *err, size_t errlen)
         return -1;
     }
     snprintf(r->db, sizeof r->db, "%s", name);
-    json_t *only = strlist(c, "tables");
+    json_t *only = rune_pg_strlist(c, "tables");
     bool subset = only != NULL;
     json_decref(only);
     r->mode = rune_call_str(c, "mode");
@@ -380,7 +353,7 @@ static int create_db(struct rune_pg_restore *r, const char *name, const char *li
         const char *keys[3] = {"encoding", "collate", "ctype"};
         const char *words[3] = {"ENCODING", "LC_COLLATE", "LC_CTYPE"};
         for (int i = 0; i < 3; i++) {
-            const char *v = str(info, keys[i]);
+            const char *v = rune_pg_str(info, keys[i]);
             if (!v)
                 continue;
             char *lit = PQescapeLiteral(a, v, strlen(v));
@@ -392,7 +365,7 @@ static int create_db(struct rune_pg_restore *r, const char *name, const char *li
     char sql[1400];
     snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE template0%s", q, opts);
     PQfreemem(q);
-    if (run_sql(r->c, a, sql, err, errlen) != 0) {
+    if (rune_pg_run(r->c, a, sql, err, errlen) != 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", err);
         snprintf(err, errlen,
@@ -524,7 +497,7 @@ static int swap_in(struct rune_pg_restore *r, char *err, size_t errlen)
                              1, p, err, errlen));
         snprintf(sql, sizeof sql, "DROP DATABASE %s", old);
     }
-    rc = run_sql(r->c, r->admin, sql, err, errlen);
+    rc = rune_pg_run(r->c, r->admin, sql, err, errlen);
     if (rc != 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", err);
@@ -533,7 +506,7 @@ static int swap_in(struct rune_pg_restore *r, char *err, size_t errlen)
     } else {
         r->created = false; /* from now on the scratch database is the restore */
         snprintf(sql, sizeof sql, "ALTER DATABASE %s RENAME TO %s", neu, old);
-        rc = run_sql(r->c, r->admin, sql, err, errlen);
+        rc = rune_pg_run(r->c, r->admin, sql, err, errlen);
         if (rc != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", err);
@@ -548,185 +521,19 @@ static int swap_in(struct rune_pg_restore *r, char *err, size_t errlen)
     return rc;
 }
 
-/* ---- pg_dump files ---- */
-
-/* Feeds a plain script to psql through a FIFO, inside BEGIN ... COMMIT:
- * COMMIT is written only after the whole file was read and checked, so a
- * damaged or truncated file is rolled back (psql meets the end of its
- * input inside the transaction and disconnects). */
-struct feeder {
-    struct rune_pg_restore *r;
-    const char *fifo;
-    atomic_bool stop;
-    char err[512];
-};
-
-static int feeder_open(struct feeder *f)
-{
-    for (;;) {
-        int fd = open(f->fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd >= 0) {
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-            return fd;
-        }
-        if (errno != ENXIO || atomic_load(&f->stop))
-            return -1; /* psql never opened it: it failed before reading */
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-static void *feeder_main(void *arg)
-{
-    struct feeder *f = arg;
-    struct rune_pg_restore *r = f->r;
-    int fd = feeder_open(f);
-    if (fd < 0)
-        return NULL;
-    char *buf = malloc(IO_BUF);
-    if (!buf)
-        abort();
-    gzFile gz = NULL;
-    int in = -1;
-    struct rune_artifact_reader *rd = NULL;
-    if (r->src == RUNE_PG_SRC_ARTIFACT) {
-        if (rune_artifact_reader_open(&rd, r->from, f->err, sizeof f->err) != 0)
-            goto out;
-    } else {
-        in = open(r->from, O_RDONLY | O_CLOEXEC);
-        if (in < 0 || (r->src == RUNE_PG_SRC_GZIP && !(gz = gzdopen(in, "rb")))) {
-            snprintf(f->err, sizeof f->err, "cannot read %s: %s", r->from, strerror(errno));
-            goto out;
-        }
-        if (gz)
-            in = -1; /* gzclose closes it */
-    }
-    if (rune_write_all(fd, "BEGIN;\n", 7) != 0)
-        goto out;
-    for (;;) {
-        ssize_t n;
-        if (rd)
-            n = rune_artifact_read(rd, buf, IO_BUF, f->err, sizeof f->err);
-        else if (gz)
-            n = gzread(gz, buf, IO_BUF);
-        else
-            n = rune_read_full(in, buf, IO_BUF);
-        int e = Z_OK;
-        if (gz && n <= 0)
-            gzerror(gz, &e);
-        if (gz && (n < 0 || e != Z_OK)) {
-            /* zlib reports a file cut inside a member as a short read with
-             * Z_BUF_ERROR, not as an error */
-            snprintf(f->err, sizeof f->err, "%s is damaged: %s", r->from,
-                     e == Z_BUF_ERROR ? "it ends inside a gzip member (truncated)"
-                                      : gzerror(gz, &e));
-            n = -1;
-        } else if (n < 0 && !rd) {
-            snprintf(f->err, sizeof f->err, "cannot read %s: %s", r->from, strerror(errno));
-        } else if (n < 0) {
-            char why[sizeof f->err];
-            snprintf(why, sizeof why, "%s", f->err);
-            snprintf(f->err, sizeof f->err, "cannot read backup %s: %s", r->from, why);
-        }
-        if (n < 0 || atomic_load(&f->stop))
-            goto out;
-        if (n == 0)
-            break;
-        if (rune_write_all(fd, buf, (size_t)n) != 0)
-            goto out; /* psql stopped reading: its error says why */
-    }
-    rune_write_all(fd, "\n;\nCOMMIT;\n", 11);
-out:
-    if (gz)
-        gzclose(gz);
-    if (in >= 0)
-        close(in);
-    rune_artifact_reader_close(rd);
-    free(buf);
-    close(fd);
-    return NULL;
-}
-
-static int restore_plain(struct rune_pg_restore *r)
-{
-    char err[1024];
-    char *work = rune_pg_workdir(NULL, err, sizeof err);
-    if (!work)
-        return rune_pg_failed(r->c, err);
-    char fifo[PATH_MAX + 16], file[PATH_MAX + 32], prog[PATH_MAX];
-    snprintf(fifo, sizeof fifo, "%s/script.sql", work);
-    if (mkfifo(fifo, 0600) != 0) {
-        int st = rune_call_fail(r->c, "cannot create a pipe in %s: %s", work, strerror(errno));
-        rune_pg_workdir_remove(work);
-        return st;
-    }
-    snprintf(file, sizeof file, "--file=%s", fifo);
-    char *argv[] = {(char *)rune_pg_tool(r->c, "psql", prog, sizeof prog),
-                    "--no-psqlrc",
-                    "--quiet",
-                    "--no-password",
-                    "--set=ON_ERROR_STOP=1",
-                    "--output=/dev/null",
-                    file,
-                    NULL};
-    struct feeder f = {.r = r, .fifo = fifo};
-    pthread_t th;
-    int e = pthread_create(&th, NULL, feeder_main, &f);
-    if (e != 0) {
-        rune_pg_workdir_remove(work);
-        return rune_call_fail(r->c,
-                              "cannot start the thread that feeds %s to psql: %s; nothing was "
-                              "restored — free memory or raise the process limit, and run the "
-                              "step again",
-                              r->from, strerror(e));
-    }
-    int st = rune_pg_tool_run(r->c, argv, r->env, NULL, 0);
-    atomic_store(&f.stop, true);
-    pthread_join(th, NULL);
-    rune_pg_workdir_remove(work);
-    if (f.err[0])
-        return rune_call_fail(r->c, "%s; psql rolled back what it had run", f.err);
-    return st;
-}
-
-static int restore_archive(struct rune_pg_restore *r)
-{
-    char prog[PATH_MAX], jobs[32], db[RUNE_PG_NAME_MAX * 2 + 32];
-    /* a connection string, so that no name is ever read as one */
-    size_t at = (size_t)snprintf(db, sizeof db, "--dbname=dbname='");
-    for (const char *p = r->load; *p && at + 3 < sizeof db; p++) {
-        if (*p == '\'' || *p == '\\')
-            db[at++] = '\\';
-        db[at++] = *p;
-    }
-    snprintf(db + at, sizeof db - at, "'");
-    bool merge = !strcmp(r->mode, "merge");
-    snprintf(jobs, sizeof jobs, merge ? "--single-transaction" : "--jobs=%d", r->jobs);
-    char *argv[] = {(char *)rune_pg_tool(r->c, "pg_restore", prog, sizeof prog),
-                    "--exit-on-error",
-                    "--no-password",
-                    jobs,
-                    db,
-                    r->from,
-                    NULL};
-    return rune_pg_tool_run(r->c, argv, r->env, NULL, 0);
-}
-
 /* ---- the step ---- */
 
 static void recovery_point(struct rune_pg_restore *r, char *out, size_t len)
 {
-    const char *rp = str(r->manifest, "recovery_point");
+    const char *rp = rune_pg_str(r->manifest, "recovery_point");
     struct stat st;
     if (r->fmt == RUNE_PG_FMT_RUNE && rp)
         snprintf(out, len, "%s", rp);
-    else if (stat(r->from, &st) == 0)
-    {
+    else if (stat(r->from, &st) == 0) {
         char t[RUNE_ISO_LEN];
         rune_clock_iso(t, (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
         snprintf(out, len, "%s", t);
-    }
-    else
+    } else
         out[0] = '\0';
 }
 
@@ -761,7 +568,7 @@ static void set_outputs(struct rune_pg_restore *r, const char *point, long long 
     json_object_set_new(o, "backup", json_string(r->from));
     json_object_set_new(o, "format", json_string(format_names[r->fmt]));
     json_object_set_new(o, "mode", json_string(r->mode));
-    json_object_set_new(o, "recovery_point", json_string(point));
+    rune_pg_report_recovery_point(r->c, point);
     json_object_set_new(o, "checked",
                         json_string(r->fmt != RUNE_PG_FMT_RUNE ? "none"
                                     : r->content               ? "content"
@@ -816,9 +623,9 @@ static int restore_with(struct rune_pg_restore *r, long long t0)
     if (r->fmt == RUNE_PG_FMT_RUNE)
         st = !strcmp(r->mode, "merge") ? rune_pg_load_merge(r) : rune_pg_load_all(r);
     else if (r->fmt == RUNE_PG_FMT_PLAIN)
-        st = restore_plain(r);
+        st = rune_pg_restore_plain(r);
     else
-        st = restore_archive(r);
+        st = rune_pg_restore_archive(r);
     if (st == RUNE_STEP_OK && r->fmt != RUNE_PG_FMT_RUNE)
         st = rune_pg_count_tables(r);
     if (st == RUNE_STEP_OK && r->scratch) {
@@ -845,7 +652,7 @@ int rune_pg_restore_run(struct rune_call *c)
     if (jobs < 1 || jobs > RUNE_PG_JOBS_MAX)
         return rune_call_fail(c, "jobs is %lld; use 1 to %d", jobs, RUNE_PG_JOBS_MAX);
     struct rune_pg_restore r = {.c = c, .jobs = (int)jobs, .loaded = json_object()};
-    char *from = rune_path_resolve(rune_call_cwd(c), rune_call_str(c, "from"));
+    char *from = rune_path_param(c, rune_call_str(c, "from"));
     if (!from) {
         json_decref(r.loaded);
         return rune_call_fail(c,

@@ -5,6 +5,7 @@
 #include "pgconn.h"
 
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,4 +410,15 @@ json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errl
         json_array_append_new(a, json_string(PQgetvalue(r, i, 0)));
     PQclear(r);
     return a;
+}
+
+char *rune_pg_sqlf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
 }

@@ -83,4 +83,8 @@ char *rune_pg_resolve_table(struct rune_call *c, PGconn *conn, const char *name,
  * omitted for public), sorted; NULL with err on failure. */
 json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errlen);
 
+/* printf into a malloc'd string the caller frees, for SQL text whose
+ * names were quoted already (NULL when out of memory). */
+char *rune_pg_sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

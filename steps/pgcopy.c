@@ -14,12 +14,10 @@
 int rune_pg_copy_out(struct rune_call *c, PGconn *conn, const char *qualified, rune_pg_sink sink,
                      void *ctx, struct rune_rowhash *h, char *err, size_t errlen)
 {
-    size_t n = strlen(qualified) + 64;
-    char *sql = malloc(n);
+    /* a SELECT, not the table itself: partitioned parents copy too */
+    char *sql = rune_pg_sqlf("COPY (SELECT * FROM %s) TO STDOUT", qualified);
     if (!sql)
         abort();
-    /* a SELECT, not the table itself: partitioned parents copy too */
-    snprintf(sql, n, "COPY (SELECT * FROM %s) TO STDOUT", qualified);
     PGresult *r = PQexec(conn, sql);
     free(sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {

@@ -33,6 +33,7 @@
 
 #include "../../engine/clock.h"
 #include "../../steps/artifact.h"
+#include "../../steps/pathparam.h"
 
 #define CHUNK 1024
 #define DATA_LEN (5 * CHUNK + 300) /* 6 chunks, the last one partial */

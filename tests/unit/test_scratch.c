@@ -25,9 +25,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "%s/rune-scratch-unit-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(f->dir));
+    unit_temp_dir(f->dir, sizeof f->dir, "scratch-unit");
     *state = f;
     return 0;
 }
@@ -35,9 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    unit_remove_dir(f->dir);
     free(f);
     return 0;
 }

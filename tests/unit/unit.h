@@ -26,4 +26,20 @@ static inline char *unit_write_temp(const char *text)
     return strdup(tmpl);
 }
 
+/* Makes a fresh private directory $TMPDIR/rune-NAME-XXXXXX (or under
+ * /tmp) into out. */
+static inline void unit_temp_dir(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/rune-%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", name);
+    assert_non_null(mkdtemp(out));
+}
+
+/* Removes such a directory and everything in it. */
+static inline void unit_remove_dir(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 #endif

@@ -1,0 +1,98 @@
+/*
+ * pg_load.h — what the parts of loading a pg.dump backup share, for
+ * pg.restore: pg_load.c (sections, COPY blocks, checks, the load and merge
+ * orders), pg_jobs.c (the pool of connections the jobs run on) and
+ * pg_postdata.c (post-data's indexes, keys and foreign keys as jobs).
+ *
+ * Internal to the pg_backup family: only those three files include it.
+ */
+#ifndef RUNE_PG_LOAD_H
+#define RUNE_PG_LOAD_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pg_backup.h"
+#include "pgconn.h"
+
+struct rune_pg_pool;
+struct rune_pg_job;
+typedef int (*rune_pg_job_fn)(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j,
+                              char *err, size_t errlen);
+
+/* One piece of work for a pool connection. A job may wait for another
+ * (an index for its table's data) or for every job that waits for nothing
+ * (an index whose table is not known). */
+struct rune_pg_job {
+    json_t *sec;       /* the table's section (rune), or NULL */
+    const char *name;  /* for messages */
+    char *sql;         /* a statement to run (owned), or NULL */
+    char *own;         /* the name, when the job owns it */
+    rune_pg_job_fn fn; /* NULL: the pool's */
+    long deps[3];      /* jobs this one waits for (-1: none) ... */
+    long *more;        /* ... and more of them (owned), nmore */
+    size_t nmore;
+    bool last;      /* waits for every job that waits for nothing */
+    char *locks[2]; /* tables it must not share with a running job (owned), or
+                       NULL */
+    char *table;    /* the table it works on (owned), or NULL */
+    int state;      /* 0 waiting, 1 running, 2 done (under the pool's mu) */
+    long long rows; /* loaded, or counted */
+    char hash[65];
+};
+
+struct rune_pg_pool {
+    struct rune_pg_restore *r;
+    struct rune_pg_job *jobs;
+    size_t n, left; /* jobs not done yet (mu) */
+    size_t firsts;  /* jobs with after < 0 and !last not done yet (mu) */
+    rune_pg_job_fn fn;
+    pthread_mutex_t mu;
+    pthread_cond_t change; /* a job ended, or the pool is stopping */
+    atomic_bool stop;
+    char failure[1024];
+};
+
+/* The session of every loading connection: no server-side timeout cuts a
+ * long load short (the step's deadline applies). NULL-terminated. */
+extern const char *const rune_pg_load_session[];
+
+/* ---- the pool (pg_jobs.c) ---- */
+
+/* Runs the jobs (fn, unless a job has its own) on up to r->jobs
+ * connections to r->load, each when what it waits for is done. 0, or -1
+ * with the first failure in err. */
+int rune_pg_jobs_run(struct rune_pg_restore *r, struct rune_pg_job *jobs, size_t n,
+                     rune_pg_job_fn fn, char *err, size_t errlen);
+
+/* One job per table section of secs, waiting for nothing; *n of them.
+ * Free with rune_pg_jobs_free. */
+struct rune_pg_job *rune_pg_jobs_for(json_t *secs, size_t *n);
+
+/* Appends j to *jobs (*n of *cap used; grows it). */
+void rune_pg_jobs_add(struct rune_pg_job **jobs, size_t *n, size_t *cap, struct rune_pg_job j);
+
+/* Frees the jobs and what each owns. */
+void rune_pg_jobs_free(struct rune_pg_job *jobs, size_t n);
+
+/* ---- post-data as jobs (pg_postdata.c) ---- */
+
+/* Adds post-data's indexes and keys (the section's text) to the jobs
+ * (*jobs grows), each waiting for its table's load among the first nloads
+ * jobs, or for all of them when its table is not loaded here. */
+void rune_pg_index_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap,
+                        size_t nloads);
+
+/* Moves the foreign keys of post-data whose two tables are loaded here
+ * (and not partitioned) into the jobs, each waiting for both loads and for
+ * the referenced table's keys (among the nindexes jobs after the loads);
+ * what is left of the section is written into *rest (malloc'd) for psql.
+ * Returns how many were moved. */
+size_t rune_pg_fk_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap, size_t nloads,
+                       size_t nindexes, char **rest);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * pg_postdata.c — post-data of a pg.dump backup as pool jobs (pg_jobs.c):
+ * pg_restore's plain output split into its entries, each runnable alone;
+ * indexes and keys that depend only on their table become jobs that wait
+ * for its load, foreign keys between two tables loaded here jobs that wait
+ * for both (and the referenced key); the rest stays in the script psql
+ * runs at the end.
+ */
+#include "pg_load.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The table an index or key is built on, as pg_dump writes it:
+ * "CREATE [UNIQUE] INDEX name ON [ONLY] TABLE USING ..." or
+ * "ALTER TABLE ONLY TABLE\n    ADD CONSTRAINT ...". malloc'd; NULL when
+ * the statement is neither. */
+static char *entry_table(const char *sql)
+{
+    const char *p, *end;
+    if ((p = strstr(sql, "\nALTER TABLE ONLY "))) {
+        p += 18;
+        end = strchr(p, '\n');
+    } else if ((p = strstr(sql, "\nCREATE INDEX ")) ||
+               (p = strstr(sql, "\nCREATE UNIQUE INDEX "))) {
+        p = strstr(p, " ON ");
+        if (!p)
+            return NULL;
+        p += 4;
+        if (!strncmp(p, "ONLY ", 5))
+            p += 5;
+        end = strstr(p, " USING ");
+    } else {
+        return NULL;
+    }
+    return end ? strndup(p, (size_t)(end - p)) : NULL;
+}
+
+/* One entry of pg_restore's plain output: a "--\n-- Name: N; Type: T;
+ * Schema: ...; Owner: ..." comment and the SQL after it. */
+struct entry {
+    char *start; /* in the text */
+    size_t len;
+    char *name, *type; /* malloc'd */
+    char *sql;         /* what running it alone takes (malloc'd): the header's SET
+                        * lines, the default_tablespace in force where it starts
+                        * (pg_restore writes that SET only when it changes), the
+                        * entry without psql's meta-commands */
+};
+
+static const char ENTRY_MARK[] = "\n--\n-- Name: ";
+
+static char *between(const char *from, const char *a, const char *b, const char *limit)
+{
+    const char *p = strstr(from, a);
+    if (!p || p > limit)
+        return NULL;
+    p += strlen(a);
+    const char *e = strstr(p, b);
+    return e && e <= limit ? strndup(p, (size_t)(e - p)) : NULL;
+}
+
+static void entries_free(struct entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].name);
+        free(e[i].type);
+        free(e[i].sql);
+    }
+    free(e);
+}
+
+/* Splits a section of pg_restore's plain output into its entries, so that
+ * each can run apart from the others exactly as it would in the script. */
+static struct entry *entries_of(char *text, size_t *n)
+{
+    *n = 0;
+    char *first = strstr(text, ENTRY_MARK);
+    if (!first)
+        return NULL;
+    size_t cap = 16, at = 0;
+    struct entry *out = malloc(cap * sizeof *out);
+    char *head = malloc((size_t)(first - text) + 1), *ts = strdup("''");
+    if (!out || !head || !ts)
+        abort();
+    for (char *l = text; l < first;) { /* the header's SET statements */
+        char *e = memchr(l, '\n', (size_t)(first - l));
+        size_t ll = e ? (size_t)(e - l) + 1 : (size_t)(first - l);
+        if (!strncmp(l, "SET ", 4) || !strncmp(l, "SELECT pg_catalog.set_config", 28)) {
+            memcpy(head + at, l, ll);
+            at += ll;
+        }
+        l += ll;
+    }
+    head[at] = '\0';
+    for (char *e = first; e;) {
+        char *next = strstr(e + 1, ENTRY_MARK);
+        size_t el = next ? (size_t)(next - e) : strlen(e);
+        size_t sz = strlen(head) + strlen(ts) + el + 64;
+        char *sql = malloc(sz);
+        if (!sql)
+            abort();
+        at = (size_t)snprintf(sql, sz, "%sSET default_tablespace = %s;\n", head, ts);
+        for (char *l = e; l < e + el;) {
+            char *nl = memchr(l, '\n', (size_t)(e + el - l));
+            size_t ll = nl ? (size_t)(nl - l) + 1 : (size_t)(e + el - l);
+            if (l[0] != '\\') { /* \restrict, \unrestrict: psql's business */
+                memcpy(sql + at, l, ll);
+                at += ll;
+            }
+            if (!strncmp(l, "SET default_tablespace = ", 25)) {
+                free(ts);
+                ts = strndup(l + 25, ll - 25);
+                if (!ts)
+                    abort();
+                char *semi = strrchr(ts, ';');
+                if (semi)
+                    *semi = '\0';
+            }
+            l += ll;
+        }
+        sql[at] = '\0';
+        if (*n == cap) {
+            struct entry *grown = realloc(out, (cap *= 2) * sizeof *out);
+            if (!grown)
+                abort();
+            out = grown;
+        }
+        /* the "-- Name: ...; Type: ...;" line, not the "--" before it */
+        char *eol = strchr(e + sizeof ENTRY_MARK - 1, '\n');
+        eol = eol ? eol : e + el;
+        out[(*n)++] = (struct entry){
+            .start = e,
+            .len = el,
+            .name = between(e, "-- Name: ", "; Type: ", eol),
+            .type = between(e, "; Type: ", "; ", eol),
+            .sql = sql,
+        };
+        e = next;
+    }
+    free(head);
+    free(ts);
+    return out;
+}
+
+static int exec_job(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
+                    size_t errlen)
+{
+    char why[1024];
+    if (rune_pg_run(p->r->c, conn, j->sql, why, sizeof why) == 0)
+        return 0;
+    snprintf(err, errlen, "building %s: %s", j->name, why);
+    return -1;
+}
+
+static long load_of(struct rune_pg_job *jobs, size_t nloads, const char *table)
+{
+    for (size_t k = 0; table && k < nloads; k++)
+        if (!strcmp(rune_pg_str(jobs[k].sec, "qualified"), table))
+            return (long)k;
+    return -1;
+}
+
+void rune_pg_index_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap,
+                        size_t nloads)
+{
+    size_t ne;
+    struct entry *e = entries_of(text, &ne);
+    for (size_t i = 0; i < ne; i++) {
+        struct rune_pg_job j = {.sql = e[i].sql, .fn = exec_job, .deps = {-1, -1, -1}};
+        e[i].sql = NULL;
+        j.name = j.own = e[i].name ? e[i].name : strdup("an index");
+        e[i].name = NULL;
+        j.table = entry_table(j.sql);
+        j.deps[0] = load_of(*jobs, nloads, j.table);
+        j.last = j.deps[0] < 0;
+        rune_pg_jobs_add(jobs, n, cap, j);
+    }
+    entries_free(e, ne);
+}
+
+/* An identifier as pg_dump writes one (quoted only when it must be), with
+ * its schema: the length of "schema.name" at p, 0 if there is none. */
+static size_t qualified_len(const char *p)
+{
+    size_t i = 0;
+    for (int part = 0; part < 2; part++) {
+        if (p[i] == '"') {
+            for (i++; p[i] && !(p[i] == '"' && p[i + 1] != '"'); i++)
+                if (p[i] == '"')
+                    i++;
+            if (p[i] != '"')
+                return 0;
+            i++;
+        } else {
+            size_t s = i;
+            while (p[i] && (strchr("abcdefghijklmnopqrstuvwxyz0123456789_$", p[i]) ||
+                            (unsigned char)p[i] >= 0x80))
+                i++;
+            if (i == s)
+                return 0;
+        }
+        if (part == 0 && p[i] != '.')
+            return 0;
+        if (part == 0)
+            i++;
+    }
+    return i;
+}
+
+size_t rune_pg_fk_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap, size_t nloads,
+                       size_t nindexes, char **rest)
+{
+    size_t ne, moved = 0, at;
+    struct entry *e = entries_of(text, &ne);
+    *rest = malloc(strlen(text) + 1);
+    if (!*rest)
+        abort();
+    char *first = ne ? e[0].start : text + strlen(text);
+    at = (size_t)(first - text);
+    memcpy(*rest, text, at);
+    for (size_t i = 0; i < ne; i++) {
+        char *child = NULL, *parent = NULL;
+        const char *ref = e[i].type && !strcmp(e[i].type, "FK CONSTRAINT")
+                              ? strstr(e[i].sql, " REFERENCES ")
+                              : NULL;
+        if (ref && (child = entry_table(e[i].sql))) {
+            size_t pl = qualified_len(ref + 12);
+            parent = pl ? strndup(ref + 12, pl) : NULL;
+        }
+        long cl = load_of(*jobs, nloads, child), pa = load_of(*jobs, nloads, parent);
+        if (cl < 0 || pa < 0 || json_is_true(json_object_get((*jobs)[pa].sec, "partitioned"))) {
+            memcpy(*rest + at, e[i].start, e[i].len); /* stays in the script */
+            at += e[i].len;
+            free(child);
+            free(parent);
+            continue;
+        }
+        struct rune_pg_job j = {.sql = e[i].sql, .fn = exec_job, .deps = {cl, pa, -1}};
+        e[i].sql = NULL;
+        j.name = j.own = e[i].name ? e[i].name : strdup("a foreign key");
+        e[i].name = NULL;
+        j.locks[0] = child;
+        j.locks[1] = parent;
+        for (size_t k = nloads; k < nloads + nindexes; k++) /* the referenced key */
+            if ((*jobs)[k].table && !strcmp((*jobs)[k].table, parent)) {
+                long *grown = realloc(j.more, (j.nmore + 1) * sizeof *j.more);
+                if (!grown)
+                    abort();
+                j.more = grown;
+                j.more[j.nmore++] = (long)k;
+            }
+        rune_pg_jobs_add(jobs, n, cap, j);
+        moved++;
+    }
+    (*rest)[at] = '\0';
+    entries_free(e, ne);
+    return moved;
+}

@@ -1,0 +1,109 @@
+/*
+ * sqlite.h — what the parts of the sqlite.* family share: sqlite.c (the
+ * family's table and the helpers below), sqlite_check.c (the checks),
+ * sqlite_backup.c (backup, restore, compact) and sqlite_swap.c (a new
+ * database file put in the place of a live one).
+ *
+ * Internal to the family: only those three files include it.
+ */
+#ifndef RUNE_SQLITE_H
+#define RUNE_SQLITE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "rowhash.h"
+#include "step.h"
+
+/* ---- the steps (sqlite_check.c, sqlite_backup.c) ---- */
+
+int rune_sqlite_health_run(struct rune_call *c);
+int rune_sqlite_health_plan(struct rune_call *c);
+int rune_sqlite_integrity_run(struct rune_call *c);
+int rune_sqlite_integrity_plan(struct rune_call *c);
+int rune_sqlite_query_run(struct rune_call *c);
+int rune_sqlite_query_plan(struct rune_call *c);
+int rune_sqlite_fingerprint_run(struct rune_call *c);
+int rune_sqlite_fingerprint_plan(struct rune_call *c);
+int rune_sqlite_counts_run(struct rune_call *c);
+int rune_sqlite_counts_plan(struct rune_call *c);
+int rune_sqlite_locks_run(struct rune_call *c);
+int rune_sqlite_locks_plan(struct rune_call *c);
+int rune_sqlite_stress_run(struct rune_call *c);
+int rune_sqlite_stress_plan(struct rune_call *c);
+int rune_sqlite_backup_run(struct rune_call *c);
+int rune_sqlite_backup_plan(struct rune_call *c);
+int rune_sqlite_restore_run(struct rune_call *c);
+int rune_sqlite_restore_plan(struct rune_call *c);
+int rune_sqlite_compact_run(struct rune_call *c);
+int rune_sqlite_compact_plan(struct rune_call *c);
+
+/* ---- shared by the family (sqlite.c) ---- */
+
+/* A path parameter's value, absolute against the directory rune was
+ * started in, into out. */
+void rune_sqlite_resolve(struct rune_call *c, const char *path, char *out, size_t len);
+
+/* Every statement on db stops (SQLITE_INTERRUPT) once the call's deadline
+ * has passed or the run is being cancelled. */
+void rune_sqlite_watch(sqlite3 *db, struct rune_call *c);
+
+/* Fails the call of a step whose work was stopped by a timeout or Ctrl-C,
+ * saying what was left undone (fmt with one %s, arg); returns the status. */
+int rune_sqlite_stopped(struct rune_call *c, const char *fmt, const char *arg);
+
+/* Opens path without creating it, with the call's busy_timeout, watched
+ * (rune_sqlite_watch). NULL with a reason in why. */
+sqlite3 *rune_sqlite_open(struct rune_call *c, const char *path, bool readonly, char *why,
+                          size_t whylen);
+
+/* rune_sqlite_open of the database the "path" parameter names (its
+ * absolute path into path), or NULL after failing the call. */
+sqlite3 *rune_sqlite_open_path(struct rune_call *c, bool readonly, char *path, size_t len);
+
+/* User tables, in name order (sqlite_% internal tables excluded); a new
+ * array, or NULL with why. */
+json_t *rune_sqlite_table_names(sqlite3 *db, char *why, size_t whylen);
+
+/* SQL text `fmt` (one "%w" inside double quotes) with the table name put
+ * in as a quoted identifier. Free with sqlite3_free; NULL when out of
+ * memory. */
+char *rune_sqlite_sql_for(const char *fmt, const char *table);
+
+/* Dry-run: "would VERB PATH". */
+int rune_sqlite_plan_path(struct rune_call *c, const char *verb);
+
+/* Adds the row s stands on to an order-independent content hash. */
+void rune_sqlite_hash_row(sqlite3_stmt *s, struct rune_rowhash *h);
+
+/* The directory of an absolute path: "/a/b/c" → "/a/b", "/c" → "/". */
+void rune_sqlite_dir_part(const char *path, char *out, size_t len);
+
+/* ---- replacing a live database (sqlite_swap.c) ---- */
+
+/* The database a restore or compaction replaces: a regular file, or none
+ * (*exists false). A symlink is refused (the call failed). Returns a
+ * rune_status. */
+int rune_sqlite_live_file(struct rune_call *c, const char *db, struct stat *st, bool *exists);
+
+/* The new file `path` (in a scratch directory) takes the owner, group and
+ * mode of `like` (the database it replaces; NULL: none) and is flushed to
+ * disk. 0, or -1 with a reason. */
+int rune_sqlite_finish_copy(const char *path, const struct stat *like, char *why, size_t whylen);
+
+/* Puts `fresh` in db's place with one rename(), the live database brought
+ * to rest first; with `keep`, the current file is kept as the safety copy
+ * (its name in `safety`, else ""). Returns 0; 1 when the database is in use
+ * (nothing changed); -1 with a reason in why. */
+int rune_sqlite_swap_in(struct rune_call *c, const char *db, bool exists, const char *fresh,
+                        bool keep, char *safety, size_t safety_len, char *why, size_t whylen);
+
+/* A swap_in that failed (sw, why) as the step's error; `again` says what
+ * to do once the application holding the database (sw > 0) is stopped.
+ * Returns the status. */
+int rune_sqlite_swap_failed(struct rune_call *c, const char *why, int sw, const char *again);
+
+#endif
