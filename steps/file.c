@@ -145,6 +145,7 @@ void rune_file_report_artifact(struct rune_call *c, const char *path, const char
     rune_file_set_str(o, "path", path);
     rune_file_set_str(o, "sha256", sha256);
     rune_file_set_int(o, "bytes", bytes);
+    rune_call_artifact(c, path, sha256, bytes);
 }
 
 /* ---- file.checksum ---- */

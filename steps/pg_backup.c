@@ -159,12 +159,16 @@ void rune_pg_report_artifact(struct rune_call *c, const char *path, const char *
     json_object_set_new(o, "path", json_string(path));
     json_object_set_new(o, "sha256", json_string(sha256));
     json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
+    rune_call_artifact(c, path, sha256, bytes);
 }
 
 void rune_pg_report_recovery_point(struct rune_call *c, const char *iso)
 {
-    if (iso)
-        json_object_set_new(rune_call_outputs(c), "recovery_point", json_string(iso));
+    if (!iso)
+        return;
+    json_object_set_new(rune_call_outputs(c), "recovery_point", json_string(iso));
+    if (*iso) /* "" when a restore cannot tell */
+        rune_call_recovery_point(c, iso);
 }
 
 /* ---- work directories ---- */

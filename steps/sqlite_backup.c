@@ -249,6 +249,8 @@ static void report_artifact(struct rune_call *c, json_t *o, const char *path, co
     json_object_set_new(o, "path", json_string(path));
     json_object_set_new(o, "sha256", json_string(sha256));
     json_object_set_new(o, "bytes", json_integer((json_int_t)bytes));
+    if (o == rune_call_outputs(c)) /* compact's backup-first is not what the step made */
+        rune_call_artifact(c, path, sha256, bytes);
 }
 
 /* The moment the data a backup holds (or a restore brought back) is
@@ -257,8 +259,11 @@ static void report_artifact(struct rune_call *c, json_t *o, const char *path, co
  * NULL: none known. */
 static void report_recovery_point(struct rune_call *c, json_t *o, const char *iso)
 {
-    if (iso)
-        json_object_set_new(o, "recovery_point", json_string(iso));
+    if (!iso)
+        return;
+    json_object_set_new(o, "recovery_point", json_string(iso));
+    if (o == rune_call_outputs(c))
+        rune_call_recovery_point(c, iso);
 }
 
 /* Writes a backup of db into the artifact `dest`; sets the usual outputs.
