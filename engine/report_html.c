@@ -387,7 +387,7 @@ static void verbatim(struct rune_report_doc *d, const char *s)
 }
 
 /* Every status is a coloured badge; the colour is alarm enough. */
-static void status(struct rune_report_doc *d, const char *st, bool alarm)
+static void show_status(struct rune_report_doc *d, const char *st, bool alarm)
 {
     badge(d->f, st);
 }
@@ -417,7 +417,7 @@ static void table(struct rune_report_doc *d, enum rune_report_table kind, const 
 }
 
 /* The head, the style, the dry-run banner and the title. */
-static void begin(struct rune_report_doc *d, json_t *rep)
+static void page_begin(struct rune_report_doc *d, json_t *rep)
 {
     json_t *inc = json_object_get(rep, "incident");
     const char *id = str(inc, "id"), *title = str(inc, "title");
@@ -449,7 +449,7 @@ static void begin(struct rune_report_doc *d, json_t *rep)
     fputs("</h1>\n", f);
 }
 
-static void end(struct rune_report_doc *d, json_t *rep)
+static void page_end(struct rune_report_doc *d, json_t *rep)
 {
     if (d->sim)
         fputs("<div class=\"sim\">SIMULATED &#8212; dry-run report: nothing was changed.</div>\n",
@@ -502,15 +502,15 @@ static const struct rune_report_pen html = {
         },
     .gap = "",
     .table_end = "</table>\n",
-    .begin = begin,
-    .end = end,
+    .begin = page_begin,
+    .end = page_end,
     .heading = heading,
     .table = table,
     .value = value,
     .text = text,
     .code = code,
     .verbatim = verbatim,
-    .status = status,
+    .status = show_status,
     .chart = chart,
 };
 

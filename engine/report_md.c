@@ -99,7 +99,7 @@ static void verbatim(struct rune_report_doc *d, const char *s)
 }
 
 /* Statuses are words; one that must catch the eye is bold. */
-static void status(struct rune_report_doc *d, const char *st, bool alarm)
+static void show_status(struct rune_report_doc *d, const char *st, bool alarm)
 {
     fputs(alarm ? "**" : "", d->f);
     text(d, st ? st : "unfinished");
@@ -129,7 +129,7 @@ static void table(struct rune_report_doc *d, enum rune_report_table kind, const 
     fputc('\n', d->f);
 }
 
-static void begin(struct rune_report_doc *d, json_t *rep)
+static void page_begin(struct rune_report_doc *d, json_t *rep)
 {
     json_t *inc = json_object_get(rep, "incident");
     const char *title = rune_report_str(inc, "title");
@@ -149,7 +149,7 @@ static void begin(struct rune_report_doc *d, json_t *rep)
 }
 
 /* After the last section, whose blank line is owed: rules and the footer. */
-static void end(struct rune_report_doc *d, json_t *rep)
+static void page_end(struct rune_report_doc *d, json_t *rep)
 {
     const char *generator = rune_report_str(rep, "generator");
     if (d->sim)
@@ -200,15 +200,15 @@ static const struct rune_report_pen md = {
         },
     .gap = "\n",
     .table_end = "",
-    .begin = begin,
-    .end = end,
+    .begin = page_begin,
+    .end = page_end,
     .heading = heading,
     .table = table,
     .value = text,
     .text = text,
     .code = code,
     .verbatim = verbatim,
-    .status = status,
+    .status = show_status,
 };
 
 char *rune_report_md(json_t *rep)

@@ -49,14 +49,14 @@ enum rune_report_table {
 
 /* Wording and markup the formats spell differently. */
 enum rune_report_word {
-    RUNE_WORD_SEP,             /* between a name and its status */
-    RUNE_WORD_DASH,            /* between a finding and its reason */
-    RUNE_WORD_ARROW,           /* from a start to an end */
-    RUNE_WORD_DATE_NOTE,       /* after "Times are UTC on <day>" */
-    RUNE_WORD_MODE_SIM,        /* the Mode of a dry-run */
-    RUNE_WORD_OUTCOME_SIM,     /* before a dry-run's outcome */
-    RUNE_WORD_CHAIN_OK,        /* the log's chain verified */
-    RUNE_WORD_CHAIN_BROKEN,    /* it did not: before the message */
+    RUNE_WORD_SEP,              /* between a name and its status */
+    RUNE_WORD_DASH,             /* between a finding and its reason */
+    RUNE_WORD_ARROW,            /* from a start to an end */
+    RUNE_WORD_DATE_NOTE,        /* after "Times are UTC on <day>" */
+    RUNE_WORD_MODE_SIM,         /* the Mode of a dry-run */
+    RUNE_WORD_OUTCOME_SIM,      /* before a dry-run's outcome */
+    RUNE_WORD_CHAIN_OK,         /* the log's chain verified */
+    RUNE_WORD_CHAIN_BROKEN,     /* it did not: before the message */
     RUNE_WORD_CHAIN_BROKEN_END, /* and after it */
     RUNE_WORD_MET_YES,
     RUNE_WORD_MET_NO,
@@ -97,9 +97,9 @@ struct rune_report_pen {
     /* Opens a table and writes its header row (cols NULL: none). */
     void (*table)(struct rune_report_doc *d, enum rune_report_table kind, const char *const *cols,
                   size_t ncols);
-    void (*value)(struct rune_report_doc *d, const char *s); /* recorded text; a dash for none */
-    void (*text)(struct rune_report_doc *d, const char *s);  /* recorded text in a sentence */
-    void (*code)(struct rune_report_doc *d, const char *s);  /* identifiers, paths, hashes */
+    void (*value)(struct rune_report_doc *d, const char *s);    /* recorded text; a dash for none */
+    void (*text)(struct rune_report_doc *d, const char *s);     /* recorded text in a sentence */
+    void (*code)(struct rune_report_doc *d, const char *s);     /* identifiers, paths, hashes */
     void (*verbatim)(struct rune_report_doc *d, const char *s); /* output as it was printed */
     /* A status word ("failed"); alarm: one that must catch the eye. */
     void (*status)(struct rune_report_doc *d, const char *status, bool alarm);

@@ -232,7 +232,8 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     kv_name(d, "Incident log chain");
     if (json_is_true(json_object_get(ch, "verified"))) {
         word(d, RUNE_WORD_CHAIN_OK);
-        fprintf(d->f, " (%lld events)", (long long)json_integer_value(json_object_get(ch, "events")));
+        fprintf(d->f, " (%lld events)",
+                (long long)json_integer_value(json_object_get(ch, "events")));
     } else {
         word(d, RUNE_WORD_CHAIN_BROKEN);
         d->pen->text(d, str(ch, "message"));
@@ -319,8 +320,8 @@ static void attempt_row(struct rune_report_doc *d, json_t *a)
 
 static void attempts(struct rune_report_doc *d, json_t *list)
 {
-    static const char *const cols[] = {"step",     "type",   "attempt", "start",
-                                       "end",      "duration", "status", "detail"};
+    static const char *const cols[] = {"step", "type",     "attempt", "start",
+                                       "end",  "duration", "status",  "detail"};
 
     if (json_array_size(list))
         rows(d, RUNE_TABLE_ATTEMPTS, cols, 8, list, attempt_row);
