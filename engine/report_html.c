@@ -306,8 +306,10 @@ static void bar(FILE *f, const struct chart *c, json_t *a, int y)
             !strcmp(cls, "skipped") || !strcmp(cls, "not_run") ? " fill-opacity=\"0.6\"" : "");
     fputs("<title>", f);
     esc(f, str(a, "step"));
-    fprintf(f, " attempt %lld/%lld: %s, %s</title></rect>\n", (long long)json_integer_value(n),
-            (long long)json_integer_value(json_object_get(a, "attempts")), status,
+    fprintf(f, " attempt %lld/%lld: ", (long long)json_integer_value(n),
+            (long long)json_integer_value(json_object_get(a, "attempts")));
+    esc(f, status);
+    fprintf(f, ", %s</title></rect>\n",
             rune_report_duration(json_object_get(a, "duration_ms"), d, sizeof d));
     bool left = x0 + w + 4 > CHART_W - 60; /* no room on the right: label before the bar */
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"bt\"%s>", left ? x0 - 4 : x0 + w + 4, y + 14,

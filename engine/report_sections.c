@@ -68,15 +68,19 @@ static void table_end(struct rune_report_doc *d)
 }
 
 /* A time of the incident: the time of day ("12:15:24.101") when it is on
- * the incident's first day, else the whole ISO text; "-" for none. */
+ * the incident's first day, else the whole ISO text; "-" for none. It is
+ * recorded text like any other, so the pen escapes it. */
 static void put_clock(struct rune_report_doc *d, const char *iso)
 {
+    char buf[16];
+
     if (!iso)
         put(d, "-");
-    else if (d->day && strlen(iso) >= 23 && !strncmp(iso, d->day, 10))
-        fprintf(d->f, "%.12s", iso + 11);
-    else
-        put(d, iso);
+    else if (d->day && strlen(iso) >= 23 && !strncmp(iso, d->day, 10)) {
+        snprintf(buf, sizeof buf, "%.12s", iso + 11);
+        d->pen->text(d, buf);
+    } else if (*iso)
+        d->pen->text(d, iso);
 }
 
 static void put_duration(struct rune_report_doc *d, json_t *ms)
@@ -366,9 +370,15 @@ static void timeline(struct rune_report_doc *d, json_t *rep)
     if (d->pen->chart)
         d->pen->chart(d, rep);
     begin(d, RUNE_PART_QUIET);
-    fprintf(d->f, "Times are UTC%s%.10s", d->day ? " on " : "", d->day ? d->day : "");
-    if (d->day)
+    put(d, "Times are UTC");
+    if (d->day) {
+        char day[11];
+        snprintf(day, sizeof day, "%.10s", d->day);
+        put(d, " on ");
+        if (*day)
+            d->pen->text(d, day);
         word(d, RUNE_WORD_DATE_NOTE);
+    }
     put(d, ".");
     end(d, RUNE_PART_QUIET);
     json_array_foreach(json_object_get(rep, "timeline"), i, s)
