@@ -27,30 +27,10 @@ static const char *str(json_t *o, const char *key)
 /* Text as HTML; control characters other than newline and tab become '?'. */
 static void esc(FILE *f, const char *s)
 {
-    if (!s)
-        return;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : c, f);
-        }
-    }
+    static const char *const entities[256] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+    };
+    rune_report_escape(f, s, entities);
 }
 
 /* A value in a cell: esc, or a dash for nothing. */
@@ -418,36 +398,43 @@ static void table(struct rune_report_doc *d, enum rune_report_table kind, const 
     fputs("</tr>\n", d->f);
 }
 
+/* "Incident report <id> — <title>": plain in the page's <title>; in its
+ * <h1> the id as code and the title on a line of its own. */
+static void page_title(struct rune_report_doc *d, json_t *inc, bool h1)
+{
+    const char *title = str(inc, "title");
+
+    fprintf(d->f, "%sIncident report ", d->sim ? "SIMULATED " : "");
+    if (h1)
+        code(d, str(inc, "id"));
+    else
+        esc(d->f, str(inc, "id"));
+    if (title) {
+        fputs(h1 ? "<br><span class=\"muted\">" : " — ", d->f);
+        esc(d->f, title);
+        fputs(h1 ? "</span>" : "", d->f);
+    }
+}
+
 /* The head, the style, the dry-run banner and the title. */
 static void page_begin(struct rune_report_doc *d, json_t *rep)
 {
     json_t *inc = json_object_get(rep, "incident");
-    const char *id = str(inc, "id"), *title = str(inc, "title");
     FILE *f = d->f;
 
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<link rel=\"icon\" href=\"data:,\">\n<title>",
           f);
-    fprintf(f, "%sIncident report ", d->sim ? "SIMULATED " : "");
-    esc(f, id);
-    if (title) {
-        fputs(" — ", f);
-        esc(f, title);
-    }
+    page_title(d, inc, false);
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", css);
     if (d->sim)
         fputs("<div class=\"sim\">SIMULATED &#8212; dry-run (rune plan), not an incident. "
               "Nothing was changed; times, outcome and objectives are those of the "
               "simulation.</div>\n",
               f);
-    fprintf(f, "<h1>%sIncident report ", d->sim ? "SIMULATED " : "");
-    code(d, id);
-    if (title) {
-        fputs("<br><span class=\"muted\">", f);
-        esc(f, title);
-        fputs("</span>", f);
-    }
+    fputs("<h1>", f);
+    page_title(d, inc, true);
     fputs("</h1>\n", f);
 }
 

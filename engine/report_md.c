@@ -16,47 +16,23 @@
 
 #include "report_render.h"
 
+/* What Markdown escapes in a line of text, and in a code span: nothing is
+ * markup there, but a pipe would still end a table cell and a line break
+ * the line. */
+static const char *const in_text[256] = {
+    ['|'] = "\\|", ['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['\\'] = "\\\\",
+    ['`'] = "\\`", ['*'] = "\\*",  ['\n'] = " ",   ['\t'] = " ",
+};
+static const char *const in_code[256] = {['|'] = "/", ['\n'] = "?", ['\t'] = "?"};
+
 /* Text inside a table cell or a line: one line, no markup; a dash for
  * none. */
 static void text(struct rune_report_doc *d, const char *s)
 {
-    FILE *f = d->f;
-    if (!s || !*s) {
-        fputs("-", f);
-        return;
-    }
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '|':
-            fputs("\\|", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '`':
-            fputs("\\`", f);
-            break;
-        case '*':
-            fputs("\\*", f);
-            break;
-        case '\n':
-        case '\t':
-            fputc(' ', f);
-            break;
-        default:
-            fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-        }
-    }
+    if (s && *s)
+        rune_report_escape(d->f, s, in_text);
+    else
+        fputs("-", d->f);
 }
 
 /* A code span for identifiers, paths and hashes: the text between
@@ -70,10 +46,7 @@ static void code(struct rune_report_doc *d, const char *s)
     }
     bool tick = strchr(s, '`') != NULL;
     fputs(tick ? "`` " : "`", f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        fputc(c < 0x20 || c == 0x7f ? '?' : c == '|' ? '/' : c, f);
-    }
+    rune_report_escape(f, s, in_code);
     fputs(tick ? " ``" : "`", f);
 }
 
@@ -89,11 +62,8 @@ static void verbatim(struct rune_report_doc *d, const char *s)
     }
     int fence = longest >= 3 ? (int)longest + 1 : 3;
     fprintf(f, "%.*s\n", fence, "````````````````````````````````````````````````````````````");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        fputc(c < 0x20 && c != '\n' && c != '\t' ? '?' : c == 0x7f ? '?' : c, f);
-    }
-    if (s[-1] != '\n')
+    rune_report_escape(f, s, NULL);
+    if (s[strlen(s) - 1] != '\n')
         fputc('\n', f);
     fprintf(f, "%.*s\n", fence, "````````````````````````````````````````````````````````````");
 }

@@ -107,6 +107,11 @@ struct rune_report_pen {
     void (*chart)(struct rune_report_doc *d, json_t *rep);
 };
 
+/* Writes s (NULL: nothing) to f, each byte that subst (NULL: none) has a
+ * string for replaced by it, and control characters other than newline
+ * and tab as '?' (report_escape.c). */
+void rune_report_escape(FILE *f, const char *s, const char *const subst[256]);
+
 /* Draws rep with pen. Returns malloc'd text, NULL when out of memory. */
 char *rune_report_render(const struct rune_report_pen *pen, json_t *rep);
 
