@@ -23,6 +23,17 @@ long long rune_clock_wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *rune_clock_ms_str(long long ms, char *buf, size_t len)
+{
+    if (ms < 1000)
+        snprintf(buf, len, "%lldms", ms);
+    else if (ms % 1000 == 0 || ms >= 60000)
+        snprintf(buf, len, "%llds", (ms + 500) / 1000);
+    else
+        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+    return buf;
+}
+
 void rune_clock_iso(char buf[RUNE_ISO_LEN], long long wall_ms)
 {
     time_t secs = (time_t)(wall_ms / 1000);

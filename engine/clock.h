@@ -5,12 +5,16 @@
 #ifndef RUNE_CLOCK_H
 #define RUNE_CLOCK_H
 
+#include <stddef.h>
 #include <time.h>
 
 #define RUNE_ISO_LEN 32
 
 long long rune_clock_mono_ms(void);
 long long rune_clock_wall_ms(void);
+/* A wait or a deadline as step messages say it: "450ms", "1.5s", "90s"
+ * (whole seconds from a minute up). Returns buf. */
+const char *rune_clock_ms_str(long long ms, char *buf, size_t len);
 /* "2026-11-23T11:16:00.123Z" (UTC, millisecond precision, sortable as text). */
 void rune_clock_iso(char buf[RUNE_ISO_LEN], long long wall_ms);
 /* Reads what rune_clock_iso writes, and the same without milliseconds,

@@ -1,8 +1,9 @@
 /*
- * report_html.c — the HTML form of an incident report: one self-contained
- * page (inline CSS, an inline SVG timeline, no script, no external asset,
- * not even a favicon request), readable on screen and printable. Rendered
- * from the report object alone, like report_md.c: it adds no fact.
+ * report_html.c — the HTML pen: how an incident report's sections
+ * (report_sections.c, the same for every format) are drawn as one
+ * self-contained page (inline CSS, an inline SVG timeline, no script, no
+ * external asset, not even a favicon request), readable on screen and
+ * printable. It knows no section; it adds no fact.
  *
  * The timeline is a Gantt chart: a band per stage, a bar per step attempt
  * coloured by its status, on a time axis from the incident's start. Every
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "report_render.h"
 
 static const char *str(json_t *o, const char *key)
 {
@@ -25,50 +27,36 @@ static const char *str(json_t *o, const char *key)
 /* Text as HTML; control characters other than newline and tab become '?'. */
 static void esc(FILE *f, const char *s)
 {
-    if (!s)
-        return;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : c, f);
-        }
-    }
+    static const char *const entities[256] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+    };
+    rune_report_escape(f, s, entities);
 }
 
-/* esc, or a dash for nothing. */
-static void text(FILE *f, const char *s)
+/* A value in a cell: esc, or a dash for nothing. */
+static void value(struct rune_report_doc *d, const char *s)
 {
     if (s && *s)
-        esc(f, s);
+        esc(d->f, s);
     else
-        fputs("&ndash;", f);
+        fputs("&ndash;", d->f);
 }
 
-static void code(FILE *f, const char *s)
+/* Text in a sentence: nothing for nothing. */
+static void text(struct rune_report_doc *d, const char *s)
+{
+    esc(d->f, s);
+}
+
+static void code(struct rune_report_doc *d, const char *s)
 {
     if (!s || !*s) {
-        fputs("&ndash;", f);
+        fputs("&ndash;", d->f);
         return;
     }
-    fputs("<code>", f);
-    esc(f, s);
-    fputs("</code>", f);
+    fputs("<code>", d->f);
+    esc(d->f, s);
+    fputs("</code>", d->f);
 }
 
 /* The colour class of a status, an outcome or a stage's end: the one
@@ -110,18 +98,6 @@ static void badge(FILE *f, const char *status)
     fprintf(f, "<span class=\"st st-%s\">", status_class(status));
     esc(f, status ? status : "unfinished");
     fputs("</span>", f);
-}
-
-/* Time of day when on the incident's day, else the whole ISO text. */
-static const char *clock_of(const char *iso, const char *day, char *buf, size_t len)
-{
-    if (!iso)
-        return "-";
-    if (day && strlen(iso) >= 23 && !strncmp(iso, day, 10)) {
-        snprintf(buf, len, "%.12s", iso + 11);
-        return buf;
-    }
-    return iso;
 }
 
 static const char css[] =
@@ -310,8 +286,10 @@ static void bar(FILE *f, const struct chart *c, json_t *a, int y)
             !strcmp(cls, "skipped") || !strcmp(cls, "not_run") ? " fill-opacity=\"0.6\"" : "");
     fputs("<title>", f);
     esc(f, str(a, "step"));
-    fprintf(f, " attempt %lld/%lld: %s, %s</title></rect>\n", (long long)json_integer_value(n),
-            (long long)json_integer_value(json_object_get(a, "attempts")), status,
+    fprintf(f, " attempt %lld/%lld: ", (long long)json_integer_value(n),
+            (long long)json_integer_value(json_object_get(a, "attempts")));
+    esc(f, status);
+    fprintf(f, ", %s</title></rect>\n",
             rune_report_duration(json_object_get(a, "duration_ms"), d, sizeof d));
     bool left = x0 + w + 4 > CHART_W - 60; /* no room on the right: label before the bar */
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"bt\"%s>", left ? x0 - 4 : x0 + w + 4, y + 14,
@@ -338,8 +316,9 @@ static void stage_band(FILE *f, const struct chart *c, json_t *s, int y, int row
     fputs("</text>\n", f);
 }
 
-static void gantt(FILE *f, json_t *rep)
+static void chart(struct rune_report_doc *d, json_t *rep)
 {
+    FILE *f = d->f;
     json_t *timeline = json_object_get(rep, "timeline"), *s, *a;
     struct chart c = {rune_report_iso_ms(str(json_object_get(rep, "incident"), "started_at")), 1};
     int height = chart_height(timeline), y = AXIS_H + 6;
@@ -380,493 +359,151 @@ static void gantt(FILE *f, json_t *rep)
     fputs("</p>\n", f);
 }
 
-/* ---- Sections ---- */
+/* ---- The pen ---- */
+
+static void verbatim(struct rune_report_doc *d, const char *s)
+{
+    fputs("<pre>", d->f);
+    esc(d->f, s);
+    fputs("</pre>\n", d->f);
+}
+
+/* Every status is a coloured badge; the colour is alarm enough. */
+static void show_status(struct rune_report_doc *d, const char *st, bool alarm)
+{
+    badge(d->f, st);
+}
 
 /* A section heading; in a dry-run's report every one says SIMULATED. */
-static void heading(FILE *f, const char *id, const char *title, bool sim)
+static void heading(struct rune_report_doc *d, const char *anchor, const char *title)
 {
-    fprintf(f, "<h2 id=\"%s\">%s%s</h2>\n", id, title,
-            sim ? " <span class=\"st st-simulated\">SIMULATED</span>" : "");
+    fprintf(d->f, "<h2 id=\"%s\">%s%s</h2>\n", anchor, title,
+            d->sim ? " <span class=\"st st-simulated\">SIMULATED</span>" : "");
 }
 
-static void kv(FILE *f, const char *name, const char *value, bool as_code)
+static void table(struct rune_report_doc *d, enum rune_report_table kind, const char *const *cols,
+                  size_t ncols)
 {
-    fprintf(f, "<tr><th>%s</th><td>", name);
-    if (as_code)
-        code(f, value);
+    static const char *const classes[] = {
+        [RUNE_TABLE_PLAIN] = "",
+        [RUNE_TABLE_KV] = " class=\"kv\"",
+        [RUNE_TABLE_ATTEMPTS] = " class=\"att\"",
+    };
+    fprintf(d->f, "<table%s>\n", classes[kind]);
+    if (!cols)
+        return;
+    fputs("<tr>", d->f);
+    for (size_t i = 0; i < ncols; i++)
+        fprintf(d->f, "<th>%s</th>", cols[i]);
+    fputs("</tr>\n", d->f);
+}
+
+/* "Incident report <id> — <title>": plain in the page's <title>; in its
+ * <h1> the id as code and the title on a line of its own. */
+static void page_title(struct rune_report_doc *d, json_t *inc, bool h1)
+{
+    const char *title = str(inc, "title");
+
+    fprintf(d->f, "%sIncident report ", d->sim ? "SIMULATED " : "");
+    if (h1)
+        code(d, str(inc, "id"));
     else
-        text(f, value);
-    fputs("</td></tr>\n", f);
-}
-
-static void section_summary(FILE *f, json_t *rep, bool sim)
-{
-    json_t *inc = json_object_get(rep, "incident"), *ch = json_object_get(rep, "chain");
-    json_t *exit_code = json_object_get(inc, "exit_code");
-    char buf[64], d[32];
-
-    heading(f, "summary", "Summary", sim);
-    fputs("<table class=\"kv\">\n", f);
-    kv(f, "Incident", str(inc, "id"), true);
-    kv(f, "Runbook", str(inc, "runbook"), false);
-    kv(f, "Runbook file", str(inc, "runbook_path"), true);
-    kv(f, "Runbook SHA-256", str(inc, "runbook_sha256"), true);
-    fprintf(f, "<tr><th>Mode</th><td>%s</td></tr>\n",
-            sim ? "<span class=\"st st-simulated\">SIMULATED</span> dry-run: nothing was changed"
-                : "real run");
-    kv(f, "Operator", str(inc, "operator"), false);
-    kv(f, "Host", str(inc, "host"), false);
-    kv(f, "Started (UTC)", str(inc, "started_at"), false);
-    fputs("<tr><th>Ended (UTC)</th><td>", f);
-    if (str(inc, "ended_at")) {
-        esc(f, str(inc, "ended_at"));
-        fprintf(f, " (took %s)",
-                rune_report_duration(json_object_get(inc, "duration_ms"), d, sizeof d));
-    } else {
-        fputs("not recorded (still running, or rune was stopped)", f);
-    }
-    fputs("</td></tr>\n<tr><th>Outcome</th><td>", f);
-    if (sim)
-        fputs("<strong>SIMULATED:</strong> ", f);
-    badge(f, str(inc, "outcome") ? str(inc, "outcome") : NULL);
-    if (str(inc, "reason")) {
-        fputs(" ", f);
-        esc(f, str(inc, "reason"));
-    }
-    fputs("</td></tr>\n", f);
-    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(exit_code));
-    kv(f, "Exit code", json_is_integer(exit_code) ? buf : NULL, false);
-    kv(f, "Severity", str(inc, "severity"), false);
-    kv(f, "rune", str(inc, "rune_version"), false);
-    fputs("<tr><th>Incident log chain</th><td>", f);
-    if (json_is_true(json_object_get(ch, "verified")))
-        fprintf(f, "<span class=\"good\">verified</span> (%lld events)",
-                (long long)json_integer_value(json_object_get(ch, "events")));
-    else {
-        fputs("<span class=\"bad\">NOT VERIFIED</span> ", f);
-        esc(f, str(ch, "message"));
-    }
-    fputs("</td></tr>\n", f);
-    kv(f, "Head hash", str(ch, "head_hash"), true);
-    fputs("</table>\n", f);
-}
-
-/* none: what to say when nothing was achieved; when_key: the member giving
- * the moment the figure was measured at. */
-static void objective_row(FILE *f, const char *name, json_t *o, const char *none,
-                          const char *when_key)
-{
-    json_t *t = json_object_get(o, "target_s"), *ms = json_object_get(o, "achieved_ms");
-    json_t *met = json_object_get(o, "met");
-    char a[32], b[32];
-
-    fprintf(f, "<tr><th>%s</th><td>%s</td><td>%s</td><td>%s</td><td>", name,
-            json_is_integer(t) ? rune_duration_str(json_integer_value(t) * 1000, a, sizeof a)
-                               : "none",
-            json_is_integer(ms) ? rune_duration_str(json_integer_value(ms), b, sizeof b) : none,
-            json_is_boolean(met) ? (json_is_true(met) ? "<span class=\"good\">yes</span>"
-                                                      : "<span class=\"no\">NO</span>")
-                                 : "<span class=\"muted\">n/a (no target)</span>");
-    esc(f, str(o, "basis"));
-    if (str(o, when_key)) {
-        fputs(when_key[0] == 't' ? "; at " : "; recovery point ", f);
-        esc(f, str(o, when_key));
-    }
-    fputs("</td></tr>\n", f);
-}
-
-static void section_objectives(FILE *f, json_t *rep, bool sim)
-{
-    json_t *ob = json_object_get(rep, "objectives");
-    heading(f, "objectives", "Objectives", sim);
-    fputs("<table>\n<tr><th>objective</th><th>target</th><th>achieved</th><th>met</th>"
-          "<th>how</th></tr>\n",
-          f);
-    objective_row(f, "RTO", json_object_get(ob, "rto"), "not achieved", "to");
-    objective_row(f, "RPO", json_object_get(ob, "rpo"), "unknown", "recovery_point");
-    fputs("</table>\n", f);
-}
-
-static void attempt_header(FILE *f)
-{
-    fputs("<table class=\"att\">\n<tr><th>step</th><th>type</th><th>attempt</th><th>start</th>"
-          "<th>end</th>"
-          "<th>duration</th><th>status</th><th>detail</th></tr>\n",
-          f);
-}
-
-static void attempt_row(FILE *f, json_t *a, const char *day)
-{
-    json_t *n = json_object_get(a, "attempt");
-    char b1[64], b2[64], d[32];
-    const char *detail = str(a, "error")    ? str(a, "error")
-                         : str(a, "reason") ? str(a, "reason")
-                                            : str(a, "plan");
-
-    fputs("<tr><td>", f);
-    code(f, str(a, "step"));
-    fputs("</td><td>", f);
-    text(f, str(a, "uses"));
-    if (json_integer_value(n) > 0)
-        fprintf(f, "</td><td class=\"num\">%lld/%lld", (long long)json_integer_value(n),
-                (long long)json_integer_value(json_object_get(a, "attempts")));
-    else
-        fputs("</td><td class=\"num\">&ndash;", f);
-    fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"num\">%s</td><td>",
-            clock_of(str(a, "start"), day, b1, sizeof b1),
-            clock_of(str(a, "end"), day, b2, sizeof b2),
-            rune_report_duration(json_object_get(a, "duration_ms"), d, sizeof d));
-    badge(f, rune_report_status(a));
-    fputs("</td><td>", f);
-    if (detail)
-        esc(f, detail);
-    fputs("</td></tr>\n", f);
-}
-
-static void section_timeline(FILE *f, json_t *rep, const char *day, bool sim)
-{
-    json_t *s, *a;
-    size_t i, k;
-    char b1[64], b2[64], d[32];
-
-    heading(f, "timeline", "Timeline", sim);
-    gantt(f, rep);
-    fprintf(f, "<p class=\"muted\">Times are UTC%s%.10s.</p>\n", day ? " on " : "", day ? day : "");
-    json_array_foreach(json_object_get(rep, "timeline"), i, s)
-    {
-        fputs("<h3>Stage ", f);
-        esc(f, str(s, "stage"));
-        fputs(" ", f);
-        badge(f, str(s, "status"));
-        if (json_is_integer(json_object_get(s, "duration_ms")) || !str(s, "reason"))
-            fprintf(f, " <span class=\"muted\">%s &rarr; %s (%s)",
-                    clock_of(str(s, "start"), day, b1, sizeof b1),
-                    clock_of(str(s, "end"), day, b2, sizeof b2),
-                    rune_report_duration(json_object_get(s, "duration_ms"), d, sizeof d));
-        else
-            fprintf(f, " <span class=\"muted\">at %s",
-                    clock_of(str(s, "start"), day, b1, sizeof b1));
-        if (str(s, "reason")) {
-            fputs(": ", f);
-            esc(f, str(s, "reason"));
-        }
-        fputs("</span></h3>\n", f);
-        if (!json_array_size(json_object_get(s, "steps")))
-            continue;
-        attempt_header(f);
-        json_array_foreach(json_object_get(s, "steps"), k, a)
-        {
-            attempt_row(f, a, day);
-        }
-        fputs("</table>\n", f);
+        esc(d->f, str(inc, "id"));
+    if (title) {
+        fputs(h1 ? "<br><span class=\"muted\">" : " — ", d->f);
+        esc(d->f, title);
+        fputs(h1 ? "</span>" : "", d->f);
     }
 }
 
-static void section_approvals(FILE *f, json_t *rep, const char *day, bool sim)
-{
-    json_t *list = json_object_get(rep, "approvals"), *a;
-    size_t i;
-    char b[64];
-
-    heading(f, "approvals", "Approvals", sim);
-    if (!json_array_size(list)) {
-        fputs("<p>No approvals were asked for.</p>\n", f);
-        return;
-    }
-    fputs("<table>\n<tr><th>when</th><th>stage</th><th>step</th><th>question</th><th>who</th>"
-          "<th>how</th><th>decision</th></tr>\n",
-          f);
-    json_array_foreach(list, i, a)
-    {
-        fprintf(f, "<tr><td>%s</td><td>", clock_of(str(a, "at"), day, b, sizeof b));
-        text(f, str(a, "stage"));
-        fputs("</td><td>", f);
-        code(f, str(a, "step"));
-        fputs("</td><td>", f);
-        text(f, str(a, "question"));
-        fputs("</td><td>", f);
-        text(f, str(a, "who"));
-        fputs("</td><td>", f);
-        code(f, str(a, "how"));
-        fputs("</td><td>", f);
-        badge(f, json_is_true(json_object_get(a, "approved")) ? "approved" : "declined");
-        fputs("</td></tr>\n", f);
-    }
-    fputs("</table>\n", f);
-}
-
-static void section_failures(FILE *f, json_t *rep, const char *day, bool sim)
-{
-    json_t *list = json_object_get(rep, "failures"), *a;
-    size_t i;
-    char b[64];
-
-    heading(f, "failures", "Failures", sim);
-    if (!json_array_size(list)) {
-        fputs("<p>No step attempt failed.</p>\n", f);
-        return;
-    }
-    json_array_foreach(list, i, a)
-    {
-        fputs("<h3>", f);
-        code(f, str(a, "step"));
-        fputs(" <span class=\"muted\">(", f);
-        esc(f, str(a, "stage"));
-        fprintf(f, ", attempt %lld/%lld)</span> ",
-                (long long)json_integer_value(json_object_get(a, "attempt")),
-                (long long)json_integer_value(json_object_get(a, "attempts")));
-        badge(f, str(a, "status"));
-        fprintf(f, " <span class=\"muted\">at %s</span></h3>\n",
-                clock_of(str(a, "at"), day, b, sizeof b));
-        if (str(a, "error")) {
-            fputs("<p>", f);
-            esc(f, str(a, "error"));
-            fputs("</p>\n", f);
-        }
-        if (str(a, "tail") && *str(a, "tail")) {
-            fputs("<p class=\"muted\">Last output:</p>\n<pre>", f);
-            esc(f, str(a, "tail"));
-            fputs("</pre>\n", f);
-        }
-    }
-}
-
-static void section_rollback(FILE *f, json_t *rep, const char *day, bool sim)
-{
-    json_t *rb = json_object_get(rep, "rollback"), *a;
-    size_t i;
-
-    heading(f, "rollback", "Rollback", sim);
-    fputs("<p>", f);
-    if (!json_is_true(json_object_get(rb, "ran"))) {
-        fputs("The rollback stage did not run", f);
-        if (str(rb, "reason")) {
-            fputs(": ", f);
-            esc(f, str(rb, "reason"));
-        }
-        fputs(".</p>\n", f);
-        return;
-    }
-    fputs("The rollback stage ran and ended ", f);
-    badge(f, str(rb, "status"));
-    fputs(".</p>\n", f);
-    if (!json_array_size(json_object_get(rb, "actions")))
-        return;
-    attempt_header(f);
-    json_array_foreach(json_object_get(rb, "actions"), i, a)
-    {
-        attempt_row(f, a, day);
-    }
-    fputs("</table>\n", f);
-}
-
-static void count_cell(FILE *f, json_t *v)
-{
-    if (json_is_integer(v))
-        fprintf(f, "<td class=\"num\">%lld</td>", (long long)json_integer_value(v));
-    else
-        fputs("<td class=\"num\">&ndash;</td>", f);
-}
-
-static void section_verification(FILE *f, json_t *rep, bool sim)
-{
-    json_t *list = json_object_get(rep, "verification"), *v, *t;
-    size_t i, k;
-
-    heading(f, "verification", "Verification", sim);
-    if (!json_array_size(list)) {
-        fputs("<p>No step recorded row counts or a comparison.</p>\n", f);
-        return;
-    }
-    json_array_foreach(list, i, v)
-    {
-        json_t *ok = json_object_get(v, "ok");
-        bool cmp = !strcmp(str(v, "kind"), "compare");
-        fputs("<h3>", f);
-        code(f, str(v, "step"));
-        fputs(" <span class=\"muted\">(", f);
-        esc(f, str(v, "uses"));
-        fprintf(f, ", %s)</span> ", cmp ? "content compared" : "row counts");
-        badge(f, json_is_boolean(ok) ? (json_is_true(ok) ? "ok" : "failed") : NULL);
-        fprintf(f,
-                "</h3>\n<table>\n<tr><th>table</th><th>expected</th><th>actual</th>"
-                "<th>diff</th>%s<th>ok</th></tr>\n",
-                cmp ? "<th>same content</th>" : "");
-        json_array_foreach(json_object_get(v, "tables"), k, t)
-        {
-            fputs("<tr><td>", f);
-            code(f, str(t, "table"));
-            fputs("</td>", f);
-            count_cell(f, json_object_get(t, "expected"));
-            count_cell(f, json_object_get(t, "actual"));
-            count_cell(f, json_object_get(t, "diff"));
-            if (cmp)
-                fputs(json_is_true(json_object_get(t, "same_content"))
-                          ? "<td>yes</td>"
-                          : "<td><span class=\"no\">no</span></td>",
-                      f);
-            fputs(json_is_true(json_object_get(t, "ok")) ? "<td class=\"good\">yes</td></tr>\n"
-                                                         : "<td class=\"no\">NO</td></tr>\n",
-                  f);
-        }
-        fputs("</table>\n", f);
-    }
-}
-
-/* Findings: what a step passed over (a backup that failed verification). */
-static void section_findings(FILE *f, json_t *rep, bool sim)
-{
-    json_t *list = json_object_get(rep, "findings"), *x;
-    size_t i;
-
-    if (!json_array_size(list))
-        return;
-    heading(f, "findings", "Findings", sim);
-    fputs("<ul>\n", f);
-    json_array_foreach(list, i, x)
-    {
-        fputs("<li><span class=\"no\">backup skipped</span> by step ", f);
-        code(f, str(x, "step"));
-        fputs(": ", f);
-        code(f, str(x, "path"));
-        fputs(" &#8212; ", f);
-        esc(f, str(x, "reason") ? str(x, "reason") : "no reason recorded");
-        fputs("</li>\n", f);
-    }
-    fputs("</ul>\n", f);
-}
-
-static void section_artifacts(FILE *f, json_t *rep, bool sim)
-{
-    json_t *list = json_object_get(rep, "artifacts"), *a;
-    size_t i;
-
-    heading(f, "artifacts", "Artifacts", sim);
-    if (!json_array_size(list)) {
-        fputs("<p>No step reported a file with its SHA-256.</p>\n", f);
-        return;
-    }
-    fputs("<table>\n<tr><th>step</th><th>path</th><th>bytes</th><th>SHA-256</th></tr>\n", f);
-    json_array_foreach(list, i, a)
-    {
-        fputs("<tr><td>", f);
-        code(f, str(a, "step"));
-        fputs("</td><td>", f);
-        code(f, str(a, "path"));
-        fputs("</td>", f);
-        count_cell(f, json_object_get(a, "bytes"));
-        fputs("<td>", f);
-        code(f, str(a, "sha256"));
-        fputs("</td></tr>\n", f);
-    }
-    fputs("</table>\n", f);
-}
-
-static void section_inputs(FILE *f, json_t *rep, bool sim)
-{
-    json_t *in = json_object_get(rep, "inputs"), *v;
-    const char *k;
-
-    heading(f, "inputs", "Inputs", sim);
-    fputs("<p class=\"muted\">As recorded; secret values are masked as <code>***</code>.</p>\n", f);
-    if (!json_object_size(in)) {
-        fputs("<p>None.</p>\n", f);
-        return;
-    }
-    fputs("<table>\n<tr><th>input</th><th>value</th></tr>\n", f);
-    json_object_foreach(in, k, v)
-    {
-        char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        fputs("<tr><td>", f);
-        code(f, k);
-        fputs("</td><td>", f);
-        code(f, json_is_string(v) ? json_string_value(v) : t);
-        fputs("</td></tr>\n", f);
-        free(t);
-    }
-    fputs("</table>\n", f);
-}
-
-static void section_notes(FILE *f, json_t *rep, const char *day, bool sim)
-{
-    json_t *list = json_object_get(rep, "notes"), *n;
-    size_t i;
-    char b[64];
-
-    if (!json_array_size(list))
-        return;
-    heading(f, "notes", "Notes", sim);
-    fputs("<ul>\n", f);
-    json_array_foreach(list, i, n)
-    {
-        fprintf(f, "<li>%s ", clock_of(str(n, "at"), day, b, sizeof b));
-        code(f, str(n, "step"));
-        fputs(": ", f);
-        esc(f, str(n, "text"));
-        fputs("</li>\n", f);
-    }
-    fputs("</ul>\n", f);
-}
-
-char *rune_report_html(json_t *rep)
+/* The head, the style, the dry-run banner and the title. */
+static void page_begin(struct rune_report_doc *d, json_t *rep)
 {
     json_t *inc = json_object_get(rep, "incident");
-    bool sim = json_is_true(json_object_get(inc, "simulated"));
-    const char *day = str(inc, "started_at");
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
+    FILE *f = d->f;
 
-    if (!f)
-        return NULL;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<link rel=\"icon\" href=\"data:,\">\n<title>",
           f);
-    fprintf(f, "%sIncident report ", sim ? "SIMULATED " : "");
-    esc(f, str(inc, "id"));
-    if (str(inc, "title")) {
-        fputs(" — ", f);
-        esc(f, str(inc, "title"));
-    }
+    page_title(d, inc, false);
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", css);
-    if (sim)
+    if (d->sim)
         fputs("<div class=\"sim\">SIMULATED &#8212; dry-run (rune plan), not an incident. "
               "Nothing was changed; times, outcome and objectives are those of the "
               "simulation.</div>\n",
               f);
-    fprintf(f, "<h1>%sIncident report ", sim ? "SIMULATED " : "");
-    code(f, str(inc, "id"));
-    if (str(inc, "title")) {
-        fputs("<br><span class=\"muted\">", f);
-        esc(f, str(inc, "title"));
-        fputs("</span>", f);
-    }
+    fputs("<h1>", f);
+    page_title(d, inc, true);
     fputs("</h1>\n", f);
-    section_summary(f, rep, sim);
-    section_objectives(f, rep, sim);
-    section_timeline(f, rep, day, sim);
-    section_approvals(f, rep, day, sim);
-    section_failures(f, rep, day, sim);
-    section_rollback(f, rep, day, sim);
-    section_verification(f, rep, sim);
-    section_findings(f, rep, sim);
-    section_artifacts(f, rep, sim);
-    section_inputs(f, rep, sim);
-    section_notes(f, rep, day, sim);
-    heading(f, "root-cause", "Root cause", sim);
-    fputs("<div class=\"fill\">To be filled in.</div>\n", f);
-    heading(f, "preventive-measures", "Preventive measures", sim);
-    fputs("<div class=\"fill\">To be filled in.</div>\n", f);
-    if (sim)
+}
+
+static void page_end(struct rune_report_doc *d, json_t *rep)
+{
+    if (d->sim)
         fputs("<div class=\"sim\">SIMULATED &#8212; dry-run report: nothing was changed.</div>\n",
-              f);
-    fputs("<footer>Generated by ", f);
-    esc(f, str(rep, "generator"));
-    fputs(" from the incident log only.</footer>\n</body>\n</html>\n", f);
-    if (fclose(f) != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
+              d->f);
+    fputs("<footer>Generated by ", d->f);
+    esc(d->f, str(rep, "generator"));
+    fputs(" from the incident log only.</footer>\n</body>\n</html>\n", d->f);
+}
+
+static const struct rune_report_pen html = {
+    .parts =
+        {
+            [RUNE_PART_PARA] = {"<p>", "</p>\n"},
+            [RUNE_PART_QUIET] = {"<p class=\"muted\">", "</p>\n"},
+            [RUNE_PART_SUBHEAD] = {"<h3>", "</h3>\n"},
+            [RUNE_PART_LIST] = {"<ul>\n", "</ul>\n"},
+            [RUNE_PART_FILL] = {"<div class=\"fill\">", "</div>\n"},
+            [RUNE_PART_ITEM] = {"<li>", "</li>\n"},
+            [RUNE_PART_ROW] = {"<tr>", "</tr>\n"},
+            [RUNE_PART_CELL] = {"<td>", "</td>"},
+            [RUNE_PART_NUM] = {"<td class=\"num\">", "</td>"},
+            [RUNE_PART_NAME] = {"<th>", "</th>"},
+            [RUNE_PART_GOOD] = {"<td class=\"good\">", "</td>"},
+            [RUNE_PART_BAD] = {"<td class=\"no\">", "</td>"},
+            [RUNE_PART_MUTED] = {"<span class=\"muted\">", "</span>"},
+            /* a stage's times are part of its heading */
+            [RUNE_PART_ASIDE] = {" <span class=\"muted\">", "</span>"},
+        },
+    .words =
+        {
+            [RUNE_WORD_SEP] = " ",
+            [RUNE_WORD_DASH] = " &#8212; ",
+            [RUNE_WORD_ARROW] = "&rarr;",
+            [RUNE_WORD_DATE_NOTE] = "",
+            [RUNE_WORD_MODE_SIM] =
+                "<span class=\"st st-simulated\">SIMULATED</span> dry-run: nothing was changed",
+            [RUNE_WORD_OUTCOME_SIM] = "<strong>SIMULATED:</strong> ",
+            [RUNE_WORD_CHAIN_OK] = "<span class=\"good\">verified</span>",
+            [RUNE_WORD_CHAIN_BROKEN] = "<span class=\"bad\">NOT VERIFIED</span> ",
+            [RUNE_WORD_CHAIN_BROKEN_END] = "",
+            [RUNE_WORD_MET_YES] = "<span class=\"good\">yes</span>",
+            [RUNE_WORD_MET_NO] = "<span class=\"no\">NO</span>",
+            [RUNE_WORD_MET_NONE] = "<span class=\"muted\">n/a (no target)</span>",
+            [RUNE_WORD_COUNTS_OK] = "<span class=\"st st-ok\">ok</span>",
+            [RUNE_WORD_COUNTS_DIFFERENT] = "<span class=\"st st-failed\">failed</span>",
+            [RUNE_WORD_COUNTS_UNKNOWN] = "<span class=\"st st-unfinished\">unfinished</span>",
+            [RUNE_WORD_CONTENT_DIFFERS] = "<span class=\"no\">no</span>",
+            [RUNE_WORD_COUNT_WRONG] = "NO",
+            [RUNE_WORD_BACKUP_SKIPPED] = "<span class=\"no\">backup skipped</span>",
+        },
+    .gap = "",
+    .table_end = "</table>\n",
+    .begin = page_begin,
+    .end = page_end,
+    .heading = heading,
+    .table = table,
+    .value = value,
+    .text = text,
+    .code = code,
+    .verbatim = verbatim,
+    .status = show_status,
+    .chart = chart,
+};
+
+char *rune_report_html(json_t *rep)
+{
+    return rune_report_render(&html, rep);
 }

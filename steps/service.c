@@ -60,23 +60,6 @@ struct cmd {
     char secs[24];      /* pg_ctl -t */
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void format_ms(long long ms, char *buf, size_t len)
-{
-    if (ms < 1000)
-        snprintf(buf, len, "%lldms", ms);
-    else if (ms % 1000 == 0 || ms >= 60000)
-        snprintf(buf, len, "%llds", (ms + 500) / 1000);
-    else
-        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
-}
-
 static void service_free(struct service *s)
 {
     free(s->pg_ctl);
@@ -438,15 +421,15 @@ static int await(struct rune_call *c, const struct service *s, enum action a, en
 {
     long long pause = POLL_FIRST_MS;
     for (;;) {
-        long long grace = now_ms() + STATUS_GRACE_MS;
+        long long grace = rune_clock_mono_ms() + STATUS_GRACE_MS;
         int st = probe(c, s, deadline > grace ? deadline : grace, seen);
         if (st != RUNE_STEP_OK || seen->state == want)
             return st;
-        long long left = deadline - now_ms();
+        long long left = deadline - rune_clock_mono_ms();
         const char *to = want == STATE_RUNNING ? "running" : "stopped";
         if (left <= 0) {
             char w[32], help[512];
-            format_ms(wait_ms, w, sizeof w);
+            rune_clock_ms_str(wait_ms, w, sizeof w);
             hint(s, a, false, help, sizeof help);
             return rune_call_fail(c,
                                   "service %s is not %s after waiting %s (wait): the last "
@@ -474,7 +457,7 @@ static int change(struct rune_call *c, const struct service *s, enum action a, l
                   struct seen *seen)
 {
     struct cmd k;
-    build(s, a, deadline - now_ms(), &k);
+    build(s, a, deadline - rune_clock_mono_ms(), &k);
     char *shown = show_cmd(c, &k);
     rune_call_log(c, "%s service %s: %s", action_doing[a], s->name, shown ? shown : "");
     free(shown);
@@ -515,7 +498,7 @@ static int act(struct rune_call *c, enum action a)
     st = probe(c, &s, 0, &before);
     if (st != RUNE_STEP_OK)
         goto out;
-    long long t0 = now_ms(), deadline = t0 + s.wait_ms;
+    long long t0 = rune_clock_mono_ms(), deadline = t0 + s.wait_ms;
     json_object_set_new(o, "was", json_string(before.word));
     if ((a == ACT_STOP && before.state == STATE_STOPPED) ||
         (a == ACT_START && before.state == STATE_RUNNING)) {
@@ -535,7 +518,7 @@ static int act(struct rune_call *c, enum action a)
     } else {
         st = change(c, &s, a, deadline, &after);
     }
-    long long waited = now_ms() - t0;
+    long long waited = rune_clock_mono_ms() - t0;
     /* a command killed before any status check leaves the state unknown */
     json_object_set_new(o, "now", json_string(*after.word ? after.word : "unknown"));
     json_object_set_new(o, "changed", json_boolean(st == RUNE_STEP_OK));
@@ -543,7 +526,7 @@ static int act(struct rune_call *c, enum action a)
     set_pid(o, &after);
     if (st == RUNE_STEP_OK) {
         char w[32];
-        format_ms(waited, w, sizeof w);
+        rune_clock_ms_str(waited, w, sizeof w);
         rune_call_log(c, "service %s is %s (was %s; %s)", s.name, after.word, before.word, w);
     }
 out:
@@ -612,7 +595,7 @@ static int plan(struct rune_call *c, enum action a)
         return st;
     }
     char w[32];
-    format_ms(s.wait_ms, w, sizeof w);
+    rune_clock_ms_str(s.wait_ms, w, sizeof w);
     char *how = described(c, &s, a == ACT_RESTART && s.backend != BACKEND_SYSTEMD ? ACT_STOP : a);
     char *then =
         a == ACT_RESTART && s.backend != BACKEND_SYSTEMD ? described(c, &s, ACT_START) : NULL;

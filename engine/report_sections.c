@@ -1,0 +1,696 @@
+/*
+ * report_sections.c — the sections of an incident report, in their order,
+ * and what each shows from the report object (report.c builds it from the
+ * incident log). Every format draws the same sections through its pen
+ * (report_render.h), so a section added, moved or changed here changes
+ * Markdown and HTML alike.
+ *
+ * A section adds no fact of its own: every line is a member of the report
+ * object. Recorded text goes through the pen, which escapes it for its
+ * format; what is written here directly is rune's own words and numbers.
+ */
+#include "report_render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "report.h"
+
+static const char *str(json_t *o, const char *key)
+{
+    return rune_report_str(o, key);
+}
+
+static void put(struct rune_report_doc *d, const char *s)
+{
+    fputs(s, d->f);
+}
+
+static void word(struct rune_report_doc *d, enum rune_report_word w)
+{
+    fputs(d->pen->words[w], d->f);
+}
+
+/* Before a block: the gap the previous one is owed. */
+static void start_block(struct rune_report_doc *d)
+{
+    if (d->gap)
+        fputs(d->pen->gap, d->f);
+    d->gap = false;
+}
+
+static void begin(struct rune_report_doc *d, enum rune_report_part p)
+{
+    if (p < RUNE_PART_BLOCKS)
+        start_block(d);
+    fputs(d->pen->parts[p].open, d->f);
+}
+
+static void end(struct rune_report_doc *d, enum rune_report_part p)
+{
+    fputs(d->pen->parts[p].close, d->f);
+    if (p < RUNE_PART_BLOCKS)
+        d->gap = true;
+}
+
+static void table(struct rune_report_doc *d, enum rune_report_table kind, const char *const *cols,
+                  size_t ncols)
+{
+    start_block(d);
+    d->pen->table(d, kind, cols, ncols);
+}
+
+static void table_end(struct rune_report_doc *d)
+{
+    put(d, d->pen->table_end);
+    d->gap = true;
+}
+
+/* A time of the incident: the time of day ("12:15:24.101") when it is on
+ * the incident's first day, else the whole ISO text; "-" for none. It is
+ * recorded text like any other, so the pen escapes it. */
+static void put_clock(struct rune_report_doc *d, const char *iso)
+{
+    char buf[16];
+
+    if (!iso)
+        put(d, "-");
+    else if (d->day && strlen(iso) >= 23 && !strncmp(iso, d->day, 10)) {
+        snprintf(buf, sizeof buf, "%.12s", iso + 11);
+        d->pen->text(d, buf);
+    } else if (*iso)
+        d->pen->text(d, iso);
+}
+
+static void put_duration(struct rune_report_doc *d, json_t *ms)
+{
+    char buf[32];
+    put(d, rune_report_duration(ms, buf, sizeof buf));
+}
+
+/* ---- Cells ---- */
+
+static void cell(struct rune_report_doc *d, const char *s, bool as_code)
+{
+    begin(d, RUNE_PART_CELL);
+    if (as_code)
+        d->pen->code(d, s);
+    else
+        d->pen->value(d, s);
+    end(d, RUNE_PART_CELL);
+}
+
+static void clock_cell(struct rune_report_doc *d, const char *iso)
+{
+    begin(d, RUNE_PART_CELL);
+    put_clock(d, iso);
+    end(d, RUNE_PART_CELL);
+}
+
+/* A count (rows, bytes), or a dash when there is none. */
+static void count_cell(struct rune_report_doc *d, json_t *v)
+{
+    begin(d, RUNE_PART_NUM);
+    if (json_is_integer(v))
+        fprintf(d->f, "%lld", (long long)json_integer_value(v));
+    else
+        d->pen->value(d, NULL);
+    end(d, RUNE_PART_NUM);
+}
+
+/* A row of a name/value table. */
+static void kv(struct rune_report_doc *d, const char *name, const char *value, bool as_code)
+{
+    begin(d, RUNE_PART_ROW);
+    begin(d, RUNE_PART_NAME);
+    put(d, name);
+    end(d, RUNE_PART_NAME);
+    cell(d, value, as_code);
+    end(d, RUNE_PART_ROW);
+}
+
+/* The name cell of a row whose value the caller writes: open its cell. */
+static void kv_name(struct rune_report_doc *d, const char *name)
+{
+    begin(d, RUNE_PART_ROW);
+    begin(d, RUNE_PART_NAME);
+    put(d, name);
+    end(d, RUNE_PART_NAME);
+    begin(d, RUNE_PART_CELL);
+}
+
+static void kv_end(struct rune_report_doc *d)
+{
+    end(d, RUNE_PART_CELL);
+    end(d, RUNE_PART_ROW);
+}
+
+/* A table of one row per member of list, whose cells row draws. */
+static void rows(struct rune_report_doc *d, enum rune_report_table kind, const char *const *cols,
+                 size_t ncols, json_t *list, void (*row)(struct rune_report_doc *d, json_t *x))
+{
+    json_t *x;
+    size_t i;
+
+    table(d, kind, cols, ncols);
+    json_array_foreach(list, i, x)
+    {
+        begin(d, RUNE_PART_ROW);
+        row(d, x);
+        end(d, RUNE_PART_ROW);
+    }
+    table_end(d);
+}
+
+/* A list of one item per member of list, which item draws. */
+static void items(struct rune_report_doc *d, json_t *list,
+                  void (*item)(struct rune_report_doc *d, json_t *x))
+{
+    json_t *x;
+    size_t i;
+
+    begin(d, RUNE_PART_LIST);
+    json_array_foreach(list, i, x)
+    {
+        begin(d, RUNE_PART_ITEM);
+        item(d, x);
+        end(d, RUNE_PART_ITEM);
+    }
+    end(d, RUNE_PART_LIST);
+}
+
+/* A paragraph of rune's own words. */
+static void say(struct rune_report_doc *d, const char *sentence)
+{
+    begin(d, RUNE_PART_PARA);
+    put(d, sentence);
+    end(d, RUNE_PART_PARA);
+}
+
+/* ---- Summary and objectives ---- */
+
+static void summary(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *inc = json_object_get(rep, "incident"), *ch = json_object_get(rep, "chain");
+    json_t *code = json_object_get(inc, "exit_code");
+    char buf[32];
+
+    table(d, RUNE_TABLE_KV, NULL, 2);
+    kv(d, "Incident", str(inc, "id"), true);
+    kv(d, "Runbook", str(inc, "runbook"), false);
+    kv(d, "Runbook file", str(inc, "runbook_path"), true);
+    kv(d, "Runbook SHA-256", str(inc, "runbook_sha256"), true);
+    kv_name(d, "Mode");
+    if (d->sim)
+        word(d, RUNE_WORD_MODE_SIM);
+    else
+        put(d, "real run");
+    kv_end(d);
+    kv(d, "Operator", str(inc, "operator"), false);
+    kv(d, "Host", str(inc, "host"), false);
+    kv(d, "Started (UTC)", str(inc, "started_at"), false);
+    kv_name(d, "Ended (UTC)");
+    if (str(inc, "ended_at")) {
+        d->pen->text(d, str(inc, "ended_at"));
+        put(d, " (took ");
+        put_duration(d, json_object_get(inc, "duration_ms"));
+        put(d, ")");
+    } else {
+        put(d, "not recorded (still running, or rune was stopped)");
+    }
+    kv_end(d);
+    kv_name(d, "Outcome");
+    if (d->sim)
+        word(d, RUNE_WORD_OUTCOME_SIM);
+    d->pen->status(d, str(inc, "outcome"), false);
+    if (str(inc, "reason")) {
+        word(d, RUNE_WORD_SEP);
+        d->pen->text(d, str(inc, "reason"));
+    }
+    kv_end(d);
+    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(code));
+    kv(d, "Exit code", json_is_integer(code) ? buf : NULL, false);
+    kv(d, "Severity", str(inc, "severity"), false);
+    kv(d, "rune", str(inc, "rune_version"), false);
+    kv_name(d, "Incident log chain");
+    if (json_is_true(json_object_get(ch, "verified"))) {
+        word(d, RUNE_WORD_CHAIN_OK);
+        fprintf(d->f, " (%lld events)",
+                (long long)json_integer_value(json_object_get(ch, "events")));
+    } else {
+        word(d, RUNE_WORD_CHAIN_BROKEN);
+        d->pen->text(d, str(ch, "message"));
+        word(d, RUNE_WORD_CHAIN_BROKEN_END);
+    }
+    kv_end(d);
+    kv(d, "Head hash", str(ch, "head_hash"), true);
+    table_end(d);
+}
+
+/* none: what to say when nothing was achieved ("not achieved", "unknown");
+ * when_key, when: the member giving the moment it was measured at, and the
+ * words before it. */
+static void objective(struct rune_report_doc *d, const char *name, json_t *o, const char *none,
+                      const char *when_key, const char *when)
+{
+    json_t *t = json_object_get(o, "target_s"), *ms = json_object_get(o, "achieved_ms");
+    json_t *met = json_object_get(o, "met");
+    char buf[32];
+
+    kv_name(d, name);
+    put(d, json_is_integer(t) ? rune_duration_str(json_integer_value(t) * 1000, buf, sizeof buf)
+                              : "none");
+    end(d, RUNE_PART_CELL);
+    begin(d, RUNE_PART_CELL);
+    put(d, json_is_integer(ms) ? rune_duration_str(json_integer_value(ms), buf, sizeof buf) : none);
+    end(d, RUNE_PART_CELL);
+    begin(d, RUNE_PART_CELL);
+    word(d, !json_is_boolean(met) ? RUNE_WORD_MET_NONE
+            : json_is_true(met)   ? RUNE_WORD_MET_YES
+                                  : RUNE_WORD_MET_NO);
+    end(d, RUNE_PART_CELL);
+    begin(d, RUNE_PART_CELL);
+    d->pen->text(d, str(o, "basis"));
+    if (str(o, when_key)) {
+        put(d, when);
+        d->pen->text(d, str(o, when_key));
+    }
+    kv_end(d);
+}
+
+static void objectives(struct rune_report_doc *d, json_t *rep)
+{
+    static const char *const cols[] = {"objective", "target", "achieved", "met", "how"};
+    json_t *ob = json_object_get(rep, "objectives");
+
+    table(d, RUNE_TABLE_PLAIN, cols, 5);
+    objective(d, "RTO", json_object_get(ob, "rto"), "not achieved", "to", "; at ");
+    objective(d, "RPO", json_object_get(ob, "rpo"), "unknown", "recovery_point",
+              "; recovery point ");
+    table_end(d);
+}
+
+/* ---- Step attempts: the timeline and the rollback ---- */
+
+static void attempt_row(struct rune_report_doc *d, json_t *a)
+{
+    json_t *n = json_object_get(a, "attempt");
+    const char *detail = str(a, "error")    ? str(a, "error")
+                         : str(a, "reason") ? str(a, "reason")
+                                            : str(a, "plan");
+
+    cell(d, str(a, "step"), true);
+    cell(d, str(a, "uses"), false);
+    begin(d, RUNE_PART_NUM);
+    if (json_integer_value(n) > 0)
+        fprintf(d->f, "%lld/%lld", (long long)json_integer_value(n),
+                (long long)json_integer_value(json_object_get(a, "attempts")));
+    else
+        d->pen->value(d, NULL);
+    end(d, RUNE_PART_NUM);
+    clock_cell(d, str(a, "start"));
+    clock_cell(d, str(a, "end"));
+    begin(d, RUNE_PART_NUM);
+    put_duration(d, json_object_get(a, "duration_ms"));
+    end(d, RUNE_PART_NUM);
+    begin(d, RUNE_PART_CELL);
+    d->pen->status(d, rune_report_status(a), false);
+    end(d, RUNE_PART_CELL);
+    begin(d, RUNE_PART_CELL);
+    d->pen->text(d, detail);
+    end(d, RUNE_PART_CELL);
+}
+
+static void attempts(struct rune_report_doc *d, json_t *list)
+{
+    static const char *const cols[] = {"step", "type",     "attempt", "start",
+                                       "end",  "duration", "status",  "detail"};
+
+    if (json_array_size(list))
+        rows(d, RUNE_TABLE_ATTEMPTS, cols, 8, list, attempt_row);
+}
+
+/* A stage's heading: its status, then when it ran and how long, or when
+ * it was passed over and why. */
+static void stage_heading(struct rune_report_doc *d, json_t *s)
+{
+    begin(d, RUNE_PART_SUBHEAD);
+    put(d, "Stage ");
+    d->pen->text(d, str(s, "stage"));
+    word(d, RUNE_WORD_SEP);
+    d->pen->status(d, str(s, "status"), false);
+    begin(d, RUNE_PART_ASIDE);
+    if (json_is_integer(json_object_get(s, "duration_ms")) || !str(s, "reason")) {
+        put_clock(d, str(s, "start"));
+        put(d, " ");
+        word(d, RUNE_WORD_ARROW);
+        put(d, " ");
+        put_clock(d, str(s, "end"));
+        put(d, " (");
+        put_duration(d, json_object_get(s, "duration_ms"));
+        put(d, ")");
+    } else {
+        put(d, "at ");
+        put_clock(d, str(s, "start"));
+    }
+    if (str(s, "reason")) {
+        put(d, ": ");
+        d->pen->text(d, str(s, "reason"));
+    }
+    end(d, RUNE_PART_ASIDE);
+    end(d, RUNE_PART_SUBHEAD);
+}
+
+static void timeline(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *s;
+    size_t i;
+
+    if (d->pen->chart)
+        d->pen->chart(d, rep);
+    begin(d, RUNE_PART_QUIET);
+    put(d, "Times are UTC");
+    if (d->day) {
+        char day[11];
+        snprintf(day, sizeof day, "%.10s", d->day);
+        put(d, " on ");
+        if (*day)
+            d->pen->text(d, day);
+        word(d, RUNE_WORD_DATE_NOTE);
+    }
+    put(d, ".");
+    end(d, RUNE_PART_QUIET);
+    json_array_foreach(json_object_get(rep, "timeline"), i, s)
+    {
+        stage_heading(d, s);
+        attempts(d, json_object_get(s, "steps"));
+    }
+}
+
+static void rollback(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *rb = json_object_get(rep, "rollback");
+
+    begin(d, RUNE_PART_PARA);
+    if (!json_is_true(json_object_get(rb, "ran"))) {
+        put(d, "The rollback stage did not run");
+        if (str(rb, "reason")) {
+            put(d, ": ");
+            d->pen->text(d, str(rb, "reason"));
+        }
+        put(d, ".");
+        end(d, RUNE_PART_PARA);
+        return;
+    }
+    put(d, "The rollback stage ran and ended ");
+    d->pen->status(d, str(rb, "status"), false);
+    put(d, ".");
+    end(d, RUNE_PART_PARA);
+    attempts(d, json_object_get(rb, "actions"));
+}
+
+/* ---- Approvals and failures ---- */
+
+static void approval_row(struct rune_report_doc *d, json_t *a)
+{
+    bool approved = json_is_true(json_object_get(a, "approved"));
+
+    clock_cell(d, str(a, "at"));
+    cell(d, str(a, "stage"), false);
+    cell(d, str(a, "step"), true);
+    cell(d, str(a, "question"), false);
+    cell(d, str(a, "who"), false);
+    cell(d, str(a, "how"), true);
+    begin(d, RUNE_PART_CELL);
+    d->pen->status(d, approved ? "approved" : "declined", !approved);
+    end(d, RUNE_PART_CELL);
+}
+
+static void approvals(struct rune_report_doc *d, json_t *rep)
+{
+    static const char *const cols[] = {"when", "stage", "step",    "question",
+                                       "who",  "how",   "decision"};
+    json_t *list = json_object_get(rep, "approvals");
+
+    if (json_array_size(list))
+        rows(d, RUNE_TABLE_PLAIN, cols, 7, list, approval_row);
+    else
+        say(d, "No approvals were asked for.");
+}
+
+/* The heading of a step's entry, up to its status: the step, then in
+ * muted words its context and what it is ("(stage, attempt 2/3)", "(type,
+ * row counts)"). The caller writes the status and closes the heading. */
+static void step_heading(struct rune_report_doc *d, json_t *o, const char *context,
+                         const char *what)
+{
+    begin(d, RUNE_PART_SUBHEAD);
+    d->pen->code(d, str(o, "step"));
+    put(d, " ");
+    begin(d, RUNE_PART_MUTED);
+    put(d, "(");
+    d->pen->text(d, str(o, context));
+    fprintf(d->f, ", %s)", what);
+    end(d, RUNE_PART_MUTED);
+    word(d, RUNE_WORD_SEP);
+}
+
+/* Output kept as it was printed (the tail of a failed step's output). */
+static void verbatim(struct rune_report_doc *d, const char *s)
+{
+    start_block(d);
+    d->pen->verbatim(d, s);
+    d->gap = true;
+}
+
+static void failures(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *list = json_object_get(rep, "failures"), *a;
+    size_t i;
+
+    if (!json_array_size(list)) {
+        say(d, "No step attempt failed.");
+        return;
+    }
+    json_array_foreach(list, i, a)
+    {
+        char what[64];
+        snprintf(what, sizeof what, "attempt %lld/%lld",
+                 (long long)json_integer_value(json_object_get(a, "attempt")),
+                 (long long)json_integer_value(json_object_get(a, "attempts")));
+        step_heading(d, a, "stage", what);
+        d->pen->status(d, str(a, "status"), false);
+        put(d, " ");
+        begin(d, RUNE_PART_MUTED);
+        put(d, "at ");
+        put_clock(d, str(a, "at"));
+        end(d, RUNE_PART_MUTED);
+        end(d, RUNE_PART_SUBHEAD);
+        if (str(a, "error")) {
+            begin(d, RUNE_PART_PARA);
+            d->pen->text(d, str(a, "error"));
+            end(d, RUNE_PART_PARA);
+        }
+        if (str(a, "tail") && *str(a, "tail")) {
+            begin(d, RUNE_PART_QUIET);
+            put(d, "Last output:");
+            end(d, RUNE_PART_QUIET);
+            verbatim(d, str(a, "tail"));
+        }
+    }
+}
+
+/* ---- What the steps checked and made ---- */
+
+static void verification(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *list = json_object_get(rep, "verification"), *v, *t;
+    size_t i, k;
+
+    if (!json_array_size(list)) {
+        say(d, "No step recorded row counts or a comparison.");
+        return;
+    }
+    json_array_foreach(list, i, v)
+    {
+        json_t *ok = json_object_get(v, "ok");
+        bool cmp = str(v, "kind") && !strcmp(str(v, "kind"), "compare");
+        /* a comparison has a column more: same content */
+        const char *cols[] = {"table", "expected", "actual", "diff", cmp ? "same content" : "ok",
+                              "ok"};
+
+        step_heading(d, v, "uses", cmp ? "content compared" : "row counts");
+        word(d, !json_is_boolean(ok) ? RUNE_WORD_COUNTS_UNKNOWN
+                : json_is_true(ok)   ? RUNE_WORD_COUNTS_OK
+                                     : RUNE_WORD_COUNTS_DIFFERENT);
+        end(d, RUNE_PART_SUBHEAD);
+        table(d, RUNE_TABLE_PLAIN, cols, cmp ? 6 : 5);
+        json_array_foreach(json_object_get(v, "tables"), k, t)
+        {
+            bool good = json_is_true(json_object_get(t, "ok"));
+            begin(d, RUNE_PART_ROW);
+            cell(d, str(t, "table"), true);
+            count_cell(d, json_object_get(t, "expected"));
+            count_cell(d, json_object_get(t, "actual"));
+            count_cell(d, json_object_get(t, "diff"));
+            if (cmp) {
+                begin(d, RUNE_PART_CELL);
+                if (json_is_true(json_object_get(t, "same_content")))
+                    put(d, "yes");
+                else
+                    word(d, RUNE_WORD_CONTENT_DIFFERS);
+                end(d, RUNE_PART_CELL);
+            }
+            begin(d, good ? RUNE_PART_GOOD : RUNE_PART_BAD);
+            if (good)
+                put(d, "yes");
+            else
+                word(d, RUNE_WORD_COUNT_WRONG);
+            end(d, good ? RUNE_PART_GOOD : RUNE_PART_BAD);
+            end(d, RUNE_PART_ROW);
+        }
+        table_end(d);
+    }
+}
+
+static void finding(struct rune_report_doc *d, json_t *x)
+{
+    word(d, RUNE_WORD_BACKUP_SKIPPED);
+    put(d, " by step ");
+    d->pen->code(d, str(x, "step"));
+    put(d, ": ");
+    d->pen->code(d, str(x, "path"));
+    word(d, RUNE_WORD_DASH);
+    d->pen->text(d, str(x, "reason") ? str(x, "reason") : "no reason recorded");
+}
+
+/* What a step passed over (a backup that failed verification), listed so
+ * that nobody learns of a bad backup on the day it is needed. */
+static void findings(struct rune_report_doc *d, json_t *rep)
+{
+    items(d, json_object_get(rep, "findings"), finding);
+}
+
+static void artifact_row(struct rune_report_doc *d, json_t *a)
+{
+    cell(d, str(a, "step"), true);
+    cell(d, str(a, "path"), true);
+    count_cell(d, json_object_get(a, "bytes"));
+    cell(d, str(a, "sha256"), true);
+}
+
+static void artifacts(struct rune_report_doc *d, json_t *rep)
+{
+    static const char *const cols[] = {"step", "path", "bytes", "SHA-256"};
+    json_t *list = json_object_get(rep, "artifacts");
+
+    if (json_array_size(list))
+        rows(d, RUNE_TABLE_PLAIN, cols, 4, list, artifact_row);
+    else
+        say(d, "No step reported a file with its SHA-256.");
+}
+
+/* ---- Inputs, notes, and what people fill in ---- */
+
+static void inputs(struct rune_report_doc *d, json_t *rep)
+{
+    static const char *const cols[] = {"input", "value"};
+    json_t *in = json_object_get(rep, "inputs"), *v;
+    const char *k;
+
+    begin(d, RUNE_PART_QUIET);
+    put(d, "As recorded; secret values are masked as ");
+    d->pen->code(d, "***");
+    put(d, ".");
+    end(d, RUNE_PART_QUIET);
+    if (!json_object_size(in)) {
+        say(d, "None.");
+        return;
+    }
+    table(d, RUNE_TABLE_PLAIN, cols, 2);
+    json_object_foreach(in, k, v)
+    {
+        char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        begin(d, RUNE_PART_ROW);
+        cell(d, k, true);
+        cell(d, json_is_string(v) ? json_string_value(v) : text, true);
+        end(d, RUNE_PART_ROW);
+        free(text);
+    }
+    table_end(d);
+}
+
+static void note(struct rune_report_doc *d, json_t *n)
+{
+    put_clock(d, str(n, "at"));
+    put(d, " ");
+    d->pen->code(d, str(n, "step"));
+    put(d, ": ");
+    d->pen->text(d, str(n, "text"));
+}
+
+static void notes(struct rune_report_doc *d, json_t *rep)
+{
+    items(d, json_object_get(rep, "notes"), note);
+}
+
+static void to_fill(struct rune_report_doc *d, json_t *rep)
+{
+    begin(d, RUNE_PART_FILL);
+    put(d, "To be filled in.");
+    end(d, RUNE_PART_FILL);
+}
+
+/* The sections in the order every format shows them. anchor: the HTML id
+ * (links into a report depend on it); optional: the member of the report
+ * without which the section is left out, when it is an empty list. */
+static const struct section {
+    const char *anchor, *title, *optional;
+    void (*draw)(struct rune_report_doc *d, json_t *rep);
+} sections[] = {
+    {"summary", "Summary", NULL, summary},
+    {"objectives", "Objectives", NULL, objectives},
+    {"timeline", "Timeline", NULL, timeline},
+    {"approvals", "Approvals", NULL, approvals},
+    {"failures", "Failures", NULL, failures},
+    {"rollback", "Rollback", NULL, rollback},
+    {"verification", "Verification", NULL, verification},
+    {"findings", "Findings", "findings", findings},
+    {"artifacts", "Artifacts", NULL, artifacts},
+    {"inputs", "Inputs", NULL, inputs},
+    {"notes", "Notes", "notes", notes},
+    {"root-cause", "Root cause", NULL, to_fill},
+    {"preventive-measures", "Preventive measures", NULL, to_fill},
+};
+
+char *rune_report_render(const struct rune_report_pen *pen, json_t *rep)
+{
+    json_t *inc = json_object_get(rep, "incident");
+    struct rune_report_doc d = {
+        .pen = pen,
+        .sim = json_is_true(json_object_get(inc, "simulated")),
+        .day = str(inc, "started_at"),
+    };
+    char *text = NULL;
+    size_t len = 0;
+
+    if (!(d.f = open_memstream(&text, &len)))
+        return NULL;
+    pen->begin(&d, rep);
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        const struct section *s = &sections[i];
+        if (s->optional && !json_array_size(json_object_get(rep, s->optional)))
+            continue;
+        start_block(&d);
+        pen->heading(&d, s->anchor, s->title);
+        d.gap = true;
+        s->draw(&d, rep);
+    }
+    pen->end(&d, rep);
+    if (fclose(d.f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
