@@ -12,6 +12,7 @@
  * part of a pg.dump backup.
  */
 #include "artifact.h"
+#include "trust.h"
 #include "clock.h"
 #include "digest.h"
 #include "pool.h"
@@ -376,11 +377,11 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
     r->src.chunks = r->chunks;
     r->src.sums_only = sums_only;
     r->end = r->nchunks;
-    r->src.fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->src.fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    /* no symlink followed where another user could swap one in (trust.h) */
+    struct stat opened;
+    r->src.fd = rune_open_input(path, &opened, err, errlen);
+    if (r->src.fd < 0)
         goto fail;
-    }
     if (check_size(r, err, errlen) != 0)
         goto fail;
     int threads = rune_pool_threads(0);

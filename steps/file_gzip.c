@@ -199,6 +199,7 @@ int rune_file_decompress_run(struct rune_call *c)
     int rc = RUNE_STEP_FAILED;
     char err[512];
     struct stat st;
+    int in = -1; /* the source, opened once (trust.h) */
     if (!src || !buf) {
         rc = rune_call_fail(c,
                             "no memory to start decompressing %s (paths and a %zu-byte buffer): "
@@ -210,10 +211,9 @@ int rune_file_decompress_run(struct rune_call *c)
         rc = rune_call_fail(c, "%s does not end in .gz: say where to write it with `to`", src);
         goto out;
     }
-    if (stat(src, &st) != 0) {
-        rc = rune_call_fail(c, "%s does not exist: check the path", src);
+    /* the mode comes from the file opened, never from a stat before it */
+    if ((in = rune_file_open_input(c, src, &st)) < 0)
         goto out;
-    }
     if (rune_file_occupied(c, dst, overwrite))
         goto out;
     char *mpath = rune_artifact_manifest_path(src);
@@ -236,11 +236,8 @@ int rune_file_decompress_run(struct rune_call *c)
                                 src);
             goto out;
         }
-        g->fd = open(src, O_RDONLY | O_CLOEXEC);
-        if (g->fd < 0) {
-            rc = rune_call_fail(c, "cannot open %s: %s", src, strerror(errno));
-            goto out;
-        }
+        g->fd = in;
+        in = -1;
     }
     if (!rune_file_start(c, &out, dst, overwrite, st.st_mode & 0777))
         goto out;
@@ -273,6 +270,8 @@ int rune_file_decompress_run(struct rune_call *c)
     rune_file_set_str(o, "verified", r ? "manifest" : "gzip-crc");
     rc = RUNE_STEP_OK;
 out:
+    if (in >= 0)
+        close(in);
     rune_safe_file_abort(&out);
     rune_artifact_reader_close(r);
     if (g) {

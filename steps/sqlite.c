@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "counts.h"
 #include "shareddir.h"
+#include "trust.h"
 
 /* ---- shared by the family (sqlite.h) ---- */
 
@@ -62,35 +64,62 @@ int rune_sqlite_stopped(struct rune_call *c, const char *fmt, const char *arg)
     return st;
 }
 
-/* Opens path without creating it. On failure returns NULL with a reason.
- * Its statements stop on the call's timeout or cancellation. */
-sqlite3 *rune_sqlite_open(struct rune_call *c, const char *path, bool readonly, char *why,
-                          size_t whylen)
+int rune_sqlite_open_file(const char *path, int flags, struct stat *opened, sqlite3 **db,
+                          char *why, size_t whylen)
 {
     struct stat st;
-    if (stat(path, &st) != 0) {
-        snprintf(why, whylen, "%s does not exist: check the path", path);
-        return NULL;
+    *db = NULL;
+    int fd = rune_open_input(path, &st, why, whylen);
+    if (fd < 0)
+        return -1;
+    if (!rune_path_trusted(path))
+        flags |= SQLITE_OPEN_NOFOLLOW;
+    int rc = sqlite3_open_v2(path, db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(
+            why, whylen, "cannot open %s: %s", path,
+            *db ? sqlite3_errmsg(*db)
+                : "no memory for a connection (free memory on this host and run the step again)");
+        sqlite3_close(*db);
+        *db = NULL;
+        close(fd);
+        return -1;
     }
+    if (rune_opened_is(path, &st, why, whylen) != 0) {
+        sqlite3_close(*db);
+        *db = NULL;
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    if (opened)
+        *opened = st;
+    return 0;
+}
+
+/* Opens path without creating it. On failure returns NULL with a reason.
+ * Its statements stop on the call's timeout or cancellation. */
+sqlite3 *rune_sqlite_open_id(struct rune_call *c, const char *path, bool readonly,
+                             struct stat *opened, char *why, size_t whylen)
+{
     /* a primitive that writes is not led into another database by a link
      * another user planted (reads only read what the runbook asked for) */
     if (!readonly && rune_link_check(path, why, whylen) != 0)
         return NULL;
     sqlite3 *db = NULL;
     int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(
-            why, whylen, "cannot open %s: %s", path,
-            db ? sqlite3_errmsg(db)
-               : "no memory for a connection (free memory on this host and run the step again)");
-        sqlite3_close(db);
+    if (rune_sqlite_open_file(path, flags, opened, &db, why, whylen) != 0)
         return NULL;
-    }
     long long busy = rune_call_int(c, "busy_timeout");
     sqlite3_busy_timeout(db, busy > 0 ? (int)busy : 5000);
     rune_sqlite_watch(db, c);
     return db;
+}
+
+sqlite3 *rune_sqlite_open(struct rune_call *c, const char *path, bool readonly, char *why,
+                          size_t whylen)
+{
+    return rune_sqlite_open_id(c, path, readonly, NULL, why, whylen);
 }
 
 sqlite3 *rune_sqlite_open_path(struct rune_call *c, bool readonly, char *path, size_t len)

@@ -55,8 +55,20 @@ void rune_sqlite_watch(sqlite3 *db, struct rune_call *c);
  * saying what was left undone (fmt with one %s, arg); returns the status. */
 int rune_sqlite_stopped(struct rune_call *c, const char *fmt, const char *arg);
 
+/* sqlite3_open_v2 of an existing database, made sure to open the file that
+ * is there: where another user can change the path's directories no
+ * symlink is followed (SQLITE_OPEN_NOFOLLOW, trust.h), and the file SQLite
+ * opened is checked to be the one rune opened itself without following
+ * links (rune_opened_is). *opened (may be NULL) is that file's fstat: its
+ * owner and mode, not an earlier stat's, are what copies may inherit. 0,
+ * or -1 with a reason in why (*db NULL). */
+int rune_sqlite_open_file(const char *path, int flags, struct stat *opened, sqlite3 **db,
+                          char *why, size_t whylen);
+
 /* Opens path without creating it, with the call's busy_timeout, watched
- * (rune_sqlite_watch). NULL with a reason in why. */
+ * (rune_sqlite_watch). NULL with a reason in why. `opened` as above. */
+sqlite3 *rune_sqlite_open_id(struct rune_call *c, const char *path, bool readonly,
+                             struct stat *opened, char *why, size_t whylen);
 sqlite3 *rune_sqlite_open(struct rune_call *c, const char *path, bool readonly, char *why,
                           size_t whylen);
 

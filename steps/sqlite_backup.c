@@ -14,6 +14,7 @@
  * next of these steps in the same directory removes it (reap).
  */
 #include "sqlite.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,15 +77,19 @@ static int scratch_file(const char *dir, uid_t owner, const char *name, char **s
  * consistent while writers go on (in WAL mode they are not blocked) and
  * never restarts. It goes 1024 pages at a time, so a timeout or Ctrl-C
  * stops it. Returns 0, 1 when cancelled, or -1 with a reason. */
-static int snapshot(struct rune_call *c, const char *src, const char *dst, int busy_ms, char *why,
-                    size_t whylen)
+static int snapshot(struct rune_call *c, const char *src, const struct stat *want,
+                    const char *dst, int busy_ms, char *why, size_t whylen)
 {
     sqlite3 *from = NULL, *to = NULL;
     sqlite3_backup *b = NULL;
     int result = -1;
-    if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        snprintf(why, whylen, "cannot open %s: %s", src, sqlite3_errmsg(from));
+    struct stat got;
+    if (rune_sqlite_open_file(src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, &got, &from, why,
+                              whylen) != 0)
+        goto out;
+    if (got.st_dev != want->st_dev || got.st_ino != want->st_ino) {
+        snprintf(why, whylen, "%s was replaced by another file while it was being opened "
+                              "(another user can change its directory)", src);
         goto out;
     }
     sqlite3_busy_timeout(from, busy_ms);
@@ -278,8 +283,13 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     if (lstat(dest, &st) == 0)
         return rune_call_fail(c, "backup %s already exists; choose another name or remove it",
                               dest);
-    if (stat(db, &src) != 0)
-        return rune_call_fail(c, "%s does not exist; nothing to back up", db);
+    /* the file that is there, opened without following a link another
+     * user could have planted: its owner and mode are what the backup's
+     * scratch files inherit */
+    int sfd = rune_open_input(db, &src, why, sizeof why);
+    if (sfd < 0)
+        return rune_call_fail(c, "%s; nothing to back up", why);
+    close(sfd);
     rune_sqlite_dir_part(dest, dir, sizeof dir);
     reap(c, dir);
     if (scratch_file(dir, src.st_uid, "snapshot.db", &scr, &snap, why, sizeof why) != 0)
@@ -288,7 +298,7 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     long long t0 = rune_clock_wall_ms();
     char point[RUNE_ISO_LEN];
     rune_clock_iso(point, t0);
-    int sn = snapshot(c, db, snap, busy > 0 ? (int)busy : 5000, why, sizeof why);
+    int sn = snapshot(c, db, &src, snap, busy > 0 ? (int)busy : 5000, why, sizeof why);
     if (sn != 0) {
         rune_scratch_remove(scr);
         free(snap);
@@ -603,9 +613,20 @@ int rune_sqlite_compact_run(struct rune_call *c)
     reap(c, dir);
     if (scratch_file(dir, st.st_uid, "compact.db", &scr, &tmp, why, sizeof why) != 0)
         return rune_call_fail(c, "%s; %s is unchanged", why, db);
-    sqlite3 *h = rune_sqlite_open(c, db, false, why, sizeof why);
+    struct stat opened;
+    sqlite3 *h = rune_sqlite_open_id(c, db, false, &opened, why, sizeof why);
     if (!h) {
-        status = rune_call_fail(c, "%s", why);
+        status = rune_call_fail(c, "%s; it is unchanged", why);
+        goto out;
+    }
+    /* the database compacted is the one checked (and whose owner and mode
+     * the copy takes), not a file swapped in since */
+    if (opened.st_dev != st.st_dev || opened.st_ino != st.st_ino) {
+        sqlite3_close(h);
+        status = rune_call_fail(c, "%s was replaced by another file since it was checked "
+                                   "(another user can change its directory); nothing was "
+                                   "changed",
+                                db);
         goto out;
     }
     sqlite3_stmt *s;
