@@ -26,7 +26,7 @@ test_case "no message in engine/ or steps/ is a bare \"out of memory\""
 # at most a "rune COMMAND: " in front and a newline after it: "rune log: out
 # of memory\n" does not say what rune was doing, or with what.
 BARE='"(rune [a-z]+( [a-z]+)?: )?out of memory(\\n)?"'
-sources=$(cd "$RUNE_SOURCE_DIR" && ls engine/*.[ch] steps/*.[ch])
+sources=$(cd "$RUNE_SOURCE_DIR" && find engine steps -name "*.[ch]" | sort)
 [ "$(printf '%s\n' "$sources" | grep -c '^steps/.*\.c$')" -gt 10 ] || fail "no sources found in $RUNE_SOURCE_DIR"
 bare=$(cd "$RUNE_SOURCE_DIR" && grep -nE "$BARE" $sources)
 [ $? -le 1 ] || fail "grep could not read the sources"

@@ -9,7 +9,7 @@
 # - a restore killed right after any system call of its swap leaves a live
 #   database with the old content or the new one, never none.
 # Crashes come from the test-only crash points (RUNE_TEST_CRASH_AT,
-# steps/crash.h): rune sends itself SIGKILL right after the Nth one.
+# steps/sqlite/crash.h): rune sends itself SIGKILL right after the Nth one.
 . "$(dirname "$0")/lib.sh"
 
 SECRET=TOPSECRET-7f3a9c

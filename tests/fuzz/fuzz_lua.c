@@ -1,5 +1,5 @@
 /*
- * fuzz_lua.c — libFuzzer target for the Lua bridge (engine/lua.c and
+ * fuzz_lua.c — libFuzzer target for the Lua bridge (engine/lua/lua.c and
  * friends): the input is Lua code, run through rune's own entry points the
  * way a runbook's text is, in the sandbox, with a short deadline:
  *  - as a `when:`-style expression (rune_lua_eval), over a small context;

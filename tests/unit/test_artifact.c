@@ -31,9 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../engine/clock.h"
-#include "../../steps/artifact.h"
-#include "../../steps/pathparam.h"
+#include "clock.h"
+#include "artifact.h"
+#include "pathparam.h"
 
 #define CHUNK 1024
 #define DATA_LEN (5 * CHUNK + 300) /* 6 chunks, the last one partial */

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../steps/artifact.h"
+#include "artifact.h"
 
 #define CHUNK 1024
 

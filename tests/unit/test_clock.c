@@ -1,5 +1,5 @@
 /*
- * test_clock.c — engine/clock.c's wait-and-deadline words, which step
+ * test_clock.c — engine/base/clock.c's wait-and-deadline words, which step
  * messages use ("timed out after 90s", "waited 1.5s"): milliseconds below
  * a second, tenths below a minute unless whole, whole seconds above.
  */

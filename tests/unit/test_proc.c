@@ -1,5 +1,5 @@
 /*
- * test_proc.c — engine/proc.c: capture, stdin, environment, cwd, spawn
+ * test_proc.c — engine/run/proc.c: capture, stdin, environment, cwd, spawn
  * errors, the deadline and cancel killing the whole process group, leftover
  * background processes, and concurrent spawns from several threads.
  *

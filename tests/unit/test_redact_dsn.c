@@ -1,5 +1,5 @@
 /*
- * test_redact_dsn.c — passwords inside connection strings (engine/dsn.c),
+ * test_redact_dsn.c — passwords inside connection strings (engine/base/dsn.c),
  * including the malformed ones libpq quotes back in its errors.
  */
 #include "unit.h"

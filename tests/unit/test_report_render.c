@@ -1,5 +1,5 @@
 /*
- * test_report_render.c — engine/report_sections.c and the two pens: the
+ * test_report_render.c — engine/report/report_sections.c and the two pens: the
  * Markdown and the HTML report show the same sections in the same order
  * (optional ones only when they have something to show), and recorded
  * text, times included, cannot become markup. The rendering of real logs

@@ -1,5 +1,5 @@
 /*
- * test_safefile.c — steps/safefile.c and steps/digest.c, the small
+ * test_safefile.c — steps/lib/safefile.c and steps/lib/digest.c, the small
  * libraries every file a step writes goes through: a file appears under
  * its final name only when committed, with the mode asked for (never
  * set-id); an existing file is never replaced unless asked, even one that
@@ -15,8 +15,8 @@
 
 #include <openssl/evp.h>
 
-#include "../../steps/digest.h"
-#include "../../steps/safefile.h"
+#include "digest.h"
+#include "safefile.h"
 
 struct fx {
     char dir[64];

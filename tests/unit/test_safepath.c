@@ -1,5 +1,5 @@
 /*
- * test_safepath.c — path inputs made canonical (engine/safepath.c): the
+ * test_safepath.c — path inputs made canonical (engine/run/safepath.c): the
  * shapes one path can be written in, symlinks of the runner's own, and
  * what does not exist yet. Other users' links and directories are tested
  * end to end, as a second user, in tests/cli/test_inputs.sh.

@@ -1,5 +1,5 @@
 /*
- * test_scratch.c — steps/scratch.c and steps/shareddir.c: private scratch
+ * test_scratch.c — steps/sqlite/scratch.c and steps/lib/shareddir.c: private scratch
  * directories (mode 0700, unpredictable names, files made O_EXCL with the
  * mode asked for), removal, and reaping what a crashed run left: only this
  * user's, this host's, of a process that is gone, never through a symlink.
@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "../../steps/scratch.h"
-#include "../../steps/shareddir.h"
+#include "scratch.h"
+#include "shareddir.h"
 
 struct fx {
     char dir[64];

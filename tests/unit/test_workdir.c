@@ -1,5 +1,5 @@
 /*
- * test_workdir.c — engine/workdir.c, the run's private work directory:
+ * test_workdir.c — engine/run/workdir.c, the run's private work directory:
  * made 0700 under work/ beside the log, refused when work/ or a directory
  * above it is open to other users, removed without following symlinks
  * (what they point to survives), read-only directories included, a tree

@@ -18,7 +18,7 @@
 #include "model.h"
 #include "params.h"
 #include "registry.h"
-#include "runstate.h"
+#include "luacall.h"
 
 struct lua_type {
     struct rune_step_type t; /* first: the registry hands out &t */

@@ -1,5 +1,5 @@
 /*
- * call.c — the engine's side of engine/step.h: one attempt of one step.
+ * call.c — the engine's side of engine/api/step.h: one attempt of one step.
  *
  * A rune_call lives for one attempt. Everything a primitive says on its
  * way out (errors, log lines, captured output) is redacted here, so no

@@ -11,7 +11,7 @@
 #define RUNE_LUAJSON_H
 
 #include <jansson.h>
-/* lauxlib.h brings Lua's lua.h: <lua.h> would find rune's engine/lua.h */
+/* lauxlib.h brings Lua's lua.h: <lua.h> would find rune's engine/lua/lua.h */
 #include <lauxlib.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
 #ifndef RUNE_LUABUDGET_H
 #define RUNE_LUABUDGET_H
 
-/* lauxlib.h brings Lua's lua.h: <lua.h> would find rune's engine/lua.h */
+/* lauxlib.h brings Lua's lua.h: <lua.h> would find rune's engine/lua/lua.h */
 #include <lauxlib.h>
 #include <stdbool.h>
 

@@ -18,6 +18,7 @@
 #include "interp.h"
 #include "journal.h"
 #include "lua.h"
+#include "luacall.h"
 #include "model.h"
 #include "record.h"
 #include "redact.h"
@@ -84,8 +85,6 @@ struct rune_eval rune_run_evaluator(struct rune_run *r);
 json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err,
                            size_t errlen);
 
-/* Budget for expressions outside steps (incident_if, severity, lock). */
-#define RUNE_EXPR_TIMEOUT_MS 10000
 
 /* Operator approval gate (approve.c). Records an `approval` event. */
 bool rune_approve(struct rune_run *r, const char *stage, const char *step, const char *question);
@@ -95,7 +94,7 @@ bool rune_approve_covered(struct rune_run *r, const char *stage, const char *ste
                           const char *question, const char *covering);
 
 /* Set by the SIGINT handler (run.c). */
-extern atomic_int rune_interrupted;
+
 
 /* The outcome of a stage's graph (sched.c). */
 enum rune_stage_result {
@@ -139,19 +138,6 @@ struct rune_attempt {
 };
 void rune_attempt_run(struct rune_run *r, struct rune_attempt *a);
 
-/* Engine-side extras of a call, for the Lua bridge (lua.c, luatype.c). */
-const struct rune_stepdef *rune_call_stepdef(struct rune_call *c);
-const struct rune_step_type *rune_call_type(struct rune_call *c);
-/* A snapshot of the expression context (new reference), safe to read
- * without the run's lock. */
-json_t *rune_call_context(struct rune_call *c);
-long long rune_call_deadline(struct rune_call *c);
-/* rune.run(type, params) from Lua: validates params like a step's, runs the
- * primitive under the same deadline, records call.start/call.end events
- * under the calling step. Returns a rune_status; *outputs (new reference)
- * set when it ran; err says why it failed. */
-int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
-                     json_t **outputs, char *err, size_t errlen);
 void rune_attempt_release(struct rune_attempt *a);
 
 #endif
