@@ -34,8 +34,7 @@ static int fail_plan(struct rune_call *c)
 static int note_run(struct rune_call *c)
 {
     rune_call_note(c, rune_call_str(c, "message"));
-    json_object_set_new(rune_call_outputs(c), "message",
-                        json_string(rune_call_str(c, "message")));
+    json_object_set_new(rune_call_outputs(c), "message", json_string(rune_call_str(c, "message")));
     return RUNE_STEP_OK;
 }
 
@@ -88,11 +87,11 @@ static const struct rune_output no_outputs[] = {{0}};
 const struct rune_step_type rune_flow_steps[] = {
     {"flow.sleep", "Wait for a duration (cancelled by the step timeout or Ctrl-C)", sleep_params,
      sleep_outputs, RUNE_PURE, sleep_run, sleep_plan},
-    {"flow.fail", "Fail with a message (a guard, or a drill of the failure path)",
-     message_params, no_outputs, RUNE_PURE, fail_run, fail_plan},
+    {"flow.fail", "Fail with a message (a guard, or a drill of the failure path)", message_params,
+     no_outputs, RUNE_PURE, fail_run, fail_plan},
     {"flow.note", "Write a note into the incident log", message_params, note_outputs, RUNE_PURE,
      note_run, note_plan},
-    {"flow.confirm", "Ask the operator to approve before going on (--yes approves)",
-     message_params, confirm_outputs, RUNE_PURE, confirm_run, confirm_plan, true},
+    {"flow.confirm", "Ask the operator to approve before going on (--yes approves)", message_params,
+     confirm_outputs, RUNE_PURE, confirm_run, confirm_plan, true},
     {0},
 };

@@ -25,8 +25,15 @@ const struct rune_target_kind *const rune_native_target_kinds[] = {
 };
 
 const struct rune_step_type *const rune_native_families[] = {
-    rune_backup_steps, rune_disk_steps,     rune_file_steps,      rune_flow_steps,
-    rune_pg_steps,     rune_pg_backup_steps, rune_pg_check_steps, rune_service_steps,
-    rune_shell_steps,  rune_sqlite_steps,
+    rune_backup_steps,
+    rune_disk_steps,
+    rune_file_steps,
+    rune_flow_steps,
+    rune_pg_steps,
+    rune_pg_backup_steps,
+    rune_pg_check_steps,
+    rune_service_steps,
+    rune_shell_steps,
+    rune_sqlite_steps,
     NULL,
 };

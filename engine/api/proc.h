@@ -20,25 +20,25 @@
 
 struct rune_proc {
     /* ---- in (owned by the caller) ---- */
-    char *const *argv;        /* argv[0] is looked up in PATH when it has no '/' */
-    char *const *env;         /* extra "K=V" entries over the inherited environment; may be NULL */
-    const char *cwd;          /* NULL = inherit */
-    const char *stdin_data;   /* NULL = /dev/null */
+    char *const *argv;      /* argv[0] is looked up in PATH when it has no '/' */
+    char *const *env;       /* extra "K=V" entries over the inherited environment; may be NULL */
+    const char *cwd;        /* NULL = inherit */
+    const char *stdin_data; /* NULL = /dev/null */
     size_t stdin_len;
-    size_t capture_max;       /* bytes of each stream kept; 0 = RUNE_PROC_CAPTURE_DEFAULT */
-    long long deadline_ms;    /* rune_clock_mono_ms() value; 0 = no deadline */
-    long long kill_grace_ms;  /* SIGTERM → SIGKILL delay; 0 = 2000 */
+    size_t capture_max;      /* bytes of each stream kept; 0 = RUNE_PROC_CAPTURE_DEFAULT */
+    long long deadline_ms;   /* rune_clock_mono_ms() value; 0 = no deadline */
+    long long kill_grace_ms; /* SIGTERM → SIGKILL delay; 0 = 2000 */
     /* Polled about every 50 ms; returning true kills the group as a cancel. */
     bool (*cancelled)(void *ctx);
     void *cancel_ctx;
 
     /* ---- out (freed by rune_proc_release) ---- */
     pid_t pid;
-    int exit_code;     /* exit status, or -1 when killed by a signal */
-    int term_signal;   /* the signal that ended it, 0 if it exited */
-    bool timed_out;    /* the deadline passed and the group was killed */
-    bool was_cancelled;/* cancelled() said so and the group was killed */
-    char *out;         /* NUL-terminated; at most capture_max bytes */
+    int exit_code;      /* exit status, or -1 when killed by a signal */
+    int term_signal;    /* the signal that ended it, 0 if it exited */
+    bool timed_out;     /* the deadline passed and the group was killed */
+    bool was_cancelled; /* cancelled() said so and the group was killed */
+    char *out;          /* NUL-terminated; at most capture_max bytes */
     size_t out_len;
     bool out_truncated;
     char *err;
@@ -46,7 +46,7 @@ struct rune_proc {
     bool err_truncated;
     char tail[RUNE_PROC_TAIL + 1]; /* last bytes of stdout+stderr as they arrived */
     size_t tail_len;
-    bool tail_cut;  /* more came before the tail: it may start inside a secret */
+    bool tail_cut; /* more came before the tail: it may start inside a secret */
 };
 
 /* Runs p to completion (or deadline/cancel). Returns 0 when the child was

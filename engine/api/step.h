@@ -31,11 +31,11 @@ enum rune_type {
     RUNE_T_BOOL,
     RUNE_T_DURATION,
     RUNE_T_PATH,
-    RUNE_T_LIST,   /* a sequence of any values */
-    RUNE_T_STRLIST,/* a string, or a sequence of strings */
-    RUNE_T_MAP,    /* a mapping */
-    RUNE_T_TARGET, /* the name of a target declared under `targets:`; the
-                    * param's `kind` says which kind (rune_call_target) */
+    RUNE_T_LIST,    /* a sequence of any values */
+    RUNE_T_STRLIST, /* a string, or a sequence of strings */
+    RUNE_T_MAP,     /* a mapping */
+    RUNE_T_TARGET,  /* the name of a target declared under `targets:`; the
+                     * param's `kind` says which kind (rune_call_target) */
 };
 
 /* What a primitive does to the world; a dry-run runs only PURE and (with
@@ -76,15 +76,15 @@ struct rune_call;
 /* Status a primitive's run() returns. */
 enum rune_status {
     RUNE_STEP_OK = 0,
-    RUNE_STEP_FAILED = 1,   /* set an error with rune_call_fail() */
-    RUNE_STEP_TIMEOUT = 2,  /* the deadline passed (rune_call_cancelled said so) */
-    RUNE_STEP_DECLINED = 3, /* an operator approval was refused */
-    RUNE_STEP_CANCELLED = 4,/* the run is being aborted */
+    RUNE_STEP_FAILED = 1,    /* set an error with rune_call_fail() */
+    RUNE_STEP_TIMEOUT = 2,   /* the deadline passed (rune_call_cancelled said so) */
+    RUNE_STEP_DECLINED = 3,  /* an operator approval was refused */
+    RUNE_STEP_CANCELLED = 4, /* the run is being aborted */
 };
 
 struct rune_step_type {
-    const char *name;    /* "shell.run" */
-    const char *summary; /* one line for `rune steps` */
+    const char *name;                  /* "shell.run" */
+    const char *summary;               /* one line for `rune steps` */
     const struct rune_param *params;   /* terminated by {NULL} */
     const struct rune_output *outputs; /* terminated by {NULL} */
     enum rune_effect effect;
@@ -108,8 +108,8 @@ extern const struct rune_step_type *const rune_native_families[];
  * checked like a step's parameters and may use ${inputs.*} and
  * ${secrets.*}; they are resolved once, before any step runs. */
 struct rune_target_kind {
-    const char *name;    /* "postgres" */
-    const char *summary; /* one line for `rune steps` */
+    const char *name;                /* "postgres" */
+    const char *summary;             /* one line for `rune steps` */
     const struct rune_param *fields; /* terminated by {NULL} */
 };
 
@@ -120,8 +120,8 @@ extern const struct rune_target_kind *const rune_native_target_kinds[];
 
 /* Resolved parameters (borrowed; defaults already filled in). */
 json_t *rune_call_params(struct rune_call *c);
-const char *rune_call_str(struct rune_call *c, const char *name);  /* NULL if absent/null */
-long long rune_call_int(struct rune_call *c, const char *name);    /* ints and durations (ms) */
+const char *rune_call_str(struct rune_call *c, const char *name); /* NULL if absent/null */
+long long rune_call_int(struct rune_call *c, const char *name);   /* ints and durations (ms) */
 double rune_call_num(struct rune_call *c, const char *name);
 bool rune_call_bool(struct rune_call *c, const char *name);
 
@@ -156,8 +156,7 @@ json_t *rune_call_outputs(struct rune_call *c);
  * (Until every family calls these, a step of a type that writes whose
  * outputs are named path/sha256/bytes is still taken as having made that
  * file, and an output named recovery_point as its recovery point.) */
-int rune_call_artifact(struct rune_call *c, const char *path, const char *sha256,
-                       long long bytes);
+int rune_call_artifact(struct rune_call *c, const char *path, const char *sha256, long long bytes);
 void rune_call_recovery_point(struct rune_call *c, const char *iso_time);
 const char *rune_call_step_id(struct rune_call *c);
 /* Directory relative paths are resolved against (the operator's cwd). */
@@ -165,11 +164,9 @@ const char *rune_call_cwd(struct rune_call *c);
 
 /* Fail with a message for a person: what happened and what to do next.
  * Returns RUNE_STEP_FAILED so a primitive can `return rune_call_fail(...)`. */
-int rune_call_fail(struct rune_call *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int rune_call_fail(struct rune_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Progress line for the console and the incident log. */
-void rune_call_log(struct rune_call *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void rune_call_log(struct rune_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A note recorded as its own event in the incident log. */
 void rune_call_note(struct rune_call *c, const char *text);
 /* Dry-run only: one sentence saying what run would do. */

@@ -65,8 +65,9 @@ int rune_clock_parse_iso(const char *text, long long *wall_ms)
 {
     struct tm tm = {0};
     int used = 0;
-    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
+    if (!text ||
+        sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &used) != 6 ||
         used != 19)
         return -1;
     const char *p = text + used;

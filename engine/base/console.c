@@ -72,11 +72,9 @@ static void draw(struct rune_console *c)
         rune_duration_str(now - c->act[i].start_ms, el, sizeof el);
         char att[32] = "";
         if (c->act[i].attempts > 1)
-            snprintf(att, sizeof att, " (attempt %d/%d)", c->act[i].attempt,
-                     c->act[i].attempts);
+            snprintf(att, sizeof att, " (attempt %d/%d)", c->act[i].attempt, c->act[i].attempts);
         fprintf(c->out, "  %s%s%s %-24s %s%-18s%s %s%s\n", col(c, YELLOW), spin[c->frame % 4],
-                col(c, RESET), c->act[i].id, col(c, DIM), c->act[i].uses, col(c, RESET), el,
-                att);
+                col(c, RESET), c->act[i].id, col(c, DIM), c->act[i].uses, col(c, RESET), el, att);
         c->drawn++;
     }
     fflush(c->out);
@@ -151,16 +149,16 @@ void rune_console_stage(struct rune_console *c, const char *stage, const char *n
     pthread_mutex_lock(&c->mu);
     if (!c->quiet) {
         erase(c);
-        fprintf(c->out, "%s== %s ==%s%s%s\n", col(c, BOLD), stage, col(c, RESET),
-                note ? "  " : "", note ? note : "");
+        fprintf(c->out, "%s== %s ==%s%s%s\n", col(c, BOLD), stage, col(c, RESET), note ? "  " : "",
+                note ? note : "");
         draw(c);
         fflush(c->out);
     }
     pthread_mutex_unlock(&c->mu);
 }
 
-void rune_console_step_start(struct rune_console *c, const char *id, const char *uses,
-                             int attempt, int attempts)
+void rune_console_step_start(struct rune_console *c, const char *id, const char *uses, int attempt,
+                             int attempts)
 {
     pthread_mutex_lock(&c->mu);
     if (c->nact < MAX_ACTIVE) {
@@ -224,10 +222,13 @@ void rune_console_step_end(struct rune_console *c, const char *id, const char *u
         return;
     }
     erase(c);
-    const char *tag = simulated ? "plan" : ok ? " ok " : skipped ? "skip" : !strcmp(status, "timeout") ? "TIME"
-                                                   : !strcmp(status, "declined") ? "DENY"
-                                                   : !strcmp(status, "cancelled") ? "STOP"
-                                                                                   : "FAIL";
+    const char *tag = simulated                      ? "plan"
+                      : ok                           ? " ok "
+                      : skipped                      ? "skip"
+                      : !strcmp(status, "timeout")   ? "TIME"
+                      : !strcmp(status, "declined")  ? "DENY"
+                      : !strcmp(status, "cancelled") ? "STOP"
+                                                     : "FAIL";
     const char *tc = simulated ? CYAN : ok ? GREEN : skipped ? DIM : RED;
     char el[32] = "";
     if (ms >= 0)

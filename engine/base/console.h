@@ -23,8 +23,8 @@ void rune_console_free(struct rune_console *c);
 void rune_console_set_redactor(struct rune_console *c, struct rune_redactor *red);
 
 void rune_console_stage(struct rune_console *c, const char *stage, const char *note);
-void rune_console_step_start(struct rune_console *c, const char *id, const char *uses,
-                             int attempt, int attempts);
+void rune_console_step_start(struct rune_console *c, const char *id, const char *uses, int attempt,
+                             int attempts);
 /* status: "ok", "failed", "timeout", "declined", "cancelled", "skipped". */
 void rune_console_step_end(struct rune_console *c, const char *id, const char *uses,
                            const char *status, long long ms, int attempt, int attempts,

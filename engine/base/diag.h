@@ -32,7 +32,10 @@ struct rune_diags {
     size_t cap;
 };
 
-#define RUNE_DIAGS_INIT {NULL, 0, 0}
+#define RUNE_DIAGS_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void rune_diag_add(struct rune_diags *d, struct rune_mark m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -13,8 +13,8 @@ static long long unit_ms(const char *u, size_t len)
     static const struct {
         const char *name;
         long long ms;
-    } units[] = {{"ms", 1},        {"s", 1000},        {"sec", 1000}, {"m", 60000},
-                 {"min", 60000},   {"h", 3600000},     {"d", 86400000}};
+    } units[] = {{"ms", 1},      {"s", 1000},    {"sec", 1000},  {"m", 60000},
+                 {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strlen(units[i].name) == len && strncmp(units[i].name, u, len) == 0)
             return units[i].ms;

@@ -63,8 +63,8 @@ const char *rune_suggest(const char *word, const char *const *candidates, size_t
     return NULL;
 }
 
-const char *rune_suggest_hint(const char *word, const char *const *candidates, size_t n,
-                              char *buf, size_t len)
+const char *rune_suggest_hint(const char *word, const char *const *candidates, size_t n, char *buf,
+                              size_t len)
 {
     const char *s = rune_suggest(word, candidates, n);
     if (s)

@@ -10,7 +10,7 @@
  * third of the word's length), or NULL. */
 const char *rune_suggest(const char *word, const char *const *candidates, size_t n);
 /* Formats " (did you mean \"x\"?)" into buf, or "" when nothing is close. */
-const char *rune_suggest_hint(const char *word, const char *const *candidates, size_t n,
-                              char *buf, size_t len);
+const char *rune_suggest_hint(const char *word, const char *const *candidates, size_t n, char *buf,
+                              size_t len);
 
 #endif

@@ -44,9 +44,8 @@ struct log_opts {
 /* What --outcome accepts: the outcomes a run ends with (docs/cli.md, exit
  * codes; named by the record layer's table), and "unfinished" for
  * incidents with no end recorded. */
-static const enum rune_event_status outcomes[] = {RUNE_ST_RESOLVED, RUNE_ST_NO_INCIDENT,
-                                                  RUNE_ST_ROLLED_BACK, RUNE_ST_FAILED,
-                                                  RUNE_ST_ABORTED};
+static const enum rune_event_status outcomes[] = {
+    RUNE_ST_RESOLVED, RUNE_ST_NO_INCIDENT, RUNE_ST_ROLLED_BACK, RUNE_ST_FAILED, RUNE_ST_ABORTED};
 #define NOUTCOMES (sizeof outcomes / sizeof outcomes[0] + 1)
 
 static void usage(FILE *out)
@@ -319,7 +318,9 @@ static void add_approval(const struct rune_rec_event *e, char *buf, size_t len)
     if (e->approved < 0 && !e->who && !e->how)
         return;
     snprintf(part, sizeof part, "%s%s%s%s%s",
-             e->approved < 0 ? "decided" : e->approved ? "approved" : "declined",
+             e->approved < 0 ? "decided"
+             : e->approved   ? "approved"
+                             : "declined",
              e->who ? " by " : "", e->who ? e->who : "", e->how ? " via " : "",
              e->how ? e->how : "");
     add(buf, len, part);
@@ -687,8 +688,7 @@ static int parse_outcome(const char *arg)
     fputs("rune log: --outcome must be one of", stderr);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%s %s", i ? "," : "", names[i]);
-    fprintf(stderr, "; not \"%s\"%s\n", arg,
-            rune_suggest_hint(arg, names, n, hint, sizeof hint));
+    fprintf(stderr, "; not \"%s\"%s\n", arg, rune_suggest_hint(arg, names, n, hint, sizeof hint));
     return -1;
 }
 

@@ -100,15 +100,23 @@ static const char *operator_name(const char *flag)
 static int run_or_plan(int argc, char **argv, bool plan)
 {
     static const struct option opts[] = {
-        {"set", required_argument, NULL, 's'}, {"yes", no_argument, NULL, 'y'},
-        {"jobs", required_argument, NULL, 'j'}, {"force", no_argument, NULL, 'f'},
-        {"log", required_argument, NULL, 'l'}, {"operator", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},     {"no-color", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},      {"dry-run", no_argument, NULL, 'D'},
-        {"probe", no_argument, NULL, 'P'},     {"fail", required_argument, NULL, 'F'},
+        {"set", required_argument, NULL, 's'},
+        {"yes", no_argument, NULL, 'y'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},
+        {"log", required_argument, NULL, 'l'},
+        {"operator", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"no-color", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {"dry-run", no_argument, NULL, 'D'},
+        {"probe", no_argument, NULL, 'P'},
+        {"fail", required_argument, NULL, 'F'},
         {"fail-attempts", required_argument, NULL, 'A'},
-        {"json", no_argument, NULL, 'J'},      {"reports", required_argument, NULL, 'R'},
-        {"no-report", no_argument, NULL, 'N'}, {"keep-workdir", no_argument, NULL, 'K'},
+        {"json", no_argument, NULL, 'J'},
+        {"reports", required_argument, NULL, 'R'},
+        {"no-report", no_argument, NULL, 'N'},
+        {"keep-workdir", no_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = plan ? "plan" : "run";
@@ -127,7 +135,9 @@ static int run_or_plan(int argc, char **argv, bool plan)
                 goto out;
             }
             break;
-        case 'y': o.yes = true; break;
+        case 'y':
+            o.yes = true;
+            break;
         case 'j': {
             char *end;
             long j = strtol(optarg, &end, 10);
@@ -138,17 +148,39 @@ static int run_or_plan(int argc, char **argv, bool plan)
             o.jobs = (int)j;
             break;
         }
-        case 'f': o.force = true; break;
-        case 'l': log_flag = optarg; break;
-        case 'o': who = optarg; break;
-        case 'q': o.quiet = true; break;
-        case 'C': no_color = true; break;
-        case 'D': o.dry_run = true; break;
-        case 'P': o.probe = true; break;
-        case 'J': o.json = true; break;
-        case 'R': reports_flag = optarg; break;
-        case 'N': no_report = true; break;
-        case 'K': o.keep_workdir = true; break;
+        case 'f':
+            o.force = true;
+            break;
+        case 'l':
+            log_flag = optarg;
+            break;
+        case 'o':
+            who = optarg;
+            break;
+        case 'q':
+            o.quiet = true;
+            break;
+        case 'C':
+            no_color = true;
+            break;
+        case 'D':
+            o.dry_run = true;
+            break;
+        case 'P':
+            o.probe = true;
+            break;
+        case 'J':
+            o.json = true;
+            break;
+        case 'R':
+            reports_flag = optarg;
+            break;
+        case 'N':
+            no_report = true;
+            break;
+        case 'K':
+            o.keep_workdir = true;
+            break;
         case 'F':
         case 'A':
             if (what_if(fails, fail_attempts, optarg, c == 'A') != 0) {
@@ -158,19 +190,25 @@ static int run_or_plan(int argc, char **argv, bool plan)
                 goto out;
             }
             break;
-        case 'h': usage(stdout, plan); rc = RUNE_EXIT_OK; goto out;
-        default: usage(stderr, plan); goto out;
+        case 'h':
+            usage(stdout, plan);
+            rc = RUNE_EXIT_OK;
+            goto out;
+        default:
+            usage(stderr, plan);
+            goto out;
         }
     }
     /* getopt permutes: flags may come before or after RUNBOOK */
     if (optind != argc - 1) {
-        fprintf(stderr, optind >= argc ? "rune %s: which runbook? (`rune list` shows them)\n"
-                                       : "rune %s: one runbook at a time\n",
+        fprintf(stderr,
+                optind >= argc ? "rune %s: which runbook? (`rune list` shows them)\n"
+                               : "rune %s: one runbook at a time\n",
                 cmd);
         goto out;
     }
-    if (!o.dry_run && (o.probe || o.json || json_object_size(fails) ||
-                       json_object_size(fail_attempts))) {
+    if (!o.dry_run &&
+        (o.probe || o.json || json_object_size(fails) || json_object_size(fail_attempts))) {
         fprintf(stderr, "rune run: --probe, --fail, --fail-attempts and --json are for dry-runs; "
                         "add --dry-run (or use rune plan)\n");
         goto out;
@@ -220,6 +258,12 @@ out:
     return rc;
 }
 
-int cmd_run(int argc, char **argv) { return run_or_plan(argc, argv, false); }
+int cmd_run(int argc, char **argv)
+{
+    return run_or_plan(argc, argv, false);
+}
 
-int cmd_plan(int argc, char **argv) { return run_or_plan(argc, argv, true); }
+int cmd_plan(int argc, char **argv)
+{
+    return run_or_plan(argc, argv, true);
+}

@@ -42,8 +42,8 @@
 
 #include "clock.h"
 #include "luabudget.h"
-#include "luajson.h"
 #include "luacall.h"
+#include "luajson.h"
 
 #define MEM_LIMIT (256u << 20) /* a runbook expression has no business with more */
 #define HOOK_EVERY 10000       /* instructions between deadline checks */

@@ -61,8 +61,8 @@ int rune_lua_run_chunk(struct rune_lua *L, const char *code, struct rune_mark wh
 
 /* Validation: compiles without running. 0, or -1 with the Lua message
  * (without its location) in err and *line set to the runbook line. */
-int rune_lua_check(const char *code, bool expression, struct rune_mark where, int *line,
-                   char *err, size_t errlen);
+int rune_lua_check(const char *code, bool expression, struct rune_mark where, int *line, char *err,
+                   size_t errlen);
 
 /* Modules (step types written in Lua, luatype.c): the module's table as
  * JSON without its functions, plus run/plan booleans saying whether they

@@ -32,7 +32,7 @@ long long rune_call_deadline(struct rune_call *c);
  * primitive under the same deadline, records call.start/call.end events
  * under the calling step. Returns a rune_status; *outputs (new reference)
  * set when it ran; err says why it failed. */
-int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
-                     json_t **outputs, char *err, size_t errlen);
+int rune_call_nested(struct rune_call *parent, const char *type, json_t *params, json_t **outputs,
+                     char *err, size_t errlen);
 
 #endif

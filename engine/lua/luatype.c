@@ -15,10 +15,10 @@
 
 #include "datadir.h"
 #include "lua.h"
+#include "luacall.h"
 #include "model.h"
 #include "params.h"
 #include "registry.h"
-#include "luacall.h"
 
 struct lua_type {
     struct rune_step_type t; /* first: the registry hands out &t */
@@ -106,8 +106,9 @@ static int by_key(const void *a, const void *b)
 static char *choices_text(const char *param, json_t *list, char *err, size_t errlen)
 {
     if (!json_is_array(list) || json_array_size(list) == 0) {
-        snprintf(err, errlen, "params.%s.choices: expected a list of strings, e.g. "
-                              "{ \"full\", \"quick\" }",
+        snprintf(err, errlen,
+                 "params.%s.choices: expected a list of strings, e.g. "
+                 "{ \"full\", \"quick\" }",
                  param);
         return NULL;
     }
@@ -117,8 +118,9 @@ static char *choices_text(const char *param, json_t *list, char *err, size_t err
     {
         const char *w = json_string_value(c);
         if (!w || !*w || strchr(w, '|')) {
-            snprintf(err, errlen, "params.%s.choices[%zu]: expected a non-empty string "
-                                  "without '|'",
+            snprintf(err, errlen,
+                     "params.%s.choices[%zu]: expected a non-empty string "
+                     "without '|'",
                      param, i + 1);
             return NULL;
         }
@@ -159,10 +161,11 @@ static int build_specs(struct lua_type *lt, json_t *params, json_t *outputs, cha
         const char *tn = json_string_value(json_object_get(spec, "type"));
         enum rune_type t = tn ? rune_type_parse(tn) : RUNE_T_ANY;
         if (!json_is_object(spec) || (int)t < 0) {
-            snprintf(err, errlen, "params.%s: expected { type = \"string|int|number|bool|"
-                                  "duration|path|list|map|any\", required = true|false, "
-                                  "default = ..., doc = \"...\", one_of = \"group\", "
-                                  "choices = { \"a\", \"b\" } }",
+            snprintf(err, errlen,
+                     "params.%s: expected { type = \"string|int|number|bool|"
+                     "duration|path|list|map|any\", required = true|false, "
+                     "default = ..., doc = \"...\", one_of = \"group\", "
+                     "choices = { \"a\", \"b\" } }",
                      keys[i]);
             free(keys);
             return -1;

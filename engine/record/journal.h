@@ -35,23 +35,22 @@ int rune_journal_open(const char *path, struct rune_journal **out, char *err, si
  * file at path (nothing recorded yet; *out is NULL, err says so); or -1 with
  * a message for a person in err. */
 #define RUNE_JOURNAL_ABSENT 1
-int rune_journal_open_read(const char *path, struct rune_journal **out, char *err,
-                           size_t errlen);
+int rune_journal_open_read(const char *path, struct rune_journal **out, char *err, size_t errlen);
 void rune_journal_close(struct rune_journal *j);
 
 struct rune_incident_rec {
-    const char *id;             /* rune_journal_new_id() */
-    const char *runbook;        /* name */
+    const char *id;      /* rune_journal_new_id() */
+    const char *runbook; /* name */
     const char *title;
     const char *runbook_path;
     const char *runbook_sha256; /* hex of the file's bytes */
     const char *mode;           /* "run" or "dry-run" */
     const char *operator_name;
     const char *host;
-    json_t *inputs;             /* borrowed; secrets already masked */
-    long long rto_target_s;     /* 0 = none */
+    json_t *inputs;         /* borrowed; secrets already masked */
+    long long rto_target_s; /* 0 = none */
     long long rpo_target_s;
-    long long started_ms;       /* wall clock */
+    long long started_ms; /* wall clock */
 };
 
 /* A new incident id: "YYYYMMDD-HHMMSS-xxxx" (UTC, 4 random hex). */
@@ -62,13 +61,13 @@ void rune_journal_new_id(char buf[32]);
 int rune_journal_begin(struct rune_journal *j, const struct rune_incident_rec *rec);
 
 struct rune_event {
-    const char *stage;   /* NULL for run-level events */
-    const char *step;    /* NULL for stage/run-level events */
-    int attempt;         /* 0 when not a step attempt */
-    const char *kind;    /* see docs/architecture.md: incident.start, stage.start, ... */
-    const char *status;  /* NULL, or ok/failed/timeout/skipped/declined/... */
+    const char *stage;     /* NULL for run-level events */
+    const char *step;      /* NULL for stage/run-level events */
+    int attempt;           /* 0 when not a step attempt */
+    const char *kind;      /* see docs/architecture.md: incident.start, stage.start, ... */
+    const char *status;    /* NULL, or ok/failed/timeout/skipped/declined/... */
     long long duration_ms; /* -1 = not applicable */
-    json_t *detail;      /* borrowed; may be NULL */
+    json_t *detail;        /* borrowed; may be NULL */
 };
 
 /* The largest event detail (its compact JSON text) the log keeps whole. A
@@ -88,8 +87,7 @@ int rune_journal_set_severity(struct rune_journal *j, const char *incident_id,
 /* A file the run produced (a backup, a copy): its path, SHA-256, size
  * (bytes < 0: unknown) and the step type that made it. 0, or -1. */
 int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const char *step,
-                          const char *path, const char *sha256, long long bytes,
-                          const char *kind);
+                          const char *path, const char *sha256, long long bytes, const char *kind);
 int rune_journal_end(struct rune_journal *j, const char *incident_id, const char *outcome,
                      int exit_code, long long ended_ms);
 

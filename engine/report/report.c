@@ -258,9 +258,10 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
         "report_version", RUNE_REPORT_VERSION, "generator", "rune " RUNE_VERSION, "incident",
         summary(inc, &w), "objectives", "rto", rto(inc, w.stages), "rpo", rpo(inc, w.points),
         "timeline", w.stages, "approvals", w.approvals, "failures", w.failures, "rollback",
-        rollback(w.stages), "verification", w.verify, "findings", w.findings, "artifacts", w.artifacts, "notes", w.notes,
-        "inputs", json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain",
-        json_incref(ch), "root_cause", "", "preventive_measures", "");
+        rollback(w.stages), "verification", w.verify, "findings", w.findings, "artifacts",
+        w.artifacts, "notes", w.notes, "inputs",
+        json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain", json_incref(ch),
+        "root_cause", "", "preventive_measures", "");
     if (!rep) {
         snprintf(err, errlen,
                  "no memory to build the report of incident %s: free memory on this host",

@@ -21,8 +21,9 @@
 static bool ask(struct rune_run *r, const char *step, const char *question)
 {
     rune_console_hold(r->con);
-    fprintf(stderr, "\n  approval needed for step \"%s\":\n    %s\n  type \"yes\" to approve: ",
-            step, question);
+    fprintf(stderr,
+            "\n  approval needed for step \"%s\":\n    %s\n  type \"yes\" to approve: ", step,
+            question);
     fflush(stderr);
     /* the answer is read a byte at a time between looks at the interrupt
      * flag: Ctrl-C may be delivered to another thread, and must still end
@@ -109,9 +110,9 @@ bool rune_approve_covered(struct rune_run *r, const char *stage, const char *ste
     char *cq = rune_redact(&r->red, covering);
     char at[RUNE_ISO_LEN];
     rune_clock_iso(at, rune_clock_wall_ms());
-    rune_record_approval(&r->rec, stage, step,
-                         &(struct rune_approval){q, r->o->operator_name, "step confirm", at, true,
-                                                 cq});
+    rune_record_approval(
+        &r->rec, stage, step,
+        &(struct rune_approval){q, r->o->operator_name, "step confirm", at, true, cq});
     rune_console_info(r->con, "      covered by the step's approval: %s", q);
     free(q);
     free(cq);

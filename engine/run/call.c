@@ -52,10 +52,22 @@ static void drop_declared(struct rune_call *c)
     c->recovery_point = NULL;
 }
 
-json_t *rune_call_params(struct rune_call *c) { return c->params; }
-json_t *rune_call_outputs(struct rune_call *c) { return c->outputs; }
-const char *rune_call_step_id(struct rune_call *c) { return c->a->st->id; }
-const char *rune_call_cwd(struct rune_call *c) { return c->run->cwd; }
+json_t *rune_call_params(struct rune_call *c)
+{
+    return c->params;
+}
+json_t *rune_call_outputs(struct rune_call *c)
+{
+    return c->outputs;
+}
+const char *rune_call_step_id(struct rune_call *c)
+{
+    return c->a->st->id;
+}
+const char *rune_call_cwd(struct rune_call *c)
+{
+    return c->run->cwd;
+}
 
 json_t *rune_call_target(struct rune_call *c, const char *param)
 {
@@ -126,13 +138,12 @@ void rune_call_note(struct rune_call *c, const char *text)
 {
     char *m = rune_redact(&c->run->red, text);
     rune_console_step_log(c->run->con, c->a->st->id, m);
-    rune_record_note(&c->run->rec, rune_stage_names[c->a->st->stage], c->a->st->id,
-                     c->a->attempt, m);
+    rune_record_note(&c->run->rec, rune_stage_names[c->a->st->stage], c->a->st->id, c->a->attempt,
+                     m);
     free(m);
 }
 
-int rune_call_artifact(struct rune_call *c, const char *path, const char *sha256,
-                       long long bytes)
+int rune_call_artifact(struct rune_call *c, const char *path, const char *sha256, long long bytes)
 {
     return rune_record_declare_artifact(&c->artifacts, path, sha256, bytes);
 }
@@ -217,7 +228,10 @@ char *rune_call_redact(struct rune_call *c, const char *s)
     return rune_redact(&c->run->red, s);
 }
 
-static void add_secret(void *ud, const char *value) { rune_call_secret(ud, value); }
+static void add_secret(void *ud, const char *value)
+{
+    rune_call_secret(ud, value);
+}
 
 void rune_call_secret_dsn(struct rune_call *c, const char *conninfo)
 {
@@ -274,9 +288,18 @@ int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
     return 0;
 }
 
-const struct rune_stepdef *rune_call_stepdef(struct rune_call *c) { return c->a->st; }
-const struct rune_step_type *rune_call_type(struct rune_call *c) { return c->type; }
-long long rune_call_deadline(struct rune_call *c) { return c->a->deadline_ms; }
+const struct rune_stepdef *rune_call_stepdef(struct rune_call *c)
+{
+    return c->a->st;
+}
+const struct rune_step_type *rune_call_type(struct rune_call *c)
+{
+    return c->type;
+}
+long long rune_call_deadline(struct rune_call *c)
+{
+    return c->a->deadline_ms;
+}
 
 json_t *rune_call_context(struct rune_call *c)
 {
@@ -341,14 +364,16 @@ static void default_error(struct rune_call *c, int status, const char *type, con
     case RUNE_STEP_OK:
         return;
     case RUNE_STEP_TIMEOUT:
-        rune_call_fail(c, "%s%s%s timed out: the step's timeout of %s passed before it finished; "
-                          "raise the step's `timeout:` if it needs longer",
+        rune_call_fail(c,
+                       "%s%s%s timed out: the step's timeout of %s passed before it finished; "
+                       "raise the step's `timeout:` if it needs longer",
                        type, via ? " via " : "", via ? via : "",
                        rune_duration_str(c->a->st->timeout_ms, d, sizeof d));
         return;
     case RUNE_STEP_CANCELLED:
-        rune_call_fail(c, "%s%s%s cancelled: the run was interrupted (Ctrl-C or SIGTERM) while "
-                          "%s ran",
+        rune_call_fail(c,
+                       "%s%s%s cancelled: the run was interrupted (Ctrl-C or SIGTERM) while "
+                       "%s ran",
                        type, via ? " via " : "", via ? via : "", who);
         return;
     case RUNE_STEP_DECLINED:
@@ -356,14 +381,15 @@ static void default_error(struct rune_call *c, int status, const char *type, con
                        via ? " via " : "", via ? via : "");
         return;
     default:
-        rune_call_fail(c, "%s%s%s failed without giving a reason: that is a bug in step type %s; "
-                          "report it with this incident's id (`rune log show` has the timeline)",
+        rune_call_fail(c,
+                       "%s%s%s failed without giving a reason: that is a bug in step type %s; "
+                       "report it with this incident's id (`rune log show` has the timeline)",
                        type, via ? " via " : "", via ? via : "", type);
     }
 }
 
-int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
-                     json_t **outputs, char *err, size_t errlen)
+int rune_call_nested(struct rune_call *parent, const char *type, json_t *params, json_t **outputs,
+                     char *err, size_t errlen)
 {
     *outputs = NULL;
     if (parent->depth >= 8) {
@@ -389,8 +415,8 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     const char *stage = rune_stage_names[st->stage];
     int n = ++parent->calls;
     rune_record_call_start(&r->rec, stage, st->id, parent->a->attempt, t->name, n, p);
-    struct rune_call c = {r, parent->a, t, p, json_object(), NULL, NULL, parent->depth + 1, 0,
-                          NULL};
+    struct rune_call c = {r,    parent->a,         t, p,   json_object(), NULL,
+                          NULL, parent->depth + 1, 0, NULL};
     long long t0 = rune_clock_mono_ms();
     int status;
     char *would = NULL;
@@ -570,8 +596,9 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
         if (which) {
             /* it failed on data a dry-run does not have: not a prediction */
             char buf[1024];
-            snprintf(buf, sizeof buf, "undecided: needs the outputs of step %s, unknown in a "
-                                      "dry-run (here it said: %s)",
+            snprintf(buf, sizeof buf,
+                     "undecided: needs the outputs of step %s, unknown in a "
+                     "dry-run (here it said: %s)",
                      which, a->error ? a->error : "?");
             free(a->error);
             a->error = NULL;
@@ -591,8 +618,9 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
         size_t n = strlen(st->type->name) + 96;
         a->plan = malloc(n);
         if (a->plan)
-            snprintf(a->plan, n, "would run %s, with parameters known only once the run gets "
-                                 "there",
+            snprintf(a->plan, n,
+                     "would run %s, with parameters known only once the run gets "
+                     "there",
                      st->type->name);
     } else {
         a->plan = plan_text(r, &c);

@@ -39,8 +39,11 @@ static long utf8_bad_at(const char *s)
     size_t i = 0;
     while (p[i]) {
         unsigned c = p[i];
-        size_t n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                               : (c & 0xF8) == 0xF0 ? 3 : 9;
+        size_t n = c < 0x80             ? 0
+                   : (c & 0xE0) == 0xC0 ? 1
+                   : (c & 0xF0) == 0xE0 ? 2
+                   : (c & 0xF8) == 0xF0 ? 3
+                                        : 9;
         if (n == 9 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4))
             return (long)i;
         unsigned cp = n ? c & (0x3F >> n) : c;
@@ -78,7 +81,10 @@ static bool check_utf8(struct rune_diags *d, const struct rune_runbook *rb, cons
     return false;
 }
 
-static void add_secret(void *ud, const char *value) { rune_redactor_add(ud, value); }
+static void add_secret(void *ud, const char *value)
+{
+    rune_redactor_add(ud, value);
+}
 
 /* Every password inside a connection string anywhere in v is a secret. */
 static void register_dsn(json_t *v, struct rune_redactor *red)
@@ -167,8 +173,8 @@ static bool in_choices(const struct rune_inputdef *in, json_t *v)
     return false;
 }
 
-int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **out,
-                        json_t **shown, struct rune_redactor *red, struct rune_diags *d)
+int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **out, json_t **shown,
+                        struct rune_redactor *red, struct rune_diags *d)
 {
     size_t before = d->n;
     *out = json_object();
@@ -212,8 +218,8 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
             char about[512] = "";
             if (in->description)
                 snprintf(about, sizeof about, " (%s)", in->description);
-            rune_diag_add(d, in->mark, "input \"%s\" is required: pass --set %s=VALUE%s",
-                          in->name, in->name, about);
+            rune_diag_add(d, in->mark, "input \"%s\" is required: pass --set %s=VALUE%s", in->name,
+                          in->name, about);
             continue;
         } else {
             json_object_set_new(*out, in->name, json_null());
@@ -238,8 +244,8 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
         json_decref(raw);
         if (!val) {
             char *clean = rune_dsn_scrub(why), *m = rune_redact(red, clean);
-            rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,
-                          given ? " (from --set)" : "", m);
+            rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name, given ? " (from --set)" : "",
+                          m);
             free(clean);
             free(m);
             continue;
@@ -255,15 +261,15 @@ int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **ou
             json_decref(val);
             continue;
         }
-        if (in->secret && json_is_string(val) &&
-            strlen(json_string_value(val)) < RUNE_SECRET_MIN)
+        if (in->secret && json_is_string(val) && strlen(json_string_value(val)) < RUNE_SECRET_MIN)
             rune_diag_add(d, in->mark,
                           "input \"%s\" is secret but shorter than %d characters, too short "
-                          "to be masked in logs", in->name, RUNE_SECRET_MIN);
+                          "to be masked in logs",
+                          in->name, RUNE_SECRET_MIN);
         if (in->type == RUNE_T_PATH && json_is_string(val)) {
             char *canon = NULL, why_path[PATH_MAX + 1024];
-            if (rune_safepath_resolve(json_string_value(val), &canon, why_path,
-                                      sizeof why_path) != 0) {
+            if (rune_safepath_resolve(json_string_value(val), &canon, why_path, sizeof why_path) !=
+                0) {
                 rune_diag_add(d, in->mark, "input \"%s\"%s: %s", in->name,
                               given ? " (from --set)" : "", why_path);
                 json_decref(val);
@@ -324,7 +330,8 @@ int rune_secrets_resolve(const struct rune_runbook *rb, json_t **out, struct run
         if (strlen(val) < RUNE_SECRET_MIN)
             rune_diag_add(d, s->mark,
                           "secret \"%s\" is shorter than %d characters, too short to be masked "
-                          "in logs", s->name, RUNE_SECRET_MIN);
+                          "in logs",
+                          s->name, RUNE_SECRET_MIN);
         rune_redactor_add(red, val);
         json_object_set_new(*out, s->name, json_string(val));
         memset(val, 0, strlen(val));

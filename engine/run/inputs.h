@@ -14,8 +14,8 @@
 
 /* sets: --set name → text. *out: name → typed value; *shown: the same with
  * secret inputs masked (for the log). Returns 0, or -1 with diagnostics. */
-int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **out,
-                        json_t **shown, struct rune_redactor *red, struct rune_diags *d);
+int rune_inputs_resolve(const struct rune_runbook *rb, json_t *sets, json_t **out, json_t **shown,
+                        struct rune_redactor *red, struct rune_diags *d);
 
 /* Also, once inputs are resolved:
  *   - a --set name or value that is not UTF-8 is refused;

@@ -101,8 +101,7 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
                           st->uses ? st->uses : "lua", "effect",
                           st->type ? effect_names[st->type->effect] : "writes", "timeout_ms",
                           (json_int_t)st->timeout_ms, "on_failure",
-                          rune_policy_names[st->on_failure], "retry_attempts",
-                          st->retry.attempts);
+                          rune_policy_names[st->on_failure], "retry_attempts", st->retry.attempts);
     if (st->when)
         json_object_set_new(s, "when", json_string(st->when->str));
     if (st->confirm)
@@ -111,18 +110,18 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
     const char *status;
     if (e) {
         status = json_string_value(json_object_get(e, "status"));
-        const char *keys[] = {"simulated", "plan", "error", "undecided", "outputs_source",
-                              "attempts"};
+        const char *keys[] = {"simulated", "plan",           "error",
+                              "undecided", "outputs_source", "attempts"};
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
             json_t *v = json_object_get(e, keys[k]);
             if (v && !json_is_null(v))
                 json_object_set(s, keys[k], v);
         }
     } else {
-        json_t *cs = json_object_get(json_object_get(json_object_get(r->ctx, "steps"), st->id),
-                                     "status");
-        status = json_string_value(cs) ? json_string_value(cs)
-                                       : rune_event_status_name(RUNE_ST_NOT_RUN);
+        json_t *cs =
+            json_object_get(json_object_get(json_object_get(r->ctx, "steps"), st->id), "status");
+        status =
+            json_string_value(cs) ? json_string_value(cs) : rune_event_status_name(RUNE_ST_NOT_RUN);
         if (rune_event_status_parse(status) == RUNE_ST_PENDING)
             status = rune_event_status_name(RUNE_ST_NOT_RUN); /* its stage was skipped */
     }
@@ -131,8 +130,8 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
     int runs;
     long long est = estimate(r, st, &src, &runs);
     enum rune_event_status st_status = rune_event_status_parse(status);
-    bool counts = st_status == RUNE_ST_OK || st_status == RUNE_ST_FAILED ||
-                  st_status == RUNE_ST_UNDECIDED;
+    bool counts =
+        st_status == RUNE_ST_OK || st_status == RUNE_ST_FAILED || st_status == RUNE_ST_UNDECIDED;
     *est_ms = counts ? est : 0;
     json_object_set_new(s, "estimate_ms", json_integer(est));
     json_object_set_new(s, "estimate_source", json_string(src));
@@ -174,8 +173,8 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
             if (finish[i] > critical)
                 critical = finish[i];
             /* the same path with only estimates from history */
-            bool from_history = !strcmp(json_string_value(json_object_get(sj, "estimate_source")),
-                                        "history");
+            bool from_history =
+                !strcmp(json_string_value(json_object_get(sj, "estimate_source")), "history");
             known[i] = kstart + (from_history ? est : 0);
             if (known[i] > known_critical)
                 known_critical = known[i];
@@ -202,21 +201,19 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
         total += critical;
         known_total += known_critical;
         json_array_append_new(stages, json_pack("{s:s, s:I, s:o}", "name", rune_stage_names[s],
-                                                "estimate_ms", (json_int_t)critical, "waves",
-                                                w));
+                                                "estimate_ms", (json_int_t)critical, "waves", w));
     }
     bool undecided = json_array_size(r->undecided) > 0;
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:s, s:I, s:I, s:o}",
-                          "runbook", rb->name, "runbook_sha256", rb->sha256, "incident",
-                          r->incident, "mode", "dry-run", "probe", r->o->probe, "stages", stages,
-                          "outcome", undecided ? "undecided" : outcome, "exit_code",
-                          undecided ? json_null() : json_integer(exit_code), "reason", why,
-                          "estimate_ms", (json_int_t)total, "estimate_known_ms",
-                          (json_int_t)known_total, "no_history", no_history);
+    json_t *p = json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:s, s:I, s:I, s:o}", "runbook", rb->name,
+        "runbook_sha256", rb->sha256, "incident", r->incident, "mode", "dry-run", "probe",
+        r->o->probe, "stages", stages, "outcome", undecided ? "undecided" : outcome, "exit_code",
+        undecided ? json_null() : json_integer(exit_code), "reason", why, "estimate_ms",
+        (json_int_t)total, "estimate_known_ms", (json_int_t)known_total, "no_history", no_history);
     if (undecided) {
         json_object_set(p, "undecided_on", r->undecided);
-        json_object_set_new(p, "otherwise", json_pack("{s:s, s:i}", "outcome", outcome,
-                                                      "exit_code", exit_code));
+        json_object_set_new(p, "otherwise",
+                            json_pack("{s:s, s:i}", "outcome", outcome, "exit_code", exit_code));
     }
     if (rb->rto_ms > 0) {
         /* only history can exceed the RTO: a timeout is a bound, not an
@@ -280,15 +277,15 @@ void rune_plan_print(json_t *plan, FILE *out)
                              rune_duration_str(est, d1, sizeof d1),
                              (long long)json_integer_value(json_object_get(s, "history_runs")));
                 else
-                    snprintf(est_text, sizeof est_text, "unknown: no history yet (at most its "
-                                                        "timeout, %s)",
+                    snprintf(est_text, sizeof est_text,
+                             "unknown: no history yet (at most its "
+                             "timeout, %s)",
                              rune_duration_str(est, d1, sizeof d1));
                 fprintf(out, "        timeout %s · on failure: %s%s · estimate %s\n",
-                        rune_duration_str(json_integer_value(json_object_get(s, "timeout_ms")),
-                                          d2, sizeof d2),
+                        rune_duration_str(json_integer_value(json_object_get(s, "timeout_ms")), d2,
+                                          sizeof d2),
                         json_string_value(json_object_get(s, "on_failure")),
-                        json_is_true(json_object_get(s, "approval")) ? " · asks for approval"
-                                                                     : "",
+                        json_is_true(json_object_get(s, "approval")) ? " · asks for approval" : "",
                         est_text);
             }
         }
@@ -299,8 +296,8 @@ void rune_plan_print(json_t *plan, FILE *out)
     size_t nfresh = json_array_size(fresh);
     fprintf(out, "\nestimate: %s", rune_duration_str(total, d1, sizeof d1));
     if (nfresh) {
-        fprintf(out, " — %zu step%s with no history yet, counted at %s timeout (",
-                nfresh, nfresh == 1 ? "" : "s", nfresh == 1 ? "its" : "their");
+        fprintf(out, " — %zu step%s with no history yet, counted at %s timeout (", nfresh,
+                nfresh == 1 ? "" : "s", nfresh == 1 ? "its" : "their");
         for (size_t k = 0; k < nfresh && k < 5; k++)
             fprintf(out, "%s%s", k ? ", " : "", json_string_value(json_array_get(fresh, k)));
         fprintf(out, "%s); from history alone: %s", nfresh > 5 ? ", …" : "",
@@ -326,8 +323,9 @@ void rune_plan_print(json_t *plan, FILE *out)
         json_array_foreach(on, k, u)
         {
             const char *dep = json_string_value(json_object_get(u, "on"));
-            fprintf(out, "\n  step %s would fail if it ran; whether it runs depends on the "
-                         "outputs of step %s",
+            fprintf(out,
+                    "\n  step %s would fail if it ran; whether it runs depends on the "
+                    "outputs of step %s",
                     json_string_value(json_object_get(u, "step")), dep ? dep : "?");
         }
         json_t *other = json_object_get(plan, "otherwise");

@@ -198,7 +198,10 @@ static int resolve_program(const char *name, char **envp, const char *cwd, char 
     return -1;
 }
 
-static size_t key_len(const char *entry) { return strcspn(entry, "="); }
+static size_t key_len(const char *entry)
+{
+    return strcspn(entry, "=");
+}
 
 static bool overridden(const char *entry, char *const *extra)
 {
@@ -742,8 +745,10 @@ int rune_proc_run(struct rune_proc *p, char *errbuf, size_t errlen)
     struct run r = {.pid = -1, .pidfd = -1, .in_fd = -1, .out.fd = -1, .err.fd = -1};
     char **envp = build_env(p->env);
     if (!envp) {
-        set_error(errbuf, errlen, "no memory for the environment of %s; free memory on this host "
-                                  "and run the step again", p->argv[0]);
+        set_error(errbuf, errlen,
+                  "no memory for the environment of %s; free memory on this host "
+                  "and run the step again",
+                  p->argv[0]);
         goto out;
     }
     if (check_cwd(p->cwd, errbuf, errlen) ||

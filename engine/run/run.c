@@ -59,10 +59,9 @@ static enum rune_stage_result run_stage(struct rune_run *r, enum rune_stage_id s
     enum rune_stage_result res = rune_sched_stage(r, s, failed);
     static const enum rune_event_status res_status[] = {
         RUNE_ST_OK, RUNE_ST_ABORTED, RUNE_ST_ROLLBACK, RUNE_ST_DECLINED, RUNE_ST_INTERRUPTED};
-    rune_record_stage_end(&r->rec, name,
-                          res == RUNE_STAGE_OK && *failed ? RUNE_ST_OK_WITH_FAILURES
-                                                          : res_status[res],
-                          rune_clock_mono_ms() - t0, *failed);
+    rune_record_stage_end(
+        &r->rec, name, res == RUNE_STAGE_OK && *failed ? RUNE_ST_OK_WITH_FAILURES : res_status[res],
+        rune_clock_mono_ms() - t0, *failed);
     return res;
 }
 
@@ -92,9 +91,8 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
         for (size_t i = 0; i < r->rb->stages[s].n; i++)
             json_object_set_new(steps, r->rb->stages[s].steps[i].id,
                                 json_pack("{s:s, s:b, s:{}, s:n, s:i, s:i}", "status",
-                                          rune_event_status_name(RUNE_ST_PENDING),
-                                          "failed", 0, "outputs", "error", "duration", 0,
-                                          "attempts", 0));
+                                          rune_event_status_name(RUNE_ST_PENDING), "failed", 0,
+                                          "outputs", "error", "duration", 0, "attempts", 0));
     /* where the runbook lives, so it can name files shipped beside it */
     char abs[PATH_MAX], dir[PATH_MAX];
     if (!realpath(r->rb->path, abs))
@@ -185,8 +183,8 @@ static int take_lock(struct rune_run *r, int *fd)
     snprintf(dir, sizeof dir, "%s", r->o->log_path);
     char locks[4200];
     snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
-    int rc = rune_lock_take(locks, json_string_value(name), &r->red, r->incident, fd, err,
-                            sizeof err);
+    int rc =
+        rune_lock_take(locks, json_string_value(name), &r->red, r->incident, fd, err, sizeof err);
     json_decref(name);
     if (rc == 0)
         return RUNE_EXIT_OK;
@@ -211,8 +209,8 @@ static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const c
     int failed = 0;
     enum rune_stage_result res = run_stage(r, RUNE_ROLLBACK, &failed);
     if (res != RUNE_STAGE_OK || failed) {
-        rune_console_alert(r->con, "rollback did not complete (%d step%s failed): escalate",
-                           failed, failed == 1 ? "" : "s");
+        rune_console_alert(r->con, "rollback did not complete (%d step%s failed): escalate", failed,
+                           failed == 1 ? "" : "s");
         return FAILED;
     }
     return if_ok;
@@ -241,8 +239,9 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         rune_plan_undecided(r, cond->str, &unknown_step)) {
         /* a dry-run cannot decide: it shows what an incident would bring */
         rune_record_decision(&r->rec, true, r->o->force, unknown_step);
-        rune_console_info(r->con, "incident_if undecided (the outputs of step %s are unknown "
-                                  "in a dry-run): planning as an incident",
+        rune_console_info(r->con,
+                          "incident_if undecided (the outputs of step %s are unknown "
+                          "in a dry-run): planning as an incident",
                           unknown_step);
     } else if (cond) {
         char err[1024];
@@ -270,9 +269,8 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         if (res != RUNE_STAGE_OK) {
             for (int s = RUNE_MITIGATION; s < RUNE_NSTAGES; s++)
                 skip_stage(r, (enum rune_stage_id)s, "impact stage stopped");
-            snprintf(why, whylen, "%s during impact", res == RUNE_STAGE_ABORT
-                                                          ? "a step failed"
-                                                          : "stopped by the operator");
+            snprintf(why, whylen, "%s during impact",
+                     res == RUNE_STAGE_ABORT ? "a step failed" : "stopped by the operator");
             return res == RUNE_STAGE_ABORT ? FAILED : ABORTED;
         }
     }
@@ -307,11 +305,11 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
             return FAILED;
         }
         bool op = res == RUNE_STAGE_DECLINED || res == RUNE_STAGE_INTERRUPTED;
-        snprintf(why, whylen, "%s", op ? (res == RUNE_STAGE_DECLINED
-                                              ? "the operator declined an approval"
-                                              : "the run was interrupted")
-                                       : s == RUNE_MITIGATION ? "mitigation failed"
-                                                              : "verification failed");
+        snprintf(why, whylen, "%s",
+                 op ? (res == RUNE_STAGE_DECLINED ? "the operator declined an approval"
+                                                  : "the run was interrupted")
+                 : s == RUNE_MITIGATION ? "mitigation failed"
+                                        : "verification failed");
         enum outcome o = run_rollback(r, op ? ABORTED : ROLLED_BACK, why);
         if (!rb->stages[RUNE_ROLLBACK].n)
             strncat(why, "; no rollback stage to undo it", whylen - strlen(why) - 1);
@@ -400,10 +398,18 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INTERNAL;
         goto out;
     }
-    struct rune_incident_rec rec = {r.incident,  rb->name,      rb->title, rb->path,
-                                    rb->sha256,  o->dry_run ? "dry-run" : "run", o->operator_name,
-                                    r.host,      shown,         rb->rto_ms / 1000,
-                                    rb->rpo_ms / 1000, started};
+    struct rune_incident_rec rec = {r.incident,
+                                    rb->name,
+                                    rb->title,
+                                    rb->path,
+                                    rb->sha256,
+                                    o->dry_run ? "dry-run" : "run",
+                                    o->operator_name,
+                                    r.host,
+                                    shown,
+                                    rb->rto_ms / 1000,
+                                    rb->rpo_ms / 1000,
+                                    started};
     /* two runs in the same second may draw the same id: draw again, and
      * keep ${incident.id} in step with it */
     r.rec = (struct rune_recorder){r.j, r.incident, &r.red, NULL, o->dry_run};
@@ -453,9 +459,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     if (o->dry_run && json_array_size(r.undecided))
         ended = RUNE_ST_UNDECIDED;
     char wnote[PATH_MAX + 1200] = "";
-    int kept = o->dry_run ? -1
-                          : finish_workdir(&r, out == RESOLVED || out == NO_INCIDENT, wnote,
-                                           sizeof wnote);
+    int kept = o->dry_run
+                   ? -1
+                   : finish_workdir(&r, out == RESOLVED || out == NO_INCIDENT, wnote, sizeof wnote);
     rune_record_incident_end(&r.rec, ended, why, rc, kept, ms);
     char el[32];
     if (o->dry_run) {
@@ -480,8 +486,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         if (wnote[0])
             rune_console_alert(r.con, "%s", wnote);
     }
-    rune_console_alert(r.con, "incident %s recorded in %s; `rune log show %s%s%s` for the "
-                              "timeline",
+    rune_console_alert(r.con,
+                       "incident %s recorded in %s; `rune log show %s%s%s` for the "
+                       "timeline",
                        r.incident, o->log_path, r.incident, o->log_flag ? " --log " : "",
                        o->log_flag ? o->log_flag : "");
     rune_report_after_run(r.j, r.incident, o->reports_dir, r.con);

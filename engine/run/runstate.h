@@ -24,11 +24,11 @@
 #include "redact.h"
 
 struct rune_run_opts {
-    int jobs;                  /* parallel steps per stage, >= 1 */
-    bool yes;                  /* approve every confirmation */
+    int jobs; /* parallel steps per stage, >= 1 */
+    bool yes; /* approve every confirmation */
     bool quiet;
-    bool force;                /* run mitigation even when incident_if is false */
-    bool live;                 /* redraw running steps (stdout is a terminal) */
+    bool force; /* run mitigation even when incident_if is false */
+    bool live;  /* redraw running steps (stdout is a terminal) */
     bool color;
     const char *log_path;      /* resolved incident log path */
     const char *log_flag;      /* --log as given (NULL: default), for hints */
@@ -37,11 +37,11 @@ struct rune_run_opts {
     const char *reports_dir;   /* where the run's Markdown report goes; NULL: none (--no-report) */
     /* dry-run (rune plan): writes are simulated, nothing is changed */
     bool dry_run;
-    bool probe;                /* ... but steps that only read do run */
-    bool json;                 /* print the plan as JSON on stdout */
-    json_t *fails;             /* --fail: step id → message (borrowed) */
-    json_t *fail_attempts;     /* --fail-attempts: step id → attempts that fail */
-    bool keep_workdir;         /* keep the run's work directory even when it resolves */
+    bool probe;            /* ... but steps that only read do run */
+    bool json;             /* print the plan as JSON on stdout */
+    json_t *fails;         /* --fail: step id → message (borrowed) */
+    json_t *fail_attempts; /* --fail-attempts: step id → attempts that fail */
+    bool keep_workdir;     /* keep the run's work directory even when it resolves */
 };
 
 struct rune_run {
@@ -82,9 +82,7 @@ struct rune_run {
 struct rune_eval rune_run_evaluator(struct rune_run *r);
 /* A condition or value node: true/false, P0-P3, a string with ${...}, or a
  * bare Lua expression. New reference, or NULL with "file:line: why". */
-json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err,
-                           size_t errlen);
-
+json_t *rune_run_eval_node(struct rune_run *r, const struct rune_node *n, char *err, size_t errlen);
 
 /* Operator approval gate (approve.c). Records an `approval` event. */
 bool rune_approve(struct rune_run *r, const char *stage, const char *step, const char *question);
@@ -94,7 +92,6 @@ bool rune_approve_covered(struct rune_run *r, const char *stage, const char *ste
                           const char *question, const char *covering);
 
 /* Set by the SIGINT handler (run.c). */
-
 
 /* The outcome of a stage's graph (sched.c). */
 enum rune_stage_result {
@@ -111,7 +108,7 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
 /* One attempt of a step (call.c): resolved params in, outputs out. */
 struct rune_attempt {
     const struct rune_stepdef *st;
-    json_t *params;       /* borrowed */
+    json_t *params; /* borrowed */
     int attempt;
     long long deadline_ms;
     /* the step's confirm: question, approved before the first attempt
@@ -119,22 +116,22 @@ struct rune_attempt {
      * questions, so one destructive action is approved once */
     const char *approved;
     /* results */
-    int status;           /* enum rune_status */
-    json_t *outputs;      /* owned */
-    char *error;          /* owned, redacted */
-    char *tail;           /* owned, redacted */
+    int status;      /* enum rune_status */
+    json_t *outputs; /* owned */
+    char *error;     /* owned, redacted */
+    char *tail;      /* owned, redacted */
     /* what the primitive declared (rune_call_artifact, _recovery_point):
      * [{path, sha256, bytes}] and an ISO time; owned, NULL when none */
     json_t *artifacts;
     char *recovery_point;
     /* dry-run */
-    bool params_unknown;  /* in: parameters need outputs a dry-run does not have */
-    bool run_undecided;   /* in: whether the step runs at all is undecided */
-    bool would_fail;      /* out: run undecided, and it would fail if it ran */
-    bool simulated;       /* not run: planned */
-    bool unknown;         /* outputs unknown (no simulate:, no history) */
-    char *plan;           /* owned, redacted: what run would do */
-    const char *source;   /* outputs from: run, simulate, history, unknown, injected */
+    bool params_unknown; /* in: parameters need outputs a dry-run does not have */
+    bool run_undecided;  /* in: whether the step runs at all is undecided */
+    bool would_fail;     /* out: run undecided, and it would fail if it ran */
+    bool simulated;      /* not run: planned */
+    bool unknown;        /* outputs unknown (no simulate:, no history) */
+    char *plan;          /* owned, redacted: what run would do */
+    const char *source;  /* outputs from: run, simulate, history, unknown, injected */
 };
 void rune_attempt_run(struct rune_run *r, struct rune_attempt *a);
 

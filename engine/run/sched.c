@@ -30,9 +30,9 @@ struct slot {
     struct rune_stepdef *st;
     enum slot_state state;
     pthread_t th;
-    json_t *params;  /* resolved, owned */
-    char *question;  /* resolved confirm:, owned */
-    char *undecided; /* dry-run: why its when: could not be decided, owned */
+    json_t *params;      /* resolved, owned */
+    char *question;      /* resolved confirm:, owned */
+    char *undecided;     /* dry-run: why its when: could not be decided, owned */
     bool params_unknown; /* dry-run: parameters need outputs nobody knows yet */
     /* dry-run: whether it runs at all is undecided (its when:, or a step it
      * needs might stop the stage); undecided_on names the step whose
@@ -43,8 +43,8 @@ struct slot {
     /* dry-run: it may stop the stage or never be reached because of one
      * that may (would_fail, or needs such a step) */
     bool stoppable;
-    bool finished;   /* worker is done (under r->mu) */
-    int status;      /* final rune_status */
+    bool finished; /* worker is done (under r->mu) */
+    int status;    /* final rune_status */
 };
 
 /* steps.<id> in the expression context; call with r->mu held. Its
@@ -54,11 +54,10 @@ static void publish(struct rune_run *r, const struct rune_stepdef *st,
                     int attempts)
 {
     json_t *steps = json_object_get(r->ctx, "steps");
-    json_t *o = json_pack("{s:s, s:b, s:o, s:s?, s:I, s:i}", "status",
-                          rune_event_status_name(status), "failed",
-                          rune_event_status_failed(status),
-                          "outputs", outputs ? json_incref(outputs) : json_object(), "error",
-                          error, "duration", (json_int_t)ms, "attempts", attempts);
+    json_t *o = json_pack(
+        "{s:s, s:b, s:o, s:s?, s:I, s:i}", "status", rune_event_status_name(status), "failed",
+        rune_event_status_failed(status), "outputs", outputs ? json_incref(outputs) : json_object(),
+        "error", error, "duration", (json_int_t)ms, "attempts", attempts);
     json_object_set_new(steps, st->id, o);
 }
 
@@ -111,8 +110,8 @@ static void *worker(void *arg)
                                                                      .attempt = n,
                                                                      .status = RUNE_ST_DECLINED,
                                                                      .error = a.error});
-            rune_console_step_end(r->con, st->id, st->uses, "declined", 0, n, attempts,
-                                  a.error, NULL);
+            rune_console_step_end(r->con, st->id, st->uses, "declined", 0, n, attempts, a.error,
+                                  NULL);
             break;
         }
         rune_console_step_start(r->con, st->id, st->uses, n, attempts);
@@ -171,19 +170,17 @@ static void *worker(void *arg)
         if (a.would_fail) {
             s->would_fail = true;
             s->stoppable = true;
-            json_array_append_new(r->undecided, json_pack("{s:s, s:s?}", "step", st->id, "on",
-                                                          s->undecided_on));
+            json_array_append_new(r->undecided,
+                                  json_pack("{s:s, s:s?}", "step", st->id, "on", s->undecided_on));
         }
         json_array_append_new(
-            r->plan, json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s?, s:s?, s:s}", "stage", stage,
-                               "id", st->id, "status",
-                               rune_event_status_name(a.run_undecided
-                                                          ? RUNE_ST_UNDECIDED
-                                                          : rune_status_event(a.status)),
-                               "attempts", n,
-                               "simulated", a.simulated, "plan", a.plan, "error", a.error,
-                               "undecided", s->undecided, "outputs_source",
-                               a.source ? a.source : "run"));
+            r->plan,
+            json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s?, s:s?, s:s}", "stage", stage, "id",
+                      st->id, "status",
+                      rune_event_status_name(a.run_undecided ? RUNE_ST_UNDECIDED
+                                                             : rune_status_event(a.status)),
+                      "attempts", n, "simulated", a.simulated, "plan", a.plan, "error", a.error,
+                      "undecided", s->undecided, "outputs_source", a.source ? a.source : "run"));
     }
     s->status = a.status;
     s->finished = true;
@@ -274,8 +271,7 @@ static bool node_undecided(struct rune_run *r, const struct rune_node *n, const 
  * undecided condition let it run) or may itself never be reached: whether
  * this step runs is undecided too. That step's id, or NULL; *on is the step
  * whose unknown outputs decide. */
-static const char *stopped_maybe(struct slot *slots, const struct rune_stepdef *st,
-                                 const char **on)
+static const char *stopped_maybe(struct slot *slots, const struct rune_stepdef *st, const char **on)
 {
     for (size_t k = 0; k < st->ndeps; k++) {
         struct slot *d = &slots[st->deps[k]];
@@ -300,8 +296,9 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
     if (r->o->dry_run && (before = stopped_maybe(slots, st, &on))) {
         /* not evaluated: the step may never be reached */
         char buf[512];
-        snprintf(buf, sizeof buf, "may not run: step %s before it is undecided and would fail "
-                                  "if it ran",
+        snprintf(buf, sizeof buf,
+                 "may not run: step %s before it is undecided and would fail "
+                 "if it ran",
                  before);
         s->undecided = strdup(buf);
         s->run_undecided = true;
@@ -310,8 +307,9 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
     } else if (st->when && r->o->dry_run && rune_plan_undecided(r, st->when->str, &unknown_step)) {
         /* a dry-run cannot know: show the step as it would run, marked */
         char buf[1024];
-        snprintf(buf, sizeof buf, "runs only if `%s` — undecided: the outputs of step %s are "
-                                  "unknown in a dry-run",
+        snprintf(buf, sizeof buf,
+                 "runs only if `%s` — undecided: the outputs of step %s are "
+                 "unknown in a dry-run",
                  st->when->str, unknown_step);
         s->undecided = strdup(buf);
         s->run_undecided = true;
@@ -340,7 +338,7 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
             return false;
         }
     }
-    json_t *with = st->lua   ? json_object()
+    json_t *with = st->lua    ? json_object()
                    : st->with ? rune_interp_node(st->with, &ev, &where, err, sizeof err)
                               : json_object();
     bool interp_failed = !with;
@@ -351,8 +349,9 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
         /* the values come from a step a dry-run did not run: plan the step
          * without them rather than predict a failure that would not happen */
         char buf[512];
-        snprintf(buf, sizeof buf, "its parameters need the outputs of step %s, unknown in a "
-                                  "dry-run",
+        snprintf(buf, sizeof buf,
+                 "its parameters need the outputs of step %s, unknown in a "
+                 "dry-run",
                  unknown_step);
         free(s->undecided);
         s->undecided = strdup(buf);
@@ -362,8 +361,11 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
     }
     if (!s->params) {
         const struct rune_node *pn = bad ? rune_node_get(st->with, bad) : NULL;
-        fail_early_as(r, s, interp_failed ? where : pn ? pn->mark : st->uses_mark, err,
-                      interp_failed);
+        fail_early_as(r, s,
+                      interp_failed ? where
+                      : pn          ? pn->mark
+                                    : st->uses_mark,
+                      err, interp_failed);
         s->state = DONE_FAILED;
         return false;
     }
@@ -389,8 +391,8 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
                 s->state = DONE_FAILED;
                 return false;
             }
-            s->question = json_is_string(q) ? strdup(json_string_value(q))
-                                            : json_dumps(q, JSON_ENCODE_ANY);
+            s->question =
+                json_is_string(q) ? strdup(json_string_value(q)) : json_dumps(q, JSON_ENCODE_ANY);
             json_decref(q);
         }
     }
@@ -414,9 +416,12 @@ static enum rune_stage_result verdict(const struct rune_stepdef *st, int status)
     if (status == RUNE_STEP_CANCELLED)
         return RUNE_STAGE_INTERRUPTED;
     switch (st->on_failure) {
-    case RUNE_POLICY_CONTINUE: return RUNE_STAGE_OK;
-    case RUNE_POLICY_ROLLBACK: return RUNE_STAGE_ROLLBACK;
-    default: return RUNE_STAGE_ABORT;
+    case RUNE_POLICY_CONTINUE:
+        return RUNE_STAGE_OK;
+    case RUNE_POLICY_ROLLBACK:
+        return RUNE_STAGE_ROLLBACK;
+    default:
+        return RUNE_STAGE_ABORT;
     }
 }
 

@@ -40,7 +40,8 @@ static void visit(struct dfs *g, size_t i)
                     sizeof path - strlen(path) - 1);
             rune_diag_add(g->d, st->needs ? st->needs->mark : st->id_mark,
                           "dependency cycle: %s (each step needs the next); remove one of "
-                          "these needs", path);
+                          "these needs",
+                          path);
         } else if (g->color[j] == WHITE) {
             visit(g, j);
         }

@@ -79,8 +79,9 @@ static int append_text(char **buf, size_t *len, size_t *cap, json_t *v, char *er
     if (json_is_string(v))
         t = json_string_value(v);
     else if (json_is_null(v)) {
-        snprintf(err, errlen, "the value is null (a step that did not run, or an output it "
-                              "did not set)");
+        snprintf(err, errlen,
+                 "the value is null (a step that did not run, or an output it "
+                 "did not set)");
         return -1;
     } else
         t = own = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

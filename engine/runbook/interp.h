@@ -18,8 +18,7 @@
 struct rune_eval {
     /* New reference, or NULL with a message in err. `where` is the
      * expression's place in the runbook (its line, for error messages). */
-    json_t *(*eval)(void *ud, const char *expr, struct rune_mark where, char *err,
-                    size_t errlen);
+    json_t *(*eval)(void *ud, const char *expr, struct rune_mark where, char *err, size_t errlen);
     void *ud;
 };
 
@@ -40,7 +39,6 @@ struct rune_mark rune_interp_mark(const struct rune_node *n, const char *s, size
  * returns NULL, with *where set to the offending node's mark. */
 json_t *rune_interp_node(const struct rune_node *n, const struct rune_eval *ev,
                          struct rune_mark *where, char *err, size_t errlen);
-
 
 /* Calls fn(ud, root, name, namelen) for each `root.name` reference in an
  * expression, root being "inputs", "steps", "secrets" or "run": what

@@ -24,16 +24,16 @@ const char *const rune_stage_names[RUNE_NSTAGES] = {"detection", "impact", "miti
                                                     "verification", "rollback"};
 const char *const rune_policy_names[3] = {"abort", "continue", "rollback"};
 
-static const char *const top_keys[] = {"runbook", "title",  "summary",   "description",
-                                       "owner",   "tags",   "objectives", "inputs",
-                                       "secrets", "targets", "lock", "defaults",  "detection",
-                                       "impact",  "mitigation", "verification", "rollback"};
+static const char *const top_keys[] = {
+    "runbook",    "title",  "summary",    "description",  "owner",   "tags",
+    "objectives", "inputs", "secrets",    "targets",      "lock",    "defaults",
+    "detection",  "impact", "mitigation", "verification", "rollback"};
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
-static const char *const step_keys[] = {"id",         "uses",    "lua",      "with",     "needs",
-                                        "when",       "timeout", "retry",    "on_failure",
-                                        "confirm",    "simulate", "description"};
-static const char *const input_keys[] = {"type", "default", "required", "description",
-                                         "secret", "choices"};
+static const char *const step_keys[] = {"id",         "uses",    "lua",      "with",
+                                        "needs",      "when",    "timeout",  "retry",
+                                        "on_failure", "confirm", "simulate", "description"};
+static const char *const input_keys[] = {"type",        "default", "required",
+                                         "description", "secret",  "choices"};
 static const char *const secret_keys[] = {"env", "file", "required", "description"};
 static const char *const retry_keys[] = {"attempts", "delay", "backoff", "max_delay"};
 
@@ -76,8 +76,8 @@ static void check_keys(const struct rune_node *map, const char *const *allowed, 
                 strncat(list, j ? ", " : "", sizeof list - strlen(list) - 1);
                 strncat(list, allowed[j], sizeof list - strlen(list) - 1);
             }
-            rune_diag_add(d, map->keys[i]->mark, "unknown key \"%s\" in %s; expected one of: %s",
-                          k, where, list);
+            rune_diag_add(d, map->keys[i]->mark, "unknown key \"%s\" in %s; expected one of: %s", k,
+                          where, list);
         }
     }
 }
@@ -87,8 +87,9 @@ static bool want_kind(const struct rune_node *n, enum rune_node_kind kind, const
 {
     if (n->kind == kind)
         return true;
-    const char *exp = kind == RUNE_NODE_MAP ? "a mapping" : kind == RUNE_NODE_SEQ ? "a list"
-                                                                                    : "a value";
+    const char *exp = kind == RUNE_NODE_MAP   ? "a mapping"
+                      : kind == RUNE_NODE_SEQ ? "a list"
+                                              : "a value";
     rune_diag_add(d, n->mark, "%s must be %s, found %s", what, exp, rune_node_describe(n));
     return false;
 }
@@ -109,11 +110,10 @@ static bool want_duration(const struct rune_node *n, const char *what, long long
                           struct rune_diags *d)
 {
     if (n->kind != RUNE_NODE_SCALAR || rune_duration_parse(n->str, ms) != 0) {
-        rune_diag_add(d, n->mark,
-                      "%s must be a duration like 30s, 5m, 1h30m or 250ms, found %s%s%s%s", what,
-                      rune_node_describe(n), n->kind == RUNE_NODE_SCALAR ? " \"" : "",
-                      n->kind == RUNE_NODE_SCALAR ? n->str : "",
-                      n->kind == RUNE_NODE_SCALAR ? "\"" : "");
+        rune_diag_add(
+            d, n->mark, "%s must be a duration like 30s, 5m, 1h30m or 250ms, found %s%s%s%s", what,
+            rune_node_describe(n), n->kind == RUNE_NODE_SCALAR ? " \"" : "",
+            n->kind == RUNE_NODE_SCALAR ? n->str : "", n->kind == RUNE_NODE_SCALAR ? "\"" : "");
         return false;
     }
     return true;
@@ -124,8 +124,8 @@ static bool is_identifier(const char *s)
     if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
         return false;
     for (s++; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || *s == '_'))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
             return false;
     return true;
 }
@@ -158,18 +158,20 @@ static void load_inputs(struct rune_runbook *rb, const struct rune_node *n, stru
         if (!is_identifier(k->str))
             rune_diag_add(d, k->mark,
                           "input name \"%s\" must be letters, digits and _ (it is used as "
-                          "inputs.%s)", k->str, k->str);
+                          "inputs.%s)",
+                          k->str, k->str);
         if (!want_kind(v, RUNE_NODE_MAP, "an input declaration", d))
             continue;
         check_keys(v, input_keys, N(input_keys), "an input declaration", d);
         const struct rune_node *t = rune_node_get(v, "type");
         if (t) {
             const char *tn = want_text(t, "type", d);
-            enum rune_type ty = tn ? rune_type_parse(tn) : (enum rune_type)-1;
+            enum rune_type ty = tn ? rune_type_parse(tn) : (enum rune_type) - 1;
             if (tn && (int)ty < 0)
                 rune_diag_add(d, t->mark,
                               "unknown input type \"%s\"; expected string, int, number, bool, "
-                              "duration, path, list or map", tn);
+                              "duration, path, list or map",
+                              tn);
             else if (tn)
                 in->type = ty;
         }
@@ -187,12 +189,12 @@ static void load_inputs(struct rune_runbook *rb, const struct rune_node *n, stru
                           rune_node_describe(s));
         in->description = want_text(rune_node_get(v, "description"), "description", d);
         if (in->secret && in->type != RUNE_T_STRING)
-            rune_diag_add(d, s->mark, "a secret input must be of type string (only text can be "
-                                      "masked reliably in logs)");
+            rune_diag_add(d, s->mark,
+                          "a secret input must be of type string (only text can be "
+                          "masked reliably in logs)");
         if (in->required && in->def)
             rune_diag_add(d, in->def->mark,
-                          "input \"%s\" is required and has a default; drop one of them",
-                          in->name);
+                          "input \"%s\" is required and has a default; drop one of them", in->name);
     }
 }
 
@@ -208,8 +210,7 @@ static void load_secrets(struct rune_runbook *rb, const struct rune_node *n, str
         s->mark = k->mark;
         s->required = true;
         if (!is_identifier(k->str))
-            rune_diag_add(d, k->mark, "secret name \"%s\" must be letters, digits and _",
-                          k->str);
+            rune_diag_add(d, k->mark, "secret name \"%s\" must be letters, digits and _", k->str);
         if (!want_kind(v, RUNE_NODE_MAP, "a secret declaration", d))
             continue;
         check_keys(v, secret_keys, N(secret_keys), "a secret declaration", d);
@@ -235,8 +236,7 @@ static void load_targets(struct rune_runbook *rb, const struct rune_node *n, str
     for (size_t i = 0; i < n->n; i++) {
         const struct rune_node *k = n->keys[i], *v = n->items[i];
         if (!is_identifier(k->str))
-            rune_diag_add(d, k->mark, "target name \"%s\" must be letters, digits and _",
-                          k->str);
+            rune_diag_add(d, k->mark, "target name \"%s\" must be letters, digits and _", k->str);
         if (!want_kind(v, RUNE_NODE_MAP, "a target declaration like { kind: postgres, ... }", d))
             continue;
         struct rune_targetdef *t = &rb->targets[rb->ntargets++];
@@ -286,8 +286,9 @@ static void load_retry(struct rune_stepdef *st, const struct rune_node *n, struc
         json_t *j = rune_scalar_json(a);
         if (a->kind != RUNE_NODE_SCALAR || !json_is_number(j) || json_number_value(j) < 1.0 ||
             json_number_value(j) > 10.0)
-            rune_diag_add(d, a->mark, "retry.backoff must be a number from 1 to 10 "
-                                      "(the delay multiplier per attempt)");
+            rune_diag_add(d, a->mark,
+                          "retry.backoff must be a number from 1 to 10 "
+                          "(the delay multiplier per attempt)");
         else
             st->retry.backoff = json_number_value(j);
         json_decref(j);
@@ -297,11 +298,15 @@ static void load_retry(struct rune_stepdef *st, const struct rune_node *n, struc
 static enum rune_policy default_policy(enum rune_stage_id s)
 {
     switch (s) {
-    case RUNE_DETECTION: return RUNE_POLICY_CONTINUE;
-    case RUNE_IMPACT: return RUNE_POLICY_ABORT;
+    case RUNE_DETECTION:
+        return RUNE_POLICY_CONTINUE;
+    case RUNE_IMPACT:
+        return RUNE_POLICY_ABORT;
     case RUNE_MITIGATION:
-    case RUNE_VERIFICATION: return RUNE_POLICY_ROLLBACK;
-    default: return RUNE_POLICY_CONTINUE;
+    case RUNE_VERIFICATION:
+        return RUNE_POLICY_ROLLBACK;
+    default:
+        return RUNE_POLICY_CONTINUE;
     }
 }
 
@@ -334,12 +339,16 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
     v = rune_node_get(n, "uses");
     const struct rune_node *code = rune_node_get(n, "lua");
     if (v && code) {
-        rune_diag_add(d, code->mark, "step \"%s\" has both `uses:` and `lua:`; a step is one or "
-                                     "the other", st->id ? st->id : "?");
+        rune_diag_add(d, code->mark,
+                      "step \"%s\" has both `uses:` and `lua:`; a step is one or "
+                      "the other",
+                      st->id ? st->id : "?");
     } else if (code) {
         if (code->kind != RUNE_NODE_SCALAR || rune_node_is_null(code)) {
-            rune_diag_add(d, code->mark, "lua must be Lua code (a string, usually `lua: |`), "
-                                         "found %s", rune_node_describe(code));
+            rune_diag_add(d, code->mark,
+                          "lua must be Lua code (a string, usually `lua: |`), "
+                          "found %s",
+                          rune_node_describe(code));
         } else {
             st->lua = code;
             st->uses = "lua";
@@ -352,7 +361,8 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
     } else if (!v) {
         rune_diag_add(d, n->mark,
                       "step \"%s\" has no `uses:` (a step type, see `rune steps`) or `lua:` "
-                      "(inline code)", st->id ? st->id : "?");
+                      "(inline code)",
+                      st->id ? st->id : "?");
     } else if ((st->uses = want_text(v, "uses", d))) {
         st->uses_mark = v->mark;
     }
@@ -379,8 +389,8 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
             if (strcmp(p, rune_policy_names[i]) == 0)
                 found = i;
         if (p && found < 0)
-            rune_diag_add(d, v->mark, "on_failure must be abort, continue or rollback, found \"%s\"",
-                          p);
+            rune_diag_add(d, v->mark,
+                          "on_failure must be abort, continue or rollback, found \"%s\"", p);
         else if (found == RUNE_POLICY_ROLLBACK && stage != RUNE_MITIGATION &&
                  stage != RUNE_VERIFICATION)
             rune_diag_add(d, v->mark,
@@ -393,11 +403,11 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
     }
     if ((v = rune_node_get(n, "confirm"))) {
         bool b;
-        if (v->kind != RUNE_NODE_SCALAR || rune_node_is_null(v) ||
-            (rune_node_is_bool(v, &b) && !b))
+        if (v->kind != RUNE_NODE_SCALAR || rune_node_is_null(v) || (rune_node_is_bool(v, &b) && !b))
             rune_diag_add(d, v->mark,
                           "confirm must be the question to ask the operator (a string) or "
-                          "true, found %s", rune_node_describe(v));
+                          "true, found %s",
+                          rune_node_describe(v));
         else
             st->confirm = v;
     }
@@ -568,8 +578,10 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
         goto fail;
     const struct rune_node *r = rb->root;
     if (r->kind != RUNE_NODE_MAP) {
-        rune_diag_add(d, r->mark, "a runbook must be a mapping starting with `runbook: NAME`, "
-                                  "found %s", rune_node_describe(r));
+        rune_diag_add(d, r->mark,
+                      "a runbook must be a mapping starting with `runbook: NAME`, "
+                      "found %s",
+                      rune_node_describe(r));
         goto fail;
     }
     check_keys(r, top_keys, N(top_keys), "the runbook", d);
@@ -617,8 +629,9 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
         for (int s = 0; s < RUNE_NSTAGES; s++)
             steps += rb->stages[s].n;
         if (!steps)
-            rune_diag_add(d, r->mark, "the runbook has no steps; add steps under detection, "
-                                      "impact, mitigation, verification or rollback");
+            rune_diag_add(d, r->mark,
+                          "the runbook has no steps; add steps under detection, "
+                          "impact, mitigation, verification or rollback");
     }
     return rb;
 fail:

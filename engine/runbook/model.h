@@ -27,17 +27,17 @@ enum rune_stage_id {
 extern const char *const rune_stage_names[RUNE_NSTAGES];
 
 enum rune_policy {
-    RUNE_POLICY_ABORT = 0,  /* stop; no rollback */
-    RUNE_POLICY_CONTINUE,   /* record the failure, go on as if it had finished */
-    RUNE_POLICY_ROLLBACK,   /* stop the stage and run the rollback stage */
+    RUNE_POLICY_ABORT = 0, /* stop; no rollback */
+    RUNE_POLICY_CONTINUE,  /* record the failure, go on as if it had finished */
+    RUNE_POLICY_ROLLBACK,  /* stop the stage and run the rollback stage */
 };
 
 extern const char *const rune_policy_names[3];
 
 struct rune_retry {
-    int attempts;         /* total attempts, >= 1 */
-    long long delay_ms;   /* before the 2nd attempt */
-    double backoff;       /* delay multiplier per further attempt */
+    int attempts;       /* total attempts, >= 1 */
+    long long delay_ms; /* before the 2nd attempt */
+    double backoff;     /* delay multiplier per further attempt */
     long long max_delay_ms;
 };
 
@@ -57,7 +57,7 @@ struct rune_stepdef {
     const struct rune_node *confirm;
     const struct rune_node *simulate;
     const char *description;
-    long long timeout_ms;              /* per attempt */
+    long long timeout_ms; /* per attempt */
     struct rune_retry retry;
     enum rune_policy on_failure;
     enum rune_stage_id stage;
@@ -102,10 +102,10 @@ struct rune_targetdef {
 };
 
 struct rune_runbook {
-    char *path;       /* as given */
-    char *text;       /* file bytes */
+    char *path; /* as given */
+    char *text; /* file bytes */
     size_t len;
-    char sha256[65];  /* hex of the file bytes */
+    char sha256[65]; /* hex of the file bytes */
     struct rune_node *root;
     const char *name;
     const char *title;

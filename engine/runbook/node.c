@@ -509,8 +509,7 @@ bool rune_node_is_null(const struct rune_node *n)
     if (!n || n->kind != RUNE_NODE_SCALAR || n->quoted)
         return false;
     const char *s = n->str;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 bool rune_node_is_bool(const struct rune_node *n, bool *val)

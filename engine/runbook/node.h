@@ -24,12 +24,12 @@ enum rune_node_kind {
 struct rune_node {
     enum rune_node_kind kind;
     struct rune_mark mark;
-    char *str;               /* scalar text (NUL-terminated; may contain NULs? no: rejected) */
-    bool quoted;             /* quoted or block scalar: always a string */
-    bool block;              /* literal or folded block (`|`, `>`): text starts a line below */
-    size_t n;                /* map: pairs; seq: items */
-    struct rune_node **keys; /* map only: key scalars */
-    struct rune_node **items;/* map: values; seq: items */
+    char *str;                /* scalar text (NUL-terminated; may contain NULs? no: rejected) */
+    bool quoted;              /* quoted or block scalar: always a string */
+    bool block;               /* literal or folded block (`|`, `>`): text starts a line below */
+    size_t n;                 /* map: pairs; seq: items */
+    struct rune_node **keys;  /* map only: key scalars */
+    struct rune_node **items; /* map: values; seq: items */
 };
 
 /* Parses text (from `file`, whose string must outlive the tree). Returns the

@@ -17,14 +17,20 @@
 static const char *describe(json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "a mapping";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+        return "a mapping";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -133,8 +139,7 @@ json_t *rune_param_coerce(enum rune_type t, json_t *v, char *err, size_t errlen)
             json_t *s = as_text(x);
             if (!s) {
                 json_decref(a);
-                snprintf(err, errlen, "item %zu: expected a string, found %s", i + 1,
-                         describe(x));
+                snprintf(err, errlen, "item %zu: expected a string, found %s", i + 1, describe(x));
                 return NULL;
             }
             json_array_append_new(a, s);
@@ -172,7 +177,10 @@ const char *rune_param_choices(const struct rune_param *p, char *buf, size_t len
     size_t n = split_choices(p, tmp, sizeof tmp, c, 32), at = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < n && at < len; i++) {
-        int w = snprintf(buf + at, len - at, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+        int w = snprintf(buf + at, len - at, "%s%s",
+                         i == 0       ? ""
+                         : i + 1 == n ? " or "
+                                      : ", ",
                          c[i]);
         at = w < 0 ? len : at + (size_t)w;
     }
@@ -221,15 +229,15 @@ json_t *rune_param_default(const struct rune_param *p)
     return v;
 }
 
-json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err,
-                            size_t errlen, const char **bad)
+json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err, size_t errlen,
+                            const char **bad)
 {
     return rune_fields_prepare(t->name, t->params, "parameter", with, err, errlen, bad);
 }
 
 int rune_param_groups(const char *tname, const struct rune_param *params,
-                      enum rune_given (*given)(const char *name, void *ctx), void *ctx,
-                      char *err, size_t errlen, const char **bad)
+                      enum rune_given (*given)(const char *name, void *ctx), void *ctx, char *err,
+                      size_t errlen, const char **bad)
 {
     for (const struct rune_param *p = params; p && p->name; p++) {
         if (!p->one_of)
@@ -258,8 +266,8 @@ int rune_param_groups(const char *tname, const struct rune_param *params,
             n++;
         }
         if (known >= 2) {
-            snprintf(err, errlen, "%s takes only one of %s: %s and %s are both given", tname,
-                     names, set[0], set[1]);
+            snprintf(err, errlen, "%s takes only one of %s: %s and %s are both given", tname, names,
+                     set[0], set[1]);
             *bad = set[1];
             return -1;
         }
@@ -345,30 +353,41 @@ enum rune_type rune_type_parse(const char *name)
     static const struct {
         const char *name;
         enum rune_type t;
-    } types[] = {{"string", RUNE_T_STRING},   {"int", RUNE_T_INT},      {"integer", RUNE_T_INT},
-                 {"number", RUNE_T_NUMBER},   {"bool", RUNE_T_BOOL},    {"boolean", RUNE_T_BOOL},
-                 {"duration", RUNE_T_DURATION}, {"path", RUNE_T_PATH},  {"list", RUNE_T_LIST},
-                 {"map", RUNE_T_MAP},         {"any", RUNE_T_ANY}};
+    } types[] = {{"string", RUNE_T_STRING},     {"int", RUNE_T_INT},   {"integer", RUNE_T_INT},
+                 {"number", RUNE_T_NUMBER},     {"bool", RUNE_T_BOOL}, {"boolean", RUNE_T_BOOL},
+                 {"duration", RUNE_T_DURATION}, {"path", RUNE_T_PATH}, {"list", RUNE_T_LIST},
+                 {"map", RUNE_T_MAP},           {"any", RUNE_T_ANY}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(types[i].name, name) == 0)
             return types[i].t;
-    return (enum rune_type)-1;
+    return (enum rune_type) - 1;
 }
 
 /* The type for people (messages, `rune steps`, `rune list`). */
 const char *rune_type_name(enum rune_type t)
 {
     switch (t) {
-    case RUNE_T_STRING: return "string";
-    case RUNE_T_INT: return "integer";
-    case RUNE_T_NUMBER: return "number";
-    case RUNE_T_BOOL: return "boolean";
-    case RUNE_T_DURATION: return "duration";
-    case RUNE_T_PATH: return "path";
-    case RUNE_T_LIST: return "list";
-    case RUNE_T_STRLIST: return "string or list of strings";
-    case RUNE_T_MAP: return "mapping";
-    case RUNE_T_TARGET: return "target";
-    default: return "any";
+    case RUNE_T_STRING:
+        return "string";
+    case RUNE_T_INT:
+        return "integer";
+    case RUNE_T_NUMBER:
+        return "number";
+    case RUNE_T_BOOL:
+        return "boolean";
+    case RUNE_T_DURATION:
+        return "duration";
+    case RUNE_T_PATH:
+        return "path";
+    case RUNE_T_LIST:
+        return "list";
+    case RUNE_T_STRLIST:
+        return "string or list of strings";
+    case RUNE_T_MAP:
+        return "mapping";
+    case RUNE_T_TARGET:
+        return "target";
+    default:
+        return "any";
     }
 }

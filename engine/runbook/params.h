@@ -28,8 +28,8 @@ const char *rune_param_choices(const struct rune_param *p, char *buf, size_t len
 /* The final parameter object for a call (new reference): unknown names
  * refused, required ones present, defaults filled, every value coerced.
  * On error NULL, err set and *bad the offending parameter name (or NULL). */
-json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err,
-                            size_t errlen, const char **bad);
+json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err, size_t errlen,
+                            const char **bad);
 
 /* The same over any field table (a target kind's): `tname` and `word`
  * ("field") name things in messages. */
@@ -45,8 +45,8 @@ enum rune_given { RUNE_ABSENT = 0, RUNE_GIVEN, RUNE_UNKNOWN /* ${...}: known onc
  * group), when a group has none or more than one; 0 otherwise, or when
  * RUNE_UNKNOWN values leave it open. */
 int rune_param_groups(const char *tname, const struct rune_param *params,
-                      enum rune_given (*given)(const char *name, void *ctx), void *ctx,
-                      char *err, size_t errlen, const char **bad);
+                      enum rune_given (*given)(const char *name, void *ctx), void *ctx, char *err,
+                      size_t errlen, const char **bad);
 
 /* A parameter's default (YAML text in the table) as JSON; NULL if none. */
 json_t *rune_param_default(const struct rune_param *p);

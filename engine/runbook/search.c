@@ -136,8 +136,8 @@ static int match(void *ud, const char *path)
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t wl = strlen(m->want);
-    bool by_file = !strncmp(base, m->want, wl) &&
-                   (!strcmp(base + wl, ".yaml") || !strcmp(base + wl, ".yml"));
+    bool by_file =
+        !strncmp(base, m->want, wl) && (!strcmp(base + wl, ".yaml") || !strcmp(base + wl, ".yml"));
     bool by_name = false;
     if (!by_file) {
         struct rune_diags d = RUNE_DIAGS_INIT;
@@ -169,8 +169,9 @@ int rune_search_resolve(const char *arg, char *out, size_t len, char *err, size_
     if (m.found)
         return 0;
     char path[8192];
-    snprintf(err, errlen, "no runbook named \"%s\" on the search path (%s); `rune list` shows "
-                          "what is there",
+    snprintf(err, errlen,
+             "no runbook named \"%s\" on the search path (%s); `rune list` shows "
+             "what is there",
              arg, rune_search_path_str(path, sizeof path));
     return -1;
 }

@@ -90,7 +90,7 @@ static enum rune_given given_in_node(const char *name, void *ctx)
         return RUNE_ABSENT;
     json_t *lit = rune_node_json(v);
     char *dump = json_dumps(lit, JSON_ENCODE_ANY | JSON_COMPACT);
-    enum rune_given g = json_is_null(lit)                ? RUNE_ABSENT
+    enum rune_given g = json_is_null(lit)            ? RUNE_ABSENT
                         : dump && strstr(dump, "${") ? RUNE_UNKNOWN
                                                      : RUNE_GIVEN;
     free(dump);
@@ -126,8 +126,8 @@ static void check_fields(struct checker *c, const char *who, const char *tname,
         if (!p) {
             char hint[128];
             rune_suggest_hint(k, names, np, hint, sizeof hint);
-            rune_diag_add(c->d, w->keys[i]->mark, "%s: %s has no %s \"%s\"%s", who, tname, word,
-                          k, hint);
+            rune_diag_add(c->d, w->keys[i]->mark, "%s: %s has no %s \"%s\"%s", who, tname, word, k,
+                          hint);
             continue;
         }
         const struct rune_node *v = w->items[i];
@@ -155,8 +155,8 @@ static void check_fields(struct checker *c, const char *who, const char *tname,
     }
     for (const struct rune_param *p = params; p && p->name; p++) {
         if (p->required && !rune_node_get(w, p->name))
-            rune_diag_add(c->d, w ? w->mark : at, "%s: %s needs %s \"%s\" (%s)", who, tname,
-                          word, p->name, p->doc ? p->doc : rune_type_name(p->type));
+            rune_diag_add(c->d, w ? w->mark : at, "%s: %s needs %s \"%s\" (%s)", who, tname, word,
+                          p->name, p->doc ? p->doc : rune_type_name(p->type));
     }
     free(names);
 }
@@ -411,13 +411,13 @@ static void check_condition(struct refctx *r, const struct rune_node *n, const c
                       what, rune_node_describe(n));
         return;
     }
-    static const char *const yaml11[] = {"yes", "no", "on", "off", "y", "n", "Yes", "No",
-                                         "YES", "NO", "On", "Off", "ON", "OFF"};
+    static const char *const yaml11[] = {"yes", "no",  "on", "off", "y",   "n",  "Yes",
+                                         "No",  "YES", "NO", "On",  "Off", "ON", "OFF"};
     for (size_t i = 0; i < sizeof yaml11 / sizeof yaml11[0]; i++)
         if (!strcmp(n->str, yaml11[i])) {
             rune_diag_add(r->c->d, n->mark,
-                          "%s: \"%s\" is not a boolean here (YAML 1.2); write true or false",
-                          what, n->str);
+                          "%s: \"%s\" is not a boolean here (YAML 1.2); write true or false", what,
+                          n->str);
             return;
         }
     if (rune_interp_has(n->str))
@@ -503,8 +503,8 @@ void rune_runbook_validate(struct rune_runbook *rb, struct rune_diags *d)
                     char where[256];
                     rune_diag_add(d, st->id_mark,
                                   "duplicate step id \"%s\" (first used at %s); step ids must "
-                                  "be unique in the runbook", st->id,
-                                  rune_mark_str(first->id_mark, where, sizeof where));
+                                  "be unique in the runbook",
+                                  st->id, rune_mark_str(first->id_mark, where, sizeof where));
                     break; /* once per step, not once per earlier namesake */
                 }
             }

@@ -12,10 +12,10 @@
  * part of a pg.dump backup.
  */
 #include "artifact.h"
-#include "trust.h"
 #include "clock.h"
 #include "digest.h"
 #include "pool.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,7 +194,7 @@ struct rune_artifact_reader {
     size_t first, end;   /* the chunks this reader hands out: [first, end) */
     struct rune_pool pool;
     struct rune_pool_slot *hold; /* chunk cur, checked, being handed out; or NULL */
-    size_t pos;        /* bytes of it handed out */
+    size_t pos;                  /* bytes of it handed out */
     bool failed;
     EVP_MD_CTX *whole;
     int bad_chunk; /* 1-based chunk of the last error, 0 if none */
@@ -301,8 +301,8 @@ static int inflate_job(struct rune_pool_worker *wk, struct rune_pool_slot *s)
     }
     /* the gzip trailer's CRC-32 and length are checked by libdeflate */
     size_t used = 0;
-    enum libdeflate_result rc = libdeflate_gzip_decompress_ex(wk->decomp, s->in, len, s->out,
-                                                              raw + 1, &used, &s->out_len);
+    enum libdeflate_result rc =
+        libdeflate_gzip_decompress_ex(wk->decomp, s->in, len, s->out, raw + 1, &used, &s->out_len);
     if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
         snprintf(s->err, sizeof s->err,
                  "decompresses to more than the %lld bytes the manifest says", c->raw);
@@ -558,7 +558,6 @@ int rune_artifact_verify_sums(const char *path, rune_artifact_cancel_fn cancelle
 {
     return verify(path, cancelled, ctx, chk, true);
 }
-
 
 int rune_artifact_reader_open_range(struct rune_artifact_reader **out, const char *path,
                                     json_t *manifest, size_t first, size_t count, char *err,

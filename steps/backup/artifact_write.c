@@ -47,7 +47,7 @@ struct rune_artifact_writer {
     long long created_ms;
     struct rune_pool pool;
     struct rune_pool_slot *fill; /* the slot being filled with input, or NULL */
-    EVP_MD_CTX *whole; /* SHA-256 of the compressed file, as it is written */
+    EVP_MD_CTX *whole;           /* SHA-256 of the compressed file, as it is written */
     json_t *chunks;
     unsigned long long bytes, raw_bytes;
     bool failed;
@@ -260,8 +260,8 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     }
     int threads = rune_pool_threads(meta->threads);
     size_t nslots = rune_pool_slots(&threads, chunk);
-    if (rune_pool_start(&w->pool, threads, nslots, deflate_job, &w->level, path, err,
-                        errlen) != 0) {
+    if (rune_pool_start(&w->pool, threads, nslots, deflate_job, &w->level, path, err, errlen) !=
+        0) {
         writer_free(w);
         return -1;
     }
@@ -430,7 +430,6 @@ json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, cha
     writer_free(w);
     return m;
 }
-
 
 /* ---- assembling a backup from others ---- */
 

@@ -99,8 +99,7 @@ static int add_entry(struct listing *l, const char *dir, const char *name, const
     e->created_ms = (long long)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
     json_t *m = rune_artifact_manifest_load(e->path, e->reason, sizeof e->reason);
     long long ms;
-    if (m &&
-        rune_clock_parse_iso(json_string_value(json_object_get(m, "created_at")), &ms) == 0) {
+    if (m && rune_clock_parse_iso(json_string_value(json_object_get(m, "created_at")), &ms) == 0) {
         e->created_ms = ms;
         e->from_manifest = true;
     }
@@ -360,8 +359,7 @@ static int info_run(struct rune_call *c)
     json_object_set_new(o, "manifest", mpath ? json_string(mpath) : json_null());
     free(mpath);
     long long created;
-    if (rune_clock_parse_iso(json_string_value(json_object_get(m, "created_at")), &created) ==
-        0)
+    if (rune_clock_parse_iso(json_string_value(json_object_get(m, "created_at")), &created) == 0)
         json_object_set_new(o, "age_s",
                             json_integer((json_int_t)((rune_clock_wall_ms() - created) / 1000)));
     for (const char *const *k = (const char *const[]){"tables", "schema_fingerprint", NULL}; *k;

@@ -527,4 +527,3 @@ const struct rune_step_type rune_file_steps[] = {
      decrypt_params, decrypt_outputs, RUNE_WRITES, rune_file_decrypt_run, rune_file_decrypt_plan},
     {0},
 };
-

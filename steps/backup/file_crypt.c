@@ -173,7 +173,7 @@ struct crypt_run {
     bool overwrite;
     int fd; /* the input */
     struct stat st;
-    EVP_CIPHER_CTX *ctx; /* NULL when out of memory */
+    EVP_CIPHER_CTX *ctx;     /* NULL when out of memory */
     struct rune_safe_file f; /* the output */
     struct enc_keys k;
     unsigned char header[ENC_HEADER];
@@ -423,4 +423,3 @@ int rune_file_decrypt_plan(struct rune_call *c)
                    to ? to : "the same name without .enc");
     return RUNE_STEP_OK;
 }
-

@@ -293,4 +293,3 @@ int rune_file_decompress_plan(struct rune_call *c)
                    to ? to : "the same name without .gz");
     return RUNE_STEP_OK;
 }
-

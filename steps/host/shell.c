@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "shquote.h"
-#include "utf8.h"
 #include "step.h"
+#include "utf8.h"
 
 #define LAST_LINE_MAX 200 /* bytes of the last output line quoted in an error */
 
@@ -46,10 +46,14 @@ static void command_free(struct command *cmd)
 static const char *kind(json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "a mapping";
-    case JSON_ARRAY: return "a list";
-    case JSON_NULL: return "null";
-    default: return "a value";
+    case JSON_OBJECT:
+        return "a mapping";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_NULL:
+        return "null";
+    default:
+        return "a value";
     }
 }
 

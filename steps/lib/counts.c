@@ -55,8 +55,9 @@ json_t *rune_counts_expected(struct rune_call *c)
     }
     if (!json_is_object(expected) || !json_object_size(expected)) {
         json_decref(expected);
-        rune_call_fail(c, "%s is empty: give the tables and their row counts (e.g. { orders: "
-                          "1200 }), or a backup whose manifest lists its tables",
+        rune_call_fail(c,
+                       "%s is empty: give the tables and their row counts (e.g. { orders: "
+                       "1200 }), or a backup whose manifest lists its tables",
                        mpath ? "the manifest's table list" : "expected");
         return NULL;
     }

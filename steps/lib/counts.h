@@ -16,12 +16,17 @@
 /* The parameters every verify_counts takes (expected, manifest, tolerance,
  * tolerance_percent), to splice into a parameter table. */
 #define RUNE_COUNTS_PARAMS                                                                         \
-    {"expected", RUNE_T_MAP, false, NULL, "table → expected row count", NULL, "reference"},       \
-        {"manifest", RUNE_T_PATH, false, NULL,                                                    \
-         "or a backup: compare with the counts in its manifest", NULL, "reference"},              \
-        {"tolerance", RUNE_T_INT, false, "0", "rows a table may differ by"},                      \
+    {"expected", RUNE_T_MAP, false, NULL, "table → expected row count", NULL, "reference"},        \
+        {"manifest",                                                                               \
+         RUNE_T_PATH,                                                                              \
+         false,                                                                                    \
+         NULL,                                                                                     \
+         "or a backup: compare with the counts in its manifest",                                   \
+         NULL,                                                                                     \
+         "reference"},                                                                             \
+        {"tolerance", RUNE_T_INT, false, "0", "rows a table may differ by"},                       \
     {                                                                                              \
-        "tolerance_percent", RUNE_T_NUMBER, false, "0", "or this percent of the expected count"   \
+        "tolerance_percent", RUNE_T_NUMBER, false, "0", "or this percent of the expected count"    \
     }
 
 extern const struct rune_output rune_counts_outputs[];

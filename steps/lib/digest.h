@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#define RUNE_SHA256_HEX 65 /* 64 hex digits and a NUL */
+#define RUNE_SHA256_HEX 65                            /* 64 hex digits and a NUL */
 #define RUNE_DIGEST_HEX_MAX (2 * EVP_MAX_MD_SIZE + 1) /* any digest as hex, with its NUL */
 
 /* Lower-case hex of n bytes into out (2n + 1 bytes). */

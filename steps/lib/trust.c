@@ -76,7 +76,8 @@ bool rune_path_trusted(const char *path)
         snprintf(abs, sizeof abs, "%s", path);
     } else {
         char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof cwd) || snprintf(abs, sizeof abs, "%s/%s", cwd, path) >= (int)sizeof abs)
+        if (!getcwd(cwd, sizeof cwd) ||
+            snprintf(abs, sizeof abs, "%s/%s", cwd, path) >= (int)sizeof abs)
             return false;
     }
     return chain_ok(abs, 0);
@@ -100,9 +101,10 @@ int rune_open_input(const char *path, struct stat *st, char *err, size_t errlen)
         if (e == ENOENT)
             snprintf(err, errlen, "%s does not exist: check the path", path);
         else if (e == ELOOP || e == EXDEV)
-            snprintf(err, errlen, "%s goes through a symbolic link in a directory another user "
-                                  "can change, which could be swapped to point anywhere; name "
-                                  "the file by its real path",
+            snprintf(err, errlen,
+                     "%s goes through a symbolic link in a directory another user "
+                     "can change, which could be swapped to point anywhere; name "
+                     "the file by its real path",
                      path);
         else
             snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
@@ -116,9 +118,10 @@ int rune_open_input(const char *path, struct stat *st, char *err, size_t errlen)
     /* a hard link another user made to a file they cannot read (where
      * fs.protected_hardlinks is off) is still not theirs to hand to rune */
     if (!trusted && ours(st->st_uid) && st->st_nlink > 1) {
-        snprintf(err, errlen, "%s has %lu hard links and lies in a directory another user can "
-                              "change: one of them may be a link to a file that is not theirs; "
-                              "copy the file to a directory only you can write first",
+        snprintf(err, errlen,
+                 "%s has %lu hard links and lies in a directory another user can "
+                 "change: one of them may be a link to a file that is not theirs; "
+                 "copy the file to a directory only you can write first",
                  path, (unsigned long)st->st_nlink);
         close(fd);
         return -1;
@@ -138,8 +141,8 @@ int rune_opened_is(const char *path, const struct stat *want, char *err, size_t 
     }
     DIR *d = opendir("/proc/self/fd");
     if (!d) {
-        snprintf(err, errlen, "cannot check which file was opened for %s: /proc/self/fd: %s",
-                 path, strerror(errno));
+        snprintf(err, errlen, "cannot check which file was opened for %s: /proc/self/fd: %s", path,
+                 strerror(errno));
         return -1;
     }
     int seen = 0, rc = 0;
@@ -158,16 +161,18 @@ int rune_opened_is(const char *path, const struct stat *want, char *err, size_t 
             continue;
         seen++;
         if (st.st_dev != want->st_dev || st.st_ino != want->st_ino) {
-            snprintf(err, errlen, "%s was replaced by another file while it was being opened "
-                                  "(another user can change its directory); nothing was changed",
+            snprintf(err, errlen,
+                     "%s was replaced by another file while it was being opened "
+                     "(another user can change its directory); nothing was changed",
                      path);
             rc = -1;
         }
     }
     closedir(d);
     if (!seen && !rc) {
-        snprintf(err, errlen, "%s was not found open after opening it; it may have been renamed "
-                              "away: nothing was changed",
+        snprintf(err, errlen,
+                 "%s was not found open after opening it; it may have been renamed "
+                 "away: nothing was changed",
                  path);
         rc = -1;
     }

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-
 static long long mono_ms(void)
 {
     struct timespec ts;
@@ -34,7 +33,9 @@ static const struct rune_param postgres_fields[] = {
 };
 
 const struct rune_target_kind rune_postgres_target = {
-    "postgres", "A PostgreSQL database reached with libpq", postgres_fields,
+    "postgres",
+    "A PostgreSQL database reached with libpq",
+    postgres_fields,
 };
 
 static const char *field(json_t *t, const char *name)
@@ -138,10 +139,14 @@ static void keywords(struct rune_call *c, const char *dbname, long long timeout_
     k->expand = conninfo != NULL;
     int n = 0;
     const char *pairs[][2] = {
-        {"connect_timeout", k->timeout}, {"application_name", "rune"},
-        {"dbname", conninfo},            {"host", field(t, "host")},
-        {"port", field(t, "port")},      {"user", field(t, "user")},
-        {"password", password},          {"dbname", field(t, "database")},
+        {"connect_timeout", k->timeout},
+        {"application_name", "rune"},
+        {"dbname", conninfo},
+        {"host", field(t, "host")},
+        {"port", field(t, "port")},
+        {"user", field(t, "user")},
+        {"password", password},
+        {"dbname", field(t, "database")},
         {"dbname", dbname},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
@@ -168,8 +173,9 @@ PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size
     long long ms = k.timeout_ms;
     PGconn *conn = PQconnectStartParams(k.keys, k.vals, k.expand);
     if (!conn) {
-        snprintf(err, errlen, "no memory to start a connection to PostgreSQL; free memory on "
-                              "this host and run the step again");
+        snprintf(err, errlen,
+                 "no memory to start a connection to PostgreSQL; free memory on "
+                 "this host and run the step again");
         return NULL;
     }
     long long deadline = mono_ms() + ms;
@@ -377,13 +383,15 @@ char *rune_pg_resolve_table(struct rune_call *c, PGconn *conn, const char *name,
         return NULL;
     char *q = NULL;
     if (PQntuples(r) == 0)
-        snprintf(err, errlen, "no such table in database %s (name a table of public as it is, "
-                              "e.g. Order, and others as schema.table, e.g. sales.Order, "
-                              "unquoted)",
+        snprintf(err, errlen,
+                 "no such table in database %s (name a table of public as it is, "
+                 "e.g. Order, and others as schema.table, e.g. sales.Order, "
+                 "unquoted)",
                  PQdb(conn));
     else if (PQntuples(r) > 1)
-        snprintf(err, errlen, "table name %s is ambiguous in database %s: it names both %s and "
-                              "%s; write it in SQL quoting (e.g. \"schema\".\"table\")",
+        snprintf(err, errlen,
+                 "table name %s is ambiguous in database %s: it names both %s and "
+                 "%s; write it in SQL quoting (e.g. \"schema\".\"table\")",
                  name, PQdb(conn), PQgetvalue(r, 0, 0), PQgetvalue(r, 1, 0));
     else if (!(q = strdup(PQgetvalue(r, 0, 0))))
         snprintf(err, errlen, "no memory for the quoted name of table %s", name);
@@ -393,16 +401,16 @@ char *rune_pg_resolve_table(struct rune_call *c, PGconn *conn, const char *name,
 
 json_t *rune_pg_tables(struct rune_call *c, PGconn *conn, char *err, size_t errlen)
 {
-    PGresult *r = rune_pg_exec(
-        c, conn,
-        "SELECT name FROM (SELECT CASE WHEN n.nspname = 'public' THEN '' "
-        "ELSE n.nspname || '.' END || c.relname AS name "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') t "
-        "ORDER BY name COLLATE \"C\"",
-        0, NULL, err, errlen);
+    PGresult *r =
+        rune_pg_exec(c, conn,
+                     "SELECT name FROM (SELECT CASE WHEN n.nspname = 'public' THEN '' "
+                     "ELSE n.nspname || '.' END || c.relname AS name "
+                     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                     "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                     "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%') t "
+                     "ORDER BY name COLLATE \"C\"",
+                     0, NULL, err, errlen);
     if (!r)
         return NULL;
     json_t *a = json_array();

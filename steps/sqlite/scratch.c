@@ -76,8 +76,8 @@ int rune_scratch_make(char **out, const char *dir, uid_t trusted, char *err, siz
     return 0;
 }
 
-int rune_scratch_create(const char *scratch, const char *name, mode_t mode, char **path,
-                        char *err, size_t errlen)
+int rune_scratch_create(const char *scratch, const char *name, mode_t mode, char **path, char *err,
+                        size_t errlen)
 {
     *path = NULL;
     size_t len = strlen(scratch) + strlen(name) + 2;

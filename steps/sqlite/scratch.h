@@ -43,8 +43,8 @@ int rune_scratch_make(char **out, const char *dir, uid_t trusted, char *err, siz
  * O_CREAT|O_EXCL|O_NOFOLLOW and exactly `mode` (no umask). Returns the
  * open descriptor (read-write) and its path in *path (malloc'd), or -1 with
  * err filled. */
-int rune_scratch_create(const char *scratch, const char *name, mode_t mode, char **path,
-                        char *err, size_t errlen);
+int rune_scratch_create(const char *scratch, const char *name, mode_t mode, char **path, char *err,
+                        size_t errlen);
 
 /* Removes the files in the scratch directory and the directory, then frees
  * the path. NULL is fine. */

@@ -64,8 +64,8 @@ int rune_sqlite_stopped(struct rune_call *c, const char *fmt, const char *arg)
     return st;
 }
 
-int rune_sqlite_open_file(const char *path, int flags, struct stat *opened, sqlite3 **db,
-                          char *why, size_t whylen)
+int rune_sqlite_open_file(const char *path, int flags, struct stat *opened, sqlite3 **db, char *why,
+                          size_t whylen)
 {
     struct stat st;
     *db = NULL;

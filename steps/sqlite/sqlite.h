@@ -62,8 +62,8 @@ int rune_sqlite_stopped(struct rune_call *c, const char *fmt, const char *arg);
  * links (rune_opened_is). *opened (may be NULL) is that file's fstat: its
  * owner and mode, not an earlier stat's, are what copies may inherit. 0,
  * or -1 with a reason in why (*db NULL). */
-int rune_sqlite_open_file(const char *path, int flags, struct stat *opened, sqlite3 **db,
-                          char *why, size_t whylen);
+int rune_sqlite_open_file(const char *path, int flags, struct stat *opened, sqlite3 **db, char *why,
+                          size_t whylen);
 
 /* Opens path without creating it, with the call's busy_timeout, watched
  * (rune_sqlite_watch). NULL with a reason in why. `opened` as above. */

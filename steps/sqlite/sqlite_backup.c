@@ -77,8 +77,8 @@ static int scratch_file(const char *dir, uid_t owner, const char *name, char **s
  * consistent while writers go on (in WAL mode they are not blocked) and
  * never restarts. It goes 1024 pages at a time, so a timeout or Ctrl-C
  * stops it. Returns 0, 1 when cancelled, or -1 with a reason. */
-static int snapshot(struct rune_call *c, const char *src, const struct stat *want,
-                    const char *dst, int busy_ms, char *why, size_t whylen)
+static int snapshot(struct rune_call *c, const char *src, const struct stat *want, const char *dst,
+                    int busy_ms, char *why, size_t whylen)
 {
     sqlite3 *from = NULL, *to = NULL;
     sqlite3_backup *b = NULL;
@@ -88,8 +88,10 @@ static int snapshot(struct rune_call *c, const char *src, const struct stat *wan
                               whylen) != 0)
         goto out;
     if (got.st_dev != want->st_dev || got.st_ino != want->st_ino) {
-        snprintf(why, whylen, "%s was replaced by another file while it was being opened "
-                              "(another user can change its directory)", src);
+        snprintf(why, whylen,
+                 "%s was replaced by another file while it was being opened "
+                 "(another user can change its directory)",
+                 src);
         goto out;
     }
     sqlite3_busy_timeout(from, busy_ms);
@@ -623,9 +625,10 @@ int rune_sqlite_compact_run(struct rune_call *c)
      * the copy takes), not a file swapped in since */
     if (opened.st_dev != st.st_dev || opened.st_ino != st.st_ino) {
         sqlite3_close(h);
-        status = rune_call_fail(c, "%s was replaced by another file since it was checked "
-                                   "(another user can change its directory); nothing was "
-                                   "changed",
+        status = rune_call_fail(c,
+                                "%s was replaced by another file since it was checked "
+                                "(another user can change its directory); nothing was "
+                                "changed",
                                 db);
         goto out;
     }

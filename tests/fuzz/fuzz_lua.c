@@ -33,9 +33,9 @@ static json_t *context(void)
     if (!ctx)
         ctx = json_pack("{s:{s:i, s:s, s:b, s:[i,s]}, s:{s:{s:s, s:b, s:{s:s, s:i}}},"
                         " s:{s:s}, s:{s:s}}",
-                        "inputs", "n", 3, "db", "app", "flag", 1, "list", 1, "x", "steps",
-                        "pick", "status", "ok", "failed", 0, "outputs", "path", "/b/x", "size",
-                        42, "secrets", "token", "hunter2-not-real", "incident", "id", "fuzz");
+                        "inputs", "n", 3, "db", "app", "flag", 1, "list", 1, "x", "steps", "pick",
+                        "status", "ok", "failed", 0, "outputs", "path", "/b/x", "size", 42,
+                        "secrets", "token", "hunter2-not-real", "incident", "id", "fuzz");
     return ctx;
 }
 

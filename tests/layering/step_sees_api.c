@@ -1,6 +1,6 @@
 /* A step family's view: step.h (and what it brings) and steps/ only. */
-#include "step.h"
 #include "artifact.h"
+#include "step.h"
 
 int rune_layering_probe(void);
 int rune_layering_probe(void)

@@ -1,6 +1,6 @@
 /* A step family reaching into the engine: this must not build. */
-#include "step.h"
 #include "runstate.h"
+#include "step.h"
 
 int rune_layering_probe(void);
 int rune_layering_probe(void)

@@ -18,7 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cmocka.h needs stdarg, stddef, setjmp and stdint first, in this order */
+/* clang-format off */
 #include <cmocka.h>
+/* clang-format on */
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,8 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "artifact.h"
+#include "clock.h"
 #include "pathparam.h"
 
 #define CHUNK 1024

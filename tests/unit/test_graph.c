@@ -20,16 +20,17 @@ static void test_waves_fan_out_fan_in(void **state)
 {
     (void)state;
     struct rune_diags d = RUNE_DIAGS_INIT;
-    struct rune_runbook *rb = load("runbook: g\n"
-                                   "mitigation:\n"
-                                   "  steps:\n"
-                                   "    - { id: a, uses: flow.note, with: { message: x } }\n"
-                                   "    - { id: b, uses: flow.note, needs: [a], with: { message: x } }\n"
-                                   "    - { id: c, uses: flow.note, needs: [a], with: { message: x } }\n"
-                                   "    - { id: d, uses: flow.note, needs: [b, c], with: { message: x } }\n"
-                                   "    - { id: e, uses: flow.note, with: { message: x } }\n"
-                                   "    - { id: f, uses: flow.note, needs: [], with: { message: x } }\n",
-                                   &d);
+    struct rune_runbook *rb =
+        load("runbook: g\n"
+             "mitigation:\n"
+             "  steps:\n"
+             "    - { id: a, uses: flow.note, with: { message: x } }\n"
+             "    - { id: b, uses: flow.note, needs: [a], with: { message: x } }\n"
+             "    - { id: c, uses: flow.note, needs: [a], with: { message: x } }\n"
+             "    - { id: d, uses: flow.note, needs: [b, c], with: { message: x } }\n"
+             "    - { id: e, uses: flow.note, with: { message: x } }\n"
+             "    - { id: f, uses: flow.note, needs: [], with: { message: x } }\n",
+             &d);
     assert_non_null(rb);
     const struct rune_stagedef *sd = &rb->stages[RUNE_MITIGATION];
     size_t w[6];
@@ -52,13 +53,14 @@ static void test_cycle_is_named(void **state)
 {
     (void)state;
     struct rune_diags d = RUNE_DIAGS_INIT;
-    struct rune_runbook *rb = load("runbook: g\n"
-                                   "mitigation:\n"
-                                   "  steps:\n"
-                                   "    - { id: a, uses: flow.note, needs: [b], with: { message: x } }\n"
-                                   "    - { id: b, uses: flow.note, needs: [a], with: { message: x } }\n"
-                                   "    - { id: c, uses: flow.note, needs: [], with: { message: x } }\n",
-                                   &d);
+    struct rune_runbook *rb =
+        load("runbook: g\n"
+             "mitigation:\n"
+             "  steps:\n"
+             "    - { id: a, uses: flow.note, needs: [b], with: { message: x } }\n"
+             "    - { id: b, uses: flow.note, needs: [a], with: { message: x } }\n"
+             "    - { id: c, uses: flow.note, needs: [], with: { message: x } }\n",
+             &d);
     assert_null(rb);
     assert_int_equal(d.n, 1);
     assert_non_null(strstr(d.v[0].msg, "dependency cycle: a -> b -> a"));

@@ -26,9 +26,8 @@ static json_t *interp(const char *s, char *err, size_t n)
 static int setup(void **state)
 {
     (void)state;
-    ctx = json_pack("{s:{s:i, s:s, s:b, s:[i,i]}, s:{s:{s:{s:s}}}}", "inputs", "n", 3, "db",
-                    "app", "flag", 1, "list", 1, 2, "steps", "pick", "outputs", "path",
-                    "/b/x.rbk");
+    ctx = json_pack("{s:{s:i, s:s, s:b, s:[i,i]}, s:{s:{s:{s:s}}}}", "inputs", "n", 3, "db", "app",
+                    "flag", 1, "list", 1, 2, "steps", "pick", "outputs", "path", "/b/x.rbk");
     lua = rune_lua_new();
     return 0;
 }

@@ -21,7 +21,10 @@
 
 #include <setjmp.h> /* cmocka needs these first */
 
+/* cmocka.h needs stdarg, stddef, setjmp and stdint first, in this order */
+/* clang-format off */
 #include <cmocka.h>
+/* clang-format on */
 
 #include "clock.h"
 #include "journal.h"

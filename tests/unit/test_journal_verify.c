@@ -16,7 +16,10 @@
 
 #include <setjmp.h> /* cmocka needs these first */
 
+/* cmocka.h needs stdarg, stddef, setjmp and stdint first, in this order */
+/* clang-format off */
 #include <cmocka.h>
+/* clang-format on */
 
 #include "journal.h"
 

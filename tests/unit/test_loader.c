@@ -31,23 +31,24 @@ static void test_valid_runbook_model(void **state)
     (void)state;
     struct rune_diags d = RUNE_DIAGS_INIT;
     char *path;
-    struct rune_runbook *rb = load("runbook: r\n"
-                                   "title: T\n"
-                                   "objectives: { rto: 1h, rpo: 24h }\n"
-                                   "inputs:\n"
-                                   "  db: { type: string, default: app }\n"
-                                   "detection:\n"
-                                   "  steps:\n"
-                                   "    - { id: a, uses: flow.note, with: { message: x } }\n"
-                                   "mitigation:\n"
-                                   "  steps:\n"
-                                   "    - { id: b, uses: flow.note, with: { message: x } }\n"
-                                   "    - { id: c, uses: flow.sleep, with: { duration: 1s },\n"
-                                   "        timeout: 90s, retry: 3 }\n"
-                                   "    - { id: d, uses: flow.note, needs: [], with: { message: x } }\n"
-                                   "    - { id: e, uses: flow.note, needs: [b, d], on_failure: continue,\n"
-                                   "        with: { message: x } }\n",
-                                   &d, &path);
+    struct rune_runbook *rb =
+        load("runbook: r\n"
+             "title: T\n"
+             "objectives: { rto: 1h, rpo: 24h }\n"
+             "inputs:\n"
+             "  db: { type: string, default: app }\n"
+             "detection:\n"
+             "  steps:\n"
+             "    - { id: a, uses: flow.note, with: { message: x } }\n"
+             "mitigation:\n"
+             "  steps:\n"
+             "    - { id: b, uses: flow.note, with: { message: x } }\n"
+             "    - { id: c, uses: flow.sleep, with: { duration: 1s },\n"
+             "        timeout: 90s, retry: 3 }\n"
+             "    - { id: d, uses: flow.note, needs: [], with: { message: x } }\n"
+             "    - { id: e, uses: flow.note, needs: [b, d], on_failure: continue,\n"
+             "        with: { message: x } }\n",
+             &d, &path);
     if (!rb)
         dump(&d);
     assert_non_null(rb);

@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cmocka.h needs stdarg, stddef, setjmp and stdint first, in this order */
+/* clang-format off */
 #include <cmocka.h>
+/* clang-format on */
 
 #include <pthread.h>
 #include <signal.h>

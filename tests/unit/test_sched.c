@@ -38,8 +38,8 @@ static int run_text(const char *text, int jobs, json_t **incident)
         fprintf(stderr, "%d:%d %s\n", d.v[i].line, d.v[i].col, d.v[i].msg);
     assert_non_null(rb);
     json_t *sets = json_object();
-    struct rune_run_opts o = {.jobs = jobs, .quiet = true, .log_path = logpath,
-                              .operator_name = "test", .sets = sets};
+    struct rune_run_opts o = {
+        .jobs = jobs, .quiet = true, .log_path = logpath, .operator_name = "test", .sets = sets};
     FILE *saved = stdout;
     stdout = fopen("/dev/null", "w"); /* the console writes to stdout */
     int rc = rune_run_runbook(rb, &o);
@@ -75,8 +75,7 @@ static void trace(json_t *inc, const char *prefix, char *out, size_t len)
         const char *step = json_string_value(json_object_get(e, "step"));
         const char *st = json_string_value(json_object_get(e, "status"));
         char one[128];
-        snprintf(one, sizeof one, "%s%s:%s", out[0] ? " " : "", step ? step : "-",
-                 st ? st : "-");
+        snprintf(one, sizeof one, "%s%s:%s", out[0] ? " " : "", step ? step : "-", st ? st : "-");
         strncat(out, one, len - strlen(out) - 1);
     }
 }
@@ -103,12 +102,13 @@ static void test_continue_lets_dependents_run(void **state)
 {
     (void)state;
     json_t *inc;
-    int rc = run_text("runbook: s\n"
-                      "mitigation:\n"
-                      "  steps:\n"
-                      "    - { id: a, uses: flow.fail, on_failure: continue, with: { message: x } }\n"
-                      "    - { id: b, uses: flow.note, with: { message: x } }\n",
-                      2, &inc);
+    int rc =
+        run_text("runbook: s\n"
+                 "mitigation:\n"
+                 "  steps:\n"
+                 "    - { id: a, uses: flow.fail, on_failure: continue, with: { message: x } }\n"
+                 "    - { id: b, uses: flow.note, with: { message: x } }\n",
+                 2, &inc);
     assert_int_equal(rc, RUNE_EXIT_OK);
     char t[512];
     trace(inc, "step.end", t, sizeof t);

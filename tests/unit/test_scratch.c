@@ -139,12 +139,12 @@ static void test_reap(void **state)
     assert_int_equal(rune_scratch_reap(f->dir, first, sizeof first), 1);
     assert_string_equal(first, strrchr(gone, '/') + 1);
     struct stat st;
-    assert_int_equal(lstat(gone, &st), -1);           /* a dead process's: removed */
-    assert_int_equal(lstat(mine, &st), 0);            /* this process's: kept */
-    assert_int_equal(lstat(live, &st), 0);            /* a live process's: kept */
-    assert_int_equal(lstat(other, &st), 0);           /* another host's: kept */
-    assert_int_equal(lstat(link, &st), 0);            /* the symlink: kept */
-    assert_int_equal(lstat(keep, &st), 0);            /* and what it points to */
+    assert_int_equal(lstat(gone, &st), -1); /* a dead process's: removed */
+    assert_int_equal(lstat(mine, &st), 0);  /* this process's: kept */
+    assert_int_equal(lstat(live, &st), 0);  /* a live process's: kept */
+    assert_int_equal(lstat(other, &st), 0); /* another host's: kept */
+    assert_int_equal(lstat(link, &st), 0);  /* the symlink: kept */
+    assert_int_equal(lstat(keep, &st), 0);  /* and what it points to */
     assert_int_equal(rune_scratch_reap(f->dir, NULL, 0), 0);
     rune_scratch_remove(mine);
 }

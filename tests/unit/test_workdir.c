@@ -56,9 +56,8 @@ static void made_private_beside_the_log(void **state)
 {
     (void)state;
     char wd[PATH_MAX], err[1024] = "";
-    assert_int_equal(rune_workdir_create(log_path, "20261123-121524-a350", wd, sizeof wd, err,
-                                         sizeof err),
-                     0);
+    assert_int_equal(
+        rune_workdir_create(log_path, "20261123-121524-a350", wd, sizeof wd, err, sizeof err), 0);
     char want[PATH_MAX + 64];
     snprintf(want, sizeof want, "%s/state/work/20261123-121524-a350-", base);
     assert_int_equal(strncmp(wd, want, strlen(want)), 0);
@@ -74,9 +73,8 @@ static void made_private_beside_the_log(void **state)
     assert_int_equal(st.st_mode & 07777, 0700);
     /* a second run gets a second directory */
     char wd2[PATH_MAX];
-    assert_int_equal(rune_workdir_create(log_path, "20261123-121524-a350", wd2, sizeof wd2, err,
-                                         sizeof err),
-                     0);
+    assert_int_equal(
+        rune_workdir_create(log_path, "20261123-121524-a350", wd2, sizeof wd2, err, sizeof err), 0);
     assert_string_not_equal(wd, wd2);
 }
 

@@ -4,6 +4,8 @@
 #ifndef RUNE_TEST_UNIT_H
 #define RUNE_TEST_UNIT_H
 
+/* cmocka.h needs stdarg, stddef, setjmp and stdint first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* clang-format on */
 
 /* Writes text into a fresh temp file; returns its malloc'd path. */
 static inline char *unit_write_temp(const char *text)
