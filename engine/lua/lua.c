@@ -7,7 +7,7 @@
  * Lua code here is hostile until proven otherwise; it may fail its run,
  * never abort rune or outlive its timeout. Hence:
  *  - every call into Lua that can raise runs inside one protected call
- *    (protect()); outside it, only raw, non-allocating API calls are made
+ *    (rune_lua_protect()); outside it, only raw, non-allocating API calls are made
  *    on the values Lua code returns or raises (an error object may have an
  *    __index that raises, a __tostring that never returns...);
  *  - the deadline and Ctrl-C are checked by an instruction-count hook in
@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "lua_private.h"
 #include "luabudget.h"
 #include "luacall.h"
 #include "luajson.h"
@@ -48,26 +49,10 @@
 #define MEM_LIMIT (256u << 20) /* a runbook expression has no business with more */
 #define HOOK_EVERY 10000       /* instructions between deadline checks */
 #define LOAD_MAX (1u << 20)    /* text load() compiles (the parser has no hook) */
-#define MODULE_MAX (4u << 20)  /* a step type module's file */
-#define TIMED_OUT "timed out (the step's timeout stopped this Lua code)"
-#define INTERRUPTED "cancelled: the run was interrupted"
 
 /* Registry keys (their addresses): lookups by light userdata never
  * allocate, so they are safe outside a protected call. */
 static const char key_fail_mt, key_env_mt, key_env, key_readonly;
-
-struct rune_lua {
-    lua_State *L;
-    size_t used;
-    long long deadline_ms;
-    bool (*cancelled)(void *);
-    void *cancel_ctx;
-    struct rune_call *call;
-    const char *timeout_msg; /* what a timeout says */
-    /* RUNE_STEP_TIMEOUT or RUNE_STEP_CANCELLED once the running code was
-     * stopped; every later check raises again, until the next evaluation */
-    int stopped;
-};
 
 /* ---- allocator with a cap ---- */
 
@@ -133,7 +118,7 @@ bool rune_lua_budget_expired(lua_State *L)
 
 /* rune_luajson_value inside a protected call: a conversion stopped by the
  * deadline or Ctrl-C raises the stop, like the code it came from. */
-static json_t *to_json(lua_State *L, int idx, char *err, size_t errlen)
+json_t *rune_lua_to_json(lua_State *L, int idx, char *err, size_t errlen)
 {
     json_t *v = rune_luajson_value(L, idx, err, errlen);
     if (!v && self(L)->stopped)
@@ -217,7 +202,7 @@ static int failure(struct rune_lua *R, int idx, char *err, size_t errlen)
 /* Runs f(ud) in a protected call: RUNE_STEP_OK, or the status and the
  * message of what it raised in err. f leaves anything it allocates outside
  * Lua (JSON) in ud, so that a raise leaks nothing: the caller owns it. */
-static int protect(struct rune_lua *R, lua_CFunction f, void *ud, char *err, size_t errlen)
+int rune_lua_protect(struct rune_lua *R, lua_CFunction f, void *ud, char *err, size_t errlen)
 {
     lua_State *L = R->L;
     int top = lua_gettop(L);
@@ -231,7 +216,7 @@ static int protect(struct rune_lua *R, lua_CFunction f, void *ud, char *err, siz
 }
 
 /* A new evaluation: not stopped. */
-static void begin(struct rune_lua *R)
+void rune_lua_begin(struct rune_lua *R)
 {
     R->stopped = RUNE_STEP_OK;
 }
@@ -279,7 +264,8 @@ static int api_run(lua_State *L)
     struct rune_call *c = bound(L);
     const char *type = luaL_checkstring(L, 1);
     char err[1024] = "";
-    json_t *params = lua_isnoneornil(L, 2) ? json_object() : to_json(L, 2, err, sizeof err);
+    json_t *params =
+        lua_isnoneornil(L, 2) ? json_object() : rune_lua_to_json(L, 2, err, sizeof err);
     if (!params || !json_is_object(params)) {
         json_decref(params);
         return luaL_error(L, "rune.run(\"%s\", params): params must be a table of named values%s%s",
@@ -642,7 +628,7 @@ struct rune_lua *rune_lua_new(void)
         abort();
     lua_atpanic(R->L, panic);
     char err[256];
-    if (protect(R, p_sandbox, NULL, err, sizeof err) != RUNE_STEP_OK) {
+    if (rune_lua_protect(R, p_sandbox, NULL, err, sizeof err) != RUNE_STEP_OK) {
         fprintf(stderr, "rune: cannot set up the Lua sandbox: %s\n", err);
         abort();
     }
@@ -678,7 +664,7 @@ void rune_lua_set_context(struct rune_lua *R, json_t *ctx)
     char err[256];
     /* fails only when the state is out of memory; the names that could
      * not be set then read as nil, and the expression says so */
-    protect(R, p_context, ctx, err, sizeof err);
+    rune_lua_protect(R, p_context, ctx, err, sizeof err);
 }
 
 void rune_lua_set_deadline(struct rune_lua *R, long long deadline_ms, bool (*cancelled)(void *),
@@ -709,14 +695,14 @@ static char *padded(const char *prefix, const char *code, int line)
     return s;
 }
 
-static void chunk_name(char *name, size_t len, const char *file)
+void rune_lua_chunk_name(char *name, size_t len, const char *file)
 {
     snprintf(name, len, "=%s", file ? file : "?");
 }
 
 /* Compiles src as chunk `name` in a fresh environment and leaves the
  * function on the stack; raises the syntax error. */
-static void compile(lua_State *L, const char *src, size_t len, const char *name)
+void rune_lua_compile(lua_State *L, const char *src, size_t len, const char *name)
 {
     if (luaL_loadbufferx(L, src, len, name, "t") != LUA_OK)
         lua_error(L);
@@ -724,7 +710,7 @@ static void compile(lua_State *L, const char *src, size_t len, const char *name)
     lua_setupvalue(L, -2, 1);
 }
 
-/* One evaluation, run by protect(): the source (owned by the caller),
+/* One evaluation, run by rune_lua_protect(): the source (owned by the caller),
  * and what came back, or why it cannot be used. */
 struct eval {
     const char *src;
@@ -739,7 +725,7 @@ static int p_eval(lua_State *L)
 {
     struct eval *e = lua_touserdata(L, 1);
     lua_settop(L, 0);
-    compile(L, e->src, strlen(e->src), e->name);
+    rune_lua_compile(L, e->src, strlen(e->src), e->name);
     lua_call(L, 0, 1);
     if (e->chunk && lua_isnil(L, -1)) {
         e->out = json_object();
@@ -752,7 +738,7 @@ static int p_eval(lua_State *L)
         return 0;
     }
     char why[512];
-    e->out = to_json(L, -1, why, sizeof why);
+    e->out = rune_lua_to_json(L, -1, why, sizeof why);
     if (!e->out && e->chunk)
         snprintf(e->why, sizeof e->why, "the outputs are %s", why);
     else if (!e->out)
@@ -767,11 +753,11 @@ static int evaluate(struct rune_lua *R, const char *code, bool chunk, struct run
                     json_t **out, char *err, size_t errlen)
 {
     char name[512];
-    chunk_name(name, sizeof name, where.file);
+    rune_lua_chunk_name(name, sizeof name, where.file);
     char *src = padded(chunk ? "" : "return ", code, where.line);
     struct eval e = {.src = src, .name = name, .where = where, .chunk = chunk};
-    begin(R);
-    int st = protect(R, p_eval, &e, err, errlen);
+    rune_lua_begin(R);
+    int st = rune_lua_protect(R, p_eval, &e, err, errlen);
     free(src);
     *out = NULL;
     if (st != RUNE_STEP_OK) {
@@ -814,7 +800,7 @@ int rune_lua_check(const char *code, bool expression, struct rune_mark where, in
     struct rune_lua *R = rune_lua_new();
     lua_State *L = R->L;
     char name[512];
-    chunk_name(name, sizeof name, where.file);
+    rune_lua_chunk_name(name, sizeof name, where.file);
     char *src = padded(expression ? "return " : "", code, where.line);
     int rc = 0;
     /* lua_load is protected: it returns the syntax error as a string */
@@ -887,172 +873,3 @@ const struct rune_step_type rune_lua_inline_type = {
     RUNE_WRITES, inline_run,
     inline_plan,
 };
-
-/* ---- modules (step types written in Lua; see luatype.c) ---- */
-
-/* A module's text: a regular file (a FIFO would block), of bounded size.
- * *buf is the caller's to free. */
-static int read_module(const char *path, char **buf, size_t *len, char *err, size_t errlen)
-{
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        snprintf(err, errlen, "%s: cannot read the module (%s)", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (!S_ISREG(sb.st_mode) || sb.st_size > (off_t)MODULE_MAX) {
-        snprintf(err, errlen, "%s: %s", path,
-                 S_ISREG(sb.st_mode) ? "the module is larger than 4 MiB"
-                                     : "not a regular file (a step type module must be one)");
-        close(fd);
-        return -1;
-    }
-    *buf = malloc((size_t)sb.st_size + 1);
-    if (!*buf)
-        abort();
-    while (*len < (size_t)sb.st_size) {
-        ssize_t n = read(fd, *buf + *len, (size_t)sb.st_size - *len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        *len += (size_t)n;
-    }
-    close(fd);
-    return 0;
-}
-
-/* A module load or call, run by protect(); the source is the caller's,
- * and so is `out` (a raise halfway leaves it to the caller to free). */
-struct module {
-    const char *path;
-    const char *src;
-    size_t len;
-    const char *fn; /* call: the function; NULL: describe the module */
-    json_t *params; /* call: its argument (borrowed) */
-    json_t *out;    /* the description, or what the function returned */
-    char why[512];  /* out is NULL: why */
-};
-
-/* Runs the module's top-level chunk; leaves its table on the stack. */
-static void run_module(lua_State *L, struct module *m)
-{
-    char name[600];
-    chunk_name(name, sizeof name, m->path);
-    compile(L, m->src, m->len, name);
-    lua_call(L, 0, 1);
-    if (lua_type(L, -1) != LUA_TTABLE) {
-        lua_pushfstring(L,
-                        "%s: a step type module must return a table {name, summary, params, "
-                        "outputs, effect, run, plan}",
-                        m->path);
-        lua_error(L);
-    }
-}
-
-static int p_module_info(lua_State *L)
-{
-    struct module *m = lua_touserdata(L, 1);
-    lua_settop(L, 0);
-    run_module(L, m);
-    m->out = json_object();
-    static const char *const fields[] = {"name", "summary", "params", "outputs", "effect", NULL};
-    for (int i = 0; fields[i]; i++) {
-        lua_getfield(L, 1, fields[i]);
-        if (!lua_isnil(L, -1)) {
-            char why[400];
-            json_t *v = to_json(L, -1, why, sizeof why);
-            if (!v) {
-                snprintf(m->why, sizeof m->why, "%s: field %s: %s", m->path, fields[i], why);
-                json_decref(m->out);
-                m->out = NULL;
-                return 0;
-            }
-            json_object_set_new(m->out, fields[i], v);
-        }
-        lua_pop(L, 1);
-    }
-    static const char *const fns[] = {"run", "plan", NULL};
-    for (int i = 0; fns[i]; i++) {
-        lua_getfield(L, 1, fns[i]);
-        json_object_set_new(m->out, fns[i], json_boolean(lua_isfunction(L, -1)));
-        lua_pop(L, 1);
-    }
-    return 0;
-}
-
-static bool interrupted(void *ud)
-{
-    (void)ud;
-    return atomic_load(&rune_interrupted) != 0;
-}
-
-json_t *rune_lua_module_info(const char *path, char *err, size_t errlen)
-{
-    struct module m = {.path = path};
-    char *src;
-    if (read_module(path, &src, &m.len, err, errlen) != 0)
-        return NULL;
-    m.src = src;
-    struct rune_lua *R = rune_lua_new();
-    /* validate, steps and every run load modules: their top level gets a
-     * deadline of its own, and Ctrl-C */
-    R->timeout_msg = "timed out: the module's top-level code ran for more than 10 s (it should "
-                     "only return its table)";
-    rune_lua_set_deadline(R, rune_clock_mono_ms() + RUNE_EXPR_TIMEOUT_MS, interrupted, NULL);
-    begin(R);
-    int st = protect(R, p_module_info, &m, err, errlen);
-    rune_lua_free(R);
-    free(src);
-    if (st != RUNE_STEP_OK) {
-        json_decref(m.out);
-        return NULL;
-    }
-    if (!m.out)
-        snprintf(err, errlen, "%s", m.why);
-    return m.out;
-}
-
-static int p_module_call(lua_State *L)
-{
-    struct module *m = lua_touserdata(L, 1);
-    lua_settop(L, 0);
-    run_module(L, m);
-    lua_getfield(L, 1, m->fn);
-    if (!lua_isfunction(L, -1)) {
-        snprintf(m->why, sizeof m->why, "%s has no %s function", m->path, m->fn);
-        return 0;
-    }
-    rune_luajson_push(L, m->params, false);
-    lua_call(L, 1, 1);
-    m->out = to_json(L, -1, m->why, sizeof m->why);
-    return 0;
-}
-
-int rune_lua_module_call(struct rune_lua *R, const char *path, const char *fn, json_t *params,
-                         json_t **result, char *err, size_t errlen)
-{
-    struct module m = {.path = path, .fn = fn, .params = params};
-    char *src;
-    *result = NULL;
-    if (read_module(path, &src, &m.len, err, errlen) != 0)
-        return RUNE_STEP_FAILED;
-    m.src = src;
-    begin(R);
-    int st = protect(R, p_module_call, &m, err, errlen);
-    free(src);
-    if (st != RUNE_STEP_OK) {
-        json_decref(m.out);
-        return st;
-    }
-    if (!m.out) {
-        snprintf(err, errlen, "%s", m.why);
-        return RUNE_STEP_FAILED;
-    }
-    *result = m.out;
-    return RUNE_STEP_OK;
-}
