@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "exitcode.h"
 #include "lua.h"
+#include "luatype.h"
 #include "model.h"
 #include "params.h"
 #include "registry.h"

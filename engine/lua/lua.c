@@ -830,20 +830,18 @@ static bool call_cancelled(void *c)
 
 static int inline_run(struct rune_call *c)
 {
-    const struct rune_stepdef *st = rune_call_stepdef(c);
+    struct rune_mark where;
+    const char *code = rune_call_lua_code(c, &where);
+    if (!code)
+        return rune_call_fail(c, "this step has no lua: code to run");
     struct rune_lua *R = rune_lua_new();
     json_t *ctx = rune_call_context(c);
     rune_lua_set_context(R, ctx);
     rune_lua_set_deadline(R, rune_call_deadline(c), call_cancelled, c);
     rune_lua_bind_call(R, c);
-    struct rune_mark where = st->lua->mark;
-    if (st->lua->block) {
-        where.line++;
-        where.col = 1;
-    }
     json_t *out = NULL;
     char err[2048] = "";
-    int status = rune_lua_run_chunk(R, st->lua->str, where, &out, err, sizeof err);
+    int status = rune_lua_run_chunk(R, code, where, &out, err, sizeof err);
     rune_lua_free(R);
     json_decref(ctx);
     if (status != RUNE_STEP_OK) {

@@ -73,12 +73,6 @@ json_t *rune_lua_module_info(const char *path, char *err, size_t errlen);
 int rune_lua_module_call(struct rune_lua *L, const char *path, const char *fn, json_t *params,
                          json_t **result, char *err, size_t errlen);
 
-/* Loads the step types written in Lua (luatype.c): *.lua in the bundled
- * lua/steps, in lua/ and lua/steps next to the runbook, and in each
- * directory of $RUNE_LUA_PATH, into the registry. A file already loaded
- * is skipped; problems go to d with the module's path. */
-void rune_lua_load_types(const char *runbook_path, struct rune_diags *d);
-
 /* The pseudo step type of inline `lua:` steps. */
 extern const struct rune_step_type rune_lua_inline_type;
 

@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "model.h"
+#include "diag.h"
 #include "step.h"
 
 /* Budget for expressions outside steps (incident_if, severity, lock) and
@@ -22,7 +22,9 @@
 extern atomic_int rune_interrupted;
 
 /* Engine-side extras of a call, for the Lua bridge (lua.c, luatype.c). */
-const struct rune_stepdef *rune_call_stepdef(struct rune_call *c);
+/* An inline `lua:` step's code, and where it starts in the runbook (*where);
+ * NULL for a step without one. */
+const char *rune_call_lua_code(struct rune_call *c, struct rune_mark *where);
 const struct rune_step_type *rune_call_type(struct rune_call *c);
 /* A snapshot of the expression context (new reference), safe to read
  * without the run's lock. */

@@ -288,9 +288,17 @@ int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
     return 0;
 }
 
-const struct rune_stepdef *rune_call_stepdef(struct rune_call *c)
+const char *rune_call_lua_code(struct rune_call *c, struct rune_mark *where)
 {
-    return c->a->st;
+    const struct rune_node *n = c->a->st->lua;
+    if (!n)
+        return NULL;
+    *where = n->mark;
+    if (n->block) { /* a block scalar's text starts on the line below */
+        where->line++;
+        where->col = 1;
+    }
+    return n->str;
 }
 const struct rune_step_type *rune_call_type(struct rune_call *c)
 {

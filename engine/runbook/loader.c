@@ -17,6 +17,7 @@
 
 #include "duration.h"
 #include "lua.h"
+#include "luatype.h"
 #include "params.h"
 #include "suggest.h"
 

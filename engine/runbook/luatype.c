@@ -16,6 +16,7 @@
 #include "datadir.h"
 #include "lua.h"
 #include "luacall.h"
+#include "luatype.h"
 #include "model.h"
 #include "params.h"
 #include "registry.h"
