@@ -319,23 +319,13 @@ static void set_outputs(struct rune_call *c, const struct rune_proc *p)
     json_object_set_new(o, "signal", json_integer(p->term_signal));
 }
 
-static void format_ms(long long ms, char *buf, size_t len)
-{
-    if (ms < 1000)
-        snprintf(buf, len, "%lldms", ms);
-    else if (ms % 1000 == 0 || ms >= 60000)
-        snprintf(buf, len, "%llds", (ms + 500) / 1000);
-    else
-        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
-}
-
 /* Turns how the process ended into a status and, on failure, a message
  * saying what happened and the last thing the program printed. */
 static int judge(struct rune_call *c, const struct rune_proc *p, long long budget_ms)
 {
     if (p->timed_out) {
         char d[32];
-        format_ms(budget_ms > 0 ? budget_ms : 0, d, sizeof d);
+        rune_clock_ms_str(budget_ms > 0 ? budget_ms : 0, d, sizeof d);
         rune_call_fail(c, "timed out after %s; the process group was killed", d);
         return RUNE_STEP_TIMEOUT;
     }
