@@ -8,9 +8,16 @@
 #                                        per-table row counts and hashes)
 #   restore: createdb + pg_restore -j2 of the -Fc archive
 #            rune pg.restore, jobs 2 (verify, load, rows checked) into a new database
-# Prints the median of RUNS rounds of each, and ratios of medians. The data
-# is the realistic set (mixed widths, ~3.7x compressible at -6), never
-# pgbench filler.
+# Prints the median of RUNS rounds of each, and ratios of medians; the
+# dumps' order rotates between rounds and the restores' alternates. Two
+# servers, two tables: first a server with PostgreSQL's default durability
+# and memory settings (fsync, full_page_writes and synchronous_commit on,
+# shared_buffers 128MB, default WAL settings) — a server as users run it,
+# whose figures are the ones that count — then, second, one with fsync,
+# full_page_writes and synchronous_commit off and generous memory, the
+# figures earlier benchmarks gave. PROFILES=default (or fast) runs one.
+# The data is the realistic set (mixed widths, ~3.7x compressible at -6),
+# never pgbench filler.
 #
 # usage: bench/pg-dump-restore.sh [SCALE] [RUNS]   (scale 1 ≈ 190 MB on disk; 6 = 1163 MiB, the smallest over 1 GiB)
 set -euo pipefail
@@ -30,9 +37,10 @@ set +eu
 set -eu
 W=$T
 
-pg_start bench "autovacuum = off" "shared_buffers = 256MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
-    "maintenance_work_mem = 256MB"
-echo "loading the realistic data set at scale $SCALE ..."
+measure() {
+local profile=$1; shift
+pg_start "$profile" "$@"
+echo "[$profile] loading the realistic data set at scale $SCALE ..."
 pg_createdb app
 pg_load "$DATA" app -v scale="$SCALE"
 [ "$_PG_ERRORS" = 0 ] || { echo "setup failed" >&2; exit 1; }
@@ -66,19 +74,24 @@ secs() {
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 
-declare -a d_fc d_fd d_rune r_pg r_rune
+d_fc=() d_fd=() d_rune=() r_pg=() r_rune=()
 for i in $(seq "$RUNS"); do
     rm -rf "$W/out" && mkdir -p "$W/out"
-    sync
-    pg_sql "checkpoint" >/dev/null
-    d_fc+=("$(secs "'$PG_BIN/pg_dump' -Fc -Z6 -d app -f '$W/out/app.dump'")")
-    d_fd+=("$(secs "'$PG_BIN/pg_dump' -Fd -j2 -Z6 -d app -f '$W/out/app.dir'")")
-    d_rune+=("$(secs "'$RUNE' run '$W/dump.yaml' -q --no-report --set to='$W/out/app.sql.gz'")")
+    # the three dumps, their order rotating between rounds
+    for j in 0 1 2; do
+        sync
+        pg_sql "checkpoint" >/dev/null
+        case $(( (i + j) % 3 )) in
+        0) d_fc+=("$(secs "'$PG_BIN/pg_dump' -Fc -Z6 -d app -f '$W/out/app.dump'")") ;;
+        1) d_fd+=("$(secs "'$PG_BIN/pg_dump' -Fd -j2 -Z6 -d app -f '$W/out/app.dir'")") ;;
+        2) d_rune+=("$(secs "'$RUNE' run '$W/dump.yaml' -q --no-report --set to='$W/out/app.sql.gz'")") ;;
+        esac
+    done
     echo "round $i dump: pg_dump -Fc ${d_fc[-1]}s, -Fd -j2 ${d_fd[-1]}s, pg.dump ${d_rune[-1]}s"
     sizes="-Fc $(du -sb "$W/out/app.dump" | cut -f1), -Fd $(du -sb "$W/out/app.dir" | cut -f1), pg.dump $(stat -c %s "$W/out/app.sql.gz")"
     # pg.restore creates its database: so does this side. A checkpoint and
-    # a sync before each (the cluster runs with fsync off: without the sync
-    # the kernel writes the first restore's pages back during the second),
+    # a sync before each (with fsync off, without the sync the kernel
+    # writes the first restore's pages back during the second),
     # and the order alternating between rounds, so neither tool pays for
     # the other's dirty pages and WAL. No autovacuum either: it would vacuum
     # the first restore's tables during the second.
@@ -100,8 +113,11 @@ done
 
 m_fc=$(median "${d_fc[@]}"); m_fd=$(median "${d_fd[@]}"); m_rune=$(median "${d_rune[@]}")
 m_rpg=$(median "${r_pg[@]}"); m_rrune=$(median "${r_rune[@]}")
+pg_stop "$profile"
+{
 echo
-echo "PostgreSQL dump and restore, $((size / 1048576)) MiB database (scale $SCALE), median of $RUNS, $(nproc) cores"
+echo "[$profile] PostgreSQL dump and restore, $((size / 1048576)) MiB database (scale $SCALE), median of $RUNS, $(nproc) cores"
+echo "server: $*"
 echo "bytes: $sizes"
 printf '%-52s %8s %10s\n' "tool" "seconds" "rune / it"
 printf '%-52s %8s %10s\n' "pg_dump -Fc -Z6" "$m_fc" "$(ratio "$m_rune" "$m_fc")"
@@ -110,3 +126,21 @@ printf '%-52s %8s %10s\n' "rune pg.dump (jobs 2, level 6, hashes, manifest)" "$m
 echo
 printf '%-52s %8s %10s\n' "createdb + pg_restore -j2 (from -Fc)" "$m_rpg" "$(ratio "$m_rrune" "$m_rpg")"
 printf '%-52s %8s %10s\n' "rune pg.restore (jobs 2, verify, rows checked)" "$m_rrune" "1.00"
+} >>"$W/results"
+}
+
+# A server as users run it: PostgreSQL's defaults for durability, memory
+# and WAL (lib.sh turns fsync, full_page_writes and synchronous_commit off
+# for the tests; the last setting given wins).
+DEFAULT=("fsync = on" "full_page_writes = on" "synchronous_commit = on" "shared_buffers = 128MB")
+FAST=("fsync = off" "full_page_writes = off" "synchronous_commit = off" "autovacuum = off" "shared_buffers = 256MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min"
+      "maintenance_work_mem = 256MB")
+: >"$W/results"
+for p in ${PROFILES:-default fast}; do
+    case $p in
+    default) measure default "${DEFAULT[@]}" ;;
+    fast) measure fast "${FAST[@]}" ;;
+    *) echo "unknown profile $p (default or fast)" >&2; exit 2 ;;
+    esac
+done
+cat "$W/results"

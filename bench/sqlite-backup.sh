@@ -3,12 +3,19 @@
 #   sqlite3 .backup            (the copy alone, no compression)
 #   sqlite3 .backup + gzip -1  (what a script would do)
 #   ... + sha256sum            (the same, with a checksum to verify it by)
-#   sqlite3 .backup + pigz -1  (if installed: parallel gzip)
+#   sqlite3 .backup + pigz -1 -p N + sha256sum   (parallel gzip: what a DBA
+#                                                  who knows pigz would pick)
+#   sqlite3 .backup + zstd -1 -T N + sha256sum   (zstd: about twice pigz's
+#                                                  speed at a similar ratio)
 #   rune sqlite.backup level 1 (copy + chunked gzip on every core + SHA-256 +
 #                               manifest + row counts and content hashes)
 # and the restore side: gunzip vs rune sqlite.restore (verify + decompress +
-# check + swap). Prints seconds and ratios; the data is the realistic set
-# (mixed widths, ~3x compressible), never pgbench-style filler.
+# check + swap). Every tool runs once per round, the order rotating between
+# rounds so that none always runs first (cold) or last; the figures are
+# medians and the ratios are ratios of medians. N is the number of cores.
+# The data is the realistic set (mixed widths, ~3x compressible), never
+# pgbench-style filler. pigz and zstd are required (apt-get install pigz
+# zstd): a comparison that silently drops the strongest peer proves nothing.
 #
 # usage: bench/sqlite-backup.sh [SCALE] [RUNS]   (scale 1: 131 MiB; 7: 922 MiB; 8: 1054 MiB)
 #   RUNE=path/to/rune (default build/rune)
@@ -45,41 +52,72 @@ mitigation:
     - { id: r, uses: sqlite.restore, with: { path: "$W/restored.db", from: "\${inputs.from}" } }
 YAML
 
-# best of RUNS: the least disturbed measurement on a shared machine
-best() {
-    local best="" t
-    for i in $(seq "$RUNS"); do
-        rm -rf "$W/out" && mkdir -p "$W/out"
-        t=$( { TIMEFORMAT=%R; time bash -c "$1" >/dev/null 2>&1; } 2>&1 | tail -1)
-        if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
-    done
-    echo "$best"
+command -v pigz >/dev/null || { echo "pigz is not installed (apt-get install pigz)" >&2; exit 1; }
+command -v zstd >/dev/null || { echo "zstd is not installed (apt-get install zstd)" >&2; exit 1; }
+N=$(nproc)
+
+# secs CMD — wall-clock seconds of one run of CMD, in a fresh out/
+secs() {
+    rm -rf "$W/out" && mkdir -p "$W/out"
+    local t
+    t=$( { TIMEFORMAT=%R; time bash -c "$1" >/dev/null 2>&1; } 2>&1 | tail -1)
+    echo "$t"
 }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-t_copy=$(best "sqlite3 '$W/app.db' \".backup '$W/out/x.db'\"")
-t_gzip=$(best "sqlite3 '$W/app.db' \".backup '$W/out/x.db'\" && gzip -1 '$W/out/x.db'")
-t_gzsha=$(best "sqlite3 '$W/app.db' \".backup '$W/out/x.db'\" && gzip -1 '$W/out/x.db' && sha256sum '$W/out/x.db.gz'")
-t_pigz=""
-command -v pigz >/dev/null && t_pigz=$(best "sqlite3 '$W/app.db' \".backup '$W/out/x.db'\" && pigz -1 -p2 '$W/out/x.db'")
-t_rune=$(best "'$RUNE' run '$W/backup.yaml' -q --set to='$W/out/x.db.gz'")
+names=(copy gzip gzsha pigz zstd rune)
+declare -A cmd=(
+    [copy]="sqlite3 '$W/app.db' \".backup '$W/out/x.db'\""
+    [gzip]="sqlite3 '$W/app.db' \".backup '$W/out/x.db'\" && gzip -1 '$W/out/x.db'"
+    [gzsha]="sqlite3 '$W/app.db' \".backup '$W/out/x.db'\" && gzip -1 '$W/out/x.db' && sha256sum '$W/out/x.db.gz'"
+    [pigz]="sqlite3 '$W/app.db' \".backup '$W/out/x.db'\" && pigz -1 -p $N '$W/out/x.db' && sha256sum '$W/out/x.db.gz'"
+    [zstd]="sqlite3 '$W/app.db' \".backup '$W/out/x.db'\" && zstd -q -1 -T$N --rm '$W/out/x.db' && sha256sum '$W/out/x.db.zst'"
+    [rune]="'$RUNE' run '$W/backup.yaml' -q --no-report --set to='$W/out/x.db.gz'"
+)
+declare -A times
+for i in $(seq "$RUNS"); do
+    k=$(( (i - 1) % ${#names[@]} ))
+    for j in $(seq 0 $(( ${#names[@]} - 1 ))); do
+        n=${names[$(( (j + k) % ${#names[@]} ))]}
+        times[$n]="${times[$n]:-} $(secs "${cmd[$n]}")"
+    done
+    echo "round $i done"
+done
+for n in "${names[@]}"; do
+    # shellcheck disable=SC2086
+    declare "t_$n=$(median ${times[$n]})"
+done
 
-# restore side: one backup made once
-"$RUNE" run "$W/backup.yaml" -q --set to="$W/keep.db.gz" >/dev/null
+# restore side: one backup made once; the two alternate
+"$RUNE" run "$W/backup.yaml" -q --no-report --set to="$W/keep.db.gz" >/dev/null
 gzip -1 -c "$W/app.db" > "$W/keep-plain.gz"
-t_gunzip=$(best "gunzip -c '$W/keep-plain.gz' > '$W/out/r.db'")
-t_restore=$(best "rm -f '$W'/restored.db*; '$RUNE' run '$W/restore.yaml' -q --set from='$W/keep.db.gz'")
+r_gunzip="" r_rune=""
+for i in $(seq "$RUNS"); do
+    g="gunzip -c '$W/keep-plain.gz' > '$W/out/r.db'"
+    r="rm -f '$W'/restored.db*; '$RUNE' run '$W/restore.yaml' -q --no-report --set from='$W/keep.db.gz'"
+    if [ $((i % 2)) = 1 ]; then
+        r_gunzip="$r_gunzip $(secs "$g")"; r_rune="$r_rune $(secs "$r")"
+    else
+        r_rune="$r_rune $(secs "$r")"; r_gunzip="$r_gunzip $(secs "$g")"
+    fi
+done
+# shellcheck disable=SC2086
+t_gunzip=$(median $r_gunzip)
+# shellcheck disable=SC2086
+t_restore=$(median $r_rune)
 cbytes=$(stat -c %s "$W/keep.db.gz")
 
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 echo
-echo "sqlite backup, $((bytes / 1048576)) MiB database, best of $RUNS, $(nproc) cores, rune threads: ${THREADS:-default}"
-printf '%-44s %8s %10s\n' "tool" "seconds" "rune / it"
-printf '%-44s %8s %10s\n' "sqlite3 .backup (copy only)" "$t_copy" "$(ratio "$t_rune" "$t_copy")"
-printf '%-44s %8s %10s\n' "sqlite3 .backup + gzip -1" "$t_gzip" "$(ratio "$t_rune" "$t_gzip")"
-printf '%-44s %8s %10s\n' "sqlite3 .backup + gzip -1 + sha256sum" "$t_gzsha" "$(ratio "$t_rune" "$t_gzsha")"
-[ -n "$t_pigz" ] && printf '%-44s %8s %10s\n' "sqlite3 .backup + pigz -1 -p2" "$t_pigz" "$(ratio "$t_rune" "$t_pigz")"
-printf '%-44s %8s %10s\n' "rune sqlite.backup (level 1, sha256, manifest)" "$t_rune" "1.00"
+echo "sqlite backup, $((bytes / 1048576)) MiB database, median of $RUNS (order rotating), $N cores, rune threads: ${THREADS:-default}"
+printf '%-52s %8s %10s\n' "tool" "seconds" "rune / it"
+printf '%-52s %8s %10s\n' "sqlite3 .backup (copy only)" "$t_copy" "$(ratio "$t_rune" "$t_copy")"
+printf '%-52s %8s %10s\n' "sqlite3 .backup + gzip -1" "$t_gzip" "$(ratio "$t_rune" "$t_gzip")"
+printf '%-52s %8s %10s\n' "sqlite3 .backup + gzip -1 + sha256sum" "$t_gzsha" "$(ratio "$t_rune" "$t_gzsha")"
+printf '%-52s %8s %10s\n' "sqlite3 .backup + pigz -1 -p $N + sha256sum" "$t_pigz" "$(ratio "$t_rune" "$t_pigz")"
+printf '%-52s %8s %10s\n' "sqlite3 .backup + zstd -1 -T$N + sha256sum" "$t_zstd" "$(ratio "$t_rune" "$t_zstd")"
+printf '%-52s %8s %10s\n' "rune sqlite.backup (level 1, sha256, manifest)" "$t_rune" "1.00"
 echo "compression: $(ratio "$bytes" "$cbytes")x"
 echo
-printf '%-44s %8s %10s\n' "gunzip -c (no verification)" "$t_gunzip" "$(ratio "$t_restore" "$t_gunzip")"
-printf '%-44s %8s %10s\n' "rune sqlite.restore (verify, restore, check)" "$t_restore" "1.00"
+printf '%-52s %8s %10s\n' "gunzip -c (no verification)" "$t_gunzip" "$(ratio "$t_restore" "$t_gunzip")"
+printf '%-52s %8s %10s\n' "rune sqlite.restore (verify, restore, check)" "$t_restore" "1.00"
