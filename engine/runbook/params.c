@@ -217,6 +217,14 @@ json_t *rune_param_check(const struct rune_param *p, json_t *v, char *err, size_
     return c;
 }
 
+const struct rune_param *rune_param_find(const struct rune_param *params, const char *name)
+{
+    for (const struct rune_param *q = params; q && q->name; q++)
+        if (!strcmp(q->name, name))
+            return q;
+    return NULL;
+}
+
 json_t *rune_param_default(const struct rune_param *p)
 {
     if (!p->def)
@@ -299,10 +307,7 @@ json_t *rune_fields_prepare(const char *tname, const struct rune_param *params, 
          * the default applies, or a required one is reported missing */
         if (json_is_null(v))
             continue;
-        const struct rune_param *p = NULL;
-        for (const struct rune_param *q = params; q && q->name; q++)
-            if (!strcmp(q->name, k))
-                p = q;
+        const struct rune_param *p = rune_param_find(params, k);
         if (!p) {
             snprintf(err, errlen, "%s has no %s \"%s\"", tname, word, k);
             *bad = k;

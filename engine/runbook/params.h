@@ -48,6 +48,10 @@ int rune_param_groups(const char *tname, const struct rune_param *params,
                       enum rune_given (*given)(const char *name, void *ctx), void *ctx, char *err,
                       size_t errlen, const char **bad);
 
+/* The entry of table `params` (terminated by a NULL name) called `name`;
+ * NULL if it has none. */
+const struct rune_param *rune_param_find(const struct rune_param *params, const char *name);
+
 /* A parameter's default (YAML text in the table) as JSON; NULL if none. */
 json_t *rune_param_default(const struct rune_param *p);
 

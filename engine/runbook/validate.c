@@ -119,10 +119,7 @@ static void check_fields(struct checker *c, const char *who, const char *tname,
         const char *k = w->keys[i]->str;
         if (skip && !strcmp(k, skip))
             continue;
-        const struct rune_param *p = NULL;
-        for (const struct rune_param *q = params; q && q->name; q++)
-            if (!strcmp(q->name, k))
-                p = q;
+        const struct rune_param *p = rune_param_find(params, k);
         if (!p) {
             char hint[128];
             rune_suggest_hint(k, names, np, hint, sizeof hint);
