@@ -174,6 +174,24 @@ expect_eq "$(sql "select group_concat(j.value ->> 'name' || ' ' || (j.value ->> 
     "$(basename "$zs") zstd -dc 1, $(basename "$gz") gzip -dc 1"
 end_case
 
+test_case "the bundled sqlite-backup with compression=zstd, then sqlite-restore picks the newest .zst among .gz backups"
+rm -rf "$T/rb"; mkdir -p "$T/rb"
+make_db "$T/live.db"
+run_rune run sqlite-backup --set path="$T/live.db" --set backups="$T/rb"
+expect_rc 0
+sqlite3 "$T/live.db" "DELETE FROM orders WHERE id > 50000"
+sqlite3 "$T/live.db" .dump > "$T/live-before.sql"
+run_rune run sqlite-backup --set path="$T/live.db" --set backups="$T/rb" --set compression=zstd
+expect_rc 0
+expect_eq "$(ls "$T/rb" | grep -c '\.db\.gz$') $(ls "$T/rb" | grep -c '\.db\.zst$')" "1 1" "one gzip and one zstd backup kept"
+sqlite3 "$T/live.db" "DELETE FROM orders"
+run_rune run sqlite-restore --set path="$T/live.db" --set backups="$T/rb" --yes
+expect_rc 0
+case "$(out chosen path)" in *.db.zst) ;; *) fail "restored from $(out chosen path), not the newest (zstd) backup" ;; esac
+sqlite3 "$T/live.db" .dump > "$T/live-after.sql"
+cmp -s "$T/live-before.sql" "$T/live-after.sql" || fail "the restored database's .dump differs"
+end_case
+
 test_case "compression: lz4 is refused by validation at its file:line:col, and nothing runs"
 cat > "$T/lz4.yaml" <<'YAML'
 runbook: lz4
