@@ -4,9 +4,10 @@
  * wrote them.
  *
  * A backup is found by its data file's name (globs separated by '|',
- * "*.gz|*.zst" by default: gzip and zstd backups alike); its time is the manifest's created_at, or
- * the file's mtime when the manifest is missing or unreadable (such a backup is never valid, but it
- * still has an age and can be pruned).
+ * "*.gz|*.zst" by default: gzip and zstd backups alike); its time is the
+ * manifest's created_at, or the file's mtime when the manifest is missing
+ * or unreadable (such a backup is never valid, but it still has an age and
+ * can be pruned).
  *
  * Retention (backup.prune) is the rule operators already use, "7 daily + 4
  * weekly": keep the newest backup of each of the last N days, ISO weeks and
