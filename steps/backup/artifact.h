@@ -143,17 +143,15 @@ int rune_artifact_append(struct rune_artifact_writer *w, const char *src,
 #define RUNE_ARTIFACT_COMPRESSION_PARAM                                                            \
     {                                                                                              \
         "compression", RUNE_T_STRING, false, "gzip",                                               \
-            "gzip (read without rune by gzip -dc) or zstd (by zstd -dc; faster, and smaller at "   \
-            "the "                                                                                 \
-            "same speed)",                                                                         \
+            "gzip (read without rune by gzip -dc) or zstd (by zstd -dc; faster for a similar or "  \
+            "better ratio)",                                                                       \
             .choices = RUNE_ARTIFACT_COMPRESSIONS                                                  \
     }
 #define RUNE_ARTIFACT_LEVEL_PARAM                                                                  \
     {                                                                                              \
         "level", RUNE_T_INT, false, NULL,                                                          \
-            "compression level: gzip 1 (fastest) to 9 (smallest), 6 when not given; zstd 1 to "    \
-            "19, 3 "                                                                               \
-            "when not given"                                                                       \
+            "compression level: gzip 1 (fastest) to 9 (smallest), 6 when not given; "              \
+            "zstd 1 to 19, 3 when not given"                                                       \
     }
 
 /* The data file's suffix for a compression ("gzip" or NULL: ".gz"; "zstd":
