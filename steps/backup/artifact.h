@@ -4,13 +4,15 @@
  *
  * A backup is two files side by side:
  *
- *   NAME.gz                 the data: independent gzip members, one per
- *                           chunk of input (4 MiB by default), so gunzip
- *                           and zcat read it whole as one stream;
- *   NAME.gz.manifest.json   what it holds: engine, source, created_at,
- *                           recovery_point, sizes, whole-file SHA-256 and,
- *                           per chunk, offset, sizes and SHA-256; plus what
- *                           the writer adds (tables, schema_fingerprint).
+ *   NAME.gz or NAME.zst     the data: independent frames of one codec (gzip
+ *                           members, or zstd frames), one per chunk of
+ *                           input (4 MiB by default), so `gzip -dc` (or
+ *                           `zstd -dc`) reads it whole as one stream;
+ *   NAME.manifest.json      what it holds: engine, source, created_at,
+ *                           recovery_point, compression, sizes, whole-file
+ *                           SHA-256 and, per chunk, offset, sizes and
+ *                           SHA-256; plus what the writer adds (tables,
+ *                           schema_fingerprint).
  *
  * docs/backups.md describes every manifest field and how to check a backup
  * by hand. A data file without its manifest is not a valid backup: the
@@ -27,8 +29,8 @@
  * commit/abort (or close); nothing is left running after those.
  *
  * Files: artifact_write.c (writing, assembling), artifact_read.c (the
- * manifest, reading, verifying), over pool.h (the worker threads) and
- * safefile.h (how files are put in place).
+ * manifest, reading, verifying), over pool.h (the worker threads), codec.h
+ * (gzip and zstd) and safefile.h (how files are put in place).
  *
  * This library sits beside the step families: it includes no engine header
  * but clock.h, whose UTC times the manifest records (it takes no
@@ -44,10 +46,9 @@
 #include <sys/types.h>
 
 #define RUNE_ARTIFACT_FORMAT_VERSION 1
-#define RUNE_ARTIFACT_CHUNK_DEFAULT ((size_t)4 << 20) /* input bytes per gzip member */
+#define RUNE_ARTIFACT_CHUNK_DEFAULT ((size_t)4 << 20) /* input bytes per chunk (frame) */
 #define RUNE_ARTIFACT_CHUNK_MIN ((size_t)1024)
 #define RUNE_ARTIFACT_CHUNK_MAX ((size_t)256 << 20)
-#define RUNE_ARTIFACT_LEVEL_DEFAULT 6
 #define RUNE_ARTIFACT_MANIFEST_SUFFIX ".manifest.json"
 #define RUNE_ARTIFACT_THREADS_AUTO_MAX 8 /* the default: one per CPU, at most this */
 #define RUNE_ARTIFACT_THREADS_MAX 64     /* what a caller may ask for */
@@ -65,8 +66,10 @@ struct rune_artifact_meta {
                                  * name; never a password) */
     const char *recovery_point; /* UTC ISO-8601 the data is consistent as of; NULL =
                                  * created_at. commit's extras may set it instead. */
-    int level;                  /* gzip level 1..9; 0 = RUNE_ARTIFACT_LEVEL_DEFAULT */
-    size_t chunk_size;          /* input bytes per member; 0 = RUNE_ARTIFACT_CHUNK_DEFAULT
+    const char *compression;    /* the chunks' codec: "gzip" (NULL: the default) or "zstd" */
+    int level;                  /* gzip 1..9, zstd 1..19; 0 = the codec's default (gzip 6,
+                                 * zstd 3; see rune_artifact_level_check) */
+    size_t chunk_size;          /* input bytes per chunk; 0 = RUNE_ARTIFACT_CHUNK_DEFAULT
                                  * (tests use small ones) */
     int threads;                /* compression workers, 1..RUNE_ARTIFACT_THREADS_MAX;
                                  * 0 = one per CPU, at most RUNE_ARTIFACT_THREADS_AUTO_MAX.
@@ -118,17 +121,60 @@ struct rune_artifact_span {
 };
 
 /* Appends the chunks of the complete backup `src` (data file and manifest)
- * to w as they are: its gzip members are copied, not recompressed, each
+ * to w as they are: its frames are copied, not recompressed, each
  * checked against src's manifest (SHA-256) on the way. What w holds so far
  * is written out first and its last chunk ends early, so src's data starts
  * a chunk of its own — that is how a writer puts sections on chunk
  * boundaries, and why a chunk may hold less than chunk_size. src must have
- * been written with w's level and at most w's chunk size; it is not
+ * been written with w's compression and level (the manifest names one for
+ * every chunk) and at most w's chunk size; it is not
  * changed. *span (may be NULL) says where src's data went. Returns 0, or
  * -1 with err filled; after a failure the only call left is
  * rune_artifact_abort. */
 int rune_artifact_append(struct rune_artifact_writer *w, const char *src,
                          struct rune_artifact_span *span, char *err, size_t errlen);
+
+/* ---- Compression: gzip or zstd ---- */
+
+/* The compression and level parameters of every step that writes a backup
+ * (file.compress, sqlite.backup, pg.dump), one definition so that they
+ * read and validate alike: struct rune_param initialisers (step.h). */
+#define RUNE_ARTIFACT_COMPRESSIONS "gzip|zstd"
+#define RUNE_ARTIFACT_COMPRESSION_PARAM                                                            \
+    {                                                                                              \
+        "compression", RUNE_T_STRING, false, "gzip",                                               \
+            "gzip (read without rune by gzip -dc) or zstd (by zstd -dc; faster for a similar or "  \
+            "better ratio)",                                                                       \
+            .choices = RUNE_ARTIFACT_COMPRESSIONS                                                  \
+    }
+#define RUNE_ARTIFACT_LEVEL_PARAM                                                                  \
+    {                                                                                              \
+        "level", RUNE_T_INT, false, NULL,                                                          \
+            "compression level: gzip 1 (fastest) to 9 (smallest), 6 when not given; "              \
+            "zstd 1 to 19, 3 when not given"                                                       \
+    }
+
+/* The data file's suffix for a compression ("gzip" or NULL: ".gz"; "zstd":
+ * ".zst"; a name rune does not know: ".gz", and rune_artifact_open refuses
+ * the name). Backup names are built with it (names.h):
+ * NAME-YYYYMMDD-HHMMSS.db.zst. */
+const char *rune_artifact_suffix(const char *compression);
+
+/* Checks a compression name and a level for it before anything starts
+ * (rune_artifact_open checks them again): gzip takes 1 (fastest) to 9
+ * (smallest), zstd 1 to 19; 0 means the codec's default (gzip 6, zstd 3,
+ * as the gzip and zstd commands have it). 0, or -1 with a message for a
+ * person in err. */
+int rune_artifact_level_check(const char *compression, long long level, char *err, size_t errlen);
+
+/* The command that reads a backup without rune, as its manifest's
+ * `compression` says: "gzip -dc" (also when the field is absent, as in the
+ * first manifests) or "zstd -dc"; NULL for a compression this rune does not
+ * know. The manifest records it as `read_with`. */
+const char *rune_artifact_read_with(json_t *manifest);
+/* The manifest's compression by name, "gzip" when absent; NULL for one this
+ * rune does not know. */
+const char *rune_artifact_compression(json_t *manifest);
 
 /* ---- Reading and verifying ---- */
 
@@ -150,8 +196,9 @@ int rune_artifact_reader_open(struct rune_artifact_reader **out, const char *pat
                               size_t errlen);
 
 /* Decompressed bytes, in order, into buf. A chunk's bytes are returned only
- * once it has been checked whole: its SHA-256, that it is one complete gzip
- * member, and its decompressed size; before the last chunk's bytes, the
+ * once it has been checked whole: its SHA-256, that it is one complete frame
+ * of the manifest's codec (a gzip member with its CRC, a zstd frame with
+ * its checksum) and nothing more, and its decompressed size; before the last chunk's bytes, the
  * whole-file SHA-256 is checked too. Returns the number of
  * bytes (> 0), 0 at the verified end, or -1 with a reason in err. One call
  * never returns bytes from two chunks, so the bytes of every good chunk
@@ -186,7 +233,7 @@ struct rune_artifact_check {
 };
 
 /* Checks everything: manifest sanity, file size, every chunk's SHA-256
- * (locating damage to its chunk), full decompression of every member with
+ * (locating damage to its chunk), full decompression of every frame with
  * its size, and the whole-file SHA-256. Chunks are checked in parallel as
  * by the reader; the damage reported is always the first in file order.
  * `cancelled` is asked between chunks. Returns 0 when the backup is good,

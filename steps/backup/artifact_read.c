@@ -13,6 +13,7 @@
  */
 #include "artifact.h"
 #include "clock.h"
+#include "codec.h"
 #include "digest.h"
 #include "pool.h"
 #include "trust.h"
@@ -25,7 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libdeflate.h>
 #include <openssl/evp.h>
 
 static char *concat(const char *a, const char *b)
@@ -55,15 +55,6 @@ static bool get_size(json_t *o, const char *key, long long *v)
     return true;
 }
 
-/* More than the largest gzip member `raw` bytes can become (zlib's
- * deflateBound: about raw / 4096 plus the 18-byte header and trailer). A
- * bigger size in a manifest is an edit, refused before the reader
- * allocates a buffer for it. */
-static long long max_member(long long raw)
-{
-    return raw + raw / 1024 + 1024;
-}
-
 /* Checks that a manifest describes a file this rune can read: version,
  * sizes, and a chunk table that tiles the file exactly. */
 static int manifest_check(json_t *m, const char *mpath, char *err, size_t errlen)
@@ -83,10 +74,15 @@ static int manifest_check(json_t *m, const char *mpath, char *err, size_t errlen
                  (long long)json_integer_value(ver), RUNE_ARTIFACT_FORMAT_VERSION);
         return -1;
     }
-    const char *comp = json_string_value(json_object_get(m, "compression"));
-    if (!comp || strcmp(comp, "gzip") != 0) {
-        snprintf(err, errlen, "%s: compression \"%s\" is not supported (only gzip)", mpath,
-                 comp ? comp : "(missing)");
+    const struct rune_codec *codec = rune_codec_of(m);
+    if (!codec) {
+        char names[64];
+        rune_codec_list(names, sizeof names);
+        const char *comp = json_string_value(json_object_get(m, "compression"));
+        snprintf(err, errlen,
+                 "%s: compression \"%s\" is not one this rune reads (%s): upgrade rune, or the "
+                 "manifest was edited",
+                 mpath, comp ? comp : "(not a string)", names);
         return -1;
     }
     long long bytes, raw, ms;
@@ -115,7 +111,8 @@ static int manifest_check(json_t *m, const char *mpath, char *err, size_t errlen
         if (!get_size(c, "offset", &co) || !get_size(c, "bytes", &cb) ||
             !get_size(c, "raw_bytes", &cr) ||
             !rune_is_sha256_hex(json_string_value(json_object_get(c, "sha256"))) || co != off ||
-            cb < 18 || cr > (long long)RUNE_ARTIFACT_CHUNK_MAX || cb > max_member(cr)) {
+            cb < (long long)codec->min_frame || cr > (long long)RUNE_ARTIFACT_CHUNK_MAX ||
+            (unsigned long long)cb > codec->max_frame((unsigned long long)cr)) {
             snprintf(err, errlen,
                      "%s: chunk %zu of %zu is not described correctly (offset, bytes, "
                      "raw_bytes, sha256): the manifest is damaged or was edited",
@@ -182,6 +179,7 @@ struct chunk_info {
 struct source {
     int fd;
     const struct chunk_info *chunks;
+    const struct rune_codec *codec;
     bool sums_only; /* check SHA-256s, do not decompress (rune_artifact_verify_sums) */
 };
 
@@ -253,13 +251,13 @@ static int check_size(struct rune_artifact_reader *r, char *err, size_t errlen)
 
 /* Worker: reads chunk s->index into s->in, checks its SHA-256 before
  * decompressing a byte of it, then decompresses it whole into s->out and
- * checks that it is exactly one gzip member of raw bytes. */
-static int inflate_job(struct rune_pool_worker *wk, struct rune_pool_slot *s)
+ * checks that it is exactly one frame of the codec, of raw bytes. */
+static int decompress_job(struct rune_pool_worker *wk, struct rune_pool_slot *s)
 {
     const struct source *src = wk->pool->ctx;
     const struct chunk_info *c = &src->chunks[s->index];
     size_t len = (size_t)c->bytes, raw = (size_t)c->raw;
-    /* one spare byte shows a member that holds more than the manifest says */
+    /* one spare byte shows a frame that holds more than the manifest says */
     if (rune_pool_grow(&s->in, &s->in_cap, len) != 0 ||
         (!src->sums_only && rune_pool_grow(&s->out, &s->out_cap, raw + 1) != 0)) {
         snprintf(s->err, sizeof s->err,
@@ -293,32 +291,15 @@ static int inflate_job(struct rune_pool_worker *wk, struct rune_pool_slot *s)
         s->out_len = 0;
         return 0;
     }
-    if (!wk->decomp && !(wk->decomp = libdeflate_alloc_decompressor())) {
-        snprintf(s->err, sizeof s->err,
-                 "no memory to start gzip decompression: free memory on this host and run the step "
-                 "again");
-        return -1;
-    }
-    /* the gzip trailer's CRC-32 and length are checked by libdeflate */
-    size_t used = 0;
-    enum libdeflate_result rc =
-        libdeflate_gzip_decompress_ex(wk->decomp, s->in, len, s->out, raw + 1, &used, &s->out_len);
-    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+    enum rune_codec_result rc = src->codec->decompress(&wk->codec, s->in, len, s->out, raw + 1,
+                                                       &s->out_len, s->err, sizeof s->err);
+    if (rc == RUNE_CODEC_TOO_BIG) {
         snprintf(s->err, sizeof s->err,
                  "decompresses to more than the %lld bytes the manifest says", c->raw);
         return -1;
     }
-    if (rc != LIBDEFLATE_SUCCESS) {
-        snprintf(s->err, sizeof s->err,
-                 "not valid gzip data (a bad or cut member, or a CRC mismatch) — the file was "
-                 "damaged");
+    if (rc != RUNE_CODEC_OK)
         return -1;
-    }
-    if (used != len) {
-        snprintf(s->err, sizeof s->err,
-                 "%zu bytes follow the end of its gzip member — the file was modified", len - used);
-        return -1;
-    }
     if (s->out_len != raw) {
         snprintf(s->err, sizeof s->err, "decompresses to %zu bytes but the manifest says %lld",
                  s->out_len, c->raw);
@@ -375,6 +356,7 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
         goto fail;
     }
     r->src.chunks = r->chunks;
+    r->src.codec = rune_codec_of(manifest); /* manifest_check vouched for it */
     r->src.sums_only = sums_only;
     r->end = r->nchunks;
     /* no symlink followed where another user could swap one in (trust.h) */
@@ -386,7 +368,7 @@ static int reader_open(struct rune_artifact_reader **out, const char *path, json
         goto fail;
     int threads = rune_pool_threads(0);
     size_t nslots = rune_pool_slots(&threads, sums_only ? 0 : max_raw);
-    if (rune_pool_start(&r->pool, threads, nslots, inflate_job, &r->src, path, err, errlen) != 0)
+    if (rune_pool_start(&r->pool, threads, nslots, decompress_job, &r->src, path, err, errlen) != 0)
         goto fail;
     *out = r;
     return 0;

@@ -4,9 +4,10 @@
  * backup from the chunks of others.
  *
  * The writer cuts its input into chunks and compresses each into a
- * complete gzip member. Chunks are independent, so a pool of worker
- * threads (pool.h) compresses several at once, as pigz does, while the
- * calling thread writes finished members out strictly in order and takes
+ * complete frame of its codec (codec.h: a gzip member or a zstd frame).
+ * Chunks are independent, so a pool of worker threads (pool.h) compresses
+ * several at once, as pigz does, while the calling thread writes finished
+ * frames out strictly in order and takes
  * the whole-file SHA-256 as it goes: the output is the same for any number
  * of threads. The pool does not outlive its writer and holds a bounded
  * number of chunks (two per worker).
@@ -18,6 +19,7 @@
  */
 #include "artifact.h"
 #include "clock.h"
+#include "codec.h"
 #include "digest.h"
 #include "pool.h"
 #include "safefile.h"
@@ -30,7 +32,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libdeflate.h>
 #include <openssl/evp.h>
 
 static const char *base_of(const char *path)
@@ -39,10 +40,16 @@ static const char *base_of(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* What the workers compress with (read-only while they run). */
+struct encoding {
+    const struct rune_codec *codec;
+    int level;
+};
+
 struct rune_artifact_writer {
     struct rune_safe_file data;
     char *path, *manifest_path, *engine, *source, *recovery_point;
-    int level;
+    struct encoding enc;
     size_t chunk_size;
     long long created_ms;
     struct rune_pool pool;
@@ -53,26 +60,15 @@ struct rune_artifact_writer {
     bool failed;
 };
 
-/* Worker: compresses s->in into one complete gzip member in s->out, and
- * takes the member's SHA-256. */
-static int deflate_job(struct rune_pool_worker *wk, struct rune_pool_slot *s)
+/* Worker: compresses s->in into one complete frame of the codec in s->out,
+ * and takes the frame's SHA-256. */
+static int compress_job(struct rune_pool_worker *wk, struct rune_pool_slot *s)
 {
-    const int *level = wk->pool->ctx;
-    if (!wk->comp && !(wk->comp = libdeflate_alloc_compressor(*level))) {
-        snprintf(s->err, sizeof s->err, "cannot start gzip compression at level %d", *level);
-        return -1;
-    }
-    size_t bound = libdeflate_gzip_compress_bound(wk->comp, s->in_len);
-    if (rune_pool_grow(&s->out, &s->out_cap, bound) != 0) {
-        snprintf(s->err, sizeof s->err,
-                 "no memory to compress chunk %zu (%zu bytes): free memory on this host and run "
-                 "the step again",
-                 s->index + 1, s->in_len);
-        return -1;
-    }
-    s->out_len = libdeflate_gzip_compress(wk->comp, s->in, s->in_len, s->out, s->out_cap);
-    if (s->out_len == 0) { /* cannot happen with the bound's room */
-        snprintf(s->err, sizeof s->err, "gzip compression failed");
+    const struct encoding *enc = wk->pool->ctx;
+    char why[200];
+    if (enc->codec->compress(&wk->codec, enc->level, s->in, s->in_len, &s->out, &s->out_cap,
+                             &s->out_len, why, sizeof why) != 0) {
+        snprintf(s->err, sizeof s->err, "chunk %zu (%zu bytes): %s", s->index + 1, s->in_len, why);
         return -1;
     }
     rune_sha256_hex(s->out, s->out_len, s->sha);
@@ -81,8 +77,8 @@ static int deflate_job(struct rune_pool_worker *wk, struct rune_pool_slot *s)
 
 /* Writes the oldest compressed chunk at the end of the data file, in order,
  * and records it. */
-static int member_append(struct rune_artifact_writer *w, struct rune_pool_slot *s, char *err,
-                         size_t errlen)
+static int frame_append(struct rune_artifact_writer *w, struct rune_pool_slot *s, char *err,
+                        size_t errlen)
 {
     if (s->rc != 0) {
         snprintf(err, errlen, "cannot write backup %s: %s", w->path, s->err);
@@ -115,7 +111,7 @@ static int drain(struct rune_artifact_writer *w, bool all, char *err, size_t err
 {
     struct rune_pool_slot *s;
     while ((s = rune_pool_oldest(&w->pool, all))) {
-        if (member_append(w, s, err, errlen) != 0) {
+        if (frame_append(w, s, err, errlen) != 0) {
             w->failed = true;
             return -1;
         }
@@ -129,7 +125,7 @@ static int fill_start(struct rune_artifact_writer *w, char *err, size_t errlen)
 {
     while (rune_pool_full(&w->pool)) {
         struct rune_pool_slot *s = rune_pool_oldest(&w->pool, true);
-        if (member_append(w, s, err, errlen) != 0) {
+        if (frame_append(w, s, err, errlen) != 0) {
             w->failed = true;
             return -1;
         }
@@ -186,12 +182,10 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
         snprintf(err, errlen, "a backup needs an engine and a source");
         return -1;
     }
-    int level = meta->level ? meta->level : RUNE_ARTIFACT_LEVEL_DEFAULT;
-    if (level < 1 || level > 9) {
-        snprintf(err, errlen, "compression level %d is out of range: use 1 (fastest) to 9",
-                 meta->level);
+    if (rune_artifact_level_check(meta->compression, meta->level, err, errlen) != 0)
         return -1;
-    }
+    const struct rune_codec *codec = rune_codec_find(meta->compression);
+    int level = meta->level ? meta->level : codec->level_default;
     size_t chunk = meta->chunk_size ? meta->chunk_size : RUNE_ARTIFACT_CHUNK_DEFAULT;
     if (chunk < RUNE_ARTIFACT_CHUNK_MIN || chunk > RUNE_ARTIFACT_CHUNK_MAX) {
         snprintf(err, errlen, "chunk size %zu is out of range (%zu to %zu bytes)", chunk,
@@ -238,7 +232,8 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     w->engine = strdup(meta->engine);
     w->source = strdup(meta->source);
     w->recovery_point = meta->recovery_point ? strdup(meta->recovery_point) : NULL;
-    w->level = level;
+    w->enc.codec = codec;
+    w->enc.level = level;
     w->chunk_size = chunk;
     w->created_ms = rune_clock_wall_ms();
     w->whole = EVP_MD_CTX_new();
@@ -260,8 +255,7 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     }
     int threads = rune_pool_threads(meta->threads);
     size_t nslots = rune_pool_slots(&threads, chunk);
-    if (rune_pool_start(&w->pool, threads, nslots, deflate_job, &w->level, path, err, errlen) !=
-        0) {
+    if (rune_pool_start(&w->pool, threads, nslots, compress_job, &w->enc, path, err, errlen) != 0) {
         writer_free(w);
         return -1;
     }
@@ -300,9 +294,9 @@ void rune_artifact_abort(struct rune_artifact_writer *w)
 
 /* Keys of the manifest that belong to the format; extras may not set them. */
 static const char *const owned_keys[] = {
-    "format",     "format_version", "name",        "engine", "source",
-    "created_at", "completed_at",   "compression", "level",  "chunk_size",
-    "bytes",      "raw_bytes",      "sha256",      "chunks", NULL,
+    "format",       "format_version", "name",      "engine", "source",     "created_at",
+    "completed_at", "compression",    "read_with", "level",  "chunk_size", "bytes",
+    "raw_bytes",    "sha256",         "chunks",    NULL,
 };
 
 static int check_extras(json_t *extras, char *err, size_t errlen)
@@ -341,12 +335,13 @@ static json_t *manifest_build(struct rune_artifact_writer *w, const char *sha, j
     rune_clock_iso(created, w->created_ms);
     rune_clock_iso(completed, rune_clock_wall_ms());
     json_t *m = json_pack(
-        "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:s}", "format",
+        "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:s}", "format",
         "rune-backup", "format_version", RUNE_ARTIFACT_FORMAT_VERSION, "name", base_of(w->path),
         "engine", w->engine, "source", w->source, "created_at", created, "completed_at", completed,
-        "recovery_point", w->recovery_point ? w->recovery_point : created, "compression", "gzip",
-        "level", w->level, "chunk_size", (json_int_t)w->chunk_size, "bytes", (json_int_t)w->bytes,
-        "raw_bytes", (json_int_t)w->raw_bytes, "sha256", sha);
+        "recovery_point", w->recovery_point ? w->recovery_point : created, "compression",
+        w->enc.codec->name, "read_with", w->enc.codec->read_with, "level", w->enc.level,
+        "chunk_size", (json_int_t)w->chunk_size, "bytes", (json_int_t)w->bytes, "raw_bytes",
+        (json_int_t)w->raw_bytes, "sha256", sha);
     if (!m)
         return NULL;
     const char *key;
@@ -394,8 +389,9 @@ json_t *rune_artifact_commit(struct rune_artifact_writer *w, json_t *extras, cha
         writer_free(w);
         return NULL;
     }
-    /* the last, partial chunk; an empty input still gets one (empty) member
-     * so the file is a valid gzip stream; then every chunk still in flight */
+    /* the last, partial chunk; an empty input still gets one (empty) frame
+     * so the file is a valid gzip or zstd stream; then every chunk still in
+     * flight */
     if ((!w->fill && w->pool.queued == 0 && json_array_size(w->chunks) == 0 &&
          fill_start(w, err, errlen) != 0) ||
         (w->fill && fill_queue(w, err, errlen) != 0) || drain(w, true, err, errlen) != 0) {
@@ -493,11 +489,20 @@ int rune_artifact_append(struct rune_artifact_writer *w, const char *src,
     json_t *chunks = json_object_get(m, "chunks");
     long long level = (long long)json_integer_value(json_object_get(m, "level"));
     long long csize = (long long)json_integer_value(json_object_get(m, "chunk_size"));
-    if (level != w->level || csize > (long long)w->chunk_size) {
+    const char *comp = json_string_value(json_object_get(m, "compression"));
+    if (rune_codec_find(comp) != w->enc.codec) {
+        snprintf(err, errlen,
+                 "cannot append %s to %s: its chunks are %s and this backup's are %s (one backup "
+                 "holds one compression, so that %s reads it whole)",
+                 src, w->path, comp ? comp : "gzip", w->enc.codec->name, w->enc.codec->read_with);
+        json_decref(m);
+        return -1;
+    }
+    if (level != w->enc.level || csize > (long long)w->chunk_size) {
         snprintf(err, errlen,
                  "cannot append %s to %s: it was written with level %lld and chunk size %lld, "
                  "not %d and at most %zu",
-                 src, w->path, level, csize, w->level, w->chunk_size);
+                 src, w->path, level, csize, w->enc.level, w->chunk_size);
         json_decref(m);
         return -1;
     }

@@ -3,10 +3,11 @@
  * in the artifact format (artifact.h, docs/backups.md), whatever engine
  * wrote them.
  *
- * A backup is found by its data file's name (a glob, "*.gz" by default);
- * its time is the manifest's created_at, or the file's mtime when the
- * manifest is missing or unreadable (such a backup is never valid, but it
- * still has an age and can be pruned).
+ * A backup is found by its data file's name (globs separated by '|',
+ * "*.gz|*.zst" by default: gzip and zstd backups alike); its time is the
+ * manifest's created_at, or the file's mtime when the manifest is missing
+ * or unreadable (such a backup is never valid, but it still has an age and
+ * can be pruned).
  *
  * Retention (backup.prune) is the rule operators already use, "7 daily + 4
  * weekly": keep the newest backup of each of the last N days, ISO weeks and
@@ -40,9 +41,10 @@ struct entry {
     long long created_ms;
     bool from_manifest;
     long long bytes;
-    int verified;     /* -1 not checked, 0 failed, 1 good */
-    char reason[512]; /* why it is not valid, when known */
-    char kept[160];   /* prune: the rules that keep it, "" if none */
+    const char *read_with; /* from the manifest (static), NULL without one */
+    int verified;          /* -1 not checked, 0 failed, 1 good */
+    char reason[512];      /* why it is not valid, when known */
+    char kept[160];        /* prune: the rules that keep it, "" if none */
 };
 
 struct listing {
@@ -103,10 +105,29 @@ static int add_entry(struct listing *l, const char *dir, const char *name, const
         e->created_ms = ms;
         e->from_manifest = true;
     }
+    if (m)
+        e->read_with = rune_artifact_read_with(m);
     if (!m)
         e->verified = 0; /* without a usable manifest it cannot be valid */
     json_decref(m);
     return 0;
+}
+
+/* A name matches a pattern when it matches one of its globs, separated by
+ * '|' ("*.db.gz|*.db.zst"): one directory may hold gzip and zstd backups. */
+static bool matches(const char *pattern, const char *name)
+{
+    for (const char *p = pattern;; p++) {
+        size_t n = strcspn(p, "|");
+        char *glob = strndup(p, n);
+        bool hit = glob && fnmatch(glob, name, FNM_PERIOD) == 0;
+        free(glob);
+        if (hit)
+            return true;
+        p += n;
+        if (!*p)
+            return false;
+    }
 }
 
 /* The backups in dir whose names match pattern (manifests and hidden
@@ -124,8 +145,7 @@ static int scan(struct rune_call *c, const char *dir, const char *pattern, struc
     int rc = RUNE_STEP_OK;
     while ((de = readdir(d))) {
         const char *name = de->d_name;
-        if (name[0] == '.' || ends_with(name, manifest_suffix) ||
-            fnmatch(pattern, name, FNM_PERIOD) != 0)
+        if (name[0] == '.' || ends_with(name, manifest_suffix) || !matches(pattern, name))
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -201,6 +221,7 @@ static json_t *entry_json(const struct entry *e, long long now_ms)
     json_object_set_new(o, "created_from", json_string(e->from_manifest ? "manifest" : "mtime"));
     json_object_set_new(o, "verified", e->verified < 0 ? json_null() : json_boolean(e->verified));
     json_object_set_new(o, "reason", e->reason[0] ? json_string(e->reason) : json_null());
+    json_object_set_new(o, "read_with", e->read_with ? json_string(e->read_with) : json_null());
     return o;
 }
 
@@ -300,6 +321,11 @@ static int verify_run(struct rune_call *c)
     copy_field(o, chk.manifest, "recovery_point");
     copy_field(o, chk.manifest, "tables");
     copy_field(o, chk.manifest, "schema_fingerprint");
+    const char *read_with = chk.manifest ? rune_artifact_read_with(chk.manifest) : NULL;
+    json_object_set_new(o, "compression",
+                        read_with ? json_string(rune_artifact_compression(chk.manifest))
+                                  : json_null());
+    json_object_set_new(o, "read_with", read_with ? json_string(read_with) : json_null());
     int st = RUNE_STEP_OK;
     if (chk.cancelled) {
         st = rune_call_cancel_status(c);
@@ -308,10 +334,11 @@ static int verify_run(struct rune_call *c)
     } else if (rc != 0) {
         st = rune_call_fail(c, "backup %s does not verify: %s", path, chk.reason);
     } else {
-        rune_call_log(c, "%s verified: %zu chunks, %lld bytes (%lld raw)", path,
-                      json_array_size(chunks),
+        rune_call_log(c, "%s verified: %zu chunks, %lld bytes (%lld raw); without rune: %s %s",
+                      path, json_array_size(chunks),
                       (long long)json_integer_value(json_object_get(chk.manifest, "bytes")),
-                      (long long)json_integer_value(json_object_get(chk.manifest, "raw_bytes")));
+                      (long long)json_integer_value(json_object_get(chk.manifest, "raw_bytes")),
+                      read_with, path);
     }
     rune_artifact_check_release(&chk);
     free(path);
@@ -362,6 +389,9 @@ static int info_run(struct rune_call *c)
     if (rune_clock_parse_iso(json_string_value(json_object_get(m, "created_at")), &created) == 0)
         json_object_set_new(o, "age_s",
                             json_integer((json_int_t)((rune_clock_wall_ms() - created) / 1000)));
+    /* the first manifests said neither read_with nor, in principle, compression */
+    json_object_set_new(o, "compression", json_string(rune_artifact_compression(m)));
+    json_object_set_new(o, "read_with", json_string(rune_artifact_read_with(m)));
     for (const char *const *k = (const char *const[]){"tables", "schema_fingerprint", NULL}; *k;
          k++)
         if (!json_object_get(o, *k))
@@ -584,14 +614,16 @@ static int prune_plan(struct rune_call *c)
 
 static const struct rune_param list_params[] = {
     {"dir", RUNE_T_PATH, true, NULL, "the backup directory"},
-    {"pattern", RUNE_T_STRING, false, "*.gz", "glob for the data files' names"},
+    {"pattern", RUNE_T_STRING, false, "*.gz|*.zst",
+     "glob for the data files' names; several separated by | (gzip and zstd backups)"},
     {"verify", RUNE_T_BOOL, false, "false", "verify every backup fully (reads them all)"},
     {0},
 };
 static const struct rune_output list_outputs[] = {
     {"backups", RUNE_T_LIST,
      "newest first: {name, path, age_s, bytes, created_at, created_from (manifest|mtime), "
-     "verified (true|false|null = not checked), reason}"},
+     "verified (true|false|null = not checked), reason, read_with (gzip -dc or zstd -dc; null "
+     "without a manifest)}"},
     {"count", RUNE_T_INT, "number of backups"},
     {"newest", RUNE_T_STRING, "path of the newest backup, or null"},
     {"newest_verified", RUNE_T_STRING,
@@ -603,7 +635,7 @@ static const struct rune_output list_outputs[] = {
 };
 
 static const struct rune_param path_params[] = {
-    {"path", RUNE_T_PATH, true, NULL, "the backup's data file (NAME.gz)"},
+    {"path", RUNE_T_PATH, true, NULL, "the backup's data file (NAME.gz or NAME.zst)"},
     {0},
 };
 static const struct rune_output verify_outputs[] = {
@@ -620,6 +652,10 @@ static const struct rune_output verify_outputs[] = {
     {"recovery_point", RUNE_T_STRING, "the time the data is consistent as of (UTC)"},
     {"tables", RUNE_T_MAP, "per-table row counts, when the writer recorded them"},
     {"schema_fingerprint", RUNE_T_STRING, "the writer's schema fingerprint, or null"},
+    {"compression", RUNE_T_STRING, "gzip or zstd (null when the manifest is unreadable)"},
+    {"read_with", RUNE_T_STRING,
+     "the command that reads it without rune: \"gzip -dc\" or \"zstd -dc\" (null when the "
+     "manifest is unreadable)"},
     {0},
 };
 static const struct rune_output info_outputs[] = {
@@ -633,8 +669,10 @@ static const struct rune_output info_outputs[] = {
     {"recovery_point", RUNE_T_STRING, "the time the data is consistent as of (UTC)"},
     {"age_s", RUNE_T_INT, "seconds since created_at"},
     {"format_version", RUNE_T_INT, "manifest format version"},
-    {"compression", RUNE_T_STRING, "gzip"},
-    {"level", RUNE_T_INT, "gzip level used"},
+    {"compression", RUNE_T_STRING, "gzip or zstd"},
+    {"read_with", RUNE_T_STRING,
+     "the command that reads it without rune: \"gzip -dc\" or \"zstd -dc\""},
+    {"level", RUNE_T_INT, "compression level used"},
     {"chunk_size", RUNE_T_INT, "input bytes per chunk"},
     {"chunks", RUNE_T_INT, "number of chunks"},
     {"bytes", RUNE_T_INT, "compressed size"},
@@ -647,7 +685,8 @@ static const struct rune_output info_outputs[] = {
 
 static const struct rune_param prune_params[] = {
     {"dir", RUNE_T_PATH, true, NULL, "the backup directory"},
-    {"pattern", RUNE_T_STRING, false, "*.gz", "glob for the data files' names"},
+    {"pattern", RUNE_T_STRING, false, "*.gz|*.zst",
+     "glob for the data files' names; several separated by | (gzip and zstd backups)"},
     {"keep_last", RUNE_T_INT, false, "0", "keep the N newest backups, whatever their age"},
     {"keep_within", RUNE_T_DURATION, false, "0s",
      "keep every backup younger than this (e.g. 24h: all of today's hourly backups)"},

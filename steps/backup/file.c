@@ -1,6 +1,6 @@
 /*
  * file.c — the file.* family: checksums and verified copies here;
- * compression into the backup artifact format and back (file_gzip.c) and
+ * compression into the backup artifact format and back (file_compress.c) and
  * authenticated encryption (file_crypt.c) beside it; what they share
  * (file.h) and, at the end, the family's table.
  *
@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 
+#include "artifact.h"
 #include "digest.h"
 #include "pathparam.h"
 #include "safefile.h"
@@ -431,31 +432,37 @@ static const struct rune_output checksum_outputs[] = {
 static const struct rune_param compress_params[] = {
     {"path", RUNE_T_PATH, true, NULL, "the file to compress"},
     {"to", RUNE_T_PATH, false, NULL,
-     "the backup to write (default: path + \".gz\"); never "
+     "the backup to write (default: path + \".gz\", or \".zst\" with zstd); never "
      "replaced if it exists"},
-    {"level", RUNE_T_INT, false, "6", "gzip level, 1 (fastest) to 9 (smallest)"},
+    RUNE_ARTIFACT_COMPRESSION_PARAM,
+    RUNE_ARTIFACT_LEVEL_PARAM,
     {"keep", RUNE_T_BOOL, false, "true",
      "keep the original; false removes it once the backup verifies"},
     {"chunk_size", RUNE_T_INT, false, "4194304",
-     "input bytes per gzip member (each listed in the manifest with its SHA-256)"},
+     "input bytes per chunk, one gzip member or zstd frame each (each listed in the manifest "
+     "with its SHA-256)"},
     {"threads", RUNE_T_INT, false, "0",
      "compression threads; 0 = one per CPU (at most 8); the output is the same for any number"},
     {0},
 };
 static const struct rune_output compress_outputs[] = {
-    {"path", RUNE_T_STRING, "the compressed file (a gzip file zcat reads)"},
+    {"path", RUNE_T_STRING, "the compressed file (gzip -dc or zstd -dc reads it whole)"},
     {"manifest", RUNE_T_STRING, "its manifest, path + \".manifest.json\""},
     {"bytes", RUNE_T_INT, "size of the compressed file"},
     {"raw_bytes", RUNE_T_INT, "size of the original"},
     {"sha256", RUNE_T_STRING, "SHA-256 of the compressed file (as sha256sum prints it)"},
-    {"chunks", RUNE_T_INT, "number of gzip members"},
+    {"chunks", RUNE_T_INT, "number of chunks (gzip members or zstd frames)"},
     {"ratio", RUNE_T_NUMBER, "raw_bytes / bytes (3.5 means 3.5 times smaller)"},
+    {"compression", RUNE_T_STRING, "gzip or zstd"},
+    {"read_with", RUNE_T_STRING,
+     "the command that reads it without rune: \"gzip -dc\" or \"zstd -dc\""},
     {0},
 };
 
 static const struct rune_param decompress_params[] = {
-    {"path", RUNE_T_PATH, true, NULL, "the .gz file (a backup with its manifest, or plain gzip)"},
-    {"to", RUNE_T_PATH, false, NULL, "where to write (default: path without \".gz\")"},
+    {"path", RUNE_T_PATH, true, NULL,
+     "the .gz or .zst file (a backup with its manifest, or plain gzip or zstd)"},
+    {"to", RUNE_T_PATH, false, NULL, "where to write (default: path without \".gz\" or \".zst\")"},
     {"overwrite", RUNE_T_BOOL, false, "false", "replace `to` if it exists"},
     {0},
 };
@@ -463,7 +470,8 @@ static const struct rune_output decompress_outputs[] = {
     {"path", RUNE_T_STRING, "the decompressed file"},
     {"bytes", RUNE_T_INT, "its size"},
     {"verified", RUNE_T_STRING,
-     "\"manifest\" (every chunk's SHA-256 and size checked) or \"gzip-crc\" (no manifest)"},
+     "\"manifest\" (every chunk's SHA-256 and size checked), or without one \"gzip-crc\" or "
+     "\"zstd-checksum\" (the stream's own checks)"},
     {0},
 };
 
@@ -513,10 +521,11 @@ const struct rune_step_type rune_file_steps[] = {
     {"file.checksum", "Compute a file's SHA-256 (or SHA-512), optionally failing on a mismatch",
      checksum_params, checksum_outputs, RUNE_READS, checksum_run, checksum_plan},
     {"file.compress",
-     "Compress a file into a backup: chunked gzip plus a manifest with SHA-256 sums",
+     "Compress a file into a backup: chunked gzip (or zstd) plus a manifest with SHA-256 sums",
      compress_params, compress_outputs, RUNE_WRITES, rune_file_compress_run,
      rune_file_compress_plan},
-    {"file.decompress", "Decompress a .gz, verifying it against its manifest while streaming",
+    {"file.decompress",
+     "Decompress a .gz or .zst, verifying it against its manifest while streaming",
      decompress_params, decompress_outputs, RUNE_WRITES, rune_file_decompress_run,
      rune_file_decompress_plan},
     {"file.copy", "Copy a file safely (temp file, fsync, rename) and compare SHA-256", copy_params,

@@ -1,6 +1,6 @@
 /*
  * file.h — what the parts of the file.* family share: file.c (the
- * family's table, checksums and copies), file_gzip.c (compression into the
+ * family's table, checksums and copies), file_compress.c (compression into the
  * backup artifact format and back) and file_crypt.c (the encrypted-file
  * format). Every file a step produces is written through safefile.h, and
  * nothing is replaced unless the runbook says `overwrite: true`.
@@ -21,7 +21,7 @@ struct rune_safe_file; /* safefile.h */
 
 #define RUNE_FILE_IO_BUF ((size_t)1 << 20) /* bytes read or written at a time */
 
-/* ---- the steps (file_gzip.c, file_crypt.c) ---- */
+/* ---- the steps (file_compress.c, file_crypt.c) ---- */
 
 int rune_file_compress_run(struct rune_call *c);
 int rune_file_compress_plan(struct rune_call *c);

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libdeflate.h>
-
 /* Raw bytes the slots of one pool may hold at once; large chunks get fewer
  * slots (and so fewer workers) rather than more memory. */
 #define IN_FLIGHT_BYTES ((size_t)256 << 20)
@@ -78,10 +76,8 @@ void rune_pool_end(struct rune_pool *p)
     }
     for (int i = 0; i < p->nworkers; i++)
         pthread_join(p->workers[i].thread, NULL);
-    for (int i = 0; p->workers && i < p->nworkers; i++) {
-        libdeflate_free_compressor(p->workers[i].comp);
-        libdeflate_free_decompressor(p->workers[i].decomp);
-    }
+    for (int i = 0; p->workers && i < p->nworkers; i++)
+        rune_codec_state_free(&p->workers[i].codec);
     for (size_t i = 0; p->slots && i < p->nslots; i++) {
         free(p->slots[i].in);
         free(p->slots[i].out);

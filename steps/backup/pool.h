@@ -26,11 +26,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "codec.h"
 #include "digest.h"
 
 /* One chunk on its way through a worker. Writing: in is raw input, out its
- * gzip member and sha its SHA-256. Reading: in is a member read from the
- * file, out what it decompresses to. */
+ * compressed frame (a gzip member, a zstd frame) and sha its SHA-256.
+ * Reading: in is a frame read from the file, out what it decompresses to. */
 struct rune_pool_slot {
     unsigned char *in, *out;
     size_t in_len, in_cap, out_len, out_cap;
@@ -42,18 +43,13 @@ struct rune_pool_slot {
 };
 
 struct rune_pool;
-struct libdeflate_compressor;
-struct libdeflate_decompressor;
 
-/* A worker owns its (de)compressor, made on its first chunk by the job.
- * Chunks are whole buffers, so libdeflate does them in one call, about 1.6
- * times as fast as zlib's deflate at the same level and smaller (see
- * docs/performance.md); the output is the same gzip. */
+/* A worker owns its (de)compressors (codec.h), made on its first chunk by
+ * the job and freed when the pool ends. */
 struct rune_pool_worker {
     struct rune_pool *pool;
     pthread_t thread;
-    struct libdeflate_compressor *comp;
-    struct libdeflate_decompressor *decomp;
+    struct rune_codec_state codec;
 };
 
 /* What a worker does to one chunk: 0, or -1 with s->err filled. */

@@ -7,6 +7,7 @@
  * and, at the end, the family's table.
  */
 #include "pg_backup.h"
+#include "artifact.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -364,10 +365,12 @@ static const struct rune_param dump_params[] = {
     TARGET_PARAM,
     {"database", RUNE_T_STRING, false, NULL, "database to dump (overrides the target's)"},
     {"dir", RUNE_T_PATH, false, ".",
-     "directory for DATABASE-YYYYMMDD-HHMMSS.sql.gz (when `to` is not given; created if missing)"},
+     "directory for DATABASE-YYYYMMDD-HHMMSS.sql.gz (.sql.zst with zstd; when `to` is not given; "
+     "created if missing)"},
     {"to", RUNE_T_PATH, false, NULL, "the backup file to write (never overwritten)"},
     JOBS_PARAM("copying tables"),
-    {"level", RUNE_T_INT, false, "6", "gzip level, 1 (fast) to 9 (small)"},
+    RUNE_ARTIFACT_COMPRESSION_PARAM,
+    RUNE_ARTIFACT_LEVEL_PARAM,
     {"tables", RUNE_T_STRLIST, false, NULL,
      "only these tables (\"orders\", \"sales.orders\"): their definitions and data"},
     {"exclude_tables", RUNE_T_STRLIST, false, NULL, "leave these tables out entirely"},
@@ -377,7 +380,7 @@ static const struct rune_param dump_params[] = {
     {0},
 };
 static const struct rune_output dump_outputs[] = {
-    {"path", RUNE_T_PATH, "the backup data file (a plain SQL script, gzip)"},
+    {"path", RUNE_T_PATH, "the backup data file (a plain SQL script, gzip or zstd)"},
     {"manifest", RUNE_T_PATH, "its manifest"},
     {"bytes", RUNE_T_INT, "compressed size"},
     {"raw_bytes", RUNE_T_INT, "size of the SQL script"},
@@ -389,13 +392,16 @@ static const struct rune_output dump_outputs[] = {
     {"database", RUNE_T_STRING, "the database dumped"},
     {"server_version", RUNE_T_STRING, "the server's version"},
     {"seconds", RUNE_T_NUMBER, "how long the dump took"},
+    {"read_with", RUNE_T_STRING,
+     "the command that reads it without rune: \"gzip -dc\" or \"zstd -dc\" (piped to psql)"},
     {0},
 };
 static const struct rune_param restore_params[] = {
     TARGET_PARAM,
     {"database", RUNE_T_STRING, false, NULL, "database to restore (overrides the target's)"},
     {"from", RUNE_T_PATH, true, NULL,
-     "the backup: a pg.dump backup (.sql.gz with its manifest), a plain pg_dump script (.sql or "
+     "the backup: a pg.dump backup (.sql.gz or .sql.zst with its manifest), a plain pg_dump script "
+     "(.sql or "
      ".sql.gz), a custom-format archive (pg_dump -Fc) or a directory archive (pg_dump -Fd)"},
     {"mode", RUNE_T_STRING, false, NULL,
      "drop (replace the database, after confirmation), merge (load into it) or create (a new "
@@ -431,7 +437,8 @@ static const struct rune_output restore_outputs[] = {
 
 const struct rune_step_type rune_pg_backup_steps[] = {
     {"pg.dump",
-     "Snapshot-consistent logical backup: one plain SQL script (gzip artifact + manifest with "
+     "Snapshot-consistent logical backup: one plain SQL script (gzip or zstd artifact + manifest "
+     "with "
      "per-table rows and hashes), tables copied in parallel",
      dump_params, dump_outputs, RUNE_WRITES, rune_pg_dump_run, rune_pg_dump_plan},
     {"pg.restore",

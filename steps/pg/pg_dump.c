@@ -1,10 +1,10 @@
 /*
  * pg_dump.c — pg.dump: a snapshot-consistent logical backup of one
  * PostgreSQL database, written as ONE plain SQL script in the shared
- * artifact format (gzip members + manifest), which `gzip -dc | psql`
- * restores by itself, and whose manifest also says where every table's
- * COPY block is so that pg.restore can load tables in parallel or only
- * some of them (docs/postgres.md).
+ * artifact format (gzip members, or zstd frames, + manifest), which
+ * `gzip -dc | psql` (`zstd -dc | psql`) restores by itself, and whose manifest also says where
+ * every table's COPY block is so that pg.restore can load tables in parallel or only some of them
+ * (docs/postgres.md).
  *
  * How:
  *  1. A leader connection opens a REPEATABLE READ READ ONLY transaction,
@@ -23,7 +23,7 @@
  *     (sequence values, large objects) and post-data, each a spool too
  *     (pg_dump_schema.c).
  *  4. The backup is assembled from the spools in file order with
- *     rune_artifact_append (gzip members are copied, not recompressed), so
+ *     rune_artifact_append (frames are copied, not recompressed), so
  *     every section starts a chunk; the manifest records the sections.
  *
  * Any failure — a lost connection, a full disk, pg_dump failing, a
@@ -362,7 +362,8 @@ static int dump_table(struct rune_pg_dump *d, PGconn *conn, struct rune_pg_dump_
         return -1;
     }
     snprintf(t->spool, sizeof t->spool, "%s/t%06zu.gz", d->work, idx);
-    struct rune_artifact_meta meta = {.engine = "postgres", .source = t->name, .level = d->level};
+    struct rune_artifact_meta meta = {
+        .engine = "postgres", .source = t->name, .compression = d->compression, .level = d->level};
     struct spool s = {.d = d, .t = t, .buf = buf};
     if (rune_artifact_open(&s.w, t->spool, &meta, err, errlen) != 0)
         return -1;
@@ -501,6 +502,7 @@ static json_t *assemble(struct rune_pg_dump *d, const char *dest, const char *so
     struct rune_artifact_meta meta = {.engine = "postgres",
                                       .source = source,
                                       .recovery_point = point,
+                                      .compression = d->compression,
                                       .level = d->level,
                                       .threads = 1};
     struct rune_artifact_writer *w;
@@ -548,7 +550,8 @@ static json_t *assemble(struct rune_pg_dump *d, const char *dest, const char *so
 /* ---- the step ---- */
 
 /* Where the backup goes: `to`, or DIR/DATABASE-YYYYMMDD-HHMMSS.sql.gz
- * (names.h: UTC, never an existing name, DIR created). */
+ * (.sql.zst with zstd; names.h: UTC, never an existing name, DIR
+ * created). */
 static int destination(struct rune_call *c, const char *db, char *out, size_t len, char *err,
                        size_t errlen)
 {
@@ -564,8 +567,11 @@ static int destination(struct rune_call *c, const char *db, char *out, size_t le
     int rc = 0;
     if (to)
         snprintf(out, len, "%s", p);
-    else
-        rc = rune_fresh_name(out, len, p, db, "-", ".sql.gz", err, errlen);
+    else {
+        char ext[16];
+        snprintf(ext, sizeof ext, ".sql%s", rune_artifact_suffix(rune_call_str(c, "compression")));
+        rc = rune_fresh_name(out, len, p, db, "-", ext, err, errlen);
+    }
     free(p);
     return rc;
 }
@@ -639,6 +645,9 @@ static void set_outputs(struct rune_call *c, const struct rune_pg_dump *d, const
     json_object_set(o, "database", json_object_get(info, "database"));
     json_object_set(o, "server_version", json_object_get(info, "server_version"));
     json_object_set_new(o, "seconds", json_real((rune_clock_mono_ms() - t0) / 1000.0));
+    json_object_set_new(o, "read_with", json_string(rune_artifact_read_with(m)));
+    rune_call_log(c, "wrote %s; without rune: %s %s | psql", dest, rune_artifact_read_with(m),
+                  dest);
     free(mpath);
 }
 
@@ -741,13 +750,15 @@ int rune_pg_dump_run(struct rune_call *c)
     long long jobs = rune_call_int(c, "jobs"), level = rune_call_int(c, "level");
     if (jobs < 1 || jobs > RUNE_PG_JOBS_MAX)
         return rune_call_fail(c, "jobs is %lld; use 1 to %d", jobs, RUNE_PG_JOBS_MAX);
-    if (level < 1 || level > 9)
-        return rune_call_fail(c, "level is %lld; use 1 (fastest) to 9 (smallest)", level);
+    const char *comp = rune_call_str(c, "compression");
     char err[1024];
+    if (rune_artifact_level_check(comp, level, err, sizeof err) != 0)
+        return rune_call_fail(c, "%s", err);
     PGconn *leader = rune_pg_connect(c, rune_call_str(c, "database"), err, sizeof err);
     if (!leader)
         return rune_call_cancelled(c) ? rune_pg_cancelled(c) : rune_call_fail(c, "%s", err);
-    struct rune_pg_dump d = {.c = c, .level = (int)level, .dbname = PQdb(leader)};
+    struct rune_pg_dump d = {
+        .c = c, .compression = comp, .level = (int)level, .dbname = PQdb(leader)};
     pthread_mutex_init(&d.mu, NULL);
     int st = dump_with(&d, leader, t0);
     PQfinish(leader);
@@ -766,12 +777,13 @@ int rune_pg_dump_plan(struct rune_call *c)
     if (!db)
         db = json_string_value(json_object_get(t, "database"));
     const char *to = rune_call_str(c, "to");
+    const char *comp = rune_call_str(c, "compression");
     rune_call_plan(c,
                    "would dump database %s%s%s in one snapshot (%lld parallel COPY streams, "
-                   "gzip level %lld) into %s%s",
+                   "%s) into %s%s%s",
                    db ? db : "(PGDATABASE)", t ? " of target " : "",
                    t ? json_string_value(json_object_get(t, "name")) : "", rune_call_int(c, "jobs"),
-                   rune_call_int(c, "level"), to ? to : rune_call_str(c, "dir"),
-                   to ? "" : "/DATABASE-YYYYMMDD-HHMMSS.sql.gz");
+                   comp ? comp : "gzip", to ? to : rune_call_str(c, "dir"),
+                   to ? "" : "/DATABASE-YYYYMMDD-HHMMSS.sql", to ? "" : rune_artifact_suffix(comp));
     return RUNE_STEP_OK;
 }

@@ -45,7 +45,8 @@ struct rune_pg_dump {
     const char *dbname;
     char snapshot[128];
     char *work;
-    int level;
+    const char *compression; /* the parts' and the backup's: gzip or zstd (artifact.h) */
+    int level;               /* 0: the compression's default */
     struct rune_pg_dump_table *t;
     size_t nt;
     struct rune_pg_dump_table **order; /* selected tables, largest first */

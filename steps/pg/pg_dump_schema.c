@@ -240,7 +240,8 @@ static int sql_spool(struct rune_pg_dump *d, const char *name, const char *head,
         snprintf(err, errlen, "cannot read %s: %s", in, strerror(errno));
         return -1;
     }
-    struct rune_artifact_meta meta = {.engine = "postgres", .source = name, .level = d->level};
+    struct rune_artifact_meta meta = {
+        .engine = "postgres", .source = name, .compression = d->compression, .level = d->level};
     struct rune_artifact_writer *w;
     if (rune_artifact_open(&w, spool, &meta, err, errlen) != 0) {
         fclose(f);

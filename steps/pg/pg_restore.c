@@ -98,11 +98,20 @@ static int detect(struct rune_pg_restore *r, char *err, size_t errlen)
     }
     r->fmt = RUNE_PG_FMT_PLAIN;
     r->src = RUNE_PG_SRC_FILE;
-    if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+    bool gz = n >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    bool zst = n >= 4 && !memcmp(head, "\x28\xb5\x2f\xfd", 4); /* a zstd frame */
+    if (gz || zst) {
         char *m = rune_artifact_manifest_path(r->from);
         bool has = m && exists(m);
         free(m);
         r->src = has ? RUNE_PG_SRC_ARTIFACT : RUNE_PG_SRC_GZIP;
+        if (zst && !has) {
+            snprintf(err, errlen,
+                     "%s is zstd without a manifest beside it: restore it with zstd -dc %s | psql, "
+                     "or give the backup with its manifest",
+                     r->from, r->from);
+            return -1;
+        }
     }
     return 0;
 }

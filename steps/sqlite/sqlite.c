@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "artifact.h"
 #include "counts.h"
 #include "shareddir.h"
 #include "trust.h"
@@ -321,9 +322,10 @@ static const struct rune_param backup_params[] = {
     PATH_PARAM,
     BUSY_PARAM,
     {"dir", RUNE_T_PATH, false, ".",
-     "directory for NAME-YYYYMMDD-HHMMSS.db.gz (when `to` is not given)"},
+     "directory for NAME-YYYYMMDD-HHMMSS.db.gz (.db.zst with zstd; when `to` is not given)"},
     {"to", RUNE_T_PATH, false, NULL, "the backup file to write (never overwritten)"},
-    {"level", RUNE_T_INT, false, "6", "gzip level, 1 (fast) to 9 (small)"},
+    RUNE_ARTIFACT_COMPRESSION_PARAM,
+    RUNE_ARTIFACT_LEVEL_PARAM,
     {"threads", RUNE_T_INT, false, "0", "compression threads; 0 = one per CPU (at most 8)"},
     {0},
 };
@@ -335,12 +337,14 @@ static const struct rune_output backup_outputs[] = {
     {"sha256", RUNE_T_STRING, "whole-file SHA-256"},
     {"tables", RUNE_T_MAP, "table → rows, in the backed-up snapshot"},
     {"recovery_point", RUNE_T_STRING, "when the snapshot was taken (UTC)"},
+    {"read_with", RUNE_T_STRING,
+     "the command that reads it without rune: \"gzip -dc\" or \"zstd -dc\""},
     {0},
 };
 static const struct rune_param restore_params[] = {
     PATH_PARAM,
     BUSY_PARAM,
-    {"from", RUNE_T_PATH, true, NULL, "the backup (.gz with its manifest)"},
+    {"from", RUNE_T_PATH, true, NULL, "the backup (.gz or .zst with its manifest)"},
     {0},
 };
 static const struct rune_output restore_outputs[] = {
@@ -369,8 +373,8 @@ static const struct rune_output compact_outputs[] = {
 
 const struct rune_step_type rune_sqlite_steps[] = {
     {"sqlite.backup",
-     "Online backup (consistent while writers run) into a gzip artifact + manifest", backup_params,
-     backup_outputs, RUNE_WRITES, rune_sqlite_backup_run, rune_sqlite_backup_plan},
+     "Online backup (consistent while writers run) into a gzip (or zstd) artifact + manifest",
+     backup_params, backup_outputs, RUNE_WRITES, rune_sqlite_backup_run, rune_sqlite_backup_plan},
     {"sqlite.restore",
      "Verify a backup, restore into a copy, check it, swap it in; keep a safety copy",
      restore_params, restore_outputs, RUNE_WRITES, rune_sqlite_restore_run,

@@ -317,6 +317,7 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     struct rune_artifact_meta meta = {.engine = "sqlite",
                                       .source = db,
                                       .recovery_point = point,
+                                      .compression = rune_call_str(c, "compression"),
                                       .level = (int)rune_call_int(c, "level"),
                                       .threads = (int)rune_call_int(c, "threads")};
     struct rune_artifact_writer *w = NULL;
@@ -383,6 +384,9 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     json_object_set(o, "raw_bytes", json_object_get(manifest, "raw_bytes"));
     json_object_set(o, "tables", json_object_get(dj.desc, "tables"));
     report_recovery_point(c, o, point);
+    json_object_set_new(o, "read_with", json_string(rune_artifact_read_with(manifest)));
+    rune_call_log(c, "backed up %s to %s; without rune: %s %s", db, dest,
+                  rune_artifact_read_with(manifest), dest);
     free(mpath);
     json_decref(manifest);
 out:
@@ -411,7 +415,9 @@ int rune_sqlite_backup_run(struct rune_call *c)
         char dir[PATH_MAX], name[256], why[512];
         rune_sqlite_resolve(c, rune_call_str(c, "dir"), dir, sizeof dir);
         stem(db, name, sizeof name);
-        if (rune_fresh_name(dest, sizeof dest, dir, name, "-", ".db.gz", why, sizeof why) != 0)
+        char ext[16];
+        snprintf(ext, sizeof ext, ".db%s", rune_artifact_suffix(rune_call_str(c, "compression")));
+        if (rune_fresh_name(dest, sizeof dest, dir, name, "-", ext, why, sizeof why) != 0)
             return rune_call_fail(c, "%s", why);
     }
     return write_backup(c, db, dest, rune_call_outputs(c));
@@ -419,8 +425,9 @@ int rune_sqlite_backup_run(struct rune_call *c)
 
 int rune_sqlite_backup_plan(struct rune_call *c)
 {
-    rune_call_plan(c, "would back up %s (online backup API, gzip, manifest) into %s",
-                   rune_call_str(c, "path"),
+    const char *comp = rune_call_str(c, "compression");
+    rune_call_plan(c, "would back up %s (online backup API, %s, manifest) into %s",
+                   rune_call_str(c, "path"), comp ? comp : "gzip",
                    rune_call_str(c, "to") ? rune_call_str(c, "to") : rune_call_str(c, "dir"));
     return RUNE_STEP_OK;
 }

@@ -1,8 +1,9 @@
 /*
- * file_gzip.c — file.compress and file.decompress: a file into the backup
- * artifact format (chunked gzip and a manifest, artifact.h) and back,
- * verified against the manifest while it streams; a plain .gz without one
- * is checked by its gzip CRCs only.
+ * file_compress.c — file.compress and file.decompress: a file into the
+ * backup artifact format (chunks of gzip or zstd and a manifest,
+ * artifact.h) and back, verified against the manifest while it streams; a
+ * plain .gz or .zst without one (another tool's) is checked by its own
+ * CRCs or checksums only.
  */
 #include "file.h"
 
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include "artifact.h"
 #include "pathparam.h"
@@ -24,22 +26,24 @@
 
 int rune_file_compress_run(struct rune_call *c)
 {
+    const char *comp = rune_call_str(c, "compression");
     long long level = rune_call_int(c, "level");
     long long chunk = rune_call_int(c, "chunk_size");
-    if (level < 1 || level > 9)
-        return rune_call_fail(c, "level %lld is out of range: use 1 (fastest) to 9 (smallest)",
-                              level);
+    char err[512];
+    if (rune_artifact_level_check(comp, level, err, sizeof err) != 0)
+        return rune_call_fail(c, "%s", err);
     if (chunk < (long long)RUNE_ARTIFACT_CHUNK_MIN || chunk > (long long)RUNE_ARTIFACT_CHUNK_MAX)
         return rune_call_fail(c, "chunk_size %lld is out of range (%zu to %zu bytes)", chunk,
                               RUNE_ARTIFACT_CHUNK_MIN, RUNE_ARTIFACT_CHUNK_MAX);
     char *src = rune_path_param(c, rune_call_str(c, "path"));
     const char *to = rune_call_str(c, "to");
-    char *dst = to ? rune_path_param(c, to) : src ? rune_file_with_suffix(src, ".gz") : NULL;
+    char *dst = to    ? rune_path_param(c, to)
+                : src ? rune_file_with_suffix(src, rune_artifact_suffix(comp))
+                      : NULL;
     unsigned char *buf = malloc(RUNE_FILE_IO_BUF);
     struct rune_artifact_writer *w = NULL;
     json_t *manifest = NULL;
     int rc = RUNE_STEP_FAILED, fd = -1;
-    char err[512];
     struct stat st;
     if (!src || !dst || !buf) {
         rc = rune_call_fail(c,
@@ -52,6 +56,7 @@ int rune_file_compress_run(struct rune_call *c)
         goto out;
     struct rune_artifact_meta meta = {.engine = "file",
                                       .source = src,
+                                      .compression = comp,
                                       .level = (int)level,
                                       .chunk_size = (size_t)chunk,
                                       .threads = (int)rune_call_int(c, "threads")};
@@ -109,8 +114,12 @@ int rune_file_compress_run(struct rune_call *c)
     rune_file_set_int(o, "raw_bytes", raw);
     rune_file_set_int(o, "chunks", (long long)json_array_size(json_object_get(manifest, "chunks")));
     json_object_set_new(o, "ratio", json_real(bytes > 0 ? (double)raw / (double)bytes : 0));
-    rune_call_log(c, "compressed %s (%lld bytes) to %s (%lld bytes, %.2fx)", src, raw, dst, bytes,
-                  bytes > 0 ? (double)raw / (double)bytes : 0);
+    const char *read_with = rune_artifact_read_with(manifest);
+    json_object_set(o, "compression", json_object_get(manifest, "compression"));
+    rune_file_set_str(o, "read_with", read_with);
+    rune_call_log(c, "compressed %s (%lld bytes) to %s (%lld bytes, %.2fx; without rune: %s %s)",
+                  src, raw, dst, bytes, bytes > 0 ? (double)raw / (double)bytes : 0, read_with,
+                  dst);
     free(mpath);
     rc = RUNE_STEP_OK;
 out:
@@ -127,26 +136,38 @@ out:
 int rune_file_compress_plan(struct rune_call *c)
 {
     const char *path = rune_call_str(c, "path"), *to = rune_call_str(c, "to");
-    rune_call_plan(c, "would compress %s to %s%s (gzip level %lld, with a manifest)%s", path,
-                   to ? to : path, to ? "" : ".gz", rune_call_int(c, "level"),
+    const char *comp = rune_call_str(c, "compression");
+    const char *ext = rune_artifact_suffix(comp);
+    long long level = rune_call_int(c, "level");
+    char lv[32] = "default level";
+    if (level)
+        snprintf(lv, sizeof lv, "level %lld", level);
+    rune_call_plan(c, "would compress %s to %s%s (%s %s, with a manifest)%s", path, to ? to : path,
+                   to ? "" : ext, comp ? comp : "gzip", lv,
                    rune_call_bool(c, "keep") ? "" : " and then remove the original");
     return RUNE_STEP_OK;
 }
 
 /* ---- file.decompress ---- */
 
-/* A .gz without a manifest: every gzip member in turn, with zlib's CRC-32
- * and length checks (all a plain gzip file carries). */
-struct plain_gz {
+/* A .gz or .zst without a manifest (another tool's file): every gzip member
+ * or zstd frame in turn, with the checks the stream itself carries: gzip's
+ * CRC-32 and length (zlib), zstd's content checksum (libzstd; the zstd
+ * command writes one into every frame unless told not to). */
+struct plain {
     int fd;
+    bool zstd;
     z_stream z;
+    ZSTD_DCtx *zd;
+    size_t zhint; /* ZSTD_decompressStream's last answer: 0 between frames */
     unsigned char in[1 << 16];
+    size_t in_pos, in_len; /* zstd's view of `in` */
     bool eof, member_done;
     int members;
 };
 
-static ssize_t plain_read(struct plain_gz *g, unsigned char *out, size_t len, char *err,
-                          size_t errlen)
+static ssize_t plain_gz_read(struct plain *g, unsigned char *out, size_t len, char *err,
+                             size_t errlen)
 {
     g->z.next_out = out;
     g->z.avail_out = (uInt)len;
@@ -186,15 +207,101 @@ static ssize_t plain_read(struct plain_gz *g, unsigned char *out, size_t len, ch
     return (ssize_t)(len - g->z.avail_out);
 }
 
+static ssize_t plain_zstd_read(struct plain *g, unsigned char *out, size_t len, char *err,
+                               size_t errlen)
+{
+    ZSTD_outBuffer ob = {out, len, 0};
+    while (ob.pos < ob.size) {
+        if (g->in_pos == g->in_len && !g->eof) {
+            ssize_t n = rune_read_full(g->fd, g->in, sizeof g->in);
+            if (n < 0) {
+                snprintf(err, errlen, "read error: %s", strerror(errno));
+                return -1;
+            }
+            g->eof = n == 0;
+            g->in_pos = 0;
+            g->in_len = (size_t)n;
+        }
+        if (g->in_pos == g->in_len && g->eof) {
+            if (g->zhint != 0) {
+                snprintf(err, errlen, "the file ends inside zstd frame %d (truncated)",
+                         g->members + 1);
+                return -1;
+            }
+            break;
+        }
+        ZSTD_inBuffer ib = {g->in, g->in_len, g->in_pos};
+        size_t r = ZSTD_decompressStream(g->zd, &ob, &ib);
+        g->in_pos = ib.pos;
+        if (ZSTD_isError(r)) {
+            snprintf(err, errlen, "zstd frame %d is damaged (%s)", g->members + 1,
+                     ZSTD_getErrorName(r));
+            return -1;
+        }
+        if (r == 0 && g->zhint != 0)
+            g->members++;
+        g->zhint = r;
+    }
+    return (ssize_t)ob.pos;
+}
+
+static ssize_t plain_read(struct plain *g, unsigned char *out, size_t len, char *err, size_t errlen)
+{
+    return g->zstd ? plain_zstd_read(g, out, len, err, errlen)
+                   : plain_gz_read(g, out, len, err, errlen);
+}
+
+/* A reader of the plain file open on fd (taken over): zstd when it starts
+ * with zstd's magic number, else gzip. NULL when out of memory. */
+static struct plain *plain_open(int fd)
+{
+    struct plain *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    unsigned char head[4] = {0};
+    g->zstd = pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+              ((unsigned)head[0] | (unsigned)head[1] << 8 | (unsigned)head[2] << 16 |
+               (unsigned)head[3] << 24) == ZSTD_MAGICNUMBER;
+    g->fd = fd;
+    g->zhint = 1; /* a frame is due: an empty file is cut short */
+    bool ok =
+        g->zstd ? (g->zd = ZSTD_createDCtx()) != NULL : inflateInit2(&g->z, 16 + MAX_WBITS) == Z_OK;
+    if (!ok) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static void plain_close(struct plain *g)
+{
+    if (!g)
+        return;
+    if (g->fd >= 0)
+        close(g->fd);
+    if (g->zstd)
+        ZSTD_freeDCtx(g->zd);
+    else
+        inflateEnd(&g->z);
+    free(g);
+}
+
+/* p without the suffix of a backup's data file (.gz, .zst), or NULL. */
+static char *without_data_suffix(const char *p)
+{
+    char *s = rune_file_without_suffix(p, rune_artifact_suffix("gzip"));
+    return s ? s : rune_file_without_suffix(p, rune_artifact_suffix("zstd"));
+}
+
 int rune_file_decompress_run(struct rune_call *c)
 {
     char *src = rune_path_param(c, rune_call_str(c, "path"));
     const char *to = rune_call_str(c, "to");
-    char *dst = to ? rune_path_param(c, to) : src ? rune_file_without_suffix(src, ".gz") : NULL;
+    char *dst = to ? rune_path_param(c, to) : src ? without_data_suffix(src) : NULL;
     bool overwrite = rune_call_bool(c, "overwrite");
     unsigned char *buf = malloc(RUNE_FILE_IO_BUF);
     struct rune_artifact_reader *r = NULL;
-    struct plain_gz *g = NULL;
+    struct plain *g = NULL;
     struct rune_safe_file out = {.fd = -1};
     int rc = RUNE_STEP_FAILED;
     char err[512];
@@ -208,7 +315,8 @@ int rune_file_decompress_run(struct rune_call *c)
         goto out;
     }
     if (!dst) {
-        rc = rune_call_fail(c, "%s does not end in .gz: say where to write it with `to`", src);
+        rc = rune_call_fail(c, "%s ends in neither .gz nor .zst: say where to write it with `to`",
+                            src);
         goto out;
     }
     /* the mode comes from the file opened, never from a stat before it */
@@ -225,19 +333,16 @@ int rune_file_decompress_run(struct rune_call *c)
             goto out;
         }
     } else {
-        rune_call_log(c, "no manifest beside %s: checking only the gzip CRCs", src);
-        g = calloc(1, sizeof *g);
-        if (!g || inflateInit2(&g->z, 16 + MAX_WBITS) != Z_OK) {
-            free(g);
-            g = NULL;
+        if (!(g = plain_open(in))) {
             rc = rune_call_fail(c,
-                                "no memory for a gzip decompressor for %s: free memory on this "
+                                "no memory for a decompressor for %s: free memory on this "
                                 "host and run the step again",
                                 src);
             goto out;
         }
-        g->fd = in;
         in = -1;
+        rune_call_log(c, "no manifest beside %s: checking only the %s", src,
+                      g->zstd ? "zstd checksums" : "gzip CRCs");
     }
     if (!rune_file_start(c, &out, dst, overwrite, st.st_mode & 0777))
         goto out;
@@ -267,19 +372,14 @@ int rune_file_decompress_run(struct rune_call *c)
     json_t *o = rune_call_outputs(c);
     rune_file_set_str(o, "path", dst);
     rune_file_set_int(o, "bytes", bytes);
-    rune_file_set_str(o, "verified", r ? "manifest" : "gzip-crc");
+    rune_file_set_str(o, "verified", r ? "manifest" : g->zstd ? "zstd-checksum" : "gzip-crc");
     rc = RUNE_STEP_OK;
 out:
     if (in >= 0)
         close(in);
     rune_safe_file_abort(&out);
     rune_artifact_reader_close(r);
-    if (g) {
-        if (g->fd >= 0)
-            close(g->fd);
-        inflateEnd(&g->z);
-        free(g);
-    }
+    plain_close(g);
     free(buf);
     free(src);
     free(dst);
@@ -290,6 +390,6 @@ int rune_file_decompress_plan(struct rune_call *c)
 {
     const char *path = rune_call_str(c, "path"), *to = rune_call_str(c, "to");
     rune_call_plan(c, "would verify %s against its manifest and decompress it to %s", path,
-                   to ? to : "the same name without .gz");
+                   to ? to : "the same name without .gz or .zst");
     return RUNE_STEP_OK;
 }
