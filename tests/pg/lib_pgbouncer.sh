@@ -6,11 +6,16 @@
 # trap, signals, and a detached watchdog after a SIGKILL). As root it runs
 # as the cluster's unprivileged user (pgBouncer refuses to run as root).
 #
-# pgb_start [SETTING=VALUE...] — starts pgBouncer for the CURRENT cluster:
+# pgb_start [--db NAME]... [SETTING=VALUE...] — starts pgBouncer for the
+# CURRENT cluster:
 #   - listens on 127.0.0.1 only, on a free port (retried elsewhere if
 #     another test binds it first); no unix socket;
-#   - every database name is passed through to the cluster (the `*`
-#     fallback entry), over the cluster's unix socket (trust there);
+#   - each --db NAME is an entry of its own in [databases], as production
+#     configurations list them (pgBouncer forgets an entry the `*` fallback
+#     made once its connections close — a PAUSE does close them — and a
+#     new client then gets a fresh, unpaused one); every other name is
+#     passed through by the `*` fallback; all over the cluster's unix
+#     socket (trust there);
 #   - clients log in with scram-sha-256 against an auth_file holding two
 #     users with random passwords: postgres ($PGB_PASSWORD) for databases,
 #     pgb_admin ($PGB_ADMIN_PASSWORD), the admin user, for the console
@@ -44,8 +49,12 @@ PGB_BIN=${RUNE_PGBOUNCER:-/usr/sbin/pgbouncer}
 PGB_ADMIN_USER=pgb_admin
 
 _pgb_ini() {
+    local db
+    echo "[databases]"
+    for db in "${_PGB_DBS[@]}"; do
+        echo "$db = host=$PG_SOCKDIR port=$PG_PORT dbname=$db"
+    done
     cat <<EOF
-[databases]
 * = host=$PG_SOCKDIR port=$PG_PORT
 
 [pgbouncer]
@@ -67,6 +76,8 @@ EOF
 
 pgb_start() {
     [ -n "${PGB_PORT:-}" ] && _svc_abort "pgb_start: the test's pgBouncer already runs"
+    _PGB_DBS=()
+    while [ "${1:-}" = --db ]; do _PGB_DBS+=("$2"); shift 2; done
     : "${PG_SOCKDIR:?pgb_start needs a current cluster (pg_start first)}"
     svc_need "$PGB_BIN" pgbouncer
     svc_ensure_user
