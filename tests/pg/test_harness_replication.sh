@@ -142,6 +142,20 @@ teardown_child() {
     expect_eq "$n" 4 "$1: processes started"
 }
 
+test_case "a missing pgBouncer or nginx fails the test, naming the package"
+for what in "RUNE_PGBOUNCER pgb_start pgbouncer" "RUNE_NGINX http_start nginx-light"; do
+    set -- $what
+    printf '. %q\n' "$CLILIB" "$RUNE_SOURCE_DIR/tests/pg/lib.sh" \
+        "$RUNE_SOURCE_DIR/tests/pg/lib_pgbouncer.sh" "$RUNE_SOURCE_DIR/tests/lib/http.sh" >"$T/missing.sh"
+    printf 'pg_start\n%s\ntest_case x; end_case; finish\n' "$2" >>"$T/missing.sh"
+    env "$1=/nonexistent/$3" bash "$T/missing.sh" </dev/null >"$T/missing.out" 2>"$T/missing.err"
+    rc=$?
+    [ "$rc" != 0 ] || fail "$3 missing: exit 0"
+    grep -q "install the Debian package $3" "$T/missing.err" || fail "$3 missing: $(cat "$T/missing.err")"
+    grep -q "^ok" "$T/missing.out" && fail "$3 missing: a case passed"
+done
+end_case
+
 test_case "primary, standby, pgBouncer and nginx stop however the test ends"
 teardown_child passed 'end_case; finish'
 expect_eq "$RC" 0 "passing child's exit"
