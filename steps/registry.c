@@ -8,17 +8,21 @@ extern const struct rune_step_type rune_backup_steps[];
 extern const struct rune_step_type rune_disk_steps[];
 extern const struct rune_step_type rune_file_steps[];
 extern const struct rune_step_type rune_flow_steps[];
+extern const struct rune_step_type rune_http_steps[];
 extern const struct rune_step_type rune_pg_steps[];
 extern const struct rune_step_type rune_pg_backup_steps[];
 extern const struct rune_step_type rune_pg_check_steps[];
+extern const struct rune_step_type rune_pgbouncer_steps[];
 extern const struct rune_step_type rune_service_steps[];
 extern const struct rune_step_type rune_shell_steps[];
 extern const struct rune_step_type rune_sqlite_steps[];
 
+extern const struct rune_target_kind rune_pgbouncer_target;
 extern const struct rune_target_kind rune_postgres_target;
 extern const struct rune_target_kind rune_service_target;
 
 const struct rune_target_kind *const rune_native_target_kinds[] = {
+    &rune_pgbouncer_target,
     &rune_postgres_target,
     &rune_service_target,
     NULL,
@@ -29,9 +33,11 @@ const struct rune_step_type *const rune_native_families[] = {
     rune_disk_steps,
     rune_file_steps,
     rune_flow_steps,
+    rune_http_steps,
     rune_pg_steps,
     rune_pg_backup_steps,
     rune_pg_check_steps,
+    rune_pgbouncer_steps,
     rune_service_steps,
     rune_shell_steps,
     rune_sqlite_steps,

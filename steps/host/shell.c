@@ -9,10 +9,12 @@
  * error message an operator can act on. It never builds a shell string out
  * of argv: argv runs as given, and a script is passed whole to `shell -c`.
  */
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shquote.h"
 #include "step.h"
@@ -26,7 +28,10 @@ struct command {
     char **argv; /* NULL-terminated */
     char **env;  /* "K=V", NULL-terminated; NULL when no env was given */
     char *cwd;   /* absolute, or NULL to inherit */
+    size_t wrap; /* argv's leading words that switch user (env, setpriv): not the command */
 };
+
+extern char **environ;
 
 static void free_strv(char **v)
 {
@@ -203,6 +208,151 @@ static int build_cwd(struct rune_call *c, struct command *cmd)
                                      cwd);
 }
 
+/* ---- user: ---- */
+
+/* What stays of rune's own environment for a program run as `user:`:
+ * the terminal and the locale. Everything else (PG*, tokens, rune's own
+ * variables, LD_* …) is dropped; the user's HOME, USER, LOGNAME and SHELL
+ * and a standard PATH are set, then the step's env on top. */
+static bool kept(const char *entry)
+{
+    static const char *const keep[] = {"TERM=", "LANG=", "LANGUAGE=", "TZ=", "LC_", NULL};
+    for (const char *const *k = keep; *k; k++)
+        if (!strncmp(entry, *k, strlen(*k)))
+            return true;
+    return false;
+}
+
+static bool named(char *const *env, const char *entry)
+{
+    size_t k = strcspn(entry, "=");
+    for (char *const *e = env; e && *e; e++)
+        if (!strncmp(*e, entry, k) && (*e)[k] == '=')
+            return true;
+    return false;
+}
+
+static char **strv_push(char **v, size_t *n, char *s)
+{
+    char **w = s ? realloc(v, (*n + 2) * sizeof *v) : NULL;
+    if (!w) {
+        free(s);
+        return NULL;
+    }
+    w[(*n)++] = s;
+    w[*n] = NULL;
+    return w;
+}
+
+static char *kv(const char *k, const char *v)
+{
+    char *s = NULL;
+    return asprintf(&s, "%s=%s", k, v) < 0 ? NULL : s;
+}
+
+/* Where Debian (and merged-/usr systems) keep a tool: a literal, found
+ * without writing anything (several steps may ask at once). */
+static const char *program(const char *usr_bin, const char *bin)
+{
+    if (access(usr_bin, X_OK) == 0)
+        return usr_bin;
+    return access(bin, X_OK) == 0 ? bin : NULL;
+}
+
+/* The environment for `user:` — the user's own variables and a standard
+ * PATH first, the step's env over them — into cmd->env; and argv behind
+ * `env -u NAME …` (names only: values never reach a command line, where
+ * other users could read them) that drops every other inherited variable,
+ * then `setpriv` to the user's ids and groups when that is another user. */
+static int switch_user(struct rune_call *c, struct command *cmd, const struct passwd *pw,
+                       bool other)
+{
+    char **env = NULL, **argv = NULL, uid[32], gid[32];
+    size_t ne = 0, na = 0;
+    const char *path = pw->pw_uid == 0
+                           ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                           : "/usr/local/bin:/usr/bin:/bin";
+    const char *sh = pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
+    const char *envp = program("/usr/bin/env", "/bin/env");
+    const char *setpriv = program("/usr/bin/setpriv", "/bin/setpriv");
+    if (!envp || (other && !setpriv))
+        return rune_call_fail(c, "user: %s needs %s, not found in /usr/bin or /bin (install %s)",
+                              pw->pw_name, envp ? "setpriv" : "env",
+                              envp ? "util-linux" : "coreutils");
+    const char *const own[][2] = {
+        {"HOME", pw->pw_dir}, {"USER", pw->pw_name}, {"LOGNAME", pw->pw_name},
+        {"SHELL", sh},        {"PATH", path},
+    };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        char *e = kv(own[i][0], own[i][1]);
+        if (e && named(cmd->env, e)) {
+            free(e);
+            continue;
+        }
+        if (!(env = strv_push(env, &ne, e)))
+            goto nomem;
+    }
+    for (char **e = cmd->env; e && *e; e++)
+        if (!(env = strv_push(env, &ne, strdup(*e))))
+            goto nomem;
+    if (!(argv = strv_push(argv, &na, strdup(envp))))
+        goto nomem;
+    for (char **e = environ; e && *e; e++) {
+        if (kept(*e) || named(env, *e))
+            continue;
+        char *name = strndup(*e, strcspn(*e, "="));
+        if (!(argv = strv_push(argv, &na, strdup("-u"))) || !(argv = strv_push(argv, &na, name)))
+            goto nomem;
+    }
+    if (!(argv = strv_push(argv, &na, strdup("--"))))
+        goto nomem;
+    if (other) {
+        snprintf(uid, sizeof uid, "--reuid=%u", (unsigned)pw->pw_uid);
+        snprintf(gid, sizeof gid, "--regid=%u", (unsigned)pw->pw_gid);
+        const char *const sp[] = {setpriv, uid, gid, "--init-groups", "--"};
+        for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++)
+            if (!(argv = strv_push(argv, &na, strdup(sp[i]))))
+                goto nomem;
+    }
+    cmd->wrap = na;
+    for (char **a = cmd->argv; *a; a++)
+        if (!(argv = strv_push(argv, &na, strdup(*a))))
+            goto nomem;
+    free_strv(cmd->argv);
+    free_strv(cmd->env);
+    cmd->argv = argv;
+    cmd->env = env;
+    return RUNE_STEP_OK;
+nomem:
+    free_strv(argv);
+    free_strv(env);
+    return rune_call_fail(c, "no memory to run the command as %s: free memory on this host",
+                          pw->pw_name);
+}
+
+static int build_user(struct rune_call *c, struct command *cmd)
+{
+    const char *user = rune_call_str(c, "user");
+    if (!user || !*user)
+        return RUNE_STEP_OK;
+    struct passwd pw, *found = NULL;
+    char buf[16384];
+    if (getpwnam_r(user, &pw, buf, sizeof buf, &found) != 0 || !found)
+        return rune_call_fail(c, "user: %s is not a user on this host (getent passwd %s)", user,
+                              user);
+    uid_t me = geteuid();
+    if (me != 0 && pw.pw_uid != me) {
+        struct passwd mine, *self = NULL;
+        char mbuf[16384];
+        getpwuid_r(me, &mine, mbuf, sizeof mbuf, &self);
+        return rune_call_fail(c,
+                              "user: %s — rune runs as %s (uid %u), not root, so it cannot run a "
+                              "program as another user; run rune as root, or drop user:",
+                              user, self ? self->pw_name : "?", (unsigned)me);
+    }
+    return switch_user(c, cmd, &pw, pw.pw_uid != me);
+}
+
 static int command_build(struct rune_call *c, struct command *cmd)
 {
     memset(cmd, 0, sizeof *cmd);
@@ -211,6 +361,8 @@ static int command_build(struct rune_call *c, struct command *cmd)
         st = build_env(c, cmd);
     if (st == RUNE_STEP_OK)
         st = build_cwd(c, cmd);
+    if (st == RUNE_STEP_OK)
+        st = build_user(c, cmd);
     if (st != RUNE_STEP_OK)
         command_free(cmd);
     return st;
@@ -404,10 +556,16 @@ static int shell_plan(struct rune_call *c)
         return rune_call_fail(c, "no memory to describe the command for the plan: free memory on "
                                  "this host and plan again");
     }
-    for (char **a = cmd.argv; a && *a; a++) {
-        if (a != cmd.argv)
+    for (char **a = cmd.argv + cmd.wrap; a && *a; a++) {
+        if (a != cmd.argv + cmd.wrap)
             fputc(' ', f);
         rune_shell_quote(f, *a);
+    }
+    const char *user = rune_call_str(c, "user");
+    if (user && *user) {
+        fputs(" (as user ", f);
+        rune_shell_quote(f, user);
+        fputs(", with a clean environment)", f);
     }
     if (cmd.cwd) {
         fputs(" (in ", f);
@@ -430,6 +588,10 @@ static const struct rune_param run_params[] = {
     {"shell", RUNE_T_STRING, false, "/bin/sh", "shell that runs script"},
     {"env", RUNE_T_MAP, false, NULL, "extra environment variables (name: value)"},
     {"cwd", RUNE_T_PATH, false, NULL, "working directory (relative to where rune was started)"},
+    {"user", RUNE_T_STRING, false, NULL,
+     "run as this user (its uid, gid and groups; rune must be root unless it is rune's own user), "
+     "with a clean environment: its HOME, USER, LOGNAME, SHELL, a standard PATH, rune's TERM, "
+     "LANG, LC_* and TZ, then env"},
     {"stdin", RUNE_T_STRING, false, NULL, "text written to the program's standard input"},
     {"expect_exit", RUNE_T_LIST, false, "[0]", "exit codes that count as success"},
     {"capture_bytes", RUNE_T_INT, false, "1048576",

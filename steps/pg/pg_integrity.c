@@ -589,11 +589,11 @@ static void name_problems(struct scan *s, char *buf, size_t len)
  * the tables themselves, not indexes that may be the damaged part. */
 static bool read_heaps(struct scan *s, char *err, size_t errlen)
 {
-    return rune_pg_run(s->c, s->conn,
-                       "SELECT set_config('enable_indexscan', 'off', false), "
-                       "set_config('enable_indexonlyscan', 'off', false), "
-                       "set_config('enable_bitmapscan', 'off', false)",
-                       err, errlen) == 0;
+    /* SET statements, which pgconn keeps per transaction through a pooler */
+    static const char *const off[] = {"SET enable_indexscan = off",
+                                      "SET enable_indexonlyscan = off",
+                                      "SET enable_bitmapscan = off", NULL};
+    return rune_pg_run_all(s->c, s->conn, off, err, errlen) == 0;
 }
 
 /* The checks in order, each when enabled; a phase that cannot even list

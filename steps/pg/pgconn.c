@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgsession.h"
+
 static long long mono_ms(void)
 {
     struct timespec ts;
@@ -148,6 +150,9 @@ static void keywords(struct rune_call *c, const char *dbname, long long timeout_
         {"password", password},
         {"dbname", field(t, "database")},
         {"dbname", dbname},
+        /* a connection parameter, not a SET: poolers give it to every
+         * server connection they hand this client */
+        {"client_encoding", "UTF8"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         if (pairs[i][1]) {
@@ -166,12 +171,62 @@ PGPing rune_pg_ping(struct rune_call *c, const char *dbname, long long timeout_m
     return PQpingParams(k.keys, k.vals, k.expand);
 }
 
-PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen)
+/* The server's own backend pid differs from the one the connection was
+ * given at login when something in between (pgBouncer, another pooler)
+ * answered the login: the pooler makes up its own cancel key. */
+static int pooler_between(PGconn *conn, bool *pooled, char *err, size_t errlen)
 {
-    struct keywords k;
-    keywords(c, dbname, -1, &k);
-    long long ms = k.timeout_ms;
-    PGconn *conn = PQconnectStartParams(k.keys, k.vals, k.expand);
+    PGresult *r = PQexec(conn, "SELECT pg_backend_pid()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        snprintf(err, errlen, "cannot set up the session (SELECT pg_backend_pid()): %s",
+                 PQerrorMessage(conn));
+        tidy(err);
+        PQclear(r);
+        return -1;
+    }
+    *pooled = atoi(PQgetvalue(r, 0, 0)) != PQbackendPID(conn);
+    PQclear(r);
+    return 0;
+}
+
+/* Deterministic text output (dumps and content hashes depend on it): the
+ * session's settings, or, through a pooler, rune's side of the session
+ * (pgsession.h) so that they hold in every transaction and never stay
+ * behind on the pool's server connections. */
+static int session_setup(PGconn *conn, char *err, size_t errlen)
+{
+    bool pooled = false;
+    if (pooler_between(conn, &pooled, err, errlen) != 0)
+        return -1;
+    if (pooled) {
+        if (rune_pg_session_pool(conn) == 0)
+            return 0;
+        snprintf(err, errlen,
+                 "no memory for the session of a pooled connection: free memory on "
+                 "this host and run the step again");
+        return -1;
+    }
+    PGresult *r = PQexec(conn, rune_pg_session_settings);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "cannot set up the session: %s", PQerrorMessage(conn));
+        tidy(err);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+bool rune_pg_pooled(const PGconn *conn)
+{
+    return rune_pg_session_pooled(conn);
+}
+
+PGconn *rune_pg_open(struct rune_call *c, const char *const *keys, const char *const *vals,
+                     bool expand, long long timeout_ms, char *err, size_t errlen)
+{
+    long long ms = timeout_ms;
+    PGconn *conn = PQconnectStartParams(keys, vals, expand);
     if (!conn) {
         snprintf(err, errlen,
                  "no memory to start a connection to PostgreSQL; free memory on "
@@ -199,26 +254,27 @@ PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size
     }
     if (PQstatus(conn) != CONNECTION_OK) {
         connect_error(c, conn, err, errlen);
-        if (strstr(err, "password authentication failed") || strstr(err, "no password supplied"))
+        /* pgBouncer says "SASL authentication failed" for a wrong scram password */
+        if (strstr(err, "password authentication failed") || strstr(err, "no password supplied") ||
+            strstr(err, "SASL authentication failed"))
             snprintf(err + strlen(err), errlen - strlen(err),
                      "; give the target a password from a secret (password: "
                      "\"${secrets.NAME}\"), PGPASSWORD or ~/.pgpass");
         PQfinish(conn);
         return NULL;
     }
-    /* deterministic text output: dumps and content hashes depend on it */
-    PGresult *r = PQexec(conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
-                               "SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; "
-                               "SET client_encoding = 'UTF8'; SET bytea_output = 'hex'; "
-                               "SET client_min_messages = warning");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        snprintf(err, errlen, "cannot set up the session: %s", PQerrorMessage(conn));
-        tidy(err);
-        PQclear(r);
+    return conn;
+}
+
+PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen)
+{
+    struct keywords k;
+    keywords(c, dbname, -1, &k);
+    PGconn *conn = rune_pg_open(c, k.keys, k.vals, k.expand, k.timeout_ms, err, errlen);
+    if (conn && session_setup(conn, err, errlen) != 0) {
         PQfinish(conn);
         return NULL;
     }
-    PQclear(r);
     return conn;
 }
 
@@ -260,6 +316,14 @@ void rune_pg_cancel(PGconn *conn)
 
 PGresult *rune_pg_exec(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
                        const char *const *params, char *err, size_t errlen)
+{
+    if (rune_pg_session_pooled(conn))
+        return rune_pg_session_exec(c, conn, sql, nparams, params, err, errlen);
+    return rune_pg_exec_raw(c, conn, sql, nparams, params, err, errlen);
+}
+
+PGresult *rune_pg_exec_raw(struct rune_call *c, PGconn *conn, const char *sql, int nparams,
+                           const char *const *params, char *err, size_t errlen)
 {
     /* without parameters, the simple protocol: a script of several
      * statements runs as one (the server stops at the first error) */

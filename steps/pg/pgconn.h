@@ -28,6 +28,22 @@ extern const struct rune_target_kind rune_postgres_target;
  * call (a PGconn itself must stay in one thread at a time). */
 PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size_t errlen);
 
+/* Connects with these libpq keywords (NULL-terminated; later ones win;
+ * expand: the first dbname may be a conninfo) within timeout_ms, watching
+ * the call's cancellation; no session setup (for the pgbouncer admin
+ * console, which knows no SET). Register passwords as secrets first. NULL
+ * with a message in err (passwords masked) on failure. */
+PGconn *rune_pg_open(struct rune_call *c, const char *const *keys, const char *const *vals,
+                     bool expand, long long timeout_ms, char *err, size_t errlen);
+
+/* True when conn reaches the server through a connection pooler
+ * (pgBouncer): rune_pg_exec then keeps rune's session settings, and every
+ * `SET name = value` sent through it, per transaction (see pgsession.h),
+ * so they hold in transaction pooling mode and never stay behind on the
+ * pool's server connections. Code that sends SQL without rune_pg_exec
+ * (COPY through PQexec) must do so inside a transaction begun with it. */
+bool rune_pg_pooled(const PGconn *conn);
+
 /* PQpingParams for the call's target: is a server there and accepting
  * connections (no authentication needed)? timeout_ms < 0: the target's
  * connect_timeout. */
