@@ -161,10 +161,30 @@ static void term_size(struct rune_console *c, int *cols, int *rows)
     }
 }
 
-/* Width of the bar for a line of so many columns. */
-static int bar_width(int cols)
+/* The figures that fit in room columns, what matters most kept: the
+ * percent, then the ETA, the throughput, done and total, the bar (10 to
+ * 30 columns, as room allows), the phase. "" when not even the percent
+ * fits. */
+static void fit(const struct rune_meter_snap *s, double rate, int room, char *buf, size_t len)
 {
-    return cols >= 140 ? 30 : cols >= 110 ? 20 : cols >= 90 ? 10 : 0;
+    static const unsigned tries[] = {
+        RUNE_METER_SHOW_ALL,
+        RUNE_METER_SHOW_ALL & ~RUNE_METER_SHOW_PHASE,
+        RUNE_METER_SHOW_AMOUNT | RUNE_METER_SHOW_RATE | RUNE_METER_SHOW_ETA,
+        RUNE_METER_SHOW_RATE | RUNE_METER_SHOW_ETA,
+        RUNE_METER_SHOW_ETA,
+        0,
+    };
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        rune_meter_text(s, rate, tries[i], 0, buf, len);
+        int left = room - (int)strlen(buf);
+        if (left < 0)
+            continue;
+        if ((tries[i] & RUNE_METER_SHOW_BAR) && left >= 13)
+            rune_meter_text(s, rate, tries[i], left - 3 > 30 ? 30 : left - 3, buf, len);
+        return;
+    }
+    buf[0] = '\0';
 }
 
 static void line(struct rune_console *c, struct frame *f, struct active *a, long long now, int cols)
@@ -178,7 +198,9 @@ static void line(struct rune_console *c, struct frame *f, struct active *a, long
         struct rune_meter_snap s;
         rune_meter_read(a->meter, &s);
         double rate = rune_rate_update(&a->rate, &s, now);
-        rune_meter_text(&s, rate, bar_width(cols), figures, sizeof figures);
+        /* what the line leaves after "  | id uses elapsed  " */
+        int fixed = 4 + 25 + 19 + 7 + (int)strlen(att) + 2;
+        fit(&s, rate, cols - 1 - fixed, figures, sizeof figures);
     }
     f->left = cols - 1;
     text(f, "  ");
@@ -297,7 +319,7 @@ static void plain_line(struct rune_console *c, struct active *a, long long now)
         rune_meter_read(a->meter, &s);
         double rate = rune_rate_update(&a->rate, &s, now);
         if (s.any)
-            rune_meter_text(&s, rate, 0, figures, sizeof figures);
+            rune_meter_text(&s, rate, RUNE_METER_SHOW_ALL, 0, figures, sizeof figures);
     }
     char *shown = masked(c, figures);
     fprintf(c->out, "  [....] %-24s %-18s %7s  %s\n", a->id, a->uses, el, shown);

@@ -266,19 +266,19 @@ static void put(char *buf, size_t len, size_t *at, const char *fmt, ...)
         *at += (size_t)n < len - *at ? (size_t)n : len - *at - 1;
 }
 
-const char *rune_meter_text(const struct rune_meter_snap *s, double per_s, int bar_width, char *buf,
-                            size_t len)
+const char *rune_meter_text(const struct rune_meter_snap *s, double per_s, unsigned show,
+                            int bar_width, char *buf, size_t len)
 {
     char a[48], b[48], bar[130];
     size_t at = 0;
     buf[0] = '\0';
     if (!s->any)
         return buf;
-    if (s->phase[0])
+    if (s->phase[0] && (show & RUNE_METER_SHOW_PHASE))
         put(buf, len, &at, "%s ", s->phase);
     double pct = rune_meter_percent(s->done, s->total);
     if (pct >= 0) {
-        if (bar_width > 0) {
+        if (bar_width > 0 && (show & RUNE_METER_SHOW_BAR)) {
             int w = bar_width > 128 ? 128 : bar_width;
             int full = (int)(pct * w / 100.0);
             for (int i = 0; i < w; i++)
@@ -286,17 +286,19 @@ const char *rune_meter_text(const struct rune_meter_snap *s, double per_s, int b
             bar[w] = '\0';
             put(buf, len, &at, "[%s] ", bar);
         }
-        put(buf, len, &at, "%3d%%  ", (int)pct);
-        rune_meter_amount(s->done, s->unit, a, sizeof a);
-        rune_meter_amount(s->total, s->unit, b, sizeof b);
-        put(buf, len, &at, "%s / %s", a, b);
+        put(buf, len, &at, "%3d%%", (int)pct);
+        if (show & RUNE_METER_SHOW_AMOUNT) {
+            rune_meter_amount(s->done, s->unit, a, sizeof a);
+            rune_meter_amount(s->total, s->unit, b, sizeof b);
+            put(buf, len, &at, "  %s / %s", a, b);
+        }
     } else {
         put(buf, len, &at, "%s", rune_meter_amount(s->done, s->unit, a, sizeof a));
     }
-    if (per_s >= 0)
+    if (per_s >= 0 && (show & RUNE_METER_SHOW_RATE))
         put(buf, len, &at, "  %s", rune_meter_rate_str(per_s, s->unit, a, sizeof a));
     long long eta = rune_meter_eta_ms(s->done, s->total, per_s);
-    if (eta >= 0 && s->done < s->total)
+    if (eta >= 0 && s->done < s->total && (show & RUNE_METER_SHOW_ETA))
         put(buf, len, &at, "  ETA %s", rune_meter_eta_str(eta, a, sizeof a));
     return buf;
 }

@@ -91,11 +91,21 @@ double rune_meter_percent(long long done, long long total);
 /* Milliseconds left at per_s, or -1 when it cannot be said. */
 long long rune_meter_eta_ms(long long done, long long total, double per_s);
 
+/* What rune_meter_text shows: the percent (with a total) or the amount
+ * done (without one) always, and these when asked. */
+#define RUNE_METER_SHOW_PHASE 1u
+#define RUNE_METER_SHOW_BAR 2u
+#define RUNE_METER_SHOW_AMOUNT 4u /* done / total, with a total */
+#define RUNE_METER_SHOW_RATE 8u
+#define RUNE_METER_SHOW_ETA 16u
+#define RUNE_METER_SHOW_ALL 31u
+
 /* The figures of one snapshot on one line, e.g. with a bar of width 20:
  * "loading [#########...........]  45%  460 MiB / 1.00 GiB  85.2 MiB/s
- * ETA 6s"; without a total: "1.20M rows  98.5k rows/s". bar_width 0:
- * no bar. Returns buf. */
-const char *rune_meter_text(const struct rune_meter_snap *s, double per_s, int bar_width, char *buf,
-                            size_t len);
+ * ETA 6s"; without a total: "1.20M rows  98.5k rows/s". show: what to
+ * put in (RUNE_METER_SHOW_*), so that a narrow line keeps what matters
+ * most. Returns buf. */
+const char *rune_meter_text(const struct rune_meter_snap *s, double per_s, unsigned show,
+                            int bar_width, char *buf, size_t len);
 
 #endif
