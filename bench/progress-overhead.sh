@@ -35,7 +35,7 @@ secs() {
     local bin=$1 t0 t1
     shift
     t0=$(date +%s.%N)
-    "$bin" run "$@" --no-report --progress none >"$W/last.log" 2>&1 ||
+    "$bin" run "$@" --no-report -q >"$W/last.log" 2>&1 ||
         { echo "failed: $bin run $*" >&2; tail -20 "$W/last.log" >&2; exit 1; }
     t1=$(date +%s.%N)
     awk "BEGIN{printf \"%.3f\", $t1 - $t0}"
