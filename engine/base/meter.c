@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "duration.h"
 
 static const char *const unit_names[RUNE_UNIT_COUNT] = {
     [RUNE_UNIT_BYTES] = "bytes", [RUNE_UNIT_ROWS] = "rows",         [RUNE_UNIT_TABLES] = "tables",
@@ -300,5 +301,29 @@ const char *rune_meter_text(const struct rune_meter_snap *s, double per_s, unsig
     long long eta = rune_meter_eta_ms(s->done, s->total, per_s);
     if (eta >= 0 && s->done < s->total && (show & RUNE_METER_SHOW_ETA))
         put(buf, len, &at, "  ETA %s", rune_meter_eta_str(eta, a, sizeof a));
+    return buf;
+}
+
+const char *rune_meter_sample_str(long long done, long long total, enum rune_unit u, long long rate,
+                                  long long elapsed_ms, const char *phase, bool final, char *buf,
+                                  size_t len)
+{
+    char a[48], b[48];
+    size_t at = 0;
+    buf[0] = '\0';
+    if (phase)
+        put(buf, len, &at, "%s: ", phase);
+    rune_meter_amount(done, u, a, sizeof a);
+    if (total >= 0)
+        put(buf, len, &at, "%d%%, %s of %s", (int)rune_meter_percent(done, total), a,
+            rune_meter_amount(total, u, b, sizeof b));
+    else
+        put(buf, len, &at, "%s", a);
+    if (rate >= 0)
+        put(buf, len, &at, " at %s", rune_meter_rate_str((double)rate, u, a, sizeof a));
+    if (elapsed_ms >= 0)
+        put(buf, len, &at, ", %s in", rune_duration_str(elapsed_ms, a, sizeof a));
+    if (final)
+        put(buf, len, &at, ", the last");
     return buf;
 }

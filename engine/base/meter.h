@@ -108,4 +108,11 @@ long long rune_meter_eta_ms(long long done, long long total, double per_s);
 const char *rune_meter_text(const struct rune_meter_snap *s, double per_s, unsigned show,
                             int bar_width, char *buf, size_t len);
 
+/* A recorded sample for people: "loading: 45%, 460 MiB of 1.00 GiB at
+ * 85.2 MiB/s, 1m12s in", and ", the last" when final. A total, rate or
+ * elapsed_ms below 0 (not known) and a NULL phase are left out. */
+const char *rune_meter_sample_str(long long done, long long total, enum rune_unit u, long long rate,
+                                  long long elapsed_ms, const char *phase, bool final, char *buf,
+                                  size_t len);
+
 #endif

@@ -350,36 +350,19 @@ static void add_json(json_t *d, char *buf, size_t len)
     json_decref(rest);
 }
 
-/* A progress sample for people: "loading: 45%, 460 MiB of 1.00 GiB at
- * 85.2 MiB/s, 1m12s in" (", the last" on the final one). */
+/* A progress sample for people (meter.h says how it reads). */
 static void add_progress(const struct rune_rec_event *e, char *buf, size_t len)
 {
-    char part[512], done[48], total[48], rate[48], el[32];
+    char part[512];
     int unit = rune_unit_parse(e->unit);
 
     if (e->kind != RUNE_EV_PROGRESS || e->done == RUNE_REC_NONE || unit < 0)
         return;
-    rune_meter_amount(e->done, (enum rune_unit)unit, done, sizeof done);
-    size_t n = 0;
-    part[0] = '\0';
-    if (e->phase)
-        n += (size_t)snprintf(part + n, sizeof part - n, "%s: ", e->phase);
-    if (e->total != RUNE_REC_NONE && e->total >= 0 && n < sizeof part)
-        n += (size_t)snprintf(
-            part + n, sizeof part - n, "%d%%, %s of %s", (int)rune_meter_percent(e->done, e->total),
-            done, rune_meter_amount(e->total, (enum rune_unit)unit, total, sizeof total));
-    else if (n < sizeof part)
-        n += (size_t)snprintf(part + n, sizeof part - n, "%s", done);
-    if (e->rate != RUNE_REC_NONE && e->rate >= 0 && n < sizeof part)
-        n += (size_t)snprintf(
-            part + n, sizeof part - n, " at %s",
-            rune_meter_rate_str((double)e->rate, (enum rune_unit)unit, rate, sizeof rate));
-    if (e->elapsed_ms != RUNE_REC_NONE && n < sizeof part)
-        n += (size_t)snprintf(part + n, sizeof part - n, ", %s in",
-                              rune_duration_str(e->elapsed_ms, el, sizeof el));
-    if (e->final && n < sizeof part)
-        snprintf(part + n, sizeof part - n, ", the last");
-    add(buf, len, part);
+    add(buf, len,
+        rune_meter_sample_str(e->done, e->total == RUNE_REC_NONE ? -1 : e->total,
+                              (enum rune_unit)unit, e->rate == RUNE_REC_NONE ? -1 : e->rate,
+                              e->elapsed_ms == RUNE_REC_NONE ? -1 : e->elapsed_ms, e->phase,
+                              e->final, part, sizeof part));
 }
 
 /*

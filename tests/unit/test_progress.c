@@ -88,6 +88,14 @@ static void test_line(void **state)
                         " 44%  460 MiB / 1.00 GiB");
     s.any = false;
     assert_string_equal(rune_meter_text(&s, 5, RUNE_METER_SHOW_ALL, 0, b, sizeof b), "");
+
+    /* a recorded sample, as rune log show prints it */
+    assert_string_equal(rune_meter_sample_str(482344960, 1LL << 30, RUNE_UNIT_BYTES, 89338675,
+                                              72000, "loading", false, b, sizeof b),
+                        "loading: 44%, 460 MiB of 1.00 GiB at 85.2 MiB/s, 1m12s in");
+    assert_string_equal(
+        rune_meter_sample_str(1200000, -1, RUNE_UNIT_ROWS, -1, 5000, NULL, true, b, sizeof b),
+        "1.20M rows, 5.0s in, the last");
 }
 
 /* ---- The meter and its readers ---- */
