@@ -482,9 +482,9 @@ static void *worker_main(void *arg)
                 set_failure(d, err);
                 break;
             }
-            int done = atomic_fetch_add(&d->tables_done, 1) + 1;
-            if (!d->progress_rows)
-                rune_call_progress(d->c, done, (long long)d->nsel, RUNE_UNIT_TABLES);
+            atomic_fetch_add(&d->tables_done, 1);
+            if (!d->progress_rows) /* added, not set: workers finish in any order */
+                rune_call_progress_add(d->c, 1);
         }
     }
     free(buf);

@@ -235,6 +235,18 @@ run_rune plan "$T/rb.yaml" --set kib=32768
 grep -qE 'estimate [0-9.]+m?s \(size 32\.0 MiB at [0-9.]+ [KMG]iB/s measured over 3 runs of test\.work on this host\)' "$T/out" ||
     fail "the plan does not name its size basis"
 expect_out "(median of 3 real runs)"
+# the throughput is the type's on this host, whatever runbook measured it:
+# a runbook never run yet is estimated from it, and its RTO checked
+sed 's/^runbook: progress$/runbook: progress-rto\nobjectives: { rto: 1ms }/' "$T/rb.yaml" >"$T/rto.yaml"
+run_rune plan "$T/rto.yaml" --set kib=32768 --json
+expect_rc 0
+python3 - "$T/out" <<'PY' || fail "a new runbook's plan does not use the type's throughput for its RTO"
+import json, sys
+plan = json.load(open(sys.argv[1]))
+steps = {s["id"]: s for st in plan["stages"] for w in st["waves"] for s in w}
+assert steps["work"]["estimate_source"] == "size" and steps["work"]["history_runs"] == 0, steps
+assert plan["estimate_known_ms"] >= steps["work"]["estimate_ms"] > 1 and plan["rto_exceeded"] is True, plan
+PY
 end_case
 
 test_case "rune plan: no history yet says so; a size without measured throughput falls back"
