@@ -176,6 +176,9 @@ void rune_call_progress_phase(struct rune_call *c, const char *phase)
         rune_meter_phase(c->a->meter, phase);
 }
 
+/* How long a plan gives a type's size hook (one catalog query, a stat). */
+#define PLAN_SIZE_MS 5000
+
 /* The size of the call's work from its type's size hook: true and *size,
  * *unit when it could tell. A hook that failed fails nothing: its message
  * is dropped, and the plan falls back to durations. */
@@ -675,8 +678,14 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
                      st->type->name);
     } else {
         a->plan = plan_text(r, &c);
-        /* the size of the work it would do: the plan's estimate divides it */
+        /* the size of the work it would do: the plan's estimate divides it.
+         * A plan must not hang on a server that does not answer: the hook
+         * gets a few seconds, not the step's timeout */
+        long long deadline = a->deadline_ms, soon = rune_clock_mono_ms() + PLAN_SIZE_MS;
+        if (!deadline || deadline > soon)
+            a->deadline_ms = soon;
         a->work_known = measure(&c, &a->work_size, &a->work_unit);
+        a->deadline_ms = deadline;
     }
     json_decref(c.outputs);
     free(c.error);
