@@ -73,6 +73,18 @@ struct rune_output {
 
 struct rune_call;
 
+/* What a progress count counts (rune_call_progress) and what a step's
+ * size is measured in (a type's size hook). */
+enum rune_unit {
+    RUNE_UNIT_BYTES = 0,
+    RUNE_UNIT_ROWS,
+    RUNE_UNIT_TABLES,
+    RUNE_UNIT_PAGES,
+    RUNE_UNIT_SEGMENTS, /* WAL segments */
+    RUNE_UNIT_ITEMS,    /* anything else: files, chunks, objects */
+    RUNE_UNIT_COUNT
+};
+
 /* Status a primitive's run() returns. */
 enum rune_status {
     RUNE_STEP_OK = 0,
@@ -97,6 +109,16 @@ struct rune_step_type {
     /* It stops for an operator's approval, as a step's `confirm:` does
      * (flow.confirm): `rune graph` marks it so. */
     bool asks;
+    /* The size of the work, from the resolved parameters, without doing
+     * it: a file's or database's size, a backup's raw bytes from its
+     * manifest. Read-only and cheap (a stat, a manifest, one catalog
+     * query). `rune plan` divides it by the throughput measured in earlier
+     * real runs of this type on this host to estimate the step's duration;
+     * a real run calls it just before run() and records it with the
+     * step's end, so that throughput is always measured against the same
+     * figure. Sets *unit; returns the size, or -1 when it cannot tell (the
+     * plan then falls back to the median duration). NULL: no size. */
+    long long (*size)(struct rune_call *c, enum rune_unit *unit);
 };
 
 /* Families: each steps/<family>.c exports one table terminated by {NULL};
@@ -175,6 +197,25 @@ void rune_call_plan(struct rune_call *c, const char *fmt, ...)
 /* Ask the operator to approve `what`. Prompts on a TTY; --yes approves;
  * otherwise fails closed. Every decision is recorded. true = approved. */
 bool rune_call_confirm(struct rune_call *c, const char *what);
+
+/* How far the call is: `done` of `total` units (total < 0: not known
+ * yet). Cheap — a few atomic stores, no lock, no clock — so call it as
+ * often as the work allows (every 64 KiB, every batch of rows), from any
+ * thread the call uses (a worker pool's too). The engine samples it: the
+ * console's bar with percent, throughput and ETA, the plain and JSON
+ * progress lines, and sparse samples in the incident log (one per 5% or
+ * per minute, and the last). done counts from 0 for the whole call; a
+ * new unit (tables after bytes) starts a new count. */
+void rune_call_progress(struct rune_call *c, long long done, long long total, enum rune_unit unit);
+/* Adds n to done, keeping the total and unit of the last
+ * rune_call_progress: for worker threads that each know only their own
+ * share (rows copied, chunks written). */
+void rune_call_progress_add(struct rune_call *c, long long n);
+/* The part of the work the call is in ("loading", "indexes",
+ * "verifying"), shown beside the bar and kept with the samples; NULL
+ * clears it. Call it when the part changes, not in a loop (it takes a
+ * lock). */
+void rune_call_progress_phase(struct rune_call *c, const char *phase);
 
 /* Cancellation: true once the attempt's deadline has passed or the run is
  * being aborted. Long-running primitives must check it. */

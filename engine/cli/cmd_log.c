@@ -21,6 +21,7 @@
 #include "duration.h"
 #include "exitcode.h"
 #include "journal.h"
+#include "meter.h"
 #include "record_read.h"
 #include "report.h"
 #include "suggest.h"
@@ -349,11 +350,27 @@ static void add_json(json_t *d, char *buf, size_t len)
     json_decref(rest);
 }
 
+/* A progress sample for people (meter.h says how it reads). */
+static void add_progress(const struct rune_rec_event *e, char *buf, size_t len)
+{
+    char part[512];
+    int unit = rune_unit_parse(e->unit);
+
+    if (e->kind != RUNE_EV_PROGRESS || e->done == RUNE_REC_NONE || unit < 0)
+        return;
+    add(buf, len,
+        rune_meter_sample_str(e->done, e->total == RUNE_REC_NONE ? -1 : e->total,
+                              (enum rune_unit)unit, e->rate == RUNE_REC_NONE ? -1 : e->rate,
+                              e->elapsed_ms == RUNE_REC_NONE ? -1 : e->elapsed_ms, e->phase,
+                              e->final, part, sizeof part));
+}
+
 /*
  * The one line of an event's detail worth reading in a timeline, from what
  * the record layer decoded: the error of a step attempt, the text of a
  * note, the message of a log line, the reason of a skip, the plan of a
- * dry-run, the decision of an approval. Anything else is shown as compact
+ * dry-run, the decision of an approval, how far a progress sample says a
+ * step was. Anything else is shown as compact
  * JSON, cut short (--json has it whole).
  */
 static const char *summary(const struct rune_rec_event *e, char *buf, size_t len)
@@ -366,6 +383,7 @@ static const char *summary(const struct rune_rec_event *e, char *buf, size_t len
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         add(buf, len, plain[i]);
     add_approval(e, buf, len);
+    add_progress(e, buf, len);
     if (!buf[0])
         add_json(e->detail, buf, len);
     return buf;

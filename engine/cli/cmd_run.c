@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "console.h"
+#include "duration.h"
 #include "exitcode.h"
 #include "inputs.h"
 #include "journal.h"
@@ -38,6 +40,13 @@ static void usage(FILE *out, bool plan)
             "                     a run that does not resolve always keeps it\n"
             "  -q, --quiet        only failures and the outcome\n"
             "      --no-color     plain text even on a terminal\n"
+            "      --progress MODE  how running steps' progress is shown ($RUNE_PROGRESS):\n"
+            "                     auto (default: bar on a terminal, else plain), bar (redrawn\n"
+            "                     with percent, throughput and ETA), plain (a line per running\n"
+            "                     step every interval), json (an object per running step every\n"
+            "                     interval, on stderr; docs/progress.md), none\n"
+            "      --progress-interval DURATION  how often plain lines or JSON objects are\n"
+            "                     written ($RUNE_PROGRESS_INTERVAL; default 10s plain, 1s json)\n"
             "dry-run (nothing is changed; recorded as mode dry-run):\n"
             "      --dry-run      simulate: steps that write are planned, not run\n"
             "      --probe        ... but run the steps that only read\n"
@@ -82,6 +91,35 @@ static int check_what_if(struct rune_runbook *rb, json_t *map, const char *flag)
     return bad;
 }
 
+/* --progress MODE and --progress-interval DURATION (or their variables,
+ * named as such when they are wrong) into o. 0, or -1 with a message. */
+static int progress_options(struct rune_run_opts *o, const char *cmd, const char *mode,
+                            bool mode_flag, const char *interval, bool interval_flag)
+{
+    int m = mode && *mode ? rune_progress_mode_parse(mode) : RUNE_PROGRESS_AUTO;
+    if (m < 0) {
+        fprintf(stderr, "rune %s: %s is \"%s\": use auto, bar, plain, json or none\n", cmd,
+                mode_flag ? "--progress" : "RUNE_PROGRESS", mode);
+        return -1;
+    }
+    o->progress = m;
+    o->progress_interval_ms =
+        m == RUNE_PROGRESS_JSON ? RUNE_PROGRESS_JSON_INTERVAL_MS : RUNE_PROGRESS_INTERVAL_MS;
+    if (interval && *interval) {
+        long long ms;
+        if (rune_duration_parse(interval, &ms) != 0 || ms < 100) {
+            fprintf(stderr,
+                    "rune %s: %s is \"%s\": give a duration of at least 100ms (\"1s\", "
+                    "\"500ms\", \"30\" for seconds)\n",
+                    cmd, interval_flag ? "--progress-interval" : "RUNE_PROGRESS_INTERVAL",
+                    interval);
+            return -1;
+        }
+        o->progress_interval_ms = ms;
+    }
+    return 0;
+}
+
 /* The person behind the run: sudo keeps the human's name in SUDO_USER. */
 static const char *operator_name(const char *flag)
 {
@@ -117,12 +155,16 @@ static int run_or_plan(int argc, char **argv, bool plan)
         {"reports", required_argument, NULL, 'R'},
         {"no-report", no_argument, NULL, 'N'},
         {"keep-workdir", no_argument, NULL, 'K'},
+        {"progress", required_argument, NULL, 'G'},
+        {"progress-interval", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = plan ? "plan" : "run";
     json_t *fails = json_object(), *fail_attempts = json_object();
     struct rune_run_opts o = {.jobs = 4, .dry_run = plan};
     const char *log_flag = NULL, *who = NULL, *reports_flag = NULL;
+    const char *progress = getenv("RUNE_PROGRESS"), *interval = getenv("RUNE_PROGRESS_INTERVAL");
+    bool progress_flag = false, interval_flag = false;
     bool no_color = false, no_report = false;
     json_t *sets = json_object();
     int c, rc = RUNE_EXIT_INVALID;
@@ -181,6 +223,14 @@ static int run_or_plan(int argc, char **argv, bool plan)
         case 'K':
             o.keep_workdir = true;
             break;
+        case 'G':
+            progress = optarg;
+            progress_flag = true;
+            break;
+        case 'I':
+            interval = optarg;
+            interval_flag = true;
+            break;
         case 'F':
         case 'A':
             if (what_if(fails, fail_attempts, optarg, c == 'A') != 0) {
@@ -218,6 +268,8 @@ static int run_or_plan(int argc, char **argv, bool plan)
                 cmd);
         goto out;
     }
+    if (progress_options(&o, cmd, progress, progress_flag, interval, interval_flag) != 0)
+        goto out;
     const char *arg = argv[optind];
     char path[4096], err[8192];
     if (rune_search_resolve(arg, path, sizeof path, err, sizeof err) != 0) {
@@ -247,8 +299,11 @@ static int run_or_plan(int argc, char **argv, bool plan)
         no_report ? NULL : rune_report_dir(reports_flag, o.log_path, reportsbuf, sizeof reportsbuf);
     o.operator_name = operator_name(who);
     o.sets = sets;
-    o.live = isatty(STDOUT_FILENO);
-    o.color = o.live && !no_color && !getenv("NO_COLOR");
+    bool tty = isatty(STDOUT_FILENO);
+    o.progress = rune_progress_mode_resolve((enum rune_progress_mode)o.progress, tty);
+    /* the live block: bars, or with --progress none the spinner alone */
+    o.live = o.progress == RUNE_PROGRESS_BAR || (o.progress == RUNE_PROGRESS_NONE && tty);
+    o.color = tty && o.live && !no_color && !getenv("NO_COLOR");
     rc = rune_run_runbook(rb, &o);
     rune_runbook_free(rb);
 out:

@@ -45,6 +45,7 @@
 #include "luabudget.h"
 #include "luacall.h"
 #include "luajson.h"
+#include "meter.h"
 
 #define MEM_LIMIT (256u << 20) /* a runbook expression has no business with more */
 #define HOOK_EVERY 10000       /* instructions between deadline checks */
@@ -238,6 +239,31 @@ static int api_log(lua_State *L)
     return 0;
 }
 
+/* rune.progress(done [, total [, unit [, phase]]]): how far the step is,
+ * as rune_call_progress (total nil or negative: not known; unit "bytes",
+ * "rows", "tables", "pages", "segments" or "items", the default). */
+static int api_progress(lua_State *L)
+{
+    struct rune_call *c = bound(L);
+    lua_Number done = luaL_checknumber(L, 1);
+    lua_Number total = luaL_optnumber(L, 2, -1);
+    const char *name = luaL_optstring(L, 3, "items");
+    int unit = rune_unit_parse(name);
+    if (unit < 0)
+        return luaL_error(L,
+                          "rune.progress: unit \"%s\" is not one of bytes, rows, tables, "
+                          "pages, segments, items",
+                          name);
+    if (!(done >= 0 && done < 9.0e18) || !(total < 9.0e18))
+        return luaL_error(L, "rune.progress: done must be a number from 0, and total a number "
+                             "(or nil when not known)");
+    if (!lua_isnoneornil(L, 4))
+        rune_call_progress_phase(c, luaL_checkstring(L, 4));
+    rune_call_progress(c, (long long)done, total >= 0 ? (long long)total : -1,
+                       (enum rune_unit)unit);
+    return 0;
+}
+
 /* rune.fail's error object: {message} with a private metatable, which
  * failure() recognises by raw access. */
 static int api_fail(lua_State *L)
@@ -308,10 +334,8 @@ static int api_print(lua_State *L)
 }
 
 static const luaL_Reg rune_api[] = {
-    {"log", api_log},
-    {"fail", api_fail},
-    {"run", api_run},
-    {NULL, NULL},
+    {"log", api_log},           {"fail", api_fail}, {"run", api_run},
+    {"progress", api_progress}, {NULL, NULL},
 };
 
 /* ---- the sandbox's own base functions ---- */

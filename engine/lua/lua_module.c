@@ -111,7 +111,7 @@ static int p_module_info(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    static const char *const fns[] = {"run", "plan", NULL};
+    static const char *const fns[] = {"run", "plan", "size", NULL};
     for (int i = 0; fns[i]; i++) {
         lua_getfield(L, 1, fns[i]);
         json_object_set_new(m->out, fns[i], json_boolean(lua_isfunction(L, -1)));

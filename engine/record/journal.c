@@ -384,6 +384,15 @@ json_t *rune_journal_durations(struct rune_journal *j, const char *runbook, cons
     return o;
 }
 
+json_t *rune_journal_work(struct rune_journal *j, const char *uses, const char *host,
+                          const char *unit, int limit)
+{
+    pthread_mutex_lock(&j->mu);
+    json_t *o = j->store->work(j, uses, host, unit, limit);
+    pthread_mutex_unlock(&j->mu);
+    return o;
+}
+
 /* ---- Tamper evidence ---- */
 
 int rune_journal_verify(struct rune_journal *j, const char *incident_id,

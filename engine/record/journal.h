@@ -128,6 +128,12 @@ json_t *rune_journal_get(struct rune_journal *j, const char *incident_id);
 json_t *rune_journal_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
 json_t *rune_journal_durations(struct rune_journal *j, const char *runbook, const char *step,
                                int limit);
+/* Dry-runs: the work of up to `limit` successful real runs of step type
+ * `uses` (steps and rune.run calls, any runbook) on `host` whose size was
+ * measured in `unit`, newest first: [[size, duration_ms], ...] (maybe
+ * empty). */
+json_t *rune_journal_work(struct rune_journal *j, const char *uses, const char *host,
+                          const char *unit, int limit);
 
 /* ---- Tamper evidence (rune log verify, reports) ---- */
 

@@ -549,6 +549,7 @@ static const struct rune_journal_store sqlite_store = {
     .chain_rows = rune_sqlite_chain_rows,
     .last_outputs = rune_sqlite_last_outputs,
     .durations = rune_sqlite_durations,
+    .work = rune_sqlite_work,
     .set_length_limit = sqlite_set_length_limit,
     .close = sqlite_close,
 };

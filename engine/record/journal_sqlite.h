@@ -50,5 +50,7 @@ int rune_sqlite_chain_rows(struct rune_journal *j, const char *incident_id, json
 json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
 json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
                               int limit);
+json_t *rune_sqlite_work(struct rune_journal *j, const char *uses, const char *host,
+                         const char *unit, int limit);
 
 #endif

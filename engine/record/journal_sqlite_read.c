@@ -310,3 +310,40 @@ json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const
     }
     return out;
 }
+
+/* The measured work of successful real step.end and call.end events of
+ * one step type on one host (the names from the record layer's table).
+ * A log with no `work` members reads as no history: nothing else changes. */
+json_t *rune_sqlite_work(struct rune_journal *j, const char *uses, const char *host,
+                         const char *unit, int limit)
+{
+    static const char sql[] =
+        "SELECT json_extract(w, '$.size'), d FROM ("
+        "  SELECT CASE WHEN json_valid(e.detail_json) "
+        "         THEN json_extract(e.detail_json, '$.work') END AS w, "
+        "         e.duration_ms AS d, e.at AS at, e.rowid AS r "
+        "  FROM events e JOIN incidents i ON i.id = e.incident_id "
+        "  WHERE i.mode = 'run' AND i.host IS ?2 AND e.kind IN (?4, ?5) AND e.status = ?6 "
+        "  AND e.duration_ms IS NOT NULL) "
+        "WHERE json_valid(w) AND json_extract(w, '$.uses') = ?1 "
+        "AND json_extract(w, '$.unit') = ?3 ORDER BY at DESC, r DESC LIMIT ?7";
+    json_t *out = json_array();
+    sqlite3_stmt *st;
+
+    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, uses, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, unit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, rune_event_kind_name(RUNE_EV_STEP_END), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, rune_event_kind_name(RUNE_EV_CALL_END), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, rune_event_status_name(RUNE_ST_OK), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 7, limit);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            if (sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+                json_array_append_new(out,
+                                      json_pack("[I, I]", (json_int_t)sqlite3_column_int64(st, 0),
+                                                (json_int_t)sqlite3_column_int64(st, 1)));
+        sqlite3_finalize(st);
+    }
+    return out;
+}

@@ -71,6 +71,8 @@ struct rune_journal_store {
     /* History for dry-runs (journal.h). */
     json_t *(*last_outputs)(struct rune_journal *j, const char *runbook, const char *step);
     json_t *(*durations)(struct rune_journal *j, const char *runbook, const char *step, int limit);
+    json_t *(*work)(struct rune_journal *j, const char *uses, const char *host, const char *unit,
+                    int limit);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
     /* Frees the backend's part; the front frees the rest. */

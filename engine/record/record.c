@@ -175,6 +175,11 @@ static json_t *end_detail(const struct rune_attempt_end *e)
         put_str(d, "outputs_source", e->outputs_source ? e->outputs_source : "run");
     }
     put_str(d, "undecided", e->undecided);
+    if (e->work_uses && e->work_size >= 0)
+        json_object_set_new(d, "work",
+                            json_pack("{s:s, s:I, s:s}", "uses", e->work_uses, "size",
+                                      (json_int_t)e->work_size, "unit",
+                                      e->work_unit ? e->work_unit : "bytes"));
     return d;
 }
 
@@ -229,6 +234,21 @@ void rune_record_log(const struct rune_recorder *rec, const char *stage, const c
 {
     emit_new(rec, stage, step, attempt, RUNE_EV_LOG, RUNE_ST_NONE, -1,
              json_pack("{s:s}", "message", message));
+}
+
+void rune_record_progress(const struct rune_recorder *rec, const char *stage, const char *step,
+                          int attempt, const struct rune_progress_sample *s)
+{
+    json_t *d = json_pack("{s:s, s:I, s:o, s:s, s:I}", "uses", s->uses ? s->uses : "lua", "done",
+                          (json_int_t)s->done, "total",
+                          s->total >= 0 ? json_integer(s->total) : json_null(), "unit",
+                          s->unit ? s->unit : "items", "elapsed_ms", (json_int_t)s->elapsed_ms);
+    if (s->rate >= 0)
+        json_object_set_new(d, "rate", json_integer(s->rate));
+    put_str(d, "phase", s->phase);
+    if (s->final)
+        json_object_set_new(d, "final", json_true());
+    emit_new(rec, stage, step, attempt, RUNE_EV_PROGRESS, RUNE_ST_NONE, -1, d);
 }
 
 /* ---- Artifacts ---- */

@@ -43,6 +43,7 @@ enum rune_event_kind {
     RUNE_EV_SEVERITY,
     RUNE_EV_INCIDENT_DECISION,
     RUNE_EV_INCIDENT_END,
+    RUNE_EV_PROGRESS,
     RUNE_EV_NKINDS
 };
 
@@ -177,6 +178,11 @@ struct rune_attempt_end {
     bool simulated;
     const char *outputs_source; /* run, simulate, history, unknown, injected */
     const char *undecided;      /* why whether it runs is undecided */
+    /* the size of its work (its type's size hook): recorded as `work`
+     * when work_uses is set, for the throughput `rune plan` estimates from */
+    const char *work_uses;
+    long long work_size;
+    const char *work_unit;
 };
 void rune_record_step_end(const struct rune_recorder *rec, const struct rune_attempt_end *e);
 void rune_record_call_end(const struct rune_recorder *rec, const struct rune_attempt_end *e);
@@ -207,6 +213,21 @@ void rune_record_note(const struct rune_recorder *rec, const char *stage, const 
                       int attempt, const char *text);
 void rune_record_log(const struct rune_recorder *rec, const char *stage, const char *step,
                      int attempt, const char *message);
+
+/* progress: how far a step attempt was at one moment (the engine's
+ * sample of what it reported with rune_call_progress). */
+struct rune_progress_sample {
+    const char *uses;     /* the step's type */
+    long long done;       /* in unit */
+    long long total;      /* < 0: not known */
+    const char *unit;     /* "bytes", "rows", ... */
+    const char *phase;    /* NULL: none */
+    long long elapsed_ms; /* since the attempt started */
+    long long rate;       /* units per second since its first report; < 0: not known */
+    bool final;           /* the last, taken when the attempt returned */
+};
+void rune_record_progress(const struct rune_recorder *rec, const char *stage, const char *step,
+                          int attempt, const struct rune_progress_sample *s);
 
 /* Adds a file a call declared it made (rune_call_artifact) to *list
  * (made on first use; the caller owns it and passes it on as a

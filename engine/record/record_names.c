@@ -27,6 +27,7 @@ static const char *const kind_names[RUNE_EV_NKINDS] = {
     [RUNE_EV_SEVERITY] = "severity",
     [RUNE_EV_INCIDENT_DECISION] = "incident.decision",
     [RUNE_EV_INCIDENT_END] = "incident.end",
+    [RUNE_EV_PROGRESS] = "progress",
 };
 
 /* failed: see rune_event_status_failed in record.h for why these four. */

@@ -75,6 +75,17 @@ static void decode_detail(json_t *d, struct rune_rec_event *e)
     e->outcome = str(d, "outcome");
     e->exit_code = num(d, "exit_code");
     e->workdir_kept = tri(d, "workdir_kept");
+    e->done = num(d, "done");
+    e->total = num(d, "total");
+    e->unit = str(d, "unit");
+    e->phase = str(d, "phase");
+    e->elapsed_ms = num(d, "elapsed_ms");
+    e->rate = num(d, "rate");
+    e->final = json_is_true(json_object_get(d, "final"));
+    json_t *work = typed(d, "work", JSON_OBJECT);
+    e->work_uses = str(work, "uses");
+    e->work_unit = str(work, "unit");
+    e->work_size = num(work, "size");
     e->truncated = json_is_true(json_object_get(d, "truncated"));
     e->original_bytes = num(d, "original_bytes");
     e->head = e->truncated ? str(d, "head") : NULL;
@@ -154,5 +165,24 @@ size_t rune_record_durations(struct rune_journal *j, const char *runbook, const 
             out[n++] = (long long)json_integer_value(v);
     }
     json_decref(d);
+    return n;
+}
+
+size_t rune_record_work(struct rune_journal *j, const char *uses, const char *host,
+                        const char *unit, long long *size, long long *ms, size_t max)
+{
+    json_t *rows = rune_journal_work(j, uses, host, unit, (int)max);
+    size_t n = 0, i;
+    json_t *row;
+
+    json_array_foreach(rows, i, row)
+    {
+        json_t *s = json_array_get(row, 0), *d = json_array_get(row, 1);
+        if (n < max && json_is_integer(s) && json_is_integer(d)) {
+            size[n] = (long long)json_integer_value(s);
+            ms[n++] = (long long)json_integer_value(d);
+        }
+    }
+    json_decref(rows);
     return n;
 }

@@ -66,6 +66,14 @@ struct rune_rec_event {
     const char *outcome;  /* incident.end */
     long long exit_code;  /* incident.end */
     int workdir_kept;     /* incident.end: 1, 0, -1 when absent */
+    /* progress: how far the attempt was (record.h, rune_progress_sample) */
+    long long done, total; /* total RUNE_REC_NONE when not known */
+    const char *unit, *phase;
+    long long elapsed_ms, rate;
+    bool final;
+    /* step.end, call.end: the size of the work, from its type's size hook */
+    const char *work_uses, *work_unit;
+    long long work_size;
     /* a detail too large to keep whole was replaced by what is left of it */
     bool truncated;
     long long original_bytes;
@@ -106,5 +114,11 @@ json_t *rune_record_last_outputs(struct rune_journal *j, const char *runbook, co
  * first, into out; returns how many. */
 size_t rune_record_durations(struct rune_journal *j, const char *runbook, const char *step,
                              long long *out, size_t max);
+/* What earlier successful real runs of step type `uses` on `host` did:
+ * the size of their work (in `unit`) and how long they took, newest
+ * first, from any runbook (steps and rune.run calls alike). Returns how
+ * many went into size[] and ms[] (at most max). */
+size_t rune_record_work(struct rune_journal *j, const char *uses, const char *host,
+                        const char *unit, long long *size, long long *ms, size_t max);
 
 #endif

@@ -268,6 +268,9 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
                  incident_id);
         goto out;
     }
+    /* only when some step reported it: older logs read as they did */
+    if (json_array_size(w.throughput))
+        json_object_set(rep, "throughput", w.throughput);
     *out = rep;
     rc = 0;
 out:

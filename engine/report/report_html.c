@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "meter.h"
 #include "report_render.h"
 
 static const char *str(json_t *o, const char *key)
@@ -263,6 +264,27 @@ static void axis(FILE *f, const struct chart *c, int height)
     }
 }
 
+/* " · 1.00 GiB at 85.2 MiB/s" for an attempt that reported its work, ""
+ * otherwise: the annotation on its bar. */
+static void throughput_note(json_t *t, char *buf, size_t len)
+{
+    char amt[48], rate[48];
+    const char *unit = str(t, "unit") ? str(t, "unit") : str(t, "size_unit");
+    json_t *v = json_object_get(t, str(t, "unit") ? "done" : "size"),
+           *r = json_object_get(t, "rate");
+    int u = rune_unit_parse(unit);
+    buf[0] = '\0';
+    if (!t || u < 0 || !json_is_integer(v))
+        return;
+    rune_meter_amount(json_integer_value(v), (enum rune_unit)u, amt, sizeof amt);
+    if (json_is_integer(r))
+        snprintf(buf, len, " · %s at %s", amt,
+                 rune_meter_rate_str((double)json_integer_value(r), (enum rune_unit)u, rate,
+                                     sizeof rate));
+    else
+        snprintf(buf, len, " · %s", amt);
+}
+
 static void bar(FILE *f, const struct chart *c, json_t *a, int y)
 {
     long long a0, a1;
@@ -289,12 +311,15 @@ static void bar(FILE *f, const struct chart *c, json_t *a, int y)
     fprintf(f, " attempt %lld/%lld: ", (long long)json_integer_value(n),
             (long long)json_integer_value(json_object_get(a, "attempts")));
     esc(f, status);
-    fprintf(f, ", %s</title></rect>\n",
-            rune_report_duration(json_object_get(a, "duration_ms"), d, sizeof d));
-    bool left = x0 + w + 4 > CHART_W - 60; /* no room on the right: label before the bar */
+    char pace[128];
+    throughput_note(json_object_get(a, "throughput"), pace, sizeof pace);
+    fprintf(f, ", %s%s</title></rect>\n",
+            rune_report_duration(json_object_get(a, "duration_ms"), d, sizeof d), pace);
+    bool left = x0 + w + 4 > CHART_W - 60 - (pace[0] ? 90 : 0); /* no room: label before the bar */
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"bt\"%s>", left ? x0 - 4 : x0 + w + 4, y + 14,
             left ? " text-anchor=\"end\"" : "");
-    fprintf(f, "%s</text>\n", rune_report_duration(json_object_get(a, "duration_ms"), d, sizeof d));
+    fprintf(f, "%s%s</text>\n",
+            rune_report_duration(json_object_get(a, "duration_ms"), d, sizeof d), pace);
 }
 
 static void stage_band(FILE *f, const struct chart *c, json_t *s, int y, int rows)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "meter.h"
 #include "report.h"
 
 static const char *str(json_t *o, const char *key)
@@ -410,6 +411,74 @@ static void rollback(struct rune_report_doc *d, json_t *rep)
     attempts(d, json_object_get(rb, "actions"));
 }
 
+/* ---- How much work long steps did, and how fast ---- */
+
+/* An amount of work ("1.00 GiB", "1.20M rows"), or NULL when v is not one. */
+static const char *work_amount(json_t *v, const char *unit, char *buf, size_t len)
+{
+    int u = rune_unit_parse(unit);
+    if (!json_is_integer(v) || u < 0)
+        return NULL;
+    return rune_meter_amount(json_integer_value(v), (enum rune_unit)u, buf, len);
+}
+
+static void throughput_row(struct rune_report_doc *d, json_t *t)
+{
+    char done[48], total[48], size[48], rate[48], work[200] = "";
+    const char *unit = str(t, "unit") ? str(t, "unit") : str(t, "size_unit");
+    int u = rune_unit_parse(unit);
+    json_t *n = json_object_get(t, "attempt"), *r = json_object_get(t, "rate");
+    const char *amt = work_amount(json_object_get(t, "done"), str(t, "unit"), done, sizeof done);
+    const char *of = work_amount(json_object_get(t, "total"), str(t, "unit"), total, sizeof total);
+    const char *sz =
+        work_amount(json_object_get(t, "size"), str(t, "size_unit"), size, sizeof size);
+
+    if (amt && of && strcmp(amt, of) != 0)
+        snprintf(work, sizeof work, "%s of %s", amt, of);
+    else if (amt)
+        snprintf(work, sizeof work, "%s", amt);
+    if (sz && (!amt || strcmp(sz, amt) != 0))
+        snprintf(work + strlen(work), sizeof work - strlen(work), "%ssize %s", amt ? "; " : "", sz);
+    cell(d, str(t, "step"), true);
+    cell(d, str(t, "uses"), false);
+    begin(d, RUNE_PART_NUM);
+    if (json_integer_value(n) > 0)
+        fprintf(d->f, "%lld", (long long)json_integer_value(n));
+    else
+        d->pen->value(d, NULL);
+    end(d, RUNE_PART_NUM);
+    cell(d, work[0] ? work : NULL, false);
+    begin(d, RUNE_PART_NUM);
+    put_duration(d, json_object_get(t, "duration_ms"));
+    end(d, RUNE_PART_NUM);
+    begin(d, RUNE_PART_NUM);
+    if (json_is_integer(r) && u >= 0)
+        put(d, rune_meter_rate_str((double)json_integer_value(r), (enum rune_unit)u, rate,
+                                   sizeof rate));
+    else
+        d->pen->value(d, NULL);
+    end(d, RUNE_PART_NUM);
+    begin(d, RUNE_PART_CELL);
+    d->pen->status(d, str(t, "status"), false);
+    end(d, RUNE_PART_CELL);
+}
+
+/* Steps that reported progress or the size of their work: how much they
+ * did and at what pace (a restore's GiB and MiB/s), so that the next
+ * plan's estimate can be checked against what happened. */
+static void throughput(struct rune_report_doc *d, json_t *rep)
+{
+    static const char *const cols[] = {"step",     "type",       "attempt", "work",
+                                       "duration", "throughput", "status"};
+
+    begin(d, RUNE_PART_QUIET);
+    put(d, "The work is what the step last reported (done of total) and the size its type "
+           "measured before it ran; the throughput is its pace since its first report, or its "
+           "size over its duration.");
+    end(d, RUNE_PART_QUIET);
+    rows(d, RUNE_TABLE_PLAIN, cols, 7, json_object_get(rep, "throughput"), throughput_row);
+}
+
 /* ---- Approvals and failures ---- */
 
 static void approval_row(struct rune_report_doc *d, json_t *a)
@@ -652,6 +721,7 @@ static const struct section {
     {"summary", "Summary", NULL, summary},
     {"objectives", "Objectives", NULL, objectives},
     {"timeline", "Timeline", NULL, timeline},
+    {"throughput", "Throughput", "throughput", throughput},
     {"approvals", "Approvals", NULL, approvals},
     {"failures", "Failures", NULL, failures},
     {"rollback", "Rollback", NULL, rollback},

@@ -3,7 +3,8 @@
  * (record_read.h), walked in seq order into the parts of the report that
  * come from them: the timeline (stages and their step attempts, skips),
  * approvals, failures, verification tables, findings, artifacts, notes,
- * the recovery point candidates, and how the incident ended.
+ * the recovery point candidates, how the incident ended, and how much
+ * work long steps did and how fast (their progress samples and sizes).
  *
  * Old logs must walk exactly as they always did (tests/cli/test_golden.sh):
  * what a newer writer declares (artifacts, recovery points) is read first,
@@ -281,6 +282,50 @@ static void collect_point(struct rune_report_walk *w, const struct rune_rec_even
                                                "restore", uses && strstr(uses, "restore") != NULL));
 }
 
+/* An attempt's throughput object: made on first use (borrowed). */
+static json_t *throughput_of(json_t *a)
+{
+    json_t *t = json_object_get(a, "throughput");
+    if (!t) {
+        t = json_pack("{s:n, s:n, s:n, s:n, s:n, s:n}", "unit", "done", "total", "rate", "size",
+                      "size_unit");
+        json_object_set_new(a, "throughput", t);
+    }
+    return t;
+}
+
+/* A progress sample: the attempt's figures become the latest sample's
+ * (the last one, marked final, is what it ended with). */
+static void on_progress(struct rune_report_walk *w, const struct rune_rec_event *e)
+{
+    char key[512];
+    key_of(key, sizeof key, e, true);
+    json_t *a = json_object_get(w->open, key);
+    if (!a || !e->unit || e->done == RUNE_REC_NONE)
+        return;
+    json_t *t = throughput_of(a);
+    json_object_set_new(t, "unit", json_string(e->unit));
+    json_object_set_new(t, "done", json_integer(e->done));
+    json_object_set_new(t, "total", num_or_null(e->total));
+    json_object_set_new(t, "rate", num_or_null(e->rate));
+}
+
+/* The size of an attempt's work (its type's size hook), and, when it
+ * reported no progress, its throughput as that size over its duration. */
+static void work_of(const struct rune_rec_event *e, json_t *a)
+{
+    if (!e->work_unit || e->work_size == RUNE_REC_NONE || e->work_size < 0)
+        return;
+    json_t *t = throughput_of(a);
+    json_object_set_new(t, "size", json_integer(e->work_size));
+    json_object_set_new(t, "size_unit", json_string(e->work_unit));
+    if (json_is_null(json_object_get(t, "rate")) && json_is_null(json_object_get(t, "unit")) &&
+        e->duration_ms != RUNE_REC_NONE && e->duration_ms > 0)
+        json_object_set_new(
+            t, "rate",
+            json_integer((json_int_t)((double)e->work_size * 1000.0 / (double)e->duration_ms)));
+}
+
 static void on_step_end(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
     char key[512];
@@ -297,6 +342,8 @@ static void on_step_end(struct rune_report_walk *w, const struct rune_rec_event 
     json_object_set_new(a, "plan", str_or_null(e->plan));
     json_object_set_new(a, "error", str_or_null(e->error));
     json_object_del(w->open, key);
+    if (!e->simulated)
+        work_of(e, a);
 
     if (rune_event_status_failed(e->status))
         json_array_append_new(
@@ -379,6 +426,7 @@ static void (*const handlers[RUNE_EV_NKINDS])(struct rune_report_walk *w,
     [RUNE_EV_NOTE] = on_note,
     [RUNE_EV_INCIDENT_END] = on_end,
     [RUNE_EV_INCIDENT_DECISION] = on_decision,
+    [RUNE_EV_PROGRESS] = on_progress,
 };
 
 static void walk_events(struct rune_report_walk *w, json_t *events)
@@ -422,6 +470,31 @@ static void fill_attempts(struct rune_report_walk *w)
     }
 }
 
+/* The report's throughput: one row per attempt that reported progress
+ * or the size of its work, in timeline order. */
+static void collect_throughput(struct rune_report_walk *w)
+{
+    size_t i, k;
+    json_t *s, *a;
+
+    json_array_foreach(w->stages, i, s)
+    {
+        json_array_foreach(json_object_get(s, "steps"), k, a)
+        {
+            json_t *t = json_object_get(a, "throughput");
+            if (!t)
+                continue;
+            json_t *row = json_pack(
+                "{s:O, s:O, s:O, s:O, s:O, s:O}", "stage", json_object_get(s, "stage"), "step",
+                json_object_get(a, "step"), "uses", json_object_get(a, "uses"), "attempt",
+                json_object_get(a, "attempt"), "status", json_object_get(a, "status"),
+                "duration_ms", json_object_get(a, "duration_ms"));
+            json_object_update(row, t);
+            json_array_append_new(w->throughput, row);
+        }
+    }
+}
+
 void rune_report_walk_free(struct rune_report_walk *w)
 {
     json_decref(w->stages);
@@ -434,6 +507,7 @@ void rune_report_walk_free(struct rune_report_walk *w)
     json_decref(w->notes);
     json_decref(w->findings);
     json_decref(w->points);
+    json_decref(w->throughput);
 }
 
 /* The stage a step ran in, from the timeline; NULL if it never started. */
@@ -489,8 +563,10 @@ void rune_report_walk(struct rune_report_walk *w, json_t *events, json_t *artifa
         .notes = json_array(),
         .findings = json_array(),
         .points = json_array(),
+        .throughput = json_array(),
     };
     walk_events(w, events);
     fill_attempts(w);
+    collect_throughput(w);
     table_artifacts(w, artifact_rows);
 }

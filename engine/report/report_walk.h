@@ -20,6 +20,7 @@ struct rune_report_walk {
     json_t *notes;          /* report's notes */
     json_t *findings;       /* report's findings */
     json_t *points;         /* recovery_point candidates: {stage, step, uses, at, ms, restore} */
+    json_t *throughput;     /* report's throughput: attempts that reported progress or a size */
     const char *end_reason; /* the incident.end's reason, or NULL */
     const char *decision;   /* the incident.decision status, or NULL */
 };

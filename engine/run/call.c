@@ -16,6 +16,7 @@
 #include "duration.h"
 #include "interp.h"
 #include "lua.h"
+#include "meter.h"
 #include "params.h"
 #include "plan.h"
 #include "record.h"
@@ -155,6 +156,41 @@ void rune_call_recovery_point(struct rune_call *c, const char *iso_time)
         return; /* no memory: the report says no step reported one */
     free(c->recovery_point);
     c->recovery_point = copy;
+}
+
+void rune_call_progress(struct rune_call *c, long long done, long long total, enum rune_unit unit)
+{
+    if (c->a->meter)
+        rune_meter_set(c->a->meter, done, total, unit);
+}
+
+void rune_call_progress_add(struct rune_call *c, long long n)
+{
+    if (c->a->meter)
+        rune_meter_add(c->a->meter, n);
+}
+
+void rune_call_progress_phase(struct rune_call *c, const char *phase)
+{
+    if (c->a->meter)
+        rune_meter_phase(c->a->meter, phase);
+}
+
+/* How long a plan gives a type's size hook (one catalog query, a stat). */
+#define PLAN_SIZE_MS 5000
+
+/* The size of the call's work from its type's size hook: true and *size,
+ * *unit when it could tell. A hook that failed fails nothing: its message
+ * is dropped, and the plan falls back to durations. */
+static bool measure(struct rune_call *c, long long *size, enum rune_unit *unit)
+{
+    if (!c->type->size)
+        return false;
+    *unit = RUNE_UNIT_BYTES;
+    *size = c->type->size(c, unit);
+    free(c->error);
+    c->error = NULL;
+    return *size >= 0 && rune_unit_name(*unit) != NULL;
 }
 
 void rune_call_plan(struct rune_call *c, const char *fmt, ...)
@@ -428,12 +464,16 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     long long t0 = rune_clock_mono_ms();
     int status;
     char *would = NULL;
+    long long size = -1;
+    enum rune_unit unit = RUNE_UNIT_BYTES;
+    bool sized = false;
     if (r->o->dry_run && !runs_in_dry(r, t)) {
         /* a dry-run simulates what the glue would do, call by call */
         would = plan_text(r, &c);
         rune_console_step_log(r->con, st->id, would);
         status = RUNE_STEP_OK;
     } else {
+        sized = measure(&c, &size, &unit);
         status = t->run(&c);
     }
     if (status == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
@@ -454,6 +494,9 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
         .plan = would,
         .artifacts = c.artifacts,
         .recovery_point = c.recovery_point,
+        .work_uses = sized ? t->name : NULL,
+        .work_size = size,
+        .work_unit = rune_unit_name(unit),
     };
     rune_record_call_end(&r->rec, &e);
     free(would);
@@ -476,6 +519,9 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
 static void real_attempt(struct rune_run *r, struct rune_attempt *a)
 {
     struct rune_call c = {r, a, a->st->type, a->params, json_object(), NULL, NULL, 0, 0};
+    /* measured as it starts, so that its throughput is always of the same
+     * figure a plan divides */
+    a->work_known = measure(&c, &a->work_size, &a->work_unit);
     int st = a->st->type->run(&c);
     /* a primitive that noticed the deadline may report a plain failure */
     if (st == RUNE_STEP_FAILED && rune_call_cancel_status(&c) != RUNE_STEP_OK)
@@ -632,6 +678,14 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
                      st->type->name);
     } else {
         a->plan = plan_text(r, &c);
+        /* the size of the work it would do: the plan's estimate divides it.
+         * A plan must not hang on a server that does not answer: the hook
+         * gets a few seconds, not the step's timeout */
+        long long deadline = a->deadline_ms, soon = rune_clock_mono_ms() + PLAN_SIZE_MS;
+        if (!deadline || deadline > soon)
+            a->deadline_ms = soon;
+        a->work_known = measure(&c, &a->work_size, &a->work_unit);
+        a->deadline_ms = deadline;
     }
     json_decref(c.outputs);
     free(c.error);

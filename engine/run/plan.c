@@ -2,7 +2,10 @@
  * plan.c — what a dry-run (`rune plan`) reports once the simulated run is
  * over: per stage, the waves of steps that would run in parallel; for each
  * step its plan sentence, effect, condition, timeout, failure policy and an
- * estimated duration (the median of its past real runs, else its timeout);
+ * estimated duration: the size of its work (its type's size hook) divided
+ * by the throughput earlier real runs of the same type measured on this
+ * host, else the median duration of the step's past real runs, else its
+ * timeout — and which of them it is;
  * each stage's critical path, their sum against the runbook's RTO, and the
  * outcome and exit code a real run would end with. The same data is the
  * JSON of `rune plan --json` (schemas/plan.schema.json).
@@ -19,6 +22,7 @@
 
 #include "duration.h"
 #include "interp.h"
+#include "meter.h"
 #include "record_read.h"
 
 static const char *const effect_names[] = {"pure", "reads", "writes"};
@@ -78,21 +82,82 @@ static int cmp_ll(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median of past real runs (at least two), else the timeout. */
-static long long estimate(struct rune_run *r, const struct rune_stepdef *st, const char **source,
-                          int *runs)
+/* Runs a basis needs before the plan trusts it: one run may be an
+ * outlier (a cold cache, a busy host). */
+#define MIN_RUNS 2
+#define MAX_RUNS 20
+
+/* What a step's estimate rests on. */
+struct estimate {
+    long long ms;
+    const char *source; /* "size", "history", "timeout" */
+    int runs;           /* the step's past real runs (durations) */
+    /* the size basis: the work's size (size < 0: not known), and the
+     * throughput earlier runs of its type measured on this host */
+    long long size;
+    const char *unit;
+    double per_s;
+    int size_runs;
+};
+
+static double median(double *v, size_t n)
 {
-    long long v[20];
-    size_t n = r->j ? rune_record_durations(r->j, r->rb->name, st->id, v, 20) : 0;
-    *runs = (int)n;
-    long long est = st->timeout_ms;
-    *source = "timeout";
-    if (n >= 2) {
+    for (size_t i = 1; i < n; i++) /* n <= MAX_RUNS: insertion sort */
+        for (size_t k = i; k > 0 && v[k - 1] > v[k]; k--) {
+            double t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The median throughput (units per second) earlier successful real runs
+ * of type `uses` on this host measured for work in `unit`; *runs says how
+ * many; -1 under MIN_RUNS. */
+static double throughput(struct rune_run *r, const char *uses, const char *unit, int *runs)
+{
+    long long size[MAX_RUNS], ms[MAX_RUNS];
+    double rate[MAX_RUNS];
+    size_t n = rune_record_work(r->j, uses, r->host, unit, size, ms, MAX_RUNS), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (size[i] > 0 && ms[i] > 0)
+            rate[k++] = (double)size[i] * 1000.0 / (double)ms[i];
+    *runs = (int)k;
+    return k >= MIN_RUNS ? median(rate, k) : -1;
+}
+
+/* The step's estimate: its size over its type's throughput here, else the
+ * median of its past real runs, else its timeout (a bound, not an
+ * estimate). entry: what the dry-run recorded of it (the size), or NULL. */
+static void estimate(struct rune_run *r, const struct rune_stepdef *st, json_t *entry,
+                     struct estimate *e)
+{
+    long long v[MAX_RUNS];
+    size_t n = r->j ? rune_record_durations(r->j, r->rb->name, st->id, v, MAX_RUNS) : 0;
+    *e = (struct estimate){.ms = st->timeout_ms, .source = "timeout", .runs = (int)n, .size = -1};
+    if (n >= MIN_RUNS) {
         qsort(v, n, sizeof *v, cmp_ll);
-        est = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        *source = "history";
+        e->ms = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        e->source = "history";
     }
-    return est;
+    json_t *size = json_object_get(entry, "work_size");
+    e->unit = json_string_value(json_object_get(entry, "work_unit"));
+    if (!json_is_integer(size) || !e->unit || !st->type)
+        return;
+    e->size = (long long)json_integer_value(size);
+    e->per_s = r->j ? throughput(r, st->type->name, e->unit, &e->size_runs) : -1;
+    if (e->per_s <= 0)
+        return;
+    double ms = (double)e->size * 1000.0 / e->per_s;
+    e->ms = ms > 9.0e15 ? st->timeout_ms : (long long)(ms + 0.5);
+    e->source = "size";
+}
+
+/* An estimate from real runs (of the step, or of its type here), not a
+ * timeout standing in for one. */
+static bool measured(const char *source)
+{
+    return !strcmp(source, "history") || !strcmp(source, "size");
 }
 
 static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long long *est_ms)
@@ -126,16 +191,22 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
             status = rune_event_status_name(RUNE_ST_NOT_RUN); /* its stage was skipped */
     }
     json_object_set_new(s, "status", json_string(status));
-    const char *src;
-    int runs;
-    long long est = estimate(r, st, &src, &runs);
+    struct estimate est;
+    estimate(r, st, e, &est);
     enum rune_event_status st_status = rune_event_status_parse(status);
     bool counts =
         st_status == RUNE_ST_OK || st_status == RUNE_ST_FAILED || st_status == RUNE_ST_UNDECIDED;
-    *est_ms = counts ? est : 0;
-    json_object_set_new(s, "estimate_ms", json_integer(est));
-    json_object_set_new(s, "estimate_source", json_string(src));
-    json_object_set_new(s, "history_runs", json_integer(runs));
+    *est_ms = counts ? est.ms : 0;
+    json_object_set_new(s, "estimate_ms", json_integer(est.ms));
+    json_object_set_new(s, "estimate_source", json_string(est.source));
+    json_object_set_new(s, "history_runs", json_integer(est.runs));
+    if (est.size >= 0) {
+        json_object_set_new(s, "work_size", json_integer(est.size));
+        json_object_set_new(s, "work_unit", json_string(est.unit));
+        json_object_set_new(s, "throughput_runs", json_integer(est.size_runs));
+        if (est.per_s > 0)
+            json_object_set_new(s, "throughput_per_s", json_integer((json_int_t)est.per_s));
+    }
     return s;
 }
 
@@ -173,8 +244,7 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
             if (finish[i] > critical)
                 critical = finish[i];
             /* the same path with only estimates from history */
-            bool from_history =
-                !strcmp(json_string_value(json_object_get(sj, "estimate_source")), "history");
+            bool from_history = measured(json_string_value(json_object_get(sj, "estimate_source")));
             known[i] = kstart + (from_history ? est : 0);
             if (known[i] > known_critical)
                 known_critical = known[i];
@@ -230,6 +300,39 @@ static void line(FILE *out, const char *label, const char *text)
         fprintf(out, "        %s%s\n", label, text);
 }
 
+/* A step's estimate and its basis, for people: "4.1s (size 1.00 GiB at
+ * 85.2 MiB/s measured over 3 runs)", "12s (median of 4 real runs)",
+ * "unknown: no history yet (at most its timeout, 1h00m)". */
+static void estimate_text(json_t *s, char *buf, size_t len)
+{
+    char d[32], size[48], rate[48];
+    long long est = json_integer_value(json_object_get(s, "estimate_ms"));
+    const char *src = json_string_value(json_object_get(s, "estimate_source"));
+    long long runs = json_integer_value(json_object_get(s, "history_runs"));
+    json_t *work = json_object_get(s, "work_size");
+    int unit = rune_unit_parse(json_string_value(json_object_get(s, "work_unit")));
+    if (json_is_integer(work) && unit >= 0)
+        rune_meter_amount(json_integer_value(work), (enum rune_unit)unit, size, sizeof size);
+    rune_duration_str(est, d, sizeof d);
+    if (!strcmp(src, "size")) {
+        long long n = json_integer_value(json_object_get(s, "throughput_runs"));
+        snprintf(
+            buf, len, "%s (size %s at %s measured over %lld runs of %s on this host)", d, size,
+            rune_meter_rate_str((double)json_integer_value(json_object_get(s, "throughput_per_s")),
+                                (enum rune_unit)unit, rate, sizeof rate),
+            n, json_string_value(json_object_get(s, "uses")));
+    } else if (!strcmp(src, "history") && json_is_integer(work) && unit >= 0) {
+        snprintf(buf, len,
+                 "%s (median of %lld real runs; size %s, but no throughput measured "
+                 "for it on this host yet)",
+                 d, runs, size);
+    } else if (!strcmp(src, "history")) {
+        snprintf(buf, len, "%s (median of %lld real runs)", d, runs);
+    } else {
+        snprintf(buf, len, "unknown: no history yet (at most its timeout, %s)", d);
+    }
+}
+
 void rune_plan_print(json_t *plan, FILE *out)
 {
     char d1[32], d2[32];
@@ -269,18 +372,8 @@ void rune_plan_print(json_t *plan, FILE *out)
                 line(out, "undecided: ", json_string_value(json_object_get(s, "undecided")));
                 line(out, "error: ", json_string_value(json_object_get(s, "error")));
                 line(out, "when: ", json_string_value(json_object_get(s, "when")));
-                long long est = json_integer_value(json_object_get(s, "estimate_ms"));
-                const char *src = json_string_value(json_object_get(s, "estimate_source"));
-                char est_text[96];
-                if (!strcmp(src, "history"))
-                    snprintf(est_text, sizeof est_text, "%s (median of %lld real runs)",
-                             rune_duration_str(est, d1, sizeof d1),
-                             (long long)json_integer_value(json_object_get(s, "history_runs")));
-                else
-                    snprintf(est_text, sizeof est_text,
-                             "unknown: no history yet (at most its "
-                             "timeout, %s)",
-                             rune_duration_str(est, d1, sizeof d1));
+                char est_text[320];
+                estimate_text(s, est_text, sizeof est_text);
                 fprintf(out, "        timeout %s · on failure: %s%s · estimate %s\n",
                         rune_duration_str(json_integer_value(json_object_get(s, "timeout_ms")), d2,
                                           sizeof d2),

@@ -428,6 +428,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     r.con = rune_console_new(o->json ? stderr : stdout, o->live && !o->json, o->quiet || o->json,
                              o->color && !o->json);
     rune_console_set_redactor(r.con, &r.red);
+    rune_console_set_progress(r.con, (enum rune_progress_mode)o->progress, o->progress_interval_ms,
+                              stderr, r.incident);
     r.rec.con = r.con;
     rune_record_incident_start(&r.rec, r.cwd, o->jobs, o->operator_name,
                                r.workdir_made ? r.workdir : NULL);

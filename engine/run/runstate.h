@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "lua.h"
 #include "luacall.h"
+#include "meter.h"
 #include "model.h"
 #include "record.h"
 #include "redact.h"
@@ -42,6 +43,11 @@ struct rune_run_opts {
     json_t *fails;         /* --fail: step id → message (borrowed) */
     json_t *fail_attempts; /* --fail-attempts: step id → attempts that fail */
     bool keep_workdir;     /* keep the run's work directory even when it resolves */
+    /* how running steps' progress is shown (enum rune_progress_mode,
+     * resolved: never AUTO) and how often a plain line or JSON object is
+     * written per running step */
+    int progress;
+    long long progress_interval_ms;
 };
 
 struct rune_run {
@@ -115,6 +121,9 @@ struct rune_attempt {
      * (borrowed; NULL without confirm:): it covers the primitive's own
      * questions, so one destructive action is approved once */
     const char *approved;
+    /* where rune_call_progress goes (borrowed from the scheduler's slot;
+     * NULL: nowhere) — rune.run calls inside the step report to it too */
+    struct rune_meter *meter;
     /* results */
     int status;      /* enum rune_status */
     json_t *outputs; /* owned */
@@ -124,6 +133,11 @@ struct rune_attempt {
      * [{path, sha256, bytes}] and an ISO time; owned, NULL when none */
     json_t *artifacts;
     char *recovery_point;
+    /* the size of its work, from its type's size hook (work_known false:
+     * no hook, or it could not tell) */
+    bool work_known;
+    long long work_size;
+    enum rune_unit work_unit;
     /* dry-run */
     bool params_unknown; /* in: parameters need outputs a dry-run does not have */
     bool run_undecided;  /* in: whether the step runs at all is undecided */

@@ -19,6 +19,7 @@
 #include "duration.h"
 #include "params.h"
 #include "plan.h"
+#include "progress.h"
 #include "record.h"
 #include "runstate.h"
 #include "targets.h"
@@ -45,6 +46,9 @@ struct slot {
     bool stoppable;
     bool finished; /* worker is done (under r->mu) */
     int status;    /* final rune_status */
+    /* what its attempts report (rune_call_progress), shown by the console
+     * and sampled into the log by the stage's thread */
+    struct rune_progress prog;
 };
 
 /* steps.<id> in the expression context; call with r->mu held. Its
@@ -114,11 +118,14 @@ static void *worker(void *arg)
                                   NULL);
             break;
         }
-        rune_console_step_start(r->con, st->id, st->uses, n, attempts);
+        rune_progress_start(r, &s->prog, stage, st->id, st->uses, n);
+        a.meter = &s->prog.meter;
+        rune_console_step_start(r->con, st->id, st->uses, n, attempts, a.meter);
         long long t0 = rune_clock_mono_ms();
         a.deadline_ms = st->timeout_ms > 0 ? t0 + st->timeout_ms : 0;
         rune_attempt_run(r, &a);
         long long ms = rune_clock_mono_ms() - t0;
+        rune_progress_finish(r, &s->prog);
         bool dry = r->o->dry_run;
         struct rune_attempt_end e = {
             .stage = stage,
@@ -136,6 +143,9 @@ static void *worker(void *arg)
             .simulated = a.simulated,
             .outputs_source = a.source,
             .undecided = dry ? s->undecided : NULL,
+            .work_uses = a.work_known ? st->type->name : NULL,
+            .work_size = a.work_size,
+            .work_unit = rune_unit_name(a.work_unit),
         };
         rune_record_step_end(&r->rec, &e);
         const char *sn = rune_event_status_name(e.status);
@@ -181,6 +191,11 @@ static void *worker(void *arg)
                                                              : rune_status_event(a.status)),
                       "attempts", n, "simulated", a.simulated, "plan", a.plan, "error", a.error,
                       "undecided", s->undecided, "outputs_source", a.source ? a.source : "run"));
+        if (a.work_known) {
+            json_t *e = json_array_get(r->plan, json_array_size(r->plan) - 1);
+            json_object_set_new(e, "work_size", json_integer(a.work_size));
+            json_object_set_new(e, "work_unit", json_string(rune_unit_name(a.work_unit)));
+        }
     }
     s->status = a.status;
     s->finished = true;
@@ -451,9 +466,19 @@ static void settle(struct stage_run *sr, struct slot *s)
 
 static void wait_a_little(struct rune_run *r)
 {
-    /* timed, so a Ctrl-C is noticed even while every step is busy */
+    /* timed, so a Ctrl-C is noticed even while every step is busy, and
+     * running steps' progress is sampled */
     struct timespec ts = rune_clock_cond_deadline(200);
     pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+}
+
+/* Running steps' progress into the log when a sample is due (r->mu held). */
+static void sample(struct rune_run *r, struct slot *slots, size_t n)
+{
+    long long now = rune_clock_mono_ms();
+    for (size_t i = 0; i < n; i++)
+        if (slots[i].state == RUNNING)
+            rune_progress_tick(r, &slots[i].prog, now);
 }
 
 enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id sid, int *failed)
@@ -462,8 +487,10 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
     struct slot *slots = calloc(sd->n ? sd->n : 1, sizeof *slots);
     if (!slots)
         abort();
-    for (size_t i = 0; i < sd->n; i++)
+    for (size_t i = 0; i < sd->n; i++) {
         slots[i] = (struct slot){.r = r, .st = &sd->steps[i], .state = PENDING};
+        rune_progress_init(&slots[i].prog);
+    }
     *failed = 0;
     struct stage_run sr = {RUNE_STAGE_OK, NULL, false, 0, failed};
 
@@ -500,6 +527,7 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
         if (sr.running == 0)
             break;
         wait_a_little(r);
+        sample(r, slots, sd->n);
     }
     for (size_t i = 0; i < sd->n; i++) {
         if (slots[i].state != PENDING)
@@ -518,6 +546,7 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
         free(slots[i].question);
         free(slots[i].undecided);
         free(slots[i].undecided_on);
+        rune_progress_free(&slots[i].prog);
     }
     free(slots);
     return sr.result;

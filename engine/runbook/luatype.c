@@ -1,7 +1,9 @@
 /*
  * luatype.c — step types written in Lua.
  *
- * A module returns { name, summary, params, outputs, effect, run, plan }.
+ * A module returns { name, summary, params, outputs, effect, run, plan,
+ * size } (size: the size of the work from the parameters, for the plan's
+ * estimates; optional, like plan).
  * It becomes a struct rune_step_type like any native one, so validation,
  * `rune steps` and rune.run treat both alike. Each call runs in a fresh
  * sandboxed state (the module file is loaded again), with `rune` bound to
@@ -17,6 +19,7 @@
 #include "lua.h"
 #include "luacall.h"
 #include "luatype.h"
+#include "meter.h"
 #include "model.h"
 #include "params.h"
 #include "registry.h"
@@ -28,6 +31,7 @@ struct lua_type {
     struct rune_param *params;
     struct rune_output *outputs;
     bool has_plan;
+    bool has_size;
 };
 
 /* Loaded modules live until exit, like the native tables. */
@@ -90,6 +94,27 @@ static int lua_plan(struct rune_call *c)
     rune_call_plan(c, "%s", json_is_string(out) ? json_string_value(out) : lt->t.name);
     json_decref(out);
     return RUNE_STEP_OK;
+}
+
+/* The module's size(params): a number of bytes, or { size = N, unit =
+ * "rows" }. -1 when it has none, fails, or says something else. */
+static long long lua_size(struct rune_call *c, enum rune_unit *unit)
+{
+    json_t *out = NULL;
+    char err[2048] = "";
+    long long n = -1;
+    if (invoke(c, "size", &out, err, sizeof err) != RUNE_STEP_OK)
+        return -1;
+    json_t *v = json_is_object(out) ? json_object_get(out, "size") : out;
+    const char *u = json_is_object(out) ? json_string_value(json_object_get(out, "unit")) : NULL;
+    int parsed = u ? rune_unit_parse(u) : RUNE_UNIT_BYTES;
+    if (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) < 9.0e18 &&
+        parsed >= 0) {
+        n = (long long)json_number_value(v);
+        *unit = (enum rune_unit)parsed;
+    }
+    json_decref(out);
+    return n;
 }
 
 static char *dup_text(json_t *v)
@@ -267,6 +292,7 @@ static void load_one(const char *path, struct rune_diags *d)
     lt->name = strdup(name);
     lt->summary = dup_text(json_object_get(info, "summary"));
     lt->has_plan = json_is_true(json_object_get(info, "plan"));
+    lt->has_size = json_is_true(json_object_get(info, "size"));
     json_t *empty = json_object();
     if (build_specs(lt, json_is_object(params) ? params : empty,
                     json_is_object(outputs) ? outputs : empty, err, sizeof err) != 0) {
@@ -285,6 +311,7 @@ static void load_one(const char *path, struct rune_diags *d)
                                                         : RUNE_WRITES;
     lt->t.run = lua_run;
     lt->t.plan = lua_plan;
+    lt->t.size = lt->has_size ? lua_size : NULL;
     if (rune_registry_add(&lt->t) != 0) {
         rune_diag_add(d, m, "Lua step type %s: the name is already taken by another step type",
                       name);

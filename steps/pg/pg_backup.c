@@ -440,7 +440,8 @@ const struct rune_step_type rune_pg_backup_steps[] = {
      "Snapshot-consistent logical backup: one plain SQL script (gzip or zstd artifact + manifest "
      "with "
      "per-table rows and hashes), tables copied in parallel",
-     dump_params, dump_outputs, RUNE_WRITES, rune_pg_dump_run, rune_pg_dump_plan},
+     dump_params, dump_outputs, RUNE_WRITES, rune_pg_dump_run, rune_pg_dump_plan, false,
+     rune_pg_dump_size},
     {"pg.restore",
      "Verify, then restore a pg.dump backup (parallel, whole or some tables) or a pg_dump "
      "file; rows checked against the manifest",

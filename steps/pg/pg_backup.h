@@ -48,6 +48,8 @@
 
 int rune_pg_dump_run(struct rune_call *c);
 int rune_pg_dump_plan(struct rune_call *c);
+/* pg.dump's size hook (step.h): the database's size, pg_database_size. */
+long long rune_pg_dump_size(struct rune_call *c, enum rune_unit *unit);
 int rune_pg_restore_run(struct rune_call *c);
 int rune_pg_restore_plan(struct rune_call *c);
 

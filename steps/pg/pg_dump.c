@@ -26,6 +26,13 @@
  *     rune_artifact_append (frames are copied, not recompressed), so
  *     every section starts a chunk; the manifest records the sections.
  *
+ * Progress is reported in rows, against the catalog's estimate of the
+ * selected tables' rows (reltuples; the whole partition tree of a
+ * partitioned table); when a table was never analyzed there is no
+ * estimate, and it is reported in tables copied of the tables to copy.
+ * Workers add their rows in batches, so the count costs one atomic add
+ * per batch. The plan's size is the database's (rune_pg_dump_size).
+ *
  * Any failure — a lost connection, a full disk, pg_dump failing, a
  * timeout or Ctrl-C — removes the work directory and the partial backup:
  * nothing is left under the final name and no temp file stays behind.
@@ -52,6 +59,7 @@
 #include "rowhash.h"
 
 #define SPOOL_BUF (256 << 10) /* COPY lines gathered before a write to the spool */
+#define ROW_BATCH 1024        /* rows a worker counts before it reports them */
 #define LOCK_BATCH 500        /* tables per LOCK TABLE statement */
 
 /* One thread's spool being written. */
@@ -61,6 +69,7 @@ struct spool {
     struct rune_artifact_writer *w;
     char *buf, *line;
     size_t len, line_cap;
+    long long unreported; /* rows not yet added to the call's progress */
 };
 
 static void table_free(struct rune_pg_dump_table *t)
@@ -126,7 +135,13 @@ static int list_tables(struct rune_pg_dump *d, PGconn *conn, char *err, size_t e
         "(SELECT string_agg(CASE WHEN an.nspname = 'public' THEN '' ELSE an.nspname || '.' END "
         "  || ac.relname, chr(1)) FROM pg_partition_ancestors(c.oid) pa "
         "  JOIN pg_class ac ON ac.oid = pa.relid JOIN pg_namespace an ON an.oid = ac.relnamespace "
-        "  WHERE pa.relid <> c.oid) "
+        "  WHERE pa.relid <> c.oid), "
+        "CASE WHEN c.relkind = 'p' THEN (SELECT CASE WHEN bool_or(pc.reltuples < 0 AND "
+        "  pg_relation_size(pc.oid) > 0) THEN -1 ELSE coalesce(sum(greatest(pc.reltuples, 0)), 0) "
+        "  END FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid "
+        "  WHERE pt.isleaf AND pc.relkind = 'r') "
+        "WHEN c.reltuples < 0 AND pg_relation_size(c.oid) > 0 THEN -1 "
+        "ELSE greatest(c.reltuples, 0) END::bigint "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
         "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' "
@@ -158,6 +173,7 @@ static int list_tables(struct rune_pg_dump *d, PGconn *conn, char *err, size_t e
             abort();
         t->keep = dup_or_die(PQgetvalue(r, row, 10));
         t->ancestors = dup_or_die(PQgetvalue(r, row, 11));
+        t->est_rows = strtoll(PQgetvalue(r, row, 12), NULL, 10);
     }
     PQclear(r);
     return 0;
@@ -328,6 +344,15 @@ static const char *drop_fields(struct spool *s, const char *line, size_t n, size
     return s->line;
 }
 
+/* The rows this spool copied since it last said so, into the call's
+ * progress (when it counts rows). */
+static void report_rows(struct spool *s)
+{
+    if (s->d->progress_rows && s->unreported)
+        rune_call_progress_add(s->d->c, s->unreported);
+    s->unreported = 0;
+}
+
 static int sink(void *ctx, const char *line, size_t n, char *err, size_t errlen)
 {
     struct spool *s = ctx;
@@ -338,6 +363,8 @@ static int sink(void *ctx, const char *line, size_t n, char *err, size_t errlen)
     if (strchr(s->t->keep, 'd'))
         line = drop_fields(s, line, n, &n);
     atomic_fetch_add(&s->d->rows_done, 1);
+    if (++s->unreported == ROW_BATCH)
+        report_rows(s);
     return spool_put(s, line, n, err, errlen);
 }
 
@@ -375,6 +402,7 @@ static int dump_table(struct rune_pg_dump *d, PGconn *conn, struct rune_pg_dump_
     rc = spool_put(&s, t->copy, strlen(t->copy), err, errlen);
     rc = rc ? rc : spool_put(&s, "\n", 1, err, errlen);
     rc = rc ? rc : rune_pg_copy_out(d->c, conn, from, sink, &s, &h, err, errlen);
+    report_rows(&s);
     rc = rc ? rc : spool_put(&s, RUNE_PG_COPY_END, strlen(RUNE_PG_COPY_END), err, errlen);
     rc = rc ? rc : spool_flush(&s, err, errlen);
     free(from);
@@ -456,6 +484,8 @@ static void *worker_main(void *arg)
                 break;
             }
             atomic_fetch_add(&d->tables_done, 1);
+            if (!d->progress_rows) /* added, not set: workers finish in any order */
+                rune_call_progress_add(d->c, 1);
         }
     }
     free(buf);
@@ -606,6 +636,26 @@ static int open_snapshot(struct rune_pg_dump *d, PGconn *conn, char *point, size
     return 0;
 }
 
+/* The count the dump reports: rows against the catalog's estimate when
+ * every selected table has one, else tables copied of those to copy. */
+static void start_progress(struct rune_pg_dump *d)
+{
+    long long rows = 0;
+    for (size_t i = 0; i < d->nsel; i++) {
+        if (d->order[i]->est_rows < 0) {
+            rows = -1;
+            break;
+        }
+        rows += d->order[i]->est_rows;
+    }
+    d->progress_rows = rows >= 0;
+    rune_call_progress_phase(d->c, "copying tables");
+    if (d->progress_rows)
+        rune_call_progress(d->c, 0, rows, RUNE_UNIT_ROWS);
+    else
+        rune_call_progress(d->c, 0, (long long)d->nsel, RUNE_UNIT_TABLES);
+}
+
 /* Waits for the workers, saying how far they are now and then. */
 static void wait_workers(struct rune_pg_dump *d, pthread_t *th, int n)
 {
@@ -682,6 +732,7 @@ static int dump_with(struct rune_pg_dump *d, PGconn *leader, long long t0)
         goto fail;
     rune_call_log(c, "snapshot %s at %s: %zu tables to copy over %lld connections", d->snapshot,
                   point, d->nsel, rune_call_int(c, "jobs"));
+    start_progress(d);
     qsort(d->order, d->nsel, sizeof *d->order, by_size_desc);
     long long jobs = rune_call_int(c, "jobs");
     for (long long i = 0; i < jobs && (size_t)i < d->nsel; i++) {
@@ -716,6 +767,10 @@ static int dump_with(struct rune_pg_dump *d, PGconn *leader, long long t0)
     }
     rune_call_log(c, "%zu tables copied (%lld rows, %.1fs); assembling %s", d->nsel,
                   atomic_load(&d->rows_done), (rune_clock_mono_ms() - t0) / 1000.0, dest);
+    if (d->progress_rows) /* the estimate is done with: the rows are counted */
+        rune_call_progress(c, atomic_load(&d->rows_done), atomic_load(&d->rows_done),
+                           RUNE_UNIT_ROWS);
+    rune_call_progress_phase(c, "assembling");
     snprintf(where, sizeof where, "database %s on %s:%s", d->dbname,
              PQhost(leader) && *PQhost(leader) ? PQhost(leader) : "local", PQport(leader));
     json_t *m = assemble(d, dest, where, point, &parts, info, err, sizeof err);
@@ -768,6 +823,24 @@ int rune_pg_dump_run(struct rune_call *c)
     free(d.order);
     pthread_mutex_destroy(&d.mu);
     return st;
+}
+
+long long rune_pg_dump_size(struct rune_call *c, enum rune_unit *unit)
+{
+    char err[512];
+    long long n = -1;
+    PGconn *conn = rune_pg_connect(c, rune_call_str(c, "database"), err, sizeof err);
+    if (!conn)
+        return -1;
+    PGresult *r = rune_pg_exec(c, conn, "SELECT pg_database_size(current_database())", 0, NULL, err,
+                               sizeof err);
+    if (r) {
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    PQfinish(conn);
+    *unit = RUNE_UNIT_BYTES;
+    return n;
 }
 
 int rune_pg_dump_plan(struct rune_call *c)

@@ -31,7 +31,8 @@ struct rune_pg_dump_table {
     bool partition;
     bool extension; /* belongs to an extension: CREATE EXTENSION makes it */
     bool selected;
-    long long size; /* bytes on disk, to start the largest first */
+    long long size;     /* bytes on disk, to start the largest first */
+    long long est_rows; /* the catalog's estimate of its rows (reltuples); -1: never analyzed */
     /* set by the worker that dumped it */
     char spool[PATH_MAX];
     long long rows;     /* rows in its COPY block */
@@ -57,6 +58,7 @@ struct rune_pg_dump {
     atomic_bool stop;
     atomic_llong rows_done;
     atomic_int tables_done;
+    bool progress_rows; /* progress counts rows (against an estimate), else tables */
 };
 
 /* The spools of the sections pg_dump writes, and the schema fingerprint. */

@@ -49,6 +49,7 @@ static void test_kind_names(void **state)
         {RUNE_EV_SEVERITY, "severity"},
         {RUNE_EV_INCIDENT_DECISION, "incident.decision"},
         {RUNE_EV_INCIDENT_END, "incident.end"},
+        {RUNE_EV_PROGRESS, "progress"},
     };
     assert_int_equal(sizeof pinned / sizeof pinned[0], RUNE_EV_NKINDS - 1);
     for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {

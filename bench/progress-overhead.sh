@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# What progress reporting costs a long step: the same steps, on the same
+# data, run by two rune binaries — OLD (before a step reported progress, or
+# with it stubbed out) and NEW — in alternating order, RUNS rounds each.
+# Prints the median of each and NEW/OLD, the ratio of medians; a ratio
+# within the spread of the rounds (also printed) is "no measurable cost".
+# Never a timed test: timings are noisy, the ratio is what is kept
+# (docs/performance.md).
+#
+# Steps: pg.dump (jobs 2, level 6) of the realistic PostgreSQL data set on a
+# throw-away PostgreSQL 15 cluster (tests/pg/lib.sh), and sqlite.backup
+# (level 1) and sqlite.restore of the realistic SQLite data set. STEPS=
+# "pg.dump" (or "sqlite.backup sqlite.restore") picks some.
+#
+# usage: OLD=/path/to/old/rune NEW=build/rune bench/progress-overhead.sh [SCALE] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE=${1:-1}
+RUNS=${2:-5}
+OLD=${OLD:?set OLD to the rune binary to compare against}
+NEW=${NEW:-$PWD/build/rune}
+STEPS=${STEPS:-pg.dump sqlite.backup sqlite.restore}
+export RUNE_SOURCE_DIR=$PWD RUNE=$NEW
+for b in "$OLD" "$NEW"; do [ -x "$b" ] || { echo "no rune binary at $b" >&2; exit 1; }; done
+
+set +eu
+. "$RUNE_SOURCE_DIR/tests/cli/lib.sh"
+. "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
+set -eu
+W=$T
+
+# secs BIN RUNBOOK ARGS... — wall-clock seconds of one run (a failure stops
+# the benchmark)
+secs() {
+    local bin=$1 t0 t1
+    shift
+    t0=$(date +%s.%N)
+    "$bin" run "$@" --no-report -q >"$W/last.log" 2>&1 ||
+        { echo "failed: $bin run $*" >&2; tail -20 "$W/last.log" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    awk "BEGIN{printf \"%.3f\", $t1 - $t0}"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+spread() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{printf "%.2f", a[NR] / a[1]}'; }
+
+# compare NAME PREPARE RUNBOOK ARGS... — RUNS rounds of OLD and NEW,
+# alternating which goes first; PREPARE (a shell command) runs before each.
+compare() {
+    local name=$1 prep=$2 old=() new=() i
+    shift 2
+    for i in $(seq "$RUNS"); do
+        if [ $((i % 2)) = 1 ]; then
+            bash -c "$prep"; old+=("$(secs "$OLD" "$@")")
+            bash -c "$prep"; new+=("$(secs "$NEW" "$@")")
+        else
+            bash -c "$prep"; new+=("$(secs "$NEW" "$@")")
+            bash -c "$prep"; old+=("$(secs "$OLD" "$@")")
+        fi
+    done
+    local mo mn
+    mo=$(median "${old[@]}")
+    mn=$(median "${new[@]}")
+    printf '%-16s OLD %7.2fs  NEW %7.2fs  NEW/OLD %.3f   (spread max/min: OLD %s, NEW %s; rounds: OLD %s | NEW %s)\n' \
+        "$name" "$mo" "$mn" "$(awk "BEGIN{print $mn / $mo}")" "$(spread "${old[@]}")" \
+        "$(spread "${new[@]}")" "${old[*]}" "${new[*]}"
+}
+
+export RUNE_LOG="$W/incidents.db"
+echo "OLD: $OLD"
+echo "NEW: $NEW"
+echo "$(nproc) cores, $RUNS rounds each, order alternating"
+
+case " $STEPS " in *" pg.dump "*)
+    pg_start bench
+    pg_createdb app
+    pg_load "$RUNE_SOURCE_DIR/tests/pg/data/realistic.sql" app -v scale="$SCALE"
+    pg_sql "analyze" app >/dev/null
+    [ "$_PG_ERRORS" = 0 ] || { echo "setup failed" >&2; exit 1; }
+    echo "pg.dump: database app, $(($(pg_sql "select pg_database_size('app')") / 1048576)) MiB on disk"
+    cat >"$W/dump.yaml" <<YAML
+runbook: bench-dump
+inputs: { to: { type: path, required: true } }
+mitigation:
+  steps:
+    - { id: d, uses: pg.dump, with: { database: app, to: "\${inputs.to}", jobs: 2, level: 6, bindir: "$PG_BIN" } }
+YAML
+    compare pg.dump "rm -f '$W/d.sql.gz' '$W/d.sql.gz.manifest.json'" "$W/dump.yaml" --set to="$W/d.sql.gz"
+    ;;
+esac
+
+case " $STEPS " in *" sqlite."*)
+    sqlite3 -cmd ".parameter set @scale $SCALE" "$W/app.db" <runbooks/data/sqlite-realistic.sql
+    sqlite3 "$W/app.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+    echo "sqlite: app.db, $(($(stat -c %s "$W/app.db") / 1048576)) MiB"
+    cat >"$W/backup.yaml" <<YAML
+runbook: bench-backup
+inputs: { to: { type: path, required: true } }
+mitigation:
+  steps:
+    - { id: b, uses: sqlite.backup, with: { path: "$W/app.db", to: "\${inputs.to}", level: 1 } }
+YAML
+    cat >"$W/restore.yaml" <<YAML
+runbook: bench-restore
+inputs: { from: { type: path, required: true } }
+mitigation:
+  steps:
+    - { id: r, uses: sqlite.restore, with: { path: "$W/restored.db", from: "\${inputs.from}" } }
+YAML
+    clean_b="rm -f '$W/b.db.gz' '$W/b.db.gz.manifest.json'"
+    case " $STEPS " in *" sqlite.backup "*)
+        compare sqlite.backup "$clean_b" "$W/backup.yaml" --set to="$W/b.db.gz" ;;
+    esac
+    case " $STEPS " in *" sqlite.restore "*)
+        bash -c "$clean_b"
+        "$NEW" run "$W/backup.yaml" --set to="$W/b.db.gz" --no-report >/dev/null 2>&1
+        compare sqlite.restore "rm -rf '$W/restored.db'* '$W'/.restored.db* '$W'/restored.db.*" \
+            "$W/restore.yaml" --set from="$W/b.db.gz" ;;
+    esac
+    ;;
+esac
