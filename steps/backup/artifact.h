@@ -34,8 +34,10 @@
  *
  * This library sits beside the step families: it includes no engine header
  * but clock.h, whose UTC times the manifest records (it takes no
- * rune_call; callers pass a cancel callback where a loop can be long) and
- * reports errors as text for a person in a caller's buffer.
+ * rune_call; where a loop can be long, callers pass callbacks that ask
+ * whether to stop and hear how far it is: struct rune_artifact_watch) and
+ * reports errors as text for a person in a caller's buffer. What the reader
+ * returns and what a writer is given, the caller counts itself.
  */
 #ifndef RUNE_ARTIFACT_H
 #define RUNE_ARTIFACT_H
@@ -53,8 +55,22 @@
 #define RUNE_ARTIFACT_THREADS_AUTO_MAX 8 /* the default: one per CPU, at most this */
 #define RUNE_ARTIFACT_THREADS_MAX 64     /* what a caller may ask for */
 
-/* Cancellation for long loops: return true to stop. May be NULL. */
+/* Cancellation for long loops: return true to stop. */
 typedef bool (*rune_artifact_cancel_fn)(void *ctx);
+/* How far a long loop is: `done` of `total` bytes of the backup's data
+ * (raw, uncompressed: the manifest's raw_bytes), from 0 up to total. */
+typedef void (*rune_artifact_progress_fn)(void *ctx, unsigned long long done,
+                                          unsigned long long total);
+
+/* What a long operation tells its caller, and asks it, on the caller's
+ * thread: whether to stop (asked between chunks) and how far it is (after
+ * each chunk, and 0 before the first). Either callback may be NULL, and so
+ * may the struct; ctx is passed to both (a step passes its rune_call). */
+struct rune_artifact_watch {
+    rune_artifact_cancel_fn cancelled;
+    rune_artifact_progress_fn progress;
+    void *ctx;
+};
 
 /* ---- Writing ---- */
 
@@ -95,6 +111,13 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
  * call); after a failure the only call left is rune_artifact_abort. */
 int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t len, char *err,
                         size_t errlen);
+
+/* The raw bytes written out so far: given to rune_artifact_write (or
+ * appended) and already compressed into the data file; the rest is with
+ * the workers (at most 2 x threads chunks) until a later write or commit.
+ * What a caller reports as its progress: what it has handed over runs
+ * ahead of the work by up to that much. */
+unsigned long long rune_artifact_written(const struct rune_artifact_writer *w);
 
 /* Finishes: flushes the last chunk, fsyncs and renames the data file into
  * place, then writes the manifest the same way. `extras` (borrowed, may be
@@ -236,15 +259,19 @@ struct rune_artifact_check {
  * (locating damage to its chunk), full decompression of every frame with
  * its size, and the whole-file SHA-256. Chunks are checked in parallel as
  * by the reader; the damage reported is always the first in file order.
- * `cancelled` is asked between chunks. Returns 0 when the backup is good,
- * -1 otherwise; `chk` says why. Call rune_artifact_check_release after. */
-int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+ * `watch` (may be NULL) is asked whether to stop between chunks and told
+ * the raw bytes checked so far after each: they only grow, and reach the
+ * manifest's raw_bytes when every chunk is good (a damaged chunk stops
+ * them short). Returns 0 when the backup is good, -1 otherwise; `chk`
+ * says why. Call rune_artifact_check_release after. */
+int rune_artifact_verify(const char *path, const struct rune_artifact_watch *watch,
                          struct rune_artifact_check *chk);
 /* The same checks without decompressing: manifest sanity, file size, every
  * chunk's SHA-256 and the whole file's. For a consumer that decompresses
  * (with the reader's full checks) into something it can still throw away —
- * a restore into a scratch database — so the data is read once less. */
-int rune_artifact_verify_sums(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+ * a restore into a scratch database — so the data is read once less.
+ * Progress counts the same raw bytes (those of the chunks checked). */
+int rune_artifact_verify_sums(const char *path, const struct rune_artifact_watch *watch,
                               struct rune_artifact_check *chk);
 void rune_artifact_check_release(struct rune_artifact_check *chk);
 

@@ -477,7 +477,15 @@ void rune_artifact_check_release(struct rune_artifact_check *chk)
     chk->manifest = NULL;
 }
 
-static int verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+/* Tells the watcher how far verification is (raw bytes). */
+static void tell(const struct rune_artifact_watch *watch, unsigned long long done,
+                 unsigned long long total)
+{
+    if (watch && watch->progress)
+        watch->progress(watch->ctx, done, total);
+}
+
+static int verify(const char *path, const struct rune_artifact_watch *watch,
                   struct rune_artifact_check *chk, bool sums_only)
 {
     memset(chk, 0, sizeof *chk);
@@ -506,10 +514,14 @@ static int verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx
         }
         return -1;
     }
+    /* manifest_check made the chunks add up to raw_bytes */
+    unsigned long long done = 0, total = (unsigned long long)json_integer_value(
+                                     json_object_get(chk->manifest, "raw_bytes"));
+    tell(watch, done, total);
     /* the reader's checks, chunk by chunk, without copying the data out */
     int rc = 0;
     while (r->cur < r->nchunks) {
-        if (cancelled && cancelled(ctx)) {
+        if (watch && watch->cancelled && watch->cancelled(watch->ctx)) {
             chk->cancelled = true;
             snprintf(chk->reason, sizeof chk->reason, "verification of %s was cancelled", path);
             rc = -1;
@@ -520,7 +532,9 @@ static int verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx
             rc = -1;
             break;
         }
+        done += (unsigned long long)r->chunks[r->cur].raw;
         chunk_done(r);
+        tell(watch, done, total);
     }
     rune_artifact_reader_close(r);
     chk->ok = rc == 0;
@@ -529,16 +543,16 @@ static int verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx
     return rc;
 }
 
-int rune_artifact_verify(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+int rune_artifact_verify(const char *path, const struct rune_artifact_watch *watch,
                          struct rune_artifact_check *chk)
 {
-    return verify(path, cancelled, ctx, chk, false);
+    return verify(path, watch, chk, false);
 }
 
-int rune_artifact_verify_sums(const char *path, rune_artifact_cancel_fn cancelled, void *ctx,
+int rune_artifact_verify_sums(const char *path, const struct rune_artifact_watch *watch,
                               struct rune_artifact_check *chk)
 {
-    return verify(path, cancelled, ctx, chk, true);
+    return verify(path, watch, chk, true);
 }
 
 int rune_artifact_reader_open_range(struct rune_artifact_reader **out, const char *path,

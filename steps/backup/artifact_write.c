@@ -287,6 +287,11 @@ int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t 
     return 0;
 }
 
+unsigned long long rune_artifact_written(const struct rune_artifact_writer *w)
+{
+    return w->raw_bytes;
+}
+
 void rune_artifact_abort(struct rune_artifact_writer *w)
 {
     writer_free(w);

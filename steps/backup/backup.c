@@ -27,10 +27,27 @@
 #include "artifact.h"
 #include "pathparam.h"
 #include "step.h"
+#include "worksize.h"
 
-static bool cancel_cb(void *ctx)
+/* What verifying tells the call (artifact.h's watch): the raw bytes
+ * checked, counted from `base` of `total` — the raw bytes of every backup
+ * backup.list verifies — or, with total < 0, of the one backup (its own
+ * total, as backup.verify and backup.prune count). */
+struct tally {
+    struct rune_call *c;
+    long long base, total;
+};
+
+static bool tally_cancelled(void *ctx)
 {
-    return rune_call_cancelled(ctx);
+    return rune_call_cancelled(((struct tally *)ctx)->c);
+}
+
+static void tally_progress(void *ctx, unsigned long long done, unsigned long long total)
+{
+    struct tally *t = ctx;
+    rune_call_progress(t->c, t->base + (long long)done, t->total < 0 ? (long long)total : t->total,
+                       RUNE_UNIT_BYTES);
 }
 
 static const char *manifest_suffix = RUNE_ARTIFACT_MANIFEST_SUFFIX;
@@ -41,6 +58,7 @@ struct entry {
     long long created_ms;
     bool from_manifest;
     long long bytes;
+    long long raw;         /* the manifest's raw_bytes; 0 without a usable manifest */
     const char *read_with; /* from the manifest (static), NULL without one */
     int verified;          /* -1 not checked, 0 failed, 1 good */
     char reason[512];      /* why it is not valid, when known */
@@ -105,8 +123,10 @@ static int add_entry(struct listing *l, const char *dir, const char *name, const
         e->created_ms = ms;
         e->from_manifest = true;
     }
-    if (m)
+    if (m) {
         e->read_with = rune_artifact_read_with(m);
+        e->raw = (long long)json_integer_value(json_object_get(m, "raw_bytes"));
+    }
     if (!m)
         e->verified = 0; /* without a usable manifest it cannot be valid */
     json_decref(m);
@@ -185,11 +205,27 @@ static int scan_dir(struct rune_call *c, char **dir, struct listing *l)
     return scan(c, *dir, rune_call_str(c, "pattern"), l);
 }
 
-/* Full verification of one entry; returns a cancel status or OK. */
-static int verify_entry(struct rune_call *c, struct entry *e)
+/* The backups of a listing that verification reads (those with a usable
+ * manifest): how many (*count), and their raw bytes. */
+static long long to_verify(const struct listing *l, size_t *count)
+{
+    long long raw = 0;
+    *count = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].verified < 0) {
+            raw += l->v[i].raw;
+            (*count)++;
+        }
+    return raw;
+}
+
+/* Full verification of one entry, its progress told through t; returns a
+ * cancel status or OK. */
+static int verify_entry(struct rune_call *c, struct entry *e, struct tally *t)
 {
     struct rune_artifact_check chk;
-    int rc = rune_artifact_verify(e->path, cancel_cb, c, &chk);
+    struct rune_artifact_watch watch = {tally_cancelled, tally_progress, t};
+    int rc = rune_artifact_verify(e->path, &watch, &chk);
     e->verified = rc == 0;
     snprintf(e->reason, sizeof e->reason, "%s", chk.reason);
     bool stop = chk.cancelled;
@@ -240,10 +276,18 @@ static int list_run(struct rune_call *c)
     long long now = rune_clock_wall_ms();
     json_t *items = json_array(), *skipped = json_array();
     const char *newest_verified = NULL;
+    /* progress: the raw bytes of all the backups to verify, one count */
+    size_t count = 0, nth = 0;
+    struct tally t = {c, 0, verify ? to_verify(&l, &count) : 0};
     for (size_t i = 0; i < l.n && rc == RUNE_STEP_OK; i++) {
         struct entry *e = &l.v[i];
-        if (verify && e->verified < 0)
-            rc = verify_entry(c, e);
+        if (verify && e->verified < 0) {
+            char phase[48];
+            snprintf(phase, sizeof phase, "verifying %zu of %zu", ++nth, count);
+            rune_call_progress_phase(c, phase);
+            rc = verify_entry(c, e, &t);
+            t.base += e->raw;
+        }
         if (rc != RUNE_STEP_OK)
             break;
         if (e->verified == 1 && !newest_verified)
@@ -280,6 +324,28 @@ static int list_run(struct rune_call *c)
     return rc;
 }
 
+/* backup.list's size hook: with verify, the raw bytes of the backups it
+ * would verify, from their manifests (read as the listing reads them: a
+ * manifest is a few hundred bytes per 4 MiB chunk, so this stays small
+ * beside the work it sizes); without verify, no size: a listing's time
+ * does not grow with the backups' bytes. */
+static long long list_size(struct rune_call *c, enum rune_unit *unit)
+{
+    if (!rune_call_bool(c, "verify"))
+        return -1;
+    char *dir;
+    struct listing l;
+    int rc = scan_dir(c, &dir, &l);
+    free(dir);
+    if (rc != RUNE_STEP_OK)
+        return -1; /* the failure's message is the engine's to drop */
+    size_t count;
+    long long raw = to_verify(&l, &count);
+    listing_free(&l);
+    *unit = RUNE_UNIT_BYTES;
+    return raw;
+}
+
 static int list_plan(struct rune_call *c)
 {
     rune_call_plan(c, "would list the backups matching %s in %s%s", rune_call_str(c, "pattern"),
@@ -304,7 +370,10 @@ static int verify_run(struct rune_call *c)
             "no memory for the path of backup %s: free memory on this host and run the step again",
             rune_call_str(c, "path"));
     struct rune_artifact_check chk;
-    int rc = rune_artifact_verify(path, cancel_cb, c, &chk);
+    struct tally t = {c, 0, -1};
+    struct rune_artifact_watch watch = {tally_cancelled, tally_progress, &t};
+    rune_call_progress_phase(c, "verifying");
+    int rc = rune_artifact_verify(path, &watch, &chk);
     json_t *o = rune_call_outputs(c);
     json_object_set_new(o, "path", json_string(path));
     json_object_set_new(o, "ok", json_boolean(rc == 0));
@@ -465,7 +534,9 @@ static int protect_newest_verified(struct rune_call *c, struct listing *l, const
     for (size_t i = 0; i < l->n; i++) {
         struct entry *e = &l->v[i];
         if (e->verified < 0) {
-            int st = verify_entry(c, e);
+            struct tally t = {c, 0, -1}; /* each backup a count of its own */
+            rune_call_progress_phase(c, "verifying");
+            int st = verify_entry(c, e, &t);
             if (st != RUNE_STEP_OK)
                 return st;
         }
@@ -706,10 +777,11 @@ static const struct rune_output prune_outputs[] = {
 
 const struct rune_step_type rune_backup_steps[] = {
     {"backup.list", "List the backups in a directory, newest first, optionally verifying each",
-     list_params, list_outputs, RUNE_READS, list_run, list_plan},
+     list_params, list_outputs, RUNE_READS, list_run, list_plan, false, list_size},
     {"backup.verify",
      "Verify a backup: manifest, SHA-256 of every chunk and the file, full decompression",
-     path_params, verify_outputs, RUNE_READS, verify_run, verify_plan},
+     path_params, verify_outputs, RUNE_READS, verify_run, verify_plan, false,
+     rune_worksize_backup_path},
     {"backup.info", "Read a backup's manifest (engine, times, sizes, tables)", path_params,
      info_outputs, RUNE_READS, info_run, info_plan},
     {"backup.prune",

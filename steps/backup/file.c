@@ -27,6 +27,7 @@
 #include "pathparam.h"
 #include "safefile.h"
 #include "shareddir.h"
+#include "worksize.h"
 
 /* ---- shared by the family (file.h) ---- */
 
@@ -93,6 +94,16 @@ ssize_t rune_file_read_next(struct rune_call *c, int fd, void *buf, size_t len, 
 bool rune_file_cancel_cb(void *ctx)
 {
     return rune_call_cancelled(ctx);
+}
+
+void rune_file_progress_cb(void *ctx, unsigned long long done, unsigned long long total)
+{
+    rune_call_progress(ctx, (long long)done, (long long)total, RUNE_UNIT_BYTES);
+}
+
+void rune_file_progress(struct rune_call *c, long long done, long long total)
+{
+    rune_call_progress(c, done, done > total ? done : total, RUNE_UNIT_BYTES);
 }
 
 bool rune_file_occupied(struct rune_call *c, const char *dst, bool overwrite)
@@ -211,6 +222,7 @@ static int checksum_run(struct rune_call *c)
         goto out;
     }
     long long bytes = 0;
+    rune_file_progress(c, 0, (long long)st.st_size);
     for (;;) {
         ssize_t n = rune_file_read_next(c, fd, buf, RUNE_FILE_IO_BUF, path,
                                         "the checksum was not finished", &rc);
@@ -220,6 +232,7 @@ static int checksum_run(struct rune_call *c)
             break;
         EVP_DigestUpdate(ctx, buf, (size_t)n);
         bytes += n;
+        rune_file_progress(c, bytes, (long long)st.st_size);
     }
     char digest[RUNE_DIGEST_HEX_MAX];
     rune_digest_hex(ctx, digest);
@@ -260,8 +273,10 @@ static int checksum_plan(struct rune_call *c)
 
 /* ---- file.copy ---- */
 
-/* SHA-256 of what is in fd from the start, read back. */
-static int sha_of_fd(struct rune_call *c, int fd, unsigned char *buf, char out[RUNE_SHA256_HEX])
+/* SHA-256 of what is in fd from the start, read back: `total` bytes, as
+ * the call's progress. */
+static int sha_of_fd(struct rune_call *c, int fd, long long total, unsigned char *buf,
+                     char out[RUNE_SHA256_HEX])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
@@ -286,6 +301,7 @@ static int sha_of_fd(struct rune_call *c, int fd, unsigned char *buf, char out[R
             break;
         EVP_DigestUpdate(ctx, buf, (size_t)n);
         off += n;
+        rune_file_progress(c, (long long)off, total);
     }
     rune_digest_hex(ctx, out);
     EVP_MD_CTX_free(ctx);
@@ -343,6 +359,8 @@ static int copy_run(struct rune_call *c)
     if (!rune_file_start(c, &out, dst, overwrite, st.st_mode & 0777))
         goto out;
     long long bytes = 0;
+    rune_call_progress_phase(c, "copying");
+    rune_file_progress(c, 0, (long long)st.st_size);
     for (;;) {
         ssize_t n = rune_file_read_next(c, fd, buf, RUNE_FILE_IO_BUF, src,
                                         "the partial copy was removed", &rc);
@@ -357,6 +375,7 @@ static int copy_run(struct rune_call *c)
             goto out;
         }
         bytes += n;
+        rune_file_progress(c, bytes, (long long)st.st_size);
     }
     struct stat after;
     if (fstat(fd, &after) == 0 &&
@@ -371,7 +390,10 @@ static int copy_run(struct rune_call *c)
     char sha[RUNE_SHA256_HEX], back[RUNE_SHA256_HEX];
     rune_digest_hex(ctx, sha);
     if (rune_call_bool(c, "verify")) {
-        if (fsync(out.fd) != 0 || sha_of_fd(c, out.fd, buf, back) != 0) {
+        /* a count of its own: the bytes read back */
+        rune_call_progress_phase(c, "verifying");
+        rune_file_progress(c, 0, bytes);
+        if (fsync(out.fd) != 0 || sha_of_fd(c, out.fd, bytes, buf, back) != 0) {
             if (rune_call_cancelled(c))
                 rc = rune_file_cancelled(c, "the copy was removed");
             else
@@ -519,20 +541,23 @@ static const struct rune_output decrypt_outputs[] = {
 
 const struct rune_step_type rune_file_steps[] = {
     {"file.checksum", "Compute a file's SHA-256 (or SHA-512), optionally failing on a mismatch",
-     checksum_params, checksum_outputs, RUNE_READS, checksum_run, checksum_plan},
+     checksum_params, checksum_outputs, RUNE_READS, checksum_run, checksum_plan, false,
+     rune_worksize_path},
     {"file.compress",
      "Compress a file into a backup: chunked gzip (or zstd) plus a manifest with SHA-256 sums",
      compress_params, compress_outputs, RUNE_WRITES, rune_file_compress_run,
-     rune_file_compress_plan},
+     rune_file_compress_plan, false, rune_worksize_path},
     {"file.decompress",
      "Decompress a .gz or .zst, verifying it against its manifest while streaming",
      decompress_params, decompress_outputs, RUNE_WRITES, rune_file_decompress_run,
-     rune_file_decompress_plan},
+     rune_file_decompress_plan, false, rune_worksize_backup_path},
     {"file.copy", "Copy a file safely (temp file, fsync, rename) and compare SHA-256", copy_params,
-     copy_outputs, RUNE_WRITES, copy_run, copy_plan},
+     copy_outputs, RUNE_WRITES, copy_run, copy_plan, false, rune_worksize_from},
     {"file.encrypt", "Encrypt a file with AES-256-GCM, the key derived from a secret",
-     encrypt_params, encrypt_outputs, RUNE_WRITES, rune_file_encrypt_run, rune_file_encrypt_plan},
+     encrypt_params, encrypt_outputs, RUNE_WRITES, rune_file_encrypt_run, rune_file_encrypt_plan,
+     false, rune_worksize_path},
     {"file.decrypt", "Decrypt a file.encrypt file; any tampering fails and writes nothing",
-     decrypt_params, decrypt_outputs, RUNE_WRITES, rune_file_decrypt_run, rune_file_decrypt_plan},
+     decrypt_params, decrypt_outputs, RUNE_WRITES, rune_file_decrypt_run, rune_file_decrypt_plan,
+     false, rune_worksize_path},
     {0},
 };

@@ -72,6 +72,12 @@ ssize_t rune_file_read_next(struct rune_call *c, int fd, void *buf, size_t len, 
                             const char *left, int *rc);
 /* rune_call_cancelled as an artifact.h cancel callback (ctx: the call). */
 bool rune_file_cancel_cb(void *ctx);
+/* rune_call_progress in bytes as an artifact.h progress callback (ctx: the
+ * call). */
+void rune_file_progress_cb(void *ctx, unsigned long long done, unsigned long long total);
+/* `done` bytes of the `total` expected (a file's size when it was opened),
+ * for the step's progress; a file that grew since counts what was read. */
+void rune_file_progress(struct rune_call *c, long long done, long long total);
 
 /* Outputs: a string (NULL: null) or an integer. */
 void rune_file_set_str(json_t *o, const char *key, const char *v);

@@ -64,6 +64,10 @@ int rune_file_compress_run(struct rune_call *c)
         rc = rune_call_fail(c, "%s", err);
         goto out;
     }
+    /* progress: the bytes compressed into the backup so far, not those
+     * handed over (the workers hold up to 2 chunks each) */
+    rune_call_progress_phase(c, "compressing");
+    rune_file_progress(c, 0, (long long)st.st_size);
     for (;;) {
         ssize_t n = rune_file_read_next(c, fd, buf, RUNE_FILE_IO_BUF, src,
                                         "the partial backup was removed", &rc);
@@ -75,6 +79,7 @@ int rune_file_compress_run(struct rune_call *c)
             rc = rune_call_fail(c, "%s; the partial backup was removed", err);
             goto out;
         }
+        rune_file_progress(c, (long long)rune_artifact_written(w), (long long)st.st_size);
     }
     manifest = rune_artifact_commit(w, NULL, err, sizeof err);
     w = NULL;
@@ -82,10 +87,14 @@ int rune_file_compress_run(struct rune_call *c)
         rc = rune_call_fail(c, "%s; nothing was left behind", err);
         goto out;
     }
+    long long raw = (long long)json_integer_value(json_object_get(manifest, "raw_bytes"));
+    rune_file_progress(c, raw, raw); /* commit wrote out the rest */
     if (!rune_call_bool(c, "keep")) {
         /* the source is about to go: prove the backup reads back first */
         struct rune_artifact_check chk;
-        int v = rune_artifact_verify(dst, rune_file_cancel_cb, c, &chk);
+        struct rune_artifact_watch watch = {rune_file_cancel_cb, rune_file_progress_cb, c};
+        rune_call_progress_phase(c, "verifying");
+        int v = rune_artifact_verify(dst, &watch, &chk);
         bool stopped = chk.cancelled;
         rune_artifact_check_release(&chk);
         if (v != 0 && stopped) {
@@ -105,7 +114,6 @@ int rune_file_compress_run(struct rune_call *c)
         }
     }
     long long bytes = (long long)json_integer_value(json_object_get(manifest, "bytes"));
-    long long raw = (long long)json_integer_value(json_object_get(manifest, "raw_bytes"));
     char *mpath = rune_artifact_manifest_path(dst);
     json_t *o = rune_call_outputs(c);
     rune_file_report_artifact(c, dst, json_string_value(json_object_get(manifest, "sha256")),
@@ -164,6 +172,7 @@ struct plain {
     size_t in_pos, in_len; /* zstd's view of `in` */
     bool eof, member_done;
     int members;
+    long long read; /* bytes of the file read so far: the progress of a plain file */
 };
 
 static ssize_t plain_gz_read(struct plain *g, unsigned char *out, size_t len, char *err,
@@ -179,6 +188,7 @@ static ssize_t plain_gz_read(struct plain *g, unsigned char *out, size_t len, ch
                 return -1;
             }
             g->eof = n == 0;
+            g->read += n;
             g->z.next_in = g->in;
             g->z.avail_in = (uInt)n;
         }
@@ -219,6 +229,7 @@ static ssize_t plain_zstd_read(struct plain *g, unsigned char *out, size_t len, 
                 return -1;
             }
             g->eof = n == 0;
+            g->read += n;
             g->in_pos = 0;
             g->in_len = (size_t)n;
         }
@@ -346,7 +357,13 @@ int rune_file_decompress_run(struct rune_call *c)
     }
     if (!rune_file_start(c, &out, dst, overwrite, st.st_mode & 0777))
         goto out;
-    long long bytes = 0;
+    /* progress as the size hook measures the work: a backup's raw bytes
+     * written, of its manifest's; a plain file's own bytes read, of its
+     * size (what it decompresses to is not known before the end) */
+    long long bytes = 0, total = r ? (long long)json_integer_value(json_object_get(
+                                         rune_artifact_reader_manifest(r), "raw_bytes"))
+                                   : (long long)st.st_size;
+    rune_file_progress(c, 0, total);
     for (;;) {
         if (rune_call_cancelled(c)) {
             rc = rune_file_cancelled(c, "the partial output was removed");
@@ -366,6 +383,7 @@ int rune_file_decompress_run(struct rune_call *c)
             goto out;
         }
         bytes += n;
+        rune_file_progress(c, r ? bytes : g->read, total);
     }
     if (!rune_file_finish(c, &out, overwrite))
         goto out;

@@ -253,7 +253,8 @@ int rune_file_encrypt_run(struct rune_call *c)
         goto out;
     if (rune_write_all(x.f.fd, x.header, ENC_HEADER) != 0)
         goto write_failed;
-    long long bytes = ENC_HEADER;
+    long long bytes = ENC_HEADER, plain = 0;
+    rune_file_progress(c, 0, (long long)x.st.st_size);
     for (uint32_t i = 0;; i++) {
         ssize_t n = rune_file_read_next(c, x.fd, in, ENC_CHUNK, x.src,
                                         "the partial output was removed", &rc);
@@ -271,6 +272,8 @@ int rune_file_encrypt_run(struct rune_call *c)
         if (rune_write_all(x.f.fd, out, (size_t)n + ENC_TAG) != 0)
             goto write_failed;
         bytes += n + ENC_TAG;
+        plain += n;
+        rune_file_progress(c, plain, (long long)x.st.st_size);
         if (last)
             break;
     }
@@ -361,7 +364,9 @@ int rune_file_decrypt_run(struct rune_call *c)
     }
     if (!rune_file_start(c, &x.f, x.dst, x.overwrite, 0600))
         goto out;
+    /* progress: the encrypted file's bytes read, of its size */
     long long bytes = 0, offset = ENC_HEADER;
+    rune_file_progress(c, offset, (long long)x.st.st_size);
     for (uint32_t i = 0;; i++) {
         ssize_t n = rune_file_read_next(c, x.fd, in, (size_t)chunk + ENC_TAG, x.src,
                                         "the partial output was removed", &rc);
@@ -390,6 +395,7 @@ int rune_file_decrypt_run(struct rune_call *c)
         }
         bytes += (long long)plain;
         offset += n;
+        rune_file_progress(c, offset, (long long)x.st.st_size);
         if (last)
             break;
     }

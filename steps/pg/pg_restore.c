@@ -137,11 +137,13 @@ static int verify(struct rune_pg_restore *r)
     struct rune_artifact_check chk;
     rune_call_log(c, "verifying %s", r->from);
     long long t0 = rune_clock_mono_ms();
-    int bad = rune_artifact_verify_sums(r->from, cancelled_cb, c, &chk);
+    int bad = rune_artifact_verify_sums(r->from,
+                                        &(struct rune_artifact_watch){cancelled_cb, NULL, c}, &chk);
     const char *eng = bad ? NULL : rune_pg_str(chk.manifest, "engine");
     if (!bad && !(eng && !strcmp(eng, "postgres"))) {
         rune_artifact_check_release(&chk);
-        bad = rune_artifact_verify(r->from, cancelled_cb, c, &chk);
+        bad = rune_artifact_verify(r->from, &(struct rune_artifact_watch){cancelled_cb, NULL, c},
+                                   &chk);
     }
     if (bad != 0) {
         int st = chk.cancelled ? rune_pg_cancelled(c)

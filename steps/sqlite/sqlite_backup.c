@@ -444,7 +444,8 @@ int rune_sqlite_restore_run(struct rune_call *c)
      * (once: that copy is put in place only if all of it came out whole) */
     struct rune_artifact_check chk;
     rune_call_log(c, "verifying %s", from);
-    int v = rune_artifact_verify_sums(from, cancelled_cb, c, &chk);
+    int v =
+        rune_artifact_verify_sums(from, &(struct rune_artifact_watch){cancelled_cb, NULL, c}, &chk);
     if (v != 0) {
         int st = chk.cancelled
                      ? rune_sqlite_stopped(c, "while verifying %s; nothing was changed", from)

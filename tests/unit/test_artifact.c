@@ -242,7 +242,7 @@ static void test_round_trip_several_chunks(void **state)
     assert_memory_equal(back, f->data, DATA_LEN);
 
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), 0);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), 0);
     assert_true(chk.ok);
     rune_artifact_check_release(&chk);
     json_decref(m);
@@ -289,7 +289,7 @@ static void test_flipped_byte_is_located_to_its_chunk(void **state)
     json_t *m = write_backup(f, NULL);
     flip_byte(f->path, chunk_field(m, 2, "offset") + chunk_field(m, 2, "bytes") / 2);
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_false(chk.ok);
     assert_int_equal(chk.bad_chunk, 3);
     char want[128];
@@ -308,12 +308,12 @@ static void test_sums_only_verification(void **state)
     struct fixture *f = *state;
     json_t *m = write_backup(f, NULL);
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify_sums(f->path, NULL, NULL, &chk), 0);
+    assert_int_equal(rune_artifact_verify_sums(f->path, NULL, &chk), 0);
     assert_true(chk.ok);
     assert_non_null(chk.manifest);
     rune_artifact_check_release(&chk);
     flip_byte(f->path, chunk_field(m, 4, "offset") + 10);
-    assert_int_equal(rune_artifact_verify_sums(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(rune_artifact_verify_sums(f->path, NULL, &chk), -1);
     assert_int_equal(chk.bad_chunk, 5);
     if (!strstr(chk.reason, "SHA-256 mismatch"))
         fail_msg("reason \"%s\"", chk.reason);
@@ -349,7 +349,7 @@ static void test_truncated_file_is_detected(void **state)
     json_t *m = write_backup(f, NULL);
     assert_int_equal(truncate(f->path, chunk_field(m, 3, "offset") + 5), 0);
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_non_null(strstr(chk.reason, "truncated"));
     assert_non_null(strstr(chk.reason, "chunks 4 to 6 of 6"));
     assert_int_equal(chk.bad_chunk, 4);
@@ -419,7 +419,7 @@ static void test_missing_manifest_is_invalid(void **state)
     json_decref(write_backup(f, NULL));
     assert_int_equal(unlink(f->mpath), 0);
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_non_null(strstr(chk.reason, "no manifest beside"));
     assert_null(chk.manifest);
     rune_artifact_check_release(&chk);
@@ -434,14 +434,14 @@ static void test_edited_manifest_is_invalid(void **state)
     json_object_set_new(m, "raw_bytes", json_integer(DATA_LEN + 1));
     assert_int_equal(json_dump_file(m, f->mpath, 0), 0);
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_non_null(strstr(chk.reason, "chunk 2 of 6"));
     assert_non_null(strstr(chk.reason, "decompresses to 1024 bytes but the manifest says 1025"));
     rune_artifact_check_release(&chk);
 
     json_object_set_new(m, "format_version", json_integer(9));
     assert_int_equal(json_dump_file(m, f->mpath, 0), 0);
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_non_null(strstr(chk.reason, "upgrade rune"));
     rune_artifact_check_release(&chk);
     json_decref(m);
@@ -467,7 +467,7 @@ static void test_extras_and_empty_input(void **state)
     assert_string_equal(json_string_value(json_object_get(m, "recovery_point")),
                         "2024-05-01T02:00:00.000Z");
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), 0);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), 0);
     assert_string_equal(json_string_value(json_object_get(chk.manifest, "schema_fingerprint")),
                         "abc123");
     rune_artifact_check_release(&chk);
@@ -529,7 +529,7 @@ static void test_any_number_of_threads_writes_the_same_bytes(void **state)
         assert_int_equal(read_back(p4, back, BIG_LEN + 16), BIG_LEN);
         assert_memory_equal(back, data, BIG_LEN);
         struct rune_artifact_check chk;
-        assert_int_equal(rune_artifact_verify(p4, NULL, NULL, &chk), 0);
+        assert_int_equal(rune_artifact_verify(p4, NULL, &chk), 0);
         rune_artifact_check_release(&chk);
         snprintf(cmd, sizeof cmd, "gzip -dc '%s' | cmp -s - '%s'", p4, plain);
         assert_int_equal(system(cmd), 0);
@@ -653,7 +653,7 @@ static void test_first_damage_in_file_order_is_reported(void **state)
     flip_byte(f->path, chunk_field(m, 8, "offset") + chunk_field(m, 8, "bytes") - 1);
     size_t base = threads_settled(1); /* the test runs on one thread */
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, NULL, NULL, &chk), -1);
+    assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_int_equal(chk.bad_chunk, 9);
     assert_non_null(strstr(chk.reason, "chunk 9 of 98"));
     rune_artifact_check_release(&chk);
@@ -693,7 +693,10 @@ static void test_verify_can_be_cancelled(void **state)
     size_t base = threads_settled(1); /* the test runs on one thread */
     int left = 5;
     struct rune_artifact_check chk;
-    assert_int_equal(rune_artifact_verify(f->path, cancel_after, &left, &chk), -1);
+    assert_int_equal(
+        rune_artifact_verify(
+            f->path, &(struct rune_artifact_watch){.cancelled = cancel_after, .ctx = &left}, &chk),
+        -1);
     assert_true(chk.cancelled);
     assert_false(chk.ok);
     assert_int_equal(chk.bad_chunk, 0);
