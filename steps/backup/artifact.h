@@ -90,6 +90,15 @@ struct rune_artifact_meta {
     int threads;                /* compression workers, 1..RUNE_ARTIFACT_THREADS_MAX;
                                  * 0 = one per CPU, at most RUNE_ARTIFACT_THREADS_AUTO_MAX.
                                  * The output is byte-identical whatever the number. */
+    /* Told on the caller's thread (inside write, append and commit) each
+     * time a chunk is in the data file: the raw bytes written out so far
+     * (done) of the raw bytes given so far (total: the writer cannot know
+     * what is still to come; a caller that does reports its own). That,
+     * not what it has handed over, is a writer's progress: the workers
+     * hold up to 2 x threads chunks, and commit writes out the last of
+     * them. NULL: not told. */
+    rune_artifact_progress_fn progress;
+    void *progress_ctx;
 };
 
 struct rune_artifact_writer;
@@ -111,13 +120,6 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
  * call); after a failure the only call left is rune_artifact_abort. */
 int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t len, char *err,
                         size_t errlen);
-
-/* The raw bytes written out so far: given to rune_artifact_write (or
- * appended) and already compressed into the data file; the rest is with
- * the workers (at most 2 x threads chunks) until a later write or commit.
- * What a caller reports as its progress: what it has handed over runs
- * ahead of the work by up to that much. */
-unsigned long long rune_artifact_written(const struct rune_artifact_writer *w);
 
 /* Finishes: flushes the last chunk, fsyncs and renames the data file into
  * place, then writes the manifest the same way. `extras` (borrowed, may be

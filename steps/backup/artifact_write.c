@@ -56,9 +56,19 @@ struct rune_artifact_writer {
     struct rune_pool_slot *fill; /* the slot being filled with input, or NULL */
     EVP_MD_CTX *whole;           /* SHA-256 of the compressed file, as it is written */
     json_t *chunks;
-    unsigned long long bytes, raw_bytes;
+    unsigned long long bytes, raw_bytes; /* written out */
+    unsigned long long given;            /* raw bytes given: written, appended */
+    rune_artifact_progress_fn progress;
+    void *progress_ctx;
     bool failed;
 };
+
+/* A chunk is in the data file: tell the caller, if it asked. */
+static void tell(struct rune_artifact_writer *w)
+{
+    if (w->progress)
+        w->progress(w->progress_ctx, w->raw_bytes, w->given);
+}
 
 /* Worker: compresses s->in into one complete frame of the codec in s->out,
  * and takes the frame's SHA-256. */
@@ -102,6 +112,7 @@ static int frame_append(struct rune_artifact_writer *w, struct rune_pool_slot *s
     w->bytes += s->out_len;
     w->raw_bytes += s->in_len;
     rune_pool_release(&w->pool);
+    tell(w);
     return 0;
 }
 
@@ -235,6 +246,8 @@ int rune_artifact_open(struct rune_artifact_writer **out, const char *path,
     w->enc.codec = codec;
     w->enc.level = level;
     w->chunk_size = chunk;
+    w->progress = meta->progress;
+    w->progress_ctx = meta->progress_ctx;
     w->created_ms = rune_clock_wall_ms();
     w->whole = EVP_MD_CTX_new();
     w->chunks = json_array();
@@ -271,6 +284,7 @@ int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t 
         return -1;
     }
     const unsigned char *p = buf;
+    w->given += len;
     while (len > 0) {
         if (!w->fill && fill_start(w, err, errlen) != 0)
             return -1;
@@ -285,11 +299,6 @@ int rune_artifact_write(struct rune_artifact_writer *w, const void *buf, size_t 
             return -1;
     }
     return 0;
-}
-
-unsigned long long rune_artifact_written(const struct rune_artifact_writer *w)
-{
-    return w->raw_bytes;
 }
 
 void rune_artifact_abort(struct rune_artifact_writer *w)
@@ -475,6 +484,8 @@ static int append_chunk(struct rune_artifact_writer *w, int fd, const char *src,
     }
     w->bytes += len;
     w->raw_bytes += (unsigned long long)raw;
+    w->given += (unsigned long long)raw;
+    tell(w);
     return 0;
 }
 

@@ -24,6 +24,20 @@
 
 /* ---- file.compress ---- */
 
+/* The writer's progress (the bytes in the backup so far) against the
+ * file's size. */
+struct compressing {
+    struct rune_call *c;
+    long long size;
+};
+
+static void compress_progress(void *ctx, unsigned long long done, unsigned long long given)
+{
+    struct compressing *p = ctx;
+    (void)given;
+    rune_file_progress(p->c, (long long)done, p->size);
+}
+
 int rune_file_compress_run(struct rune_call *c)
 {
     const char *comp = rune_call_str(c, "compression");
@@ -54,18 +68,21 @@ int rune_file_compress_run(struct rune_call *c)
     }
     if ((fd = rune_file_open_input(c, src, &st)) < 0)
         goto out;
+    /* progress: what is compressed into the backup, not what was handed
+     * over (the workers hold up to 2 chunks each) */
+    struct compressing prog = {c, (long long)st.st_size};
     struct rune_artifact_meta meta = {.engine = "file",
                                       .source = src,
                                       .compression = comp,
                                       .level = (int)level,
                                       .chunk_size = (size_t)chunk,
-                                      .threads = (int)rune_call_int(c, "threads")};
+                                      .threads = (int)rune_call_int(c, "threads"),
+                                      .progress = compress_progress,
+                                      .progress_ctx = &prog};
     if (rune_artifact_open(&w, dst, &meta, err, sizeof err) != 0) {
         rc = rune_call_fail(c, "%s", err);
         goto out;
     }
-    /* progress: the bytes compressed into the backup so far, not those
-     * handed over (the workers hold up to 2 chunks each) */
     rune_call_progress_phase(c, "compressing");
     rune_file_progress(c, 0, (long long)st.st_size);
     for (;;) {
@@ -79,7 +96,6 @@ int rune_file_compress_run(struct rune_call *c)
             rc = rune_call_fail(c, "%s; the partial backup was removed", err);
             goto out;
         }
-        rune_file_progress(c, (long long)rune_artifact_written(w), (long long)st.st_size);
     }
     manifest = rune_artifact_commit(w, NULL, err, sizeof err);
     w = NULL;
@@ -88,7 +104,7 @@ int rune_file_compress_run(struct rune_call *c)
         goto out;
     }
     long long raw = (long long)json_integer_value(json_object_get(manifest, "raw_bytes"));
-    rune_file_progress(c, raw, raw); /* commit wrote out the rest */
+    rune_file_progress(c, raw, raw); /* all of it, had the file changed size meanwhile */
     if (!rune_call_bool(c, "keep")) {
         /* the source is about to go: prove the backup reads back first */
         struct rune_artifact_check chk;

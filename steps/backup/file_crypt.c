@@ -245,6 +245,9 @@ int rune_file_encrypt_run(struct rune_call *c)
     }
     if (!crypt_open(c, &x))
         goto out;
+    /* the total from the start: deriving the key takes a moment first */
+    rune_call_progress_phase(c, "deriving the key");
+    rune_file_progress(c, 0, (long long)x.st.st_size);
     if (enc_header_build(x.key, x.header, &x.k) != 0) {
         rc = rune_call_fail(c, "cannot derive the encryption key (OpenSSL failed)");
         goto out;
@@ -254,7 +257,7 @@ int rune_file_encrypt_run(struct rune_call *c)
     if (rune_write_all(x.f.fd, x.header, ENC_HEADER) != 0)
         goto write_failed;
     long long bytes = ENC_HEADER, plain = 0;
-    rune_file_progress(c, 0, (long long)x.st.st_size);
+    rune_call_progress_phase(c, "encrypting");
     for (uint32_t i = 0;; i++) {
         ssize_t n = rune_file_read_next(c, x.fd, in, ENC_CHUNK, x.src,
                                         "the partial output was removed", &rc);
@@ -350,6 +353,10 @@ int rune_file_decrypt_run(struct rune_call *c)
     }
     if (!crypt_open(c, &x))
         goto out;
+    /* progress: the encrypted file's bytes read, of its size, from the
+     * start: deriving the key takes a moment first */
+    rune_call_progress_phase(c, "deriving the key");
+    rune_file_progress(c, 0, (long long)x.st.st_size);
     if ((rc = dec_header(c, x.fd, x.src, x.key, x.header, &x.k, &chunk)) != RUNE_STEP_OK)
         goto out;
     rc = RUNE_STEP_FAILED;
@@ -364,8 +371,8 @@ int rune_file_decrypt_run(struct rune_call *c)
     }
     if (!rune_file_start(c, &x.f, x.dst, x.overwrite, 0600))
         goto out;
-    /* progress: the encrypted file's bytes read, of its size */
     long long bytes = 0, offset = ENC_HEADER;
+    rune_call_progress_phase(c, "decrypting");
     rune_file_progress(c, offset, (long long)x.st.st_size);
     for (uint32_t i = 0;; i++) {
         ssize_t n = rune_file_read_next(c, x.fd, in, (size_t)chunk + ENC_TAG, x.src,
