@@ -11,6 +11,9 @@
 # throw-away PostgreSQL 15 cluster (tests/pg/lib.sh), and sqlite.backup
 # (level 1) and sqlite.restore of the realistic SQLite data set. STEPS=
 # "pg.dump" (or "sqlite.backup sqlite.restore") picks some.
+# File steps: file.compress (level 1), backup.verify and file.copy of a SQL
+# dump of the realistic SQLite set (STEPS="file.compress backup.verify
+# file.copy"; not run by default).
 #
 # usage: OLD=/path/to/old/rune NEW=build/rune bench/progress-overhead.sh [SCALE] [RUNS]
 set -euo pipefail
@@ -116,5 +119,24 @@ YAML
         compare sqlite.restore "rm -rf '$W/restored.db'* '$W'/.restored.db* '$W'/restored.db.*" \
             "$W/restore.yaml" --set from="$W/b.db.gz" ;;
     esac
+    ;;
+esac
+
+case " $STEPS " in *" file."* | *" backup.verify "*)
+    sqlite3 -cmd ".parameter set @scale $SCALE" "$W/f.db" <"$RUNE_SOURCE_DIR/runbooks/data/sqlite-realistic.sql"
+    sqlite3 "$W/f.db" .dump >"$W/f.sql" && rm -f "$W/f.db"
+    echo "file steps: a SQL dump of the realistic SQLite set, $(($(stat -c %s "$W/f.sql") / 1048576)) MiB"
+    onestep() { # NAME STEP — a runbook of that one step; its output is ${inputs.to}
+        printf 'runbook: %s\ninputs: { to: { type: path } }\nmitigation:\n  steps:\n    - %s\n' "$1" "$2" >"$W/$1.yaml"
+    }
+    onestep file.compress "{ id: c, uses: file.compress, with: { path: \"$W/f.sql\", to: \"\${inputs.to}\", level: 1 } }"
+    onestep backup.verify "{ id: v, uses: backup.verify, with: { path: \"$W/v.sql.gz\" } }"
+    onestep file.copy "{ id: p, uses: file.copy, with: { from: \"$W/f.sql\", to: \"\${inputs.to}\" } }"
+    "$NEW" run "$W/file.compress.yaml" --set to="$W/v.sql.gz" --no-report -q >/dev/null
+    for s in file.compress backup.verify file.copy; do
+        case " $STEPS " in *" $s "*)
+            compare "$s" "rm -f '$W/o.out' '$W/o.out.manifest.json'" "$W/$s.yaml" --set to="$W/o.out" ;;
+        esac
+    done
     ;;
 esac
