@@ -136,7 +136,9 @@ PY
 end_case
 
 test_case "samples in the incident log: rune log show, --json, and the chain"
-run_rune run "$T/rb.yaml" --set kib=1024 --set pause=20ms --no-report
+# each piece pauses longer than the scheduler's 200 ms sampling tick, so
+# every piece's count is seen by at least one tick however busy the machine
+run_rune run "$T/rb.yaml" --set kib=1024 --set pause=250ms --no-report
 expect_rc 0
 ID=$(log_id)
 n=$(sql "select count(*) from events where incident_id='$ID' and kind='progress'")
