@@ -137,4 +137,4 @@ printf '%-52s %8s %10s\n' "rune sqlite.backup (${COMPRESSION:-gzip} 1, sha256, m
 echo "compression: $(ratio "$bytes" "$cbytes")x"
 echo
 printf '%-52s %8s %10s\n' "$peer" "$t_gunzip" "$(ratio "$t_restore" "$t_gunzip")"
-printf '%-52s %8s %10s\n' "rune sqlite.restore (verify, restore, check)" "$t_restore" "1.00"
+printf '%-52s %8s %10s\n' "rune sqlite.restore (checked decompress, count, swap)" "$t_restore" "1.00"
