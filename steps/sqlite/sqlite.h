@@ -106,9 +106,11 @@ void rune_sqlite_dir_part(const char *path, char *out, size_t len);
 struct rune_sqlite_snapshot {
     sqlite3 *db[RUNE_SQLITE_READERS_MAX];
     int n;
-    const char *source;       /* the live database (borrowed) */
-    char *copy;               /* the private copy read instead of the live file, or NULL */
-    char point[RUNE_ISO_LEN]; /* when the snapshot was taken (UTC) */
+    const char *source;        /* the live database (borrowed) */
+    char *copy;                /* the private copy read instead of the live file, or NULL */
+    char point[RUNE_ISO_LEN];  /* when the snapshot was taken (UTC) */
+    unsigned char header[100]; /* the file's first bytes as the pages were read */
+    bool header_read;
 };
 
 struct rune_artifact_writer;
@@ -134,6 +136,14 @@ int rune_sqlite_snapshot_take(struct rune_call *c, const char *db, const struct 
 int rune_sqlite_snapshot_stream(struct rune_call *c, struct rune_sqlite_snapshot *s,
                                 struct rune_artifact_writer *w, bool (*stop)(void *), void *arg,
                                 char *why, size_t whylen);
+
+/* Whether the file read still starts as it did when its first page was
+ * streamed. In rollback-journal mode every commit changes the header (its
+ * change counter), so this catches a writer that got in although the
+ * snapshot's locks should have kept it out: closing any descriptor of the
+ * database elsewhere in this process drops them all. Call it once the
+ * pages and the tables are read. 0, or -1 with why. */
+int rune_sqlite_snapshot_unchanged(struct rune_sqlite_snapshot *s, char *why, size_t whylen);
 
 /* Ends the transactions, closes the connections, removes the copy. Safe
  * to call twice. */

@@ -173,6 +173,8 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     if (rc != 0) /* the backup is lost: the tables need not be read to the end */
         rune_sqlite_describe_stop(d);
     desc = rune_sqlite_describe_finish(d, dwhy, sizeof dwhy);
+    if (rc == 0 && desc && rune_sqlite_snapshot_unchanged(&snap, why, sizeof why) != 0)
+        rc = -1;
     if (rc != 0 || !desc) {
         if (rune_call_cancelled(c))
             status = rune_sqlite_stopped(

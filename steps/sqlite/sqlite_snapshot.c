@@ -360,6 +360,10 @@ int rune_sqlite_snapshot_stream(struct rune_call *c, struct rune_sqlite_snapshot
             result = -1;
             break;
         }
+        if (off == 0 && n >= sizeof s->header) {
+            memcpy(s->header, buf, sizeof s->header);
+            s->header_read = true;
+        }
         /* the copy is a self-contained rollback-journal database: the
          * header's write and read versions say WAL (2) only in a WAL file */
         if (off == 0 && n > 19) {
@@ -376,4 +380,27 @@ int rune_sqlite_snapshot_stream(struct rune_call *c, struct rune_sqlite_snapshot
     }
     free(buf);
     return result;
+}
+
+int rune_sqlite_snapshot_unchanged(struct rune_sqlite_snapshot *s, char *why, size_t whylen)
+{
+    const char *what = s->copy ? s->copy : s->source;
+    unsigned char now[sizeof s->header];
+    sqlite3_file *f = NULL;
+    if (!s->header_read)
+        return 0; /* an empty database: nothing was streamed */
+    if (sqlite3_file_control(s->db[0], "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+        !f->pMethods || f->pMethods->xRead(f, now, (int)sizeof now, 0) != SQLITE_OK) {
+        snprintf(why, whylen, "cannot read the header of %s again", what);
+        return -1;
+    }
+    if (memcmp(now, s->header, sizeof now) != 0) {
+        snprintf(why, whylen,
+                 "%s changed while the backup read it: a writer committed although the backup "
+                 "held its read locks (another step of this run that opens the same database "
+                 "at the same time drops them); run the backup again, alone",
+                 what);
+        return -1;
+    }
+    return 0;
 }

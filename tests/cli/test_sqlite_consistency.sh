@@ -236,6 +236,47 @@ done
 expect_eq "$(out backup tables.sparse)" "100004" "rows of sparse"
 end_case
 
+test_case "another step of the run opening the database while a rollback-journal backup reads it: a backup of one moment, or a failure that says the database changed"
+# Closing any descriptor of a file drops every POSIX lock the process
+# holds on it: a step that opens and closes the database by itself in
+# the middle of the backup takes the backup's SHARED locks away, and the
+# writer commits under it.
+make_db "$T/par.db" delete
+start_writer "$T/par.db"
+wait_commits 50
+cat >"$T/par.yaml" <<'YAML'
+runbook: par
+inputs: { db: { type: path, required: true }, to: { type: path, required: true } }
+mitigation:
+  steps:
+    - { id: backup, uses: sqlite.backup, with: { path: "${inputs.db}", to: "${inputs.to}", level: 9, threads: 1 } }
+    - id: wait
+      needs: []
+      uses: shell.run
+      with:
+        script: |
+          for i in $(seq 1200); do
+            n=$(sqlite3 "$RUNE_LOG" "select count(*) from events where kind='log' and detail_json like '%straight from its database file%'")
+            [ "$n" != 0 ] && exit 0
+            sleep 0.02
+          done
+          exit 1
+    - { id: peek, needs: [wait], uses: sqlite.health, with: { path: "${inputs.db}" } }
+YAML
+run_rune run "$T/par.yaml" --set db="$T/par.db" --set to="$T/par.db.gz"
+stop_writer
+id=$(last_incident)
+peek_end=$(sql "select max(seq) from events where incident_id='$id' and step='peek' and kind='step.end'")
+backup_end=$(sql "select max(seq) from events where incident_id='$id' and step='backup' and kind='step.end'")
+[ -n "$peek_end" ] && [ -n "$backup_end" ] && [ "$peek_end" -lt "$backup_end" ] || fail "the other step did not open the database while the backup ran: the case proves nothing"
+if [ "$(step_status "$id" backup)" = ok ]; then
+    check_backup "$T/par.db.gz"
+else
+    expect_out "changed while the backup read it"
+    [ ! -e "$T/par.db.gz" ] || fail "a failed backup left its file"
+fi
+end_case
+
 # pagenos DB TABLE — the leaf pages of TABLE's b-tree.
 leaf_pages() {
     sqlite3 "$1" "SELECT pageno FROM dbstat WHERE name='$2' AND pagetype='leaf'"
