@@ -176,30 +176,38 @@ int rune_sqlite_plan_path(struct rune_call *c, const char *verb)
 
 /* Order-independent content hash (rowhash.h): a row's encoding is its
  * columns, each a type tag then the value (integers big-endian, floats as
- * stored, text and blobs length-prefixed). */
+ * stored, text and blobs length-prefixed). Values are read once each
+ * through sqlite3_column_value: hashing every row of a database is
+ * mostly these calls. */
 void rune_sqlite_hash_row(sqlite3_stmt *s, struct rune_rowhash *h)
 {
     rune_rowhash_begin(h);
-    for (int i = 0; i < sqlite3_column_count(s); i++) {
-        unsigned char tag = (unsigned char)sqlite3_column_type(s, i);
-        rune_rowhash_feed(h, &tag, 1);
+    int n = sqlite3_column_count(s);
+    for (int i = 0; i < n; i++) {
+        sqlite3_value *v = sqlite3_column_value(s, i);
+        unsigned char tag = (unsigned char)sqlite3_value_type(v);
         if (tag == SQLITE_INTEGER) {
-            long long v = sqlite3_column_int64(s, i);
-            unsigned char b[8];
+            unsigned long long x = (unsigned long long)sqlite3_value_int64(v);
+            unsigned char b[9] = {tag};
             for (int k = 0; k < 8; k++)
-                b[k] = (unsigned char)((unsigned long long)v >> (56 - 8 * k));
-            rune_rowhash_feed(h, b, 8);
+                b[1 + k] = (unsigned char)(x >> (56 - 8 * k));
+            rune_rowhash_feed(h, b, sizeof b);
         } else if (tag == SQLITE_FLOAT) {
-            double v = sqlite3_column_double(s, i);
-            rune_rowhash_feed(h, &v, sizeof v);
-        } else if (tag != SQLITE_NULL) {
-            const void *p = tag == SQLITE_BLOB ? sqlite3_column_blob(s, i)
-                                               : (const void *)sqlite3_column_text(s, i);
-            unsigned int n = (unsigned int)sqlite3_column_bytes(s, i);
-            unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                                    (unsigned char)(n >> 8), (unsigned char)n};
-            rune_rowhash_feed(h, len, 4);
-            rune_rowhash_feed(h, p, n);
+            double x = sqlite3_value_double(v);
+            unsigned char b[1 + sizeof x] = {tag};
+            memcpy(b + 1, &x, sizeof x);
+            rune_rowhash_feed(h, b, sizeof b);
+        } else if (tag == SQLITE_NULL) {
+            rune_rowhash_feed(h, &tag, 1);
+        } else {
+            /* the pointer first, then its length (SQLite's rule) */
+            const void *p =
+                tag == SQLITE_BLOB ? sqlite3_value_blob(v) : (const void *)sqlite3_value_text(v);
+            unsigned int len = (unsigned int)sqlite3_value_bytes(v);
+            unsigned char b[5] = {tag, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                                  (unsigned char)(len >> 8), (unsigned char)len};
+            rune_rowhash_feed(h, b, sizeof b);
+            rune_rowhash_feed(h, p, len);
         }
     }
     rune_rowhash_end(h);

@@ -4,7 +4,9 @@
  * sqlite_backup.c (backup, restore, compact) and sqlite_swap.c (a new
  * database file put in the place of a live one).
  *
- * Internal to the family: only those three files include it.
+ * Internal to the family: only its files include it (also
+ * sqlite_snapshot.c, one moment of a live database for a backup, and
+ * sqlite_describe.c, row counts, hashes and schema of a snapshot).
  */
 #ifndef RUNE_SQLITE_H
 #define RUNE_SQLITE_H
@@ -93,6 +95,86 @@ void rune_sqlite_hash_row(sqlite3_stmt *s, struct rune_rowhash *h);
 
 /* The directory of an absolute path: "/a/b/c" → "/a/b", "/c" → "/". */
 void rune_sqlite_dir_part(const char *path, char *out, size_t len);
+
+/* ---- one moment of a live database, for a backup (sqlite_snapshot.c) ---- */
+
+#define RUNE_SQLITE_READERS_MAX 9 /* connections of a snapshot: the pages' and 8 describing */
+
+/* A snapshot being read: n read-only connections in read transactions that
+ * all see the same moment. The pages are read through db[0]'s file; the
+ * others describe it (rune_sqlite_describe_start). */
+struct rune_sqlite_snapshot {
+    sqlite3 *db[RUNE_SQLITE_READERS_MAX];
+    int n;
+    const char *source;        /* the live database (borrowed) */
+    char *copy;                /* the private copy read instead of the live file, or NULL */
+    char point[RUNE_ISO_LEN];  /* when the snapshot was taken (UTC) */
+    unsigned char header[100]; /* the file's first bytes as the pages were read */
+    bool header_read;
+};
+
+struct rune_artifact_writer;
+
+/* Connections to describe a snapshot with: `requested` (the step's
+ * threads), else one per CPU; at most RUNE_SQLITE_READERS_MAX - 1. */
+int rune_sqlite_readers(int requested);
+
+/* Takes a snapshot of the live database db (`src`: the file rune checked)
+ * with 1 + readers connections: straight from the file when it alone holds
+ * the snapshot, else through a private copy made with the backup API in
+ * the scratch directory `scratch` (scratch.h; see sqlite_snapshot.c). Uses
+ * the call's busy_timeout. 0; 1 when cancelled; -1 with a reason. End it
+ * with rune_sqlite_snapshot_release (also after a failure). */
+int rune_sqlite_snapshot_take(struct rune_call *c, const char *db, const struct stat *src,
+                              const char *scratch, int readers, struct rune_sqlite_snapshot *s,
+                              char *why, size_t whylen);
+
+/* Hands every page of the snapshot to w, in order, as a rollback-journal
+ * database file (a WAL header's version bytes made 1). Polls the call and
+ * `stop` (may be NULL) between blocks. 0; 1 when stopped; -1 with a reason
+ * (w is then failed: abort it). */
+int rune_sqlite_snapshot_stream(struct rune_call *c, struct rune_sqlite_snapshot *s,
+                                struct rune_artifact_writer *w, bool (*stop)(void *), void *arg,
+                                char *why, size_t whylen);
+
+/* Whether the file read still starts as it did when its first page was
+ * streamed. In rollback-journal mode every commit changes the header (its
+ * change counter), so this catches a writer that got in although the
+ * snapshot's locks should have kept it out: closing any descriptor of the
+ * database elsewhere in this process drops them all. Call it once the
+ * pages and the tables are read. 0, or -1 with why. */
+int rune_sqlite_snapshot_unchanged(struct rune_sqlite_snapshot *s, char *why, size_t whylen);
+
+/* Ends the transactions, closes the connections, removes the copy. Safe
+ * to call twice. */
+void rune_sqlite_snapshot_release(struct rune_sqlite_snapshot *s);
+
+/* ---- what a manifest says of a database (sqlite_describe.c) ---- */
+
+struct rune_sqlite_describe;
+
+/* Starts describing the database the n connections dbs[0..n) read, each in
+ * a read transaction of the same snapshot: the user tables are listed on
+ * dbs[0], then a thread per connection (no more than there are tables)
+ * takes the next table until none is left, counting its rows and, with
+ * `hashes`, hashing them (rowhash.h). `what` names the database in
+ * messages; dbs and what are borrowed until finish. 0, or -1 with why. */
+int rune_sqlite_describe_start(struct rune_sqlite_describe **out, struct rune_call *c,
+                               sqlite3 **dbs, int n, bool hashes, const char *what, char *why,
+                               size_t whylen);
+
+/* A table already failed (the others are stopping). */
+bool rune_sqlite_describe_failed(struct rune_sqlite_describe *d);
+
+/* Stops the threads at their next row (their work is no longer wanted):
+ * finish then returns NULL. */
+void rune_sqlite_describe_stop(struct rune_sqlite_describe *d);
+
+/* Waits for the threads; returns {"tables": {name: rows}, "table_hashes":
+ * {name: hash} (with hashes), "schema_fingerprint": hex} (new reference),
+ * the schema read on dbs[0]; or NULL with why (the caller asks
+ * rune_call_cancelled whether it was stopped). Frees d. */
+json_t *rune_sqlite_describe_finish(struct rune_sqlite_describe *d, char *why, size_t whylen);
 
 /* ---- replacing a live database (sqlite_swap.c) ---- */
 

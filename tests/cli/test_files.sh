@@ -316,7 +316,7 @@ mitigation:
 YAML
     run_rune run "$T/sbk.yaml" --set db="$T/big.db" --set dir="$T/full"
     expect_rc 4
-    expect_out "disk is full"
+    expect_out "No space left on device; the partial backup was removed"
     expect_eq "$(find "$T/full" -mindepth 1 | wc -l)" "0" "files left after the SQLite backup"
     umount "$T/full"
 else

@@ -136,9 +136,28 @@ if attacker_setup; then
 fi
 end_case
 
+# secret_wal_db FILE — like secret_db, in WAL mode, its rows committed
+# only to its -wal (the writer died before any checkpoint): the backup
+# must copy a snapshot through SQLite before it can stream one.
+secret_wal_db() {
+    rm -f "$1" "$1"-*
+    python3 - "$1" "$SECRET" <<'PY'
+import os, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA journal_mode=WAL")
+c.execute("PRAGMA wal_autocheckpoint=0")
+c.execute("CREATE TABLE s(v TEXT)")
+c.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) "
+          "INSERT INTO s SELECT ? || '-' || i FROM n", (sys.argv[2],))
+os._exit(0)
+PY
+    chmod 0600 "$1" "$1"-*
+}
+
 test_case "a crash during a backup leaves only a private directory, which the next backup removes (and nothing else)"
 if attacker_setup; then
-    secret_db "$T/secret.db"
+    secret_wal_db "$T/secret.db"
+    [ -s "$T/secret.db-wal" ] || fail "the test database has no -wal"
     host=$(host_tag)
     dead=$(dead_pid)
     sleep 300 &
@@ -173,6 +192,33 @@ if attacker_setup; then
     [ -d "$T/shared/.rune-scratch-$dead-elsewhere-DDDDDD" ] || fail "another host's directory was removed"
     kill "$live" 2>/dev/null
     wait "$live" 2>/dev/null
+fi
+end_case
+
+test_case "a crash while a backup streams the database file leaves no backup under its name and nothing another user can read; the next backup removes the private directory"
+if attacker_setup; then
+    secret_db "$T/secret.db"
+    # several read blocks: the crash comes once the first block of the
+    # database went to the compression workers, the backup half written
+    sqlite3 "$T/secret.db" "CREATE TABLE pad(b BLOB); INSERT INTO pad SELECT randomblob(100000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 40) SELECT * FROM n);"
+    rm -rf "$T/shared/st" && mkdir -m 0755 "$T/shared/st"
+    RUNE_TEST_CRASH_AT=sqlite.backup:3 run_rune run "$T/bk.yaml" --set db="$T/secret.db" --set to="$T/shared/st/crash.db.gz"
+    expect_rc 137
+    [ ! -e "$T/shared/st/crash.db.gz" ] && [ ! -e "$T/shared/st/crash.db.gz.manifest.json" ] || fail "a backup that never finished is under its final name"
+    left=$(find "$T/shared/st" -maxdepth 1 -name '.rune-scratch-*')
+    expect_eq "$(echo "$left" | grep -c .)" "1" "scratch directories left by the crash"
+    expect_eq "$(stat -c '%U %a' "$left")" "root 700" "owner and mode of the leftover"
+    for f in $(find "$T/shared/st" -maxdepth 1 -type f); do
+        expect_eq "$(stat -c '%U %a' "$f")" "root 600" "owner and mode of $f"
+        case "$(basename "$f")" in .crash.db.gz.partial-*) ;; *) fail "unexpected file left: $f" ;; esac
+    done
+    [ -z "$(leaks "$T/shared")" ] || fail "the attacker read the 0600 database through: $(leaks "$T/shared")"
+    run_rune run "$T/bk.yaml" --set db="$T/secret.db" --set to="$T/shared/st/next.db.gz"
+    expect_rc 0
+    expect_out "removed 1 scratch directory left in $T/shared/st by a run that did not finish"
+    [ ! -e "$left" ] || fail "the leftover of the crash is still there"
+    gzip -dc "$T/shared/st/next.db.gz" >"$T/next.db"
+    expect_eq "$(sqlite3 "$T/next.db" "select count(*) from s where v like '$SECRET-%'")" "2000" "the next backup holds the data"
 fi
 end_case
 
