@@ -19,6 +19,10 @@
 # The data is the realistic set (mixed widths, ~3.7x compressible at -6),
 # never pgbench filler.
 #
+# ONLY=restore times the restores only (each tool's dump made once);
+# RUNE_OTHER=path adds another build of rune's restore to the rotation,
+# with its ratio to pg_restore (before/after comparisons in one run).
+#
 # usage: bench/pg-dump-restore.sh [SCALE] [RUNS]   (scale 1 ≈ 190 MB on disk; 6 = 1163 MiB, the smallest over 1 GiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +48,9 @@ echo "[$profile] loading the realistic data set at scale $SCALE ..."
 pg_createdb app
 pg_load "$DATA" app -v scale="$SCALE"
 [ "$_PG_ERRORS" = 0 ] || { echo "setup failed" >&2; exit 1; }
+# Vacuumed and analyzed now, so that autovacuum does not do it in the
+# middle of the first round's dumps and restores.
+pg_sql "vacuum (freeze, analyze)" app >/dev/null
 size=$(pg_sql "select pg_database_size('app')")
 echo "database: $((size / 1048576)) MiB on disk, $(nproc) cores"
 
@@ -74,58 +81,90 @@ secs() {
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 
-d_fc=() d_fd=() d_rune=() r_pg=() r_rune=()
+d_fc=() d_fd=() d_rune=() r_pg=() r_rune=() r_other=()
 for i in $(seq "$RUNS"); do
+    # the three dumps, their order rotating between rounds (with
+    # ONLY=restore: the two the restores read, once)
+    if [ "${ONLY:-}" = restore ] && [ "$i" -gt 1 ]; then :; else
     rm -rf "$W/out" && mkdir -p "$W/out"
-    # the three dumps, their order rotating between rounds
     for j in 0 1 2; do
         sync
         pg_sql "checkpoint" >/dev/null
         case $(( (i + j) % 3 )) in
         0) d_fc+=("$(secs "'$PG_BIN/pg_dump' -Fc -Z6 -d app -f '$W/out/app.dump'")") ;;
-        1) d_fd+=("$(secs "'$PG_BIN/pg_dump' -Fd -j2 -Z6 -d app -f '$W/out/app.dir'")") ;;
+        1) [ "${ONLY:-}" = restore ] ||
+               d_fd+=("$(secs "'$PG_BIN/pg_dump' -Fd -j2 -Z6 -d app -f '$W/out/app.dir'")") ;;
         2) d_rune+=("$(secs "'$RUNE' run '$W/dump.yaml' -q --no-report --set to='$W/out/app.sql.gz'")") ;;
         esac
     done
-    echo "round $i dump: pg_dump -Fc ${d_fc[-1]}s, -Fd -j2 ${d_fd[-1]}s, pg.dump ${d_rune[-1]}s"
-    sizes="-Fc $(du -sb "$W/out/app.dump" | cut -f1), -Fd $(du -sb "$W/out/app.dir" | cut -f1), pg.dump $(stat -c %s "$W/out/app.sql.gz")"
+    if [ "${ONLY:-}" != restore ]; then
+        echo "round $i dump: pg_dump -Fc ${d_fc[-1]}s, -Fd -j2 ${d_fd[-1]}s, pg.dump ${d_rune[-1]}s"
+        sizes="-Fc $(du -sb "$W/out/app.dump" | cut -f1), -Fd $(du -sb "$W/out/app.dir" | cut -f1), pg.dump $(stat -c %s "$W/out/app.sql.gz")"
+    fi
+    fi
     # pg.restore creates its database: so does this side. A checkpoint and
     # a sync before each (with fsync off, without the sync the kernel
     # writes the first restore's pages back during the second),
     # and the order alternating between rounds, so neither tool pays for
-    # the other's dirty pages and WAL. No autovacuum either: it would vacuum
-    # the first restore's tables during the second.
+    # the other's dirty pages and WAL. Each restored database is dropped
+    # as soon as it is timed: autovacuum (on in the default profile, as on
+    # users' servers) would otherwise vacuum and analyze the first
+    # restore's tables during the second.
     restore_pg() {
         pg_sql "checkpoint" >/dev/null
         sync
         r_pg+=("$(secs "'$PG_BIN/createdb' -T template0 r_pg_$i && '$PG_BIN/pg_restore' -j2 --exit-on-error -d r_pg_$i '$W/out/app.dump'")")
+        pg_sql "drop database r_pg_$i" >/dev/null
     }
     restore_rune() {
         pg_sql "checkpoint" >/dev/null
         sync
         r_rune+=("$(secs "'$RUNE' run '$W/restore.yaml' -q --no-report --set from='$W/out/app.sql.gz' --set into=r_rune_$i")")
+        pg_sql "drop database r_rune_$i" >/dev/null
     }
-    if [ $((i % 2)) = 1 ]; then restore_pg; restore_rune; else restore_rune; restore_pg; fi
-    echo "round $i restore: pg_restore -j2 ${r_pg[-1]}s, pg.restore ${r_rune[-1]}s"
-    pg_sql "drop database r_pg_$i" >/dev/null
-    pg_sql "drop database r_rune_$i" >/dev/null
+    # RUNE_OTHER=path: another build of rune restores too (before/after
+    # comparisons in one run); then the three rotate
+    restore_other() {
+        pg_sql "checkpoint" >/dev/null
+        sync
+        r_other+=("$(secs "'$RUNE_OTHER' run '$W/restore.yaml' -q --no-report --set from='$W/out/app.sql.gz' --set into=r_other_$i")")
+        pg_sql "drop database r_other_$i" >/dev/null
+    }
+    if [ -n "${RUNE_OTHER:-}" ]; then
+        for j in 0 1 2; do
+            case $(( (i + j) % 3 )) in 0) restore_pg ;; 1) restore_rune ;; 2) restore_other ;; esac
+        done
+        echo "round $i restore: pg_restore -j2 ${r_pg[-1]}s, pg.restore ${r_rune[-1]}s, other build ${r_other[-1]}s"
+    else
+        if [ $((i % 2)) = 1 ]; then restore_pg; restore_rune; else restore_rune; restore_pg; fi
+        echo "round $i restore: pg_restore -j2 ${r_pg[-1]}s, pg.restore ${r_rune[-1]}s"
+    fi
 done
 
-m_fc=$(median "${d_fc[@]}"); m_fd=$(median "${d_fd[@]}"); m_rune=$(median "${d_rune[@]}")
 m_rpg=$(median "${r_pg[@]}"); m_rrune=$(median "${r_rune[@]}")
 pg_stop "$profile"
 {
 echo
 echo "[$profile] PostgreSQL dump and restore, $((size / 1048576)) MiB database (scale $SCALE), median of $RUNS, $(nproc) cores"
 echo "server: $*"
-echo "bytes: $sizes"
 printf '%-52s %8s %10s\n' "tool" "seconds" "rune / it"
-printf '%-52s %8s %10s\n' "pg_dump -Fc -Z6" "$m_fc" "$(ratio "$m_rune" "$m_fc")"
-printf '%-52s %8s %10s\n' "pg_dump -Fd -j2 -Z6" "$m_fd" "$(ratio "$m_rune" "$m_fd")"
-printf '%-52s %8s %10s\n' "rune pg.dump (jobs 2, level 6, hashes, manifest)" "$m_rune" "1.00"
-echo
+if [ "${ONLY:-}" != restore ]; then
+    m_fc=$(median "${d_fc[@]}"); m_fd=$(median "${d_fd[@]}"); m_rune=$(median "${d_rune[@]}")
+    echo "bytes: $sizes"
+    printf '%-52s %8s %10s\n' "pg_dump -Fc -Z6" "$m_fc" "$(ratio "$m_rune" "$m_fc")"
+    printf '%-52s %8s %10s\n' "pg_dump -Fd -j2 -Z6" "$m_fd" "$(ratio "$m_rune" "$m_fd")"
+    printf '%-52s %8s %10s\n' "rune pg.dump (jobs 2, level 6, hashes, manifest)" "$m_rune" "1.00"
+    echo
+fi
 printf '%-52s %8s %10s\n' "createdb + pg_restore -j2 (from -Fc)" "$m_rpg" "$(ratio "$m_rrune" "$m_rpg")"
 printf '%-52s %8s %10s\n' "rune pg.restore (jobs 2, verify, rows checked)" "$m_rrune" "1.00"
+if [ -n "${RUNE_OTHER:-}" ]; then
+    m_other=$(median "${r_other[@]}")
+    printf '%-52s %8s %10s\n' "the other build (RUNE_OTHER), restore" "$m_other" "$(ratio "$m_other" "$m_rpg")"
+    echo "rounds: pg_restore ${r_pg[*]}; pg.restore ${r_rune[*]}; other ${r_other[*]}"
+else
+    echo "rounds: pg_restore ${r_pg[*]}; pg.restore ${r_rune[*]}"
+fi
 } >>"$W/results"
 }
 
