@@ -90,7 +90,13 @@ SQL
     /usr/bin/time -f "client CPU %U s user, %S s system" -o "$W/client.$name" bash -c "$cmd" \
         >"$W/log.$name" 2>&1 || { echo "failed: $cmd" >&2; cat "$W/log.$name" >&2; exit 1; }
     t1=$(date +%s.%N)
-    # the postmaster reaps the backends: their CPU is its children's
+    # the postmaster reaps the backends: their CPU is its children's, once
+    # they have exited (a tool's last sessions close as it ends)
+    local db=${name/pg_restore./r_pg_}; db=${db/rune./r_rune_} k
+    for k in $(seq 100); do
+        [ "$(pg_sql "select count(*) from pg_stat_activity where datname = '$db'")" = 0 ] && break
+        sleep 0.05
+    done
     c1=$(awk '{print $16 + $17}' "/proc/$pm/stat")
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
@@ -102,7 +108,6 @@ SQL
     w1=$(pg_sql "$WAL") b1=$(pg_sql "$BGW")
     # the tables' sizes, then the database goes: its autovacuum must not
     # run during the next restore
-    local db=${name/pg_restore./r_pg_}; db=${db/rune./r_rune_}
     pg_sql "select string_agg(relname || ' ' || pg_size_pretty(pg_total_relation_size(oid)) || ' (heap ' || pg_size_pretty(pg_relation_size(oid)) || ')', ', ' order by pg_total_relation_size(oid) desc) from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace" "$db" >"$W/sizes.$name"
     pg_sql "drop database $db" >/dev/null
     echo "== $name: $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"

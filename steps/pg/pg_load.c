@@ -275,6 +275,86 @@ static int load_fresh_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg
     return rc;
 }
 
+/* The loading connections of a database nobody sees yet (create, drop,
+ * into) commit without waiting for the WAL to reach the disk: a table's
+ * COPY, each index, each foreign key would otherwise wait for an fsync of
+ * the WAL before the connection takes its next job. This is safe because
+ * the restore is reported done only after durable() below has made every
+ * one of those commits durable; until then a crash of the server can lose
+ * the last of them — and with them everything after (WAL is replayed in
+ * order: what survives is a prefix of what was done) — but then the
+ * restore itself fails (its connections are gone) and says so; nobody was
+ * told it worked. The scripts psql runs (pre-data, the rest of post-data)
+ * keep the database's own setting. */
+static const char *const fresh_session[] = {"SET synchronous_commit = off", NULL};
+
+/* durable()'s fallback: waits until the server has flushed the WAL up to
+ * where it is now (the WAL writer flushes asynchronous commits on its
+ * own), polling, under the step's deadline. */
+static int wait_flushed(struct rune_pg_restore *r, PGconn *conn, char *err, size_t errlen)
+{
+    bool isnull;
+    char *lsn = rune_pg_value(r->c, conn, "SELECT pg_current_wal_insert_lsn()::text", 0, NULL,
+                              &isnull, err, errlen);
+    if (!lsn)
+        return -1;
+    const char *p[1] = {lsn};
+    int rc = -1;
+    for (;;) {
+        char *done = rune_pg_value(r->c, conn, "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", 1,
+                                   p, &isnull, err, errlen);
+        bool yes = done && !strcmp(done, "t");
+        free(done);
+        if (yes || !done) {
+            rc = yes ? 0 : -1;
+            break;
+        }
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    free(lsn);
+    return rc;
+}
+
+/* Waits until everything committed so far is on disk: a transaction that
+ * writes WAL, committed synchronously, waits for the WAL to be flushed up
+ * to its commit record — which covers every commit before it. The WAL it
+ * writes is one logical-decoding message (any user may emit one; decoders
+ * skip prefixes they do not know): a transaction that only took a
+ * transaction id writes no WAL of its own, and PostgreSQL commits it
+ * asynchronously whatever synchronous_commit says (tried first; the crash
+ * test caught it). With the database's synchronous_commit (a server with
+ * synchronous standbys waits for them too), or `local` where that is off.
+ * Where the message is not allowed, waits for the server's WAL writer to
+ * flush what was written (it does within 3 × wal_writer_delay). */
+static int durable(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    static const char *const flush[] = {
+        "SELECT set_config('synchronous_commit', 'local', false) WHERE "
+        "current_setting('synchronous_commit') = 'off'",
+        "BEGIN",
+        "SELECT pg_logical_emit_message(true, 'rune', 'pg.restore: loaded')",
+        "COMMIT",
+        NULL,
+    };
+    PGconn *conn = rune_pg_connect(r->c, r->load, err, errlen);
+    if (!conn)
+        return -1;
+    char why[1024];
+    int rc = rune_pg_run_all(r->c, conn, flush, why, sizeof why);
+    if (rc != 0 && !rune_call_cancelled(r->c)) {
+        rune_pg_run(r->c, conn, "ROLLBACK", err, errlen);
+        rc = wait_flushed(r, conn, why, sizeof why);
+    }
+    PQfinish(conn);
+    if (rc != 0)
+        snprintf(err, errlen,
+                 "database %s was loaded but making it durable (waiting for the WAL to reach the "
+                 "disk) failed: %s",
+                 r->load, why);
+    return rc;
+}
+
 /* The content hash of a restored table, as pg.fingerprint computes it. */
 static int hash_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
                       size_t errlen)
@@ -313,11 +393,16 @@ static int count_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job 
     return 0;
 }
 
-static int by_bytes_desc(const void *a, const void *b)
+/* A load's cost (the unit of every job's, pg_postdata.c): its COPY text,
+ * and per row what parsing and inserting a row takes beyond its bytes — on
+ * the realistic set about as long as 40 bytes. */
+#define LOAD_COST_PER_ROW 40.0
+
+static void cost_loads(struct rune_pg_job *jobs, size_t n)
 {
-    long long x = num(((const struct rune_pg_job *)a)->sec, "raw_bytes");
-    long long y = num(((const struct rune_pg_job *)b)->sec, "raw_bytes");
-    return x < y ? 1 : x > y ? -1 : 0;
+    for (size_t i = 0; i < n; i++)
+        jobs[i].cost = (double)num(jobs[i].sec, "raw_bytes") +
+                       LOAD_COST_PER_ROW * (double)num(jobs[i].sec, "rows");
 }
 
 /* Rows loaded must be the rows dumped; with check: content, the content
@@ -349,7 +434,7 @@ static int check_tables(struct rune_pg_restore *r, struct rune_pg_job *jobs, siz
     for (size_t i = 0; conn && i < n; i++)
         if (hash_table(&p, conn, &jobs[i], err, sizeof err) != 0)
             return rune_pg_failed(r->c, err);
-    if (!conn && rune_pg_jobs_run(r, jobs, n, hash_table, err, sizeof err) != 0)
+    if (!conn && rune_pg_jobs_run(r, jobs, n, hash_table, NULL, err, sizeof err) != 0)
         return rune_pg_failed(r->c, err);
     json_t *hashes = json_object_get(r->manifest, "table_hashes");
     at = 0;
@@ -387,7 +472,7 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         return st;
     size_t nloads, n, cap, nfk = 0;
     struct rune_pg_job *jobs = rune_pg_jobs_for(r->pick, &nloads);
-    qsort(jobs, nloads, sizeof *jobs, by_bytes_desc);
+    cost_loads(jobs, nloads);
     n = cap = nloads;
     json_t *isec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_INDEXES);
     json_t *psec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_POST);
@@ -402,13 +487,14 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         rune_pg_index_jobs(itext, &jobs, &n, &cap, nloads);
     if (ptext)
         nfk = rune_pg_fk_jobs(ptext, &jobs, &n, &cap, nloads, n - nloads, &rest);
+    rune_pg_jobs_rank(jobs, n);
     rune_call_log(c,
                   "schema created (%.1fs); loading %zu tables, building %zu "
                   "indexes and keys "
                   "and %zu foreign keys over %d connections",
                   since(t0), nloads, n - nloads - nfk, nfk, r->jobs);
     t0 = rune_clock_mono_ms();
-    if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, err, sizeof err) != 0)
+    if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, fresh_session, err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));
@@ -421,6 +507,8 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         rune_call_log(c, "the rest of the data and of post-data (%.1fs)", since(t0));
         st = check_tables(r, jobs, nloads, NULL);
     }
+    if (st == RUNE_STEP_OK && durable(r, err, sizeof err) != 0)
+        st = rune_pg_failed(c, err);
 out:
     rune_pg_jobs_free(jobs, n);
     free(itext);
@@ -617,7 +705,7 @@ int rune_pg_count_tables(struct rune_pg_restore *r)
     for (size_t i = 0; i < n; i++)
         jobs[i].name = json_string_value(json_array_get(names, i));
     int st = RUNE_STEP_OK;
-    if (rune_pg_jobs_run(r, jobs, n, count_table, err, sizeof err) != 0)
+    if (rune_pg_jobs_run(r, jobs, n, count_table, NULL, err, sizeof err) != 0)
         st = rune_pg_failed(r->c, err);
     for (size_t i = 0; st == RUNE_STEP_OK && i < n; i++)
         json_object_set_new(r->loaded, jobs[i].name, json_integer(jobs[i].rows));
