@@ -302,8 +302,9 @@ static void wait_for(struct rune_pg_job *j, long k)
  * hash joins off; the planner still picks a nested loop over the
  * referenced key's index when the referencing table is small. Elsewhere
  * (no such index, a partitioned table) it is left alone: the merge would
- * sort a whole table. fk is the statement's SQL (j->sql), ref what follows
- * its "REFERENCES " (the referenced table and columns). -1: no merge. */
+ * sort a whole table. j is the foreign key's job (its SQL is rewritten),
+ * ref what follows "REFERENCES " in it (the referenced table and
+ * columns). -1: no merge. */
 static long fk_by_merge(struct rune_pg_job *j, const char *ref, struct rune_pg_job *jobs,
                         size_t nloads, size_t nindexes)
 {
