@@ -90,6 +90,7 @@ secs() {
         [ "$(pg_sql "select count(*) from pg_stat_activity where backend_type in ('client backend', 'parallel worker') and pid <> pg_backend_pid()")" = 0 ] && break
         sleep 0.05
     done
+    sleep 0.3 # and the postmaster has reaped them
     c1=$(awk '{print $16 + $17}' "/proc/$pm/stat")
     awk -v u="$(cat "$W/time.last")" "BEGIN{split(u, x, \" \"); printf \"%.1f\", x[1] + x[2] + ($c1 - $c0) / $(getconf CLK_TCK)}" >"$W/cpu.last"
     awk "BEGIN{printf \"%.2f\", $t1 - $t0}"

@@ -92,7 +92,7 @@ SQL
     t1=$(date +%s.%N)
     # the postmaster reaps the backends: their CPU is its children's, once
     # they have exited (a tool's last sessions close as it ends)
-    local db=${name/pg_restore./r_pg_}; db=${db/rune./r_rune_} k
+    local db=${name/pg_restore./r_pg_} k; db=${db/rune./r_rune_}
     for k in $(seq 100); do
         [ "$(pg_sql "select count(*) from pg_stat_activity where datname = '$db'")" = 0 ] && break
         sleep 0.05

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "artifact.h"
 #include "pg_load.h"
@@ -286,7 +287,76 @@ static int load_fresh_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg
  * restore itself fails (its connections are gone) and says so; nobody was
  * told it worked. The scripts psql runs (pre-data, the rest of post-data)
  * keep the database's own setting. */
-static const char *const fresh_session[] = {"SET synchronous_commit = off", NULL};
+static const char FRESH_ASYNC[] = "SET synchronous_commit = off";
+
+/* What sorting the keys of one row for an index build takes, about: the
+ * sort's slot and the index tuple of a key of a column or two. */
+#define SORT_BYTES_PER_ROW 96LL
+#define SORT_MEMORY_MAX (1LL << 30)
+/* The memory all loading connections together may take for sorting, when
+ * the server is not on this host (its memory is unknown here). */
+#define SORT_BUDGET_REMOTE (1LL << 30)
+
+/* The server runs on this host: rune reached it through a unix socket or
+ * the loopback address. */
+static bool server_here(PGconn *conn)
+{
+    const char *h = conn ? PQhost(conn) : NULL;
+    return h && (h[0] == '/' || h[0] == '@' || !strcmp(h, "localhost") || !strcmp(h, "127.0.0.1") ||
+                 !strcmp(h, "::1"));
+}
+
+/* MemAvailable of this host, in bytes; 0 when unknown. */
+static long long memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    char line[256];
+    long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+/* The pool alone keeps every core of the server busy: it is on this host
+ * and has no more cores than the pool has connections. Then PostgreSQL's
+ * parallel workers only add work — an index build's workers each sort a
+ * share and the leader merges their runs, a parallel merge join reads the
+ * whole inner index once per worker — and take the cores from the other
+ * connection's job: on this 2-core machine at 1 GiB, a restore without
+ * them took 1.2 s less CPU and 0.8 s less time. With cores to spare (or a
+ * server elsewhere, whose cores are unknown here) they stay as the
+ * server has them: there they shorten the builds that run alone. */
+static bool cores_taken(struct rune_pg_restore *r)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return server_here(r->admin) && cores > 0 && cores <= r->jobs;
+}
+
+/* The memory a loading connection may sort with (maintenance_work_mem,
+ * which PostgreSQL also gives a foreign-key check as its work_mem): enough
+ * to sort the keys of the table with the most rows in memory. With the
+ * server's default of 64 MB an index build over a million rows or more
+ * sorts on disk, and its parallel workers, which share that memory, each
+ * spill more: at 1 GiB the realistic set's 8 largest index builds took
+ * 7.5 s of CPU with 64 MB and 5.8 s with 512 MB (docs/performance.md). At
+ * most a quarter of this host's available memory over the connections
+ * when the server is here, 1 GB over them when it is elsewhere, and never
+ * more than 1 GB each; the server's own setting stands when larger. */
+static long long sort_memory(struct rune_pg_restore *r, struct rune_pg_job *loads, size_t n)
+{
+    long long rows = 0;
+    for (size_t i = 0; i < n; i++)
+        if (num(loads[i].sec, "rows") > rows)
+            rows = num(loads[i].sec, "rows");
+    long long want = rows * SORT_BYTES_PER_ROW, avail = memory_available();
+    long long budget = server_here(r->admin) && avail > 0 ? avail / 4 : SORT_BUDGET_REMOTE;
+    if (want > budget / r->jobs)
+        want = budget / r->jobs;
+    return want < SORT_MEMORY_MAX ? want : SORT_MEMORY_MAX;
+}
 
 /* durable()'s fallback: waits until the server has flushed the WAL up to
  * where it is now (the WAL writer flushes asynchronous commits on its
@@ -493,8 +563,28 @@ int rune_pg_load_all(struct rune_pg_restore *r)
                   "indexes and keys "
                   "and %zu foreign keys over %d connections",
                   since(t0), nloads, n - nloads - nfk, nfk, r->jobs);
+    char mem[256];
+    long long sort = sort_memory(r, jobs, nloads);
+    snprintf(mem, sizeof mem,
+             "SELECT set_config('maintenance_work_mem', GREATEST(pg_size_bytes("
+             "current_setting('maintenance_work_mem')), %lld) / 1024 || 'kB', false)",
+             sort);
+    if (sort > 64LL << 20) /* PostgreSQL's default */
+        rune_call_log(c,
+                      "index builds sort in up to %lld MB each (maintenance_work_mem, unless the "
+                      "server's is larger)",
+                      sort >> 20);
     t0 = rune_clock_mono_ms();
-    if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, fresh_session, err, sizeof err) != 0)
+    const char *session[5] = {FRESH_ASYNC, mem, NULL, NULL, NULL};
+    if (cores_taken(r)) {
+        session[2] = "SET max_parallel_maintenance_workers = 0";
+        session[3] = "SET max_parallel_workers_per_gather = 0";
+        rune_call_log(c,
+                      "no parallel workers: the pool's %d connections take every core of the "
+                      "server",
+                      r->jobs);
+    }
+    if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, session, err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));
