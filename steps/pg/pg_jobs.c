@@ -3,7 +3,8 @@
  * over: jobs (a table's COPY, an index, a foreign key, a count or a hash)
  * run on up to `jobs` connections to the database being loaded, each job
  * once what it waits for is done and no running job works on a table it
- * locks, as pg_restore -j does.
+ * locks, as pg_restore -j does; of the jobs ready, the one with the
+ * longest chain of work behind it first.
  */
 #include "pg_load.h"
 
@@ -42,6 +43,8 @@ static bool deps_done(const struct rune_pg_pool *p, const struct rune_pg_job *j)
  * deadlock and none waits behind an index build. */
 static bool conflicts(const struct rune_pg_pool *p, const struct rune_pg_job *j)
 {
+    if (!j->locks[0] && !j->locks[1])
+        return false;
     for (size_t i = 0; i < p->n; i++) {
         const struct rune_pg_job *k = &p->jobs[i];
         if (k->state != 1)
@@ -57,21 +60,47 @@ static bool conflicts(const struct rune_pg_pool *p, const struct rune_pg_job *j)
     return false;
 }
 
-/* The next job to run (under mu): one that waited for others first (an
- * index whose table is loaded, a foreign key whose tables are ready), so
- * that they run while other tables still load, as pg_restore -j does;
- * then the jobs in array order. -1 when nothing is ready. */
+/* The next job to run (under mu): of those ready, the one with the
+ * longest chain of work behind it (prio; the first in array order among
+ * equals) — the biggest table's load before the others, whose indexes
+ * and keys then fill the gaps, so that the connections finish together
+ * rather than one waiting for the last big table alone. -1 when nothing
+ * is ready. */
 static long pick(struct rune_pg_pool *p)
 {
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < p->n; i++) {
-            struct rune_pg_job *j = &p->jobs[i];
-            if (j->state != 0 || waits(j) != (pass == 0) || !deps_done(p, j) ||
-                (j->last && p->firsts > 0) || conflicts(p, j))
-                continue;
-            return (long)i;
-        }
+    for (size_t o = 0; o < p->n; o++) {
+        long i = p->order[o];
+        struct rune_pg_job *j = &p->jobs[i];
+        if (j->state != 0 || !deps_done(p, j) || (j->last && p->firsts > 0) || conflicts(p, j))
+            continue;
+        return i;
+    }
     return -1;
+}
+
+/* For qsort_r: job indexes by prio, highest first, then in array order. */
+static int by_prio(const void *a, const void *b, void *jobs)
+{
+    const struct rune_pg_job *x = &((struct rune_pg_job *)jobs)[*(const long *)a];
+    const struct rune_pg_job *y = &((struct rune_pg_job *)jobs)[*(const long *)b];
+    if (x->prio != y->prio)
+        return x->prio < y->prio ? 1 : -1;
+    return *(const long *)a < *(const long *)b ? -1 : 1;
+}
+
+void rune_pg_jobs_rank(struct rune_pg_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        jobs[i].prio = jobs[i].cost;
+    for (size_t i = n; i-- > 0;) { /* every job waiting for i is after it: done */
+        struct rune_pg_job *j = &jobs[i];
+        for (int k = 0; k < 3; k++)
+            if (j->deps[k] >= 0 && jobs[j->deps[k]].prio < jobs[j->deps[k]].cost + j->prio)
+                jobs[j->deps[k]].prio = jobs[j->deps[k]].cost + j->prio;
+        for (size_t k = 0; k < j->nmore; k++)
+            if (jobs[j->more[k]].prio < jobs[j->more[k]].cost + j->prio)
+                jobs[j->more[k]].prio = jobs[j->more[k]].cost + j->prio;
+    }
 }
 
 static void *pool_main(void *arg)
@@ -79,7 +108,9 @@ static void *pool_main(void *arg)
     struct rune_pg_pool *p = arg;
     char err[1024] = "";
     PGconn *conn = rune_pg_connect(p->r->c, p->r->load, err, sizeof err);
-    if (conn && rune_pg_run_all(p->r->c, conn, rune_pg_load_session, err, sizeof err) != 0) {
+    if (conn &&
+        (rune_pg_run_all(p->r->c, conn, rune_pg_load_session, err, sizeof err) != 0 ||
+         (p->session && rune_pg_run_all(p->r->c, conn, p->session, err, sizeof err) != 0))) {
         PQfinish(conn);
         conn = NULL;
     }
@@ -122,9 +153,15 @@ static void *pool_main(void *arg)
 }
 
 int rune_pg_jobs_run(struct rune_pg_restore *r, struct rune_pg_job *jobs, size_t n,
-                     rune_pg_job_fn fn, char *err, size_t errlen)
+                     rune_pg_job_fn fn, const char *const *session, char *err, size_t errlen)
 {
-    struct rune_pg_pool p = {.r = r, .jobs = jobs, .n = n, .left = n, .fn = fn};
+    struct rune_pg_pool p = {.r = r, .jobs = jobs, .n = n, .left = n, .fn = fn, .session = session};
+    p.order = malloc((n ? n : 1) * sizeof *p.order);
+    if (!p.order)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        p.order[i] = (long)i;
+    qsort_r(p.order, n, sizeof *p.order, by_prio, jobs);
     for (size_t i = 0; i < n; i++) {
         jobs[i].state = 0; /* the same jobs may go through several pools */
         if (!waits(&jobs[i]) && !jobs[i].last)
@@ -143,6 +180,7 @@ int rune_pg_jobs_run(struct rune_pg_restore *r, struct rune_pg_job *jobs, size_t
         pthread_join(th[i], NULL);
     pthread_cond_destroy(&p.change);
     pthread_mutex_destroy(&p.mu);
+    free(p.order);
     if (p.failure[0]) {
         snprintf(err, errlen, "%s", p.failure);
         return -1;
@@ -185,6 +223,7 @@ void rune_pg_jobs_free(struct rune_pg_job *jobs, size_t n)
         free(jobs[i].own);
         free(jobs[i].more);
         free(jobs[i].table);
+        free(jobs[i].cols);
         free(jobs[i].locks[0]);
         free(jobs[i].locks[1]);
     }

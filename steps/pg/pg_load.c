@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "artifact.h"
 #include "pg_load.h"
@@ -275,6 +276,155 @@ static int load_fresh_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg
     return rc;
 }
 
+/* The loading connections of a database nobody sees yet (create, drop,
+ * into) commit without waiting for the WAL to reach the disk: a table's
+ * COPY, each index, each foreign key would otherwise wait for an fsync of
+ * the WAL before the connection takes its next job. This is safe because
+ * the restore is reported done only after durable() below has made every
+ * one of those commits durable; until then a crash of the server can lose
+ * the last of them — and with them everything after (WAL is replayed in
+ * order: what survives is a prefix of what was done) — but then the
+ * restore itself fails (its connections are gone) and says so; nobody was
+ * told it worked. The scripts psql runs (pre-data, the rest of post-data)
+ * keep the database's own setting. */
+static const char FRESH_ASYNC[] = "SET synchronous_commit = off";
+
+/* What sorting the keys of one row for an index build takes, about: the
+ * sort's slot and the index tuple of a key of a column or two. */
+#define SORT_BYTES_PER_ROW 96LL
+#define SORT_MEMORY_MAX (1LL << 30)
+/* The memory all loading connections together may take for sorting, when
+ * the server is not on this host (its memory is unknown here). */
+#define SORT_BUDGET_REMOTE (1LL << 30)
+
+/* The server runs on this host: rune reached it through a unix socket or
+ * the loopback address. */
+static bool server_here(PGconn *conn)
+{
+    const char *h = conn ? PQhost(conn) : NULL;
+    return h && (h[0] == '/' || h[0] == '@' || !strcmp(h, "localhost") || !strcmp(h, "127.0.0.1") ||
+                 !strcmp(h, "::1"));
+}
+
+/* MemAvailable of this host, in bytes; 0 when unknown. */
+static long long memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    char line[256];
+    long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+/* The pool alone keeps every core of the server busy: it is on this host
+ * and has no more cores than the pool has connections. Then PostgreSQL's
+ * parallel workers only add work — an index build's workers each sort a
+ * share and the leader merges their runs, a parallel merge join reads the
+ * whole inner index once per worker — and take the cores from the other
+ * connection's job: on this 2-core machine at 1 GiB, a restore without
+ * them took 1.2 s less CPU and 0.8 s less time. With cores to spare (or a
+ * server elsewhere, whose cores are unknown here) they stay as the
+ * server has them: there they shorten the builds that run alone. */
+static bool cores_taken(struct rune_pg_restore *r)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return server_here(r->admin) && cores > 0 && cores <= r->jobs;
+}
+
+/* The memory a loading connection may sort with (maintenance_work_mem,
+ * which PostgreSQL also gives a foreign-key check as its work_mem): enough
+ * to sort the keys of the table with the most rows in memory. With the
+ * server's default of 64 MB an index build over a million rows or more
+ * sorts on disk, and its parallel workers, which share that memory, each
+ * spill more: at 1 GiB the realistic set's 8 largest index builds took
+ * 7.5 s of CPU with 64 MB and 5.8 s with 512 MB (docs/performance.md). At
+ * most a quarter of this host's available memory over the connections
+ * when the server is here, 1 GB over them when it is elsewhere, and never
+ * more than 1 GB each; the server's own setting stands when larger. */
+static long long sort_memory(struct rune_pg_restore *r, struct rune_pg_job *loads, size_t n)
+{
+    long long rows = 0;
+    for (size_t i = 0; i < n; i++)
+        if (num(loads[i].sec, "rows") > rows)
+            rows = num(loads[i].sec, "rows");
+    long long want = rows * SORT_BYTES_PER_ROW, avail = memory_available();
+    long long budget = server_here(r->admin) && avail > 0 ? avail / 4 : SORT_BUDGET_REMOTE;
+    if (want > budget / r->jobs)
+        want = budget / r->jobs;
+    return want < SORT_MEMORY_MAX ? want : SORT_MEMORY_MAX;
+}
+
+/* durable()'s fallback: waits until the server has flushed the WAL up to
+ * where it is now (the WAL writer flushes asynchronous commits on its
+ * own), polling, under the step's deadline. */
+static int wait_flushed(struct rune_pg_restore *r, PGconn *conn, char *err, size_t errlen)
+{
+    bool isnull;
+    char *lsn = rune_pg_value(r->c, conn, "SELECT pg_current_wal_insert_lsn()::text", 0, NULL,
+                              &isnull, err, errlen);
+    if (!lsn)
+        return -1;
+    const char *p[1] = {lsn};
+    int rc = -1;
+    for (;;) {
+        char *done = rune_pg_value(r->c, conn, "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", 1,
+                                   p, &isnull, err, errlen);
+        bool yes = done && !strcmp(done, "t");
+        free(done);
+        if (yes || !done) {
+            rc = yes ? 0 : -1;
+            break;
+        }
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    free(lsn);
+    return rc;
+}
+
+/* Waits until everything committed so far is on disk: a transaction that
+ * writes WAL, committed synchronously, waits for the WAL to be flushed up
+ * to its commit record — which covers every commit before it. The WAL it
+ * writes is one logical-decoding message (any user may emit one; decoders
+ * skip prefixes they do not know): a transaction that only took a
+ * transaction id writes no WAL of its own, and PostgreSQL commits it
+ * asynchronously whatever synchronous_commit says (tried first; the crash
+ * test caught it). With the database's synchronous_commit (a server with
+ * synchronous standbys waits for them too), or `local` where that is off.
+ * Where the message is not allowed, waits for the server's WAL writer to
+ * flush what was written (it does within 3 × wal_writer_delay). */
+static int durable(struct rune_pg_restore *r, char *err, size_t errlen)
+{
+    static const char *const flush[] = {
+        "SELECT set_config('synchronous_commit', 'local', false) WHERE "
+        "current_setting('synchronous_commit') = 'off'",
+        "BEGIN",
+        "SELECT pg_logical_emit_message(true, 'rune', 'pg.restore: loaded')",
+        "COMMIT",
+        NULL,
+    };
+    PGconn *conn = rune_pg_connect(r->c, r->load, err, errlen);
+    if (!conn)
+        return -1;
+    char why[1024];
+    int rc = rune_pg_run_all(r->c, conn, flush, why, sizeof why);
+    if (rc != 0 && !rune_call_cancelled(r->c)) {
+        rune_pg_run(r->c, conn, "ROLLBACK", err, errlen);
+        rc = wait_flushed(r, conn, why, sizeof why);
+    }
+    PQfinish(conn);
+    if (rc != 0)
+        snprintf(err, errlen,
+                 "database %s was loaded but making it durable (waiting for the WAL to reach the "
+                 "disk) failed: %s",
+                 r->load, why);
+    return rc;
+}
+
 /* The content hash of a restored table, as pg.fingerprint computes it. */
 static int hash_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
                       size_t errlen)
@@ -313,11 +463,16 @@ static int count_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job 
     return 0;
 }
 
-static int by_bytes_desc(const void *a, const void *b)
+/* A load's cost (the unit of every job's, pg_postdata.c): its COPY text,
+ * and per row what parsing and inserting a row takes beyond its bytes — on
+ * the realistic set about as long as 40 bytes. */
+#define LOAD_COST_PER_ROW 40.0
+
+static void cost_loads(struct rune_pg_job *jobs, size_t n)
 {
-    long long x = num(((const struct rune_pg_job *)a)->sec, "raw_bytes");
-    long long y = num(((const struct rune_pg_job *)b)->sec, "raw_bytes");
-    return x < y ? 1 : x > y ? -1 : 0;
+    for (size_t i = 0; i < n; i++)
+        jobs[i].cost = (double)num(jobs[i].sec, "raw_bytes") +
+                       LOAD_COST_PER_ROW * (double)num(jobs[i].sec, "rows");
 }
 
 /* Rows loaded must be the rows dumped; with check: content, the content
@@ -349,7 +504,7 @@ static int check_tables(struct rune_pg_restore *r, struct rune_pg_job *jobs, siz
     for (size_t i = 0; conn && i < n; i++)
         if (hash_table(&p, conn, &jobs[i], err, sizeof err) != 0)
             return rune_pg_failed(r->c, err);
-    if (!conn && rune_pg_jobs_run(r, jobs, n, hash_table, err, sizeof err) != 0)
+    if (!conn && rune_pg_jobs_run(r, jobs, n, hash_table, NULL, err, sizeof err) != 0)
         return rune_pg_failed(r->c, err);
     json_t *hashes = json_object_get(r->manifest, "table_hashes");
     at = 0;
@@ -387,7 +542,7 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         return st;
     size_t nloads, n, cap, nfk = 0;
     struct rune_pg_job *jobs = rune_pg_jobs_for(r->pick, &nloads);
-    qsort(jobs, nloads, sizeof *jobs, by_bytes_desc);
+    cost_loads(jobs, nloads);
     n = cap = nloads;
     json_t *isec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_INDEXES);
     json_t *psec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_POST);
@@ -402,13 +557,34 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         rune_pg_index_jobs(itext, &jobs, &n, &cap, nloads);
     if (ptext)
         nfk = rune_pg_fk_jobs(ptext, &jobs, &n, &cap, nloads, n - nloads, &rest);
+    rune_pg_jobs_rank(jobs, n);
     rune_call_log(c,
                   "schema created (%.1fs); loading %zu tables, building %zu "
                   "indexes and keys "
                   "and %zu foreign keys over %d connections",
                   since(t0), nloads, n - nloads - nfk, nfk, r->jobs);
+    char mem[256];
+    long long sort = sort_memory(r, jobs, nloads);
+    snprintf(mem, sizeof mem,
+             "SELECT set_config('maintenance_work_mem', GREATEST(pg_size_bytes("
+             "current_setting('maintenance_work_mem')), %lld) / 1024 || 'kB', false)",
+             sort);
+    if (sort > 64LL << 20) /* PostgreSQL's default */
+        rune_call_log(c,
+                      "index builds sort in up to %lld MB each (maintenance_work_mem, unless the "
+                      "server's is larger)",
+                      sort >> 20);
     t0 = rune_clock_mono_ms();
-    if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, err, sizeof err) != 0)
+    const char *session[5] = {FRESH_ASYNC, mem, NULL, NULL, NULL};
+    if (cores_taken(r)) {
+        session[2] = "SET max_parallel_maintenance_workers = 0";
+        session[3] = "SET max_parallel_workers_per_gather = 0";
+        rune_call_log(c,
+                      "no parallel workers: the pool's %d connections take every core of the "
+                      "server",
+                      r->jobs);
+    }
+    if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, session, err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));
@@ -421,6 +597,8 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         rune_call_log(c, "the rest of the data and of post-data (%.1fs)", since(t0));
         st = check_tables(r, jobs, nloads, NULL);
     }
+    if (st == RUNE_STEP_OK && durable(r, err, sizeof err) != 0)
+        st = rune_pg_failed(c, err);
 out:
     rune_pg_jobs_free(jobs, n);
     free(itext);
@@ -617,7 +795,7 @@ int rune_pg_count_tables(struct rune_pg_restore *r)
     for (size_t i = 0; i < n; i++)
         jobs[i].name = json_string_value(json_array_get(names, i));
     int st = RUNE_STEP_OK;
-    if (rune_pg_jobs_run(r, jobs, n, count_table, err, sizeof err) != 0)
+    if (rune_pg_jobs_run(r, jobs, n, count_table, NULL, err, sizeof err) != 0)
         st = rune_pg_failed(r->c, err);
     for (size_t i = 0; st == RUNE_STEP_OK && i < n; i++)
         json_object_set_new(r->loaded, jobs[i].name, json_integer(jobs[i].rows));

@@ -40,6 +40,10 @@ struct rune_pg_job {
     char *locks[2]; /* tables it must not share with a running job (owned), or
                        NULL */
     char *table;    /* the table it works on (owned), or NULL */
+    char *cols;     /* an index's or key's btree column list, as pg_dump
+                       writes it ("order_id, line"; owned), or NULL */
+    double cost;    /* what it is expected to take, in bytes of COPY */
+    double prio;    /* cost plus the longest chain of jobs waiting for it */
     int state;      /* 0 waiting, 1 running, 2 done (under the pool's mu) */
     long long rows; /* loaded, or counted */
     char hash[65];
@@ -48,9 +52,11 @@ struct rune_pg_job {
 struct rune_pg_pool {
     struct rune_pg_restore *r;
     struct rune_pg_job *jobs;
+    long *order;    /* the jobs' indexes, highest prio first (owned) */
     size_t n, left; /* jobs not done yet (mu) */
     size_t firsts;  /* jobs with after < 0 and !last not done yet (mu) */
     rune_pg_job_fn fn;
+    const char *const *session; /* more SET statements for each connection, or NULL */
     pthread_mutex_t mu;
     pthread_cond_t change; /* a job ended, or the pool is stopping */
     atomic_bool stop;
@@ -64,10 +70,16 @@ extern const char *const rune_pg_load_session[];
 /* ---- the pool (pg_jobs.c) ---- */
 
 /* Runs the jobs (fn, unless a job has its own) on up to r->jobs
- * connections to r->load, each when what it waits for is done. 0, or -1
- * with the first failure in err. */
+ * connections to r->load, each when what it waits for is done — of the
+ * jobs ready, the one with the longest chain of work behind it (prio)
+ * first. Each connection runs rune_pg_load_session, then `session` (NULL,
+ * or NULL-terminated). 0, or -1 with the first failure in err. */
 int rune_pg_jobs_run(struct rune_pg_restore *r, struct rune_pg_job *jobs, size_t n,
-                     rune_pg_job_fn fn, char *err, size_t errlen);
+                     rune_pg_job_fn fn, const char *const *session, char *err, size_t errlen);
+
+/* Sets each job's prio: its cost plus the largest prio among the jobs
+ * that wait for it (jobs only ever wait for jobs before them). */
+void rune_pg_jobs_rank(struct rune_pg_job *jobs, size_t n);
 
 /* One job per table section of secs, waiting for nothing; *n of them.
  * Free with rune_pg_jobs_free. */
@@ -83,15 +95,18 @@ void rune_pg_jobs_free(struct rune_pg_job *jobs, size_t n);
 
 /* Adds post-data's indexes and keys (the section's text) to the jobs
  * (*jobs grows), each waiting for its table's load among the first nloads
- * jobs, or for all of them when its table is not loaded here. */
+ * jobs, or for all of them when its table is not loaded here. Each costs
+ * in proportion to its table's rows. */
 void rune_pg_index_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap,
                         size_t nloads);
 
 /* Moves the foreign keys of post-data whose two tables are loaded here
  * (and not partitioned) into the jobs, each waiting for both loads and for
  * the referenced table's keys (among the nindexes jobs after the loads);
- * what is left of the section is written into *rest (malloc'd) for psql.
- * Returns how many were moved. */
+ * one whose columns lead a btree index of its table also waits for that
+ * index, and is checked by merging the two indexes rather than hashing
+ * the referenced table (see fk_by_merge). What is left of the section is
+ * written into *rest (malloc'd) for psql. Returns how many were moved. */
 size_t rune_pg_fk_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap, size_t nloads,
                        size_t nindexes, char **rest);
 

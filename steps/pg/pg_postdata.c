@@ -4,7 +4,8 @@
  * indexes and keys that depend only on their table become jobs that wait
  * for its load, foreign keys between two tables loaded here jobs that wait
  * for both (and the referenced key); the rest stays in the script psql
- * runs at the end.
+ * runs at the end. Each job gets a cost, from its table's size, for the
+ * pool's order.
  */
 #include "pg_load.h"
 
@@ -35,6 +36,68 @@ static char *entry_table(const char *sql)
         return NULL;
     }
     return end ? strndup(p, (size_t)(end - p)) : NULL;
+}
+
+/* What a job is expected to take, in the unit of a load's cost (a byte of
+ * COPY text): on the realistic set (docs/performance.md) a btree build
+ * takes about as long per row of its table as COPY takes for 25 bytes, a
+ * foreign key checked by merging two indexes 10 per row of each table, and
+ * one checked by hashing the referenced table 25. */
+#define INDEX_COST_PER_ROW 25.0
+#define FK_MERGE_COST_PER_ROW 10.0
+#define FK_HASH_COST_PER_ROW 25.0
+
+/* The text inside the parentheses that open at p ("(a, b)" gives "a, b"),
+ * double quotes and nested parentheses respected; *after points past the
+ * closing one. malloc'd; NULL if p is not "(" or they do not close. */
+static char *inside(const char *p, const char **after)
+{
+    if (*p != '(')
+        return NULL;
+    int depth = 0;
+    bool quoted = false;
+    for (const char *q = p; *q; q++) {
+        if (*q == '"')
+            quoted = !quoted;
+        else if (!quoted && *q == '(')
+            depth++;
+        else if (!quoted && *q == ')' && --depth == 0) {
+            *after = q + 1;
+            return strndup(p + 1, (size_t)(q - p - 1));
+        }
+    }
+    return NULL;
+}
+
+/* The column list of the btree index or key an entry builds, as pg_dump
+ * writes it ("order_id, line"), when the index holds every row (no
+ * WHERE); NULL otherwise (another access method, a partial index, not an
+ * index). An expression comes back as its text, which names no column. */
+static char *index_columns(const char *sql)
+{
+    static const char *const opens[] = {" PRIMARY KEY (", " UNIQUE NULLS NOT DISTINCT (",
+                                        " UNIQUE (", " USING btree ("};
+    for (size_t i = 0; i < sizeof opens / sizeof *opens; i++) {
+        const char *p = strstr(sql, opens[i]), *after;
+        if (!p)
+            continue;
+        char *cols = inside(p + strlen(opens[i]) - 1, &after);
+        if (cols && strstr(after, " WHERE ")) {
+            free(cols);
+            return NULL;
+        }
+        return cols;
+    }
+    return NULL;
+}
+
+/* The index columns idx begin with the list cols ("a, b" begins with
+ * "a"). pg_dump writes both lists the same way (", " between names,
+ * quotes where needed), and a whole list ends outside quotes. */
+static bool leads(const char *idx, const char *cols)
+{
+    size_t n = strlen(cols);
+    return idx && !strncmp(idx, cols, n) && (idx[n] == '\0' || idx[n] == ',');
 }
 
 /* One entry of pg_restore's plain output: a "--\n-- Name: N; Type: T;
@@ -162,6 +225,11 @@ static long load_of(struct rune_pg_job *jobs, size_t nloads, const char *table)
     return -1;
 }
 
+static double rows_of(struct rune_pg_job *jobs, long load)
+{
+    return load < 0 ? 0 : (double)json_integer_value(json_object_get(jobs[load].sec, "rows"));
+}
+
 void rune_pg_index_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap,
                         size_t nloads)
 {
@@ -173,8 +241,10 @@ void rune_pg_index_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t
         j.name = j.own = e[i].name ? e[i].name : strdup("an index");
         e[i].name = NULL;
         j.table = entry_table(j.sql);
+        j.cols = index_columns(j.sql);
         j.deps[0] = load_of(*jobs, nloads, j.table);
         j.last = j.deps[0] < 0;
+        j.cost = INDEX_COST_PER_ROW * rows_of(*jobs, j.deps[0]);
         rune_pg_jobs_add(jobs, n, cap, j);
     }
     entries_free(e, ne);
@@ -207,6 +277,62 @@ static size_t qualified_len(const char *p)
             i++;
     }
     return i;
+}
+
+static void wait_for(struct rune_pg_job *j, long k)
+{
+    long *grown = realloc(j->more, (j->nmore + 1) * sizeof *j->more);
+    if (!grown)
+        abort();
+    j->more = grown;
+    j->more[j->nmore++] = k;
+}
+
+/* PostgreSQL checks a new foreign key with one anti-join of the
+ * referencing table against the referenced one. Right after a restore,
+ * with no statistics yet, its planner hashes the whole referenced table
+ * and probes it once per referencing row (in parallel workers where it
+ * can): on the realistic set at 1 GiB, order_items (2.5 M rows) against
+ * orders (1.25 M) took 1.5–2 s of CPU that way, and 0.45 s merging the
+ * two tables' btree indexes, read in order without touching the tables
+ * (COPY FREEZE marked every page all-visible). So when the foreign key's
+ * columns lead a btree index of the referencing table (built here: the
+ * returned job, which the check then waits for) and the referenced key's
+ * index has the referenced columns in the same order, the check runs with
+ * hash joins off; the planner still picks a nested loop over the
+ * referenced key's index when the referencing table is small. Elsewhere
+ * (no such index, a partitioned table) it is left alone: the merge would
+ * sort a whole table. j is the foreign key's job (its SQL is rewritten),
+ * ref what follows "REFERENCES " in it (the referenced table and
+ * columns). -1: no merge. */
+static long fk_by_merge(struct rune_pg_job *j, const char *ref, struct rune_pg_job *jobs,
+                        size_t nloads, size_t nindexes)
+{
+    const char *fk = strstr(j->sql, " FOREIGN KEY ("), *after;
+    char *cols = fk ? inside(fk + 13, &after) : NULL;
+    char *refcols = inside(ref + qualified_len(ref), &after);
+    long child = -1;
+    bool keyed = false;
+    for (size_t k = nloads; cols && refcols && k < nloads + nindexes; k++) {
+        const struct rune_pg_job *x = &jobs[k];
+        if (!x->table || !x->cols)
+            continue;
+        if (child < 0 && !strcmp(x->table, j->locks[0]) && leads(x->cols, cols))
+            child = (long)k;
+        if (!strcmp(x->table, j->locks[1]) && !strcmp(x->cols, refcols))
+            keyed = true;
+    }
+    char *sql = NULL;
+    if (child >= 0 && keyed &&
+        asprintf(&sql, "SET enable_hashjoin = off;\n%sRESET enable_hashjoin;\n", j->sql) < 0)
+        abort();
+    free(cols);
+    free(refcols);
+    if (!sql)
+        return -1;
+    free(j->sql);
+    j->sql = sql;
+    return child;
 }
 
 size_t rune_pg_fk_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t *cap, size_t nloads,
@@ -244,13 +370,18 @@ size_t rune_pg_fk_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t 
         j.locks[0] = child;
         j.locks[1] = parent;
         for (size_t k = nloads; k < nloads + nindexes; k++) /* the referenced key */
-            if ((*jobs)[k].table && !strcmp((*jobs)[k].table, parent)) {
-                long *grown = realloc(j.more, (j.nmore + 1) * sizeof *j.more);
-                if (!grown)
-                    abort();
-                j.more = grown;
-                j.more[j.nmore++] = (long)k;
-            }
+            if ((*jobs)[k].table && !strcmp((*jobs)[k].table, parent))
+                wait_for(&j, (long)k);
+        long by = json_is_true(json_object_get((*jobs)[cl].sec, "partitioned"))
+                      ? -1
+                      : fk_by_merge(&j, ref + 12, *jobs, nloads, nindexes);
+        j.cost = rows_of(*jobs, cl) + rows_of(*jobs, pa);
+        if (by >= 0) {
+            wait_for(&j, by);
+            j.cost *= FK_MERGE_COST_PER_ROW;
+        } else {
+            j.cost *= FK_HASH_COST_PER_ROW;
+        }
         rune_pg_jobs_add(jobs, n, cap, j);
         moved++;
     }
