@@ -13,15 +13,7 @@
  * verification) leaves neither a file nor a thread behind. Threads are
  * counted in /proc/self/task.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-/* cmocka.h needs stdarg, stddef, setjmp and stdint first, in this order */
-/* clang-format off */
-#include <cmocka.h>
-/* clang-format on */
+#include "unit.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -35,6 +27,7 @@
 #include <unistd.h>
 
 #include "artifact.h"
+#include "artifact_fixture.h"
 #include "clock.h"
 #include "pathparam.h"
 
@@ -42,36 +35,19 @@
 #define DATA_LEN (5 * CHUNK + 300) /* 6 chunks, the last one partial */
 
 struct fixture {
-    char dir[64];
-    char path[128];  /* the backup's data file */
-    char mpath[160]; /* its manifest */
+    char dir[128];
+    char path[192];  /* the backup's data file */
+    char mpath[224]; /* its manifest */
     unsigned char data[DATA_LEN];
 };
-
-/* Deterministic, compressible but not trivial: words and numbers. */
-static void fill(unsigned char *p, size_t n)
-{
-    static const char *const words[] = {"alpha ", "backup ", "chunk ", "delta ", "\n", "42 "};
-    uint32_t x = 12345;
-    size_t i = 0;
-    while (i < n) {
-        x = x * 1103515245u + 12345u;
-        const char *w = words[(x >> 16) % 6];
-        for (; *w && i < n; w++)
-            p[i++] = (unsigned char)*w;
-        if (i < n)
-            p[i++] = (unsigned char)('a' + (x >> 8) % 26);
-    }
-}
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/rune-artifact-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    unit_temp_dir(f->dir, sizeof f->dir, "artifact");
     snprintf(f->path, sizeof f->path, "%s/db.gz", f->dir);
     snprintf(f->mpath, sizeof f->mpath, "%s.manifest.json", f->path);
-    fill(f->data, sizeof f->data);
+    afx_fill(f->data, sizeof f->data, 12345);
     *state = f;
     return 0;
 }
@@ -79,9 +55,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    unit_remove_dir(f->dir);
     free(f);
     return 0;
 }
@@ -91,34 +65,7 @@ static int teardown(void **state)
 static json_t *write_backup(struct fixture *f, json_t *extras)
 {
     struct rune_artifact_meta meta = {.engine = "file", .source = "/srv/db", .chunk_size = CHUNK};
-    struct rune_artifact_writer *w;
-    char err[512] = "";
-    if (rune_artifact_open(&w, f->path, &meta, err, sizeof err) != 0)
-        fail_msg("open: %s", err);
-    size_t off = 0, piece = 1;
-    while (off < sizeof f->data) {
-        size_t n = piece < sizeof f->data - off ? piece : sizeof f->data - off;
-        assert_int_equal(rune_artifact_write(w, f->data + off, n, err, sizeof err), 0);
-        off += n;
-        piece = piece * 3 + 7; /* 1, 10, 37, 118, ... crossing chunk borders */
-    }
-    json_t *m = rune_artifact_commit(w, extras, err, sizeof err);
-    if (!m)
-        fail_msg("commit: %s", err);
-    return m;
-}
-
-static size_t count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            n++;
-    closedir(d);
-    return n;
+    return afx_write(f->path, &meta, f->data, sizeof f->data, extras);
 }
 
 /* Writes len bytes of data to path in uneven pieces with the given number
@@ -131,44 +78,13 @@ static json_t *write_with(const char *path, const unsigned char *data, size_t le
                                       .chunk_size = CHUNK,
                                       .level = level,
                                       .threads = threads};
-    struct rune_artifact_writer *w;
-    char err[512] = "";
-    if (rune_artifact_open(&w, path, &meta, err, sizeof err) != 0)
-        fail_msg("open: %s", err);
-    size_t off = 0, piece = 1;
-    while (off < len) {
-        size_t n = piece < len - off ? piece : len - off;
-        if (rune_artifact_write(w, data + off, n, err, sizeof err) != 0)
-            fail_msg("write: %s", err);
-        off += n;
-        piece = piece * 3 + 7;
-        if (piece > 5000)
-            piece = 1;
-    }
-    json_t *m = rune_artifact_commit(w, NULL, err, sizeof err);
-    if (!m)
-        fail_msg("commit: %s", err);
-    return m;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *p = fopen(path, "rb");
-    assert_non_null(p);
-    fseek(p, 0, SEEK_END);
-    long n = ftell(p);
-    fseek(p, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    assert_int_equal(fread(b, 1, (size_t)n, p), (size_t)n);
-    fclose(p);
-    *len = (size_t)n;
-    return b;
+    return afx_write(path, &meta, data, len, NULL);
 }
 
 /* Threads of this process (the test's own plus any worker left). */
 static size_t count_threads(void)
 {
-    return count_entries("/proc/self/task");
+    return afx_count_entries("/proc/self/task");
 }
 
 /* The thread count once it is down to `want`, or whatever it is after two
@@ -183,23 +99,6 @@ static size_t threads_settled(size_t want)
         n = count_threads();
     }
     return n;
-}
-
-static long long chunk_field(json_t *m, size_t i, const char *key)
-{
-    return (long long)json_integer_value(
-        json_object_get(json_array_get(json_object_get(m, "chunks"), i), key));
-}
-
-static void flip_byte(const char *path, long long offset)
-{
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    unsigned char b;
-    assert_int_equal(pread(fd, &b, 1, offset), 1);
-    b ^= 0x40;
-    assert_int_equal(pwrite(fd, &b, 1, offset), 1);
-    close(fd);
 }
 
 static void test_round_trip_several_chunks(void **state)
@@ -287,14 +186,14 @@ static void test_flipped_byte_is_located_to_its_chunk(void **state)
 {
     struct fixture *f = *state;
     json_t *m = write_backup(f, NULL);
-    flip_byte(f->path, chunk_field(m, 2, "offset") + chunk_field(m, 2, "bytes") / 2);
+    afx_flip_byte(f->path, afx_chunk_field(m, 2, "offset") + afx_chunk_field(m, 2, "bytes") / 2);
     struct rune_artifact_check chk;
     assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_false(chk.ok);
     assert_int_equal(chk.bad_chunk, 3);
     char want[128];
     snprintf(want, sizeof want, "chunk 3 of 6 (offset %lld): SHA-256 mismatch",
-             chunk_field(m, 2, "offset"));
+             afx_chunk_field(m, 2, "offset"));
     if (!strstr(chk.reason, want))
         fail_msg("reason \"%s\" lacks \"%s\"", chk.reason, want);
     rune_artifact_check_release(&chk);
@@ -312,7 +211,7 @@ static void test_sums_only_verification(void **state)
     assert_true(chk.ok);
     assert_non_null(chk.manifest);
     rune_artifact_check_release(&chk);
-    flip_byte(f->path, chunk_field(m, 4, "offset") + 10);
+    afx_flip_byte(f->path, afx_chunk_field(m, 4, "offset") + 10);
     assert_int_equal(rune_artifact_verify_sums(f->path, NULL, &chk), -1);
     assert_int_equal(chk.bad_chunk, 5);
     if (!strstr(chk.reason, "SHA-256 mismatch"))
@@ -327,7 +226,7 @@ static void test_reader_hands_out_nothing_from_a_damaged_chunk(void **state)
 {
     struct fixture *f = *state;
     json_t *m = write_backup(f, NULL);
-    flip_byte(f->path, chunk_field(m, 1, "offset") + 3);
+    afx_flip_byte(f->path, afx_chunk_field(m, 1, "offset") + 3);
     struct rune_artifact_reader *r;
     char err[512] = "";
     assert_int_equal(rune_artifact_reader_open(&r, f->path, err, sizeof err), 0);
@@ -337,7 +236,7 @@ static void test_reader_hands_out_nothing_from_a_damaged_chunk(void **state)
     while ((n = rune_artifact_read(r, buf + got, sizeof buf - got, err, sizeof err)) > 0)
         got += (size_t)n;
     assert_int_equal(n, -1);
-    assert_int_equal(got, (size_t)chunk_field(m, 0, "raw_bytes"));
+    assert_int_equal(got, (size_t)afx_chunk_field(m, 0, "raw_bytes"));
     assert_non_null(strstr(err, "chunk 2 of 6"));
     rune_artifact_reader_close(r);
     json_decref(m);
@@ -347,7 +246,7 @@ static void test_truncated_file_is_detected(void **state)
 {
     struct fixture *f = *state;
     json_t *m = write_backup(f, NULL);
-    assert_int_equal(truncate(f->path, chunk_field(m, 3, "offset") + 5), 0);
+    assert_int_equal(truncate(f->path, afx_chunk_field(m, 3, "offset") + 5), 0);
     struct rune_artifact_check chk;
     assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
     assert_non_null(strstr(chk.reason, "truncated"));
@@ -369,9 +268,9 @@ static void test_abort_removes_partial_files(void **state)
     char err[512];
     assert_int_equal(rune_artifact_open(&w, f->path, &meta, err, sizeof err), 0);
     assert_int_equal(rune_artifact_write(w, f->data, sizeof f->data, err, sizeof err), 0);
-    assert_int_equal(count_entries(f->dir), 1); /* the .db.gz.partial-XXXXXX file */
+    assert_int_equal(afx_count_entries(f->dir), 1); /* the .db.gz.partial-XXXXXX file */
     rune_artifact_abort(w);
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(afx_count_entries(f->dir), 0);
 
     /* a commit that fails (an extra the format owns) leaves nothing either */
     assert_int_equal(rune_artifact_open(&w, f->path, &meta, err, sizeof err), 0);
@@ -380,7 +279,7 @@ static void test_abort_removes_partial_files(void **state)
     assert_null(rune_artifact_commit(w, bad, err, sizeof err));
     json_decref(bad);
     assert_non_null(strstr(err, "sha256"));
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(afx_count_entries(f->dir), 0);
 }
 
 static void test_never_overwrites(void **state)
@@ -502,7 +401,7 @@ static void test_any_number_of_threads_writes_the_same_bytes(void **state)
 {
     struct fixture *f = *state;
     unsigned char *data = malloc(BIG_LEN), *back = malloc(BIG_LEN + 16);
-    fill(data, BIG_LEN);
+    afx_fill(data, BIG_LEN, 12345);
     char plain[160], cmd[512];
     snprintf(plain, sizeof plain, "%s/plain", f->dir);
     FILE *p = fopen(plain, "wb");
@@ -520,7 +419,7 @@ static void test_any_number_of_threads_writes_the_same_bytes(void **state)
         assert_string_equal(json_string_value(json_object_get(m1, "sha256")),
                             json_string_value(json_object_get(m4, "sha256")));
         size_t n1, n4;
-        unsigned char *b1 = slurp(p1, &n1), *b4 = slurp(p4, &n4);
+        unsigned char *b1 = afx_slurp(p1, &n1), *b4 = afx_slurp(p4, &n4);
         assert_int_equal(n1, n4);
         assert_memory_equal(b1, b4, n1);
         free(b1);
@@ -582,7 +481,7 @@ static void test_thread_count_out_of_range(void **state)
         if (!strstr(err, "compression threads is out of range: use 1 to 64, or 0 for one per CPU"))
             fail_msg("unexpected: %s", err);
     }
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(afx_count_entries(f->dir), 0);
 }
 
 /* A write error in the middle (here the file size limit, EFBIG, which
@@ -635,7 +534,7 @@ static void test_write_error_midway_leaves_nothing(void **state)
         }
         if (!strstr(err, "cannot write") || !strstr(err, "File too large"))
             fail_msg("unexpected: %s", err);
-        assert_int_equal(count_entries(f->dir), 0);
+        assert_int_equal(afx_count_entries(f->dir), 0);
         assert_int_equal(threads_settled(base), base);
     }
     free(data);
@@ -647,10 +546,10 @@ static void test_first_damage_in_file_order_is_reported(void **state)
 {
     struct fixture *f = *state;
     unsigned char *data = malloc(BIG_LEN), *back = malloc(BIG_LEN);
-    fill(data, BIG_LEN);
+    afx_fill(data, BIG_LEN, 12345);
     json_t *m = write_with(f->path, data, BIG_LEN, 4, 0);
-    flip_byte(f->path, chunk_field(m, 39, "offset") + 7);
-    flip_byte(f->path, chunk_field(m, 8, "offset") + chunk_field(m, 8, "bytes") - 1);
+    afx_flip_byte(f->path, afx_chunk_field(m, 39, "offset") + 7);
+    afx_flip_byte(f->path, afx_chunk_field(m, 8, "offset") + afx_chunk_field(m, 8, "bytes") - 1);
     size_t base = threads_settled(1); /* the test runs on one thread */
     struct rune_artifact_check chk;
     assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
@@ -688,7 +587,7 @@ static void test_verify_can_be_cancelled(void **state)
 {
     struct fixture *f = *state;
     unsigned char *data = malloc(BIG_LEN);
-    fill(data, BIG_LEN);
+    afx_fill(data, BIG_LEN, 12345);
     json_decref(write_with(f->path, data, BIG_LEN, 2, 0));
     size_t base = threads_settled(1); /* the test runs on one thread */
     int left = 5;

@@ -11,15 +11,7 @@
  * the workers check them in parallel while the caller hears of them in
  * order.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-/* cmocka.h needs stdarg, stddef, setjmp and stdint first, in this order */
-/* clang-format off */
-#include <cmocka.h>
-/* clang-format on */
+#include "unit.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -29,14 +21,15 @@
 #include <unistd.h>
 
 #include "artifact.h"
+#include "artifact_fixture.h"
 
 #define CHUNK 1024
 #define DATA_LEN (40 * CHUNK + 300) /* 41 chunks, the last one partial */
 #define MAX_CALLS 256
 
 struct fixture {
-    char dir[64];
-    char path[128];
+    char dir[128];
+    char path[192];
     unsigned char data[DATA_LEN];
 };
 
@@ -74,28 +67,12 @@ static void heard_init(struct heard *h, int cancel_after)
     h->cancel_after = cancel_after;
 }
 
-/* Words and numbers: compressible, not trivial. */
-static void fill(unsigned char *p, size_t n)
-{
-    static const char *const words[] = {"alpha ", "backup ", "chunk ", "delta ", "\n", "42 "};
-    uint32_t x = 4242;
-    size_t i = 0;
-    while (i < n) {
-        x = x * 1103515245u + 12345u;
-        for (const char *w = words[(x >> 16) % 6]; *w && i < n; w++)
-            p[i++] = (unsigned char)*w;
-        if (i < n)
-            p[i++] = (unsigned char)('a' + (x >> 8) % 26);
-    }
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/rune-artprog-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    unit_temp_dir(f->dir, sizeof f->dir, "artprog");
     snprintf(f->path, sizeof f->path, "%s/db.gz", f->dir);
-    fill(f->data, sizeof f->data);
+    afx_fill(f->data, sizeof f->data, 4242);
     *state = f;
     return 0;
 }
@@ -103,9 +80,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    unit_remove_dir(f->dir);
     free(f);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "artifact.h"
+#include "artifact_fixture.h"
 #include "digest.h"
 
 #define CHUNK 1024
@@ -27,28 +28,12 @@ struct fixture {
     unsigned char data[DATA_LEN];
 };
 
-/* Deterministic, compressible but not trivial. */
-static void fill(unsigned char *p, size_t n)
-{
-    static const char *const words[] = {"orders ", "zstd ", "frame ", "gamma ", "\n", "7 "};
-    uint32_t x = 4242;
-    size_t i = 0;
-    while (i < n) {
-        x = x * 1103515245u + 12345u;
-        const char *w = words[(x >> 16) % 6];
-        for (; *w && i < n; w++)
-            p[i++] = (unsigned char)*w;
-        if (i < n)
-            p[i++] = (unsigned char)('a' + (x >> 8) % 26);
-    }
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     unit_temp_dir(f->dir, sizeof f->dir, "zstd");
     snprintf(f->path, sizeof f->path, "%s/db.zst", f->dir);
-    fill(f->data, sizeof f->data);
+    afx_fill(f->data, sizeof f->data, 4242);
     *state = f;
     return 0;
 }
@@ -72,38 +57,7 @@ static json_t *write_with(const char *path, const char *compression, const unsig
                                       .chunk_size = CHUNK,
                                       .level = level,
                                       .threads = threads};
-    struct rune_artifact_writer *w;
-    char err[512] = "";
-    if (rune_artifact_open(&w, path, &meta, err, sizeof err) != 0)
-        fail_msg("open: %s", err);
-    size_t off = 0, piece = 1;
-    while (off < len) {
-        size_t n = piece < len - off ? piece : len - off;
-        if (rune_artifact_write(w, data + off, n, err, sizeof err) != 0)
-            fail_msg("write: %s", err);
-        off += n;
-        piece = piece * 3 + 7;
-        if (piece > 5000)
-            piece = 1;
-    }
-    json_t *m = rune_artifact_commit(w, NULL, err, sizeof err);
-    if (!m)
-        fail_msg("commit: %s", err);
-    return m;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *p = fopen(path, "rb");
-    assert_non_null(p);
-    fseek(p, 0, SEEK_END);
-    long n = ftell(p);
-    fseek(p, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    assert_int_equal(fread(b, 1, (size_t)n, p), (size_t)n);
-    fclose(p);
-    *len = (size_t)n;
-    return b;
+    return afx_write(path, &meta, data, len, NULL);
 }
 
 /* Everything the reader hands out, into a malloc'd buffer; -1 and err on
@@ -125,23 +79,6 @@ static ssize_t read_all(const char *path, unsigned char **out, char *err, size_t
     rune_artifact_reader_close(r);
     *out = b;
     return n < 0 ? -1 : (ssize_t)got;
-}
-
-static long long chunk_field(json_t *m, size_t i, const char *key)
-{
-    return (long long)json_integer_value(
-        json_object_get(json_array_get(json_object_get(m, "chunks"), i), key));
-}
-
-static void flip_byte(const char *path, long long offset)
-{
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    unsigned char b;
-    assert_int_equal(pread(fd, &b, 1, offset), 1);
-    b ^= 0x21;
-    assert_int_equal(pwrite(fd, &b, 1, offset), 1);
-    close(fd);
 }
 
 /* What a shell command printed, first line, without its newline. */
@@ -169,7 +106,7 @@ static void test_threads_write_the_same_bytes(void **state)
     assert_int_equal(json_integer_value(json_object_get(m1, "level")), 3); /* zstd's default */
     assert_int_equal(json_array_size(json_object_get(m1, "chunks")), 8);
     size_t l1, l3;
-    unsigned char *b1 = slurp(p1, &l1), *b3 = slurp(p3, &l3);
+    unsigned char *b1 = afx_slurp(p1, &l1), *b3 = afx_slurp(p3, &l3);
     assert_int_equal(l1, l3);
     assert_memory_equal(b1, b3, l1);
     assert_true(json_equal(json_object_get(m1, "chunks"), json_object_get(m3, "chunks")));
@@ -218,7 +155,7 @@ static void test_zstd_command_reads_it_whole(void **state)
     snprintf(cmd, sizeof cmd, "zstd -q -dc '%s' > '%s'", f->path, out);
     assert_int_equal(system(cmd), 0);
     size_t n;
-    unsigned char *back = slurp(out, &n);
+    unsigned char *back = afx_slurp(out, &n);
     assert_int_equal(n, DATA_LEN);
     assert_memory_equal(back, f->data, DATA_LEN);
     free(back);
@@ -263,15 +200,15 @@ static void test_flipped_byte_is_located_to_its_chunk(void **state)
     size_t n = json_array_size(json_object_get(m, "chunks"));
     assert_true(n >= 4);
     for (size_t k = 1; k <= n; k++) {
-        long long at = chunk_field(m, k - 1, "offset") + chunk_field(m, k - 1, "bytes") / 2;
-        flip_byte(f->path, at);
+        long long at = afx_chunk_field(m, k - 1, "offset") + afx_chunk_field(m, k - 1, "bytes") / 2;
+        afx_flip_byte(f->path, at);
         struct rune_artifact_check chk;
         assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
         assert_false(chk.ok);
         assert_int_equal(chk.bad_chunk, (int)k);
         char want[128];
         snprintf(want, sizeof want, "chunk %zu of %zu (offset %lld): SHA-256 mismatch", k, n,
-                 chunk_field(m, k - 1, "offset"));
+                 afx_chunk_field(m, k - 1, "offset"));
         if (!strstr(chk.reason, want))
             fail_msg("reason \"%s\" lacks \"%s\"", chk.reason, want);
         rune_artifact_check_release(&chk);
@@ -292,7 +229,7 @@ static void test_flipped_byte_is_located_to_its_chunk(void **state)
         assert_memory_equal(back, f->data, got);
         rune_artifact_reader_close(r);
         free(back);
-        flip_byte(f->path, at); /* undo: the next chunk's turn */
+        afx_flip_byte(f->path, at); /* undo: the next chunk's turn */
     }
     struct rune_artifact_check chk;
     assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), 0);
@@ -306,7 +243,7 @@ static void test_flipped_byte_is_located_to_its_chunk(void **state)
 static void reseal(const char *path, json_t *m)
 {
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = afx_slurp(path, &len);
     json_t *chunks = json_object_get(m, "chunks");
     for (size_t i = 0; i < json_array_size(chunks); i++) {
         json_t *c = json_array_get(chunks, i);
@@ -335,7 +272,7 @@ static void test_frames_are_checked_past_the_checksums(void **state)
     struct fixture *f = *state;
     json_t *m = write_with(f->path, "zstd", f->data, DATA_LEN, 1, 0);
     /* the last byte of chunk 4 is its frame's checksum */
-    flip_byte(f->path, chunk_field(m, 3, "offset") + chunk_field(m, 3, "bytes") - 1);
+    afx_flip_byte(f->path, afx_chunk_field(m, 3, "offset") + afx_chunk_field(m, 3, "bytes") - 1);
     reseal(f->path, m);
     struct rune_artifact_check chk;
     assert_int_equal(rune_artifact_verify_sums(f->path, NULL, &chk), 0);
@@ -345,16 +282,16 @@ static void test_frames_are_checked_past_the_checksums(void **state)
     if (!strstr(chk.reason, "not valid zstd data"))
         fail_msg("reason \"%s\"", chk.reason);
     rune_artifact_check_release(&chk);
-    flip_byte(f->path, chunk_field(m, 3, "offset") + chunk_field(m, 3, "bytes") - 1);
+    afx_flip_byte(f->path, afx_chunk_field(m, 3, "offset") + afx_chunk_field(m, 3, "bytes") - 1);
 
     /* chunks 2 and 3 described as one: two frames in one chunk */
     json_t *chunks = json_object_get(m, "chunks");
     json_t *c2 = json_array_get(chunks, 1);
-    json_object_set_new(c2, "bytes",
-                        json_integer(chunk_field(m, 1, "bytes") + chunk_field(m, 2, "bytes")));
+    json_object_set_new(
+        c2, "bytes", json_integer(afx_chunk_field(m, 1, "bytes") + afx_chunk_field(m, 2, "bytes")));
     json_object_set_new(
         c2, "raw_bytes",
-        json_integer(chunk_field(m, 1, "raw_bytes") + chunk_field(m, 2, "raw_bytes")));
+        json_integer(afx_chunk_field(m, 1, "raw_bytes") + afx_chunk_field(m, 2, "raw_bytes")));
     json_array_remove(chunks, 2);
     reseal(f->path, m);
     assert_int_equal(rune_artifact_verify(f->path, NULL, &chk), -1);
@@ -486,7 +423,7 @@ static void test_old_gzip_backups_still_read(void **state)
     char orig[600];
     snprintf(orig, sizeof orig, "%s/notes.txt", src);
     size_t want_len;
-    unsigned char *want = slurp(orig, &want_len);
+    unsigned char *want = afx_slurp(orig, &want_len);
 
     for (int round = 0; round < 2; round++) {
         struct rune_artifact_check chk;
