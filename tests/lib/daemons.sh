@@ -19,6 +19,8 @@
 : "${T:?tests/lib/daemons.sh must be sourced after tests/cli/lib.sh}"
 declare -F fail >/dev/null || { echo "tests/lib/daemons.sh: source tests/cli/lib.sh first" >&2; exit 1; }
 
+. "$RUNE_SOURCE_DIR/tests/lib/procs.sh"
+
 if [ -z "${_SVC_LOADED:-}" ]; then
 _SVC_LOADED=1
 _SVC_REG="$T/.svc-daemons"    # NAME<TAB>PIDFILE, one line per started daemon
@@ -42,29 +44,13 @@ svc_need() {
         _svc_abort "$1 not found: install the Debian package $2 (.ci/deps lists it)"
 }
 
-# svc_pid_alive PID — true while PID runs (a zombie counts as gone).
-svc_pid_alive() {
-    local stat
-    [ -n "$1" ] || return 1
-    kill -0 "$1" 2>/dev/null || return 1
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [ "${stat%% *}" != Z ]
-}
-
 # svc_ensure_user — as root, the unprivileged user daemons run as (created
 # if missing; parallel tests may race to create it).
 svc_ensure_user() {
     [ "$(id -u)" = 0 ] || { SVC_OSUSER=""; return 0; }
     SVC_OSUSER=${RUNE_PG_OSUSER:-rune-pg}
-    local i err=""
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        id -u "$SVC_OSUSER" >/dev/null 2>&1 && return 0
-        err=$(useradd --system --user-group --no-create-home --home-dir /nonexistent \
-                      --shell /usr/sbin/nologin "$SVC_OSUSER" 2>&1) && continue
-        sleep 0.5
-    done
-    id -u "$SVC_OSUSER" >/dev/null 2>&1 ||
+    local err
+    err=$(ensure_system_user "$SVC_OSUSER") ||
         _svc_abort "cannot create the system user $SVC_OSUSER to run test daemons as: $err"
 }
 
@@ -90,39 +76,23 @@ svc_dir() {
     echo "$dir"
 }
 
-# svc_port_listening PORT — true if something accepts on 127.0.0.1:PORT.
-svc_port_listening() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# svc_pick_port — a port nothing listens on, below the ephemeral range.
-# Another test may take it first: starters retry on a bind failure.
-svc_pick_port() {
-    local i p
-    for i in $(seq 1 200); do
-        p=$((15000 + (RANDOM * 32768 + RANDOM) % 16000))
-        svc_port_listening "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
 # svc_pid NAME — the pid of a registered daemon while it runs.
 svc_pid() {
     local f=${_SVC_PIDFILE[$1]:-} pid=""
     [ -n "$f" ] && [ -f "$f" ] && read -r pid <"$f" 2>/dev/null
-    svc_pid_alive "$pid" && echo "$pid"
+    proc_alive "$pid" && echo "$pid"
 }
 
 _svc_watchdog_main() {
     local shell=$1 reg=$2 name pidf pid i
-    while svc_pid_alive "$shell"; do sleep 1; done
+    while proc_alive "$shell"; do sleep 1; done
     [ -f "$reg" ] || exit 0
     while IFS=$'\t' read -r name pidf; do
         pid=""
         [ -f "$pidf" ] && read -r pid <"$pidf"
-        svc_pid_alive "$pid" || continue
+        proc_alive "$pid" || continue
         kill -TERM "$pid" 2>/dev/null
-        for ((i = 0; i < 50; i++)); do svc_pid_alive "$pid" || break; sleep 0.2; done
+        for ((i = 0; i < 50; i++)); do proc_alive "$pid" || break; sleep 0.2; done
         kill -KILL "$pid" 2>/dev/null
     done <"$reg"
     rm -f "$reg"
@@ -132,7 +102,7 @@ _svc_watchdog_main() {
 # stops every registered daemon once the test shell is gone.
 _svc_watchdog() {
     [ -n "$_SVC_WATCHDOG" ] && return 0
-    setsid -f bash -c "$(declare -f svc_pid_alive _svc_watchdog_main)"'
+    setsid -f bash -c "$(declare -f proc_alive _svc_watchdog_main)"'
         _svc_watchdog_main "$@"' rune-svc-watchdog "$_SVC_SHELL" "$_SVC_REG" \
         </dev/null >/dev/null 2>&1
     _SVC_WATCHDOG=1
@@ -154,12 +124,12 @@ svc_stop() {
     pid=$(svc_pid "$1") || return 0
     kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < 50; i++)); do
-        svc_pid_alive "$pid" || return 0
+        proc_alive "$pid" || return 0
         sleep 0.2
     done
     echo "tests/lib/daemons.sh: daemon $1 (pid $pid) ignored SIGTERM; killing it" >&2
     kill -KILL "$pid" 2>/dev/null
-    for ((i = 0; i < 25; i++)); do svc_pid_alive "$pid" || return 0; sleep 0.2; done
+    for ((i = 0; i < 25; i++)); do proc_alive "$pid" || return 0; sleep 0.2; done
 }
 
 # svc_wait_ready NAME PORT LOG [SECONDS] — waits until the daemon's pid
@@ -168,7 +138,7 @@ svc_stop() {
 svc_wait_ready() {
     local name=$1 port=$2 log=$3 i
     for ((i = 0; i < ${4:-20} * 10; i++)); do
-        if svc_pid "$name" >/dev/null && svc_port_listening "$port"; then
+        if svc_pid "$name" >/dev/null && port_listening "$port"; then
             return 0
         fi
         sleep 0.1

@@ -103,7 +103,7 @@ http_start() {
     svc_register nginx "$HTTP_DIR/nginx.pid"
     local attempt port sport from
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        port=$(svc_pick_port) && sport=$(svc_pick_port) || _svc_abort "no free TCP port for nginx"
+        port=$(pick_port) && sport=$(pick_port) || _svc_abort "no free TCP port for nginx"
         [ "$port" = "$sport" ] && continue
         _http_conf "$port" "$sport" >"$HTTP_DIR/nginx.conf"
         from=$(( $( (wc -c <"$HTTP_DIR/error.log") 2>/dev/null || echo 0) + 1 ))

@@ -14,6 +14,8 @@
 : "${T:?tests/pg/lib.sh must be sourced after tests/cli/lib.sh}"
 declare -F fail >/dev/null || { echo "tests/pg/lib.sh: source tests/cli/lib.sh first" >&2; exit 1; }
 
+. "$RUNE_SOURCE_DIR/tests/lib/procs.sh"
+
 PG_BINDIR_DEFAULT=/usr/lib/postgresql/15/bin
 PG_MAJOR_WANTED=15
 
@@ -80,55 +82,22 @@ _pg_ensure_user() {
         return 0
     fi
     _PG_OSUSER=${RUNE_PG_OSUSER:-rune-pg}
-    local i err=""
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        id -u "$_PG_OSUSER" >/dev/null 2>&1 && return 0
-        err=$(useradd --system --user-group --no-create-home --home-dir /nonexistent \
-                      --shell /usr/sbin/nologin "$_PG_OSUSER" 2>&1) && continue
-        sleep 0.5
-    done
-    id -u "$_PG_OSUSER" >/dev/null 2>&1 ||
+    local err
+    err=$(ensure_system_user "$_PG_OSUSER") ||
         _pg_abort "cannot create the system user $_PG_OSUSER to run PostgreSQL as: $err"
-}
-
-# _pg_port_listening PORT — true if something accepts on 127.0.0.1:PORT.
-_pg_port_listening() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# _pg_pick_port — a port nothing listens on, below the ephemeral range. Two
-# tests may still pick the same port at the same moment: pg_start retries
-# with another port when the postmaster cannot bind.
-_pg_pick_port() {
-    local i p
-    for i in $(seq 1 200); do
-        p=$((15000 + (RANDOM * 32768 + RANDOM) % 16000))
-        _pg_port_listening "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-# pg_pid_alive PID — true while PID runs (a zombie, which an init that
-# reaps lazily may keep around for a while, counts as gone).
-pg_pid_alive() {
-    local stat
-    kill -0 "$1" 2>/dev/null || return 1
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [ "${stat%% *}" != Z ]
 }
 
 # _pg_watchdog_main SHELL-PID REGISTRY — the watchdog's body.
 _pg_watchdog_main() {
     local shell=$1 reg=$2 name dir sock pid i
-    while pg_pid_alive "$shell"; do sleep 1; done
+    while proc_alive "$shell"; do sleep 1; done
     [ -f "$reg" ] || exit 0
     while IFS=$'\t' read -r name dir sock; do
         pid=""
         [ -f "$dir/data/postmaster.pid" ] && read -r pid <"$dir/data/postmaster.pid"
-        if [ -n "$pid" ] && pg_pid_alive "$pid"; then
+        if [ -n "$pid" ] && proc_alive "$pid"; then
             kill -QUIT "$pid" 2>/dev/null          # immediate shutdown
-            for ((i = 0; i < 100; i++)); do pg_pid_alive "$pid" || break; sleep 0.2; done
+            for ((i = 0; i < 100; i++)); do proc_alive "$pid" || break; sleep 0.2; done
             kill -KILL "$pid" 2>/dev/null
         fi
         rm -rf "$sock" "$dir"
@@ -143,7 +112,7 @@ _pg_watchdog_main() {
 # and removed the registry.
 _pg_watchdog() {
     [ -n "$_PG_WATCHDOG" ] && return 0
-    setsid -f bash -c "$(declare -f pg_pid_alive _pg_watchdog_main)"'
+    setsid -f bash -c "$(declare -f proc_alive _pg_watchdog_main)"'
         _pg_watchdog_main "$@"' rune-pg-watchdog "$_PG_SHELL" "$_PG_REG" \
         </dev/null >/dev/null 2>&1
     _PG_WATCHDOG=1
@@ -154,7 +123,7 @@ _pg_postmaster_pid() {
     local pidf="${_PG_DIR[$1]}/data/postmaster.pid" pid=""
     [ -f "$pidf" ] || return 1
     read -r pid <"$pidf" 2>/dev/null
-    [ -n "$pid" ] && pg_pid_alive "$pid" && echo "$pid"
+    [ -n "$pid" ] && proc_alive "$pid" && echo "$pid"
 }
 
 # _pg_halt NAME MODE — stops a server (fast or immediate); escalates to
@@ -165,7 +134,7 @@ _pg_halt() {
     _pg_as_user "$_PG_BIN/pg_ctl" -D "$data" -m "$mode" -w -t 60 -s stop >/dev/null 2>&1 ||
         _pg_as_user "$_PG_BIN/pg_ctl" -D "$data" -m immediate -w -t 30 -s stop >/dev/null 2>&1
     for ((i = 0; i < 50; i++)); do
-        pg_pid_alive "$pid" || return 0
+        proc_alive "$pid" || return 0
         sleep 0.2
     done
     echo "tests/pg: postmaster $pid of cluster $name did not stop; killing it" >&2
@@ -291,7 +260,7 @@ _pg_start_server() {
         if [ -n "$first" ]; then
             port=$first first=""   # a test hook: try this port first, unprobed
         else
-            port=$(_pg_pick_port) || { echo "tests/pg: no free TCP port found" >&2; return 1; }
+            port=$(pick_port) || { echo "tests/pg: no free TCP port found" >&2; return 1; }
         fi
         echo "port = $port" >"$data/rune_port.conf"
         [ -n "$_PG_OSUSER" ] && chown "$_PG_OSUSER:" "$data/rune_port.conf"

@@ -93,7 +93,7 @@ pgb_start() {
     svc_register pgbouncer "$PGB_DIR/pgbouncer.pid"
     local attempt port from
     for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        port=$(svc_pick_port) || _svc_abort "no free TCP port for pgBouncer"
+        port=$(pick_port) || _svc_abort "no free TCP port for pgBouncer"
         _pgb_ini "$port" "$@" >"$PGB_INI"
         [ -n "$SVC_OSUSER" ] && chown "$SVC_OSUSER:" "$PGB_INI"
         from=$(( $( (wc -c <"$PGB_LOG") 2>/dev/null || echo 0) + 1 ))

@@ -34,10 +34,10 @@ show_child() {
 gone() {
     local i
     for ((i = 0; i < ${2:-1} * 5; i++)); do
-        pg_pid_alive "$1" || return 0
+        proc_alive "$1" || return 0
         sleep 0.2
     done
-    ! pg_pid_alive "$1"
+    ! proc_alive "$1"
 }
 
 test_case "a cluster starts and answers with PostgreSQL 15"

@@ -122,7 +122,7 @@ EOF
 gone() {
     local i
     for ((i = 0; i < 100; i++)); do
-        svc_pid_alive "$1" || return 0
+        proc_alive "$1" || return 0
         sleep 0.2
     done
     return 1

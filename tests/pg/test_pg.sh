@@ -129,7 +129,7 @@ for f in "$T/out" "$T/err"; do grep -q -- "$PW" "$f" && fail "password in $f"; d
 end_case
 
 test_case "an unreachable server: ping says so at once, wait_ready gives up after its timeout"
-port=$(_pg_pick_port)
+port=$(pick_port)
 run_rune run "$C/pg_unreachable.yaml" --set port="$port"
 expect_rc 4
 expect_eq "$(out ping status)" "no_response"

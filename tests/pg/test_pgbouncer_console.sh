@@ -95,7 +95,7 @@ pgb_sql "select '$marker'" shop >"$T/client.out" 2>&1 &
 client=$!
 waiting() { [ "$(pgb_show_field POOLS shop cl_waiting)" = 1 ]; }
 wait_until "the client to wait in pgBouncer" waiting
-svc_pid_alive "$client" || fail "the client finished while the pool was paused"
+proc_alive "$client" || fail "the client finished while the pool was paused"
 [ -s "$T/client.out" ] && fail "the client got an answer while paused: $(cat "$T/client.out")"
 expect_eq "$(pg_sql "select count(*) from pg_stat_activity where query like '%$marker%' and pid <> pg_backend_pid()")" \
     0 "the query on the server while paused"
