@@ -28,6 +28,7 @@ RUNS=${2:-3}
 RUNE=${RUNE:-build/rune}
 DATA=${DATA:-runbooks/data/sqlite-realistic.sql}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rune-bench.XXXXXX")
+. "$(dirname "$0")/lib.sh"
 trap 'rm -rf "$W"' EXIT
 export RUNE_LOG="$W/incidents.db"
 command -v pigz >/dev/null || { echo "pigz is not installed (apt-get install pigz)" >&2; exit 1; }
@@ -57,14 +58,7 @@ YAML
 ZSTD_RUNE=
 if "$RUNE" validate "$W/zs.yaml" >/dev/null 2>&1; then ZSTD_RUNE=1; fi
 
-secs() {
-    rm -rf "$W/out" && mkdir -p "$W/out"
-    local t
-    t=$( { TIMEFORMAT=%R; time bash -c "$1" >/dev/null 2>&1; } 2>&1 | tail -1)
-    echo "$t"
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+secs() { rm -rf "$W/out" && mkdir -p "$W/out" && wall_secs "$1"; }
 
 # Backups to verify, made once.
 "$RUNE" run "$W/gz.yaml" -q --no-report --set to="$W/keep.sql.gz" >/dev/null

@@ -41,6 +41,7 @@ set +eu
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 set -eu
 W=$T
+. "$(dirname "$0")/lib.sh"
 
 measure() {
 local profile=$1; shift
@@ -95,8 +96,6 @@ secs() {
     awk -v u="$(cat "$W/time.last")" "BEGIN{split(u, x, \" \"); printf \"%.1f\", x[1] + x[2] + ($c1 - $c0) / $(getconf CLK_TCK)}" >"$W/cpu.last"
     awk "BEGIN{printf \"%.2f\", $t1 - $t0}"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 
 d_fc=() d_fd=() d_rune=() r_pg=() r_rune=() c_pg=() c_rune=()
 read -r -a others <<<"${RUNE_OTHER:-}"

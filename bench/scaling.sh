@@ -38,16 +38,10 @@ set +eu
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 set -eu
 W=$T
+. "$(dirname "$0")/lib.sh"
 export RUNE_LOG="$W/incidents.db"
 
-secs() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    bash -c "$1" >"$W/last.log" 2>&1 || { echo "failed: $1" >&2; tail -20 "$W/last.log" >&2; exit 1; }
-    t1=$(date +%s.%N)
-    awk "BEGIN{printf \"%.2f\", $t1 - $t0}"
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+secs() { wall_secs "$1"; }
 # med CMD — the median of RUNS runs of CMD; PRE (a command) runs before each
 med() {
     local ts=()

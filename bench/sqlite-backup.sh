@@ -34,6 +34,7 @@ EXT=.gz
 [ "$COMPRESSION" = zstd ] && EXT=.zst
 DATA=${DATA:-runbooks/data/sqlite-realistic.sql}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rune-bench.XXXXXX")
+. "$(dirname "$0")/lib.sh"
 trap 'rm -rf "$W"' EXIT
 export RUNE_LOG="$W/incidents.db"
 
@@ -66,13 +67,7 @@ command -v zstd >/dev/null || { echo "zstd is not installed (apt-get install zst
 N=$(nproc)
 
 # secs CMD — wall-clock seconds of one run of CMD, in a fresh out/
-secs() {
-    rm -rf "$W/out" && mkdir -p "$W/out"
-    local t
-    t=$( { TIMEFORMAT=%R; time bash -c "$1" >/dev/null 2>&1; } 2>&1 | tail -1)
-    echo "$t"
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+secs() { rm -rf "$W/out" && mkdir -p "$W/out" && wall_secs "$1"; }
 
 names=(copy gzip gzsha pigz zstd rune)
 declare -A cmd=(
@@ -124,7 +119,6 @@ t_gunzip=$(median $r_gunzip)
 t_restore=$(median $r_rune)
 cbytes=$(stat -c %s "$W/keep.db$EXT")
 
-ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
 echo
 echo "sqlite backup, $((bytes / 1048576)) MiB database, median of $RUNS (order rotating), $N cores, rune threads: ${THREADS:-default}, compression: ${COMPRESSION:-gzip}"
 printf '%-52s %8s %10s\n' "tool" "seconds" "rune / it"
