@@ -83,18 +83,21 @@ bool rune_path_trusted(const char *path)
     return chain_ok(abs, 0);
 }
 
-int rune_open_input(const char *path, struct stat *st, char *err, size_t errlen)
+/* rune_open_input and rune_open_identity: mode is O_RDONLY (with
+ * O_NONBLOCK, so that a FIFO planted in its place cannot block the open)
+ * or O_PATH. */
+static int open_checked(const char *path, int mode, struct stat *st, char *err, size_t errlen)
 {
     int fd;
     bool trusted = rune_path_trusted(path);
     if (trusted) {
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        fd = open(path, mode | O_CLOEXEC);
     } else {
-        struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW,
+        struct open_how how = {.flags = (unsigned)(mode | O_CLOEXEC | O_NOFOLLOW),
                                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
         fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
         if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the last component only */
-            fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+            fd = open(path, mode | O_CLOEXEC | O_NOFOLLOW);
     }
     if (fd < 0) {
         int e = errno;
@@ -126,10 +129,22 @@ int rune_open_input(const char *path, struct stat *st, char *err, size_t errlen)
         close(fd);
         return -1;
     }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (!(mode & O_PATH)) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
     return fd;
+}
+
+int rune_open_input(const char *path, struct stat *st, char *err, size_t errlen)
+{
+    return open_checked(path, O_RDONLY | O_NONBLOCK, st, err, errlen);
+}
+
+int rune_open_identity(const char *path, struct stat *st, char *err, size_t errlen)
+{
+    return open_checked(path, O_PATH, st, err, errlen);
 }
 
 int rune_opened_is(const char *path, const struct stat *want, char *err, size_t errlen)

@@ -37,6 +37,13 @@ bool rune_path_trusted(const char *path);
  * err filled (what was refused and what to do). */
 int rune_open_input(const char *path, struct stat *st, char *err, size_t errlen);
 
+/* The same checks, for a file rune only identifies and another library
+ * (SQLite) opens: an O_PATH descriptor. Closing it leaves alone the POSIX
+ * locks this process holds on the file (closing any descriptor opened for
+ * reading would drop them all, SQLite's included: a reader's lock gone
+ * while its transaction still reads). */
+int rune_open_identity(const char *path, struct stat *st, char *err, size_t errlen);
+
 /* After a library opened `path` by name: every descriptor this process has
  * open on a file named `path` refers to the file `want` describes (device
  * and inode). Catches a file swapped between rune's check and the

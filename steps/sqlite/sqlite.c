@@ -70,7 +70,7 @@ int rune_sqlite_open_file(const char *path, int flags, struct stat *opened, sqli
 {
     struct stat st;
     *db = NULL;
-    int fd = rune_open_input(path, &st, why, whylen);
+    int fd = rune_open_identity(path, &st, why, whylen);
     if (fd < 0)
         return -1;
     if (!rune_path_trusted(path))

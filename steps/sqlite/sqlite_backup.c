@@ -128,7 +128,7 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
     /* the file that is there, opened without following a link another
      * user could have planted: its owner and mode are what the backup's
      * scratch files inherit, and the snapshot must be of it */
-    int sfd = rune_open_input(db, &src, why, sizeof why);
+    int sfd = rune_open_identity(db, &src, why, sizeof why);
     if (sfd < 0)
         return rune_call_fail(c, "%s; nothing to back up", why);
     close(sfd);

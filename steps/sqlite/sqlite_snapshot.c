@@ -64,10 +64,11 @@ int rune_sqlite_readers(int requested)
 
 /* Opens n read-only connections to path. With `want`, a live database:
  * each is opened as rune_sqlite_open_file opens one and must be the file
- * `want` describes (the one checked before). Without it, a private copy. No
- * transaction is begun yet: rune_sqlite_open_file opens and closes a
- * descriptor of its own, and closing any descriptor of a file drops every
- * POSIX lock this process holds on it, SQLite's included. */
+ * `want` describes (the one checked before). Without it, a private copy.
+ * rune_sqlite_open_file's own descriptor is an O_PATH one (closing one for
+ * reading would drop every POSIX lock this process holds on the file,
+ * SQLite's included: test_trust_locks); all are opened before any
+ * transaction begins all the same. */
 static int open_set(struct rune_sqlite_snapshot *s, const char *path, const struct stat *want,
                     int n, char *why, size_t whylen)
 {
