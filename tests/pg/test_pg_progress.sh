@@ -8,7 +8,8 @@
 # pg.restore: the backup's raw bytes (its manifest's) counted from the
 # loading connections' threads, on a terminal (script(1)) a bar rising
 # with an ETA through its phases, the last sample exact and the backup's
-# raw bytes recorded as the size of its work.
+# raw bytes recorded as the size of its work, and rune plan estimating a
+# bigger backup's restore from the throughput smaller restores measured.
 . "$RUNE_SOURCE_DIR/tests/cli/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 
@@ -184,6 +185,38 @@ run_rune log show "$RID"
 expect_out "making it durable: 100%, $SIZE of $SIZE at "
 expect_out ", the last"
 expect_eq "$(pg_sql "select count(*) from order_items" json)" "$(pg_sql "select count(*) from order_items" app)" "rows restored"
+end_case
+
+test_case "rune plan estimates the restore of a bigger backup from the throughput smaller restores measured"
+export RUNE_LOG="$T/restore-plan.db"
+RUNE_LOG="$T/other.db" run_rune run "$T/dump.yaml" --set db=small --set dir="$T/small" --no-report
+expect_rc 0
+SMALL=$(ls "$T"/small/*.sql.gz | head -1)
+for i in 1 2 3; do
+    run_rune run "$T/restore.yaml" --set from="$SMALL" --set into="plan$i" --no-report
+    expect_rc 0
+done
+run_rune plan "$T/restore.yaml" --set from="$APP" --set into=planned --json
+expect_rc 0
+cp "$T/out" "$T/plan.json"
+hist=$(sql "select group_concat(json_extract(e.detail_json,'\$.work.size') || ':' || e.duration_ms)
+            from events e join incidents i on i.id = e.incident_id
+            where i.mode = 'run' and e.kind = 'step.end' and e.step = 'restore'")
+python3 - "$T/plan.json" "$hist" "$RAW" <<'PY' || fail "the plan's estimate is not the backup's raw bytes over the measured throughput"
+import json, sys, statistics
+plan = json.load(open(sys.argv[1]))
+runs = [tuple(int(x) for x in r.split(":")) for r in sys.argv[2].split(",")]
+size = int(sys.argv[3])
+step = plan["stages"][0]["waves"][0][0]
+assert step["estimate_source"] == "size" and step["work_size"] == size, step
+assert step["work_unit"] == "bytes" and step["throughput_runs"] == 3, step
+rate = statistics.median(s * 1000 / ms for s, ms in runs)
+want = size * 1000 / rate
+assert abs(step["estimate_ms"] - want) <= max(2, want * 0.01), (step, want, runs)
+PY
+run_rune plan "$T/restore.yaml" --set from="$APP" --set into=planned
+grep -qE '\(size [0-9.]+ MiB at [0-9.]+ [KMG]iB/s measured over 3 runs of pg\.restore on this host\)' "$T/out" ||
+    fail "the plan does not name its basis: $(grep estimate "$T/out")"
 end_case
 
 finish
