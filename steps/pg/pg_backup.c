@@ -8,6 +8,7 @@
  */
 #include "pg_backup.h"
 #include "artifact.h"
+#include "worksize.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -445,6 +446,7 @@ const struct rune_step_type rune_pg_backup_steps[] = {
     {"pg.restore",
      "Verify, then restore a pg.dump backup (parallel, whole or some tables) or a pg_dump "
      "file; rows checked against the manifest",
-     restore_params, restore_outputs, RUNE_WRITES, rune_pg_restore_run, rune_pg_restore_plan},
+     restore_params, restore_outputs, RUNE_WRITES, rune_pg_restore_run, rune_pg_restore_plan, false,
+     rune_worksize_backup_from},
     {0},
 };

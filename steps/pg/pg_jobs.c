@@ -103,6 +103,36 @@ void rune_pg_jobs_rank(struct rune_pg_job *jobs, size_t n)
     }
 }
 
+void rune_pg_job_progress(struct rune_call *c, struct rune_pg_job *j, long long part,
+                          long long whole)
+{
+    long long upto = whole > 0 && part < whole
+                         ? (long long)((double)j->share * (double)part / (double)whole)
+                         : j->share;
+    if (upto > j->shown) {
+        rune_call_progress_add(c, upto - j->shown);
+        j->shown = upto;
+    }
+}
+
+/* The restore's phase (under mu): the earliest stage some job of which is
+ * not done, shown when it changes. A pool of counts or hashes has none. */
+static void show_stage(struct rune_pg_pool *p)
+{
+    static const char *const names[RUNE_PG_STAGE_COUNT] = {
+        [RUNE_PG_STAGE_LOAD] = "loading tables",
+        [RUNE_PG_STAGE_INDEX] = "building indexes and keys",
+        [RUNE_PG_STAGE_FK] = "adding foreign keys",
+    };
+    enum rune_pg_stage s = RUNE_PG_STAGE_LOAD;
+    while (s < RUNE_PG_STAGE_COUNT && p->left_in[s] == 0)
+        s++;
+    if (s < RUNE_PG_STAGE_COUNT && s != p->shown) {
+        p->shown = s;
+        rune_call_progress_phase(p->r->c, names[s]);
+    }
+}
+
 static void *pool_main(void *arg)
 {
     struct rune_pg_pool *p = arg;
@@ -134,8 +164,11 @@ static void *pool_main(void *arg)
         if (rc != 0)
             break;
         err[0] = '\0';
+        rune_pg_job_progress(p->r->c, j, 1, 1);
         j->state = 2;
         p->left--;
+        p->left_in[j->stage]--;
+        show_stage(p);
         if (!waits(j) && !j->last)
             p->firsts--;
         pthread_cond_broadcast(&p->change);
@@ -166,7 +199,9 @@ int rune_pg_jobs_run(struct rune_pg_restore *r, struct rune_pg_job *jobs, size_t
         jobs[i].state = 0; /* the same jobs may go through several pools */
         if (!waits(&jobs[i]) && !jobs[i].last)
             p.firsts++;
+        p.left_in[jobs[i].stage]++;
     }
+    show_stage(&p);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.change, NULL);
     pthread_t th[RUNE_PG_JOBS_MAX];

@@ -193,6 +193,7 @@ static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *
             }
         }
         pos += n;
+        rune_pg_job_progress(r->c, j, pos, num(sec, "raw_bytes"));
         long long upto = (long long)off + (data - sent); /* this buffer's data bytes end here */
         size_t end = upto < (long long)n ? (size_t)upto : (size_t)n;
         if (copying && end > off) {
@@ -500,6 +501,9 @@ static int check_tables(struct rune_pg_restore *r, struct rune_pg_job *jobs, siz
         return RUNE_STEP_OK;
     char err[1024];
     rune_call_log(r->c, "hashing %zu restored tables", n);
+    rune_call_progress_phase(r->c, "hashing the restored tables");
+    for (size_t i = 0; i < n; i++)
+        jobs[i].stage = RUNE_PG_STAGE_NONE; /* the pool's phase is this one */
     struct rune_pg_pool p = {.r = r};
     for (size_t i = 0; conn && i < n; i++)
         if (hash_table(&p, conn, &jobs[i], err, sizeof err) != 0)
@@ -529,6 +533,32 @@ static double since(long long t0)
     return (rune_clock_mono_ms() - t0) / 1000.0;
 }
 
+/* ---- progress ---- */
+
+/* The raw bytes of the backup's section `kind`, 0 when it has none. */
+static long long section_bytes(struct rune_pg_restore *r, const char *kind)
+{
+    return num(rune_pg_layout_find(r->sections, kind), "raw_bytes");
+}
+
+/* Shares `bytes` of the restore's progress out among the jobs, in
+ * proportion to their costs (a load's is its COPY text plus its rows, an
+ * index's and a foreign key's what they are expected to take in the same
+ * unit, pg_postdata.c): so the count keeps moving while indexes are built
+ * after the last table is in, and the percent and ETA follow the time the
+ * work takes rather than the bytes read alone. */
+static void share_out(struct rune_pg_job *jobs, size_t n, long long bytes)
+{
+    double cost = 0;
+    for (size_t i = 0; i < n; i++)
+        cost += jobs[i].cost;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].share =
+            cost > 0 && bytes > 0 ? (long long)((double)bytes * jobs[i].cost / cost) : 0;
+        jobs[i].shown = 0;
+    }
+}
+
 /* create / drop: pre-data; the tables, and each table's indexes and keys
  * as soon as its data is in, over `jobs` connections; the rest of the
  * data; the rest of post-data (foreign keys, triggers, ...). */
@@ -537,12 +567,22 @@ int rune_pg_load_all(struct rune_pg_restore *r)
     struct rune_call *c = r->c;
     char err[1024];
     long long t0 = rune_clock_mono_ms();
+    /* progress: the backup's raw bytes (the manifest's, what the size hook
+     * measured): the schema's once it is created, the pool's share by
+     * share as its jobs go, the rest of the data's once it is in */
+    long long total = num(r->manifest, "raw_bytes"), pre = section_bytes(r, RUNE_PG_SECTION_PRE);
+    long long data = section_bytes(r, RUNE_PG_SECTION_DATA);
+    rune_call_progress_phase(c, "creating the schema");
+    rune_call_progress(c, 0, total, RUNE_UNIT_BYTES);
     int st = psql_section(r, RUNE_PG_SECTION_PRE);
     if (st != RUNE_STEP_OK)
         return st;
+    rune_call_progress(c, pre, total, RUNE_UNIT_BYTES);
     size_t nloads, n, cap, nfk = 0;
     struct rune_pg_job *jobs = rune_pg_jobs_for(r->pick, &nloads);
     cost_loads(jobs, nloads);
+    for (size_t i = 0; i < nloads; i++)
+        jobs[i].stage = RUNE_PG_STAGE_LOAD;
     n = cap = nloads;
     json_t *isec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_INDEXES);
     json_t *psec = rune_pg_layout_find(r->sections, RUNE_PG_SECTION_POST);
@@ -558,6 +598,7 @@ int rune_pg_load_all(struct rune_pg_restore *r)
     if (ptext)
         nfk = rune_pg_fk_jobs(ptext, &jobs, &n, &cap, nloads, n - nloads, &rest);
     rune_pg_jobs_rank(jobs, n);
+    share_out(jobs, n, total - pre - data);
     rune_call_log(c,
                   "schema created (%.1fs); loading %zu tables, building %zu "
                   "indexes and keys "
@@ -589,16 +630,24 @@ int rune_pg_load_all(struct rune_pg_restore *r)
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));
         t0 = rune_clock_mono_ms();
+        rune_call_progress_phase(c, "the rest of the data and of post-data");
         st = psql_section(r, RUNE_PG_SECTION_DATA);
     }
+    if (st == RUNE_STEP_OK)
+        rune_call_progress_add(c, data);
     if (st == RUNE_STEP_OK && rest)
         st = rune_pg_psql(r, NULL, true, rest, strlen(rest));
     if (st == RUNE_STEP_OK) {
         rune_call_log(c, "the rest of the data and of post-data (%.1fs)", since(t0));
         st = check_tables(r, jobs, nloads, NULL);
     }
-    if (st == RUNE_STEP_OK && durable(r, err, sizeof err) != 0)
-        st = rune_pg_failed(c, err);
+    if (st == RUNE_STEP_OK) {
+        rune_call_progress_phase(c, "making it durable");
+        if (durable(r, err, sizeof err) != 0)
+            st = rune_pg_failed(c, err);
+    }
+    if (st == RUNE_STEP_OK) /* all of it, exactly */
+        rune_call_progress(c, total, total, RUNE_UNIT_BYTES);
 out:
     rune_pg_jobs_free(jobs, n);
     free(itext);
@@ -756,6 +805,14 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
         goto out;
     }
     rune_call_log(c, "loading %zu tables in one transaction", n);
+    /* progress: the raw bytes of the tables' blocks, as they are read */
+    long long total = 0;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].share = num(jobs[i].sec, "raw_bytes");
+        total += jobs[i].share;
+    }
+    rune_call_progress_phase(c, "loading tables");
+    rune_call_progress(c, 0, total, RUNE_UNIT_BYTES);
     struct rune_pg_pool p = {.r = r};
     for (size_t i = 0; i < n; i++) {
         if (load_table(&p, conn, &jobs[i], err, sizeof err) != 0) {
@@ -773,6 +830,8 @@ int rune_pg_load_merge(struct rune_pg_restore *r)
     st = check_tables(r, jobs, n, conn);
     if (st == RUNE_STEP_OK && rune_pg_run(c, conn, "COMMIT", err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
+    if (st == RUNE_STEP_OK) /* all of it, exactly */
+        rune_call_progress(c, total, total, RUNE_UNIT_BYTES);
 out:
     if (conn)
         PQfinish(conn); /* without COMMIT: rolled back */

@@ -21,6 +21,15 @@
 
 struct rune_pg_pool;
 struct rune_pg_job;
+
+/* What part of a restore a job is (its progress phase, pg_jobs.c). */
+enum rune_pg_stage {
+    RUNE_PG_STAGE_NONE = 0, /* a count, a hash: no phase of its own */
+    RUNE_PG_STAGE_LOAD,     /* a table's COPY */
+    RUNE_PG_STAGE_INDEX,    /* an index or key */
+    RUNE_PG_STAGE_FK,       /* a foreign key */
+    RUNE_PG_STAGE_COUNT
+};
 typedef int (*rune_pg_job_fn)(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j,
                               char *err, size_t errlen);
 
@@ -47,6 +56,11 @@ struct rune_pg_job {
     int state;      /* 0 waiting, 1 running, 2 done (under the pool's mu) */
     long long rows; /* loaded, or counted */
     char hash[65];
+    enum rune_pg_stage stage;
+    /* The bytes of the backup this job stands for in the restore's
+     * progress (its cost's share, rune_pg_job_progress), and how many of
+     * them are counted already: only the thread running the job counts. */
+    long long share, shown;
 };
 
 struct rune_pg_pool {
@@ -61,6 +75,8 @@ struct rune_pg_pool {
     pthread_cond_t change; /* a job ended, or the pool is stopping */
     atomic_bool stop;
     char failure[1024];
+    size_t left_in[RUNE_PG_STAGE_COUNT]; /* jobs of each stage not done (mu) */
+    enum rune_pg_stage shown;            /* the phase the call shows (mu) */
 };
 
 /* The session of every loading connection: no server-side timeout cuts a
@@ -84,6 +100,13 @@ void rune_pg_jobs_rank(struct rune_pg_job *jobs, size_t n);
 /* One job per table section of secs, waiting for nothing; *n of them.
  * Free with rune_pg_jobs_free. */
 struct rune_pg_job *rune_pg_jobs_for(json_t *secs, size_t *n);
+
+/* Counts j's share of the restore's progress (rune_call_progress_add)
+ * up to part of whole of the job's work: a load as its COPY block is read
+ * (bytes of the block), any job all of it once done (part == whole). From
+ * the thread running the job; never counts a byte twice. */
+void rune_pg_job_progress(struct rune_call *c, struct rune_pg_job *j, long long part,
+                          long long whole);
 
 /* Appends j to *jobs (*n of *cap used; grows it). */
 void rune_pg_jobs_add(struct rune_pg_job **jobs, size_t *n, size_t *cap, struct rune_pg_job j);

@@ -236,7 +236,8 @@ void rune_pg_index_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t
     size_t ne;
     struct entry *e = entries_of(text, &ne);
     for (size_t i = 0; i < ne; i++) {
-        struct rune_pg_job j = {.sql = e[i].sql, .fn = exec_job, .deps = {-1, -1, -1}};
+        struct rune_pg_job j = {
+            .sql = e[i].sql, .fn = exec_job, .deps = {-1, -1, -1}, .stage = RUNE_PG_STAGE_INDEX};
         e[i].sql = NULL;
         j.name = j.own = e[i].name ? e[i].name : strdup("an index");
         e[i].name = NULL;
@@ -363,7 +364,8 @@ size_t rune_pg_fk_jobs(char *text, struct rune_pg_job **jobs, size_t *n, size_t 
             free(parent);
             continue;
         }
-        struct rune_pg_job j = {.sql = e[i].sql, .fn = exec_job, .deps = {cl, pa, -1}};
+        struct rune_pg_job j = {
+            .sql = e[i].sql, .fn = exec_job, .deps = {cl, pa, -1}, .stage = RUNE_PG_STAGE_FK};
         e[i].sql = NULL;
         j.name = j.own = e[i].name ? e[i].name : strdup("a foreign key");
         e[i].name = NULL;

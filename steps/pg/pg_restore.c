@@ -49,6 +49,12 @@ static bool cancelled_cb(void *c)
     return rune_call_cancelled(c);
 }
 
+/* Verifying's progress: the raw bytes of the chunks checked. */
+static void verified_cb(void *c, unsigned long long done, unsigned long long total)
+{
+    rune_call_progress(c, (long long)done, (long long)total, RUNE_UNIT_BYTES);
+}
+
 static char *ident(PGconn *conn, const char *name)
 {
     char *q = PQescapeIdentifier(conn, name, strlen(name));
@@ -136,14 +142,14 @@ static int verify(struct rune_pg_restore *r)
         return RUNE_STEP_OK;
     struct rune_artifact_check chk;
     rune_call_log(c, "verifying %s", r->from);
+    rune_call_progress_phase(c, "verifying");
     long long t0 = rune_clock_mono_ms();
-    int bad = rune_artifact_verify_sums(r->from,
-                                        &(struct rune_artifact_watch){cancelled_cb, NULL, c}, &chk);
+    struct rune_artifact_watch watch = {cancelled_cb, verified_cb, c};
+    int bad = rune_artifact_verify_sums(r->from, &watch, &chk);
     const char *eng = bad ? NULL : rune_pg_str(chk.manifest, "engine");
     if (!bad && !(eng && !strcmp(eng, "postgres"))) {
         rune_artifact_check_release(&chk);
-        bad = rune_artifact_verify(r->from, &(struct rune_artifact_watch){cancelled_cb, NULL, c},
-                                   &chk);
+        bad = rune_artifact_verify(r->from, &watch, &chk);
     }
     if (bad != 0) {
         int st = chk.cancelled ? rune_pg_cancelled(c)

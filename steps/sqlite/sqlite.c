@@ -20,6 +20,7 @@
 #include "counts.h"
 #include "shareddir.h"
 #include "trust.h"
+#include "worksize.h"
 
 /* ---- shared by the family (sqlite.h) ---- */
 
@@ -172,6 +173,16 @@ int rune_sqlite_plan_path(struct rune_call *c, const char *verb)
 {
     rune_call_plan(c, "would %s %s", verb, rune_call_str(c, "path"));
     return RUNE_STEP_OK;
+}
+
+long long rune_sqlite_pragma_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
 }
 
 /* Order-independent content hash (rowhash.h): a row's encoding is its
@@ -382,15 +393,16 @@ static const struct rune_output compact_outputs[] = {
 const struct rune_step_type rune_sqlite_steps[] = {
     {"sqlite.backup",
      "Online backup (consistent while writers run) into a gzip (or zstd) artifact + manifest",
-     backup_params, backup_outputs, RUNE_WRITES, rune_sqlite_backup_run, rune_sqlite_backup_plan},
+     backup_params, backup_outputs, RUNE_WRITES, rune_sqlite_backup_run, rune_sqlite_backup_plan,
+     false, rune_worksize_path},
     {"sqlite.restore",
      "Verify a backup, restore into a copy, check it, swap it in; keep a safety copy",
      restore_params, restore_outputs, RUNE_WRITES, rune_sqlite_restore_run,
-     rune_sqlite_restore_plan},
+     rune_sqlite_restore_plan, false, rune_worksize_backup_from},
     {"sqlite.compact",
      "Back up, VACUUM INTO a copy, integrity-check it, swap it in (original kept on failure)",
      compact_params, compact_outputs, RUNE_WRITES, rune_sqlite_compact_run,
-     rune_sqlite_compact_plan},
+     rune_sqlite_compact_plan, false, rune_worksize_path},
     {"sqlite.health", "Does the database exist, open and read its schema; size and tables",
      health_params, health_outputs, RUNE_READS, rune_sqlite_health_run, rune_sqlite_health_plan},
     {"sqlite.integrity",

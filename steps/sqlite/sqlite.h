@@ -87,6 +87,10 @@ json_t *rune_sqlite_table_names(sqlite3 *db, char *why, size_t whylen);
  * memory. */
 char *rune_sqlite_sql_for(const char *fmt, const char *table);
 
+/* The integer a PRAGMA returns ("PRAGMA page_size", "PRAGMA page_count"),
+ * or -1. */
+long long rune_sqlite_pragma_int(sqlite3 *db, const char *sql);
+
 /* Dry-run: "would VERB PATH". */
 int rune_sqlite_plan_path(struct rune_call *c, const char *verb);
 
@@ -128,6 +132,11 @@ int rune_sqlite_readers(int requested);
 int rune_sqlite_snapshot_take(struct rune_call *c, const char *db, const struct stat *src,
                               const char *scratch, int readers, struct rune_sqlite_snapshot *s,
                               char *why, size_t whylen);
+
+/* The bytes of the snapshot's pages (page_count x page_size): what
+ * rune_sqlite_snapshot_stream hands over, and the backup's progress
+ * counts up to. -1 when SQLite cannot tell. */
+long long rune_sqlite_snapshot_bytes(struct rune_sqlite_snapshot *s);
 
 /* Hands every page of the snapshot to w, in order, as a rollback-journal
  * database file (a WAL header's version bytes made 1). Polls the call and

@@ -113,6 +113,22 @@ static bool describing_failed(void *d)
     return rune_sqlite_describe_failed(d);
 }
 
+/* A backup's progress: the snapshot's bytes written out into the backup
+ * (the artifact writer's count: the workers hold up to 2 chunks each, so
+ * what was handed over is ahead of it), of the snapshot's bytes. */
+struct backing_up {
+    struct rune_call *c;
+    long long total;
+};
+
+static void backup_progress(void *ctx, unsigned long long done, unsigned long long given)
+{
+    struct backing_up *b = ctx;
+    long long d = (long long)done;
+    (void)given;
+    rune_call_progress(b->c, d, b->total < 0 ? -1 : d > b->total ? d : b->total, RUNE_UNIT_BYTES);
+}
+
 /* Writes a backup of db into the artifact `dest`; sets the usual outputs.
  * Returns a rune_status. The snapshot's pages go to the artifact's
  * workers as they are read while the other connections of the snapshot
@@ -151,12 +167,15 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
                       : rune_call_fail(c, "%s; no backup was written", why);
     }
     rune_crash_point("sqlite.backup");
+    struct backing_up prog = {c, rune_sqlite_snapshot_bytes(&snap)};
     struct rune_artifact_meta meta = {.engine = "sqlite",
                                       .source = db,
                                       .recovery_point = snap.point,
                                       .compression = rune_call_str(c, "compression"),
                                       .level = (int)rune_call_int(c, "level"),
-                                      .threads = (int)rune_call_int(c, "threads")};
+                                      .threads = (int)rune_call_int(c, "threads"),
+                                      .progress = backup_progress,
+                                      .progress_ctx = &prog};
     struct rune_sqlite_describe *d;
     struct rune_artifact_writer *w = NULL;
     json_t *desc = NULL;
@@ -170,6 +189,10 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
         status = rune_call_fail(c, "the snapshot is unreadable: %s; no backup was written", dwhy);
         goto out;
     }
+    /* one phase to the end: the rows are counted and hashed meanwhile, and
+     * the last chunks are written out as the backup is committed */
+    rune_call_progress_phase(c, "backing up");
+    rune_call_progress(c, 0, prog.total, RUNE_UNIT_BYTES);
     int rc = rune_sqlite_snapshot_stream(c, &snap, w, describing_failed, d, why, sizeof why);
     if (rc != 0) /* the backup is lost: the tables need not be read to the end */
         rune_sqlite_describe_stop(d);
@@ -196,6 +219,8 @@ static int write_backup(struct rune_call *c, const char *db, const char *dest, j
         status = rune_call_fail(c, "%s; the partial backup was removed", why);
         goto out;
     }
+    long long raw = (long long)json_integer_value(json_object_get(manifest, "raw_bytes"));
+    rune_call_progress(c, raw, raw, RUNE_UNIT_BYTES); /* all of it, exactly */
     char *mpath = rune_artifact_manifest_path(dest);
     report_artifact(c, o, dest, json_string_value(json_object_get(manifest, "sha256")),
                     (long long)json_integer_value(json_object_get(manifest, "bytes")));
@@ -328,6 +353,11 @@ int rune_sqlite_restore_run(struct rune_call *c)
                                    "run the step again); nothing was changed");
         goto out;
     }
+    /* progress: the raw bytes restored, of the manifest's (what the size
+     * hook measured), every MiB the reader hands over (checked whole) */
+    long long raw = (long long)json_integer_value(json_object_get(manifest, "raw_bytes"));
+    rune_call_progress_phase(c, "restoring");
+    rune_call_progress(c, 0, raw, RUNE_UNIT_BYTES);
     ssize_t n;
     off_t written = 0, flushed = 0;
     while ((n = rune_artifact_read(r, buf, 1 << 20, why, sizeof why)) > 0) {
@@ -336,6 +366,8 @@ int rune_sqlite_restore_run(struct rune_call *c)
             goto out;
         }
         written += n;
+        rune_call_progress(c, (long long)written, raw > written ? raw : (long long)written,
+                           RUNE_UNIT_BYTES);
         if (written - flushed >= WRITEBACK_STEP) {
             sync_file_range(fd, flushed, written - flushed, SYNC_FILE_RANGE_WRITE);
             flushed = written;
@@ -363,6 +395,7 @@ int rune_sqlite_restore_run(struct rune_call *c)
     /* 3. check the restored copy before it replaces anything: it opens,
      * and its tables and schema are the ones the manifest lists (its bytes
      * are the backup's already: every checksum passed) */
+    rune_call_progress_phase(c, "counting");
     json_t *desc = count_copy(c, tmp, why, sizeof why);
     if (!desc) {
         status = rune_call_cancelled(c)
@@ -433,6 +466,35 @@ static bool passes_integrity(struct rune_call *c, const char *path)
     return ok;
 }
 
+/* How far a VACUUM INTO is: SQLite's progress handler (every 1000
+ * virtual-machine steps) stops it on the call's cancellation and, every
+ * STAT_EVERY calls, looks at how much of the copy is written (VACUUM INTO
+ * writes it as it goes, a cache's worth at a time), of what it will hold:
+ * the pages in use (page_count - freelist_count). */
+struct compacting {
+    struct rune_call *c;
+    const char *copy;
+    long long total;
+    unsigned calls;
+};
+
+#define STAT_EVERY 64
+
+static int vacuum_progress(void *ctx)
+{
+    struct compacting *v = ctx;
+    if (rune_call_cancelled(v->c))
+        return 1;
+    struct stat st;
+    if (++v->calls % STAT_EVERY == 0 && stat(v->copy, &st) == 0)
+        rune_call_progress(v->c, (long long)st.st_size,
+                           v->total < 0            ? -1
+                           : st.st_size > v->total ? (long long)st.st_size
+                                                   : v->total,
+                           RUNE_UNIT_BYTES);
+    return 0;
+}
+
 int rune_sqlite_compact_run(struct rune_call *c)
 {
     char db[PATH_MAX], dir[PATH_MAX], why[1024];
@@ -491,6 +553,16 @@ int rune_sqlite_compact_run(struct rune_call *c)
                                 db);
         goto out;
     }
+    long long psize = rune_sqlite_pragma_int(h, "PRAGMA page_size");
+    struct compacting prog = {c, tmp,
+                              psize * (rune_sqlite_pragma_int(h, "PRAGMA page_count") -
+                                       rune_sqlite_pragma_int(h, "PRAGMA freelist_count")),
+                              0};
+    if (psize <= 0 || prog.total <= 0)
+        prog.total = -1; /* not known: the count alone */
+    rune_call_progress_phase(c, "compacting");
+    rune_call_progress(c, 0, prog.total, RUNE_UNIT_BYTES);
+    sqlite3_progress_handler(h, 1000, vacuum_progress, &prog);
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(h, "VACUUM INTO ?", -1, &s, NULL);
     if (rc == SQLITE_OK) {
@@ -508,8 +580,13 @@ int rune_sqlite_compact_run(struct rune_call *c)
         goto out;
     }
     sqlite3_close(h);
+    struct stat copied;
+    if (stat(tmp, &copied) == 0) /* all of it, exactly */
+        rune_call_progress(c, (long long)copied.st_size, (long long)copied.st_size,
+                           RUNE_UNIT_BYTES);
     /* 3. the compacted copy must pass integrity_check before it replaces
      * anything; on any failure the original stays where it is */
+    rune_call_progress_phase(c, "checking");
     if (!passes_integrity(c, tmp)) {
         status = rune_call_cancelled(c)
                      ? rune_sqlite_stopped(

@@ -218,7 +218,15 @@ static int copy_live(struct rune_call *c, const char *src, const struct stat *wa
         snprintf(why, whylen, "cannot start the backup: %s", sqlite3_errmsg(to));
         goto out;
     }
+    /* progress: the snapshot's bytes copied so far, of all of them (the
+     * copy is streamed afterwards, a new count) */
+    long long psize = rune_sqlite_pragma_int(from.db[0], "PRAGMA page_size");
+    rune_call_progress_phase(c, "copying the snapshot");
     while ((rc = sqlite3_backup_step(b, 1024)) == SQLITE_OK) {
+        long long pages = sqlite3_backup_pagecount(b);
+        if (psize > 0)
+            rune_call_progress(c, (pages - sqlite3_backup_remaining(b)) * psize, pages * psize,
+                               RUNE_UNIT_BYTES);
         if (rune_call_cancelled(c)) {
             result = 1;
             goto out;
@@ -306,15 +314,11 @@ void rune_sqlite_snapshot_release(struct rune_sqlite_snapshot *s)
     s->copy = NULL;
 }
 
-/* An int PRAGMA of db (page_size, page_count), or -1. */
-static long long pragma_int(sqlite3 *db, const char *sql)
+long long rune_sqlite_snapshot_bytes(struct rune_sqlite_snapshot *s)
 {
-    sqlite3_stmt *st;
-    long long v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    long long psize = rune_sqlite_pragma_int(s->db[0], "PRAGMA page_size");
+    long long pages = rune_sqlite_pragma_int(s->db[0], "PRAGMA page_count");
+    return psize > 0 && pages >= 0 ? psize * pages : -1;
 }
 
 int rune_sqlite_snapshot_stream(struct rune_call *c, struct rune_sqlite_snapshot *s,
@@ -323,8 +327,8 @@ int rune_sqlite_snapshot_stream(struct rune_call *c, struct rune_sqlite_snapshot
 {
     const char *what = s->copy ? s->copy : s->source;
     sqlite3_file *f = NULL;
-    long long psize = pragma_int(s->db[0], "PRAGMA page_size");
-    long long pages = pragma_int(s->db[0], "PRAGMA page_count");
+    long long psize = rune_sqlite_pragma_int(s->db[0], "PRAGMA page_size");
+    long long pages = rune_sqlite_pragma_int(s->db[0], "PRAGMA page_count");
     if (sqlite3_file_control(s->db[0], "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
         !f->pMethods || psize < 512 || pages < 0) {
         snprintf(why, whylen, "cannot read the pages of %s: %s", what, sqlite3_errmsg(s->db[0]));
