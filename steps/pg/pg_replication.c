@@ -4,8 +4,7 @@
  * standbys as the primary sees them, slots and the WAL they hold back,
  * synchronous replication, archiver failures); the reading of a
  * standby's position that pg.promote shares (pg_replication.h); and the
- * family's table: pg.replication, pg.promote (pg_promote.c) and
- * pg.rebuild_standby (pg_rebuild.c).
+ * family's table: pg.replication, pg.promote (pg_promote.c).
  *
  * Every read is one statement, so it is one transaction: it works through
  * pgBouncer in transaction pooling mode (pgconn.h), and one statement's
@@ -347,10 +346,56 @@ static const struct rune_output replication_outputs[] = {
     {NULL},
 };
 
+static const struct rune_param promote_params[] = {
+    TARGET_PARAM("the standby to promote"),
+    {"data_dir", RUNE_T_PATH, false, NULL,
+     "the standby's data directory, when local: promoted with pg_ctl promote as its owner "
+     "(without it: SELECT pg_promote())"},
+    {"max_lag", RUNE_T_DURATION, false, NULL,
+     "refuse when the standby's replay lag (now minus its last replayed transaction, 0 when "
+     "nothing received waits) is larger"},
+    {"max_lag_bytes", RUNE_T_INT, false, NULL,
+     "refuse when more than this much received WAL is not replayed yet"},
+    {"allow_unreplayed", RUNE_T_BOOL, false, "false",
+     "promote even when received WAL is not all replayed (it is replayed before promotion)"},
+    {"catch_up", RUNE_T_DURATION, false, "10s",
+     "how long to let replay reach the received position before judging"},
+    {"primary_data_dir", RUNE_T_PATH, false, NULL,
+     "the old primary's data directory, when local: stopped (fast, else immediate) and fenced "
+     "with standby.signal before the promotion"},
+    {"primary", RUNE_T_TARGET, false, NULL,
+     "the old primary over the network: the promotion is refused while it answers", "postgres"},
+    {"allow_primary_up", RUNE_T_BOOL, false, "false",
+     "promote even though the old primary (primary) still answers: split brain unless it is "
+     "fenced another way"},
+    {"bin_dir", RUNE_T_PATH, false, NULL,
+     "PostgreSQL's programs (default /usr/lib/postgresql/VERSION/bin)"},
+    {"wait", RUNE_T_DURATION, false, "60s", "how long to wait for stops and the promotion"},
+    {NULL},
+};
+
+static const struct rune_output promote_outputs[] = {
+    {"promoted", RUNE_T_BOOL, "the server is out of recovery"},
+    {"timeline", RUNE_T_INT, "the new timeline"},
+    {"lsn", RUNE_T_STRING, "the replayed position at promotion"},
+    {"recovery_point", RUNE_T_STRING,
+     "the last replayed transaction's time before promotion (ISO-8601 UTC): the report's RPO"},
+    {"lag_seconds", RUNE_T_NUMBER, "the replay lag at promotion (null: not known)"},
+    {"lag_bytes", RUNE_T_INT, "received WAL not yet replayed at promotion"},
+    {"fenced", RUNE_T_STRING,
+     "what was done to the old primary (\"stopped (fast); standby.signal written\", \"down\" …)"},
+    {"waited_ms", RUNE_T_INT, "time from the promotion request until out of recovery"},
+    {NULL},
+};
+
 const struct rune_step_type rune_pg_replication_steps[] = {
     {"pg.replication",
      "Replication state for detection: role, lag in bytes and seconds, standbys, slots, sync "
      "state, archiver failures",
      replication_params, replication_outputs, RUNE_READS, replication_run, replication_plan},
+    {"pg.promote",
+     "Promote a standby: refuse over max_lag or with unreplayed WAL, fence the old primary, "
+     "wait until out of recovery",
+     promote_params, promote_outputs, RUNE_WRITES, rune_pg_promote_run, rune_pg_promote_plan},
     {0},
 };

@@ -38,4 +38,9 @@ struct rune_pg_position {
 int rune_pg_position_read(struct rune_call *c, PGconn *conn, struct rune_pg_position *pos,
                           char *err, size_t errlen);
 
+/* ---- the steps ---- */
+
+int rune_pg_promote_run(struct rune_call *c);
+int rune_pg_promote_plan(struct rune_call *c);
+
 #endif
