@@ -4,7 +4,8 @@
  * standbys as the primary sees them, slots and the WAL they hold back,
  * synchronous replication, archiver failures); the reading of a
  * standby's position that pg.promote shares (pg_replication.h); and the
- * family's table: pg.replication, pg.promote (pg_promote.c).
+ * family's table: pg.replication, pg.promote (pg_promote.c) and
+ * pg.rebuild_standby (pg_rebuild.c).
  *
  * Every read is one statement, so it is one transaction: it works through
  * pgBouncer in transaction pooling mode (pgconn.h), and one statement's
@@ -388,6 +389,37 @@ static const struct rune_output promote_outputs[] = {
     {NULL},
 };
 
+static const struct rune_param rebuild_params[] = {
+    {"data_dir", RUNE_T_PATH, true, NULL, "the former primary's data directory"},
+    TARGET_PARAM("the new primary to follow"),
+    {"method", RUNE_T_STRING, false, "auto",
+     "auto: pg_rewind, and a fresh clone when it cannot; rewind or clone: only that", NULL, NULL,
+     "auto|rewind|clone"},
+    {"primary_conninfo", RUNE_T_STRING, false, NULL,
+     "how the standby reaches the primary (default: the target's host, port and user)"},
+    {"application_name", RUNE_T_STRING, false, NULL,
+     "the standby's name on the primary (default: rune_<data directory's name>)"},
+    {"slot", RUNE_T_STRING, false, NULL,
+     "a physical replication slot on the primary to stream from (created if missing)"},
+    {"log", RUNE_T_PATH, false, NULL,
+     "the server log for pg_ctl start (default <data_dir>/pg_ctl.log)"},
+    {"bin_dir", RUNE_T_PATH, false, NULL,
+     "PostgreSQL's programs (default /usr/lib/postgresql/VERSION/bin)"},
+    {"wait", RUNE_T_DURATION, false, "120s",
+     "how long to wait for stops, start and the standby to catch up"},
+    {NULL},
+};
+
+static const struct rune_output rebuild_outputs[] = {
+    {"method", RUNE_T_STRING, "rewind or clone: what was done"},
+    {"set_aside", RUNE_T_STRING, "clone: where the former data directory was moved"},
+    {"primary_lsn", RUNE_T_STRING, "the primary's position when the step started"},
+    {"replay_lsn", RUNE_T_STRING, "the standby's replayed position once caught up"},
+    {"application_name", RUNE_T_STRING, "the standby's name in pg_stat_replication"},
+    {"timeline", RUNE_T_INT, "the timeline it follows"},
+    {NULL},
+};
+
 const struct rune_step_type rune_pg_replication_steps[] = {
     {"pg.replication",
      "Replication state for detection: role, lag in bytes and seconds, standbys, slots, sync "
@@ -397,5 +429,9 @@ const struct rune_step_type rune_pg_replication_steps[] = {
      "Promote a standby: refuse over max_lag or with unreplayed WAL, fence the old primary, "
      "wait until out of recovery",
      promote_params, promote_outputs, RUNE_WRITES, rune_pg_promote_run, rune_pg_promote_plan},
+    {"pg.rebuild_standby",
+     "Turn a former primary into a standby of the new one (pg_rewind, else a fresh clone) and "
+     "wait until it has replayed the primary's position",
+     rebuild_params, rebuild_outputs, RUNE_WRITES, rune_pg_rebuild_run, rune_pg_rebuild_plan},
     {0},
 };

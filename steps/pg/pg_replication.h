@@ -42,5 +42,7 @@ int rune_pg_position_read(struct rune_call *c, PGconn *conn, struct rune_pg_posi
 
 int rune_pg_promote_run(struct rune_call *c);
 int rune_pg_promote_plan(struct rune_call *c);
+int rune_pg_rebuild_run(struct rune_call *c);
+int rune_pg_rebuild_plan(struct rune_call *c);
 
 #endif
