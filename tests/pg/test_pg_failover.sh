@@ -6,10 +6,13 @@
 # (immediate shutdown) and the bundled pg-failover promotes the standby:
 # it takes writes, holds every row that was replayed before the crash, the
 # old primary is fenced (started again, it comes up in recovery and
-# refuses writes), and the report shows RTO and the measured RPO.
+# refuses writes), pgBouncer in front (transaction pooling) was paused,
+# repointed, reconnected and resumed so the application's queries reach
+# the new primary, and the report shows RTO and the measured RPO.
 . "$RUNE_SOURCE_DIR/tests/cli/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib_replication.sh"
+. "$RUNE_SOURCE_DIR/tests/pg/lib_pgbouncer.sh"
 export RUNE_PATH="$RUNE_SOURCE_DIR/runbooks"
 
 # wait_for DESCRIPTION CMD... — CMD until it succeeds, 60 s at most.
@@ -97,15 +100,33 @@ test_case "the primary crashes; pg-failover promotes the standby with every repl
 sql_on primary "insert into marks select g, 'last ' || g from generate_series(3001, 3500) g"
 pg_wait_replayed standby primary
 replicated=$(sql_on standby "$ROWS")
+# the application reaches the primary through pgBouncer
+pg_use primary
+pgb_start --db postgres
+expect_eq "$(pgb_sql "select pg_is_in_recovery()")" f "pgBouncer reaches the primary"
 pg_crash primary
 pg_running primary && fail "the primary still runs after the crash"
-run_rune run pg-failover --yes --set "standby_data_dir=$STANDBY_DATA" \
+# pgBouncer has no console command to change a database's server: the
+# operator's repoint command edits its [databases] and reloads it
+repoint="sed -i 's|host=${_PG_SOCK[primary]} port=${_PG_PORT[primary]}|host=$STANDBY_SOCK port=$STANDBY_PORT|' '$PGB_INI' && PGPASSWORD=\"\$PGBOUNCER_PASSWORD\" '$PG_BIN/psql' -X -q -h 127.0.0.1 -p $PGB_PORT -U $PGB_ADMIN_USER -d pgbouncer -c RELOAD"
+PGBOUNCER_PASSWORD=$PGB_ADMIN_PASSWORD run_rune run pg-failover --yes \
+    --set "standby_data_dir=$STANDBY_DATA" \
     --set "standby_host=$STANDBY_SOCK" --set "standby_port=$STANDBY_PORT" \
-    --set "primary_data_dir=$PRIMARY_DATA" --set max_lag=1h
+    --set "primary_data_dir=$PRIMARY_DATA" --set max_lag=1h \
+    --set pgbouncer_host=127.0.0.1 --set "pgbouncer_port=$PGB_PORT" \
+    --set "pgbouncer_user=$PGB_ADMIN_USER" --set "pgbouncer_repoint=$repoint"
 expect_rc 0
+for s in pause_pool repoint reconnect resume_pool; do
+    expect_eq "$(step_status "$(last_incident)" $s)" ok "step $s"
+done
+expect_eq "$(pgb_paused postgres)" 0 "the pool is resumed"
+expect_eq "$(pgb_sql "select pg_is_in_recovery() || ' ' || current_setting('port')")" "false $STANDBY_PORT" \
+    "through pgBouncer: the new primary"
 INC=$(last_incident)
 expect_eq "$(in_recovery)" f "the standby is out of recovery"
 expect_eq "$(sql_on standby "$ROWS")" "$replicated" "rows replicated before the crash"
+pgb_sql "insert into marks values (9003, 'through pgBouncer')" >/dev/null ||
+    fail "a write through pgBouncer failed"
 sql_on standby "insert into marks values (9001, 'on the new primary')" >/dev/null ||
     fail "the new primary refuses a write"
 expect_eq "$(sql_on standby "select note from marks where id = 9001")" "on the new primary" "write"
