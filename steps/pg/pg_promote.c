@@ -285,15 +285,26 @@ static int prepare(struct rune_call *c, struct promote *p)
     return judge(c, p);
 }
 
+/* What the promoted server replayed last. Once recovery ended,
+ * pg_last_wal_replay_lsn() and pg_last_xact_replay_timestamp() stay at
+ * the last record and transaction applied, which includes WAL replayed
+ * during the promotion itself (allow_unreplayed); before, as read just
+ * ahead of the request, when they are not there. */
+static const char *recovery_point(const struct promote *p, const struct rune_pg_position *before)
+{
+    return *p->pos.last_replay ? p->pos.last_replay : before->last_replay;
+}
+
 static void set_outputs(struct rune_call *c, const struct promote *p,
                         const struct rune_pg_position *before, long long waited)
 {
     json_t *o = rune_call_outputs(c);
+    const char *rp = recovery_point(p, before);
     json_object_set_new(o, "promoted", json_true());
     json_object_set_new(o, "timeline", json_integer(p->pos.timeline));
-    json_object_set_new(o, "lsn", json_string(before->replay_lsn));
-    json_object_set_new(o, "recovery_point",
-                        *before->last_replay ? json_string(before->last_replay) : json_null());
+    json_object_set_new(o, "lsn",
+                        json_string(*p->pos.replay_lsn ? p->pos.replay_lsn : before->replay_lsn));
+    json_object_set_new(o, "recovery_point", *rp ? json_string(rp) : json_null());
     json_object_set_new(o, "lag_seconds",
                         before->lag_s < 0 ? json_null() : json_real(before->lag_s));
     json_object_set_new(o, "lag_bytes", json_integer(before->unreplayed));
@@ -330,8 +341,8 @@ int rune_pg_promote_run(struct rune_call *c)
     if ((rc = request(c, &p)) != RUNE_STEP_OK || (rc = wait_out_of_recovery(c, &p)) != RUNE_STEP_OK)
         goto out;
     set_outputs(c, &p, &before, rune_clock_mono_ms() - t0);
-    if (*before.last_replay)
-        rune_call_recovery_point(c, before.last_replay);
+    if (*recovery_point(&p, &before))
+        rune_call_recovery_point(c, recovery_point(&p, &before));
     else
         rune_call_log(c,
                       "no transaction was replayed since %s started: no recovery point, the "

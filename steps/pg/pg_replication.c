@@ -378,9 +378,9 @@ static const struct rune_param promote_params[] = {
 static const struct rune_output promote_outputs[] = {
     {"promoted", RUNE_T_BOOL, "the server is out of recovery"},
     {"timeline", RUNE_T_INT, "the new timeline"},
-    {"lsn", RUNE_T_STRING, "the replayed position at promotion"},
+    {"lsn", RUNE_T_STRING, "the last WAL position replayed before it became the primary"},
     {"recovery_point", RUNE_T_STRING,
-     "the last replayed transaction's time before promotion (ISO-8601 UTC): the report's RPO"},
+     "the last replayed transaction's commit time (ISO-8601 UTC): the report's RPO"},
     {"lag_seconds", RUNE_T_NUMBER, "the replay lag at promotion (null: not known)"},
     {"lag_bytes", RUNE_T_INT, "received WAL not yet replayed at promotion"},
     {"fenced", RUNE_T_STRING,

@@ -165,4 +165,37 @@ case "$out" in *"read-only transaction"*) ;; *) fail "write on the fenced old pr
 pg_stop primary
 end_case
 
+test_case "allow_unreplayed: WAL received but not replayed (replay paused) is replayed by the promotion; nothing received is lost"
+pg_start_primary p3
+pg_sql "create table marks (id int primary key, note text)"
+pg_start_standby s3 p3
+sql_on p3 "insert into marks values (0, 'replayed before the pause')" >/dev/null
+pg_wait_replayed s3 p3
+sql_on s3 "select pg_wal_replay_pause()" >/dev/null
+wait_for "replay to pause on s3" test "$(sql_on s3 "select pg_get_wal_replay_pause_state()")" = paused
+sql_on p3 "insert into marks select g, 'received, not replayed ' || g from generate_series(1, 2000) g"
+want=$(sql_on p3 "select pg_current_wal_insert_lsn()")
+received() { [ "$(sql_on s3 "select pg_last_wal_receive_lsn() >= '$want'")" = t ]; }
+wait_for "s3 to receive everything p3 wrote" received
+expect_eq "$(sql_on s3 "select count(*) from marks")" 1 "rows visible on s3 before the promotion"
+pg_crash p3
+cat >"$T/p3.yaml" <<EOF
+runbook: p3
+targets:
+  s3: { kind: postgres, host: "${_PG_SOCK[s3]}", port: "${_PG_PORT[s3]}" }
+mitigation:
+  steps:
+    - id: p
+      uses: pg.promote
+      with: { target: s3, data_dir: "${_PG_DIR[s3]}/data", primary_data_dir: "${_PG_DIR[p3]}/data",
+              allow_unreplayed: true, max_lag: 1h, catch_up: 1s }
+EOF
+run_rune run --yes "$T/p3.yaml"
+expect_rc 0
+expect_eq "$(sql_on s3 "select pg_is_in_recovery()")" f "s3 promoted"
+expect_eq "$(sql_on s3 "select count(*) from marks")" 2001 "every received row"
+[ "$(out p lag_bytes)" -gt 0 ] 2>/dev/null || fail "lag_bytes at promotion: $(out p lag_bytes)"
+expect_eq "$(sql_on s3 "select '$(out p lsn)'::pg_lsn >= '$want'::pg_lsn")" t "lsn covers the replayed WAL"
+end_case
+
 finish
