@@ -59,7 +59,8 @@ struct rebuild {
     char source[2100];   /* what pg_rewind / pg_basebackup use */
     char app[128];
     const char *slot;
-    char *password_env; /* "PGPASSWORD=…" for the programs, or NULL */
+    const char *restore; /* restore_command, or NULL */
+    char *password_env;  /* "PGPASSWORD=…" for the programs, or NULL */
     struct conf conf[MAX_CONF];
     int nconf;
     const char *method;
@@ -182,6 +183,7 @@ static int conninfo(struct rune_call *c, struct rebuild *r)
     if (pw && *pw && asprintf(&r->password_env, "PGPASSWORD=%s", pw) < 0)
         r->password_env = NULL;
     r->slot = rune_call_str(c, "slot");
+    r->restore = rune_call_str(c, "restore_command");
     if (!r->slot)
         return RUNE_STEP_OK;
     const char *p[1] = {r->slot};
@@ -249,7 +251,7 @@ static int read_conf(struct rune_call *c, struct rebuild *r)
 
 /* Settings a standby of the new primary must not inherit: the old
  * upstream, and recovery targets (a standby must follow, not stop). */
-static bool dropped(const char *line, size_t n)
+static bool dropped(const char *line, size_t n, bool restore)
 {
     static const char *const names[] = {"primary_conninfo", "primary_slot_name", "recovery_target",
                                         "promote_trigger_file", NULL};
@@ -258,7 +260,19 @@ static bool dropped(const char *line, size_t n)
     for (const char *const *k = names; *k; k++)
         if (n >= strlen(*k) && !strncmp(line, *k, strlen(*k)))
             return true;
-    return false;
+    return restore && n >= 15 && !strncmp(line, "restore_command", 15);
+}
+
+/* 'text' as a configuration value: quotes doubled. */
+static void put_quoted(FILE *f, const char *name, const char *text)
+{
+    fprintf(f, "%s = '", name);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\'')
+            fputc('\'', f);
+        fputc(*p, f);
+    }
+    fputs("'\n", f);
 }
 
 static char *auto_conf(const struct rebuild *r, const struct conf *old, size_t *len)
@@ -273,40 +287,29 @@ static char *auto_conf(const struct rebuild *r, const struct conf *old, size_t *
               f);
     for (const char *p = old ? old->text : ""; *p;) {
         size_t n = strcspn(p, "\n");
-        if (!dropped(p, n))
+        if (!dropped(p, n, r->restore != NULL))
             fprintf(f, "%.*s\n", (int)n, p);
         p += n + (p[n] == '\n');
     }
-    fputs("primary_conninfo = '", f);
-    for (const char *p = r->conninfo; *p; p++) {
-        if (*p == '\'')
-            fputc('\'', f);
-        fputc(*p, f);
-    }
-    fputs("'\n", f);
+    put_quoted(f, "primary_conninfo", r->conninfo);
     if (r->slot)
-        fprintf(f, "primary_slot_name = '%s'\n", r->slot);
+        put_quoted(f, "primary_slot_name", r->slot);
+    if (r->restore)
+        put_quoted(f, "restore_command", r->restore);
     fclose(f);
     return out;
 }
 
-/* Step 4: the former primary's configuration back, the standby's wiring. */
-static int write_conf(struct rune_call *c, struct rebuild *r)
+/* postgresql.auto.conf: the former primary's, rewired (auto_conf). */
+static int write_auto(struct rune_call *c, const struct rebuild *r)
 {
-    char err[1024];
-    const struct conf *old_auto = NULL;
-    for (int i = 0; i < r->nconf; i++) {
-        if (!strcmp(r->conf[i].name, "postgresql.auto.conf")) {
-            old_auto = &r->conf[i];
-            continue;
-        }
-        if (rune_pgctl_replace(&r->s, r->conf[i].name, r->conf[i].text, r->conf[i].len, err,
-                               sizeof err) != 0)
-            return rune_call_fail(c, "putting back %s's own %s: %s", r->s.data_dir, r->conf[i].name,
-                                  err);
-    }
+    const struct conf *old = NULL;
+    for (int i = 0; i < r->nconf; i++)
+        if (!strcmp(r->conf[i].name, "postgresql.auto.conf"))
+            old = &r->conf[i];
     size_t len = 0;
-    char *text = auto_conf(r, old_auto, &len);
+    char err[1024];
+    char *text = auto_conf(r, old, &len);
     if (!text)
         return rune_call_fail(c, "no memory for postgresql.auto.conf");
     int rc = rune_pgctl_replace(&r->s, "postgresql.auto.conf", text, len, err, sizeof err);
@@ -314,6 +317,24 @@ static int write_conf(struct rune_call *c, struct rebuild *r)
     if (rc != 0)
         return rune_call_fail(c, "writing primary_conninfo into %s/postgresql.auto.conf: %s",
                               r->s.data_dir, err);
+    return RUNE_STEP_OK;
+}
+
+/* Step 4: the former primary's configuration back, the standby's wiring. */
+static int write_conf(struct rune_call *c, struct rebuild *r)
+{
+    char err[1024];
+    for (int i = 0; i < r->nconf; i++) {
+        if (!strcmp(r->conf[i].name, "postgresql.auto.conf"))
+            continue;
+        if (rune_pgctl_replace(&r->s, r->conf[i].name, r->conf[i].text, r->conf[i].len, err,
+                               sizeof err) != 0)
+            return rune_call_fail(c, "putting back %s's own %s: %s", r->s.data_dir, r->conf[i].name,
+                                  err);
+    }
+    int rc = write_auto(c, r);
+    if (rc != RUNE_STEP_OK)
+        return rc;
     bool existed = false;
     if (rune_pgctl_put(&r->s, "standby.signal", "", &existed, err, sizeof err) != 0)
         return rune_call_fail(c, "writing standby.signal into %s: %s", r->s.data_dir, err);
@@ -351,6 +372,22 @@ static int clean_shutdown(struct rune_call *c, struct rebuild *r)
     return rune_pgctl_stop(c, &r->s, wait, how, sizeof how);
 }
 
+/* pg_rewind's line saying where the histories forked (or that they did
+ * not), for the log: what the rewind threw away starts there. */
+static void say_fork(struct rune_call *c, const struct rune_proc *p)
+{
+    static const char *const marks[] = {"servers diverged at", "no rewind required"};
+    const char *texts[] = {p->err, p->out};
+    for (size_t t = 0; t < 2; t++)
+        for (size_t m = 0; m < 2 && texts[t]; m++) {
+            const char *at = strstr(texts[t], marks[m]);
+            if (at) {
+                rune_call_log(c, "pg_rewind: %.*s", (int)strcspn(at, "\n"), at);
+                return;
+            }
+        }
+}
+
 static int run_rewind(struct rune_call *c, struct rebuild *r)
 {
     int rc = clean_shutdown(c, r);
@@ -359,13 +396,29 @@ static int run_rewind(struct rune_call *c, struct rebuild *r)
     char *arg = NULL;
     if (asprintf(&arg, "--source-server=%s", r->source) < 0)
         return rune_call_fail(c, "no memory for pg_rewind's arguments");
-    const char *args[] = {"-D", r->s.data_dir, arg, "--progress", NULL};
+    /* pg_rewind -c reads restore_command from the target's configuration */
+    if (r->restore && (rc = write_auto(c, r)) != RUNE_STEP_OK) {
+        free(arg);
+        return rc;
+    }
+    const char *args[] = {
+        "-D", r->s.data_dir, arg, "--progress", r->restore ? "--restore-target-wal" : NULL, NULL};
     char *const env[] = {"LC_ALL=C", r->password_env, NULL};
     struct rune_proc p;
     rune_call_progress_phase(c, "pg_rewind");
     if (rune_pgctl_spawn(c, &r->s, "pg_rewind", args, env, 0, &p) != 0) {
         rc = RUNE_STEP_FAILED;
     } else {
+        if (p.exit_code != 0 && !rune_call_cancelled(c)) {
+            /* said here too: with method auto the clone that follows
+             * replaces the step's error */
+            char words[1024];
+            rune_pgctl_words(&p, words, sizeof words);
+            rune_call_log(c, "pg_rewind of %s failed (exit %d): %s", r->s.data_dir, p.exit_code,
+                          words);
+        }
+        if (p.exit_code == 0)
+            say_fork(c, &p);
         rc = p.exit_code == 0 ? RUNE_STEP_OK : rune_pgctl_failed(c, &r->s, "pg_rewind", &p);
         rune_proc_release(&p);
     }

@@ -401,6 +401,9 @@ static const struct rune_param rebuild_params[] = {
      "the standby's name on the primary (default: rune_<data directory's name>)"},
     {"slot", RUNE_T_STRING, false, NULL,
      "a physical replication slot on the primary to stream from (created if missing)"},
+    {"restore_command", RUNE_T_STRING, false, NULL,
+     "a restore_command reading the WAL archive: pg_rewind fetches the former primary's "
+     "recycled WAL with it (--restore-target-wal), and the standby keeps it"},
     {"log", RUNE_T_PATH, false, NULL,
      "the server log for pg_ctl start (default <data_dir>/pg_ctl.log)"},
     {"bin_dir", RUNE_T_PATH, false, NULL,

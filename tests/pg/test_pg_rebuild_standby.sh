@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pg.rebuild_standby and the bundled pg-rebuild-standby on real clusters:
-# after the primary crashed and pg-failover promoted its standby, the
-# former primary is rewound (pg_rewind: it has wal_log_hints) into a
+# after the primary went on alone, crashed, and pg-failover promoted its
+# standby, the former primary is rewound (pg_rewind: it has wal_log_hints) into a
 # standby of the new one, keeps its own configuration, and a row written
 # on the new primary appears on it. method: clone makes a fresh copy and
 # sets the former directory aside beside it (never inside); a former
@@ -44,18 +44,36 @@ OLD=${_PG_DIR[primary]}/data
 own_port=$(cat "$OLD/rune_port.conf")
 
 test_case "after a crash and pg-failover, pg-rebuild-standby rewinds the former primary into a standby; a new row appears on it"
+# the primary goes on alone for a while (its standby is down), then
+# crashes: what it wrote then never reached the standby, and the rebuild
+# must throw it away (pg_rewind) rather than keep a history the new
+# primary does not have
+pg_stop standby
+sql_on primary "insert into marks select g, 'diverged ' || g from generate_series(5000, 5100) g" >/dev/null
+sql_on primary "checkpoint" >/dev/null
+# every finished segment archived (in order: the last one means all):
+# restarts and checkpoints recycle the WAL before the fork, which
+# pg_rewind then fetches from the archive
+seg=$(pg_switch_wal primary)
+pg_wait_archived "$seg" primary
+pg_crash primary
+pg_restart standby
 failover primary standby
+expect_eq "$(sql_on standby "select count(*) from marks where id >= 5000")" 0 "diverged rows on the new primary"
 sql_on standby "insert into marks values (1001, 'on the new primary before the rebuild')" >/dev/null
 run_rune run pg-rebuild-standby --yes --set "data_dir=$OLD" \
     --set "primary_host=${_PG_SOCK[standby]}" --set "primary_port=${_PG_PORT[standby]}" \
-    --set "standby_host=${_PG_SOCK[primary]}" --set "standby_port=${_PG_PORT[primary]}"
+    --set "standby_host=${_PG_SOCK[primary]}" --set "standby_port=${_PG_PORT[primary]}" \
+    --set "restore_command=$(pg_archive_restore_command primary)"
 expect_rc 0
 expect_eq "$(out rebuild method)" rewind "method"
+expect_out "servers diverged at WAL location"
 expect_eq "$(out rebuild set_aside)" "" "set aside (rewind)"
 expect_eq "$(out rebuild timeline)" 2 "timeline followed"
 expect_eq "$(step_status "$(last_incident)" read_back)" ok "the runbook read its row on the standby"
 expect_eq "$(sql_on primary "select pg_is_in_recovery()")" t "the former primary is a standby"
 has_row primary 1001 || fail "row written before the rebuild missing"
+expect_eq "$(sql_on primary "select count(*) from marks where id >= 5000")" 0 "diverged rows left on the rebuilt standby"
 sql_on standby "insert into marks values (1002, 'after the rebuild')" >/dev/null
 wait_for "row 1002 on the rebuilt standby" has_row primary 1002
 expect_eq "$(sql_on standby "select state from pg_stat_replication where application_name = 'rune_data'")" streaming "the new primary sees it stream"
@@ -65,6 +83,7 @@ grep -q "unix_socket_directories = '${_PG_SOCK[primary]}'" "$OLD/postgresql.conf
 grep -q "^primary_conninfo = .*${_PG_SOCK[standby]}" "$OLD/postgresql.auto.conf" ||
     fail "primary_conninfo: $(grep primary_conninfo "$OLD/postgresql.auto.conf")"
 expect_eq "$(grep -c '^primary_conninfo' "$OLD/postgresql.auto.conf")" 1 "one primary_conninfo"
+expect_eq "$(grep -c "^restore_command = 'cp " "$OLD/postgresql.auto.conf")" 1 "restore_command kept"
 [ -f "$OLD/standby.signal" ] || fail "no standby.signal"
 if [ "$(id -u)" = 0 ]; then
     expect_eq "$(stat -c %U "$OLD/postgresql.auto.conf")" rune-pg "postgresql.auto.conf's owner"
