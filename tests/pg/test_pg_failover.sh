@@ -165,7 +165,7 @@ case "$out" in *"read-only transaction"*) ;; *) fail "write on the fenced old pr
 pg_stop primary
 end_case
 
-test_case "allow_unreplayed: WAL received but not replayed (replay paused) is replayed by the promotion; nothing received is lost"
+test_case "allow_unreplayed: WAL received but not replayed (replay paused) is replayed by the promotion; nothing received is lost (SELECT pg_promote(), the old primary known only by address and down)"
 pg_start_primary p3
 pg_sql "create table marks (id int primary key, note text)"
 pg_start_standby s3 p3
@@ -183,12 +183,12 @@ cat >"$T/p3.yaml" <<EOF
 runbook: p3
 targets:
   s3: { kind: postgres, host: "${_PG_SOCK[s3]}", port: "${_PG_PORT[s3]}" }
+  p3: { kind: postgres, host: "${_PG_SOCK[p3]}", port: "${_PG_PORT[p3]}", connect_timeout: 3s }
 mitigation:
   steps:
     - id: p
       uses: pg.promote
-      with: { target: s3, data_dir: "${_PG_DIR[s3]}/data", primary_data_dir: "${_PG_DIR[p3]}/data",
-              allow_unreplayed: true, max_lag: 1h, catch_up: 1s }
+      with: { target: s3, primary: p3, allow_unreplayed: true, max_lag: 1h, catch_up: 1s }
 EOF
 run_rune run --yes "$T/p3.yaml"
 expect_rc 0
@@ -196,6 +196,8 @@ expect_eq "$(sql_on s3 "select pg_is_in_recovery()")" f "s3 promoted"
 expect_eq "$(sql_on s3 "select count(*) from marks")" 2001 "every received row"
 [ "$(out p lag_bytes)" -gt 0 ] 2>/dev/null || fail "lag_bytes at promotion: $(out p lag_bytes)"
 expect_eq "$(sql_on s3 "select '$(out p lsn)'::pg_lsn >= '$want'::pg_lsn")" t "lsn covers the replayed WAL"
+case "$(out p fenced)" in "down: target p3 "*"does not answer") ;; *) fail "fenced: $(out p fenced)" ;; esac
+[ -f "${_PG_DIR[p3]}/data/standby.signal" ] && fail "a remote old primary's directory was touched"
 end_case
 
 finish
