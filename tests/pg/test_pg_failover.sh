@@ -100,7 +100,8 @@ test_case "the primary crashes; pg-failover promotes the standby with every repl
 sql_on primary "insert into marks select g, 'last ' || g from generate_series(3001, 3500) g"
 pg_wait_replayed standby primary
 replicated=$(sql_on standby "$ROWS")
-# the application reaches the primary through pgBouncer
+# the application (a command service here) reaches the primary through pgBouncer
+touch "$T/app.running"
 pg_use primary
 pgb_start --db postgres
 expect_eq "$(pgb_sql "select pg_is_in_recovery()")" f "pgBouncer reaches the primary"
@@ -114,9 +115,14 @@ PGBOUNCER_PASSWORD=$PGB_ADMIN_PASSWORD run_rune run pg-failover --yes \
     --set "standby_host=$STANDBY_SOCK" --set "standby_port=$STANDBY_PORT" \
     --set "primary_data_dir=$PRIMARY_DATA" --set max_lag=1h \
     --set pgbouncer_host=127.0.0.1 --set "pgbouncer_port=$PGB_PORT" \
-    --set "pgbouncer_user=$PGB_ADMIN_USER" --set "pgbouncer_repoint=$repoint"
+    --set "pgbouncer_user=$PGB_ADMIN_USER" --set "pgbouncer_repoint=$repoint" \
+    --set "app_stop=rm -f '$T/app.running'; echo stopped >>'$T/app.log'" \
+    --set "app_start=touch '$T/app.running'; echo started >>'$T/app.log'" \
+    --set "app_status=test -f '$T/app.running'"
 expect_rc 0
-for s in pause_pool repoint reconnect resume_pool; do
+expect_eq "$(tr '\n' ' ' <"$T/app.log")" "stopped started " "the application stopped, then started"
+[ -f "$T/app.running" ] || fail "the application is not running after the failover"
+for s in stop_app pause_pool repoint reconnect resume_pool start_app; do
     expect_eq "$(step_status "$(last_incident)" $s)" ok "step $s"
 done
 expect_eq "$(pgb_paused postgres)" 0 "the pool is resumed"
