@@ -12,6 +12,7 @@ extern const struct rune_step_type rune_http_steps[];
 extern const struct rune_step_type rune_pg_steps[];
 extern const struct rune_step_type rune_pg_backup_steps[];
 extern const struct rune_step_type rune_pg_check_steps[];
+extern const struct rune_step_type rune_pg_replication_steps[];
 extern const struct rune_step_type rune_pgbouncer_steps[];
 extern const struct rune_step_type rune_service_steps[];
 extern const struct rune_step_type rune_shell_steps[];
@@ -37,6 +38,7 @@ const struct rune_step_type *const rune_native_families[] = {
     rune_pg_steps,
     rune_pg_backup_steps,
     rune_pg_check_steps,
+    rune_pg_replication_steps, /* pg.replication, pg.promote, pg.rebuild_standby */
     rune_pgbouncer_steps,
     rune_service_steps,
     rune_shell_steps,
