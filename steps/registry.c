@@ -12,6 +12,7 @@ extern const struct rune_step_type rune_http_steps[];
 extern const struct rune_step_type rune_pg_steps[];
 extern const struct rune_step_type rune_pg_backup_steps[];
 extern const struct rune_step_type rune_pg_check_steps[];
+extern const struct rune_step_type rune_pg_physical_steps[];
 extern const struct rune_step_type rune_pgbouncer_steps[];
 extern const struct rune_step_type rune_service_steps[];
 extern const struct rune_step_type rune_shell_steps[];
@@ -29,17 +30,11 @@ const struct rune_target_kind *const rune_native_target_kinds[] = {
 };
 
 const struct rune_step_type *const rune_native_families[] = {
-    rune_backup_steps,
-    rune_disk_steps,
-    rune_file_steps,
-    rune_flow_steps,
-    rune_http_steps,
-    rune_pg_steps,
-    rune_pg_backup_steps,
-    rune_pg_check_steps,
-    rune_pgbouncer_steps,
-    rune_service_steps,
-    rune_shell_steps,
-    rune_sqlite_steps,
-    NULL,
+    rune_backup_steps,      rune_disk_steps,
+    rune_file_steps,        rune_flow_steps,
+    rune_http_steps,        rune_pg_steps,
+    rune_pg_backup_steps,   rune_pg_check_steps,
+    rune_pg_physical_steps, rune_pgbouncer_steps,
+    rune_service_steps,     rune_shell_steps,
+    rune_sqlite_steps,      NULL,
 };
