@@ -4,6 +4,32 @@
  */
 #include "pg_physical.h"
 #include "artifact.h"
+#include "pathparam.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+const char *rune_pg_server_tool(struct rune_call *c, json_t *manifest, const char *name, char *buf,
+                                size_t len)
+{
+    const char *bindir = rune_call_str(c, "bindir");
+    if (bindir && *bindir) {
+        char *dir = rune_path_param(c, bindir);
+        snprintf(buf, len, "%s/%s", dir ? dir : bindir, name);
+        free(dir);
+        return buf;
+    }
+    const char *v = json_string_value(json_object_get(manifest, "server_version"));
+    int major = v ? atoi(v) : 0;
+    if (major > 0) {
+        snprintf(buf, len, "/usr/lib/postgresql/%d/bin/%s", major, name);
+        if (access(buf, X_OK) == 0)
+            return buf;
+    }
+    snprintf(buf, len, "%s", name);
+    return buf;
+}
 
 #define TARGET_PARAM                                                                               \
     {                                                                                              \
@@ -47,11 +73,49 @@ static const struct rune_output basebackup_outputs[] = {
     {0},
 };
 
+#define BINDIR_PARAM                                                                               \
+    {                                                                                              \
+        "bindir", RUNE_T_PATH, false, NULL,                                                        \
+            "directory of the server's programs (pg_waldump, pg_ctl); default: "                   \
+            "/usr/lib/postgresql/MAJOR/bin when they are there, else PATH"                         \
+    }
+
+static const struct rune_param walcheck_params[] = {
+    {"archive", RUNE_T_PATH, true, NULL, "the WAL archive directory (archive_command's target)"},
+    {"backup", RUNE_T_PATH, true, NULL, "the base backup (pg.basebackup) recovery starts from"},
+    {"target_time", RUNE_T_STRING, false, NULL,
+     "recover to this time: ISO-8601 or PostgreSQL timestamp text (no zone: UTC)"},
+    {"target_lsn", RUNE_T_STRING, false, NULL, "recover to this LSN (0/3000060)"},
+    BINDIR_PARAM,
+    {0},
+};
+static const struct rune_output walcheck_outputs[] = {
+    {"reachable", RUNE_T_BOOL, "the archive reaches the target (the step fails when not)"},
+    {"reason", RUNE_T_STRING, "why not, naming the first gap; null when reachable"},
+    {"last_segment", RUNE_T_STRING, "the last segment present and readable in a row"},
+    {"first_gap", RUNE_T_STRING,
+     "the first segment missing or unreadable (for latest: where the archive ends), or null"},
+    {"segments", RUNE_T_INT, "segments checked"},
+    {"timeline", RUNE_T_INT, "the timeline recovery follows to (the newest with history)"},
+    {"end_time", RUNE_T_STRING,
+     "the last commit time read (the archive's end, for latest or an unreachable time), or null"},
+    {"stop_time", RUNE_T_STRING,
+     "time target: the first commit after it, where recovery will stop; else null"},
+    {"stop_lsn", RUNE_T_STRING, "that commit's LSN"},
+    {"expected_point", RUNE_T_STRING,
+     "time target: the last commit at or before it, the recovery point to expect"},
+    {0},
+};
+
 const struct rune_step_type rune_pg_physical_steps[] = {
     {"pg.basebackup",
      "Physical base backup of a whole cluster into one gzip or zstd artifact (tar inside), every "
      "file checked against the server's backup manifest",
      basebackup_params, basebackup_outputs, RUNE_WRITES, rune_pg_basebackup_run,
      rune_pg_basebackup_plan, false, rune_pg_basebackup_size},
+    {"pg.wal_check",
+     "Prove a WAL archive reaches a target (time, LSN or latest) from a base backup: every "
+     "segment present and readable, timelines followed; names the first gap",
+     walcheck_params, walcheck_outputs, RUNE_READS, rune_pg_walcheck_run, rune_pg_walcheck_plan},
     {0},
 };

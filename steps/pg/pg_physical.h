@@ -15,12 +15,59 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "step.h"
 
 /* The manifest's "kind" for a base backup: backup.list and backup.prune
  * know these backups by it. */
 #define RUNE_PG_BASEBACKUP_KIND "pg.basebackup"
+
+/* ---- does an archive reach a target (pg_walcheck.c) ---- */
+
+struct rune_wal_reach {
+    /* in: the archive, the base backup (rune_pg_wal_reach_from), the target */
+    const char *archive;
+    const char *waldump; /* pg_waldump, for time targets and the archive's end */
+    uint64_t start_lsn, backup_stop_lsn;
+    uint32_t start_tli;
+    long long segsize;
+    unsigned long long sysid; /* 0: not checked */
+    char wal_end[32];
+    bool has_time, has_lsn; /* neither: latest */
+    long long target_us;
+    uint64_t target_lsn;
+    /* out */
+    bool reachable;
+    char reason[1024]; /* why not, for a person */
+    char last_segment[32], first_gap[32];
+    size_t segments;
+    uint32_t timeline;   /* the timeline recovery ends on */
+    long long end_us;    /* the last commit time read, -1 if none */
+    long long stop_us;   /* time target: the first commit after it, where recovery stops */
+    uint64_t stop_lsn;   /* its LSN */
+    long long before_us; /* time target: the last commit at or before it: the point to expect */
+};
+
+/* Fills r's backup fields from a pg.basebackup manifest. 0, or -1 with err
+ * (not a base backup, or a field missing). */
+int rune_pg_wal_reach_from(struct rune_wal_reach *r, json_t *manifest, char *err, size_t errlen);
+/* Walks the archive. 0 when it decided (r->reachable says which, and
+ * r->reason why not); -1 when it could not check (stopped, pg_waldump
+ * missing): r->reason says why. */
+int rune_pg_wal_reach(struct rune_call *c, struct rune_wal_reach *r);
+/* Sets r's findings as outputs (reachable, last_segment, first_gap, ...). */
+void rune_pg_wal_reach_outputs(json_t *o, const struct rune_wal_reach *r);
+
+/* A PostgreSQL server program (pg_waldump, pg_ctl): in the step's bindir
+ * when given, else in /usr/lib/postgresql/MAJOR/bin (Debian's place, MAJOR
+ * from the manifest's server_version) when it is there, else by name in
+ * PATH. */
+const char *rune_pg_server_tool(struct rune_call *c, json_t *manifest, const char *name, char *buf,
+                                size_t len);
+
+int rune_pg_walcheck_run(struct rune_call *c);
+int rune_pg_walcheck_plan(struct rune_call *c);
 
 int rune_pg_basebackup_run(struct rune_call *c);
 int rune_pg_basebackup_plan(struct rune_call *c);
