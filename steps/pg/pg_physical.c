@@ -82,7 +82,12 @@ static const struct rune_output basebackup_outputs[] = {
 
 static const struct rune_param walcheck_params[] = {
     {"archive", RUNE_T_PATH, true, NULL, "the WAL archive directory (archive_command's target)"},
-    {"backup", RUNE_T_PATH, true, NULL, "the base backup (pg.basebackup) recovery starts from"},
+    {"backup", RUNE_T_PATH, false, NULL, "the base backup (pg.basebackup) recovery starts from",
+     .one_of = "from"},
+    {"backups", RUNE_T_PATH, false, NULL,
+     "or a directory: the newest base backup in it that ended before a time target (for other "
+     "targets, the newest)",
+     .one_of = "from"},
     {"target_time", RUNE_T_STRING, false, NULL,
      "recover to this time: ISO-8601 or PostgreSQL timestamp text (no zone: UTC)"},
     {"target_lsn", RUNE_T_STRING, false, NULL, "recover to this LSN (0/3000060)"},
@@ -90,6 +95,7 @@ static const struct rune_param walcheck_params[] = {
     {0},
 };
 static const struct rune_output walcheck_outputs[] = {
+    {"backup", RUNE_T_PATH, "the base backup checked from"},
     {"reachable", RUNE_T_BOOL, "the archive reaches the target (the step fails when not)"},
     {"reason", RUNE_T_STRING, "why not, naming the first gap; null when reachable"},
     {"last_segment", RUNE_T_STRING, "the last segment present and readable in a row"},
@@ -107,6 +113,59 @@ static const struct rune_output walcheck_outputs[] = {
     {0},
 };
 
+static const struct rune_param recover_params[] = {
+    {"data_dir", RUNE_T_PATH, true, NULL,
+     "the cluster's data directory: set aside (never deleted) and replaced by the recovered one"},
+    {"backup", RUNE_T_PATH, false, NULL, "the base backup (pg.basebackup) to start from",
+     .one_of = "from"},
+    {"backups", RUNE_T_PATH, false, NULL,
+     "or a directory: the newest base backup in it that ended before a time target and "
+     "verifies (for other targets, the newest that verifies)",
+     .one_of = "from"},
+    {"archive", RUNE_T_PATH, true, NULL, "the WAL archive (restore_command copies from it)"},
+    {"target_time", RUNE_T_STRING, false, NULL,
+     "recover to this time: ISO-8601 or PostgreSQL timestamp text (no zone: UTC)"},
+    {"target_lsn", RUNE_T_STRING, false, NULL, "recover to this LSN"},
+    {"target_xid", RUNE_T_STRING, false, NULL, "recover to this transaction id"},
+    {"target_name", RUNE_T_STRING, false, NULL, "recover to this restore point"},
+    {"immediate", RUNE_T_BOOL, false, "false",
+     "stop as soon as the backup is consistent (recovery_target = immediate)"},
+    BINDIR_PARAM,
+    {0},
+};
+static const struct rune_output recover_outputs[] = {
+    {"recovery_point", RUNE_T_STRING,
+     "the recovery point actually reached: the last transaction replayed (UTC; the backup's own "
+     "point when none was); the report's RPO comes from it"},
+    {"last_transaction", RUNE_T_STRING, "that time to the microsecond, or null"},
+    {"expected_point", RUNE_T_STRING,
+     "time target: the last commit at or before it, as the archive check read it"},
+    {"timeline", RUNE_T_INT, "the new timeline"},
+    {"lsn", RUNE_T_STRING, "where replay ended (\"redo done at\")"},
+    {"target", RUNE_T_STRING, "the target, as given (latest when none)"},
+    {"data_dir", RUNE_T_PATH, "the recovered data directory"},
+    {"set_aside", RUNE_T_PATH,
+     "where the previous data directory was put (set as soon as it was moved: the undo's input)"},
+    {"was_running", RUNE_T_BOOL, "a server ran on the data directory before (it was stopped)"},
+    {"backup", RUNE_T_PATH, "the base backup recovered from"},
+    {"log", RUNE_T_PATH, "the server's log of the recovery"},
+    {"wal_check", RUNE_T_MAP, "the archive check made first (pg.wal_check's outputs)"},
+    {0},
+};
+static const struct rune_param undo_params[] = {
+    {"data_dir", RUNE_T_PATH, true, NULL, "the data directory pg.recover recovered into"},
+    {"set_aside", RUNE_T_PATH, true, NULL, "where pg.recover set the original aside"},
+    {"start", RUNE_T_BOOL, false, "true", "start the server on the original afterwards"},
+    BINDIR_PARAM,
+    {0},
+};
+static const struct rune_output undo_outputs[] = {
+    {"data_dir", RUNE_T_PATH, "the data directory, the original again"},
+    {"recovered_moved_to", RUNE_T_PATH, "where the recovered directory went (kept), or null"},
+    {"started", RUNE_T_BOOL, "its server was started"},
+    {0},
+};
+
 const struct rune_step_type rune_pg_physical_steps[] = {
     {"pg.basebackup",
      "Physical base backup of a whole cluster into one gzip or zstd artifact (tar inside), every "
@@ -117,5 +176,12 @@ const struct rune_step_type rune_pg_physical_steps[] = {
      "Prove a WAL archive reaches a target (time, LSN or latest) from a base backup: every "
      "segment present and readable, timelines followed; names the first gap",
      walcheck_params, walcheck_outputs, RUNE_READS, rune_pg_walcheck_run, rune_pg_walcheck_plan},
+    {"pg.recover",
+     "Point-in-time recovery into a data directory: archive checked first, the directory set "
+     "aside, the base backup laid, WAL replayed to the target, promoted; no recovery setting left",
+     recover_params, recover_outputs, RUNE_WRITES, rune_pg_recover_run, rune_pg_recover_plan},
+    {"pg.recover_undo",
+     "pg.recover's rollback: the set-aside data directory put back exactly, its server started",
+     undo_params, undo_outputs, RUNE_WRITES, rune_pg_recover_undo_run, rune_pg_recover_undo_plan},
     {0},
 };

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "step.h"
 
@@ -68,6 +69,29 @@ const char *rune_pg_server_tool(struct rune_call *c, json_t *manifest, const cha
 
 int rune_pg_walcheck_run(struct rune_call *c);
 int rune_pg_walcheck_plan(struct rune_call *c);
+
+/* Lays base backup `backup` (a pg.basebackup artifact, read through its
+ * checks) into data_dir, which must not exist: created 0700, everything in
+ * it owned by uid:gid when rune runs as root, flushed to disk. 0, or -1
+ * with err (data_dir may then hold part of the backup). pg_lay.c. */
+int rune_pg_lay(struct rune_call *c, const char *backup, const char *data_dir, uid_t uid, gid_t gid,
+                char *err, size_t errlen);
+
+/* The base backups of `dir` a recovery to the target can start from,
+ * newest first (pg_pick.c): a JSON array of paths (new reference), or NULL
+ * with err when there is none. */
+json_t *rune_pg_basebackups_for(const char *dir, bool has_time, long long target_us, char *err,
+                                size_t errlen);
+
+/* The call's `backup`, or the newest of rune_pg_basebackups_for(its
+ * `backups`). malloc'd, or NULL with err. */
+char *rune_pg_pick_one(struct rune_call *c, bool has_time, long long target_us, char *err,
+                       size_t errlen);
+
+int rune_pg_recover_run(struct rune_call *c);
+int rune_pg_recover_plan(struct rune_call *c);
+int rune_pg_recover_undo_run(struct rune_call *c);
+int rune_pg_recover_undo_plan(struct rune_call *c);
 
 int rune_pg_basebackup_run(struct rune_call *c);
 int rune_pg_basebackup_plan(struct rune_call *c);

@@ -463,6 +463,19 @@ static int target_of(struct rune_call *c, struct rune_wal_reach *r)
     return RUNE_STEP_OK;
 }
 
+char *rune_pg_pick_one(struct rune_call *c, bool has_time, long long target_us, char *err,
+                       size_t errlen)
+{
+    if (rune_call_str(c, "backup"))
+        return rune_path_param(c, rune_call_str(c, "backup"));
+    char *dir = rune_path_param(c, rune_call_str(c, "backups"));
+    json_t *all = dir ? rune_pg_basebackups_for(dir, has_time, target_us, err, errlen) : NULL;
+    char *p = all ? strdup(json_string_value(json_array_get(all, 0))) : NULL;
+    json_decref(all);
+    free(dir);
+    return p;
+}
+
 int rune_pg_walcheck_run(struct rune_call *c)
 {
     char err[1024], tool[4096];
@@ -470,10 +483,11 @@ int rune_pg_walcheck_run(struct rune_call *c)
     int st = target_of(c, &r);
     if (st != RUNE_STEP_OK)
         return st;
-    const char *backup = rune_call_str(c, "backup");
-    char *bpath = rune_path_param(c, backup),
+    char *bpath = rune_pg_pick_one(c, r.has_time, r.target_us, err, sizeof err),
          *apath = rune_path_param(c, rune_call_str(c, "archive"));
+    const char *backup = bpath ? bpath : "the backups";
     json_t *m = bpath ? rune_artifact_manifest_load(bpath, err, sizeof err) : NULL;
+    json_object_set_new(rune_call_outputs(c), "backup", bpath ? json_string(bpath) : json_null());
     if (!m || rune_pg_wal_reach_from(&r, m, err, sizeof err) != 0) {
         st = rune_call_fail(c, "cannot check WAL from %s: %s", backup, err);
         goto out;
@@ -509,7 +523,9 @@ int rune_pg_walcheck_plan(struct rune_call *c)
     rune_call_plan(c,
                    "would check that the WAL archive %s holds every segment from base backup %s "
                    "to %s",
-                   rune_call_str(c, "archive"), rune_call_str(c, "backup"),
+                   rune_call_str(c, "archive"),
+                   rune_call_str(c, "backup") ? rune_call_str(c, "backup")
+                                              : rune_call_str(c, "backups"),
                    t   ? t
                    : l ? l
                        : "its end (latest)");
