@@ -268,7 +268,9 @@ out:
 }
 
 /* A backup or restore step's (or rune.run call's) recovery point: the
- * candidates for the RPO. uses: the type that reported it. */
+ * candidates for the RPO. uses: the type that reported it; a type that
+ * restores or recovers (pg.restore, pg.recover: the point its recovery
+ * actually reached) counts as a restore. */
 static void collect_point(struct rune_report_walk *w, const struct rune_rec_event *e,
                           const char *rp, const char *uses)
 {
@@ -276,10 +278,11 @@ static void collect_point(struct rune_report_walk *w, const struct rune_rec_even
 
     if (ms < 0)
         return;
-    json_array_append_new(w->points, json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}", "stage",
-                                               where_stage(e), "step", where_step(e), "uses",
-                                               str_or_null(uses), "at", rp, "ms", (json_int_t)ms,
-                                               "restore", uses && strstr(uses, "restore") != NULL));
+    json_array_append_new(
+        w->points,
+        json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}", "stage", where_stage(e), "step", where_step(e),
+                  "uses", str_or_null(uses), "at", rp, "ms", (json_int_t)ms, "restore",
+                  uses && (strstr(uses, "restore") != NULL || strstr(uses, "recover") != NULL)));
 }
 
 /* An attempt's throughput object: made on first use (borrowed). */

@@ -104,6 +104,7 @@ rpo=$(sql "select json_extract(detail_json, '\$.recovery_point') from events whe
 expect_eq "$rpo" "$point" "the recovery point recorded"
 grep -E "^\| *RTO" "$T/out" >/dev/null || grep -q "RTO" "$T/out" || fail "no RTO in the report"
 grep "RPO" "$T/out" | grep -qv unknown || fail "RPO unknown: $(grep RPO "$T/out")"
+grep "RPO" "$T/out" | grep -q "restore step recover" || fail "RPO not measured to the recovery: $(grep RPO "$T/out")"
 end_case
 
 test_case "a failed verification puts the original data directory back exactly"
