@@ -157,13 +157,6 @@ static int on_raw(void *ctx, const unsigned char *buf, size_t n, char *err, size
     return rune_artifact_write(b->w, buf, n, err, errlen);
 }
 
-static void told(void *ctx, unsigned long long done, unsigned long long total)
-{
-    (void)ctx;
-    (void)done;
-    (void)total; /* the step counts what arrives: its total is the server's estimate */
-}
-
 /* One CopyData message of BASE_BACKUP's stream: 'n' a new archive, 'd' its
  * data (or the manifest's), 'm' the manifest follows, 'p' progress. */
 static int message(struct bb *b, const char *msg, size_t n, char *err, size_t errlen)
@@ -521,7 +514,6 @@ static int backup_with(struct rune_call *c, PGconn *conn, PGconn *repl, long lon
         .compression = rune_call_str(c, "compression"),
         .level = (int)rune_call_int(c, "level"),
         .threads = (int)rune_call_int(c, "threads"),
-        .progress = told,
     };
     if (rune_artifact_open(&b.w, dest, &meta, err, sizeof err) != 0)
         goto fail;

@@ -52,7 +52,8 @@ struct follow {
     char redo[32];    /* "0/30000D0" */
     unsigned tli;
     bool ready;
-    char last[3][512]; /* the last lines, for a server that died without a FATAL */
+    long startup, postmaster; /* their process ids, -1 until known */
+    char last[3][512];        /* the last lines, for a server that died without a FATAL */
 };
 
 static void after(const char *line, const char *key, char *out, size_t len)
@@ -62,13 +63,49 @@ static void after(const char *line, const char *key, char *out, size_t len)
         snprintf(out, len, "%s", p + strlen(key));
 }
 
+/* The process id in a log line's prefix ("... [4242] LOG: ..."; the
+ * default log_line_prefix, '%m [%p] '), or -1 when it has none. */
+static long line_pid(const char *line)
+{
+    const char *open = strchr(line, '[');
+    const char *level = strstr(line, ":  ");
+    if (!open || (level && open > level))
+        return -1;
+    char *end;
+    long pid = strtol(open + 1, &end, 10);
+    return end > open + 1 && *end == ']' ? pid : -1;
+}
+
+/* FATALs a client's connection gets while the server recovers: not
+ * recovery's failure (for logs whose prefix has no process id). */
+static bool client_fatal(const char *fatal)
+{
+    static const char *const words[] = {
+        "the database system is",   "password authentication failed", "no pg_hba.conf entry",
+        "does not exist",           "terminating connection",         "sorry, too many clients",
+        "canceling authentication", "connection to client lost",
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(fatal, words[i]))
+            return true;
+    return false;
+}
+
 static void one_line(struct follow *f, const char *line)
 {
     memmove(f->last[0], f->last[1], sizeof f->last[0] * 2);
     snprintf(f->last[2], sizeof f->last[2], "%s", line);
-    const char *bad = strstr(line, "FATAL:  ");
-    if (!bad)
-        bad = strstr(line, "PANIC:  ");
+    long pid = line_pid(line);
+    if (strstr(line, "starting point-in-time recovery") ||
+        strstr(line, "starting archive recovery"))
+        f->startup = pid;
+    const char *bad = strstr(line, "PANIC:  ");
+    const char *fatal = strstr(line, "FATAL:  ");
+    /* a FATAL of the startup process (recovery itself) or the postmaster;
+     * not one a client got for connecting too early */
+    if (!bad && fatal &&
+        (pid < 0 ? !client_fatal(fatal) : pid == f->startup || pid == f->postmaster))
+        bad = fatal;
     if (bad && !f->fatal[0])
         snprintf(f->fatal, sizeof f->fatal, "%s", bad);
     char tli[16] = "";
@@ -256,6 +293,8 @@ static int replay(struct rune_call *c, const struct rune_pgserver *s, const char
             return 0;
         pid_t pid = rune_pgserver_pid(s->data_dir);
         seen = seen || pid != 0;
+        if (pid)
+            f->postmaster = pid;
         if ((seen && !pid) || (!seen && rune_clock_mono_ms() - t0 > 60000)) {
             follow_more(f);
             snprintf(err, errlen, "the server %s; its log (%s) ends: %s | %s | %s",
@@ -302,7 +341,7 @@ static int recover_with(struct rune_call *c, json_t *m, const char *backup, cons
 {
     char err[2048] = "", aside[4096], log[4096], tool[4096];
     struct rune_pgserver s;
-    struct follow f = {.fd = -1};
+    struct follow f = {.fd = -1, .startup = -2, .postmaster = -2};
     json_t *o = rune_call_outputs(c);
     if (rune_pgserver_init(&s, data_dir, rune_pg_server_tool(c, m, "pg_ctl", tool, sizeof tool),
                            err, sizeof err) != 0)
