@@ -29,12 +29,22 @@ const struct rune_target_kind *const rune_native_target_kinds[] = {
     NULL,
 };
 
+/* one family per line, so that adding one is a one-line change */
+/* clang-format off */
 const struct rune_step_type *const rune_native_families[] = {
-    rune_backup_steps,      rune_disk_steps,
-    rune_file_steps,        rune_flow_steps,
-    rune_http_steps,        rune_pg_steps,
-    rune_pg_backup_steps,   rune_pg_check_steps,
-    rune_pg_physical_steps, rune_pgbouncer_steps,
-    rune_service_steps,     rune_shell_steps,
-    rune_sqlite_steps,      NULL,
+    rune_backup_steps,
+    rune_disk_steps,
+    rune_file_steps,
+    rune_flow_steps,
+    rune_http_steps,
+    rune_pg_steps,
+    rune_pg_backup_steps,
+    rune_pg_check_steps,
+    rune_pg_physical_steps,
+    rune_pgbouncer_steps,
+    rune_service_steps,
+    rune_shell_steps,
+    rune_sqlite_steps,
+    NULL,
 };
+/* clang-format on */

@@ -130,6 +130,14 @@ done
 [ -f "$PG_ARCHIVE/$keep_from" ] || fail "the kept backup's first segment $keep_from is gone"
 end_case
 
+test_case "prune with the archive but no base backup kept deletes no WAL"
+mkdir -p "$T/b4"
+before=$(ls "$PG_ARCHIVE" | sort)
+run_rune run "$C/basebackup_retention.yaml" --set dir="$T/b4" --set archive="$PG_ARCHIVE" 2>/dev/null
+expect_eq "$(ls "$PG_ARCHIVE" | sort)" "$before" "archive"
+expect_out "no base backup is kept in $T/b4: no WAL was deleted"
+end_case
+
 test_case "prune without the archive never touches WAL"
 before=$(ls "$PG_ARCHIVE" | sort)
 run_rune run "$C/basebackup_retention.yaml" --set dir="$T/b1" --set keep_last=1

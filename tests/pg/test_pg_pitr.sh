@@ -55,6 +55,17 @@ expect_eq "$(rows_hash)" "$bad" "rows"
 expect_eq "$(ls -d "$PG_DATA".* 2>/dev/null)" "" "nothing set aside"
 end_case
 
+test_case "declining the confirmation leaves the server and its data directory as they were"
+pid=$(head -1 "$PG_DATA/postmaster.pid"); ino=$(inode "$PG_DATA")
+run_rune run pg-pitr --set data_dir="$PG_DATA" --set backups="$T/base" --set archive="$PG_ARCHIVE" \
+    --set target_time="$target"
+[ "$RC" != 0 ] || fail "ran without a confirmation"
+expect_eq "$(step_status "$(last_incident)" recover)" "not_run" "recover step"
+expect_eq "$(inode "$PG_DATA")" "$ino" "the data directory"
+expect_eq "$(head -1 "$PG_DATA/postmaster.pid")" "$pid" "the postmaster"
+expect_eq "$(rows_hash)" "$bad" "rows"
+end_case
+
 test_case "pg-pitr to just before the bad DELETE restores exactly the rows committed by then"
 orig=$(inode "$PG_DATA")
 # clients keep knocking while the server recovers: the FATALs they get
