@@ -140,4 +140,18 @@ moved=$(out put_back recovered_moved_to)
 [ -d "$moved" ] || fail "the recovered directory was not kept ($moved)"
 end_case
 
+test_case "recovery that PostgreSQL itself gives up on fails with the log's FATAL, and the undo puts the original back"
+# a transaction id the archive never reaches: pg.wal_check cannot tell
+# (it reads times and LSNs), the server can
+before=$(rows_hash); ino=$(inode "$PG_DATA")
+run_rune run "$RUNE_SOURCE_DIR/tests/pg/cases/recover_xid.yaml" --set data_dir="$PG_DATA" \
+    --set backups="$T/base" --set archive="$PG_ARCHIVE" --set target_xid=4000000000
+expect_rc 3
+expect_out "FATAL:  recovery ended before configured recovery target was reached"
+expect_eq "$(step_status "$(last_incident)" undo)" "ok" "undo"
+expect_eq "$(inode "$PG_DATA")" "$ino" "the data directory is the original again"
+pg_running || fail "the original's server is not running"
+expect_eq "$(rows_hash)" "$before" "rows"
+end_case
+
 finish
