@@ -2,8 +2,9 @@
 # pg-pitr behind a real pgBouncer (transaction pooling): the pools are
 # paused while the cluster is replaced and resumed once the recovered
 # server verified; the application's connections through the pool then
-# see exactly the rows committed up to the target. A failed verification's
-# rollback resumes them too.
+# see exactly the rows committed up to the target; the application (a
+# command service) is stopped first and started last. A failed
+# verification's rollback resumes the pool too.
 . "$RUNE_SOURCE_DIR/tests/cli/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib_replication.sh"
@@ -31,10 +32,13 @@ args=(--yes --set data_dir="$PG_DATA" --set backups="$T/base" --set archive="$PG
       --set target_time="$target" --set pgbouncer_host=127.0.0.1 --set pgbouncer_port="$PGB_PORT"
       --set pgbouncer_user="$PGB_ADMIN_USER" --set pgbouncer_database=app)
 
-test_case "pg-pitr pauses the pool while the cluster is replaced, and resumes it"
-run_rune run pg-pitr "${args[@]}"
+test_case "pg-pitr stops the application and pauses the pool while the cluster is replaced, then resumes both"
+touch "$T/app.up"
+run_rune run pg-pitr "${args[@]}" --set app_stop="rm -f $T/app.up" --set app_start="touch $T/app.up" \
+    --set app_status="test -f $T/app.up"
 expect_rc 0
-for s in pause_pool recover primary validate resume_pool; do expect_eq "$(status $s)" ok "$s"; done
+for s in stop_app pause_pool recover primary validate resume_pool start_app; do expect_eq "$(status $s)" ok "$s"; done
+[ -f "$T/app.up" ] || fail "the application was not started again"
 expect_eq "$(out pause_pool paused)" 1 "paused"
 expect_eq "$(pgb_paused app)" 0 "paused flag after the run"
 expect_eq "$(rows_hash)" "$good" "rows through the pool"
