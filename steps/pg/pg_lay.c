@@ -179,9 +179,12 @@ int rune_pg_lay(struct rune_call *c, const char *backup, const char *data_dir, u
         struct rune_tar_sink sink = {on_member, on_data, on_member_end, NULL, &l};
         struct rune_tar t;
         rune_tar_init(&t, &sink);
-        static __thread unsigned char buf[1 << 20];
-        ssize_t n;
-        while ((n = rune_artifact_read(r, buf, sizeof buf, err, errlen)) > 0) {
+        size_t cap = (size_t)1 << 20;
+        unsigned char *buf = malloc(cap);
+        ssize_t n = -1;
+        if (!buf)
+            snprintf(err, errlen, "no memory to read the base backup");
+        while (buf && (n = rune_artifact_read(r, buf, cap, err, errlen)) > 0) {
             if (rune_call_cancelled(c)) {
                 snprintf(err, errlen, "stopped while laying the base backup");
                 n = -1;
@@ -194,6 +197,7 @@ int rune_pg_lay(struct rune_call *c, const char *backup, const char *data_dir, u
             l.done += (unsigned long long)n;
             rune_call_progress(c, (long long)l.done, (long long)l.total, RUNE_UNIT_BYTES);
         }
+        free(buf);
         bool term;
         rc = n < 0 || rune_tar_finish(&t, &term, err, errlen) != 0 ? -1 : 0;
         rune_artifact_reader_close(r);

@@ -149,8 +149,12 @@ static char *recovery_options(struct rune_call *c, const char *archive)
         return NULL;
     /* restore_command runs through the server's shell: the archive quoted */
     fputs("restore_command=cp ", q);
-    char *file = malloc(strlen(archive) + 4);
-    sprintf(file, "%s/%%f", archive);
+    char *file = NULL;
+    if (asprintf(&file, "%s/%%f", archive) < 0) {
+        fclose(q);
+        free(cmd);
+        return NULL;
+    }
     rune_shell_quote(q, file);
     free(file);
     fputs(" %p", q);
@@ -184,8 +188,12 @@ static char *recovery_options(struct rune_call *c, const char *archive)
             strcat(pgtext, "+00");
             v = pgtext;
         }
-        char *kv = malloc(strlen(v) + 32);
-        sprintf(kv, "%s=%s", targets[i][1], v);
+        char *kv = NULL;
+        if (asprintf(&kv, "%s=%s", targets[i][1], v) < 0) {
+            fclose(f);
+            free(opts);
+            return NULL;
+        }
         fputs(" -c ", f);
         rune_shell_quote(f, kv);
         free(kv);

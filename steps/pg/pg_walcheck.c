@@ -153,16 +153,19 @@ static int readable(struct rune_wal_reach *r, const char *path, uint64_t segno)
         snprintf(r->reason, sizeof r->reason, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    static __thread unsigned char buf[1 << 16];
+    size_t cap = (size_t)1 << 20;
+    unsigned char *buf = malloc(cap);
     long long total = 0;
-    ssize_t n;
+    ssize_t n = -1;
     unsigned char head[40] = {0};
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
+    errno = ENOMEM;
+    while (buf && (n = read(fd, buf, cap)) > 0) {
         if (total == 0 && n >= 40)
             memcpy(head, buf, 40);
         total += n;
     }
     int saved = errno;
+    free(buf);
     close(fd);
     if (n < 0) {
         snprintf(r->reason, sizeof r->reason, "cannot read %s: %s", path, strerror(saved));
