@@ -66,8 +66,9 @@ expect_eq "$(head -1 "$PG_DATA/postmaster.pid")" "$pid" "the postmaster"
 expect_eq "$(rows_hash)" "$bad" "rows"
 end_case
 
-test_case "pg-pitr to just before the bad DELETE restores exactly the rows committed by then"
+test_case "pg-pitr of a crashed server to just before the bad DELETE restores exactly the rows committed by then"
 orig=$(inode "$PG_DATA")
+pg_crash    # the server is down, as it often is when a PITR is needed
 # clients keep knocking while the server recovers: the FATALs they get
 # ("not yet accepting connections") are not recovery's failure
 touch "$T/knock"
@@ -84,6 +85,7 @@ case "$aside" in "$PG_DATA".before-pitr-*) ;; *) fail "set aside as '$aside'" ;;
 expect_eq "$(inode "$aside")" "$orig" "the original directory, renamed (not copied, not nested)"
 [ -d "$aside/data" ] && fail "the original was nested"
 expect_eq "$(out recover timeline)" "2" "new timeline"
+expect_eq "$(out recover was_running)" "0" "was running"
 [ -n "$(out recover lsn)" ] || fail "no LSN"
 point=$(out recover recovery_point)
 [ "$(pg_sql "select '$point'::timestamptz <= '$target'::timestamptz and '$point'::timestamptz > now() - interval '1 hour'")" = t ] ||
