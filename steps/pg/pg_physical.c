@@ -130,6 +130,9 @@ static const struct rune_param recover_params[] = {
     {"target_name", RUNE_T_STRING, false, NULL, "recover to this restore point"},
     {"immediate", RUNE_T_BOOL, false, "false",
      "stop as soon as the backup is consistent (recovery_target = immediate)"},
+    {"other_cluster", RUNE_T_BOOL, false, "false",
+     "allow a base backup of another cluster than the one in data_dir (its system identifier "
+     "differs)"},
     BINDIR_PARAM,
     {0},
 };

@@ -479,6 +479,35 @@ static char *choose(struct rune_call *c, json_t **m, int *st)
     return chosen;
 }
 
+/* A base backup of another cluster than the one in data_dir is refused
+ * (unless other_cluster): the system identifier is the first field of
+ * global/pg_control. A directory without one (a new host) is fine. */
+static int same_cluster(struct rune_call *c, json_t *m, const char *backup, const char *data_dir)
+{
+    char path[4096];
+    unsigned char id[8];
+    snprintf(path, sizeof path, "%s/global/pg_control", data_dir);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || rune_call_bool(c, "other_cluster")) {
+        if (fd >= 0)
+            close(fd);
+        return RUNE_STEP_OK;
+    }
+    ssize_t n = read(fd, id, sizeof id);
+    close(fd);
+    unsigned long long mine = 0;
+    for (int i = 7; i >= 0; i--)
+        mine = mine << 8 | id[i];
+    const char *theirs = json_string_value(json_object_get(m, "system_identifier"));
+    if (n != (ssize_t)sizeof id || !theirs || strtoull(theirs, NULL, 10) == mine)
+        return RUNE_STEP_OK;
+    return rune_call_fail(c,
+                          "%s is a base backup of another cluster (system identifier %s) than the "
+                          "one in %s (%llu); nothing was touched — give other_cluster: true to "
+                          "replace this cluster with that one",
+                          backup, theirs, data_dir, mine);
+}
+
 int rune_pg_recover_run(struct rune_call *c)
 {
     if (targets_given(c) > 1)
@@ -494,7 +523,9 @@ int rune_pg_recover_run(struct rune_call *c)
         st = rune_call_fail(c, "no memory for the paths");
     if (backup) {
         rune_call_log(c, "recovering from %s", backup);
-        st = check_first(c, m, backup, archive, expected, sizeof expected);
+        st = same_cluster(c, m, backup, data_dir);
+        if (st == RUNE_STEP_OK)
+            st = check_first(c, m, backup, archive, expected, sizeof expected);
         if (st == RUNE_STEP_OK)
             st = recover_with(c, m, backup, archive, data_dir, expected);
     }

@@ -3,7 +3,8 @@
 # the runbook takes a base backup and proves the archive continues it; a
 # time target between two commits is reachable and says where recovery
 # will stop; a target after the archive's end, a missing segment and a
-# damaged one are refused, naming the first gap.
+# damaged one are refused, naming the first gap; pg.recover refuses a base
+# backup of another cluster.
 . "$RUNE_SOURCE_DIR/tests/cli/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib_replication.sh"
@@ -89,6 +90,20 @@ run_rune run "$C/wal_check.yaml" --set archive="$PG_ARCHIVE" --set backup="$bk" 
 expect_rc 4
 run_rune run "$C/wal_check.yaml" --set archive="$PG_ARCHIVE" --set backup="$bk" --set target_lsn="$bstop"
 expect_rc 0
+end_case
+
+test_case "pg.recover refuses a base backup of another cluster before touching anything"
+main_data=$PG_DATA; main_archive=$PG_ARCHIVE
+pid=$(head -1 "$main_data/postmaster.pid"); ino=$(stat -c %i "$main_data")
+pg_start_primary other
+run_rune run "$C/basebackup.yaml" --set dir="$T/other"
+expect_rc 0
+run_rune run "$C/recover_xid.yaml" --set data_dir="$main_data" --set backups="$T/other" \
+    --set archive="$main_archive" --set target_xid=1000
+[ "$RC" != 0 ] || fail "a backup of another cluster was laid"
+expect_out "is a base backup of another cluster"
+expect_eq "$(stat -c %i "$main_data")" "$ino" "the data directory"
+expect_eq "$(head -1 "$main_data/postmaster.pid")" "$pid" "the postmaster"
 end_case
 
 finish
