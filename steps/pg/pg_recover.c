@@ -3,7 +3,8 @@
  * data directory, and pg.recover_undo, its rollback.
  *
  * In this order, each step only once the one before it held:
- * 1. the archive is proven to reach the target from the base backup
+ * 1. the base backup is of this cluster (its system identifier), and the
+ *    archive is proven to reach the target from it
  *    (pg_walcheck.c); a target it cannot reach is refused before anything
  *    is touched, and a running server keeps running;
  * 2. a server running on the directory is stopped (fast);
