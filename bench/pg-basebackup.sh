@@ -25,10 +25,12 @@
 # order alternates between rounds.
 #
 # usage: bench/pg-basebackup.sh [SCALE] [RUNS]   (scale 1 ≈ 190 MB on disk; 6 = 1163 MiB, the smallest over 1 GiB)
+#   PARTS="backup rto" (the default) or one of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-1}
 RUNS=${2:-3}
+PARTS=${PARTS:-backup rto}
 export RUNE=${RUNE:-$PWD/build/rune}
 export RUNE_SOURCE_DIR=$PWD
 DATA=${DATA:-$PWD/tests/pg/data/realistic.sql}
@@ -76,7 +78,9 @@ PEER="'$PG_BIN/pg_basebackup' -Ft -z -Z 6 --manifest-checksums=SHA256 -X none -c
 VERIFY="mkdir '$W/out/x' && tar -xzf '$W/out/pg/base.tar.gz' -C '$W/out/x' && cp '$W/out/pg/backup_manifest' '$W/out/x/' && '$PG_BIN/pg_verifybackup' -n '$W/out/x'"
 
 b_rune=() b_zstd=() b_peer=() b_peer_only=()
-for i in $(seq "$RUNS"); do
+case " $PARTS " in *" backup "*) backups=$RUNS ;; *) backups=0 ;; esac
+case " $PARTS " in *" rto "*) rounds=$RUNS ;; *) rounds=0 ;; esac
+for i in $(seq "$backups"); do
     rm -rf "$W/out" && mkdir -p "$W/out"
     for j in 0 1 2; do
         sync
@@ -96,6 +100,7 @@ done
 rm -rf "$W/out"
 
 # ---- RTO: pg-pitr against pg-restore, the same database at the same point ----
+if [ "$rounds" -gt 0 ]; then
 own "$W/base"
 "$RUNE" run pg-basebackup -q --no-report --set backups="$W/base" --set archive="$PG_ARCHIVE" --set compression=zstd >/dev/null
 "$RUNE" run pg-backup -q --no-report --set database=app --set backups="$W/dumps" --set compression=zstd >/dev/null
@@ -104,6 +109,7 @@ pg_sql "insert into bench_marker values (now())" app >/dev/null
 target=$(now_utc)
 pg_sql "insert into bench_marker values (now())" app >/dev/null
 pg_wait_archived "$(pg_switch_wal)"
+fi
 
 t_pitr=() t_restore=()
 pitr() {
@@ -118,25 +124,29 @@ restore() {
     t_restore+=("$(secs "'$RUNE' run pg-restore -q --no-report --yes --set database=app --set backups='$W/dumps' --set backup='$(ls "$W"/dumps/app-*.sql.zst | head -1)'")")
     rm -rf "$W/dumps/safety"
 }
-for i in $(seq "$RUNS"); do
+for i in $(seq "$rounds"); do
     sync; pg_sql "checkpoint" >/dev/null
     if [ $((i % 2)) = 1 ]; then pitr; sync; pg_sql "checkpoint" >/dev/null; restore
     else restore; sync; pg_sql "checkpoint" >/dev/null; pitr; fi
     echo "round $i RTO: pg-pitr ${t_pitr[-1]}s, pg-restore ${t_restore[-1]}s"
 done
 
-m_rune=$(median "${b_rune[@]}"); m_zstd=$(median "${b_zstd[@]}")
-m_peer=$(median "${b_peer[@]}"); m_only=$(median "${b_peer_only[@]}")
-m_pitr=$(median "${t_pitr[@]}"); m_restore=$(median "${t_restore[@]}")
 echo
 echo "PostgreSQL base backup and PITR, $((size / 1048576)) MiB database (scale $SCALE), median of $RUNS, $(nproc) cores"
 echo "server: ${DEFAULT[*]}, archive_mode = on"
+if [ "$backups" -gt 0 ]; then
+m_rune=$(median "${b_rune[@]}"); m_zstd=$(median "${b_zstd[@]}")
+m_peer=$(median "${b_peer[@]}"); m_only=$(median "${b_peer_only[@]}")
 echo "bytes: $sizes"
 printf '%-62s %8s %10s\n' "tool" "seconds" "rune / it"
 printf '%-62s %8s %10s\n' "pg_basebackup -Ft -z -Z6 + tar -x + pg_verifybackup -n" "$m_peer" "$(ratio "$m_rune" "$m_peer")"
 printf '%-62s %8s %10s\n' "pg_basebackup -Ft -z -Z6 (not verified)" "$m_only" "$(ratio "$m_rune" "$m_only")"
 printf '%-62s %8s %10s\n' "rune pg.basebackup (gzip 6, checksummed, verified)" "$m_rune" "1.00"
 printf '%-62s %8s %10s\n' "rune pg.basebackup (zstd 3, checksummed, verified)" "$m_zstd" "$(ratio "$m_zstd" "$m_rune")"
-echo
+fi
+if [ "$rounds" -gt 0 ]; then
+m_pitr=$(median "${t_pitr[@]}"); m_restore=$(median "${t_restore[@]}")
+printf '%-62s %8s %10s\n' "tool" "seconds" "rune / it"
 printf '%-62s %8s %10s\n' "RTO: rune run pg-restore (logical, the same point)" "$m_restore" "$(ratio "$m_pitr" "$m_restore")"
 printf '%-62s %8s %10s\n' "RTO: rune run pg-pitr" "$m_pitr" "1.00"
+fi
