@@ -12,6 +12,7 @@ extern const struct rune_step_type rune_http_steps[];
 extern const struct rune_step_type rune_pg_steps[];
 extern const struct rune_step_type rune_pg_backup_steps[];
 extern const struct rune_step_type rune_pg_check_steps[];
+extern const struct rune_step_type rune_pg_physical_steps[];
 extern const struct rune_step_type rune_pg_replication_steps[];
 extern const struct rune_step_type rune_pgbouncer_steps[];
 extern const struct rune_step_type rune_service_steps[];
@@ -29,6 +30,8 @@ const struct rune_target_kind *const rune_native_target_kinds[] = {
     NULL,
 };
 
+/* one family per line, so that adding one is a one-line change */
+/* clang-format off */
 const struct rune_step_type *const rune_native_families[] = {
     rune_backup_steps,
     rune_disk_steps,
@@ -38,6 +41,7 @@ const struct rune_step_type *const rune_native_families[] = {
     rune_pg_steps,
     rune_pg_backup_steps,
     rune_pg_check_steps,
+    rune_pg_physical_steps,
     rune_pg_replication_steps, /* pg.replication, pg.promote, pg.rebuild_standby */
     rune_pgbouncer_steps,
     rune_service_steps,
@@ -45,3 +49,4 @@ const struct rune_step_type *const rune_native_families[] = {
     rune_sqlite_steps,
     NULL,
 };
+/* clang-format on */

@@ -267,8 +267,21 @@ out:
     json_decref(step);
 }
 
+/* Whether a type's recovery point is of the data the system now holds (a
+ * restore, a point-in-time recovery, a promoted standby's last replay)
+ * rather than of a backup it took. */
+static bool is_restore_point(const char *uses)
+{
+    static const char *const words[] = {"restore", "recover", "promote"};
+    for (size_t i = 0; uses && i < sizeof words / sizeof *words; i++)
+        if (strstr(uses, words[i]))
+            return true;
+    return false;
+}
+
 /* A backup or restore step's (or rune.run call's) recovery point: the
- * candidates for the RPO. uses: the type that reported it. */
+ * candidates for the RPO. uses: the type that reported it; a type that
+ * restores, recovers or promotes (is_restore_point) counts as a restore. */
 static void collect_point(struct rune_report_walk *w, const struct rune_rec_event *e,
                           const char *rp, const char *uses)
 {
@@ -276,10 +289,10 @@ static void collect_point(struct rune_report_walk *w, const struct rune_rec_even
 
     if (ms < 0)
         return;
-    json_array_append_new(w->points, json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}", "stage",
-                                               where_stage(e), "step", where_step(e), "uses",
-                                               str_or_null(uses), "at", rp, "ms", (json_int_t)ms,
-                                               "restore", uses && strstr(uses, "restore") != NULL));
+    json_array_append_new(w->points,
+                          json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}", "stage", where_stage(e),
+                                    "step", where_step(e), "uses", str_or_null(uses), "at", rp,
+                                    "ms", (json_int_t)ms, "restore", is_restore_point(uses)));
 }
 
 /* An attempt's throughput object: made on first use (borrowed). */

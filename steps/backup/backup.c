@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "artifact.h"
+#include "backup_wal.h"
 #include "pathparam.h"
 #include "step.h"
 #include "worksize.h"
@@ -60,9 +61,11 @@ struct entry {
     long long bytes;
     long long raw;         /* the manifest's raw_bytes; 0 without a usable manifest */
     const char *read_with; /* from the manifest (static), NULL without one */
+    char engine[32];       /* the manifest's engine, "" without one */
     int verified;          /* -1 not checked, 0 failed, 1 good */
     char reason[512];      /* why it is not valid, when known */
     char kept[160];        /* prune: the rules that keep it, "" if none */
+    json_t *physical;      /* a base backup's (pg.basebackup) kind, times, LSNs, WAL; or NULL */
 };
 
 struct listing {
@@ -75,6 +78,7 @@ static void listing_free(struct listing *l)
     for (size_t i = 0; i < l->n; i++) {
         free(l->v[i].name);
         free(l->v[i].path);
+        json_decref(l->v[i].physical);
     }
     free(l->v);
     l->v = NULL;
@@ -94,6 +98,22 @@ static int by_created_desc(const void *a, const void *b)
     if (x->created_ms != y->created_ms)
         return x->created_ms < y->created_ms ? 1 : -1;
     return -strcmp(x->name, y->name);
+}
+
+/* What a listing shows of a base backup (docs/backups.md): the fields a
+ * point-in-time recovery chooses by. NULL for other backups. */
+static const char *const physical_keys[] = {
+    "kind",     "start_time", "stop_time", "start_lsn",        "stop_lsn",
+    "timeline", "wal_start",  "wal_end",   "wal_segment_size", NULL};
+
+static json_t *physical_of(json_t *m)
+{
+    if (!json_string_value(json_object_get(m, "start_lsn")))
+        return NULL;
+    json_t *o = json_object();
+    for (const char *const *k = physical_keys; *k; k++)
+        json_object_set(o, *k, json_object_get(m, *k) ? json_object_get(m, *k) : json_null());
+    return o;
 }
 
 static int add_entry(struct listing *l, const char *dir, const char *name, const struct stat *st)
@@ -124,6 +144,11 @@ static int add_entry(struct listing *l, const char *dir, const char *name, const
         e->from_manifest = true;
     }
     if (m) {
+        e->physical = physical_of(m);
+        snprintf(e->engine, sizeof e->engine, "%s",
+                 json_string_value(json_object_get(m, "engine"))
+                     ? json_string_value(json_object_get(m, "engine"))
+                     : "");
         e->read_with = rune_artifact_read_with(m);
         e->raw = (long long)json_integer_value(json_object_get(m, "raw_bytes"));
     }
@@ -258,6 +283,11 @@ static json_t *entry_json(const struct entry *e, long long now_ms)
     json_object_set_new(o, "verified", e->verified < 0 ? json_null() : json_boolean(e->verified));
     json_object_set_new(o, "reason", e->reason[0] ? json_string(e->reason) : json_null());
     json_object_set_new(o, "read_with", e->read_with ? json_string(e->read_with) : json_null());
+    json_object_set_new(o, "kind",
+                        e->physical ? json_incref(json_object_get(e->physical, "kind"))
+                                    : json_string(e->engine[0] ? e->engine : "unknown"));
+    if (e->physical)
+        json_object_update(o, e->physical);
     return o;
 }
 
@@ -390,6 +420,8 @@ static int verify_run(struct rune_call *c)
     copy_field(o, chk.manifest, "recovery_point");
     copy_field(o, chk.manifest, "tables");
     copy_field(o, chk.manifest, "schema_fingerprint");
+    for (const char *const *k = physical_keys; *k; k++)
+        copy_field(o, chk.manifest, *k);
     const char *read_with = chk.manifest ? rune_artifact_read_with(chk.manifest) : NULL;
     json_object_set_new(o, "compression",
                         read_with ? json_string(rune_artifact_compression(chk.manifest))
@@ -587,6 +619,37 @@ static int remove_backup(const struct entry *e, char *err, size_t errlen)
     return rc;
 }
 
+/* With an archive: the WAL no kept base backup needs (backup_wal.c). The
+ * listing is newest first, so the oldest kept base backup is the last
+ * kept entry that is one. Without any, no WAL goes. */
+static int prune_archive(struct rune_call *c, const struct listing *l, const char *dir, bool dry)
+{
+    char *archive = rune_path_param(c, rune_call_str(c, "archive"));
+    if (!archive)
+        return rune_call_fail(c, "no memory for the path of the WAL archive");
+    const struct entry *oldest = NULL;
+    for (size_t i = l->n; i-- > 0 && !oldest;)
+        if (l->v[i].kept[0] && l->v[i].physical)
+            oldest = &l->v[i];
+    int rc = RUNE_STEP_OK;
+    const char *start =
+        oldest ? json_string_value(json_object_get(oldest->physical, "wal_start")) : NULL;
+    long long segsize =
+        oldest
+            ? (long long)json_integer_value(json_object_get(oldest->physical, "wal_segment_size"))
+            : 0;
+    if (!start || segsize <= 0) {
+        json_object_set_new(rune_call_outputs(c), dry ? "wal_would_delete" : "wal_deleted",
+                            json_array());
+        json_object_set_new(rune_call_outputs(c), "wal_kept_from", json_null());
+        rune_call_log(c, "no base backup is kept in %s: no WAL was deleted from %s", dir, archive);
+    } else {
+        rc = rune_backup_prune_wal(c, archive, start, segsize, dry);
+    }
+    free(archive);
+    return rc;
+}
+
 static int prune_run(struct rune_call *c)
 {
     char *dir;
@@ -639,6 +702,8 @@ static int prune_run(struct rune_call *c)
     else if (rc == RUNE_STEP_OK)
         rune_call_log(c, "%s %zu of %zu backups in %s, kept %zu", dry ? "would delete" : "deleted",
                       json_array_size(dry ? would : deleted), l.n, dir, json_array_size(kept));
+    if (rc == RUNE_STEP_OK && rune_call_str(c, "archive"))
+        rc = prune_archive(c, &l, dir, dry);
     listing_free(&l);
     free(dir);
     return rc;
@@ -694,7 +759,9 @@ static const struct rune_output list_outputs[] = {
     {"backups", RUNE_T_LIST,
      "newest first: {name, path, age_s, bytes, created_at, created_from (manifest|mtime), "
      "verified (true|false|null = not checked), reason, read_with (gzip -dc or zstd -dc; null "
-     "without a manifest)}"},
+     "without a manifest), kind (pg.basebackup, or the engine)}; base backups also give "
+     "start_time, stop_time, start_lsn, stop_lsn, timeline, wal_start, wal_end, "
+     "wal_segment_size"},
     {"count", RUNE_T_INT, "number of backups"},
     {"newest", RUNE_T_STRING, "path of the newest backup, or null"},
     {"newest_verified", RUNE_T_STRING,
@@ -723,6 +790,15 @@ static const struct rune_output verify_outputs[] = {
     {"recovery_point", RUNE_T_STRING, "the time the data is consistent as of (UTC)"},
     {"tables", RUNE_T_MAP, "per-table row counts, when the writer recorded them"},
     {"schema_fingerprint", RUNE_T_STRING, "the writer's schema fingerprint, or null"},
+    {"kind", RUNE_T_STRING, "\"pg.basebackup\" for a base backup, else null"},
+    {"start_time", RUNE_T_STRING, "a base backup's start (server clock, UTC), else null"},
+    {"stop_time", RUNE_T_STRING, "a base backup's end, else null"},
+    {"start_lsn", RUNE_T_STRING, "a base backup's start LSN, else null"},
+    {"stop_lsn", RUNE_T_STRING, "the LSN a base backup is consistent at, else null"},
+    {"timeline", RUNE_T_INT, "a base backup's timeline, else null"},
+    {"wal_start", RUNE_T_STRING, "the first WAL segment a base backup needs, else null"},
+    {"wal_end", RUNE_T_STRING, "the last WAL segment it needs to be consistent, else null"},
+    {"wal_segment_size", RUNE_T_INT, "a base backup's WAL segment size, else null"},
     {"compression", RUNE_T_STRING, "gzip or zstd (null when the manifest is unreadable)"},
     {"read_with", RUNE_T_STRING,
      "the command that reads it without rune: \"gzip -dc\" or \"zstd -dc\" (null when the "
@@ -766,12 +842,19 @@ static const struct rune_param prune_params[] = {
      "keep the newest backup of each of the last N ISO weeks"},
     {"keep_monthly", RUNE_T_INT, false, "0", "keep the newest backup of each of the last N months"},
     {"dry", RUNE_T_BOOL, false, "false", "only list what would be deleted"},
+    {"archive", RUNE_T_PATH, false, NULL,
+     "a WAL archive: also delete the WAL segments older than the first one the oldest kept base "
+     "backup (pg.basebackup) needs; history files and newer WAL are never touched"},
     {0},
 };
 static const struct rune_output prune_outputs[] = {
     {"kept", RUNE_T_LIST, "backups kept: {name, path, created_at, kept_for}"},
     {"deleted", RUNE_T_LIST, "backups deleted (data file and manifest): {name, path, created_at}"},
     {"would_delete", RUNE_T_LIST, "with dry: true, what would have been deleted"},
+    {"wal_deleted", RUNE_T_LIST, "with archive: the WAL files deleted, oldest first"},
+    {"wal_would_delete", RUNE_T_LIST, "with archive and dry: true, the WAL files it would delete"},
+    {"wal_kept_from", RUNE_T_STRING,
+     "with archive: the oldest kept base backup's first segment (null: none kept, no WAL deleted)"},
     {0},
 };
 

@@ -278,6 +278,19 @@ PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size
     return conn;
 }
 
+PGconn *rune_pg_connect_replication(struct rune_call *c, char *err, size_t errlen)
+{
+    struct keywords k;
+    keywords(c, NULL, -1, &k);
+    size_t n = 0;
+    while (k.keys[n])
+        n++;
+    k.keys[n] = "replication"; /* a physical walsender: BASE_BACKUP, IDENTIFY_SYSTEM */
+    k.vals[n] = "true";
+    k.keys[n + 1] = k.vals[n + 1] = NULL;
+    return rune_pg_open(c, k.keys, k.vals, k.expand, k.timeout_ms, err, errlen);
+}
+
 const char *rune_pg_where(PGconn *conn, char *buf, size_t len)
 {
     const char *host = PQhost(conn);

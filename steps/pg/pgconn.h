@@ -36,6 +36,11 @@ PGconn *rune_pg_connect(struct rune_call *c, const char *dbname, char *err, size
 PGconn *rune_pg_open(struct rune_call *c, const char *const *keys, const char *const *vals,
                      bool expand, long long timeout_ms, char *err, size_t errlen);
 
+/* A physical replication connection (replication=true) to the call's
+ * target, for the replication commands (IDENTIFY_SYSTEM, BASE_BACKUP);
+ * no session setup, since a walsender runs no SET. NULL with err. */
+PGconn *rune_pg_connect_replication(struct rune_call *c, char *err, size_t errlen);
+
 /* True when conn reaches the server through a connection pooler
  * (pgBouncer): rune_pg_exec then keeps rune's session settings, and every
  * `SET name = value` sent through it, per transaction (see pgsession.h),
