@@ -22,6 +22,7 @@ static const struct cmd commands[] = {
     {"show", cmd_show, "describe a runbook: inputs, stages, steps"},
     {"graph", cmd_graph, "draw a runbook: stages, steps, needs, rollback (dot or mermaid)"},
     {"steps", cmd_steps, "list the step types, or describe one (rune steps [TYPE])"},
+    {"schema", cmd_schema, "print the runbook JSON Schema, for editors and CI (rune schema)"},
     {"log", cmd_log,
      "list incidents; show, verify or export one (rune log [show|verify|export ID])"},
     {"report", cmd_report, "an incident's report: Markdown, HTML or JSON (rune report ID)"},

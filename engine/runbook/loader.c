@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "keys.h"
 #include "lua.h"
 #include "luatype.h"
 #include "params.h"
@@ -37,6 +38,8 @@ static const char *const input_keys[] = {"type",        "default", "required",
                                          "description", "secret",  "choices"};
 static const char *const secret_keys[] = {"env", "file", "required", "description"};
 static const char *const retry_keys[] = {"attempts", "delay", "backoff", "max_delay"};
+static const char *const objectives_keys[] = {"rto", "rpo"};
+static const char *const defaults_keys[] = {"timeout"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -134,10 +137,9 @@ static bool is_identifier(const char *s)
 static void load_objectives(struct rune_runbook *rb, const struct rune_node *n,
                             struct rune_diags *d)
 {
-    static const char *const keys[] = {"rto", "rpo"};
     if (!want_kind(n, RUNE_NODE_MAP, "objectives", d))
         return;
-    check_keys(n, keys, N(keys), "objectives", d);
+    check_keys(n, objectives_keys, N(objectives_keys), "objectives", d);
     const struct rune_node *v;
     if ((v = rune_node_get(n, "rto")))
         want_duration(v, "objectives.rto", &rb->rto_ms, d);
@@ -601,9 +603,8 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
     if ((v = rune_node_get(r, "objectives")))
         load_objectives(rb, v, d);
     if ((v = rune_node_get(r, "defaults"))) {
-        static const char *const keys[] = {"timeout"};
         if (want_kind(v, RUNE_NODE_MAP, "defaults", d)) {
-            check_keys(v, keys, N(keys), "defaults", d);
+            check_keys(v, defaults_keys, N(defaults_keys), "defaults", d);
             const struct rune_node *t = rune_node_get(v, "timeout");
             if (t)
                 want_duration(t, "defaults.timeout", &rb->default_timeout_ms, d);
@@ -680,4 +681,23 @@ void rune_runbook_free(struct rune_runbook *rb)
     free(rb->text);
     free(rb->path);
     free(rb);
+}
+
+const char *const *rune_runbook_keys(enum rune_keys_where where, size_t *n)
+{
+    static const struct {
+        const char *const *keys;
+        size_t n;
+    } lists[RUNE_KEYS_COUNT] = {
+        [RUNE_KEYS_TOP] = {top_keys, N(top_keys)},
+        [RUNE_KEYS_STAGE] = {stage_keys, N(stage_keys)},
+        [RUNE_KEYS_STEP] = {step_keys, N(step_keys)},
+        [RUNE_KEYS_INPUT] = {input_keys, N(input_keys)},
+        [RUNE_KEYS_SECRET] = {secret_keys, N(secret_keys)},
+        [RUNE_KEYS_RETRY] = {retry_keys, N(retry_keys)},
+        [RUNE_KEYS_OBJECTIVES] = {objectives_keys, N(objectives_keys)},
+        [RUNE_KEYS_DEFAULTS] = {defaults_keys, N(defaults_keys)},
+    };
+    *n = lists[where].n;
+    return lists[where].keys;
 }
