@@ -18,6 +18,7 @@ static const struct cmd commands[] = {
     {"run", cmd_run, "run a runbook end to end (rune run RUNBOOK [--set k=v]... [--yes])"},
     {"plan", cmd_plan, "simulate a run: what would happen, nothing changed (rune plan RUNBOOK)"},
     {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
+    {"new", cmd_new, "write a runbook skeleton that validates (rune new NAME [--from KIND])"},
     {"list", cmd_list, "list the runbooks on the search path"},
     {"show", cmd_show, "describe a runbook: inputs, stages, steps"},
     {"graph", cmd_graph, "draw a runbook: stages, steps, needs, rollback (dot or mermaid)"},
