@@ -16,6 +16,7 @@ int cmd_graph(int argc, char **argv);
 int cmd_steps(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_new(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -19,6 +19,7 @@ static const struct cmd commands[] = {
     {"plan", cmd_plan, "simulate a run: what would happen, nothing changed (rune plan RUNBOOK)"},
     {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
     {"new", cmd_new, "write a runbook skeleton that validates (rune new NAME [--from KIND])"},
+    {"test", cmd_test, "run runbook tests: scenarios in NAME.test.yaml (rune test [FILE|DIR])"},
     {"list", cmd_list, "list the runbooks on the search path"},
     {"show", cmd_show, "describe a runbook: inputs, stages, steps"},
     {"graph", cmd_graph, "draw a runbook: stages, steps, needs, rollback (dot or mermaid)"},

@@ -544,6 +544,11 @@ static void real_attempt(struct rune_run *r, struct rune_attempt *a)
 static json_t *assumed_outputs(struct rune_run *r, const struct rune_stepdef *st,
                                const char **source)
 {
+    json_t *given = json_object_get(r->o->simulate, st->id);
+    if (json_is_object(given)) {
+        *source = "simulate";
+        return json_deep_copy(given);
+    }
     if (st->simulate) {
         char err[512];
         struct rune_mark where = st->simulate->mark;
@@ -617,6 +622,20 @@ static void undecided_attempt(struct rune_run *r, struct rune_attempt *a, const 
     a->source = "unknown";
 }
 
+/* An attempt that fails as asked (--fail, a rune test scenario's fail:),
+ * without running anything. */
+static void injected_attempt(struct rune_attempt *a, const char *inj)
+{
+    size_t n = strlen(inj) + 32;
+    a->error = malloc(n);
+    if (a->error)
+        snprintf(a->error, n, "injected failure: %s", inj);
+    a->outputs = json_object();
+    a->status = RUNE_STEP_FAILED;
+    a->simulated = true;
+    a->source = "injected";
+}
+
 static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
 {
     const struct rune_stepdef *st = a->st;
@@ -626,14 +645,7 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
         return;
     }
     if (inj) {
-        size_t n = strlen(inj) + 32;
-        a->error = malloc(n);
-        if (a->error)
-            snprintf(a->error, n, "injected failure: %s", inj);
-        a->outputs = json_object();
-        a->status = RUNE_STEP_FAILED;
-        a->simulated = true;
-        a->source = "injected";
+        injected_attempt(a, inj);
         return;
     }
     /* a step whose parameters come from outputs nobody knows yet is never
@@ -698,8 +710,11 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
 
 void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
 {
+    const char *inj = r->o->dry_run ? NULL : injected(r, a->st->id, a->attempt);
     if (r->o->dry_run)
         dry_attempt(r, a);
+    else if (inj)
+        injected_attempt(a, inj); /* rune test --real: a failure where the scenario asks */
     else
         real_attempt(r, a);
 }

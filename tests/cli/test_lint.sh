@@ -182,7 +182,7 @@ PY
 end_case
 
 test_case "every bundled runbook is warning-free under --strict"
-run_rune validate --strict "$RUNE_SOURCE_DIR"/runbooks/*.yaml "$RUNE_SOURCE_DIR"/runbooks/examples/*.yaml
+run_rune validate --strict $(ls "$RUNE_SOURCE_DIR"/runbooks/*.yaml "$RUNE_SOURCE_DIR"/runbooks/examples/*.yaml | grep -v '\.test\.yaml$')
 expect_rc 0
 expect_no "warning"
 end_case

@@ -13,7 +13,7 @@ diff -u "$SCHEMA" "$T/schema.json" > "$T/diff" || fail "schemas/runbook.schema.j
 end_case
 
 test_case "every bundled runbook validates against the schema (python3-jsonschema)"
-python3 "$CHECK" "$SCHEMA" "$RUNE_SOURCE_DIR"/runbooks/*.yaml "$RUNE_SOURCE_DIR"/runbooks/examples/*.yaml \
+python3 "$CHECK" "$SCHEMA" $(ls "$RUNE_SOURCE_DIR"/runbooks/*.yaml "$RUNE_SOURCE_DIR"/runbooks/examples/*.yaml | grep -v '\.test\.yaml$') \
     > "$T/check" 2>&1 || fail "$(grep -v ': ok$' "$T/check" | head -20)"
 [ "$(grep -c ': ok$' "$T/check")" -ge 15 ] || fail "too few runbooks checked: $(cat "$T/check")"
 end_case
