@@ -101,7 +101,11 @@ static int collect(const char *arg, struct files *out)
     }
     if (S_ISDIR(sb.st_mode)) {
         size_t before = out->n;
-        find_tests(arg, 2, out);
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", arg);
+        for (size_t l = strlen(dir); l > 1 && dir[l - 1] == '/'; l--)
+            dir[l - 1] = '\0'; /* runbooks/ → runbooks/x.test.yaml, not runbooks//x */
+        find_tests(dir, 2, out);
         if (out->n == before) {
             fprintf(stderr,
                     "rune test: no tests in %s: a runbook's tests are NAME.test.yaml beside "

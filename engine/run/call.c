@@ -623,14 +623,17 @@ static void undecided_attempt(struct rune_run *r, struct rune_attempt *a, const 
 }
 
 /* An attempt that fails as asked (--fail, a rune test scenario's fail:),
- * without running anything. */
-static void injected_attempt(struct rune_attempt *a, const char *inj)
+ * without running anything. Its outputs are the scenario's simulated ones
+ * when it gives some: a step that fails may still say why in its outputs
+ * (pg.ping sets reachable: false), and runbooks test them. */
+static void injected_attempt(struct rune_run *r, struct rune_attempt *a, const char *inj)
 {
     size_t n = strlen(inj) + 32;
     a->error = malloc(n);
     if (a->error)
         snprintf(a->error, n, "injected failure: %s", inj);
-    a->outputs = json_object();
+    json_t *given = json_object_get(r->o->simulate, a->st->id);
+    a->outputs = json_is_object(given) ? json_deep_copy(given) : json_object();
     a->status = RUNE_STEP_FAILED;
     a->simulated = true;
     a->source = "injected";
@@ -645,7 +648,7 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
         return;
     }
     if (inj) {
-        injected_attempt(a, inj);
+        injected_attempt(r, a, inj);
         return;
     }
     /* a step whose parameters come from outputs nobody knows yet is never
@@ -714,7 +717,7 @@ void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
     if (r->o->dry_run)
         dry_attempt(r, a);
     else if (inj)
-        injected_attempt(a, inj); /* rune test --real: a failure where the scenario asks */
+        injected_attempt(r, a, inj); /* rune test --real: a failure where the scenario asks */
     else
         real_attempt(r, a);
 }
