@@ -8,13 +8,7 @@
 #include "exitcode.h"
 #include "redact.h"
 
-struct cmd {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-};
-
-static const struct cmd commands[] = {
+static const struct rune_cmdinfo commands[] = {
     {"run", cmd_run, "run a runbook end to end (rune run RUNBOOK [--set k=v]... [--yes])"},
     {"plan", cmd_plan, "simulate a run: what would happen, nothing changed (rune plan RUNBOOK)"},
     {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
@@ -43,8 +37,10 @@ static void usage(FILE *out)
 
 int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && !strcmp(argv[1], "--help")) {
+        printf("usage: rune version\n  prints rune VERSION (also: rune --version)\n");
+        return RUNE_EXIT_OK;
+    }
     printf("rune %s\n", RUNE_VERSION);
     return RUNE_EXIT_OK;
 }
@@ -59,6 +55,10 @@ int main(int argc, char **argv)
         return RUNE_EXIT_INVALID;
     }
     const char *name = argv[1];
+    if (!strcmp(name, "help") && argc == 3 && !strcmp(argv[2], "--man")) {
+        rune_man_write(stdout, commands, NCMDS); /* the build writes rune.1 so */
+        return RUNE_EXIT_OK;
+    }
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         usage(stdout);
         return RUNE_EXIT_OK;
