@@ -27,9 +27,9 @@ const char *const rune_stage_names[RUNE_NSTAGES] = {"detection", "impact", "miti
 const char *const rune_policy_names[3] = {"abort", "continue", "rollback"};
 
 static const char *const top_keys[] = {
-    "runbook",    "title",  "summary",    "description",  "owner",   "tags",
-    "objectives", "inputs", "secrets",    "targets",      "lock",    "defaults",
-    "detection",  "impact", "mitigation", "verification", "rollback"};
+    "runbook",    "title",  "summary",    "description",  "owner",    "tags",
+    "objectives", "inputs", "secrets",    "targets",      "lock",     "defaults",
+    "detection",  "impact", "mitigation", "verification", "rollback", "kind"};
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
 static const char *const step_keys[] = {"id",         "uses",    "lua",      "with",
                                         "needs",      "when",    "timeout",  "retry",
@@ -594,6 +594,17 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
                       "missing `runbook: NAME` (the name operators run it by)");
     else
         rb->name = want_text(v, "runbook", d);
+    if ((v = rune_node_get(r, "kind"))) {
+        /* kind: job — a routine job (a nightly backup) is not an incident:
+         * every run goes through its stages (no incident_if), and its
+         * severity is recorded even when a guard stops impact */
+        const char *k = want_text(v, "kind", d);
+        if (k && !strcmp(k, "job"))
+            rb->job = true;
+        else if (k && strcmp(k, "incident"))
+            rune_diag_add(d, v->mark, "kind must be incident (the default) or job, found \"%s\"",
+                          k);
+    }
     rb->title = want_text(rune_node_get(r, "title"), "title", d);
     rb->summary = want_text(rune_node_get(r, "summary"), "summary", d);
     rb->description = want_text(rune_node_get(r, "description"), "description", d);
@@ -626,6 +637,10 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
     for (int s = 0; s < RUNE_NSTAGES; s++)
         if ((v = rune_node_get(r, rune_stage_names[s])))
             load_stage(rb, (enum rune_stage_id)s, v, d);
+    if (rb->job && rb->stages[RUNE_DETECTION].incident_if)
+        rune_diag_add(d, rb->stages[RUNE_DETECTION].incident_if->mark,
+                      "a job (kind: job) runs its stages every time: drop incident_if, or make "
+                      "this runbook an incident one (leave kind out)");
     if (d->n == before) {
         size_t steps = 0;
         for (int s = 0; s < RUNE_NSTAGES; s++)

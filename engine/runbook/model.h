@@ -120,6 +120,7 @@ struct rune_runbook {
     struct rune_targetdef *targets;
     size_t ntargets;
     const struct rune_node *lock;
+    bool job; /* kind: job — a routine job, not an incident runbook */
     long long default_timeout_ms;
     struct rune_stagedef stages[RUNE_NSTAGES];
 };

@@ -41,6 +41,9 @@ struct keydoc {
 
 static const struct keydoc keydocs[] = {
     {RUNE_KEYS_TOP, "runbook", TEXT, "The name operators run it by (rune run NAME, rune list)."},
+    {RUNE_KEYS_TOP, "kind", "{\"enum\": [\"incident\", \"job\"]}",
+     "incident (the default), or job: a routine job that runs its stages every time (no "
+     "incident_if) and records its severity even when a guard stops impact."},
     {RUNE_KEYS_TOP, "title", TEXT, "One line shown by rune list, rune show and the run header."},
     {RUNE_KEYS_TOP, "summary", TEXT, "One or two lines; rune list uses it when there is no title."},
     {RUNE_KEYS_TOP, "description", TEXT, "Free text, printed by rune show."},
@@ -409,6 +412,13 @@ json_t *rune_schema_build(void)
     json_object_update(schema, top);
     json_decref(top);
     json_object_set_new(schema, "required", json_pack("[s]", "runbook"));
+    /* a job runs its stages every time: no incident_if */
+    json_object_set_new(schema, "if",
+                        shape("{\"properties\": {\"kind\": {\"const\": \"job\"}}, "
+                              "\"required\": [\"kind\"]}"));
+    json_object_set_new(schema, "then",
+                        shape("{\"properties\": {\"detection\": {\"not\": {\"required\": "
+                              "[\"incident_if\"]}}}}"));
     json_object_set_new(schema, "definitions", definitions());
     return schema;
 }
