@@ -76,8 +76,10 @@ static void find_tests(const char *dir, int depth, struct files *out)
             push(&subs, path);
     }
     closedir(dp);
-    qsort(here.v, here.n, sizeof *here.v, by_name);
-    qsort(subs.v, subs.n, sizeof *subs.v, by_name);
+    if (here.n)
+        qsort(here.v, here.n, sizeof *here.v, by_name);
+    if (subs.n)
+        qsort(subs.v, subs.n, sizeof *subs.v, by_name);
     for (size_t i = 0; i < here.n; i++) {
         push(out, here.v[i]);
         free(here.v[i]);

@@ -203,6 +203,7 @@ static void load_expect(struct rune_scenario *sc, const struct rune_node *n, str
     if ((v = rune_node_get(n, "outputs")) && is_map(v, "expect.outputs", d))
         for (size_t i = 0; i < v->n; i++)
             is_map(v->items[i], "expect.outputs.STEP", d);
+    json_decref(sc->expect);
     sc->expect = rune_node_json(n);
 }
 

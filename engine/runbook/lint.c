@@ -406,7 +406,8 @@ void rune_runbook_lint(const struct rune_runbook *rb, struct rune_lints *out)
                 scan_node(&L, st, st->lua, true);
         }
     }
-    qsort(out->v + first, out->n - first, sizeof *out->v, by_place);
+    if (out->n > first)
+        qsort(out->v + first, out->n - first, sizeof *out->v, by_place);
 }
 
 void rune_lints_free(struct rune_lints *l)
