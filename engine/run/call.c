@@ -516,6 +516,35 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     return status;
 }
 
+/* print: — the outputs the runbook wants on the console (a check's stdout
+ * for an alert), each as a log line: shown under the step and recorded.
+ * The outputs are already masked. */
+static void print_outputs(struct rune_run *r, const struct rune_attempt *a)
+{
+    const struct rune_node *p = a->st->print;
+    size_t n = p ? (p->kind == RUNE_NODE_SEQ ? p->n : 1) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rune_node *k = p->kind == RUNE_NODE_SEQ ? p->items[i] : p;
+        json_t *v = json_object_get(a->outputs, k->str);
+        if (!v)
+            continue;
+        char *own = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *text = own ? own : json_string_value(v);
+        size_t len = text ? strlen(text) : 0;
+        while (len && text[len - 1] == '\n')
+            len--;
+        size_t sz = strlen(k->str) + len + 3;
+        char *line = malloc(sz);
+        if (line) {
+            snprintf(line, sz, "%s: %.*s", k->str, (int)len, text ? text : "");
+            rune_console_step_log(r->con, a->st->id, line);
+            rune_record_log(&r->rec, rune_stage_names[a->st->stage], a->st->id, a->attempt, line);
+        }
+        free(line);
+        free(own);
+    }
+}
+
 static void real_attempt(struct rune_run *r, struct rune_attempt *a)
 {
     struct rune_call c = {r, a, a->st->type, a->params, json_object(), NULL, NULL, 0, 0};
@@ -537,6 +566,7 @@ static void real_attempt(struct rune_run *r, struct rune_attempt *a)
     a->artifacts = c.artifacts;
     a->recovery_point = c.recovery_point;
     free(c.plan);
+    print_outputs(r, a);
 }
 
 /* Outputs a simulated step is taken to produce: its simulate: block, else

@@ -370,6 +370,19 @@ static void scan_node(struct linter *L, const struct rune_stepdef *st, const str
     rune_interp_scan(n->str, on_expr, &s, err, sizeof err);
 }
 
+/* print: names outputs of the step's own type. */
+static void check_print(struct linter *L, const struct rune_stepdef *st)
+{
+    const struct rune_node *p = st->print;
+    size_t n = p ? (p->kind == RUNE_NODE_SEQ ? p->n : 1) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rune_node *k = p->kind == RUNE_NODE_SEQ ? p->items[i] : p;
+        struct site s = {L, st, k, k->str, strlen(k->str), false};
+        struct outref r = {st->id, strlen(st->id), k->str, strlen(k->str), 0};
+        check_key(&s, st, &r);
+    }
+}
+
 static int by_place(const void *a, const void *b)
 {
     const struct rune_lint *x = a, *y = b;
@@ -404,6 +417,7 @@ void rune_runbook_lint(const struct rune_runbook *rb, struct rune_lints *out)
                 scan_node(&L, st, st->when, true);
             if (st->lua)
                 scan_node(&L, st, st->lua, true);
+            check_print(&L, st);
         }
     }
     if (out->n > first)

@@ -31,9 +31,9 @@ static const char *const top_keys[] = {
     "objectives", "inputs", "secrets",    "targets",      "lock",     "defaults",
     "detection",  "impact", "mitigation", "verification", "rollback", "kind"};
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
-static const char *const step_keys[] = {"id",         "uses",    "lua",      "with",
-                                        "needs",      "when",    "timeout",  "retry",
-                                        "on_failure", "confirm", "simulate", "description"};
+static const char *const step_keys[] = {"id",       "uses",        "lua",   "with",       "needs",
+                                        "when",     "timeout",     "retry", "on_failure", "confirm",
+                                        "simulate", "description", "print"};
 static const char *const input_keys[] = {"type",        "default", "required",
                                          "description", "secret",  "choices"};
 static const char *const secret_keys[] = {"env", "file", "required", "description"};
@@ -416,6 +416,21 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
     }
     if ((v = rune_node_get(n, "simulate")) && want_kind(v, RUNE_NODE_MAP, "simulate", d))
         st->simulate = v;
+    if ((v = rune_node_get(n, "print"))) {
+        /* an output's name, or a list of them (lint.c checks the names) */
+        bool ok = v->kind == RUNE_NODE_SCALAR && !rune_node_is_null(v);
+        for (size_t i = 0; v->kind == RUNE_NODE_SEQ && i < v->n; i++)
+            ok = v->items[i]->kind == RUNE_NODE_SCALAR && !rune_node_is_null(v->items[i]);
+        if (v->kind == RUNE_NODE_SEQ && !v->n)
+            ok = false;
+        if (!ok)
+            rune_diag_add(d, v->mark,
+                          "print must name an output of the step (print: stdout) or list them "
+                          "(print: [exit_code, stdout]), found %s",
+                          rune_node_describe(v));
+        else
+            st->print = v;
+    }
     st->description = want_text(rune_node_get(n, "description"), "description", d);
 }
 

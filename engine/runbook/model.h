@@ -56,6 +56,7 @@ struct rune_stepdef {
     const struct rune_node *when;
     const struct rune_node *confirm;
     const struct rune_node *simulate;
+    const struct rune_node *print; /* output key(s) shown on the console: scalar or list */
     const char *description;
     long long timeout_ms; /* per attempt */
     struct rune_retry retry;

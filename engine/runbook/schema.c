@@ -98,6 +98,10 @@ static const struct keydoc keydocs[] = {
     {RUNE_KEYS_STEP, "simulate", "{\"type\": \"object\"}",
      "Outputs to assume in a dry-run (rune plan) when the step is planned, not run."},
     {RUNE_KEYS_STEP, "description", TEXT, "Shown by rune show."},
+    {RUNE_KEYS_STEP, "print",
+     "{\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"array\", \"items\": {\"type\": "
+     "\"string\"}, \"minItems\": 1}]}",
+     "Output(s) of the step shown on the console (and recorded) when it ends: print: stdout."},
     {RUNE_KEYS_INPUT, "type",
      "{\"enum\": [\"string\", \"int\", \"integer\", \"number\", \"bool\", \"boolean\", "
      "\"duration\", \"path\", \"list\", \"map\", \"any\"]}",
