@@ -14,8 +14,20 @@ expect_out '    with: { path: "${inputs.path}", from: "${steps.compact.outputs.b
 # the example stops at the step's end: the next step's lines are not in it
 line=$(grep -n '^example' "$T/out" | cut -d: -f1)
 [ "$(tail -n +"$line" "$T/out" | grep -c -- '- id:')" = 1 ] || fail "more than one step shown: $(tail -n +"$line" "$T/out")"
-run_rune steps flow.sleep
-expect_out "example: no bundled runbook uses flow.sleep yet"
+# a team's own type has no bundled example, and says so
+mkdir -p "$T/team/lua"
+cat > "$T/team/lua/team_x.lua" <<'LUA'
+return { name = "team.x", summary = "a team's type", params = {}, outputs = {}, effect = "pure",
+  run = function(p) return {} end }
+LUA
+(cd "$T/team" && "$RUNE" steps team.x) > "$T/out" 2>&1
+expect_out "example: no bundled runbook uses team.x yet"
+end_case
+
+test_case "every bundled step type has an example in a bundled, tested runbook"
+run_rune steps --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=[t["name"] for t in d["step_types"] if "example" not in t]; assert not m, m' "$T/out" \
+    || fail "step types without an example: $(python3 -c 'import json,sys; print([t["name"] for t in json.load(open(sys.argv[1]))["step_types"] if "example" not in t])' "$T/out")"
 end_case
 
 test_case "rune steps --json: every type with parameters, outputs and its example; target kinds"
