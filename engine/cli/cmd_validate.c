@@ -15,7 +15,15 @@
 #include "lint.h"
 #include "model.h"
 #include "search.h"
+#include "testfile.h"
 #include "validate_out.h"
+
+static bool is_tests(const char *path)
+{
+    size_t l = strlen(path);
+    return (l > 10 && !strcmp(path + l - 10, ".test.yaml")) ||
+           (l > 9 && !strcmp(path + l - 9, ".test.yml"));
+}
 
 static int usage(FILE *out, int rc)
 {
@@ -80,6 +88,19 @@ int cmd_validate(int argc, char **argv)
             continue;
         }
         f->path = strdup(path);
+        if (is_tests(path)) {
+            /* NAME.test.yaml beside the runbooks: `rune validate runbooks/x.yaml ...`
+             * checks the tests too, as what they are */
+            struct rune_testfile tf;
+            if (rune_testfile_load(path, &tf, &f->errors) == 0) {
+                f->valid = true;
+                f->tests = true;
+                f->steps = tf.n;
+                f->name = strdup(tf.runbook);
+            }
+            rune_testfile_free(&tf);
+            continue;
+        }
         struct rune_runbook *rb = rune_runbook_load(path, &f->errors);
         if (rb) {
             f->valid = true;

@@ -45,6 +45,9 @@ static void print_text(struct rune_vfile *files, size_t n, bool quiet, bool stri
         size_t nw = f->warnings.n;
         if (f->valid && strict && nw)
             fprintf(stderr, "%s: fails --strict: %zu warning%s\n", f->path, nw, nw == 1 ? "" : "s");
+        else if (f->valid && !quiet && f->tests)
+            printf("%s: ok (tests of %s, %zu scenario%s)\n", f->path, f->name, f->steps,
+                   f->steps == 1 ? "" : "s");
         else if (f->valid && !quiet && nw)
             printf("%s: ok (%s, %zu step%s), %zu warning%s\n", f->path, f->name, f->steps,
                    f->steps == 1 ? "" : "s", nw, nw == 1 ? "" : "s");

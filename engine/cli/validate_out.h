@@ -18,7 +18,8 @@ enum rune_vformat { RUNE_VFORMAT_TEXT = 0, RUNE_VFORMAT_JSON, RUNE_VFORMAT_SARIF
 struct rune_vfile {
     char *path;
     bool valid;
-    char *name; /* the runbook's name when valid */
+    bool tests; /* a runbook's tests (NAME.test.yaml): steps counts scenarios */
+    char *name; /* the runbook's name when valid (tests: the runbook's path) */
     size_t steps;
     struct rune_diags errors;
     struct rune_lints warnings;

@@ -194,6 +194,15 @@ expect_rc 2
 expect_err "lone.yaml has no tests: write $T/lone.test.yaml"
 end_case
 
+test_case "rune validate checks a test file as one: runbooks/*.yaml with the tests beside them"
+run_rune validate --strict "$RUNE_SOURCE_DIR"/runbooks/*.yaml "$RUNE_SOURCE_DIR"/runbooks/examples/*.yaml
+expect_rc 0
+expect_out "sqlite-restore.test.yaml: ok (tests of $RUNE_SOURCE_DIR/runbooks/sqlite-restore.yaml, 4 scenarios)"
+run_rune validate "$T/rb/bad.test.yaml"
+expect_rc 2
+expect_err "$T/rb/bad.test.yaml:3:5: error: unknown key \"expcet\" in a scenario (did you mean \"expect\"?)"
+end_case
+
 test_case "rune list and the search path do not take a test file for a runbook"
 mkdir -p "$T/srch/runbooks"
 cp "$T/rb/app.yaml" "$T/rb/app.test.yaml" "$T/srch/runbooks/"
