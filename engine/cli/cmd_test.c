@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "duration.h"
 #include "exitcode.h"
+#include "model.h"
 #include "testfile.h"
 #include "testrun.h"
 
@@ -251,6 +252,40 @@ static void print_result(const struct outcome *o)
         printf("       kept: %s\n", o->r.kept);
 }
 
+/* Every step a scenario names (fail:, simulate:, expect:) is a step of
+ * the runbook: a misspelt id would make an expectation that can never
+ * hold, or a failure injected nowhere. */
+static void check_ids(const struct rune_testfile *tf, struct rune_runbook *rb, struct rune_diags *d)
+{
+    static const char *const lists[] = {"ran", "skipped", "not_run", "rolled_back"};
+    for (size_t i = 0; i < tf->n; i++) {
+        const struct rune_scenario *sc = &tf->v[i];
+        json_t *maps[] = {sc->fails, sc->fail_attempts, sc->simulate,
+                          json_object_get(sc->expect, "status"),
+                          json_object_get(sc->expect, "outputs")};
+        const char *where[] = {"fail", "fail", "simulate", "expect.status", "expect.outputs"};
+        for (size_t m = 0; m < sizeof maps / sizeof maps[0]; m++) {
+            const char *id;
+            json_t *v;
+            json_object_foreach(maps[m], id, v) if (!rune_runbook_step(rb, id)) rune_diag_add(
+                d, sc->mark, "scenario \"%s\": %s names step \"%s\", which %s has not",
+                sc->name ? sc->name : "?", where[m], id, rb->name);
+        }
+        for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+            size_t k;
+            json_t *v;
+            json_array_foreach(json_object_get(sc->expect, lists[l]), k, v)
+            {
+                const char *id = json_string_value(v);
+                if (id && !rune_runbook_step(rb, id))
+                    rune_diag_add(d, sc->mark,
+                                  "scenario \"%s\": expect.%s names step \"%s\", which %s has not",
+                                  sc->name ? sc->name : "?", lists[l], id, rb->name);
+            }
+        }
+    }
+}
+
 static int usage(FILE *out, int rc)
 {
     fprintf(out,
@@ -322,7 +357,16 @@ int cmd_test(int argc, char **argv)
     for (size_t i = 0; i < files.n; i++) {
         struct rune_testfile tf;
         struct rune_diags d = RUNE_DIAGS_INIT;
-        if (rune_testfile_load(files.v[i], &tf, &d) != 0) {
+        int loaded = rune_testfile_load(files.v[i], &tf, &d);
+        if (loaded == 0) {
+            /* the runbook must be valid, and name every step the scenarios do */
+            struct rune_runbook *rb = rune_runbook_load(tf.runbook, &d);
+            if (rb)
+                check_ids(&tf, rb, &d);
+            rune_runbook_free(rb);
+            loaded = d.n ? -1 : 0;
+        }
+        if (loaded != 0) {
             rune_diags_print(&d, stderr);
             printf("FAIL %s: the test file has %zu problem%s (above)\n", files.v[i], d.n,
                    d.n == 1 ? "" : "s");

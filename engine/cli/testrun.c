@@ -369,6 +369,8 @@ static char *spec_text(const struct rune_testfile *tf, const struct rune_scenari
     const char *k;
     json_object_foreach(sc->inputs, k, v)
     {
+        if (json_is_null(v))
+            continue; /* not given: its default applies */
         /* --set text: lists and mappings as flow YAML (JSON is that) */
         char *s = json_is_string(v) ? strdup(json_string_value(v))
                                     : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -188,6 +188,18 @@ run_rune test "$T/rb/bad.test.yaml"
 expect_rc 2
 expect_err "$T/rb/bad.test.yaml:3:5: error: unknown key \"expcet\" in a scenario (did you mean \"expect\"?)"
 expect_out "FAIL $T/rb/bad.test.yaml: the test file has"
+# a step the runbook does not have, named by fail: or expect:
+cat > "$T/rb/ids.test.yaml" <<'YAML'
+runbook: bad.yaml
+scenarios:
+  - name: misspelt
+    fail: { aa: true }
+    expect: { ran: [b] }
+YAML
+run_rune test "$T/rb/ids.test.yaml"
+expect_rc 2
+expect_err "$T/rb/ids.test.yaml:3:5: error: scenario \"misspelt\": fail names step \"aa\", which bad has not"
+expect_err "expect.ran names step \"b\", which bad has not"
 printf 'runbook: lone\nmitigation:\n  steps:\n    - { id: a, uses: flow.note, with: { message: hi } }\n' > "$T/lone.yaml"
 run_rune test "$T/lone.yaml"
 expect_rc 2
