@@ -162,7 +162,6 @@ struct outcome {
     const char *file;
     const char *name;
     struct rune_scenario_result r;
-    const char *error; /* the test file itself is broken */
 };
 
 static int write_junit(const char *path, struct outcome *v, size_t n)
@@ -202,7 +201,7 @@ static int write_junit(const char *path, struct outcome *v, size_t n)
                 continue;
             }
             fprintf(f, ">\n      <failure message=\"");
-            const char *p = v[k].error ? v[k].error : v[k].r.problems;
+            const char *p = v[k].r.problems;
             size_t first = p ? strcspn(p, "\n") : 0;
             char *line = p ? strndup(p, first) : NULL;
             xml(f, line);
@@ -234,7 +233,7 @@ static void print_result(const struct outcome *o)
         return;
     }
     printf("FAIL %s: %s\n", o->file, o->name);
-    const char *p = o->error ? o->error : o->r.problems;
+    const char *p = o->r.problems;
     for (const char *s = p; s && *s;) {
         size_t w = strcspn(s, "\n");
         printf("       %.*s\n", (int)w, s);
@@ -371,6 +370,26 @@ int cmd_test(int argc, char **argv)
             printf("FAIL %s: the test file has %zu problem%s (above)\n", files.v[i], d.n,
                    d.n == 1 ? "" : "s");
             broken++;
+            /* in the JUnit file too: a CI page must not show it green */
+            struct outcome *more = realloc(results, (nres + 1) * sizeof *results);
+            if (more) {
+                results = more;
+                struct outcome *out = &results[nres++];
+                memset(out, 0, sizeof *out);
+                out->file = files.v[i];
+                out->name = strdup("(the test file)");
+                /* every problem, one per line, as printed above */
+                char m[4096] = "";
+                size_t at = 0;
+                for (size_t k = 0; k < d.n && at < sizeof m; k++) {
+                    char where[600];
+                    struct rune_mark mk = {d.v[k].file, d.v[k].line, d.v[k].col};
+                    int w = snprintf(m + at, sizeof m - at, "%s%s: %s", k ? "\n" : "",
+                                     rune_mark_str(mk, where, sizeof where), d.v[k].msg);
+                    at = w < 0 ? sizeof m : at + (size_t)w;
+                }
+                out->r.problems = strdup(m);
+            }
             rune_diags_free(&d);
             rune_testfile_free(&tf);
             continue;
@@ -394,8 +413,9 @@ int cmd_test(int argc, char **argv)
         }
         rune_testfile_free(&tf);
     }
-    printf("%zu scenario%s in %zu file%s: %zu passed, %zu failed%s\n", nres, nres == 1 ? "" : "s",
-           files.n, files.n == 1 ? "" : "s", nres - failed, failed,
+    size_t scenarios = nres - broken; /* a broken file has one entry, for the JUnit file */
+    printf("%zu scenario%s in %zu file%s: %zu passed, %zu failed%s\n", scenarios,
+           scenarios == 1 ? "" : "s", files.n, files.n == 1 ? "" : "s", scenarios - failed, failed,
            broken ? " (and broken test files, above)" : "");
     int rc = broken ? RUNE_EXIT_INVALID : failed ? TEST_FAILED : RUNE_EXIT_OK;
     if (junit && write_junit(junit, results, nres) != 0 && rc == RUNE_EXIT_OK)

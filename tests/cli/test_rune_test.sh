@@ -184,10 +184,13 @@ scenarios:
   - name: typo
     expcet: { outcome: resolved }
 YAML
-run_rune test "$T/rb/bad.test.yaml"
+run_rune test "$T/rb/bad.test.yaml" --junit "$T/bad.xml"
 expect_rc 2
 expect_err "$T/rb/bad.test.yaml:3:5: error: unknown key \"expcet\" in a scenario (did you mean \"expect\"?)"
 expect_out "FAIL $T/rb/bad.test.yaml: the test file has"
+expect_out "0 scenarios in 1 file: 0 passed, 0 failed (and broken test files, above)"
+grep -q 'failures="1"' "$T/bad.xml" || fail "the broken file is not a failure in the JUnit file: $(cat "$T/bad.xml")"
+grep -qF 'unknown key &quot;expcet&quot;' "$T/bad.xml" || fail "the JUnit failure does not say why: $(cat "$T/bad.xml")"
 # a step the runbook does not have, named by fail: or expect:
 cat > "$T/rb/ids.test.yaml" <<'YAML'
 runbook: bad.yaml
