@@ -72,7 +72,7 @@ static char *fill(const char *text, const char *name)
     for (const char *p = text, *q; *p; p = q + tl) {
         q = strstr(p, token);
         if (!q) {
-            strcpy(w, p);
+            memcpy(w, p, strlen(p) + 1);
             return out;
         }
         memcpy(w, p, (size_t)(q - p));

@@ -35,11 +35,12 @@ struct files {
 static void push(struct files *f, const char *path)
 {
     if (f->n == f->cap) {
-        f->cap = f->cap ? 2 * f->cap : 16;
-        char **more = realloc(f->v, f->cap * sizeof *more);
+        size_t cap = f->cap ? 2 * f->cap : 16;
+        char **more = realloc(f->v, cap * sizeof *more);
         if (!more)
-            return;
+            return; /* the file is left out; the count at the end shows it */
         f->v = more;
+        f->cap = cap;
     }
     f->v[f->n++] = strdup(path);
 }
@@ -395,8 +396,11 @@ int cmd_test(int argc, char **argv)
             continue;
         }
         rune_diags_free(&d);
-        struct outcome *more = realloc(results, (nres + tf.n) * sizeof *results);
+        /* a loaded file has at least one scenario: never a 0-byte realloc */
+        struct outcome *more = realloc(results, (nres + tf.n + 1) * sizeof *results);
         if (!more) {
+            fprintf(stderr, "rune test: no memory for the results of %s; stopping here\n",
+                    files.v[i]);
             rune_testfile_free(&tf);
             break;
         }

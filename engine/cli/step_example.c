@@ -86,7 +86,7 @@ static char *in_dir(const char *dir, const char *type, char *where, size_t len)
     DIR *dp = opendir(dir);
     if (!dp)
         return NULL;
-    char *names[256];
+    char *names[256] = {0};
     size_t n = 0;
     for (struct dirent *e; (e = readdir(dp)) && n < 256;) {
         size_t l = strlen(e->d_name);
