@@ -3,7 +3,9 @@
  * NAME` (one runbook described: inputs, objectives, stages, steps).
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,8 +14,10 @@
 #include "model.h"
 #include "params.h"
 #include "search.h"
+#include "show_json.h"
 
 struct listing {
+    json_t *json; /* --json: the entries; NULL: text */
     int count;
     char seen[128][128]; /* names already listed: the first on the path wins */
     int nseen;
@@ -30,6 +34,11 @@ static int list_one(void *ud, const char *path)
             goto done;
     if (l->nseen < 128)
         snprintf(l->seen[l->nseen++], sizeof l->seen[0], "%s", name);
+    if (l->json) {
+        l->count++;
+        json_array_append_new(l->json, rune_list_entry_json(rb, path, d.n > 0));
+        goto done;
+    }
     if (l->count++ == 0)
         printf("%-28s %-60s %s\n", "NAME", "TITLE", "PATH");
     printf("%-28s %-60.60s %s%s\n", name,
@@ -41,16 +50,32 @@ done:
     return 0;
 }
 
+static int print_json(json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (!text)
+        return RUNE_EXIT_INTERNAL;
+    printf("%s\n", text);
+    free(text);
+    return RUNE_EXIT_OK;
+}
+
 int cmd_list(int argc, char **argv)
 {
-    if (argc > 1) {
-        printf("usage: rune list\n  lists runbooks found in ./runbooks, $RUNE_PATH and the "
-               "installed share directory\n");
+    bool json = argc == 2 && !strcmp(argv[1], "--json");
+    if (argc > 1 && !json) {
+        printf("usage: rune list [--json]\n  lists runbooks found in ./runbooks, $RUNE_PATH and "
+               "the installed share directory\n");
         return strcmp(argv[1], "--help") ? RUNE_EXIT_INVALID : RUNE_EXIT_OK;
     }
     static struct listing l;
     memset(&l, 0, sizeof l);
+    if (json)
+        l.json = json_array();
     rune_search_each(list_one, &l);
+    if (json)
+        return print_json(l.json);
     if (!l.count) {
         char p[8192];
         printf("no runbooks found on the search path (%s)\n", rune_search_path_str(p, sizeof p));
@@ -85,12 +110,14 @@ static void show_step(const struct rune_stagedef *sd, const struct rune_stepdef 
 
 int cmd_show(int argc, char **argv)
 {
-    if (argc != 2 || !strcmp(argv[1], "--help")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: rune show RUNBOOK\n");
+    bool json = argc == 3 && (!strcmp(argv[1], "--json") || !strcmp(argv[2], "--json"));
+    const char *arg = json ? (strcmp(argv[1], "--json") ? argv[1] : argv[2]) : argv[1];
+    if ((argc != 2 && !json) || !strcmp(arg, "--help")) {
+        fprintf(argc == 2 ? stdout : stderr, "usage: rune show RUNBOOK [--json]\n");
         return argc == 2 ? RUNE_EXIT_OK : RUNE_EXIT_INVALID;
     }
     char path[4096], err[8192];
-    if (rune_search_resolve(argv[1], path, sizeof path, err, sizeof err) != 0) {
+    if (rune_search_resolve(arg, path, sizeof path, err, sizeof err) != 0) {
         fprintf(stderr, "rune: %s\n", err);
         return RUNE_EXIT_INVALID;
     }
@@ -100,6 +127,12 @@ int cmd_show(int argc, char **argv)
         rune_diags_print(&d, stderr);
         rune_diags_free(&d);
         return RUNE_EXIT_INVALID;
+    }
+    if (json) {
+        int rc = print_json(rune_show_json(rb));
+        rune_runbook_free(rb);
+        rune_diags_free(&d);
+        return rc;
     }
     char a[32], b[32];
     printf("%s — %s\n", rb->name, rb->title ? rb->title : "(no title)");

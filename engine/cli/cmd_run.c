@@ -14,9 +14,11 @@
 #include "exitcode.h"
 #include "inputs.h"
 #include "journal.h"
+#include "lint.h"
 #include "report.h"
 #include "run.h"
 #include "search.h"
+#include "validate_out.h"
 
 static void usage(FILE *out, bool plan)
 {
@@ -285,6 +287,11 @@ static int run_or_plan(int argc, char **argv, bool plan)
         rune_diags_free(&d);
         goto out;
     }
+    /* warnings (rune validate's) before anything runs; they never stop it */
+    struct rune_lints warns = RUNE_LINTS_INIT;
+    rune_runbook_lint(rb, &warns);
+    rune_lints_print(&warns, stderr);
+    rune_lints_free(&warns);
     if (check_what_if(rb, fails, "--fail") + check_what_if(rb, fail_attempts, "--fail-attempts")) {
         rune_runbook_free(rb);
         goto out;

@@ -2,6 +2,7 @@
  * cmd_steps.c — `rune steps [TYPE]`: the step types, from the registry.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -11,6 +12,7 @@
 #include "model.h"
 #include "params.h"
 #include "registry.h"
+#include "step_example.h"
 
 static const char *const effect_names[] = {"pure", "reads", "writes"};
 
@@ -58,6 +60,99 @@ static void describe(const struct rune_step_type *t)
     printf("\noutputs:\n");
     for (const struct rune_output *o = t->outputs; o && o->name; o++)
         printf("  %-16s %-10s %s\n", o->name, rune_type_name(o->type), o->doc ? o->doc : "");
+    char where[4200];
+    char *example = rune_step_example(t->name, where, sizeof where);
+    if (example) {
+        printf("\nexample (%s):\n", where);
+        for (const char *p = example; *p;) {
+            size_t w = strcspn(p, "\n");
+            printf("  %.*s\n", (int)w, p);
+            p += w + (p[w] == '\n');
+        }
+        free(example);
+    } else {
+        printf("\nexample: no bundled runbook uses %s yet\n", t->name);
+    }
+}
+
+/* A parameter or field table as JSON: what `rune steps` shows, for tools. */
+static json_t *params_json(const struct rune_param *params)
+{
+    json_t *a = json_array();
+    for (const struct rune_param *p = params; p && p->name; p++) {
+        json_t *o = json_pack("{s:s, s:s, s:b}", "name", p->name, "type", rune_type_name(p->type),
+                              "required", p->required);
+        json_t *def = rune_param_default(p);
+        if (def)
+            json_object_set_new(o, "default", def);
+        if (p->doc)
+            json_object_set_new(o, "doc", json_string(p->doc));
+        if (p->kind)
+            json_object_set_new(o, "target_kind", json_string(p->kind));
+        if (p->one_of)
+            json_object_set_new(o, "one_of", json_string(p->one_of));
+        if (p->choices) {
+            json_t *c = json_array();
+            for (const char *q = p->choices; *q;) {
+                size_t w = strcspn(q, "|");
+                json_array_append_new(c, json_stringn(q, w));
+                q += w + (q[w] == '|');
+            }
+            json_object_set_new(o, "choices", c);
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *type_json(const struct rune_step_type *t)
+{
+    json_t *outs = json_array();
+    for (const struct rune_output *o = t->outputs; o && o->name; o++)
+        json_array_append_new(outs,
+                              json_pack("{s:s, s:s, s:s}", "name", o->name, "type",
+                                        rune_type_name(o->type), "doc", o->doc ? o->doc : ""));
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", t->name, "summary", t->summary, "effect",
+                  effect_names[t->effect], "params", params_json(t->params), "outputs", outs);
+    char where[4200];
+    char *example = rune_step_example(t->name, where, sizeof where);
+    if (example) {
+        json_object_set_new(o, "example", json_pack("{s:s, s:s}", "from", where, "yaml", example));
+        free(example);
+    }
+    return o;
+}
+
+/* `rune steps --json [TYPE]`: every type and target kind, or one type. */
+static int print_json(const struct rune_step_type *const *all, size_t n, const char *only)
+{
+    json_t *doc;
+    if (only) {
+        const struct rune_step_type *t = rune_registry_find(only);
+        if (!t) {
+            fprintf(stderr, "rune: no step type \"%s\"; `rune steps` lists them\n", only);
+            return RUNE_EXIT_INVALID;
+        }
+        doc = type_json(t);
+    } else {
+        json_t *types = json_array(), *kinds = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(types, type_json(all[i]));
+        for (size_t i = 0; rune_native_target_kinds[i]; i++) {
+            const struct rune_target_kind *k = rune_native_target_kinds[i];
+            json_array_append_new(kinds, json_pack("{s:s, s:s, s:o}", "name", k->name, "summary",
+                                                   k->summary, "fields", params_json(k->fields)));
+        }
+        doc = json_pack("{s:o, s:o}", "step_types", types, "target_kinds", kinds);
+    }
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (!text)
+        return RUNE_EXIT_INTERNAL;
+    printf("%s\n", text);
+    free(text);
+    return RUNE_EXIT_OK;
 }
 
 /* Markdown cell text: pipes would end the cell. */
@@ -157,8 +252,12 @@ int cmd_steps(int argc, char **argv)
     rune_diags_free(&d);
     size_t n;
     const struct rune_step_type *const *all = rune_registry_all(&n);
+    if (argc >= 2 && !strcmp(argv[1], "--json") && argc <= 3)
+        return print_json(all, n, argc == 3 ? argv[2] : NULL);
+    if (argc == 3 && !strcmp(argv[2], "--json"))
+        return print_json(all, n, argv[1]);
     if (argc > 2 || (argc == 2 && !strcmp(argv[1], "--help"))) {
-        printf("usage: rune steps [TYPE | KIND | --markdown]\n");
+        printf("usage: rune steps [TYPE | KIND | --markdown | --json [TYPE]]\n");
         return argc > 2 ? RUNE_EXIT_INVALID : RUNE_EXIT_OK;
     }
     if (argc == 2 && !strcmp(argv[1], "--markdown")) {

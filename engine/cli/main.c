@@ -8,20 +8,17 @@
 #include "exitcode.h"
 #include "redact.h"
 
-struct cmd {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-};
-
-static const struct cmd commands[] = {
+static const struct rune_cmdinfo commands[] = {
     {"run", cmd_run, "run a runbook end to end (rune run RUNBOOK [--set k=v]... [--yes])"},
     {"plan", cmd_plan, "simulate a run: what would happen, nothing changed (rune plan RUNBOOK)"},
     {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
+    {"new", cmd_new, "write a runbook skeleton that validates (rune new NAME [--from KIND])"},
+    {"test", cmd_test, "run runbook tests: scenarios in NAME.test.yaml (rune test [FILE|DIR])"},
     {"list", cmd_list, "list the runbooks on the search path"},
     {"show", cmd_show, "describe a runbook: inputs, stages, steps"},
     {"graph", cmd_graph, "draw a runbook: stages, steps, needs, rollback (dot or mermaid)"},
     {"steps", cmd_steps, "list the step types, or describe one (rune steps [TYPE])"},
+    {"schema", cmd_schema, "print the runbook JSON Schema, for editors and CI (rune schema)"},
     {"log", cmd_log,
      "list incidents; show, verify or export one (rune log [show|verify|export ID])"},
     {"report", cmd_report, "an incident's report: Markdown, HTML or JSON (rune report ID)"},
@@ -40,8 +37,10 @@ static void usage(FILE *out)
 
 int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && !strcmp(argv[1], "--help")) {
+        printf("usage: rune version\n  prints rune VERSION (also: rune --version)\n");
+        return RUNE_EXIT_OK;
+    }
     printf("rune %s\n", RUNE_VERSION);
     return RUNE_EXIT_OK;
 }
@@ -56,6 +55,10 @@ int main(int argc, char **argv)
         return RUNE_EXIT_INVALID;
     }
     const char *name = argv[1];
+    if (!strcmp(name, "help") && argc == 3 && !strcmp(argv[2], "--man")) {
+        rune_man_write(stdout, commands, NCMDS); /* the build writes rune.1 so */
+        return RUNE_EXIT_OK;
+    }
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         usage(stdout);
         return RUNE_EXIT_OK;

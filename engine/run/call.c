@@ -516,6 +516,35 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
     return status;
 }
 
+/* print: — the outputs the runbook wants on the console (a check's stdout
+ * for an alert), each as a log line: shown under the step and recorded.
+ * The outputs are already masked. */
+static void print_outputs(struct rune_run *r, const struct rune_attempt *a)
+{
+    const struct rune_node *p = a->st->print;
+    size_t n = p ? (p->kind == RUNE_NODE_SEQ ? p->n : 1) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rune_node *k = p->kind == RUNE_NODE_SEQ ? p->items[i] : p;
+        json_t *v = json_object_get(a->outputs, k->str);
+        if (!v)
+            continue;
+        char *own = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *text = own ? own : json_string_value(v);
+        size_t len = text ? strlen(text) : 0;
+        while (len && text[len - 1] == '\n')
+            len--;
+        size_t sz = strlen(k->str) + len + 3;
+        char *line = malloc(sz);
+        if (line) {
+            snprintf(line, sz, "%s: %.*s", k->str, (int)len, text ? text : "");
+            rune_console_step_log(r->con, a->st->id, line);
+            rune_record_log(&r->rec, rune_stage_names[a->st->stage], a->st->id, a->attempt, line);
+        }
+        free(line);
+        free(own);
+    }
+}
+
 static void real_attempt(struct rune_run *r, struct rune_attempt *a)
 {
     struct rune_call c = {r, a, a->st->type, a->params, json_object(), NULL, NULL, 0, 0};
@@ -537,6 +566,7 @@ static void real_attempt(struct rune_run *r, struct rune_attempt *a)
     a->artifacts = c.artifacts;
     a->recovery_point = c.recovery_point;
     free(c.plan);
+    print_outputs(r, a);
 }
 
 /* Outputs a simulated step is taken to produce: its simulate: block, else
@@ -544,6 +574,11 @@ static void real_attempt(struct rune_run *r, struct rune_attempt *a)
 static json_t *assumed_outputs(struct rune_run *r, const struct rune_stepdef *st,
                                const char **source)
 {
+    json_t *given = json_object_get(r->o->simulate, st->id);
+    if (json_is_object(given)) {
+        *source = "simulate";
+        return json_deep_copy(given);
+    }
     if (st->simulate) {
         char err[512];
         struct rune_mark where = st->simulate->mark;
@@ -617,6 +652,23 @@ static void undecided_attempt(struct rune_run *r, struct rune_attempt *a, const 
     a->source = "unknown";
 }
 
+/* An attempt that fails as asked (--fail, a rune test scenario's fail:),
+ * without running anything. Its outputs are the scenario's simulated ones
+ * when it gives some: a step that fails may still say why in its outputs
+ * (pg.ping sets reachable: false), and runbooks test them. */
+static void injected_attempt(struct rune_run *r, struct rune_attempt *a, const char *inj)
+{
+    size_t n = strlen(inj) + 32;
+    a->error = malloc(n);
+    if (a->error)
+        snprintf(a->error, n, "injected failure: %s", inj);
+    json_t *given = json_object_get(r->o->simulate, a->st->id);
+    a->outputs = json_is_object(given) ? json_deep_copy(given) : json_object();
+    a->status = RUNE_STEP_FAILED;
+    a->simulated = true;
+    a->source = "injected";
+}
+
 static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
 {
     const struct rune_stepdef *st = a->st;
@@ -626,14 +678,7 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
         return;
     }
     if (inj) {
-        size_t n = strlen(inj) + 32;
-        a->error = malloc(n);
-        if (a->error)
-            snprintf(a->error, n, "injected failure: %s", inj);
-        a->outputs = json_object();
-        a->status = RUNE_STEP_FAILED;
-        a->simulated = true;
-        a->source = "injected";
+        injected_attempt(r, a, inj);
         return;
     }
     /* a step whose parameters come from outputs nobody knows yet is never
@@ -698,8 +743,11 @@ static void dry_attempt(struct rune_run *r, struct rune_attempt *a)
 
 void rune_attempt_run(struct rune_run *r, struct rune_attempt *a)
 {
+    const char *inj = r->o->dry_run ? NULL : injected(r, a->st->id, a->attempt);
     if (r->o->dry_run)
         dry_attempt(r, a);
+    else if (inj)
+        injected_attempt(r, a, inj); /* rune test --real: a failure where the scenario asks */
     else
         real_attempt(r, a);
 }

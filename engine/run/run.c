@@ -216,6 +216,28 @@ static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const c
     return if_ok;
 }
 
+/* The impact stage's severity, evaluated and recorded (a warning when it
+ * does not give P0-P3). */
+static void judge_severity(struct rune_run *r)
+{
+    struct rune_runbook *rb = r->rb;
+    if (rb->stages[RUNE_IMPACT].severity) {
+        char err[1024];
+        json_t *v = eval_node(r, rb->stages[RUNE_IMPACT].severity, err, sizeof err);
+        const char *sev = json_string_value(v);
+        if (!sev || strlen(sev) != 2 || sev[0] != 'P' || sev[1] < '0' || sev[1] > '3') {
+            rune_console_alert(r->con, "severity: %s", v ? "expected P0, P1, P2 or P3" : err);
+        } else {
+            pthread_mutex_lock(&r->mu);
+            json_object_set(json_object_get(r->ctx, "incident"), "severity", v);
+            pthread_mutex_unlock(&r->mu);
+            rune_record_severity(&r->rec, sev);
+            rune_console_info(r->con, "severity: %s", sev);
+        }
+        json_decref(v);
+    }
+}
+
 static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
 {
     struct rune_runbook *rb = r->rb;
@@ -266,6 +288,8 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
     }
     if (rb->stages[RUNE_IMPACT].present) {
         res = run_stage(r, RUNE_IMPACT, &failed);
+        if (res != RUNE_STAGE_OK && rb->job)
+            judge_severity(r); /* a job's failed guard is still worth its severity */
         if (res != RUNE_STAGE_OK) {
             for (int s = RUNE_MITIGATION; s < RUNE_NSTAGES; s++)
                 skip_stage(r, (enum rune_stage_id)s, "impact stage stopped");
@@ -275,21 +299,7 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         }
     }
     /* severity is judged once the impact steps have measured the impact */
-    if (rb->stages[RUNE_IMPACT].severity) {
-        char err[1024];
-        json_t *v = eval_node(r, rb->stages[RUNE_IMPACT].severity, err, sizeof err);
-        const char *sev = json_string_value(v);
-        if (!sev || strlen(sev) != 2 || sev[0] != 'P' || sev[1] < '0' || sev[1] > '3') {
-            rune_console_alert(r->con, "severity: %s", v ? "expected P0, P1, P2 or P3" : err);
-        } else {
-            pthread_mutex_lock(&r->mu);
-            json_object_set(json_object_get(r->ctx, "incident"), "severity", v);
-            pthread_mutex_unlock(&r->mu);
-            rune_record_severity(&r->rec, sev);
-            rune_console_info(r->con, "severity: %s", sev);
-        }
-        json_decref(v);
-    }
+    judge_severity(r);
     for (int s = RUNE_MITIGATION; s <= RUNE_VERIFICATION; s++) {
         if (!rb->stages[s].present)
             continue;
@@ -434,7 +444,10 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_record_incident_start(&r.rec, r.cwd, o->jobs, o->operator_name,
                                r.workdir_made ? r.workdir : NULL);
     rune_console_info(r.con, "rune: %s%s%s · %s %s", rb->name, rb->title ? " — " : "",
-                      rb->title ? rb->title : "", o->dry_run ? "DRY RUN (simulated)" : "incident",
+                      rb->title ? rb->title : "",
+                      o->dry_run ? "DRY RUN (simulated)"
+                      : rb->job  ? "job"
+                                 : "incident",
                       r.incident);
     if (o->dry_run) {
         rune_console_info(r.con, "nothing is changed: steps that write are planned, not run%s",

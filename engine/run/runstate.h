@@ -42,7 +42,11 @@ struct rune_run_opts {
     bool json;             /* print the plan as JSON on stdout */
     json_t *fails;         /* --fail: step id → message (borrowed) */
     json_t *fail_attempts; /* --fail-attempts: step id → attempts that fail */
-    bool keep_workdir;     /* keep the run's work directory even when it resolves */
+    /* step id → the outputs a planned step is taken to produce, before its
+     * simulate: block (rune test's scenarios; borrowed, NULL: none). fails
+     * and fail_attempts also apply to real runs, for rune test only. */
+    json_t *simulate;
+    bool keep_workdir; /* keep the run's work directory even when it resolves */
     /* how running steps' progress is shown (enum rune_progress_mode,
      * resolved: never AUTO) and how often a plain line or JSON object is
      * written per running step */

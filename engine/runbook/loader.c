@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "keys.h"
 #include "lua.h"
 #include "luatype.h"
 #include "params.h"
@@ -26,17 +27,19 @@ const char *const rune_stage_names[RUNE_NSTAGES] = {"detection", "impact", "miti
 const char *const rune_policy_names[3] = {"abort", "continue", "rollback"};
 
 static const char *const top_keys[] = {
-    "runbook",    "title",  "summary",    "description",  "owner",   "tags",
-    "objectives", "inputs", "secrets",    "targets",      "lock",    "defaults",
-    "detection",  "impact", "mitigation", "verification", "rollback"};
+    "runbook",    "title",  "summary",    "description",  "owner",    "tags",
+    "objectives", "inputs", "secrets",    "targets",      "lock",     "defaults",
+    "detection",  "impact", "mitigation", "verification", "rollback", "kind"};
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
-static const char *const step_keys[] = {"id",         "uses",    "lua",      "with",
-                                        "needs",      "when",    "timeout",  "retry",
-                                        "on_failure", "confirm", "simulate", "description"};
+static const char *const step_keys[] = {"id",       "uses",        "lua",   "with",       "needs",
+                                        "when",     "timeout",     "retry", "on_failure", "confirm",
+                                        "simulate", "description", "print"};
 static const char *const input_keys[] = {"type",        "default", "required",
                                          "description", "secret",  "choices"};
 static const char *const secret_keys[] = {"env", "file", "required", "description"};
 static const char *const retry_keys[] = {"attempts", "delay", "backoff", "max_delay"};
+static const char *const objectives_keys[] = {"rto", "rpo"};
+static const char *const defaults_keys[] = {"timeout"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -134,10 +137,9 @@ static bool is_identifier(const char *s)
 static void load_objectives(struct rune_runbook *rb, const struct rune_node *n,
                             struct rune_diags *d)
 {
-    static const char *const keys[] = {"rto", "rpo"};
     if (!want_kind(n, RUNE_NODE_MAP, "objectives", d))
         return;
-    check_keys(n, keys, N(keys), "objectives", d);
+    check_keys(n, objectives_keys, N(objectives_keys), "objectives", d);
     const struct rune_node *v;
     if ((v = rune_node_get(n, "rto")))
         want_duration(v, "objectives.rto", &rb->rto_ms, d);
@@ -414,6 +416,21 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
     }
     if ((v = rune_node_get(n, "simulate")) && want_kind(v, RUNE_NODE_MAP, "simulate", d))
         st->simulate = v;
+    if ((v = rune_node_get(n, "print"))) {
+        /* an output's name, or a list of them (lint.c checks the names) */
+        bool ok = v->kind == RUNE_NODE_SCALAR && !rune_node_is_null(v);
+        for (size_t i = 0; v->kind == RUNE_NODE_SEQ && i < v->n; i++)
+            ok = v->items[i]->kind == RUNE_NODE_SCALAR && !rune_node_is_null(v->items[i]);
+        if (v->kind == RUNE_NODE_SEQ && !v->n)
+            ok = false;
+        if (!ok)
+            rune_diag_add(d, v->mark,
+                          "print must name an output of the step (print: stdout) or list them "
+                          "(print: [exit_code, stdout]), found %s",
+                          rune_node_describe(v));
+        else
+            st->print = v;
+    }
     st->description = want_text(rune_node_get(n, "description"), "description", d);
 }
 
@@ -592,6 +609,17 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
                       "missing `runbook: NAME` (the name operators run it by)");
     else
         rb->name = want_text(v, "runbook", d);
+    if ((v = rune_node_get(r, "kind"))) {
+        /* kind: job — a routine job (a nightly backup) is not an incident:
+         * every run goes through its stages (no incident_if), and its
+         * severity is recorded even when a guard stops impact */
+        const char *k = want_text(v, "kind", d);
+        if (k && !strcmp(k, "job"))
+            rb->job = true;
+        else if (k && strcmp(k, "incident"))
+            rune_diag_add(d, v->mark, "kind must be incident (the default) or job, found \"%s\"",
+                          k);
+    }
     rb->title = want_text(rune_node_get(r, "title"), "title", d);
     rb->summary = want_text(rune_node_get(r, "summary"), "summary", d);
     rb->description = want_text(rune_node_get(r, "description"), "description", d);
@@ -601,9 +629,8 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
     if ((v = rune_node_get(r, "objectives")))
         load_objectives(rb, v, d);
     if ((v = rune_node_get(r, "defaults"))) {
-        static const char *const keys[] = {"timeout"};
         if (want_kind(v, RUNE_NODE_MAP, "defaults", d)) {
-            check_keys(v, keys, N(keys), "defaults", d);
+            check_keys(v, defaults_keys, N(defaults_keys), "defaults", d);
             const struct rune_node *t = rune_node_get(v, "timeout");
             if (t)
                 want_duration(t, "defaults.timeout", &rb->default_timeout_ms, d);
@@ -625,6 +652,10 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
     for (int s = 0; s < RUNE_NSTAGES; s++)
         if ((v = rune_node_get(r, rune_stage_names[s])))
             load_stage(rb, (enum rune_stage_id)s, v, d);
+    if (rb->job && rb->stages[RUNE_DETECTION].incident_if)
+        rune_diag_add(d, rb->stages[RUNE_DETECTION].incident_if->mark,
+                      "a job (kind: job) runs its stages every time: drop incident_if, or make "
+                      "this runbook an incident one (leave kind out)");
     if (d->n == before) {
         size_t steps = 0;
         for (int s = 0; s < RUNE_NSTAGES; s++)
@@ -680,4 +711,23 @@ void rune_runbook_free(struct rune_runbook *rb)
     free(rb->text);
     free(rb->path);
     free(rb);
+}
+
+const char *const *rune_runbook_keys(enum rune_keys_where where, size_t *n)
+{
+    static const struct {
+        const char *const *keys;
+        size_t n;
+    } lists[RUNE_KEYS_COUNT] = {
+        [RUNE_KEYS_TOP] = {top_keys, N(top_keys)},
+        [RUNE_KEYS_STAGE] = {stage_keys, N(stage_keys)},
+        [RUNE_KEYS_STEP] = {step_keys, N(step_keys)},
+        [RUNE_KEYS_INPUT] = {input_keys, N(input_keys)},
+        [RUNE_KEYS_SECRET] = {secret_keys, N(secret_keys)},
+        [RUNE_KEYS_RETRY] = {retry_keys, N(retry_keys)},
+        [RUNE_KEYS_OBJECTIVES] = {objectives_keys, N(objectives_keys)},
+        [RUNE_KEYS_DEFAULTS] = {defaults_keys, N(defaults_keys)},
+    };
+    *n = lists[where].n;
+    return lists[where].keys;
 }

@@ -62,6 +62,29 @@ static int invoke(struct rune_call *c, const char *fn, json_t **result, char *er
     return st;
 }
 
+/* rune validate checks steps.ID.outputs.KEY against the declared outputs
+ * (lint.c); an output the module returns without declaring it would be
+ * refused there while the run sets it. Said once per key, as a log line
+ * (console and incident log): the module is what needs fixing. */
+static void warn_undeclared(struct rune_call *c)
+{
+    const struct lua_type *lt = (const struct lua_type *)rune_call_type(c);
+    const char *key;
+    json_t *v;
+    json_object_foreach(rune_call_outputs(c), key, v)
+    {
+        bool declared = false;
+        for (const struct rune_output *o = lt->outputs; o && o->name && !declared; o++)
+            declared = !strcmp(o->name, key);
+        if (!declared)
+            rune_call_log(c,
+                          "warning: %s returned output \"%s\", which its outputs table does not "
+                          "declare (%s); declare it there so rune validate can check references "
+                          "to it",
+                          lt->t.name, key, lt->path);
+    }
+}
+
 static int lua_run(struct rune_call *c)
 {
     json_t *out = NULL;
@@ -76,6 +99,7 @@ static int lua_run(struct rune_call *c)
     else if (!json_is_null(out))
         json_object_set(rune_call_outputs(c), "value", out);
     json_decref(out);
+    warn_undeclared(c);
     return RUNE_STEP_OK;
 }
 

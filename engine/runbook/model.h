@@ -56,6 +56,7 @@ struct rune_stepdef {
     const struct rune_node *when;
     const struct rune_node *confirm;
     const struct rune_node *simulate;
+    const struct rune_node *print; /* output key(s) shown on the console: scalar or list */
     const char *description;
     long long timeout_ms; /* per attempt */
     struct rune_retry retry;
@@ -120,6 +121,7 @@ struct rune_runbook {
     struct rune_targetdef *targets;
     size_t ntargets;
     const struct rune_node *lock;
+    bool job; /* kind: job — a routine job, not an incident runbook */
     long long default_timeout_ms;
     struct rune_stagedef stages[RUNE_NSTAGES];
 };

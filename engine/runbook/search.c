@@ -51,6 +51,14 @@ static int is_yaml(const char *name)
     return (l > 5 && !strcmp(name + l - 5, ".yaml")) || (l > 4 && !strcmp(name + l - 4, ".yml"));
 }
 
+/* NAME.test.yaml holds a runbook's tests (rune test), not a runbook. */
+static int is_test(const char *name)
+{
+    size_t l = strlen(name);
+    return (l > 10 && !strcmp(name + l - 10, ".test.yaml")) ||
+           (l > 9 && !strcmp(name + l - 9, ".test.yml"));
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -76,7 +84,7 @@ static int each_in(const char *dir, rune_search_fn fn, void *ud)
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(dp))) {
-        if (!is_yaml(e->d_name) || !is_regular_in(dp, e->d_name))
+        if (!is_yaml(e->d_name) || is_test(e->d_name) || !is_regular_in(dp, e->d_name))
             continue;
         char **more = realloc(names, (n + 1) * sizeof *names);
         if (!more)
