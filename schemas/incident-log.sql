@@ -41,7 +41,9 @@ CREATE INDEX IF NOT EXISTS incidents_by_started ON incidents (started_at);
 CREATE INDEX IF NOT EXISTS incidents_by_runbook ON incidents (runbook, started_at);
 
 -- Every stage and step attempt of an incident, hash-chained per incident:
--- hash = hex SHA-256(prev_hash || canonical event JSON); see journal.c.
+-- hash = hex SHA-256(prev_hash || canonical event JSON); see journal_chain.c.
+-- An incident's first event links to the head of the incident begun before
+-- it (64 zeros for the first, and in logs written before that link).
 -- The primary key is also the index by incident (in seq order).
 CREATE TABLE IF NOT EXISTS events (
     incident_id TEXT NOT NULL REFERENCES incidents (id),
@@ -54,10 +56,16 @@ CREATE TABLE IF NOT EXISTS events (
     status      TEXT,
     duration_ms INTEGER,                      -- NULL when not applicable
     detail_json TEXT,
-    prev_hash   TEXT NOT NULL,                -- 64 zeros for seq 1
+    prev_hash   TEXT NOT NULL,                -- seq 1: the previous incident's head
     hash        TEXT NOT NULL,
     PRIMARY KEY (incident_id, seq)
 );
+
+-- The chain across incidents: an incident's first event links to the head
+-- of the incident begun before it (the first events in rowid order), and
+-- verification finds the event a link names by its hash.
+CREATE INDEX IF NOT EXISTS events_starts ON events (seq) WHERE seq = 1;
+CREATE INDEX IF NOT EXISTS events_by_hash ON events (hash);
 
 -- Files a run produced (backups, safety copies, reports).
 CREATE TABLE IF NOT EXISTS artifacts (

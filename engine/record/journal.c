@@ -406,15 +406,40 @@ int rune_journal_verify(struct rune_journal *j, const char *incident_id,
     memset(res, 0, sizeof *res);
     pthread_mutex_lock(&j->mu);
     j->err[0] = '\0';
+    struct rune_chain_link link = {0};
     rc = j->store->chain_rows(j, incident_id, &inc, &rows, &n);
     if (rc == 0 && !inc) {
         rc = RUNE_JOURNAL_UNKNOWN;
         rune_journal_fail(j, "no incident %s in %s", incident_id, j->path);
     }
+    if (rc == 0 && n > 0)
+        rc = j->store->link(j, incident_id, &link);
     pthread_mutex_unlock(&j->mu);
-    if (rc == 0)
+    if (rc == 0) {
         rune_chain_verify(incident_id, inc, rows, n, res);
+        rune_chain_check_link(incident_id, &link, res);
+    }
     rune_chain_rows_free(rows, n);
     json_decref(inc);
+    return rc;
+}
+
+int rune_journal_head(struct rune_journal *j, struct rune_log_head *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&j->mu);
+    j->err[0] = '\0';
+    int rc = j->store->head(j, NULL, out);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int rune_journal_find_hash(struct rune_journal *j, const char *hash, struct rune_log_head *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&j->mu);
+    j->err[0] = '\0';
+    int rc = j->store->head(j, hash, out);
+    pthread_mutex_unlock(&j->mu);
     return rc;
 }

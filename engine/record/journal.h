@@ -145,6 +145,7 @@ enum rune_chain_problem {
     RUNE_CHAIN_DELETED,   /* an event is missing (a seq gap, a broken link, a lost end) */
     RUNE_CHAIN_REORDERED, /* an event is chained after one that now follows it */
     RUNE_CHAIN_RECORD,    /* the incident row disagrees with its chained end event */
+    RUNE_CHAIN_LINK,      /* its first event does not link to the incident begun before it */
 };
 
 struct rune_chain_result {
@@ -153,18 +154,40 @@ struct rune_chain_result {
     long long seq;      /* the first event found wrong (0 when intact or RECORD) */
     char head_hash[65]; /* the last event's stored hash; "" when there is none */
     char message[512];  /* what was found, for a person ("" when intact) */
+    /* where its first event links to: the incident begun before it and that
+     * incident's event (linked_seq); "" / 0 for an incident written before
+     * incidents were linked (its first event links to 64 zeros) */
+    char linked_to[64];
+    long long linked_seq;
 };
 
 /* Recomputes an incident's hash chain from the stored rows with the same
  * canonical form the writer used, and names the first event that was
- * changed, inserted, deleted or reordered. Returns 0 (res says whether the
- * chain is intact), RUNE_JOURNAL_UNKNOWN when there is no such incident, or
- * -1 on error (rune_journal_error says what went wrong). */
+ * changed, inserted, deleted or reordered; then checks its first event's
+ * link to the incident begun before it (RUNE_CHAIN_LINK names the gap). Returns 0 (res says whether
+ * the chain is intact), RUNE_JOURNAL_UNKNOWN when there is no such incident, or -1 on error
+ * (rune_journal_error says what went wrong). */
 #define RUNE_JOURNAL_UNKNOWN 2
 int rune_journal_verify(struct rune_journal *j, const char *incident_id,
                         struct rune_chain_result *res);
-/* "intact", "changed", "inserted", "deleted", "reordered", "record". */
+/* "intact", "changed", "inserted", "deleted", "reordered", "record", "link". */
 const char *rune_chain_problem_name(enum rune_chain_problem p);
+
+/* The head of the log: the last event of the incident begun last, which
+ * the next incident's first event will link to. A team keeps it elsewhere
+ * (a ticket, a chat message) and checks later that the log still holds it
+ * (rune_journal_find_hash). Returns 0, 1 when the log holds no event, -1
+ * on error. */
+struct rune_log_head {
+    char incident[64];
+    long long seq;
+    char hash[65];
+    char at[32];
+};
+int rune_journal_head(struct rune_journal *j, struct rune_log_head *out);
+/* The event whose hash is hash: 0 with out filled, 1 when no event has
+ * it, -1 on error. */
+int rune_journal_find_hash(struct rune_journal *j, const char *hash, struct rune_log_head *out);
 
 /* For tests and `rune log`: the underlying file path. */
 const char *rune_journal_path(struct rune_journal *j);

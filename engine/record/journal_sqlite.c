@@ -328,18 +328,14 @@ out:
     return rc;
 }
 
-/* The last event of an incident: its seq (0 if none) and hash. Called
- * inside the write transaction. */
-static int last_event(struct rune_journal *j, const char *incident_id, long long *seq,
-                      char prev[RUNE_HASH_HEX + 1])
+/* One row of `sql` bound to incident_id: its seq (if want_seq) and hash.
+ * Leaves *seq and prev alone when there is no row. */
+static int one_hash(struct rune_journal *j, const char *sql, const char *incident_id,
+                    long long *seq, char prev[RUNE_HASH_HEX + 1])
 {
-    static const char sql[] =
-        "SELECT seq, hash FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1";
     sqlite3_stmt *st = NULL;
     int rc;
 
-    *seq = 0;
-    snprintf(prev, RUNE_HASH_HEX + 1, "%s", RUNE_ZERO_HASH);
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK)
         return rune_sqlite_fail(j, "read the previous event");
     if (rune_sqlite_bind_text(st, 1, incident_id) != SQLITE_OK) {
@@ -350,12 +346,37 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *h = sqlite3_column_text(st, 1);
-        *seq = sqlite3_column_int64(st, 0);
+        if (seq)
+            *seq = sqlite3_column_int64(st, 0);
         snprintf(prev, RUNE_HASH_HEX + 1, "%s", h ? (const char *)h : "");
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return rune_sqlite_fail(j, "read the previous event");
+    return 0;
+}
+
+/* The last event of an incident: its seq (0 if none) and hash. An
+ * incident's first event links to the head of the incident begun before
+ * it (its last event now), so deleting, inserting or reordering a whole
+ * incident breaks the chain; the first incident of a log links to 64
+ * zeros. Called inside the write transaction. */
+static int last_event(struct rune_journal *j, const char *incident_id, long long *seq,
+                      char prev[RUNE_HASH_HEX + 1])
+{
+    static const char mine[] =
+        "SELECT seq, hash FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1";
+    static const char before[] =
+        "SELECT seq, hash FROM events WHERE incident_id = (SELECT incident_id FROM events "
+        "WHERE seq = 1 AND incident_id <> ?1 ORDER BY rowid DESC LIMIT 1) "
+        "ORDER BY seq DESC LIMIT 1";
+
+    *seq = 0;
+    snprintf(prev, RUNE_HASH_HEX + 1, "%s", RUNE_ZERO_HASH);
+    if (one_hash(j, mine, incident_id, seq, prev) != 0)
+        return -1;
+    if (*seq == 0 && one_hash(j, before, incident_id, NULL, prev) != 0)
+        return -1;
     return 0;
 }
 
@@ -547,6 +568,8 @@ static const struct rune_journal_store sqlite_store = {
     .find = rune_sqlite_find,
     .get = rune_sqlite_get,
     .chain_rows = rune_sqlite_chain_rows,
+    .link = rune_sqlite_link,
+    .head = rune_sqlite_head,
     .last_outputs = rune_sqlite_last_outputs,
     .durations = rune_sqlite_durations,
     .work = rune_sqlite_work,

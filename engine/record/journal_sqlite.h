@@ -47,6 +47,8 @@ json_t *rune_sqlite_find(struct rune_journal *j, const struct rune_journal_filte
 json_t *rune_sqlite_get(struct rune_journal *j, const char *incident_id);
 int rune_sqlite_chain_rows(struct rune_journal *j, const char *incident_id, json_t **inc,
                            struct rune_chain_row **rows, size_t *n);
+int rune_sqlite_link(struct rune_journal *j, const char *incident_id, struct rune_chain_link *out);
+int rune_sqlite_head(struct rune_journal *j, const char *hash, struct rune_log_head *out);
 json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
 json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
                               int limit);

@@ -223,12 +223,26 @@ static json_t *chain(struct rune_journal *j, const char *id, char *err, size_t e
         snprintf(err, errlen, "%s", rune_journal_error(j));
         return NULL;
     }
-    return json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "verified", res.problem == RUNE_CHAIN_INTACT,
-                     "events", (json_int_t)res.events, "head_hash",
-                     res.head_hash[0] ? json_string(res.head_hash) : json_null(), "problem",
-                     res.problem ? json_string(rune_chain_problem_name(res.problem)) : json_null(),
-                     "seq", res.problem && res.seq ? json_integer(res.seq) : json_null(), "message",
-                     res.problem ? json_string(res.message) : json_null());
+    json_t *o =
+        json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "verified", res.problem == RUNE_CHAIN_INTACT,
+                  "events", (json_int_t)res.events, "head_hash",
+                  res.head_hash[0] ? json_string(res.head_hash) : json_null(), "problem",
+                  res.problem ? json_string(rune_chain_problem_name(res.problem)) : json_null(),
+                  "seq", res.problem && res.seq ? json_integer(res.seq) : json_null(), "message",
+                  res.problem ? json_string(res.message) : json_null());
+    /* only logs written since incidents are linked say where the incident
+     * hangs and what the log's head is: older reports read as they did */
+    struct rune_log_head h;
+    if (o && res.linked_to[0]) {
+        json_object_set_new(
+            o, "linked_to",
+            json_pack("{s:s, s:I}", "incident", res.linked_to, "seq", (json_int_t)res.linked_seq));
+        if (rune_journal_head(j, &h) == 0)
+            json_object_set_new(o, "log_head",
+                                json_pack("{s:s, s:s, s:I}", "hash", h.hash, "incident", h.incident,
+                                          "seq", (json_int_t)h.seq));
+    }
+    return o;
 }
 
 int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **out, char *err,

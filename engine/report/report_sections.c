@@ -246,6 +246,20 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     }
     kv_end(d);
     kv(d, "Head hash", str(ch, "head_hash"), true);
+    json_t *linked = json_object_get(ch, "linked_to"), *head = json_object_get(ch, "log_head");
+    if (linked) {
+        char l[128];
+        snprintf(l, sizeof l, "incident %s, event %lld", str(linked, "incident"),
+                 (long long)json_integer_value(json_object_get(linked, "seq")));
+        kv(d, "Linked to", l, true);
+    }
+    if (head) {
+        char l[160];
+        snprintf(l, sizeof l, "%s (incident %s, event %lld)", str(head, "hash"),
+                 str(head, "incident"),
+                 (long long)json_integer_value(json_object_get(head, "seq")));
+        kv(d, "Log head", l, true);
+    }
     table_end(d);
 }
 
