@@ -170,6 +170,13 @@ const char *rune_journal_error(struct rune_journal *j)
     return j->err;
 }
 
+void rune_journal_set_lazy(struct rune_journal *j)
+{
+    pthread_mutex_lock(&j->mu);
+    j->store->set_lazy(j);
+    pthread_mutex_unlock(&j->mu);
+}
+
 void rune_journal_set_limits(struct rune_journal *j, size_t detail_max, int sqlite_length)
 {
     pthread_mutex_lock(&j->mu);

@@ -5,8 +5,10 @@
  * through the record layer (record.h), which builds every event; this
  * header is the storage's door.
  *
- * Each event is committed as it happens (synchronous=FULL), so a crash
- * loses nothing that finished. Events are hash-chained:
+ * Each event is committed as it happens, so a killed rune loses nothing
+ * that finished; events marked durable are also on disk (fsync) before
+ * the append returns, with everything before them (group commit: see
+ * docs/architecture.md, "Group commit"). Events are hash-chained:
  * hash = SHA-256(prev_hash || canonical JSON of the event), so an edit,
  * insertion or deletion made afterwards is detectable.
  *
@@ -17,6 +19,7 @@
 #define RUNE_JOURNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct rune_journal;
@@ -68,12 +71,23 @@ struct rune_event {
     const char *status;    /* NULL, or ok/failed/timeout/skipped/declined/... */
     long long duration_ms; /* -1 = not applicable */
     json_t *detail;        /* borrowed; may be NULL */
+    /* on disk (fsync) before rune_journal_event returns, with everything
+     * appended before it: the record layer asks it around steps that
+     * write, approvals and the incident's start and end. Other events are
+     * committed at once (other processes see them, and a killed rune
+     * loses none) but share the next durable commit's fsync. */
+    bool durable;
 };
 
 /* The largest event detail (its compact JSON text) the log keeps whole. A
  * larger one is replaced, before it is hashed, by {"truncated": true,
  * "original_bytes": N, "head": "<its first 64 KiB>"}. */
 #define RUNE_JOURNAL_DETAIL_MAX (16u << 20)
+
+/* A simulation's log (rune plan): nothing this connection writes is ever
+ * forced to disk — no event is durable, and closing it leaves the
+ * checkpoint to the next real run — so a plan costs no fsync. */
+void rune_journal_set_lazy(struct rune_journal *j);
 
 /* Appends an event (seq, timestamp and hash assigned here) and commits it.
  * A detail over RUNE_JOURNAL_DETAIL_MAX is stored truncated, as above;

@@ -3,8 +3,11 @@
  * backend behind journal_store.h: the connection and its settings, the
  * schema, and every write. Reads are in journal_sqlite_read.c.
  *
- * Written as things happen (synchronous=FULL, one transaction per event)
- * so a crash loses nothing that finished. The schema is
+ * Written as things happen (one transaction per event) so a killed rune
+ * loses nothing that finished. Group commit: the connection runs with
+ * synchronous=NORMAL, where a WAL commit is not fsynced, and an event the
+ * caller marks durable is committed with synchronous=FULL, whose fsync of
+ * the WAL makes it and every event before it safe from a power cut. The schema is
  * schemas/incident-log.sql, embedded at build time; writers apply it on
  * every open (it is idempotent), readers never do.
  *
@@ -179,7 +182,7 @@ static int setup_writer(struct rune_journal *j)
                                  "cannot switch incident log %s to WAL mode (it stays in %s "
                                  "mode); put the log on a local filesystem with --log PATH",
                                  j->path, mode);
-    if (rune_sqlite_exec(j, "PRAGMA synchronous=FULL", "set synchronous=FULL") != 0)
+    if (rune_sqlite_exec(j, "PRAGMA synchronous=NORMAL", "set synchronous=NORMAL") != 0)
         return -1;
     if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start the schema transaction") != 0)
         return -1;
@@ -449,13 +452,47 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
     return seq;
 }
 
-/* One event, one transaction: committed when it happens, or not at all. */
+/* FULL for the next commit when it must reach the disk, else NORMAL.
+ * Set between transactions; SQLite reads it when it commits. */
+static int set_sync(struct rune_journal *j, bool full)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
+    full = full && !s->lazy;
+    if (full == s->sync_full)
+        return 0;
+    if (rune_sqlite_exec(j, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                         "set how commits reach the disk") != 0)
+        return -1;
+    s->sync_full = full;
+    return 0;
+}
+
+static void sqlite_set_lazy(struct rune_journal *j)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
+    /* OFF, not NORMAL: NORMAL still fsyncs the WAL's header when a commit
+     * starts it over. Nothing of other runs is put at risk: the WAL only
+     * starts over once every frame is in the (synced) database file, and
+     * this connection never checkpoints — the next real run's does. */
+    if (rune_sqlite_exec(j, "PRAGMA synchronous=OFF", "stop forcing a simulation to disk") == 0)
+        s->sync_full = false;
+    s->lazy = true;
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_wal_autocheckpoint(s->db, 0);
+}
+
+/* One event, one transaction: committed when it happens, or not at all;
+ * fsynced with everything before it when the event is durable. */
 static long long sqlite_append(struct rune_journal *j, const char *incident_id,
                                const struct rune_event *ev, const char *detail)
 {
     sqlite3 *db = rune_sqlite_db(j);
     long long seq;
 
+    if (set_sync(j, ev->durable) != 0)
+        return -1;
     if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start an event transaction") != 0)
         return -1;
     seq = append_locked(j, incident_id, ev, detail);
@@ -543,6 +580,8 @@ static int sqlite_end(struct rune_journal *j, const char *incident_id, const cha
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
+    if (set_sync(j, true) != 0) /* the outcome is on disk when rune says it */
+        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to end the incident");
         goto out;
@@ -573,6 +612,7 @@ static const struct rune_journal_store sqlite_store = {
     .last_outputs = rune_sqlite_last_outputs,
     .durations = rune_sqlite_durations,
     .work = rune_sqlite_work,
+    .set_lazy = sqlite_set_lazy,
     .set_length_limit = sqlite_set_length_limit,
     .close = sqlite_close,
 };

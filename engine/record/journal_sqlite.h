@@ -17,6 +17,11 @@
 struct sqlite_journal {
     struct rune_journal base;
     sqlite3 *db;
+    /* group commit: the connection runs with synchronous=NORMAL (a WAL
+     * commit is not synced) and switches to FULL for a durable event's
+     * commit, whose fsync of the WAL covers every frame before it */
+    bool sync_full; /* the synchronous setting now in force */
+    bool lazy;      /* a simulation's log: never FULL */
 };
 
 static inline sqlite3 *rune_sqlite_db(struct rune_journal *j)

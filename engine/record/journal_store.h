@@ -89,6 +89,8 @@ struct rune_journal_store {
     json_t *(*durations)(struct rune_journal *j, const char *runbook, const char *step, int limit);
     json_t *(*work)(struct rune_journal *j, const char *uses, const char *host, const char *unit,
                     int limit);
+    /* A simulation's log: no write of this connection is forced to disk. */
+    void (*set_lazy)(struct rune_journal *j);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
     /* Frees the backend's part; the front frees the rest. */

@@ -164,8 +164,10 @@ struct rune_attempt_end {
     int attempt;
     enum rune_event_status status;
     long long duration_ms;
-    const char *uses; /* call.end: the type called */
-    int call;         /* call.end: its number within the attempt */
+    /* the type: recorded in call.end; for both, whether the event must be
+     * on disk before rune goes on (a type that writes; NULL counts as one) */
+    const char *uses;
+    int call; /* call.end: its number within the attempt */
     json_t *outputs;
     const char *error;
     const char *tail; /* "" is left out too */

@@ -398,6 +398,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INTERNAL;
         goto out;
     }
+    if (o->dry_run)
+        rune_journal_set_lazy(r.j); /* a simulation forces nothing to disk */
     struct rune_incident_rec rec = {r.incident,
                                     rb->name,
                                     rb->title,

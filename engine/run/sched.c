@@ -111,6 +111,7 @@ static void *worker(void *arg)
             a.error = strdup("declined: the operator did not approve this step");
             rune_record_step_end(&r->rec, &(struct rune_attempt_end){.stage = stage,
                                                                      .step = st->id,
+                                                                     .uses = st->uses,
                                                                      .attempt = n,
                                                                      .status = RUNE_ST_DECLINED,
                                                                      .error = a.error});
@@ -130,6 +131,7 @@ static void *worker(void *arg)
         struct rune_attempt_end e = {
             .stage = stage,
             .step = st->id,
+            .uses = st->uses,
             .attempt = n,
             .status = a.run_undecided ? RUNE_ST_UNDECIDED : rune_status_event(a.status),
             .duration_ms = ms,
