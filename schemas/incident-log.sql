@@ -67,6 +67,32 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_starts ON events (seq) WHERE seq = 1;
 CREATE INDEX IF NOT EXISTS events_by_hash ON events (hash);
 
+-- The rune process running an incident (one row per incident; a resumed
+-- run replaces it): with the incident's host, whether that process is
+-- still alive tells a running incident from an abandoned one. start is
+-- "BOOTID:TICKS" (/proc/PID/stat's start time), so a reused pid is not
+-- taken for it.
+CREATE TABLE IF NOT EXISTS runners (
+    incident_id TEXT PRIMARY KEY REFERENCES incidents (id),
+    pid         INTEGER NOT NULL,
+    start       TEXT NOT NULL
+);
+
+-- Every child process a step started, recorded before it runs (its own
+-- process group: pgid = pid) and marked ended once reaped: what a dead
+-- run's unfinished steps may have left running.
+CREATE TABLE IF NOT EXISTS children (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    step        TEXT,
+    attempt     INTEGER,
+    pid         INTEGER NOT NULL,
+    start       TEXT,
+    program     TEXT,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS children_by_incident ON children (incident_id);
+
 -- Files a run produced (backups, safety copies, reports).
 CREATE TABLE IF NOT EXISTS artifacts (
     incident_id TEXT NOT NULL REFERENCES incidents (id),

@@ -138,7 +138,9 @@ static const char *cell(json_t *inc, int col, char *buf, size_t len)
     case C_MODE:
         return or_dash(str(inc, "mode"));
     case C_OUTCOME:
-        return str(inc, "outcome") ? str(inc, "outcome") : "unfinished";
+        return str(inc, "outcome") ? str(inc, "outcome")
+               : str(inc, "state") ? str(inc, "state")
+                                   : "unfinished";
     case C_EXIT:
         exit_code = json_object_get(inc, "exit_code");
         if (!json_is_integer(exit_code))
@@ -194,16 +196,58 @@ int cmd_log_print_json(json_t *v, const char *what)
     return RUNE_EXIT_OK;
 }
 
+/* An unfinished incident's state (running, abandoned, unfinished) into
+ * its member "state", with the step an abandoned one reached. */
+static void add_state(struct rune_journal *j, json_t *inc)
+{
+    struct rune_runner rr;
+    enum rune_run_state st = rune_record_run_state(j, inc, &rr);
+
+    if (st == RUNE_RUN_ENDED)
+        return;
+    json_object_set_new(inc, "state", json_string(rune_run_state_name(st)));
+    if (st == RUNE_RUN_ABANDONED || st == RUNE_RUN_RUNNING) {
+        json_object_set_new(inc, "runner_pid", json_integer(rr.pid));
+        json_object_set_new(inc, "last_step",
+                            rr.last_step[0] ? json_string(rr.last_step) : json_null());
+        json_object_set_new(inc, "last_stage",
+                            rr.last_stage[0] ? json_string(rr.last_stage) : json_null());
+    }
+}
+
+/* Under the list: what to do about each abandoned incident. */
+static void print_abandoned(json_t *list)
+{
+    size_t i;
+    json_t *inc;
+
+    json_array_foreach(list, i, inc)
+    {
+        if (!str(inc, "state") || strcmp(str(inc, "state"), "abandoned") != 0)
+            continue;
+        printf("\nabandoned: incident %s: its rune (pid %lld) is gone", str(inc, "id"),
+               (long long)json_integer_value(json_object_get(inc, "runner_pid")));
+        if (str(inc, "last_step")) {
+            fputs("; it reached step ", stdout);
+            cmd_log_put_clean(str(inc, "last_step"));
+            printf(" (%s)", or_dash(str(inc, "last_stage")));
+        }
+        printf("; `rune resume %s` continues it\n", str(inc, "id"));
+    }
+}
+
 static int list_incidents(struct rune_journal *j, const struct log_opts *o)
 {
-    json_t *list = rune_journal_find(j, &o->filter);
+    json_t *list = rune_journal_find(j, &o->filter), *inc;
     const struct rune_journal_filter *f = &o->filter;
     int rc = RUNE_EXIT_OK;
+    size_t i;
 
     if (!list) {
         fprintf(stderr, "rune log: %s\n", rune_journal_error(j));
         return RUNE_EXIT_INTERNAL;
     }
+    json_array_foreach(list, i, inc) add_state(j, inc);
     if (o->json)
         rc = cmd_log_print_json(list, "the list of incidents");
     else if (json_array_size(list) == 0 && (f->runbook || f->outcome || f->since))
@@ -213,8 +257,10 @@ static int list_incidents(struct rune_journal *j, const struct log_opts *o)
                rune_journal_path(j));
     else if (json_array_size(list) == 0)
         printf("no incidents recorded yet in %s\n", rune_journal_path(j));
-    else
+    else {
         print_table(list);
+        print_abandoned(list);
+    }
     json_decref(list);
     return rc;
 }
@@ -287,7 +333,21 @@ static void print_header(json_t *inc)
     free(in);
     if (str(inc, "outcome"))
         field("outcome", str(inc, "outcome"));
-    else
+    else if (str(inc, "state") && !strcmp(str(inc, "state"), "abandoned")) {
+        char buf2[512];
+        snprintf(buf2, sizeof buf2,
+                 "abandoned (its rune, pid %lld, is gone; it reached step %s in %s): `rune "
+                 "resume %s` continues it",
+                 (long long)json_integer_value(json_object_get(inc, "runner_pid")),
+                 or_dash(str(inc, "last_step")), or_dash(str(inc, "last_stage")),
+                 or_dash(str(inc, "id")));
+        field("outcome", buf2);
+    } else if (str(inc, "state") && !strcmp(str(inc, "state"), "running")) {
+        char buf2[128];
+        snprintf(buf2, sizeof buf2, "running (pid %lld)",
+                 (long long)json_integer_value(json_object_get(inc, "runner_pid")));
+        field("outcome", buf2);
+    } else
         field("outcome", "unfinished (no end recorded: still running, or rune was stopped)");
     if (json_is_integer(exit_code))
         snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(exit_code));
@@ -503,6 +563,30 @@ static void print_artifacts(json_t *rows)
     }
 }
 
+/* The children an abandoned run left that are still running: what
+ * `rune resume` will end before anything runs again. */
+static void print_orphans(json_t *orphans)
+{
+    size_t i;
+    json_t *k;
+
+    if (!json_array_size(orphans))
+        return;
+    printf("\nchildren still alive (`rune resume` ends them before anything runs again):\n");
+    json_array_foreach(orphans, i, k)
+    {
+        json_t *alive = json_object_get(k, "alive");
+        size_t m;
+        json_t *p;
+        printf("  step %s attempt %lld: %s, process group %lld:", or_dash(str(k, "step")),
+               (long long)json_integer_value(json_object_get(k, "attempt")),
+               or_dash(str(k, "program")),
+               (long long)json_integer_value(json_object_get(k, "pid")));
+        json_array_foreach(alive, m, p) printf(" %lld", (long long)json_integer_value(p));
+        printf(" alive\n");
+    }
+}
+
 int cmd_log_show(struct rune_journal *j, const char *id, const struct log_opts *o)
 {
     json_t *inc = rune_journal_get(j, id);
@@ -517,10 +601,17 @@ int cmd_log_show(struct rune_journal *j, const char *id, const struct log_opts *
                 rune_journal_path(j));
         return RUNE_EXIT_INVALID;
     }
+    add_state(j, inc);
+    json_t *orphans = str(inc, "state") && !strcmp(str(inc, "state"), "abandoned")
+                          ? rune_record_orphans(j, id)
+                          : NULL;
+    if (orphans)
+        json_object_set_new(inc, "orphans", orphans);
     if (o->json) {
         rc = cmd_log_print_json(inc, "the incident");
     } else {
         print_header(inc);
+        print_orphans(orphans);
         print_timeline(json_object_get(inc, "events"));
         print_artifacts(json_object_get(inc, "artifacts"));
     }

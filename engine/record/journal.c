@@ -450,3 +450,41 @@ int rune_journal_find_hash(struct rune_journal *j, const char *hash, struct rune
     pthread_mutex_unlock(&j->mu);
     return rc;
 }
+
+int rune_journal_runner(struct rune_journal *j, const char *incident_id, struct rune_runner *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&j->mu);
+    j->err[0] = '\0';
+    int rc = j->store->runner(j, incident_id, out);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int rune_journal_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
+                            const char *start)
+{
+    pthread_mutex_lock(&j->mu);
+    int rc = j->store->set_runner(j, incident_id, pid, start);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int rune_journal_child(struct rune_journal *j, const char *incident_id, const char *step,
+                       int attempt, long long pid, const char *start, const char *program,
+                       bool ended)
+{
+    pthread_mutex_lock(&j->mu);
+    int rc = j->store->child(j, incident_id, step, attempt, pid, start, program, ended);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+json_t *rune_journal_children(struct rune_journal *j, const char *incident_id)
+{
+    pthread_mutex_lock(&j->mu);
+    j->err[0] = '\0';
+    json_t *o = j->store->children(j, incident_id);
+    pthread_mutex_unlock(&j->mu);
+    return o;
+}

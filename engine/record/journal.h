@@ -54,6 +54,10 @@ struct rune_incident_rec {
     long long rto_target_s; /* 0 = none */
     long long rpo_target_s;
     long long started_ms; /* wall clock */
+    /* the rune running it (runners table): its pid and start
+     * (procinfo.h); 0 / NULL: not recorded */
+    long long runner_pid;
+    const char *runner_start;
 };
 
 /* A new incident id: "YYYYMMDD-HHMMSS-xxxx" (UTC, 4 random hex). */
@@ -104,6 +108,32 @@ int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const
                           const char *path, const char *sha256, long long bytes, const char *kind);
 int rune_journal_end(struct rune_journal *j, const char *incident_id, const char *outcome,
                      int exit_code, long long ended_ms);
+
+/* ---- Who runs an incident, and what it started ---- */
+
+/* The rune process running an incident, and how far the incident got. */
+struct rune_runner {
+    long long pid;
+    char start[64]; /* procinfo.h */
+    char host[256];
+    char last_stage[32], last_step[128]; /* of its last step.start ("" none) */
+    char last_at[32];                    /* its last event's time */
+};
+/* 0 with out filled, 1 when none is recorded (a log written before runners
+ * were, or no such incident), -1 on error. */
+int rune_journal_runner(struct rune_journal *j, const char *incident_id, struct rune_runner *out);
+/* Records (or, resuming, replaces) the rune running an incident. 0 or -1. */
+int rune_journal_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
+                            const char *start);
+/* A child a step started (before it runs; ended false) or reaped (ended
+ * true: the row of (pid, start) is marked). 0 or -1. */
+int rune_journal_child(struct rune_journal *j, const char *incident_id, const char *step,
+                       int attempt, long long pid, const char *start, const char *program,
+                       bool ended);
+/* The children of an incident not marked ended: [{step, attempt, pid,
+ * start, program, started_at}] (empty for an old log). Caller owns it;
+ * NULL on error. */
+json_t *rune_journal_children(struct rune_journal *j, const char *incident_id);
 
 /* The last error message (for the operator). */
 const char *rune_journal_error(struct rune_journal *j);

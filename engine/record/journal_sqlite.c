@@ -324,7 +324,9 @@ static int sqlite_begin(struct rune_journal *j, const struct rune_incident_rec *
         }
         goto out;
     }
-    rc = 0;
+    rc = rec->runner_pid > 0
+             ? rune_sqlite_set_runner(j, rec->id, rec->runner_pid, rec->runner_start)
+             : 0;
 out:
     sqlite3_finalize(st);
     free(inputs);
@@ -454,7 +456,7 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
 
 /* FULL for the next commit when it must reach the disk, else NORMAL.
  * Set between transactions; SQLite reads it when it commits. */
-static int set_sync(struct rune_journal *j, bool full)
+int rune_sqlite_set_sync(struct rune_journal *j, bool full)
 {
     struct sqlite_journal *s = (struct sqlite_journal *)j;
 
@@ -491,7 +493,7 @@ static long long sqlite_append(struct rune_journal *j, const char *incident_id,
     sqlite3 *db = rune_sqlite_db(j);
     long long seq;
 
-    if (set_sync(j, ev->durable) != 0)
+    if (rune_sqlite_set_sync(j, ev->durable) != 0)
         return -1;
     if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start an event transaction") != 0)
         return -1;
@@ -526,6 +528,8 @@ static int sqlite_set_severity(struct rune_journal *j, const char *incident_id,
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
+    if (rune_sqlite_set_sync(j, false) != 0)
+        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to set the severity");
         goto out;
@@ -552,6 +556,8 @@ static int sqlite_artifact(struct rune_journal *j, const char *incident_id, cons
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
+    if (rune_sqlite_set_sync(j, false) != 0)
+        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to record an artifact");
         goto out;
@@ -580,7 +586,7 @@ static int sqlite_end(struct rune_journal *j, const char *incident_id, const cha
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
-    if (set_sync(j, true) != 0) /* the outcome is on disk when rune says it */
+    if (rune_sqlite_set_sync(j, true) != 0) /* the outcome is on disk when rune says it */
         return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to end the incident");
@@ -612,6 +618,10 @@ static const struct rune_journal_store sqlite_store = {
     .last_outputs = rune_sqlite_last_outputs,
     .durations = rune_sqlite_durations,
     .work = rune_sqlite_work,
+    .runner = rune_sqlite_runner,
+    .set_runner = rune_sqlite_set_runner,
+    .child = rune_sqlite_child,
+    .children = rune_sqlite_children,
     .set_lazy = sqlite_set_lazy,
     .set_length_limit = sqlite_set_length_limit,
     .close = sqlite_close,

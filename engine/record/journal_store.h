@@ -89,6 +89,13 @@ struct rune_journal_store {
     json_t *(*durations)(struct rune_journal *j, const char *runbook, const char *step, int limit);
     json_t *(*work)(struct rune_journal *j, const char *uses, const char *host, const char *unit,
                     int limit);
+    /* The runners and children tables (journal.h). */
+    int (*runner)(struct rune_journal *j, const char *incident_id, struct rune_runner *out);
+    int (*set_runner)(struct rune_journal *j, const char *incident_id, long long pid,
+                      const char *start);
+    int (*child)(struct rune_journal *j, const char *incident_id, const char *step, int attempt,
+                 long long pid, const char *start, const char *program, bool ended);
+    json_t *(*children)(struct rune_journal *j, const char *incident_id);
     /* A simulation's log: no write of this connection is forced to disk. */
     void (*set_lazy)(struct rune_journal *j);
     /* For tests: the store's own limit on a value's length (0 leaves it). */

@@ -245,4 +245,25 @@ int rune_record_declare_artifact(json_t **list, const char *path, const char *sh
 void rune_record_artifacts(const struct rune_recorder *rec, const char *step,
                            const struct rune_step_type *t, json_t *declared, json_t *outputs);
 
+/* ---- Is an unfinished incident still running? (record_runner.c) ---- */
+
+enum rune_run_state {
+    RUNE_RUN_ENDED = 0, /* an outcome is recorded */
+    RUNE_RUN_RUNNING,   /* no outcome; its rune is alive on this host */
+    RUNE_RUN_ABANDONED, /* no outcome; it ran on this host and its rune is gone */
+    RUNE_RUN_UNKNOWN,   /* no outcome; no rune recorded (an older log) or another host */
+};
+
+/* The state of incident inc (a row as rune_journal_get/find give it), its
+ * runner in *runner when one is recorded (may be NULL). */
+enum rune_run_state rune_record_run_state(struct rune_journal *j, json_t *inc,
+                                          struct rune_runner *runner);
+/* "ended", "running", "abandoned", "unfinished". */
+const char *rune_run_state_name(enum rune_run_state s);
+/* The children an abandoned run left that are still alive: its recorded
+ * children not marked ended whose process group still has members, as
+ * [{step, attempt, pid, program, alive: [pids]}]. Caller owns it; NULL on
+ * error. */
+json_t *rune_record_orphans(struct rune_journal *j, const char *incident_id);
+
 #endif

@@ -224,7 +224,20 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     kv_name(d, "Outcome");
     if (d->sim)
         word(d, RUNE_WORD_OUTCOME_SIM);
-    d->pen->status(d, str(inc, "outcome"), false);
+    json_t *ab = json_object_get(inc, "abandoned");
+    if (ab) {
+        char line[512];
+        d->pen->status(d, "abandoned", false);
+        snprintf(line, sizeof line,
+                 " — the rune running it (pid %lld on %s) is gone; it reached step %s (%s); "
+                 "`%s` continues it",
+                 (long long)json_integer_value(json_object_get(ab, "pid")), str(ab, "host"),
+                 str(ab, "last_step") ? str(ab, "last_step") : "-",
+                 str(ab, "last_stage") ? str(ab, "last_stage") : "-", str(ab, "hint"));
+        d->pen->text(d, line);
+    } else {
+        d->pen->status(d, str(inc, "outcome"), false);
+    }
     if (str(inc, "reason")) {
         word(d, RUNE_WORD_SEP);
         d->pen->text(d, str(inc, "reason"));

@@ -28,6 +28,7 @@
 #include "lock.h"
 #include "params.h"
 #include "plan.h"
+#include "procinfo.h"
 #include "record.h"
 #include "report.h"
 #include "targets.h"
@@ -400,6 +401,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     }
     if (o->dry_run)
         rune_journal_set_lazy(r.j); /* a simulation forces nothing to disk */
+    char runner_start[RUNE_START_LEN] = "";
+    rune_procinfo_start(0, runner_start); /* how `rune log` knows we are alive */
     struct rune_incident_rec rec = {r.incident,
                                     rb->name,
                                     rb->title,
@@ -411,7 +414,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                                     shown,
                                     rb->rto_ms / 1000,
                                     rb->rpo_ms / 1000,
-                                    started};
+                                    started,
+                                    getpid(),
+                                    runner_start};
     /* two runs in the same second may draw the same id: draw again, and
      * keep ${incident.id} in step with it */
     r.rec = (struct rune_recorder){r.j, r.incident, &r.red, NULL, o->dry_run};
