@@ -437,6 +437,19 @@ static const char *summary(const struct rune_rec_event *e, char *buf, size_t len
     buf[0] = '\0';
     if (!json_is_object(e->detail))
         return buf;
+    if (e->kind == RUNE_EV_INCIDENT_RESUME) {
+        char gap[32] = "?";
+        if (e->gap_ms != RUNE_REC_NONE)
+            rune_duration_str(e->gap_ms, gap, sizeof gap);
+        snprintf(buf, len,
+                 "resumed by %s (pid %lld) after a gap of %s: rune (pid %lld) died after %s; "
+                 "%zu step%s run again, %zu child group%s ended",
+                 e->who ? e->who : "?", e->pid, gap, e->dead_pid, e->after ? e->after : "?",
+                 json_array_size(e->rerun), json_array_size(e->rerun) == 1 ? "" : "s",
+                 json_array_size(e->orphans_ended),
+                 json_array_size(e->orphans_ended) == 1 ? "" : "s");
+        return buf;
+    }
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         add(buf, len, plain[i]);
     add_approval(e, buf, len);

@@ -17,6 +17,7 @@ struct cmd {
 static const struct cmd commands[] = {
     {"run", cmd_run, "run a runbook end to end (rune run RUNBOOK [--set k=v]... [--yes])"},
     {"plan", cmd_plan, "simulate a run: what would happen, nothing changed (rune plan RUNBOOK)"},
+    {"resume", cmd_resume, "continue a run whose rune died (rune resume ID [--yes])"},
     {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
     {"list", cmd_list, "list the runbooks on the search path"},
     {"show", cmd_show, "describe a runbook: inputs, stages, steps"},

@@ -61,6 +61,7 @@ static bool durable(const struct rune_recorder *rec, enum rune_event_kind kind, 
         return false;
     switch (kind) {
     case RUNE_EV_INCIDENT_START:
+    case RUNE_EV_INCIDENT_RESUME:
     case RUNE_EV_INCIDENT_END:
     case RUNE_EV_APPROVAL:
         return true;
@@ -175,6 +176,16 @@ void rune_record_incident_end(const struct rune_recorder *rec, enum rune_event_s
     emit_new(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_END, outcome, duration_ms, d);
     if (rune_journal_end(rec->j, rec->incident, name, exit_code, rune_clock_wall_ms()) != 0)
         warn(rec, "the end of incident", rec->incident);
+}
+
+void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r)
+{
+    json_t *d = json_pack("{s:s, s:I, s:s, s:s?, s:I, s:I, s:O, s:O}", "who", r->who, "pid",
+                          (json_int_t)r->pid, "host", r->host, "after", r->after, "gap_ms",
+                          (json_int_t)r->gap_ms, "dead_pid", (json_int_t)r->dead_pid,
+                          "orphans_ended", r->orphans_ended, "rerun", r->rerun);
+    emit_as(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_RESUME, RUNE_ST_NONE, -1, d, NULL);
+    json_decref(d);
 }
 
 /* ---- Stages ---- */

@@ -44,6 +44,7 @@ enum rune_event_kind {
     RUNE_EV_INCIDENT_DECISION,
     RUNE_EV_INCIDENT_END,
     RUNE_EV_PROGRESS,
+    RUNE_EV_INCIDENT_RESUME, /* rune resume took over an abandoned run */
     RUNE_EV_NKINDS
 };
 
@@ -81,6 +82,9 @@ enum rune_event_status {
     /* incident.end: the outcome (and NO_INCIDENT, FAILED, ABORTED, UNDECIDED) */
     RUNE_ST_RESOLVED,
     RUNE_ST_ROLLED_BACK,
+    /* step.end of an attempt whose rune died during it (written by rune
+     * resume); a failure: it did not finish what it was asked */
+    RUNE_ST_ABANDONED,
     RUNE_ST_NSTATUSES
 };
 
@@ -96,8 +100,9 @@ enum rune_event_status rune_event_status_parse(const char *name);
 
 /*
  * The one definition of "failed": a step attempt or rune.run call that did
- * not do what it was asked — failed, timeout, cancelled, and declined (an
- * operator refused it: it did not run, and what depends on it must know).
+ * not do what it was asked — failed, timeout, cancelled, declined (an
+ * operator refused it: it did not run, and what depends on it must know),
+ * and abandoned (its rune died during it; rune resume runs it again).
  * It is ${steps.<id>.failed}, the report's list of failures, and the
  * attempts `rune log show` prints the kept output of. Not failed: ok,
  * skipped, not_run, pending, undecided, and the stage and incident
@@ -244,6 +249,22 @@ int rune_record_declare_artifact(json_t **list, const char *path, const char *sh
  * dry-run records none. */
 void rune_record_artifacts(const struct rune_recorder *rec, const char *step,
                            const struct rune_step_type *t, json_t *declared, json_t *outputs);
+
+/* incident.resume: `rune resume` took over an abandoned run — who, the
+ * rune that now runs it, when the dead one's last event was and how long
+ * the gap was, the children it ended and the steps it runs again.
+ * Borrowed; durable. */
+struct rune_resume_rec {
+    const char *who;
+    long long pid;
+    const char *host;
+    const char *after;     /* the dead run's last event (ISO time) */
+    long long gap_ms;      /* from then until now */
+    long long dead_pid;    /* the rune that died */
+    json_t *orphans_ended; /* [{step, pid, program}] */
+    json_t *rerun;         /* [step ids] */
+};
+void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r);
 
 /* ---- Is an unfinished incident still running? (record_runner.c) ---- */
 

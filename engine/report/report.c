@@ -302,6 +302,9 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     /* only when some step reported it: older logs read as they did */
     if (json_array_size(w.throughput))
         json_object_set(rep, "throughput", w.throughput);
+    /* only for a resumed run: who took it over, after what gap */
+    if (json_array_size(w.resumes))
+        json_object_set(json_object_get(rep, "incident"), "resumed", w.resumes);
     /* only for a run whose rune is gone: every other report reads as it did */
     if (abandoned) {
         json_object_set(json_object_get(rep, "incident"), "abandoned", abandoned);

@@ -245,6 +245,25 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     kv_end(d);
     snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(code));
     kv(d, "Exit code", json_is_integer(code) ? buf : NULL, false);
+    size_t ri;
+    json_t *res;
+    json_array_foreach(json_object_get(inc, "resumed"), ri, res)
+    {
+        char line[512], gap[32] = "?";
+        json_t *g = json_object_get(res, "gap_ms");
+        if (json_is_integer(g))
+            rune_duration_str(json_integer_value(g), gap, sizeof gap);
+        snprintf(line, sizeof line,
+                 "at %s by %s, after a gap of %s (rune died; its last event was at %s); %zu "
+                 "step%s run again, %zu child process group%s ended first",
+                 str(res, "at") ? str(res, "at") : "?", str(res, "who") ? str(res, "who") : "?",
+                 gap, str(res, "after") ? str(res, "after") : "?",
+                 json_array_size(json_object_get(res, "rerun")),
+                 json_array_size(json_object_get(res, "rerun")) == 1 ? "" : "s",
+                 json_array_size(json_object_get(res, "orphans_ended")),
+                 json_array_size(json_object_get(res, "orphans_ended")) == 1 ? "" : "s");
+        kv(d, "Resumed", line, false);
+    }
     kv(d, "Severity", str(inc, "severity"), false);
     kv(d, "rune", str(inc, "rune_version"), false);
     kv_name(d, "Incident log chain");
