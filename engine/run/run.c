@@ -401,6 +401,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_journal_new_id(r.incident);
 
     int rc = RUNE_EXIT_INTERNAL;
+    int lockfd = -1, resumefd = -1;
+    json_t *inputs = NULL, *shown = NULL, *secrets = NULL;
+    struct rune_diags d = RUNE_DIAGS_INIT;
     struct rune_replay replay = {0};
     if (o->resume_id) {
         char rerr[512];
@@ -411,9 +414,6 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         }
         r.replay = &replay;
     }
-    int lockfd = -1, resumefd = -1;
-    json_t *inputs = NULL, *shown = NULL, *secrets = NULL;
-    struct rune_diags d = RUNE_DIAGS_INIT;
     int a = rune_inputs_resolve(rb, o->sets, &inputs, &shown, &r.red, &d);
     int b = rune_secrets_resolve(rb, &secrets, &r.red, &d);
     if (a || b) {
