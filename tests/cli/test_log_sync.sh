@@ -32,15 +32,15 @@ syncs() {
     grep -cE '(fsync|fdatasync)\(' "$T/strace"
 }
 
-notes 5; notes 60; writes 5
+notes 5; notes 40; writes 5
 
 test_case "a run of pure steps costs a constant number of fsyncs, not one per event"
 run_rune run "$T/notes5.yaml" --no-report   # the log exists, its WAL checkpointed
 few=$(syncs run "$T/notes5.yaml" --no-report)
-many=$(syncs run "$T/notes60.yaml" --no-report)
+many=$(syncs run "$T/notes40.yaml" --no-report)
 expect_rc 0
-[ "$many" -le "$few" ] || fail "60 pure steps made $many fsyncs, 5 made $few: they should not grow"
-[ "$many" -lt 20 ] || fail "60 pure steps (180 events) made $many fsyncs"
+[ "$many" -le "$few" ] || fail "40 pure steps made $many fsyncs, 5 made $few: they should not grow"
+[ "$many" -lt 20 ] || fail "40 pure steps (120 events) made $many fsyncs"
 end_case
 
 test_case "a step that writes is on disk when it starts and when it ends"
@@ -54,8 +54,8 @@ run_rune run "$T/notes5.yaml" --no-report
 n=$(syncs plan "$T/writes5.yaml" --no-report)
 expect_rc 0
 expect_eq "$n" 0 "fsyncs of a plan"
-n=$(syncs plan "$T/notes60.yaml" --no-report)
-expect_eq "$n" 0 "fsyncs of a plan of 60 pure steps"
+n=$(syncs plan "$T/notes40.yaml" --no-report)
+expect_eq "$n" 0 "fsyncs of a plan of 40 pure steps"
 # and it is recorded all the same
 expect_eq "$(sql "select mode from incidents order by rowid desc limit 1")" "dry-run" "the plan's record"
 run_rune log verify --all
