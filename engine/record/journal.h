@@ -90,8 +90,13 @@ struct rune_event {
 
 /* A simulation's log (rune plan): nothing this connection writes is ever
  * forced to disk — no event is durable, and closing it leaves the
- * checkpoint to the next real run — so a plan costs no fsync. */
+ * checkpoint to the next real run — so a plan costs no fsync; its events
+ * are committed in batches (rune_journal_flush). */
 void rune_journal_set_lazy(struct rune_journal *j);
+/* A simulation's events are committed in batches: this commits what is
+ * waiting (the run's stage thread calls it every 200 ms, so the log is
+ * never held long). Every other call but the history reads does it too. */
+void rune_journal_flush(struct rune_journal *j);
 
 /* Appends an event (seq, timestamp and hash assigned here) and commits it.
  * A detail over RUNE_JOURNAL_DETAIL_MAX is stored truncated, as above;

@@ -264,8 +264,11 @@ int rune_journal_sqlite_open(const char *path, bool writer, struct rune_journal 
     return open_db(path, SQLITE_OPEN_READWRITE, false, out, err, errlen);
 }
 
+static void sqlite_flush(struct rune_journal *j);
+
 static void sqlite_close(struct rune_journal *j)
 {
+    sqlite_flush(j);
     sqlite3_close(rune_sqlite_db(j));
 }
 
@@ -485,6 +488,52 @@ static void sqlite_set_lazy(struct rune_journal *j)
     sqlite3_wal_autocheckpoint(s->db, 0);
 }
 
+/* A simulation's events at most this many to a transaction. */
+#define LAZY_BATCH 256
+
+/* Commits a simulation's open batch of events (the front calls it before
+ * any other use of the log, and the run's stage thread at least every
+ * 200 ms, so other writers never wait long for the log). */
+static void sqlite_flush(struct rune_journal *j)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
+    if (!s->batch_open)
+        return;
+    s->batch_open = false;
+    s->batch_n = 0;
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rune_sqlite_fail(j, "commit a simulation's events");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+/* A simulation (lazy): events go into one open transaction, each in a
+ * savepoint (a failed one is undone alone), committed by sqlite_flush or
+ * every LAZY_BATCH events: a plan of 1,000 steps costs a few commits,
+ * not 2,000. */
+static long long lazy_append(struct rune_journal *j, const char *incident_id,
+                             const struct rune_event *ev, const char *detail)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+    long long seq;
+
+    if (!s->batch_open) {
+        if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start a simulation's transaction") != 0)
+            return -1;
+        s->batch_open = true;
+    }
+    if (rune_sqlite_exec(j, "SAVEPOINT ev", "start an event") != 0)
+        return -1;
+    seq = append_locked(j, incident_id, ev, detail);
+    if (seq < 0)
+        sqlite3_exec(s->db, "ROLLBACK TO ev", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "RELEASE ev", NULL, NULL, NULL);
+    if (++s->batch_n >= LAZY_BATCH)
+        sqlite_flush(j);
+    return seq;
+}
+
 /* One event, one transaction: committed when it happens, or not at all;
  * fsynced with everything before it when the event is durable. */
 static long long sqlite_append(struct rune_journal *j, const char *incident_id,
@@ -493,6 +542,8 @@ static long long sqlite_append(struct rune_journal *j, const char *incident_id,
     sqlite3 *db = rune_sqlite_db(j);
     long long seq;
 
+    if (((struct sqlite_journal *)j)->lazy)
+        return lazy_append(j, incident_id, ev, detail);
     if (rune_sqlite_set_sync(j, ev->durable) != 0)
         return -1;
     if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start an event transaction") != 0)
@@ -623,6 +674,7 @@ static const struct rune_journal_store sqlite_store = {
     .child = rune_sqlite_child,
     .children = rune_sqlite_children,
     .set_lazy = sqlite_set_lazy,
+    .flush = sqlite_flush,
     .set_length_limit = sqlite_set_length_limit,
     .close = sqlite_close,
 };

@@ -20,8 +20,10 @@ struct sqlite_journal {
     /* group commit: the connection runs with synchronous=NORMAL (a WAL
      * commit is not synced) and switches to FULL for a durable event's
      * commit, whose fsync of the WAL covers every frame before it */
-    bool sync_full; /* the synchronous setting now in force */
-    bool lazy;      /* a simulation's log: never FULL */
+    bool sync_full;  /* the synchronous setting now in force */
+    bool lazy;       /* a simulation's log: never FULL, events batched */
+    bool batch_open; /* lazy: a transaction of events is open */
+    int batch_n;     /* ... holding this many */
 };
 
 static inline sqlite3 *rune_sqlite_db(struct rune_journal *j)

@@ -96,8 +96,10 @@ struct rune_journal_store {
     int (*child)(struct rune_journal *j, const char *incident_id, const char *step, int attempt,
                  long long pid, const char *start, const char *program, bool ended);
     json_t *(*children)(struct rune_journal *j, const char *incident_id);
-    /* A simulation's log: no write of this connection is forced to disk. */
+    /* A simulation's log: no write of this connection is forced to disk,
+     * and its events may wait in an open transaction until flush. */
     void (*set_lazy)(struct rune_journal *j);
+    void (*flush)(struct rune_journal *j);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
     /* Frees the backend's part; the front frees the rest. */

@@ -87,6 +87,9 @@ struct rune_run {
     /* rune resume: what the log says already happened (resume.h); NULL
      * in any other run */
     struct rune_replay *replay;
+    /* dry-run: when the simulation's batch of events was last committed
+     * (stage thread only) */
+    long long flushed_ms;
 };
 
 /* The evaluator for ${...} over r->ctx (call with mu held or before

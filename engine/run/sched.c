@@ -546,6 +546,10 @@ static void wait_a_little(struct rune_run *r)
 static void sample(struct rune_run *r, struct slot *slots, size_t n)
 {
     long long now = rune_clock_mono_ms();
+    if (r->o->dry_run && now - r->flushed_ms >= 200) {
+        rune_journal_flush(r->j); /* a simulation's batch: the log is not held long */
+        r->flushed_ms = now;
+    }
     for (size_t i = 0; i < n; i++)
         if (slots[i].state == RUNNING)
             rune_progress_tick(r, &slots[i].prog, now);
