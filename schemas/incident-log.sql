@@ -41,7 +41,9 @@ CREATE INDEX IF NOT EXISTS incidents_by_started ON incidents (started_at);
 CREATE INDEX IF NOT EXISTS incidents_by_runbook ON incidents (runbook, started_at);
 
 -- Every stage and step attempt of an incident, hash-chained per incident:
--- hash = hex SHA-256(prev_hash || canonical event JSON); see journal.c.
+-- hash = hex SHA-256(prev_hash || canonical event JSON); see journal_chain.c.
+-- An incident's first event links to the head of the incident begun before
+-- it (64 zeros for the first, and in logs written before that link).
 -- The primary key is also the index by incident (in seq order).
 CREATE TABLE IF NOT EXISTS events (
     incident_id TEXT NOT NULL REFERENCES incidents (id),
@@ -54,10 +56,42 @@ CREATE TABLE IF NOT EXISTS events (
     status      TEXT,
     duration_ms INTEGER,                      -- NULL when not applicable
     detail_json TEXT,
-    prev_hash   TEXT NOT NULL,                -- 64 zeros for seq 1
+    prev_hash   TEXT NOT NULL,                -- seq 1: the previous incident's head
     hash        TEXT NOT NULL,
     PRIMARY KEY (incident_id, seq)
 );
+
+-- The chain across incidents: an incident's first event links to the head
+-- of the incident begun before it (the first events in rowid order), and
+-- verification finds the event a link names by its hash.
+CREATE INDEX IF NOT EXISTS events_starts ON events (seq) WHERE seq = 1;
+CREATE INDEX IF NOT EXISTS events_by_hash ON events (hash);
+
+-- The rune process running an incident (one row per incident; a resumed
+-- run replaces it): with the incident's host, whether that process is
+-- still alive tells a running incident from an abandoned one. start is
+-- "BOOTID:TICKS" (/proc/PID/stat's start time), so a reused pid is not
+-- taken for it.
+CREATE TABLE IF NOT EXISTS runners (
+    incident_id TEXT PRIMARY KEY REFERENCES incidents (id),
+    pid         INTEGER NOT NULL,
+    start       TEXT NOT NULL
+);
+
+-- Every child process a step started, recorded before it runs (its own
+-- process group: pgid = pid) and marked ended once reaped: what a dead
+-- run's unfinished steps may have left running.
+CREATE TABLE IF NOT EXISTS children (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    step        TEXT,
+    attempt     INTEGER,
+    pid         INTEGER NOT NULL,
+    start       TEXT,
+    program     TEXT,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS children_by_incident ON children (incident_id);
 
 -- Files a run produced (backups, safety copies, reports).
 CREATE TABLE IF NOT EXISTS artifacts (

@@ -31,6 +31,12 @@ struct rune_proc {
     /* Polled about every 50 ms; returning true kills the group as a cancel. */
     bool (*cancelled)(void *ctx);
     void *cancel_ctx;
+    /* Called in the parent once the child exists, before it runs anything
+     * (it waits on a pipe until this returns, and exits without running if
+     * rune dies first): the engine records it, so a child is never running
+     * unrecorded. Set by rune_call_spawn; NULL: none. */
+    void (*started)(void *ctx, pid_t pid);
+    void *started_ctx;
 
     /* ---- out (freed by rune_proc_release) ---- */
     pid_t pid;

@@ -119,6 +119,11 @@ struct rune_step_type {
      * figure. Sets *unit; returns the size, or -1 when it cannot tell (the
      * plan then falls back to the median duration). NULL: no size. */
     long long (*size)(struct rune_call *c, enum rune_unit *unit);
+    /* Running it again with the same parameters, after rune died during
+     * it, does no harm (a check, a copy to a fixed name): `rune resume`
+     * re-runs such a step without asking. Types that only read or compute
+     * are re-run anyway; a runbook's `idempotent:` overrides both. */
+    bool idempotent;
 };
 
 /* Families: each steps/<family>.c exports one table terminated by {NULL};

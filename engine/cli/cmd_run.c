@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_resume.h"
 #include "console.h"
 #include "duration.h"
 #include "exitcode.h"
@@ -20,10 +21,21 @@
 #include "search.h"
 #include "validate_out.h"
 
-static void usage(FILE *out, bool plan)
+/* What the command line starts: a run, a plan, or the resume of a run. */
+enum mode { MODE_RUN, MODE_PLAN, MODE_RESUME };
+
+static void usage(FILE *out, enum mode mode)
 {
-    fprintf(out, plan ? "usage: rune plan RUNBOOK [options]   (the same as rune run --dry-run)\n"
-                      : "usage: rune run RUNBOOK [options]\n");
+    fprintf(out, mode == MODE_PLAN
+                     ? "usage: rune plan RUNBOOK [options]   (the same as rune run --dry-run)\n"
+                 : mode == MODE_RESUME
+                     ? "usage: rune resume ID [options]   (continues a run whose rune died)\n"
+                       "  ID                 an abandoned incident (`rune log` marks them)\n"
+                       "  -y, --yes          also re-run steps that were running when rune died\n"
+                       "                     and may not be safe to run twice (asked otherwise)\n"
+                       "  --set NAME=VALUE   an input recorded masked (a secret), given again\n"
+                       "the options of rune run:\n"
+                     : "usage: rune run RUNBOOK [options]\n");
     fprintf(out,
             "  RUNBOOK            a runbook file, or a name on the search path (`rune list`)\n"
             "  --set NAME=VALUE   give an input (repeatable)\n"
@@ -137,7 +149,17 @@ static const char *operator_name(const char *flag)
     return pw ? pw->pw_name : "unknown";
 }
 
-static int run_or_plan(int argc, char **argv, bool plan)
+/* Makes a relative path absolute (resume goes to the run's directory). */
+static const char *absolute(const char *path, char *buf, size_t len)
+{
+    char cwd[4096];
+    if (!path || path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return path;
+    snprintf(buf, len, "%s/%s", cwd, path);
+    return buf;
+}
+
+static int run_or_plan(int argc, char **argv, enum mode mode)
 {
     static const struct option opts[] = {
         {"set", required_argument, NULL, 's'},
@@ -161,7 +183,9 @@ static int run_or_plan(int argc, char **argv, bool plan)
         {"progress-interval", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
-    const char *cmd = plan ? "plan" : "run";
+    bool plan = mode == MODE_PLAN, resume = mode == MODE_RESUME;
+    const char *cmd = plan ? "plan" : resume ? "resume" : "run";
+    json_t *inc = NULL;
     json_t *fails = json_object(), *fail_attempts = json_object();
     struct rune_run_opts o = {.jobs = 4, .dry_run = plan};
     const char *log_flag = NULL, *who = NULL, *reports_flag = NULL;
@@ -243,20 +267,25 @@ static int run_or_plan(int argc, char **argv, bool plan)
             }
             break;
         case 'h':
-            usage(stdout, plan);
+            usage(stdout, mode);
             rc = RUNE_EXIT_OK;
             goto out;
         default:
-            usage(stderr, plan);
+            usage(stderr, mode);
             goto out;
         }
     }
     /* getopt permutes: flags may come before or after RUNBOOK */
     if (optind != argc - 1) {
         fprintf(stderr,
-                optind >= argc ? "rune %s: which runbook? (`rune list` shows them)\n"
-                               : "rune %s: one runbook at a time\n",
+                resume           ? "rune resume: give one incident ID (`rune log` lists them)\n"
+                : optind >= argc ? "rune %s: which runbook? (`rune list` shows them)\n"
+                                 : "rune %s: one runbook at a time\n",
                 cmd);
+        goto out;
+    }
+    if (resume && o.dry_run) {
+        fprintf(stderr, "rune resume: --dry-run: a plan is not resumed; use rune plan\n");
         goto out;
     }
     if (!o.dry_run &&
@@ -273,13 +302,24 @@ static int run_or_plan(int argc, char **argv, bool plan)
     if (progress_options(&o, cmd, progress, progress_flag, interval, interval_flag) != 0)
         goto out;
     const char *arg = argv[optind];
-    char path[4096], err[8192];
-    if (rune_search_resolve(arg, path, sizeof path, err, sizeof err) != 0) {
+    char path[4096], err[8192], logbuf[4096], logabs[4200], repabs[4200];
+    struct rune_diags d = RUNE_DIAGS_INIT;
+    struct rune_runbook *rb = NULL;
+    o.log_path =
+        absolute(rune_journal_default_path(log_flag, logbuf, sizeof logbuf), logabs, sizeof logabs);
+    reports_flag = absolute(reports_flag, repabs, sizeof repabs);
+    if (resume) {
+        rc = cmd_resume_prepare(arg, o.log_path, sets, &rb, &inc);
+        if (rc != RUNE_EXIT_OK)
+            goto out;
+        o.resume_id = arg;
+        o.resume_inc = inc;
+    } else if (rune_search_resolve(arg, path, sizeof path, err, sizeof err) != 0) {
         fprintf(stderr, "rune: %s\n", err);
         goto out;
+    } else {
+        rb = rune_runbook_load(path, &d);
     }
-    struct rune_diags d = RUNE_DIAGS_INIT;
-    struct rune_runbook *rb = rune_runbook_load(path, &d);
     if (!rb) {
         rune_diags_print(&d, stderr);
         fprintf(stderr, "rune: %s is not valid (%zu problem%s); nothing was run\n", path, d.n,
@@ -298,8 +338,6 @@ static int run_or_plan(int argc, char **argv, bool plan)
     }
     o.fails = fails;
     o.fail_attempts = fail_attempts;
-    char logbuf[4096];
-    o.log_path = rune_journal_default_path(log_flag, logbuf, sizeof logbuf);
     o.log_flag = log_flag;
     char reportsbuf[4096];
     o.reports_dir =
@@ -314,6 +352,7 @@ static int run_or_plan(int argc, char **argv, bool plan)
     rc = rune_run_runbook(rb, &o);
     rune_runbook_free(rb);
 out:
+    json_decref(inc);
     json_decref(sets);
     json_decref(fails);
     json_decref(fail_attempts);
@@ -322,10 +361,15 @@ out:
 
 int cmd_run(int argc, char **argv)
 {
-    return run_or_plan(argc, argv, false);
+    return run_or_plan(argc, argv, MODE_RUN);
 }
 
 int cmd_plan(int argc, char **argv)
 {
-    return run_or_plan(argc, argv, true);
+    return run_or_plan(argc, argv, MODE_PLAN);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    return run_or_plan(argc, argv, MODE_RESUME);
 }

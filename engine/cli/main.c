@@ -11,6 +11,7 @@
 static const struct rune_cmdinfo commands[] = {
     {"run", cmd_run, "run a runbook end to end (rune run RUNBOOK [--set k=v]... [--yes])"},
     {"plan", cmd_plan, "simulate a run: what would happen, nothing changed (rune plan RUNBOOK)"},
+    {"resume", cmd_resume, "continue a run whose rune died (rune resume ID [--yes])"},
     {"validate", cmd_validate, "check runbooks without running anything (rune validate FILE...)"},
     {"new", cmd_new, "write a runbook skeleton that validates (rune new NAME [--from KIND])"},
     {"test", cmd_test, "run runbook tests: scenarios in NAME.test.yaml (rune test [FILE|DIR])"},

@@ -69,6 +69,22 @@ struct rune_journal *rune_journal_alloc(const struct rune_journal_store *store, 
     return j;
 }
 
+/* Takes the log's lock for a call that reads or writes anything but
+ * events: a simulation's batch of events is committed first (journal.h,
+ * rune_journal_set_lazy), so what follows sees them and opens no
+ * transaction inside it. */
+static void lock(struct rune_journal *j)
+{
+    pthread_mutex_lock(&j->mu);
+    j->store->flush(j);
+}
+
+void rune_journal_flush(struct rune_journal *j)
+{
+    lock(j);
+    pthread_mutex_unlock(&j->mu);
+}
+
 /* ---- Where the log lives ---- */
 
 /* dir + "/" + rest into buf (rest alone when dir is NULL), without
@@ -168,6 +184,13 @@ const char *rune_journal_path(struct rune_journal *j)
 const char *rune_journal_error(struct rune_journal *j)
 {
     return j->err;
+}
+
+void rune_journal_set_lazy(struct rune_journal *j)
+{
+    pthread_mutex_lock(&j->mu);
+    j->store->set_lazy(j);
+    pthread_mutex_unlock(&j->mu);
 }
 
 void rune_journal_set_limits(struct rune_journal *j, size_t detail_max, int sqlite_length)
@@ -270,7 +293,7 @@ int rune_journal_begin(struct rune_journal *j, const struct rune_incident_rec *r
 {
     int rc = -1;
 
-    pthread_mutex_lock(&j->mu);
+    lock(j);
     if (!rec->id || !rec->runbook || !rec->mode)
         rune_journal_fail(j, "cannot record incident in %s: id, runbook and mode are required",
                           j->path);
@@ -308,7 +331,7 @@ out:
 
 int rune_journal_set_severity(struct rune_journal *j, const char *incident_id, const char *severity)
 {
-    pthread_mutex_lock(&j->mu);
+    lock(j);
     int rc = j->store->set_severity(j, incident_id, severity);
     pthread_mutex_unlock(&j->mu);
     return rc;
@@ -319,7 +342,7 @@ int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const
 {
     int rc = -1;
 
-    pthread_mutex_lock(&j->mu);
+    lock(j);
     if (!incident_id || !path)
         rune_journal_fail(j, "cannot record an artifact in %s: incident id and path are required",
                           j->path);
@@ -335,7 +358,7 @@ int rune_journal_end(struct rune_journal *j, const char *incident_id, const char
     char ended[RUNE_ISO_LEN];
 
     rune_clock_iso(ended, ended_ms > 0 ? ended_ms : rune_clock_wall_ms());
-    pthread_mutex_lock(&j->mu);
+    lock(j);
     int rc = j->store->end(j, incident_id, outcome, exit_code, ended);
     pthread_mutex_unlock(&j->mu);
     return rc;
@@ -345,7 +368,7 @@ int rune_journal_end(struct rune_journal *j, const char *incident_id, const char
 
 json_t *rune_journal_find(struct rune_journal *j, const struct rune_journal_filter *f)
 {
-    pthread_mutex_lock(&j->mu);
+    lock(j);
     j->err[0] = '\0';
     json_t *arr = j->store->find(j, f);
     pthread_mutex_unlock(&j->mu);
@@ -360,7 +383,7 @@ json_t *rune_journal_list(struct rune_journal *j, const char *runbook, int limit
 
 json_t *rune_journal_get(struct rune_journal *j, const char *incident_id)
 {
-    pthread_mutex_lock(&j->mu);
+    lock(j);
     j->err[0] = '\0';
     json_t *o = j->store->get(j, incident_id);
     pthread_mutex_unlock(&j->mu);
@@ -404,17 +427,80 @@ int rune_journal_verify(struct rune_journal *j, const char *incident_id,
     int rc;
 
     memset(res, 0, sizeof *res);
-    pthread_mutex_lock(&j->mu);
+    lock(j);
     j->err[0] = '\0';
+    struct rune_chain_link link = {0};
     rc = j->store->chain_rows(j, incident_id, &inc, &rows, &n);
     if (rc == 0 && !inc) {
         rc = RUNE_JOURNAL_UNKNOWN;
         rune_journal_fail(j, "no incident %s in %s", incident_id, j->path);
     }
+    if (rc == 0 && n > 0)
+        rc = j->store->link(j, incident_id, &link);
     pthread_mutex_unlock(&j->mu);
-    if (rc == 0)
+    if (rc == 0) {
         rune_chain_verify(incident_id, inc, rows, n, res);
+        rune_chain_check_link(incident_id, &link, res);
+    }
     rune_chain_rows_free(rows, n);
     json_decref(inc);
     return rc;
+}
+
+int rune_journal_head(struct rune_journal *j, struct rune_log_head *out)
+{
+    memset(out, 0, sizeof *out);
+    lock(j);
+    j->err[0] = '\0';
+    int rc = j->store->head(j, NULL, out);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int rune_journal_find_hash(struct rune_journal *j, const char *hash, struct rune_log_head *out)
+{
+    memset(out, 0, sizeof *out);
+    lock(j);
+    j->err[0] = '\0';
+    int rc = j->store->head(j, hash, out);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int rune_journal_runner(struct rune_journal *j, const char *incident_id, struct rune_runner *out)
+{
+    memset(out, 0, sizeof *out);
+    lock(j);
+    j->err[0] = '\0';
+    int rc = j->store->runner(j, incident_id, out);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int rune_journal_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
+                            const char *start)
+{
+    lock(j);
+    int rc = j->store->set_runner(j, incident_id, pid, start);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int rune_journal_child(struct rune_journal *j, const char *incident_id, const char *step,
+                       int attempt, long long pid, const char *start, const char *program,
+                       bool ended)
+{
+    lock(j);
+    int rc = j->store->child(j, incident_id, step, attempt, pid, start, program, ended);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+json_t *rune_journal_children(struct rune_journal *j, const char *incident_id)
+{
+    lock(j);
+    j->err[0] = '\0';
+    json_t *o = j->store->children(j, incident_id);
+    pthread_mutex_unlock(&j->mu);
+    return o;
 }

@@ -5,8 +5,10 @@
  * through the record layer (record.h), which builds every event; this
  * header is the storage's door.
  *
- * Each event is committed as it happens (synchronous=FULL), so a crash
- * loses nothing that finished. Events are hash-chained:
+ * Each event is committed as it happens, so a killed rune loses nothing
+ * that finished; events marked durable are also on disk (fsync) before
+ * the append returns, with everything before them (group commit: see
+ * docs/architecture.md, "Group commit"). Events are hash-chained:
  * hash = SHA-256(prev_hash || canonical JSON of the event), so an edit,
  * insertion or deletion made afterwards is detectable.
  *
@@ -17,6 +19,7 @@
 #define RUNE_JOURNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct rune_journal;
@@ -51,6 +54,10 @@ struct rune_incident_rec {
     long long rto_target_s; /* 0 = none */
     long long rpo_target_s;
     long long started_ms; /* wall clock */
+    /* the rune running it (runners table): its pid and start
+     * (procinfo.h); 0 / NULL: not recorded */
+    long long runner_pid;
+    const char *runner_start;
 };
 
 /* A new incident id: "YYYYMMDD-HHMMSS-xxxx" (UTC, 4 random hex). */
@@ -68,12 +75,28 @@ struct rune_event {
     const char *status;    /* NULL, or ok/failed/timeout/skipped/declined/... */
     long long duration_ms; /* -1 = not applicable */
     json_t *detail;        /* borrowed; may be NULL */
+    /* on disk (fsync) before rune_journal_event returns, with everything
+     * appended before it: the record layer asks it around steps that
+     * write, approvals and the incident's start and end. Other events are
+     * committed at once (other processes see them, and a killed rune
+     * loses none) but share the next durable commit's fsync. */
+    bool durable;
 };
 
 /* The largest event detail (its compact JSON text) the log keeps whole. A
  * larger one is replaced, before it is hashed, by {"truncated": true,
  * "original_bytes": N, "head": "<its first 64 KiB>"}. */
 #define RUNE_JOURNAL_DETAIL_MAX (16u << 20)
+
+/* A simulation's log (rune plan): nothing this connection writes is ever
+ * forced to disk — no event is durable, and closing it leaves the
+ * checkpoint to the next real run — so a plan costs no fsync; its events
+ * are committed in batches (rune_journal_flush). */
+void rune_journal_set_lazy(struct rune_journal *j);
+/* A simulation's events are committed in batches: this commits what is
+ * waiting (the run's stage thread calls it every 200 ms, so the log is
+ * never held long). Every other call but the history reads does it too. */
+void rune_journal_flush(struct rune_journal *j);
 
 /* Appends an event (seq, timestamp and hash assigned here) and commits it.
  * A detail over RUNE_JOURNAL_DETAIL_MAX is stored truncated, as above;
@@ -90,6 +113,32 @@ int rune_journal_artifact(struct rune_journal *j, const char *incident_id, const
                           const char *path, const char *sha256, long long bytes, const char *kind);
 int rune_journal_end(struct rune_journal *j, const char *incident_id, const char *outcome,
                      int exit_code, long long ended_ms);
+
+/* ---- Who runs an incident, and what it started ---- */
+
+/* The rune process running an incident, and how far the incident got. */
+struct rune_runner {
+    long long pid;
+    char start[64]; /* procinfo.h */
+    char host[256];
+    char last_stage[32], last_step[128]; /* of its last step.start ("" none) */
+    char last_at[32];                    /* its last event's time */
+};
+/* 0 with out filled, 1 when none is recorded (a log written before runners
+ * were, or no such incident), -1 on error. */
+int rune_journal_runner(struct rune_journal *j, const char *incident_id, struct rune_runner *out);
+/* Records (or, resuming, replaces) the rune running an incident. 0 or -1. */
+int rune_journal_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
+                            const char *start);
+/* A child a step started (before it runs; ended false) or reaped (ended
+ * true: the row of (pid, start) is marked). 0 or -1. */
+int rune_journal_child(struct rune_journal *j, const char *incident_id, const char *step,
+                       int attempt, long long pid, const char *start, const char *program,
+                       bool ended);
+/* The children of an incident not marked ended: [{step, attempt, pid,
+ * start, program, started_at}] (empty for an old log). Caller owns it;
+ * NULL on error. */
+json_t *rune_journal_children(struct rune_journal *j, const char *incident_id);
 
 /* The last error message (for the operator). */
 const char *rune_journal_error(struct rune_journal *j);
@@ -145,6 +194,7 @@ enum rune_chain_problem {
     RUNE_CHAIN_DELETED,   /* an event is missing (a seq gap, a broken link, a lost end) */
     RUNE_CHAIN_REORDERED, /* an event is chained after one that now follows it */
     RUNE_CHAIN_RECORD,    /* the incident row disagrees with its chained end event */
+    RUNE_CHAIN_LINK,      /* its first event does not link to the incident begun before it */
 };
 
 struct rune_chain_result {
@@ -153,18 +203,40 @@ struct rune_chain_result {
     long long seq;      /* the first event found wrong (0 when intact or RECORD) */
     char head_hash[65]; /* the last event's stored hash; "" when there is none */
     char message[512];  /* what was found, for a person ("" when intact) */
+    /* where its first event links to: the incident begun before it and that
+     * incident's event (linked_seq); "" / 0 for an incident written before
+     * incidents were linked (its first event links to 64 zeros) */
+    char linked_to[64];
+    long long linked_seq;
 };
 
 /* Recomputes an incident's hash chain from the stored rows with the same
  * canonical form the writer used, and names the first event that was
- * changed, inserted, deleted or reordered. Returns 0 (res says whether the
- * chain is intact), RUNE_JOURNAL_UNKNOWN when there is no such incident, or
- * -1 on error (rune_journal_error says what went wrong). */
+ * changed, inserted, deleted or reordered; then checks its first event's
+ * link to the incident begun before it (RUNE_CHAIN_LINK names the gap). Returns 0 (res says whether
+ * the chain is intact), RUNE_JOURNAL_UNKNOWN when there is no such incident, or -1 on error
+ * (rune_journal_error says what went wrong). */
 #define RUNE_JOURNAL_UNKNOWN 2
 int rune_journal_verify(struct rune_journal *j, const char *incident_id,
                         struct rune_chain_result *res);
-/* "intact", "changed", "inserted", "deleted", "reordered", "record". */
+/* "intact", "changed", "inserted", "deleted", "reordered", "record", "link". */
 const char *rune_chain_problem_name(enum rune_chain_problem p);
+
+/* The head of the log: the last event of the incident begun last, which
+ * the next incident's first event will link to. A team keeps it elsewhere
+ * (a ticket, a chat message) and checks later that the log still holds it
+ * (rune_journal_find_hash). Returns 0, 1 when the log holds no event, -1
+ * on error. */
+struct rune_log_head {
+    char incident[64];
+    long long seq;
+    char hash[65];
+    char at[32];
+};
+int rune_journal_head(struct rune_journal *j, struct rune_log_head *out);
+/* The event whose hash is hash: 0 with out filled, 1 when no event has
+ * it, -1 on error. */
+int rune_journal_find_hash(struct rune_journal *j, const char *hash, struct rune_log_head *out);
 
 /* For tests and `rune log`: the underlying file path. */
 const char *rune_journal_path(struct rune_journal *j);

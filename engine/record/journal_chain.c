@@ -206,6 +206,11 @@ static int check_row(const char *id, const struct rune_chain_row *rows, size_t n
     const char *link = i ? rows[i - 1].hash : RUNE_ZERO_HASH;
     bool intact = content_ok(id, r);
 
+    /* an intact first event may link to the incident begun before it:
+     * rune_chain_check_link checks where that link leads */
+    if (i == 0 && r->seq == 1 && intact && r->prev)
+        link = r->prev;
+
     if (r->seq > want)
         return r->seq - 1 == want
                    ? problem(res, RUNE_CHAIN_DELETED, want,
@@ -320,9 +325,61 @@ void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_c
     verify_rows(incident_id, inc, rows, n, res);
 }
 
+/* "between incident A and B" or "before incident B" (nothing before it). */
+static const char *between(const struct rune_chain_link *l, const char *id, char *buf, size_t len)
+{
+    if (l->before[0])
+        snprintf(buf, len, "between incident %s and %s", l->before, id);
+    else
+        snprintf(buf, len, "before incident %s", id);
+    return buf;
+}
+
+void rune_chain_check_link(const char *id, const struct rune_chain_link *l,
+                           struct rune_chain_result *res)
+{
+    char where[160];
+
+    if (res->problem != RUNE_CHAIN_INTACT || !l->prev[0])
+        return;
+    if (same(l->prev, RUNE_ZERO_HASH)) {
+        /* an incident written before incidents were linked, or the first
+         * in the log; once a link appears, every later incident has one */
+        if (l->linked_before)
+            problem(res, RUNE_CHAIN_LINK, 1,
+                    "the chain breaks %s: incident %s starts a chain of its own although the "
+                    "incidents before it are linked (it was inserted, or its chain rewritten)",
+                    between(l, id, where, sizeof where), id);
+        return;
+    }
+    if (!l->target[0]) {
+        problem(res, RUNE_CHAIN_LINK, 1,
+                "the chain breaks %s: an incident is missing or was altered (the first event of "
+                "%s links to %.16s..., which no event in the log has)",
+                between(l, id, where, sizeof where), id, l->prev);
+        return;
+    }
+    if (same(l->target, id) || l->target_later) {
+        problem(res, RUNE_CHAIN_LINK, 1,
+                "the chain breaks %s: incidents were reordered (the first event of %s links to "
+                "event %lld of incident %s, written after it)",
+                between(l, id, where, sizeof where), id, l->target_seq, l->target);
+        return;
+    }
+    if (!same(l->target, l->before)) {
+        problem(res, RUNE_CHAIN_LINK, 1,
+                "the chain breaks between incident %s and %s: incident %s was inserted between "
+                "them, or the incidents reordered (%s links to event %lld of %s)",
+                l->target, id, l->before[0] ? l->before : "?", id, l->target_seq, l->target);
+        return;
+    }
+    snprintf(res->linked_to, sizeof res->linked_to, "%s", l->target);
+    res->linked_seq = l->target_seq;
+}
+
 const char *rune_chain_problem_name(enum rune_chain_problem p)
 {
-    static const char *const names[] = {"intact",  "changed",   "inserted",
-                                        "deleted", "reordered", "record"};
+    static const char *const names[] = {"intact",    "changed", "inserted", "deleted",
+                                        "reordered", "record",  "link"};
     return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "unknown";
 }

@@ -3,8 +3,11 @@
  * backend behind journal_store.h: the connection and its settings, the
  * schema, and every write. Reads are in journal_sqlite_read.c.
  *
- * Written as things happen (synchronous=FULL, one transaction per event)
- * so a crash loses nothing that finished. The schema is
+ * Written as things happen (one transaction per event) so a killed rune
+ * loses nothing that finished. Group commit: the connection runs with
+ * synchronous=NORMAL, where a WAL commit is not fsynced, and an event the
+ * caller marks durable is committed with synchronous=FULL, whose fsync of
+ * the WAL makes it and every event before it safe from a power cut. The schema is
  * schemas/incident-log.sql, embedded at build time; writers apply it on
  * every open (it is idempotent), readers never do.
  *
@@ -179,7 +182,7 @@ static int setup_writer(struct rune_journal *j)
                                  "cannot switch incident log %s to WAL mode (it stays in %s "
                                  "mode); put the log on a local filesystem with --log PATH",
                                  j->path, mode);
-    if (rune_sqlite_exec(j, "PRAGMA synchronous=FULL", "set synchronous=FULL") != 0)
+    if (rune_sqlite_exec(j, "PRAGMA synchronous=NORMAL", "set synchronous=NORMAL") != 0)
         return -1;
     if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start the schema transaction") != 0)
         return -1;
@@ -261,8 +264,11 @@ int rune_journal_sqlite_open(const char *path, bool writer, struct rune_journal 
     return open_db(path, SQLITE_OPEN_READWRITE, false, out, err, errlen);
 }
 
+static void sqlite_flush(struct rune_journal *j);
+
 static void sqlite_close(struct rune_journal *j)
 {
+    sqlite_flush(j);
     sqlite3_close(rune_sqlite_db(j));
 }
 
@@ -321,25 +327,23 @@ static int sqlite_begin(struct rune_journal *j, const struct rune_incident_rec *
         }
         goto out;
     }
-    rc = 0;
+    rc = rec->runner_pid > 0
+             ? rune_sqlite_set_runner(j, rec->id, rec->runner_pid, rec->runner_start)
+             : 0;
 out:
     sqlite3_finalize(st);
     free(inputs);
     return rc;
 }
 
-/* The last event of an incident: its seq (0 if none) and hash. Called
- * inside the write transaction. */
-static int last_event(struct rune_journal *j, const char *incident_id, long long *seq,
-                      char prev[RUNE_HASH_HEX + 1])
+/* One row of `sql` bound to incident_id: its seq (if want_seq) and hash.
+ * Leaves *seq and prev alone when there is no row. */
+static int one_hash(struct rune_journal *j, const char *sql, const char *incident_id,
+                    long long *seq, char prev[RUNE_HASH_HEX + 1])
 {
-    static const char sql[] =
-        "SELECT seq, hash FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1";
     sqlite3_stmt *st = NULL;
     int rc;
 
-    *seq = 0;
-    snprintf(prev, RUNE_HASH_HEX + 1, "%s", RUNE_ZERO_HASH);
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK)
         return rune_sqlite_fail(j, "read the previous event");
     if (rune_sqlite_bind_text(st, 1, incident_id) != SQLITE_OK) {
@@ -350,12 +354,37 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *h = sqlite3_column_text(st, 1);
-        *seq = sqlite3_column_int64(st, 0);
+        if (seq)
+            *seq = sqlite3_column_int64(st, 0);
         snprintf(prev, RUNE_HASH_HEX + 1, "%s", h ? (const char *)h : "");
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return rune_sqlite_fail(j, "read the previous event");
+    return 0;
+}
+
+/* The last event of an incident: its seq (0 if none) and hash. An
+ * incident's first event links to the head of the incident begun before
+ * it (its last event now), so deleting, inserting or reordering a whole
+ * incident breaks the chain; the first incident of a log links to 64
+ * zeros. Called inside the write transaction. */
+static int last_event(struct rune_journal *j, const char *incident_id, long long *seq,
+                      char prev[RUNE_HASH_HEX + 1])
+{
+    static const char mine[] =
+        "SELECT seq, hash FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1";
+    static const char before[] =
+        "SELECT seq, hash FROM events WHERE incident_id = (SELECT incident_id FROM events "
+        "WHERE seq = 1 AND incident_id <> ?1 ORDER BY rowid DESC LIMIT 1) "
+        "ORDER BY seq DESC LIMIT 1";
+
+    *seq = 0;
+    snprintf(prev, RUNE_HASH_HEX + 1, "%s", RUNE_ZERO_HASH);
+    if (one_hash(j, mine, incident_id, seq, prev) != 0)
+        return -1;
+    if (*seq == 0 && one_hash(j, before, incident_id, NULL, prev) != 0)
+        return -1;
     return 0;
 }
 
@@ -428,13 +457,95 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
     return seq;
 }
 
-/* One event, one transaction: committed when it happens, or not at all. */
+/* FULL for the next commit when it must reach the disk, else NORMAL.
+ * Set between transactions; SQLite reads it when it commits. */
+int rune_sqlite_set_sync(struct rune_journal *j, bool full)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
+    full = full && !s->lazy;
+    if (full == s->sync_full)
+        return 0;
+    if (rune_sqlite_exec(j, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                         "set how commits reach the disk") != 0)
+        return -1;
+    s->sync_full = full;
+    return 0;
+}
+
+static void sqlite_set_lazy(struct rune_journal *j)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
+    /* OFF, not NORMAL: NORMAL still fsyncs the WAL's header when a commit
+     * starts it over. Nothing of other runs is put at risk: the WAL only
+     * starts over once every frame is in the (synced) database file, and
+     * this connection never checkpoints — the next real run's does. */
+    if (rune_sqlite_exec(j, "PRAGMA synchronous=OFF", "stop forcing a simulation to disk") == 0)
+        s->sync_full = false;
+    s->lazy = true;
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_wal_autocheckpoint(s->db, 0);
+}
+
+/* A simulation's events at most this many to a transaction. */
+#define LAZY_BATCH 256
+
+/* Commits a simulation's open batch of events (the front calls it before
+ * any other use of the log, and the run's stage thread at least every
+ * 200 ms, so other writers never wait long for the log). */
+static void sqlite_flush(struct rune_journal *j)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
+    if (!s->batch_open)
+        return;
+    s->batch_open = false;
+    s->batch_n = 0;
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rune_sqlite_fail(j, "commit a simulation's events");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+/* A simulation (lazy): events go into one open transaction, each in a
+ * savepoint (a failed one is undone alone), committed by sqlite_flush or
+ * every LAZY_BATCH events: a plan of 1,000 steps costs a few commits,
+ * not 2,000. */
+static long long lazy_append(struct rune_journal *j, const char *incident_id,
+                             const struct rune_event *ev, const char *detail)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+    long long seq;
+
+    if (!s->batch_open) {
+        if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start a simulation's transaction") != 0)
+            return -1;
+        s->batch_open = true;
+    }
+    if (rune_sqlite_exec(j, "SAVEPOINT ev", "start an event") != 0)
+        return -1;
+    seq = append_locked(j, incident_id, ev, detail);
+    if (seq < 0)
+        sqlite3_exec(s->db, "ROLLBACK TO ev", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "RELEASE ev", NULL, NULL, NULL);
+    if (++s->batch_n >= LAZY_BATCH)
+        sqlite_flush(j);
+    return seq;
+}
+
+/* One event, one transaction: committed when it happens, or not at all;
+ * fsynced with everything before it when the event is durable. */
 static long long sqlite_append(struct rune_journal *j, const char *incident_id,
                                const struct rune_event *ev, const char *detail)
 {
     sqlite3 *db = rune_sqlite_db(j);
     long long seq;
 
+    if (((struct sqlite_journal *)j)->lazy)
+        return lazy_append(j, incident_id, ev, detail);
+    if (rune_sqlite_set_sync(j, ev->durable) != 0)
+        return -1;
     if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start an event transaction") != 0)
         return -1;
     seq = append_locked(j, incident_id, ev, detail);
@@ -468,6 +579,8 @@ static int sqlite_set_severity(struct rune_journal *j, const char *incident_id,
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
+    if (rune_sqlite_set_sync(j, false) != 0)
+        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to set the severity");
         goto out;
@@ -494,6 +607,8 @@ static int sqlite_artifact(struct rune_journal *j, const char *incident_id, cons
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
+    if (rune_sqlite_set_sync(j, false) != 0)
+        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to record an artifact");
         goto out;
@@ -522,6 +637,8 @@ static int sqlite_end(struct rune_journal *j, const char *incident_id, const cha
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
+    if (rune_sqlite_set_sync(j, true) != 0) /* the outcome is on disk when rune says it */
+        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to end the incident");
         goto out;
@@ -547,9 +664,17 @@ static const struct rune_journal_store sqlite_store = {
     .find = rune_sqlite_find,
     .get = rune_sqlite_get,
     .chain_rows = rune_sqlite_chain_rows,
+    .link = rune_sqlite_link,
+    .head = rune_sqlite_head,
     .last_outputs = rune_sqlite_last_outputs,
     .durations = rune_sqlite_durations,
     .work = rune_sqlite_work,
+    .runner = rune_sqlite_runner,
+    .set_runner = rune_sqlite_set_runner,
+    .child = rune_sqlite_child,
+    .children = rune_sqlite_children,
+    .set_lazy = sqlite_set_lazy,
+    .flush = sqlite_flush,
     .set_length_limit = sqlite_set_length_limit,
     .close = sqlite_close,
 };

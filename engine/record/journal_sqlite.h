@@ -17,6 +17,13 @@
 struct sqlite_journal {
     struct rune_journal base;
     sqlite3 *db;
+    /* group commit: the connection runs with synchronous=NORMAL (a WAL
+     * commit is not synced) and switches to FULL for a durable event's
+     * commit, whose fsync of the WAL covers every frame before it */
+    bool sync_full;  /* the synchronous setting now in force */
+    bool lazy;       /* a simulation's log: never FULL, events batched */
+    bool batch_open; /* lazy: a transaction of events is open */
+    int batch_n;     /* ... holding this many */
 };
 
 static inline sqlite3 *rune_sqlite_db(struct rune_journal *j)
@@ -42,11 +49,26 @@ int rune_sqlite_exec(struct rune_journal *j, const char *sql, const char *what);
  * result, and stops there. */
 int rune_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
 
+/* FULL (the next commit is fsynced, with everything before it) or
+ * NORMAL (committed, not forced to disk); never FULL for a simulation's
+ * log. Called between transactions. 0 or -1. */
+int rune_sqlite_set_sync(struct rune_journal *j, bool full);
+
 /* The reading half of the store (journal_sqlite_read.c). */
 json_t *rune_sqlite_find(struct rune_journal *j, const struct rune_journal_filter *f);
 json_t *rune_sqlite_get(struct rune_journal *j, const char *incident_id);
 int rune_sqlite_chain_rows(struct rune_journal *j, const char *incident_id, json_t **inc,
                            struct rune_chain_row **rows, size_t *n);
+int rune_sqlite_link(struct rune_journal *j, const char *incident_id, struct rune_chain_link *out);
+int rune_sqlite_head(struct rune_journal *j, const char *hash, struct rune_log_head *out);
+/* The processes of a run (journal_sqlite_proc.c). */
+int rune_sqlite_runner(struct rune_journal *j, const char *incident_id, struct rune_runner *out);
+int rune_sqlite_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
+                           const char *start);
+int rune_sqlite_child(struct rune_journal *j, const char *incident_id, const char *step,
+                      int attempt, long long pid, const char *start, const char *program,
+                      bool ended);
+json_t *rune_sqlite_children(struct rune_journal *j, const char *incident_id);
 json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
 json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
                               int limit);

@@ -261,6 +261,100 @@ int rune_sqlite_chain_rows(struct rune_journal *j, const char *incident_id, json
     return rc;
 }
 
+/* ---- The chain across incidents ---- */
+
+/* Runs sql (parameters: ?1 text, ?2 integer) and copies the first row's
+ * text column 0 into out and integers of columns 1, 2 into a, b (each may
+ * be NULL). 1 when there is a row, 0 when none, -1 on error. */
+static int first_row(struct rune_journal *j, const char *sql, const char *text, long long num,
+                     char *out, size_t outlen, long long *a, long long *b)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK)
+        return rune_sqlite_fail(j, "read the links between incidents");
+    if (sqlite3_bind_parameter_count(st) >= 1)
+        rune_sqlite_bind_text(st, 1, text);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_int64(st, 2, num);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (out)
+            snprintf(out, outlen, "%s", t ? (const char *)t : "");
+        if (a)
+            *a = sqlite3_column_int64(st, 1);
+        if (b)
+            *b = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rune_sqlite_fail(j, "read the links between incidents");
+    return rc == SQLITE_ROW;
+}
+
+int rune_sqlite_link(struct rune_journal *j, const char *incident_id, struct rune_chain_link *out)
+{
+    static const char first[] =
+        "SELECT prev_hash, rowid FROM events WHERE incident_id = ?1 AND seq = 1";
+    static const char before[] = "SELECT incident_id FROM events WHERE seq = 1 AND rowid < ?2 "
+                                 "ORDER BY rowid DESC LIMIT 1";
+    static const char target[] =
+        "SELECT incident_id, seq, rowid FROM events WHERE hash = ?1 ORDER BY rowid LIMIT 1";
+    static const char linked[] = "SELECT 'x' WHERE EXISTS (SELECT 1 FROM events WHERE seq = 1 AND "
+                                 "rowid < ?2 AND prev_hash <> ?1)";
+    long long row = 0, trow = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (rune_sqlite_exec(j, "BEGIN", "start a read transaction") != 0)
+        return -1;
+    rc = first_row(j, first, incident_id, 0, out->prev, sizeof out->prev, &row, NULL);
+    if (rc == 1)
+        rc = first_row(j, before, NULL, row, out->before, sizeof out->before, NULL, NULL);
+    if (rc >= 0 && out->prev[0])
+        rc = first_row(j, target, out->prev, 0, out->target, sizeof out->target, &out->target_seq,
+                       &trow);
+    if (rc >= 0 && out->prev[0]) {
+        char x[4] = "";
+        rc = first_row(j, linked, RUNE_ZERO_HASH, row, x, sizeof x, NULL, NULL);
+        out->linked_before = rc == 1;
+    }
+    out->target_later = out->target[0] && trow > row;
+    sqlite3_exec(rune_sqlite_db(j), "COMMIT", NULL, NULL, NULL);
+    return rc < 0 ? -1 : 0;
+}
+
+int rune_sqlite_head(struct rune_journal *j, const char *hash, struct rune_log_head *out)
+{
+    static const char last[] =
+        "SELECT incident_id, seq, hash, at FROM events WHERE incident_id = (SELECT incident_id "
+        "FROM events WHERE seq = 1 ORDER BY rowid DESC LIMIT 1) ORDER BY seq DESC LIMIT 1";
+    static const char named[] =
+        "SELECT incident_id, seq, hash, at FROM events WHERE hash = ?1 ORDER BY rowid LIMIT 1";
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(rune_sqlite_db(j), hash ? named : last, -1, &st, NULL) != SQLITE_OK)
+        return rune_sqlite_fail(j, "read the head of the log");
+    if (hash)
+        rune_sqlite_bind_text(st, 1, hash);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *c0 = sqlite3_column_text(st, 0), *c2 = sqlite3_column_text(st, 2),
+                            *c3 = sqlite3_column_text(st, 3);
+        snprintf(out->incident, sizeof out->incident, "%s", c0 ? (const char *)c0 : "");
+        out->seq = sqlite3_column_int64(st, 1);
+        snprintf(out->hash, sizeof out->hash, "%s", c2 ? (const char *)c2 : "");
+        snprintf(out->at, sizeof out->at, "%s", c3 ? (const char *)c3 : "");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rune_sqlite_fail(j, "read the head of the log");
+    return rc == SQLITE_ROW ? 0 : 1;
+}
+
 /* ---- History for dry-runs: what real runs of a step did ---- */
 
 /* The successful real step.end events of a runbook's step: the names come

@@ -39,6 +39,17 @@ struct rune_chain_row {
 };
 void rune_chain_rows_free(struct rune_chain_row *rows, size_t n);
 
+/* Where an incident's chain hangs in the log: its first event's link,
+ * the incident begun just before it, the event that link names. */
+struct rune_chain_link {
+    char prev[RUNE_HASH_HEX + 1]; /* its first event's prev_hash ("" when it has none) */
+    char before[64];              /* the incident begun just before it ("": none) */
+    char target[64];              /* the incident holding the event named by prev ("": none) */
+    long long target_seq;
+    bool target_later;  /* that event was written after this incident's first */
+    bool linked_before; /* an incident begun before it starts with a link */
+};
+
 /*
  * The table a backend fills in. Every function is called with j->mu held,
  * so a backend needs no lock of its own within one process; it must make
@@ -68,11 +79,27 @@ struct rune_journal_store {
      * in seq order (*rows, freed with rune_chain_rows_free). 0 or -1. */
     int (*chain_rows)(struct rune_journal *j, const char *incident_id, json_t **inc,
                       struct rune_chain_row **rows, size_t *n);
+    /* The link of the incident's first event (rune_chain_link). 0 or -1. */
+    int (*link)(struct rune_journal *j, const char *incident_id, struct rune_chain_link *out);
+    /* The log's head (journal.h), or the event with a given hash (hash
+     * non-NULL). 0, 1 when there is none, -1. */
+    int (*head)(struct rune_journal *j, const char *hash, struct rune_log_head *out);
     /* History for dry-runs (journal.h). */
     json_t *(*last_outputs)(struct rune_journal *j, const char *runbook, const char *step);
     json_t *(*durations)(struct rune_journal *j, const char *runbook, const char *step, int limit);
     json_t *(*work)(struct rune_journal *j, const char *uses, const char *host, const char *unit,
                     int limit);
+    /* The runners and children tables (journal.h). */
+    int (*runner)(struct rune_journal *j, const char *incident_id, struct rune_runner *out);
+    int (*set_runner)(struct rune_journal *j, const char *incident_id, long long pid,
+                      const char *start);
+    int (*child)(struct rune_journal *j, const char *incident_id, const char *step, int attempt,
+                 long long pid, const char *start, const char *program, bool ended);
+    json_t *(*children)(struct rune_journal *j, const char *incident_id);
+    /* A simulation's log: no write of this connection is forced to disk,
+     * and its events may wait in an open transaction until flush. */
+    void (*set_lazy)(struct rune_journal *j);
+    void (*flush)(struct rune_journal *j);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
     /* Frees the backend's part; the front frees the rest. */
@@ -116,6 +143,11 @@ int rune_chain_hash(const char *prev, const char *incident_id, long long seq, co
  * the incident row inc; fills res (events, head_hash, problem...). */
 void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_chain_row *rows,
                        size_t n, struct rune_chain_result *res);
+/* Checks an intact incident's link to the incident begun before it:
+ * its first event names that incident's event, or (a log written before
+ * incidents were linked) 64 zeros with no linked incident before it. */
+void rune_chain_check_link(const char *incident_id, const struct rune_chain_link *l,
+                           struct rune_chain_result *res);
 
 /* ---- Backends ---- */
 

@@ -18,6 +18,7 @@
 
 #include "console.h"
 #include "redact.h"
+#include "registry.h"
 
 #ifndef RUNE_VERSION
 #define RUNE_VERSION "unknown"
@@ -36,18 +37,70 @@ static void warn(const struct rune_recorder *rec, const char *what, const char *
                 name, why);
 }
 
-/* The one door into the journal for events. detail is borrowed. */
+/* Does a step of type `uses` change the world? Unknown (inline Lua, a
+ * type this rune does not have) counts as yes. */
+static bool writes(const char *uses)
+{
+    const struct rune_step_type *t = uses ? rune_registry_find(uses) : NULL;
+    return !t || t->effect == RUNE_WRITES;
+}
+
+/*
+ * Group commit: which events must be on disk before rune goes on. The
+ * start and end of a step (or rune.run call) whose type writes, because a
+ * resumed run must know whether it ran (docs/resume: an unfinished one is
+ * asked about, a finished one is not run again); an operator's decision;
+ * the incident's start and end. The events of steps that only read or
+ * compute ride on the next of these fsyncs (a killed rune loses none of
+ * them: they are committed; only a power cut can). A simulation forces
+ * nothing to disk.
+ */
+static bool durable(const struct rune_recorder *rec, enum rune_event_kind kind, const char *uses)
+{
+    if (rec->dry_run)
+        return false;
+    switch (kind) {
+    case RUNE_EV_INCIDENT_START:
+    case RUNE_EV_INCIDENT_RESUME:
+    case RUNE_EV_INCIDENT_END:
+    case RUNE_EV_APPROVAL:
+        return true;
+    case RUNE_EV_STEP_START:
+    case RUNE_EV_STEP_END:
+    case RUNE_EV_CALL_START:
+    case RUNE_EV_CALL_END:
+        return writes(uses);
+    default:
+        return false;
+    }
+}
+
+/* The one door into the journal for events. detail is borrowed; uses is
+ * the step type, for steps and calls (durable()). */
+static void emit_as(const struct rune_recorder *rec, const char *stage, const char *step,
+                    int attempt, enum rune_event_kind kind, enum rune_event_status status,
+                    long long duration_ms, json_t *detail, const char *uses)
+{
+    json_t *masked = detail ? rune_redact_json(rec->red, detail) : NULL;
+    const char *name = rune_event_kind_name(kind);
+    struct rune_event ev = {stage,
+                            step,
+                            attempt,
+                            name,
+                            rune_event_status_name(status),
+                            duration_ms,
+                            masked,
+                            durable(rec, kind, uses)};
+    if (rune_journal_event(rec->j, rec->incident, &ev) < 0)
+        warn(rec, name, "event");
+    json_decref(masked);
+}
+
 static void emit(const struct rune_recorder *rec, const char *stage, const char *step, int attempt,
                  enum rune_event_kind kind, enum rune_event_status status, long long duration_ms,
                  json_t *detail)
 {
-    json_t *masked = detail ? rune_redact_json(rec->red, detail) : NULL;
-    const char *name = rune_event_kind_name(kind);
-    struct rune_event ev = {stage,       step,  attempt, name, rune_event_status_name(status),
-                            duration_ms, masked};
-    if (rune_journal_event(rec->j, rec->incident, &ev) < 0)
-        warn(rec, name, "event");
-    json_decref(masked);
+    emit_as(rec, stage, step, attempt, kind, status, duration_ms, detail, NULL);
 }
 
 /* emit, then drop the detail built for it (owned). */
@@ -56,6 +109,15 @@ static void emit_new(const struct rune_recorder *rec, const char *stage, const c
                      long long duration_ms, json_t *detail)
 {
     emit(rec, stage, step, attempt, kind, status, duration_ms, detail);
+    json_decref(detail);
+}
+
+/* emit_new of a step's or call's event, whose type says how durable. */
+static void emit_step(const struct rune_recorder *rec, const char *stage, const char *step,
+                      int attempt, enum rune_event_kind kind, enum rune_event_status status,
+                      long long duration_ms, json_t *detail, const char *uses)
+{
+    emit_as(rec, stage, step, attempt, kind, status, duration_ms, detail, uses);
     json_decref(detail);
 }
 
@@ -116,6 +178,16 @@ void rune_record_incident_end(const struct rune_recorder *rec, enum rune_event_s
         warn(rec, "the end of incident", rec->incident);
 }
 
+void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r)
+{
+    json_t *d = json_pack("{s:s, s:I, s:s, s:s?, s:I, s:I, s:O, s:O}", "who", r->who, "pid",
+                          (json_int_t)r->pid, "host", r->host, "after", r->after, "gap_ms",
+                          (json_int_t)r->gap_ms, "dead_pid", (json_int_t)r->dead_pid,
+                          "orphans_ended", r->orphans_ended, "rerun", r->rerun);
+    emit_as(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_RESUME, RUNE_ST_NONE, -1, d, NULL);
+    json_decref(d);
+}
+
 /* ---- Stages ---- */
 
 void rune_record_stage_start(const struct rune_recorder *rec, const char *stage)
@@ -143,7 +215,11 @@ void rune_record_step_start(const struct rune_recorder *rec, const char *stage, 
 {
     json_t *d =
         uses ? json_pack("{s:s, s:I}", "uses", uses, "timeout_ms", (json_int_t)timeout_ms) : NULL;
-    emit_new(rec, stage, step, attempt, RUNE_EV_STEP_START, RUNE_ST_NONE, -1, d);
+    /* uses NULL: failed before it could start, nothing ran */
+    if (uses)
+        emit_step(rec, stage, step, attempt, RUNE_EV_STEP_START, RUNE_ST_NONE, -1, d, uses);
+    else
+        emit_new(rec, stage, step, attempt, RUNE_EV_STEP_START, RUNE_ST_NONE, -1, d);
 }
 
 /* o[key] = s, or null: a member every event of its kind has. */
@@ -185,8 +261,8 @@ static json_t *end_detail(const struct rune_attempt_end *e)
 
 void rune_record_step_end(const struct rune_recorder *rec, const struct rune_attempt_end *e)
 {
-    emit_new(rec, e->stage, e->step, e->attempt, RUNE_EV_STEP_END, e->status, e->duration_ms,
-             end_detail(e));
+    emit_step(rec, e->stage, e->step, e->attempt, RUNE_EV_STEP_END, e->status, e->duration_ms,
+              end_detail(e), e->uses);
 }
 
 void rune_record_call_end(const struct rune_recorder *rec, const struct rune_attempt_end *e)
@@ -195,7 +271,8 @@ void rune_record_call_end(const struct rune_recorder *rec, const struct rune_att
     put_str(d, "uses", e->uses);
     json_object_set_new(d, "call", json_integer(e->call));
     put_str_or_null(d, "plan", e->plan);
-    emit_new(rec, e->stage, e->step, e->attempt, RUNE_EV_CALL_END, e->status, e->duration_ms, d);
+    emit_step(rec, e->stage, e->step, e->attempt, RUNE_EV_CALL_END, e->status, e->duration_ms, d,
+              e->uses);
 }
 
 void rune_record_step_skip(const struct rune_recorder *rec, const char *stage, const char *step,
@@ -208,8 +285,8 @@ void rune_record_step_skip(const struct rune_recorder *rec, const char *stage, c
 void rune_record_call_start(const struct rune_recorder *rec, const char *stage, const char *step,
                             int attempt, const char *uses, int call, json_t *params)
 {
-    emit_new(rec, stage, step, attempt, RUNE_EV_CALL_START, RUNE_ST_NONE, -1,
-             json_pack("{s:s, s:i, s:O}", "uses", uses, "call", call, "params", params));
+    emit_step(rec, stage, step, attempt, RUNE_EV_CALL_START, RUNE_ST_NONE, -1,
+              json_pack("{s:s, s:i, s:O}", "uses", uses, "call", call, "params", params), uses);
 }
 
 void rune_record_approval(const struct rune_recorder *rec, const char *stage, const char *step,

@@ -44,6 +44,7 @@ enum rune_event_kind {
     RUNE_EV_INCIDENT_DECISION,
     RUNE_EV_INCIDENT_END,
     RUNE_EV_PROGRESS,
+    RUNE_EV_INCIDENT_RESUME, /* rune resume took over an abandoned run */
     RUNE_EV_NKINDS
 };
 
@@ -81,6 +82,9 @@ enum rune_event_status {
     /* incident.end: the outcome (and NO_INCIDENT, FAILED, ABORTED, UNDECIDED) */
     RUNE_ST_RESOLVED,
     RUNE_ST_ROLLED_BACK,
+    /* step.end of an attempt whose rune died during it (written by rune
+     * resume); a failure: it did not finish what it was asked */
+    RUNE_ST_ABANDONED,
     RUNE_ST_NSTATUSES
 };
 
@@ -96,8 +100,9 @@ enum rune_event_status rune_event_status_parse(const char *name);
 
 /*
  * The one definition of "failed": a step attempt or rune.run call that did
- * not do what it was asked — failed, timeout, cancelled, and declined (an
- * operator refused it: it did not run, and what depends on it must know).
+ * not do what it was asked — failed, timeout, cancelled, declined (an
+ * operator refused it: it did not run, and what depends on it must know),
+ * and abandoned (its rune died during it; rune resume runs it again).
  * It is ${steps.<id>.failed}, the report's list of failures, and the
  * attempts `rune log show` prints the kept output of. Not failed: ok,
  * skipped, not_run, pending, undecided, and the stage and incident
@@ -164,8 +169,10 @@ struct rune_attempt_end {
     int attempt;
     enum rune_event_status status;
     long long duration_ms;
-    const char *uses; /* call.end: the type called */
-    int call;         /* call.end: its number within the attempt */
+    /* the type: recorded in call.end; for both, whether the event must be
+     * on disk before rune goes on (a type that writes; NULL counts as one) */
+    const char *uses;
+    int call; /* call.end: its number within the attempt */
     json_t *outputs;
     const char *error;
     const char *tail; /* "" is left out too */
@@ -242,5 +249,42 @@ int rune_record_declare_artifact(json_t **list, const char *path, const char *sh
  * dry-run records none. */
 void rune_record_artifacts(const struct rune_recorder *rec, const char *step,
                            const struct rune_step_type *t, json_t *declared, json_t *outputs);
+
+/* incident.resume: `rune resume` took over an abandoned run — who, the
+ * rune that now runs it, when the dead one's last event was and how long
+ * the gap was, the children it ended and the steps it runs again.
+ * Borrowed; durable. */
+struct rune_resume_rec {
+    const char *who;
+    long long pid;
+    const char *host;
+    const char *after;     /* the dead run's last event (ISO time) */
+    long long gap_ms;      /* from then until now */
+    long long dead_pid;    /* the rune that died */
+    json_t *orphans_ended; /* [{step, pid, program}] */
+    json_t *rerun;         /* [step ids] */
+};
+void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r);
+
+/* ---- Is an unfinished incident still running? (record_runner.c) ---- */
+
+enum rune_run_state {
+    RUNE_RUN_ENDED = 0, /* an outcome is recorded */
+    RUNE_RUN_RUNNING,   /* no outcome; its rune is alive on this host */
+    RUNE_RUN_ABANDONED, /* no outcome; it ran on this host and its rune is gone */
+    RUNE_RUN_UNKNOWN,   /* no outcome; no rune recorded (an older log) or another host */
+};
+
+/* The state of incident inc (a row as rune_journal_get/find give it), its
+ * runner in *runner when one is recorded (may be NULL). */
+enum rune_run_state rune_record_run_state(struct rune_journal *j, json_t *inc,
+                                          struct rune_runner *runner);
+/* "ended", "running", "abandoned", "unfinished". */
+const char *rune_run_state_name(enum rune_run_state s);
+/* The children an abandoned run left that are still alive: its recorded
+ * children not marked ended whose process group still has members, as
+ * [{step, attempt, pid, program, alive: [pids]}]. Caller owns it; NULL on
+ * error. */
+json_t *rune_record_orphans(struct rune_journal *j, const char *incident_id);
 
 #endif

@@ -28,6 +28,7 @@ static const char *const kind_names[RUNE_EV_NKINDS] = {
     [RUNE_EV_INCIDENT_DECISION] = "incident.decision",
     [RUNE_EV_INCIDENT_END] = "incident.end",
     [RUNE_EV_PROGRESS] = "progress",
+    [RUNE_EV_INCIDENT_RESUME] = "incident.resume",
 };
 
 /* failed: see rune_event_status_failed in record.h for why these four. */
@@ -59,6 +60,7 @@ static const struct {
     [RUNE_ST_P3] = {"P3", false},
     [RUNE_ST_RESOLVED] = {"resolved", false},
     [RUNE_ST_ROLLED_BACK] = {"rolled_back", false},
+    [RUNE_ST_ABANDONED] = {"abandoned", true},
 };
 
 const char *rune_event_kind_name(enum rune_event_kind k)

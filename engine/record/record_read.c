@@ -86,6 +86,12 @@ static void decode_detail(json_t *d, struct rune_rec_event *e)
     e->work_uses = str(work, "uses");
     e->work_unit = str(work, "unit");
     e->work_size = num(work, "size");
+    e->after = str(d, "after");
+    e->gap_ms = num(d, "gap_ms");
+    e->pid = num(d, "pid");
+    e->dead_pid = num(d, "dead_pid");
+    e->orphans_ended = typed(d, "orphans_ended", JSON_ARRAY);
+    e->rerun = typed(d, "rerun", JSON_ARRAY);
     e->truncated = json_is_true(json_object_get(d, "truncated"));
     e->original_bytes = num(d, "original_bytes");
     e->head = e->truncated ? str(d, "head") : NULL;

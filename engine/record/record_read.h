@@ -74,6 +74,11 @@ struct rune_rec_event {
     /* step.end, call.end: the size of the work, from its type's size hook */
     const char *work_uses, *work_unit;
     long long work_size;
+    /* incident.resume: who (above), after (the dead run's last event),
+     * the gap until the resume, the pids, what it ended and re-ran */
+    const char *after;
+    long long gap_ms, pid, dead_pid;
+    json_t *orphans_ended, *rerun;
     /* a detail too large to keep whole was replaced by what is left of it */
     bool truncated;
     long long original_bytes;

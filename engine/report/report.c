@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "console.h"
 #include "duration.h"
+#include "record.h"
 #include "report_walk.h"
 
 #ifndef RUNE_VERSION
@@ -215,6 +216,21 @@ static json_t *rollback(json_t *stages)
                      "actions", json_deep_copy(json_object_get(s, "steps")));
 }
 
+/* An unfinished incident whose rune is gone: who ran it, the step it
+ * reached and what to do (NULL when it ended, runs, or cannot be told). */
+static json_t *abandoned_of(struct rune_journal *j, json_t *inc)
+{
+    struct rune_runner rr;
+    if (rune_record_run_state(j, inc, &rr) != RUNE_RUN_ABANDONED)
+        return NULL;
+    char hint[128];
+    snprintf(hint, sizeof hint, "rune resume %s", rune_report_str(inc, "id"));
+    return json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s}", "pid", (json_int_t)rr.pid, "host",
+                     rr.host, "last_stage", rr.last_stage[0] ? rr.last_stage : NULL, "last_step",
+                     rr.last_step[0] ? rr.last_step : NULL, "last_event_at",
+                     rr.last_at[0] ? rr.last_at : NULL, "hint", hint);
+}
+
 static json_t *chain(struct rune_journal *j, const char *id, char *err, size_t errlen)
 {
     struct rune_chain_result res;
@@ -223,19 +239,33 @@ static json_t *chain(struct rune_journal *j, const char *id, char *err, size_t e
         snprintf(err, errlen, "%s", rune_journal_error(j));
         return NULL;
     }
-    return json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "verified", res.problem == RUNE_CHAIN_INTACT,
-                     "events", (json_int_t)res.events, "head_hash",
-                     res.head_hash[0] ? json_string(res.head_hash) : json_null(), "problem",
-                     res.problem ? json_string(rune_chain_problem_name(res.problem)) : json_null(),
-                     "seq", res.problem && res.seq ? json_integer(res.seq) : json_null(), "message",
-                     res.problem ? json_string(res.message) : json_null());
+    json_t *o =
+        json_pack("{s:b, s:I, s:o, s:o, s:o, s:o}", "verified", res.problem == RUNE_CHAIN_INTACT,
+                  "events", (json_int_t)res.events, "head_hash",
+                  res.head_hash[0] ? json_string(res.head_hash) : json_null(), "problem",
+                  res.problem ? json_string(rune_chain_problem_name(res.problem)) : json_null(),
+                  "seq", res.problem && res.seq ? json_integer(res.seq) : json_null(), "message",
+                  res.problem ? json_string(res.message) : json_null());
+    /* only logs written since incidents are linked say where the incident
+     * hangs and what the log's head is: older reports read as they did */
+    struct rune_log_head h;
+    if (o && res.linked_to[0]) {
+        json_object_set_new(
+            o, "linked_to",
+            json_pack("{s:s, s:I}", "incident", res.linked_to, "seq", (json_int_t)res.linked_seq));
+        if (rune_journal_head(j, &h) == 0)
+            json_object_set_new(o, "log_head",
+                                json_pack("{s:s, s:s, s:I}", "hash", h.hash, "incident", h.incident,
+                                          "seq", (json_int_t)h.seq));
+    }
+    return o;
 }
 
 int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **out, char *err,
                       size_t errlen)
 {
     struct rune_report_walk w = {0};
-    json_t *inc = rune_journal_get(j, incident_id), *ch = NULL, *rep = NULL;
+    json_t *inc = rune_journal_get(j, incident_id), *ch = NULL, *rep = NULL, *abandoned = NULL;
     int rc = -1;
 
     *out = NULL;
@@ -250,6 +280,7 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     }
     if (!(ch = chain(j, incident_id, err, errlen)))
         goto out;
+    abandoned = abandoned_of(j, inc);
     rune_report_walk(&w, json_object_get(inc, "events"), json_object_get(inc, "artifacts"));
     json_t *inputs = json_object_get(inc, "inputs");
     rep = json_pack(
@@ -271,9 +302,17 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     /* only when some step reported it: older logs read as they did */
     if (json_array_size(w.throughput))
         json_object_set(rep, "throughput", w.throughput);
+    /* only for a resumed run: who took it over, after what gap */
+    if (json_array_size(w.resumes))
+        json_object_set(json_object_get(rep, "incident"), "resumed", w.resumes);
+    /* only for a run whose rune is gone: every other report reads as it did */
+    if (abandoned) {
+        json_object_set(json_object_get(rep, "incident"), "abandoned", abandoned);
+    }
     *out = rep;
     rc = 0;
 out:
+    json_decref(abandoned);
     json_decref(ch);
     json_decref(inc);
     rune_report_walk_free(&w);

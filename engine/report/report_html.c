@@ -83,6 +83,7 @@ static const char *status_class(const char *status)
         {"declined", "declined"},
         {"cancelled", "cancelled"},
         {"interrupted", "cancelled"},
+        {"abandoned", "cancelled"}, /* its rune died: stopped from outside, like a Ctrl-C */
         {"skipped", "skipped"},
         {"not_run", "not_run"},
     };

@@ -224,7 +224,20 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     kv_name(d, "Outcome");
     if (d->sim)
         word(d, RUNE_WORD_OUTCOME_SIM);
-    d->pen->status(d, str(inc, "outcome"), false);
+    json_t *ab = json_object_get(inc, "abandoned");
+    if (ab) {
+        char line[512];
+        d->pen->status(d, "abandoned", false);
+        snprintf(line, sizeof line,
+                 " — the rune running it (pid %lld on %s) is gone; it reached step %s (%s); "
+                 "`%s` continues it",
+                 (long long)json_integer_value(json_object_get(ab, "pid")), str(ab, "host"),
+                 str(ab, "last_step") ? str(ab, "last_step") : "-",
+                 str(ab, "last_stage") ? str(ab, "last_stage") : "-", str(ab, "hint"));
+        d->pen->text(d, line);
+    } else {
+        d->pen->status(d, str(inc, "outcome"), false);
+    }
     if (str(inc, "reason")) {
         word(d, RUNE_WORD_SEP);
         d->pen->text(d, str(inc, "reason"));
@@ -232,6 +245,25 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     kv_end(d);
     snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(code));
     kv(d, "Exit code", json_is_integer(code) ? buf : NULL, false);
+    size_t ri;
+    json_t *res;
+    json_array_foreach(json_object_get(inc, "resumed"), ri, res)
+    {
+        char line[512], gap[32] = "?";
+        json_t *g = json_object_get(res, "gap_ms");
+        if (json_is_integer(g))
+            rune_duration_str(json_integer_value(g), gap, sizeof gap);
+        snprintf(line, sizeof line,
+                 "at %s by %s, after a gap of %s (rune died; its last event was at %s); %zu "
+                 "step%s run again, %zu child process group%s ended first",
+                 str(res, "at") ? str(res, "at") : "?", str(res, "who") ? str(res, "who") : "?",
+                 gap, str(res, "after") ? str(res, "after") : "?",
+                 json_array_size(json_object_get(res, "rerun")),
+                 json_array_size(json_object_get(res, "rerun")) == 1 ? "" : "s",
+                 json_array_size(json_object_get(res, "orphans_ended")),
+                 json_array_size(json_object_get(res, "orphans_ended")) == 1 ? "" : "s");
+        kv(d, "Resumed", line, false);
+    }
     kv(d, "Severity", str(inc, "severity"), false);
     kv(d, "rune", str(inc, "rune_version"), false);
     kv_name(d, "Incident log chain");
@@ -246,6 +278,20 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     }
     kv_end(d);
     kv(d, "Head hash", str(ch, "head_hash"), true);
+    json_t *linked = json_object_get(ch, "linked_to"), *head = json_object_get(ch, "log_head");
+    if (linked) {
+        char l[128];
+        snprintf(l, sizeof l, "incident %s, event %lld", str(linked, "incident"),
+                 (long long)json_integer_value(json_object_get(linked, "seq")));
+        kv(d, "Linked to", l, true);
+    }
+    if (head) {
+        char l[160];
+        snprintf(l, sizeof l, "%s (incident %s, event %lld)", str(head, "hash"),
+                 str(head, "incident"),
+                 (long long)json_integer_value(json_object_get(head, "seq")));
+        kv(d, "Log head", l, true);
+    }
     table_end(d);
 }
 

@@ -414,6 +414,18 @@ static void on_note(struct rune_report_walk *w, const struct rune_rec_event *e)
                                         where_stage(e), "step", where_step(e), "text", e->text));
 }
 
+/* rune resume took over: who, when, after how long a gap. */
+static void on_resume(struct rune_report_walk *w, const struct rune_rec_event *e)
+{
+    json_array_append_new(
+        w->resumes,
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "at", str_or_null(e->at), "who",
+                  str_or_null(e->who), "after", str_or_null(e->after), "gap_ms",
+                  e->gap_ms == RUNE_REC_NONE ? json_null() : json_integer(e->gap_ms), "rerun",
+                  e->rerun ? json_incref(e->rerun) : json_array(), "orphans_ended",
+                  e->orphans_ended ? json_incref(e->orphans_ended) : json_array()));
+}
+
 static void on_end(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
     w->end_reason = e->reason;
@@ -440,6 +452,7 @@ static void (*const handlers[RUNE_EV_NKINDS])(struct rune_report_walk *w,
     [RUNE_EV_INCIDENT_END] = on_end,
     [RUNE_EV_INCIDENT_DECISION] = on_decision,
     [RUNE_EV_PROGRESS] = on_progress,
+    [RUNE_EV_INCIDENT_RESUME] = on_resume,
 };
 
 static void walk_events(struct rune_report_walk *w, json_t *events)
@@ -521,6 +534,7 @@ void rune_report_walk_free(struct rune_report_walk *w)
     json_decref(w->findings);
     json_decref(w->points);
     json_decref(w->throughput);
+    json_decref(w->resumes);
 }
 
 /* The stage a step ran in, from the timeline; NULL if it never started. */
@@ -577,6 +591,7 @@ void rune_report_walk(struct rune_report_walk *w, json_t *events, json_t *artifa
         .findings = json_array(),
         .points = json_array(),
         .throughput = json_array(),
+        .resumes = json_array(),
     };
     walk_events(w, events);
     fill_attempts(w);

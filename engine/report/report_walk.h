@@ -21,6 +21,7 @@ struct rune_report_walk {
     json_t *findings;       /* report's findings */
     json_t *points;         /* recovery_point candidates: {stage, step, uses, at, ms, restore} */
     json_t *throughput;     /* report's throughput: attempts that reported progress or a size */
+    json_t *resumes;        /* incident.resume events: [{at, who, after, gap_ms, ...}] */
     const char *end_reason; /* the incident.end's reason, or NULL */
     const char *decision;   /* the incident.decision status, or NULL */
 };

@@ -19,6 +19,7 @@
 #include "meter.h"
 #include "params.h"
 #include "plan.h"
+#include "procinfo.h"
 #include "record.h"
 #include "record_read.h"
 #include "registry.h"
@@ -42,6 +43,10 @@ struct rune_call {
      * rune_call_recovery_point); NULL until it declares one */
     json_t *artifacts;
     char *recovery_point;
+    /* the child rune_call_spawn is running, as recorded */
+    pid_t child_pid;
+    char child_start[RUNE_START_LEN];
+    const char *child_program;
 };
 
 /* What a call declared and nobody took over (a plan, a probe). */
@@ -301,6 +306,24 @@ static void redact_buf(struct rune_run *r, char **buf, size_t *len, bool truncat
         *len = strlen(m);
 }
 
+/* The child exists and waits (proc.c): record it before it runs, with its
+ * start, so a resumed run can find it if this rune dies (its process
+ * group is its pid). */
+static void child_started(void *ctx, pid_t pid)
+{
+    struct rune_call *c = ctx;
+    struct rune_run *r = c->run;
+    char start[RUNE_START_LEN] = "";
+
+    rune_procinfo_start(pid, start);
+    snprintf(c->child_start, sizeof c->child_start, "%s", start);
+    c->child_pid = pid;
+    if (r->j && rune_journal_child(r->j, r->incident, c->a->st->id, c->a->attempt, pid, start,
+                                   c->child_program, false) != 0)
+        rune_console_alert(r->con, "warning: could not record the child process of step %s: %s",
+                           c->a->st->id, rune_journal_error(r->j));
+}
+
 int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
 {
     /* a caller may ask for an earlier end than the step's deadline */
@@ -308,8 +331,18 @@ int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
         p->deadline_ms = c->a->deadline_ms;
     p->cancelled = proc_cancelled;
     p->cancel_ctx = c;
+    p->started = child_started;
+    p->started_ctx = c;
+    c->child_pid = 0;
+    c->child_program = p->argv && p->argv[0] ? p->argv[0] : NULL;
     char err[512];
-    if (rune_proc_run(p, err, sizeof err) != 0) {
+    int rc = rune_proc_run(p, err, sizeof err);
+    /* reaped (and its group killed on a deadline or cancel): no longer
+     * something a dead run would leave behind */
+    if (c->child_pid > 0 && c->run->j)
+        rune_journal_child(c->run->j, c->run->incident, NULL, 0, c->child_pid, c->child_start, NULL,
+                           true);
+    if (rc != 0) {
         rune_call_fail(c, "%s", err);
         return -1;
     }

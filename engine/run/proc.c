@@ -65,6 +65,8 @@ struct child_setup {
     const char *cwd;
     int in_fd, out_fd, err_fd; /* become 0, 1, 2 */
     int report_fd;             /* error pipe, write end (close-on-exec) */
+    int gate_fd;               /* read end: a byte when the parent recorded us; -1: none */
+    int gate_wr;               /* its write end, closed first so the parent's death is EOF */
 };
 
 /* One captured stream: the first `max` bytes are kept, the rest is read
@@ -283,6 +285,15 @@ static void child_report(int fd, int stage)
 static void child_exec(const struct child_setup *s)
 {
     setpgid(0, 0);
+    /* wait until the parent has recorded us; EOF means it died first, and
+     * a child nobody recorded must not run (signals are still blocked
+     * here, so the read is not interrupted) */
+    if (s->gate_fd >= 0) {
+        char go;
+        close(s->gate_wr);
+        if (read(s->gate_fd, &go, 1) != 1)
+            _exit(127);
+    }
     /* Handlers installed by the parent must not run here, and ignored
      * signals (SIGPIPE, typically) must not stay ignored in the program
      * we run. All signals are blocked since before fork(). */
@@ -617,12 +628,13 @@ static void reset_out(struct rune_proc *p)
 /* The descriptors of one start: the child's ends, ours, and the error pipe.
  * Every one is -1 until opened so a single cleanup closes what exists. */
 struct fds {
-    int in[2], out[2], err[2], report[2];
+    int in[2], out[2], err[2], report[2], gate[2];
 };
 
 static int open_fds(struct fds *f, const struct rune_proc *p, char *errbuf, size_t errlen)
 {
-    if (make_pipe(f->out) || make_pipe(f->err) || make_pipe(f->report)) {
+    if (make_pipe(f->out) || make_pipe(f->err) || make_pipe(f->report) ||
+        (p->started && make_pipe(f->gate))) {
         set_error(errbuf, errlen, "cannot create a pipe: %s", strerror(errno));
         return -1;
     }
@@ -643,8 +655,8 @@ static int open_fds(struct fds *f, const struct rune_proc *p, char *errbuf, size
 
 static void close_fds(struct fds *f)
 {
-    int *all[] = {&f->in[0],  &f->in[1],  &f->out[0],    &f->out[1],
-                  &f->err[0], &f->err[1], &f->report[0], &f->report[1]};
+    int *all[] = {&f->in[0],  &f->in[1],     &f->out[0],    &f->out[1],  &f->err[0],
+                  &f->err[1], &f->report[0], &f->report[1], &f->gate[0], &f->gate[1]};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         close_fd(all[i]);
 }
@@ -659,6 +671,15 @@ static pid_t start(struct fds *f, const struct child_setup *s, const struct rune
         return -1;
     }
     close_fd(&f->report[1]);
+    if (p->started) {
+        /* recorded before it runs; then the byte that lets it exec */
+        close_fd(&f->gate[0]);
+        p->started(p->started_ctx, pid);
+        ssize_t w;
+        while ((w = write(f->gate[1], "x", 1)) < 0 && errno == EINTR)
+            ;
+        close_fd(&f->gate[1]);
+    }
     struct child_error ce;
     if (!read_child_error(f->report[0], &ce))
         return pid;
@@ -741,7 +762,7 @@ int rune_proc_run(struct rune_proc *p, char *errbuf, size_t errlen)
     }
     int rc = -1;
     char *path = NULL;
-    struct fds f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+    struct fds f = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
     struct run r = {.pid = -1, .pidfd = -1, .in_fd = -1, .out.fd = -1, .err.fd = -1};
     char **envp = build_env(p->env);
     if (!envp) {
@@ -756,7 +777,8 @@ int rune_proc_run(struct rune_proc *p, char *errbuf, size_t errlen)
         open_fds(&f, p, errbuf, errlen))
         goto out;
 
-    struct child_setup s = {path, p->argv, envp, p->cwd, f.in[0], f.out[1], f.err[1], f.report[1]};
+    struct child_setup s = {path,     p->argv,  envp,        p->cwd,    f.in[0],
+                            f.out[1], f.err[1], f.report[1], f.gate[0], f.gate[1]};
     r.pid = start(&f, &s, p, errbuf, errlen);
     if (r.pid < 0)
         goto out;

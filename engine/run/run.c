@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -28,8 +29,10 @@
 #include "lock.h"
 #include "params.h"
 #include "plan.h"
+#include "procinfo.h"
 #include "record.h"
 #include "report.h"
+#include "resume.h"
 #include "targets.h"
 #include "workdir.h"
 
@@ -54,20 +57,24 @@ static enum rune_stage_result run_stage(struct rune_run *r, enum rune_stage_id s
     char note[64];
     snprintf(note, sizeof note, "%zu step%s", sd->n, sd->n == 1 ? "" : "s");
     rune_console_stage(r->con, name, note);
-    rune_record_stage_start(&r->rec, name);
+    /* resuming: what the log has already is not recorded twice */
+    if (!r->replay || !r->replay->stage_started[s])
+        rune_record_stage_start(&r->rec, name);
     long long t0 = rune_clock_mono_ms();
     enum rune_stage_result res = rune_sched_stage(r, s, failed);
     static const enum rune_event_status res_status[] = {
         RUNE_ST_OK, RUNE_ST_ABORTED, RUNE_ST_ROLLBACK, RUNE_ST_DECLINED, RUNE_ST_INTERRUPTED};
-    rune_record_stage_end(
-        &r->rec, name, res == RUNE_STAGE_OK && *failed ? RUNE_ST_OK_WITH_FAILURES : res_status[res],
-        rune_clock_mono_ms() - t0, *failed);
+    if (!r->replay || !r->replay->stage_ended[s])
+        rune_record_stage_end(&r->rec, name,
+                              res == RUNE_STAGE_OK && *failed ? RUNE_ST_OK_WITH_FAILURES
+                                                              : res_status[res],
+                              rune_clock_mono_ms() - t0, *failed);
     return res;
 }
 
 static void skip_stage(struct rune_run *r, enum rune_stage_id s, const char *reason)
 {
-    if (!r->rb->stages[s].present)
+    if (!r->rb->stages[s].present || (r->replay && r->replay->stage_skipped[s]))
         return;
     rune_record_stage_skip(&r->rec, rune_stage_names[s], reason);
 }
@@ -112,6 +119,16 @@ static void fill_ctx(struct rune_run *r, json_t *inputs, json_t *secrets, long l
  * a run would get, its random part shown as XXXXXX. */
 static int make_workdir(struct rune_run *r)
 {
+    struct stat sb;
+    const char *dead = r->replay ? r->replay->workdir : NULL;
+    if (dead && lstat(dead, &sb) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == geteuid() &&
+        (sb.st_mode & 077) == 0) {
+        /* resuming: the dead run's directory, with what its steps left in
+         * it; removed or kept at the end like any run's (workdir_made is
+         * set once the resume goes ahead, so a refused one leaves it) */
+        snprintf(r->workdir, sizeof r->workdir, "%s", dead);
+        return 0;
+    }
     if (r->o->dry_run) {
         rune_workdir_placeholder(r->o->log_path, r->incident, r->workdir, sizeof r->workdir);
         return 0;
@@ -192,6 +209,21 @@ static int take_lock(struct rune_run *r, int *fd)
     return rc == 1 ? RUNE_EXIT_LOCKED : RUNE_EXIT_INTERNAL;
 }
 
+/* Resuming: one rune resume of an incident at a time, whatever the
+ * runbook's own lock, so two cannot both take over the dead run. */
+static int take_incident_lock(struct rune_run *r, int *fd)
+{
+    char dir[4096], locks[4200], name[64], err[1024];
+    snprintf(dir, sizeof dir, "%s", r->o->log_path);
+    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
+    snprintf(name, sizeof name, "resume-%s", r->incident);
+    int rc = rune_lock_take(locks, name, &r->red, r->incident, fd, err, sizeof err);
+    if (rc == 0)
+        return RUNE_EXIT_OK;
+    fprintf(stderr, "rune resume: %s\n", err);
+    return rc == 1 ? RUNE_EXIT_LOCKED : RUNE_EXIT_INTERNAL;
+}
+
 static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const char *why)
 {
     const struct rune_stagedef *rb = &r->rb->stages[RUNE_ROLLBACK];
@@ -221,7 +253,13 @@ static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const c
 static void judge_severity(struct rune_run *r)
 {
     struct rune_runbook *rb = r->rb;
-    if (rb->stages[RUNE_IMPACT].severity) {
+    if (r->replay && r->replay->severity) {
+        /* resuming: the severity the dead run judged stands */
+        pthread_mutex_lock(&r->mu);
+        json_object_set_new(json_object_get(r->ctx, "incident"), "severity",
+                            json_string(r->replay->severity));
+        pthread_mutex_unlock(&r->mu);
+    } else if (rb->stages[RUNE_IMPACT].severity) {
         char err[1024];
         json_t *v = eval_node(r, rb->stages[RUNE_IMPACT].severity, err, sizeof err);
         const char *sev = json_string_value(v);
@@ -257,8 +295,16 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
     }
     const struct rune_node *cond = rb->stages[RUNE_DETECTION].incident_if;
     const char *unknown_step = NULL;
-    if (cond && r->o->dry_run && cond->kind == RUNE_NODE_SCALAR &&
-        rune_plan_undecided(r, cond->str, &unknown_step)) {
+    if (cond && r->replay && r->replay->decision >= 0) {
+        /* resuming: the decision the dead run recorded stands */
+        if (!r->replay->decision && !r->o->force) {
+            for (int s = RUNE_IMPACT; s < RUNE_NSTAGES; s++)
+                skip_stage(r, (enum rune_stage_id)s, "no incident");
+            snprintf(why, whylen, "detection found no incident");
+            return NO_INCIDENT;
+        }
+    } else if (cond && r->o->dry_run && cond->kind == RUNE_NODE_SCALAR &&
+               rune_plan_undecided(r, cond->str, &unknown_step)) {
         /* a dry-run cannot decide: it shows what an incident would bring */
         rune_record_decision(&r->rec, true, r->o->force, unknown_step);
         rune_console_info(r->con,
@@ -366,9 +412,19 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_journal_new_id(r.incident);
 
     int rc = RUNE_EXIT_INTERNAL;
-    int lockfd = -1;
+    int lockfd = -1, resumefd = -1;
     json_t *inputs = NULL, *shown = NULL, *secrets = NULL;
     struct rune_diags d = RUNE_DIAGS_INIT;
+    struct rune_replay replay = {0};
+    if (o->resume_id) {
+        char rerr[512];
+        snprintf(r.incident, sizeof r.incident, "%s", o->resume_id);
+        if (rune_replay_load(&replay, rb, o->resume_inc, rerr, sizeof rerr) != 0) {
+            fprintf(stderr, "rune resume: %s\n", rerr);
+            goto out;
+        }
+        r.replay = &replay;
+    }
     int a = rune_inputs_resolve(rb, o->sets, &inputs, &shown, &r.red, &d);
     int b = rune_secrets_resolve(rb, &secrets, &r.red, &d);
     if (a || b) {
@@ -387,6 +443,12 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         goto out;
     }
     long long started = rune_clock_wall_ms();
+    if (o->resume_id) { /* the incident started when the dead run did */
+        long long t =
+            rune_report_iso_ms(json_string_value(json_object_get(o->resume_inc, "started_at")));
+        if (t > 0)
+            started = t;
+    }
     fill_ctx(&r, inputs, secrets, started);
     rune_targets_resolve(&r, &d);
     rune_targets_register_secrets(json_object_get(r.ctx, "targets"), &r.red);
@@ -401,6 +463,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rc = take_lock(&r, &lockfd);
     if (rc != RUNE_EXIT_OK)
         goto out;
+    if (o->resume_id && (rc = take_incident_lock(&r, &resumefd)) != RUNE_EXIT_OK)
+        goto out;
 
     char err[1024];
     if (rune_journal_open(o->log_path, &r.j, err, sizeof err) != 0) {
@@ -408,6 +472,10 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INTERNAL;
         goto out;
     }
+    if (o->dry_run)
+        rune_journal_set_lazy(r.j); /* a simulation forces nothing to disk */
+    char runner_start[RUNE_START_LEN] = "";
+    rune_procinfo_start(0, runner_start); /* how `rune log` knows we are alive */
     struct rune_incident_rec rec = {r.incident,
                                     rb->name,
                                     rb->title,
@@ -419,12 +487,30 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                                     shown,
                                     rb->rto_ms / 1000,
                                     rb->rpo_ms / 1000,
-                                    started};
+                                    started,
+                                    getpid(),
+                                    runner_start};
     /* two runs in the same second may draw the same id: draw again, and
      * keep ${incident.id} in step with it */
     r.rec = (struct rune_recorder){r.j, r.incident, &r.red, NULL, o->dry_run};
-    int begun;
-    for (int tries = 0; (begun = rune_record_begin(&r.rec, &rec)) == 1 && tries < 16; tries++) {
+    int begun = 0;
+    if (o->resume_id) {
+        /* the same incident, now run by this rune — unless another rune
+         * resume took it over since it was read (we hold its lock now) */
+        struct rune_runner now;
+        r.replay->dead_pid = json_integer_value(json_object_get(o->resume_inc, "runner_pid"));
+        if (rune_journal_runner(r.j, r.incident, &now) != 0 || now.pid != r.replay->dead_pid) {
+            fprintf(stderr,
+                    "rune resume: incident %s was taken over by another rune (pid %lld) since "
+                    "it was read; see `rune log show %s`\n",
+                    r.incident, now.pid, r.incident);
+            rc = RUNE_EXIT_INVALID;
+            goto out;
+        }
+        begun = rune_journal_set_runner(r.j, r.incident, getpid(), runner_start);
+    }
+    for (int tries = 0;
+         !o->resume_id && (begun = rune_record_begin(&r.rec, &rec)) == 1 && tries < 16; tries++) {
         rune_journal_new_id(r.incident);
         json_object_set_new(json_object_get(r.ctx, "incident"), "id", json_string(r.incident));
         rune_lock_holder(lockfd, r.incident);
@@ -441,13 +527,21 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_console_set_progress(r.con, (enum rune_progress_mode)o->progress, o->progress_interval_ms,
                               stderr, r.incident);
     r.rec.con = r.con;
-    rune_record_incident_start(&r.rec, r.cwd, o->jobs, o->operator_name,
-                               r.workdir_made ? r.workdir : NULL);
+    if (o->resume_id) {
+        rc = rune_resume_begin(&r);
+        if (rc != RUNE_EXIT_OK)
+            goto out;
+        r.workdir_made = true; /* reused or made: this run's now */
+    } else {
+        rune_record_incident_start(&r.rec, r.cwd, o->jobs, o->operator_name,
+                                   r.workdir_made ? r.workdir : NULL);
+    }
     rune_console_info(r.con, "rune: %s%s%s · %s %s", rb->name, rb->title ? " — " : "",
                       rb->title ? rb->title : "",
-                      o->dry_run ? "DRY RUN (simulated)"
-                      : rb->job  ? "job"
-                                 : "incident",
+                      o->dry_run     ? "DRY RUN (simulated)"
+                      : o->resume_id ? "resuming incident"
+                      : rb->job      ? "job"
+                                     : "incident",
                       r.incident);
     if (o->dry_run) {
         rune_console_info(r.con, "nothing is changed: steps that write are planned, not run%s",
@@ -518,6 +612,7 @@ out:
     if (r.j)
         rune_journal_close(r.j);
     rune_lock_release(lockfd);
+    rune_lock_release(resumefd);
     json_decref(shown);
     json_decref(r.ctx);
     rune_diags_free(&d);
@@ -525,6 +620,8 @@ out:
     rune_lua_free(r.lua);
     json_decref(r.plan);
     json_decref(r.undecided);
+    if (r.replay)
+        rune_replay_free(r.replay);
     pthread_mutex_destroy(&r.prompt);
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);

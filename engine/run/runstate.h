@@ -52,6 +52,9 @@ struct rune_run_opts {
      * written per running step */
     int progress;
     long long progress_interval_ms;
+    /* rune resume: the incident to continue, as read (borrowed) */
+    const char *resume_id;
+    json_t *resume_inc;
 };
 
 struct rune_run {
@@ -85,6 +88,12 @@ struct rune_run {
      * with mu. Not empty: the predicted outcome is undecided. */
     json_t *undecided;
     long long expr_deadline_ms; /* when the expression being evaluated must stop */
+    /* rune resume: what the log says already happened (resume.h); NULL
+     * in any other run */
+    struct rune_replay *replay;
+    /* dry-run: when the simulation's batch of events was last committed
+     * (stage thread only) */
+    long long flushed_ms;
 };
 
 /* The evaluator for ${...} over r->ctx (call with mu held or before

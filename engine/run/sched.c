@@ -10,10 +10,13 @@
  * rollback or decline no new step starts; running ones finish, and the
  * steps that never started are recorded as not run.
  */
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "duration.h"
@@ -21,6 +24,7 @@
 #include "plan.h"
 #include "progress.h"
 #include "record.h"
+#include "resume.h"
 #include "runstate.h"
 #include "targets.h"
 
@@ -45,6 +49,7 @@ struct slot {
      * that may (would_fail, or needs such a step) */
     bool stoppable;
     bool finished; /* worker is done (under r->mu) */
+    bool replayed; /* resuming: the log's outcome, published, not run */
     int status;    /* final rune_status */
     /* what its attempts report (rune_call_progress), shown by the console
      * and sampled into the log by the stage's thread */
@@ -88,6 +93,22 @@ static void sleep_interruptible(long long ms)
     }
 }
 
+/* Test-only crash points, as the step families have theirs
+ * (RUNE_TEST_CRASH_AT=POINT:N kills rune with SIGKILL the Nth time POINT
+ * is passed): step.start (its start recorded, nothing run), step.done
+ * (the step did its work, its end not yet recorded) and step.end (its end
+ * recorded). tests/cli/test_resume.sh kills a run at each, in turn. */
+static void crash_point(const char *name)
+{
+    static atomic_long calls;
+    const char *want = getenv("RUNE_TEST_CRASH_AT");
+    size_t n = strlen(name);
+    if (!want || strncmp(want, name, n) != 0 || want[n] != ':')
+        return;
+    if (atomic_fetch_add(&calls, 1) + 1 == strtol(want + n + 1, NULL, 10))
+        kill(getpid(), SIGKILL);
+}
+
 static void *worker(void *arg)
 {
     struct slot *s = arg;
@@ -97,20 +118,31 @@ static void *worker(void *arg)
     int attempts = st->retry.attempts;
     struct rune_attempt a = {0};
     long long total0 = rune_clock_mono_ms();
-    int n = 0;
-    for (n = 1; n <= attempts; n++) {
+    int first = 1, n = 0;
+    /* resuming: on from the attempt after the last one the log has; an
+     * attempt rune died during does not count against the retries */
+    struct rune_replay_step *rs = rune_replay_find(r->replay, st);
+    if (rs && rs->last_attempt > 0) {
+        first = rs->last_attempt + 1;
+        attempts += rs->abandoned;
+        if (attempts < first)
+            attempts = first;
+    }
+    for (n = first; n <= attempts; n++) {
         rune_attempt_release(&a);
         a = (struct rune_attempt){.st = st, .params = s->params, .attempt = n};
         a.params_unknown = s->params_unknown;
         a.run_undecided = s->run_undecided;
         a.approved = s->question;
         rune_record_step_start(&r->rec, stage, st->id, n, st->uses, st->timeout_ms);
-        if (n == 1 && s->question && !rune_approve(r, stage, st->id, s->question)) {
+        crash_point("step.start");
+        if (n == first && s->question && !rune_approve(r, stage, st->id, s->question)) {
             a.status = RUNE_STEP_DECLINED;
             a.outputs = json_object();
             a.error = strdup("declined: the operator did not approve this step");
             rune_record_step_end(&r->rec, &(struct rune_attempt_end){.stage = stage,
                                                                      .step = st->id,
+                                                                     .uses = st->uses,
                                                                      .attempt = n,
                                                                      .status = RUNE_ST_DECLINED,
                                                                      .error = a.error});
@@ -124,12 +156,14 @@ static void *worker(void *arg)
         long long t0 = rune_clock_mono_ms();
         a.deadline_ms = st->timeout_ms > 0 ? t0 + st->timeout_ms : 0;
         rune_attempt_run(r, &a);
+        crash_point("step.done");
         long long ms = rune_clock_mono_ms() - t0;
         rune_progress_finish(r, &s->prog);
         bool dry = r->o->dry_run;
         struct rune_attempt_end e = {
             .stage = stage,
             .step = st->id,
+            .uses = st->uses,
             .attempt = n,
             .status = a.run_undecided ? RUNE_ST_UNDECIDED : rune_status_event(a.status),
             .duration_ms = ms,
@@ -148,6 +182,7 @@ static void *worker(void *arg)
             .work_unit = rune_unit_name(a.work_unit),
         };
         rune_record_step_end(&r->rec, &e);
+        crash_point("step.end");
         const char *sn = rune_event_status_name(e.status);
         if (a.status == RUNE_STEP_OK)
             rune_record_artifacts(&r->rec, st->id, st->type, a.artifacts, a.outputs);
@@ -298,9 +333,44 @@ static const char *stopped_maybe(struct slot *slots, const struct rune_stepdef *
     return NULL;
 }
 
+/* Resuming: a step the log says ended is not run again; its recorded
+ * outcome is published as if it had just finished, and nothing is
+ * recorded. Returns true when the step was replayed so. */
+static bool replayed(struct rune_run *r, struct slot *s)
+{
+    struct rune_replay_step *rs = rune_replay_find(r->replay, s->st);
+    if (!rs || !rs->ended)
+        return false;
+    s->replayed = true;
+    if (rs->status == RUNE_ST_SKIPPED || rs->status == RUNE_ST_NOT_RUN) {
+        publish(r, s->st, rs->status, NULL, NULL, 0, 0);
+        s->state = rs->status == RUNE_ST_SKIPPED ? SKIPPED : NOT_RUN;
+        return true;
+    }
+    static const struct {
+        enum rune_event_status ev;
+        int st;
+    } map[] = {{RUNE_ST_OK, RUNE_STEP_OK},
+               {RUNE_ST_TIMEOUT, RUNE_STEP_TIMEOUT},
+               {RUNE_ST_DECLINED, RUNE_STEP_DECLINED},
+               {RUNE_ST_CANCELLED, RUNE_STEP_CANCELLED}};
+    s->status = RUNE_STEP_FAILED;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].ev == rs->status)
+            s->status = map[i].st;
+    publish(r, s->st, rs->status, rs->outputs, rs->error, rs->duration_ms, rs->last_attempt);
+    s->state = s->status == RUNE_STEP_OK ? DONE_OK : DONE_FAILED;
+    rune_console_step_end(r->con, s->st->id, s->st->uses, rune_event_status_name(rs->status), -1,
+                          rs->last_attempt, rs->last_attempt,
+                          "ended before rune died: not run again", NULL);
+    return true;
+}
+
 static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
 {
     const struct rune_stepdef *st = s->st;
+    if (replayed(r, s))
+        return false;
     struct rune_eval ev = rune_run_evaluator(r);
     char err[1024];
     struct rune_mark where = st->id_mark;
@@ -476,6 +546,10 @@ static void wait_a_little(struct rune_run *r)
 static void sample(struct rune_run *r, struct slot *slots, size_t n)
 {
     long long now = rune_clock_mono_ms();
+    if (r->o->dry_run && now - r->flushed_ms >= 200) {
+        rune_journal_flush(r->j); /* a simulation's batch: the log is not held long */
+        r->flushed_ms = now;
+    }
     for (size_t i = 0; i < n; i++)
         if (slots[i].state == RUNNING)
             rune_progress_tick(r, &slots[i].prog, now);

@@ -33,7 +33,7 @@ static const char *const top_keys[] = {
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
 static const char *const step_keys[] = {"id",       "uses",        "lua",   "with",       "needs",
                                         "when",     "timeout",     "retry", "on_failure", "confirm",
-                                        "simulate", "description", "print"};
+                                        "simulate", "description", "print", "idempotent"};
 static const char *const input_keys[] = {"type",        "default", "required",
                                          "description", "secret",  "choices"};
 static const char *const secret_keys[] = {"env", "file", "required", "description"};
@@ -432,6 +432,17 @@ static void load_step(struct rune_runbook *rb, struct rune_stepdef *st, const st
             st->print = v;
     }
     st->description = want_text(rune_node_get(n, "description"), "description", d);
+    st->idempotent = -1;
+    if ((v = rune_node_get(n, "idempotent"))) {
+        bool b;
+        if (v->kind != RUNE_NODE_SCALAR || !rune_node_is_bool(v, &b))
+            rune_diag_add(d, v->mark,
+                          "idempotent must be true (running the step twice does no harm) or "
+                          "false, found %s",
+                          rune_node_describe(v));
+        else
+            st->idempotent = b;
+    }
 }
 
 static void load_stage(struct rune_runbook *rb, enum rune_stage_id s, const struct rune_node *n,

@@ -58,6 +58,9 @@ struct rune_stepdef {
     const struct rune_node *simulate;
     const struct rune_node *print; /* output key(s) shown on the console: scalar or list */
     const char *description;
+    /* idempotent: true/false (1/0), -1 when not said: whether running it
+     * again after rune died during it does no harm (rune resume) */
+    int idempotent;
     long long timeout_ms; /* per attempt */
     struct rune_retry retry;
     enum rune_policy on_failure;

@@ -102,6 +102,9 @@ static const struct keydoc keydocs[] = {
      "{\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"array\", \"items\": {\"type\": "
      "\"string\"}, \"minItems\": 1}]}",
      "Output(s) of the step shown on the console (and recorded) when it ends: print: stdout."},
+    {RUNE_KEYS_STEP, "idempotent", "{\"type\": \"boolean\"}",
+     "Whether running the step again does no harm when rune died during it: rune resume "
+     "re-runs it without asking (default: from the step type)."},
     {RUNE_KEYS_INPUT, "type",
      "{\"enum\": [\"string\", \"int\", \"integer\", \"number\", \"bool\", \"boolean\", "
      "\"duration\", \"path\", \"list\", \"map\", \"any\"]}",

@@ -50,6 +50,7 @@ static void test_kind_names(void **state)
         {RUNE_EV_INCIDENT_DECISION, "incident.decision"},
         {RUNE_EV_INCIDENT_END, "incident.end"},
         {RUNE_EV_PROGRESS, "progress"},
+        {RUNE_EV_INCIDENT_RESUME, "incident.resume"},
     };
     assert_int_equal(sizeof pinned / sizeof pinned[0], RUNE_EV_NKINDS - 1);
     for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
@@ -69,7 +70,7 @@ static void test_status_names(void **state)
         "ok",       "failed",   "timeout",     "declined",    "cancelled",        "undecided",
         "skipped",  "not_run",  "pending",     "aborted",     "ok_with_failures", "rollback",
         "approved", "incident", "interrupted", "no_incident", "resolved",         "rolled_back",
-        "P0",       "P1",       "P2",          "P3",
+        "P0",       "P1",       "P2",          "P3",          "abandoned",
     };
     assert_int_equal(sizeof pinned / sizeof pinned[0], RUNE_ST_NSTATUSES - 2);
     for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
@@ -93,13 +94,14 @@ static void test_status_names(void **state)
     assert_string_equal(rune_status_name(42), "failed");
 }
 
-/* The one definition: failed, timeout, cancelled and declined; nothing else. */
+/* The one definition: failed, timeout, cancelled and declined, and an
+ * attempt abandoned when its rune died; nothing else. */
 static void test_failed(void **state)
 {
     (void)state;
     for (int s = 0; s < RUNE_ST_NSTATUSES; s++) {
         bool want = s == RUNE_ST_FAILED || s == RUNE_ST_TIMEOUT || s == RUNE_ST_CANCELLED ||
-                    s == RUNE_ST_DECLINED;
+                    s == RUNE_ST_DECLINED || s == RUNE_ST_ABANDONED;
         if (rune_event_status_failed(s) != want)
             fail_msg("status %d: failed should be %d", s, want);
     }
