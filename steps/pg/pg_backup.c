@@ -8,6 +8,7 @@
  */
 #include "pg_backup.h"
 #include "artifact.h"
+#include "lastwords.h"
 #include "worksize.h"
 
 #include <dirent.h>
@@ -78,31 +79,6 @@ void rune_pg_env_free(char **env)
     free(env);
 }
 
-/* The last lines of what a program said on standard error (or, when it
- * said nothing there, on standard output), on one line. */
-static void last_words(const struct rune_proc *p, char *out, size_t len)
-{
-    const char *s = p->err_len ? p->err : p->tail;
-    size_t n = p->err_len ? p->err_len : p->tail_len;
-    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-        n--;
-    /* up to three lines back */
-    size_t start = n;
-    for (int lines = 0; start > 0; start--)
-        if (s[start - 1] == '\n' && ++lines == 3)
-            break;
-    size_t j = 0;
-    for (size_t k = start; k < n && j + 3 < len; k++) {
-        if (s[k] == '\n') {
-            out[j++] = ';';
-            out[j++] = ' ';
-        } else {
-            out[j++] = s[k];
-        }
-    }
-    out[j] = '\0';
-}
-
 int rune_pg_tool_run(struct rune_call *c, char *const *argv, char *const *env,
                      const char *stdin_data, size_t stdin_len)
 {
@@ -124,7 +100,7 @@ int rune_pg_tool_run(struct rune_call *c, char *const *argv, char *const *env,
                                                    : "the run is stopping");
     } else if (p.exit_code != 0) {
         char words[1024];
-        last_words(&p, words, sizeof words);
+        rune_last_words(&p, words, sizeof words);
         if (p.term_signal)
             status =
                 rune_call_fail(c, "%s was killed by signal %d: %s", prog, p.term_signal, words);

@@ -26,6 +26,8 @@
  */
 #include "pg_replication.h"
 
+#include "lastwords.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -413,7 +415,7 @@ static int run_rewind(struct rune_call *c, struct rebuild *r)
             /* said here too: with method auto the clone that follows
              * replaces the step's error */
             char words[1024];
-            rune_pgctl_words(&p, words, sizeof words);
+            rune_last_words(&p, words, sizeof words);
             rune_call_log(c, "pg_rewind of %s failed (exit %d): %s", r->s.data_dir, p.exit_code,
                           words);
         }

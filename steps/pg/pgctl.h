@@ -47,10 +47,6 @@ int rune_pgctl_spawn(struct rune_call *c, const struct rune_pgctl *s, const char
                      const char *const *args, char *const *env, long long deadline_ms,
                      struct rune_proc *p);
 
-/* What a finished program said last (stderr, else its output), on one
- * line, for a message. */
-void rune_pgctl_words(const struct rune_proc *p, char *out, size_t len);
-
 /* A program that did not exit 0 as a failure of the call: killed by the
  * deadline or a cancel, or its exit status and last words. Returns the
  * status to return. */

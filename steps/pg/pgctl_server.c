@@ -4,6 +4,7 @@
  * primary) and pg.rebuild_standby; it never decides what to do, only
  * does it and says what it saw.
  */
+#include "lastwords.h"
 #include "pgctl.h"
 
 #include <errno.h>
@@ -163,30 +164,6 @@ int rune_pgctl_spawn(struct rune_call *c, const struct rune_pgctl *s, const char
     return rc;
 }
 
-void rune_pgctl_words(const struct rune_proc *p, char *out, size_t len)
-{
-    const char *s = p->err_len ? p->err : p->tail;
-    size_t n = p->err_len ? p->err_len : p->tail_len;
-    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-        n--;
-    size_t start = n; /* up to three lines back */
-    for (int lines = 0; start > 0; start--)
-        if (s[start - 1] == '\n' && ++lines == 3)
-            break;
-    size_t j = 0;
-    for (size_t k = start; k < n && j + 3 < len; k++) {
-        if (s[k] == '\n') {
-            out[j++] = ';';
-            out[j++] = ' ';
-        } else {
-            out[j++] = s[k];
-        }
-    }
-    out[j] = '\0';
-    if (!j)
-        snprintf(out, len, "it printed nothing");
-}
-
 int rune_pgctl_failed(struct rune_call *c, const struct rune_pgctl *s, const char *what,
                       const struct rune_proc *p)
 {
@@ -198,7 +175,7 @@ int rune_pgctl_failed(struct rune_call *c, const struct rune_pgctl *s, const cha
         return st;
     }
     char words[1024];
-    rune_pgctl_words(p, words, sizeof words);
+    rune_last_words(p, words, sizeof words);
     if (p->timed_out)
         return rune_call_fail(c, "%s on %s did not finish in time and was killed: %s", what,
                               s->data_dir, words);
@@ -253,7 +230,7 @@ int rune_pgctl_stop(struct rune_call *c, const struct rune_pgctl *s, long long w
     bool fast = p.exit_code == 0;
     if (!fast) {
         char words[512];
-        rune_pgctl_words(&p, words, sizeof words);
+        rune_last_words(&p, words, sizeof words);
         rune_call_log(c, "a fast shutdown of %s did not finish (%s); shutting down immediately",
                       s->data_dir, words);
     }

@@ -3,6 +3,7 @@
  * pgserver.h.
  */
 #include "pgserver.h"
+#include "lastwords.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,23 +68,6 @@ pid_t rune_pgserver_pid(const char *data_dir)
     return (pid_t)pid;
 }
 
-/* The last non-empty lines of what a program printed, on one line. */
-static void last_words(const struct rune_proc *p, char *out, size_t len)
-{
-    const char *s = p->tail;
-    size_t n = p->tail_len;
-    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-        n--;
-    size_t start = n;
-    for (int lines = 0; start > 0; start--)
-        if (s[start - 1] == '\n' && ++lines == 3)
-            break;
-    size_t j = 0;
-    for (size_t k = start; k < n && j + 3 < len; k++)
-        out[j++] = s[k] == '\n' ? ' ' : s[k];
-    out[j] = '\0';
-}
-
 int rune_pgserver_ctl(struct rune_call *c, const struct rune_pgserver *s, const char *const *args,
                       char *err, size_t errlen)
 {
@@ -111,7 +95,7 @@ int rune_pgserver_ctl(struct rune_call *c, const struct rune_pgserver *s, const 
         rc = -1;
     } else if (p.exit_code != 0) {
         char words[1024];
-        last_words(&p, words, sizeof words);
+        rune_last_words(&p, words, sizeof words);
         snprintf(err, errlen, "pg_ctl %s failed (exit %d): %s", args[0], p.exit_code, words);
         rc = -1;
     }
