@@ -136,11 +136,18 @@ int rune_record_begin(const struct rune_recorder *rec, const struct rune_inciden
 }
 
 void rune_record_incident_start(const struct rune_recorder *rec, const char *cwd, int jobs,
-                                const char *operator_name, const char *workdir)
+                                const char *operator_name, const char *workdir,
+                                const struct rune_detected *detected)
 {
     json_t *d = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", cwd, "jobs",
                           jobs, "operator", operator_name);
     put_str(d, "workdir", workdir);
+    /* chained with the start, so the moment every figure runs from cannot
+     * be moved afterwards without breaking the chain */
+    if (detected && detected->at) {
+        put_str(d, "detected_at", detected->at);
+        put_str(d, "detected_by", detected->by);
+    }
     emit_new(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_START, RUNE_ST_NONE, -1, d);
 }
 

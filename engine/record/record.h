@@ -135,9 +135,19 @@ struct rune_recorder {
  * (draw another, call again); -1 with rune_journal_error. */
 int rune_record_begin(const struct rune_recorder *rec, const struct rune_incident_rec *row);
 
-/* incident.start. workdir NULL: none (a dry-run makes none). */
+/* When the outage began, as the operator or an alerting tool said
+ * (--detected-at, $RUNE_DETECTED_AT): the moment RTO, RPO and downtime
+ * are measured from instead of rune's start. at NULL: not given. */
+struct rune_detected {
+    const char *at; /* ISO-8601 UTC, as rune_clock_iso writes it */
+    const char *by; /* where it came from: "--detected-at", "$RUNE_DETECTED_AT" */
+};
+
+/* incident.start. workdir NULL: none (a dry-run makes none); detected
+ * NULL or its at NULL: the outage's start was not given. */
 void rune_record_incident_start(const struct rune_recorder *rec, const char *cwd, int jobs,
-                                const char *operator_name, const char *workdir);
+                                const char *operator_name, const char *workdir,
+                                const struct rune_detected *detected);
 /* incident.decision: incident_if's verdict (forced: --force), or, with
  * undecided_on set, a dry-run that could not decide (it plans as an
  * incident) because that step's outputs are unknown. */

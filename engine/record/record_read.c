@@ -67,6 +67,8 @@ static void decode_detail(json_t *d, struct rune_rec_event *e)
     e->rune_version = str(d, "rune_version");
     e->cwd = str(d, "cwd");
     e->operator_name = str(d, "operator");
+    e->detected_at = str(d, "detected_at");
+    e->detected_by = str(d, "detected_by");
     e->workdir = str(d, "workdir");
     e->jobs = num(d, "jobs");
     e->incident = tri(d, "incident");

@@ -114,20 +114,41 @@ static json_t *objective(json_t *inc, const char *target_key, long long achieved
     return o;
 }
 
-/* RTO: incident start → the end of the verification stage, when it passed. */
-static json_t *rto(json_t *inc, json_t *stages)
+/* When the outage began: the time the operator or an alerting tool gave
+ * (--detected-at), else rune's start, and the words for it. */
+struct began {
+    const char *at;
+    const char *words; /* "detected" or "rune's start" (basis sentences) */
+    bool detected;
+};
+
+static struct began began_of(json_t *inc, struct rune_report_walk *w)
 {
-    const char *started = rune_report_str(inc, "started_at");
-    json_t *v = find_stage(stages, "verification");
+    if (w->detected_at)
+        return (struct began){w->detected_at, "the outage's start (detected_at)", true};
+    return (struct began){rune_report_str(inc, "started_at"), "rune's start", false};
+}
+
+/* Whether the verification stage passed, and the stage (NULL: none ran). */
+static bool verified_stage(json_t *stages, json_t **v)
+{
+    *v = find_stage(stages, "verification");
+    const char *st = *v ? rune_report_str(*v, "status") : NULL;
+    return st && (!strcmp(st, "ok") || !strcmp(st, "ok_with_failures"));
+}
+
+/* RTO: the outage's start → the end of the verification stage, when it passed. */
+static json_t *rto(json_t *inc, json_t *stages, const struct began *b)
+{
+    json_t *v;
+    bool passed = verified_stage(stages, &v);
     const char *st = v ? rune_report_str(v, "status") : NULL;
-    bool passed = st && (!strcmp(st, "ok") || !strcmp(st, "ok_with_failures"));
     const char *to = passed ? rune_report_str(v, "end") : NULL;
     char basis[256];
-    json_t *o = objective(inc, "rto_target_s", passed ? span(started, to) : -1);
+    json_t *o = objective(inc, "rto_target_s", passed ? span(b->at, to) : -1);
 
     if (passed)
-        snprintf(basis, sizeof basis, "incident start to the end of the verification stage (%s)",
-                 st);
+        snprintf(basis, sizeof basis, "%s to the end of the verification stage (%s)", b->words, st);
     else if (!v)
         snprintf(basis, sizeof basis, "not achieved: no verification stage ran");
     else if (st && !strcmp(st, "skipped"))
@@ -136,18 +157,42 @@ static json_t *rto(json_t *inc, json_t *stages)
     else
         snprintf(basis, sizeof basis, "not achieved: the verification stage ended %s",
                  st ? st : "unfinished");
-    json_object_set_new(o, "from", str_or_null(started));
+    json_object_set_new(o, "from", str_or_null(b->at));
     json_object_set_new(o, "to", str_or_null(to));
     json_object_set_new(o, "basis", json_string(basis));
     return o;
 }
 
-/* RPO: incident start − the recovery point of the backup used: the last
- * restore step's, else the newest any step reported. */
-static json_t *rpo(json_t *inc, json_t *points)
+/* Downtime: the outage's start → the service proven back (the end of a
+ * passed verification), else → the incident's end, as a lower bound
+ * (ongoing: nothing proved it back while rune ran). */
+static json_t *downtime(json_t *inc, json_t *stages, const struct began *b)
 {
-    const char *started = rune_report_str(inc, "started_at");
-    long long t0 = rune_report_iso_ms(started), lost = -1;
+    json_t *v;
+    bool back = verified_stage(stages, &v);
+    const char *to = back ? rune_report_str(v, "end") : rune_report_str(inc, "ended_at");
+    long long ms = span(b->at, to);
+    char basis[256];
+
+    if (back)
+        snprintf(basis, sizeof basis, "%s until verification proved the service back", b->words);
+    else if (to)
+        snprintf(basis, sizeof basis,
+                 "%s until the incident ended, at least: nothing proved the service back",
+                 b->words);
+    else
+        snprintf(basis, sizeof basis, "unknown: the incident has no recorded end");
+    return json_pack("{s:o, s:o, s:o, s:o, s:b, s:s}", "from", str_or_null(b->at), "to",
+                     str_or_null(to), "ms", ms >= 0 ? json_integer(ms) : json_null(), "s",
+                     ms >= 0 ? json_real((double)ms / 1000.0) : json_null(), "ongoing", !back,
+                     "basis", basis);
+}
+
+/* RPO: the outage's start − the recovery point of the backup used: the
+ * last restore step's, else the newest any step reported. */
+static json_t *rpo(json_t *inc, json_t *points, const struct began *b)
+{
+    long long t0 = rune_report_iso_ms(b->at), lost = -1;
     json_t *pick, *restore = NULL, *newest = NULL, *p;
     char basis[512];
     size_t i;
@@ -168,10 +213,10 @@ static json_t *rpo(json_t *inc, json_t *points)
     }
     json_t *o = objective(inc, "rpo_target_s", lost);
     if (pick)
-        snprintf(basis, sizeof basis, "incident start minus the recovery point of %s step %s%s",
+        snprintf(basis, sizeof basis, "%s minus the recovery point of %s step %s%s", b->words,
                  json_is_true(json_object_get(pick, "restore")) ? "restore" : "backup",
                  rune_report_str(pick, "step") ? rune_report_str(pick, "step") : "-",
-                 lost == 0 ? " (taken after the incident started: nothing lost)" : "");
+                 lost == 0 ? " (taken after the outage began: nothing lost)" : "");
     else
         snprintf(basis, sizeof basis, "unknown: no step reported a recovery_point");
     json_object_set_new(o, "recovery_point",
@@ -201,6 +246,10 @@ static json_t *summary(json_t *inc, struct rune_report_walk *w)
     json_object_set_new(o, "duration_ms", took >= 0 ? json_integer(took) : json_null());
     json_object_set_new(o, "reason", str_or_null(w->end_reason));
     json_object_set_new(o, "decision", str_or_null(w->decision));
+    struct began b = began_of(inc, w);
+    json_object_set_new(o, "detected_at", str_or_null(w->detected_at));
+    json_object_set_new(o, "detected_by", str_or_null(w->detected_by));
+    json_object_set_new(o, "measured_from", json_string(b.detected ? "detected_at" : "rune_start"));
     return o;
 }
 
@@ -283,16 +332,17 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     abandoned = abandoned_of(j, inc);
     rune_report_walk(&w, json_object_get(inc, "events"), json_object_get(inc, "artifacts"));
     json_t *inputs = json_object_get(inc, "inputs");
+    struct began b = began_of(inc, &w);
     rep = json_pack(
-        "{s:i, s:s, s:o, s:{s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:O?, s:o, "
+        "{s:i, s:s, s:o, s:{s:o, s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:O?, s:o, "
         "s:o, s:s, s:s}",
         "report_version", RUNE_REPORT_VERSION, "generator", "rune " RUNE_VERSION, "incident",
-        summary(inc, &w), "objectives", "rto", rto(inc, w.stages), "rpo", rpo(inc, w.points),
-        "timeline", w.stages, "approvals", w.approvals, "failures", w.failures, "rollback",
-        rollback(w.stages), "verification", w.verify, "findings", w.findings, "artifacts",
-        w.artifacts, "notes", w.notes, "inputs",
-        json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain", json_incref(ch),
-        "root_cause", "", "preventive_measures", "");
+        summary(inc, &w), "objectives", "rto", rto(inc, w.stages, &b), "rpo",
+        rpo(inc, w.points, &b), "downtime", downtime(inc, w.stages, &b), "timeline", w.stages,
+        "approvals", w.approvals, "failures", w.failures, "rollback", rollback(w.stages),
+        "verification", w.verify, "findings", w.findings, "artifacts", w.artifacts, "notes",
+        w.notes, "inputs", json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain",
+        json_incref(ch), "root_cause", "", "preventive_measures", "");
     if (!rep) {
         snprintf(err, errlen,
                  "no memory to build the report of incident %s: free memory on this host",

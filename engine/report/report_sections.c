@@ -210,6 +210,14 @@ static void summary(struct rune_report_doc *d, json_t *rep)
     kv_end(d);
     kv(d, "Operator", str(inc, "operator"), false);
     kv(d, "Host", str(inc, "host"), false);
+    if (str(inc, "detected_at")) {
+        kv_name(d, "Outage began (UTC)");
+        d->pen->text(d, str(inc, "detected_at"));
+        put(d, " (");
+        d->pen->code(d, str(inc, "detected_by"));
+        put(d, ")");
+        kv_end(d);
+    }
     kv(d, "Started (UTC)", str(inc, "started_at"), false);
     kv_name(d, "Ended (UTC)");
     if (str(inc, "ended_at")) {
@@ -326,15 +334,65 @@ static void objective(struct rune_report_doc *d, const char *name, json_t *o, co
     kv_end(d);
 }
 
+/* Downtime has no target: its row says how long, and how it was found. */
+static void downtime_row(struct rune_report_doc *d, json_t *o)
+{
+    json_t *ms = json_object_get(o, "ms");
+    char buf[32];
+
+    kv_name(d, "Downtime");
+    put(d, "none");
+    end(d, RUNE_PART_CELL);
+    begin(d, RUNE_PART_CELL);
+    if (json_is_integer(ms) && json_is_true(json_object_get(o, "ongoing")))
+        put(d, "at least ");
+    put(d, json_is_integer(ms) ? rune_duration_str(json_integer_value(ms), buf, sizeof buf)
+                               : "unknown");
+    end(d, RUNE_PART_CELL);
+    begin(d, RUNE_PART_CELL);
+    word(d, RUNE_WORD_MET_NONE);
+    end(d, RUNE_PART_CELL);
+    begin(d, RUNE_PART_CELL);
+    d->pen->text(d, str(o, "basis"));
+    kv_end(d);
+}
+
+/* What every figure runs from: the outage's start when it was given,
+ * else rune's start, said so that nobody reads a run's length as an
+ * outage's. */
+static void measured_from(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *inc = json_object_get(rep, "incident");
+
+    begin(d, RUNE_PART_QUIET);
+    if (str(inc, "detected_at")) {
+        put(d, "RTO, RPO and downtime run from when the outage began, ");
+        d->pen->text(d, str(inc, "detected_at"));
+        put(d, " (given with ");
+        d->pen->code(d, str(inc, "detected_by"));
+        put(d, ").");
+    } else {
+        put(d, "RTO, RPO and downtime run from rune's start, ");
+        d->pen->text(d, str(inc, "started_at"));
+        put(d, ": no detection time was given (");
+        d->pen->code(d, "rune run --detected-at TIME");
+        put(d, "), so the time before rune ran is not in them.");
+    }
+    end(d, RUNE_PART_QUIET);
+}
+
 static void objectives(struct rune_report_doc *d, json_t *rep)
 {
     static const char *const cols[] = {"objective", "target", "achieved", "met", "how"};
     json_t *ob = json_object_get(rep, "objectives");
 
+    measured_from(d, rep);
     table(d, RUNE_TABLE_PLAIN, cols, 5);
     objective(d, "RTO", json_object_get(ob, "rto"), "not achieved", "to", "; at ");
     objective(d, "RPO", json_object_get(ob, "rpo"), "unknown", "recovery_point",
               "; recovery point ");
+    if (json_object_get(ob, "downtime"))
+        downtime_row(d, json_object_get(ob, "downtime"));
     table_end(d);
 }
 

@@ -426,6 +426,15 @@ static void on_resume(struct rune_report_walk *w, const struct rune_rec_event *e
                   e->orphans_ended ? json_incref(e->orphans_ended) : json_array()));
 }
 
+/* The run's start: when the outage began, when someone said so. */
+static void on_start(struct rune_report_walk *w, const struct rune_rec_event *e)
+{
+    if (e->detected_at && rune_report_iso_ms(e->detected_at) >= 0) {
+        w->detected_at = e->detected_at;
+        w->detected_by = e->detected_by;
+    }
+}
+
 static void on_end(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
     w->end_reason = e->reason;
@@ -437,22 +446,16 @@ static void on_decision(struct rune_report_walk *w, const struct rune_rec_event 
 }
 
 /* What each kind of event contributes; kinds not listed (log, call.start,
- * severity, incident.start) add nothing the incident row does not hold. */
+ * severity) add nothing the incident row does not hold. */
 static void (*const handlers[RUNE_EV_NKINDS])(struct rune_report_walk *w,
                                               const struct rune_rec_event *e) = {
-    [RUNE_EV_STAGE_START] = on_stage_start,
-    [RUNE_EV_STAGE_END] = on_stage_end,
-    [RUNE_EV_STAGE_SKIP] = on_stage_skip,
-    [RUNE_EV_STEP_START] = on_step_start,
-    [RUNE_EV_STEP_END] = on_step_end,
-    [RUNE_EV_STEP_SKIP] = on_step_skip,
-    [RUNE_EV_CALL_END] = on_call_end,
-    [RUNE_EV_APPROVAL] = on_approval,
-    [RUNE_EV_NOTE] = on_note,
-    [RUNE_EV_INCIDENT_END] = on_end,
-    [RUNE_EV_INCIDENT_DECISION] = on_decision,
-    [RUNE_EV_PROGRESS] = on_progress,
-    [RUNE_EV_INCIDENT_RESUME] = on_resume,
+    [RUNE_EV_INCIDENT_START] = on_start,  [RUNE_EV_STAGE_START] = on_stage_start,
+    [RUNE_EV_STAGE_END] = on_stage_end,   [RUNE_EV_STAGE_SKIP] = on_stage_skip,
+    [RUNE_EV_STEP_START] = on_step_start, [RUNE_EV_STEP_END] = on_step_end,
+    [RUNE_EV_STEP_SKIP] = on_step_skip,   [RUNE_EV_CALL_END] = on_call_end,
+    [RUNE_EV_APPROVAL] = on_approval,     [RUNE_EV_NOTE] = on_note,
+    [RUNE_EV_INCIDENT_END] = on_end,      [RUNE_EV_INCIDENT_DECISION] = on_decision,
+    [RUNE_EV_PROGRESS] = on_progress,     [RUNE_EV_INCIDENT_RESUME] = on_resume,
 };
 
 static void walk_events(struct rune_report_walk *w, json_t *events)

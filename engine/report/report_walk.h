@@ -24,6 +24,7 @@ struct rune_report_walk {
     json_t *resumes;        /* incident.resume events: [{at, who, after, gap_ms, ...}] */
     const char *end_reason; /* the incident.end's reason, or NULL */
     const char *decision;   /* the incident.decision status, or NULL */
+    const char *detected_at, *detected_by; /* when the outage began, as given; or NULL */
 };
 
 /* Walks an incident's events (rune_journal_get's `events`, in seq order)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Incident reports people act on (issue 18): figures from when the outage
+# began (--detected-at), the story and the key facts first, and honest
+# recovery figures after a rollback. Real runs of the bundled SQLite
+# runbooks; every figure read from the JSON report and the log.
+. "$(dirname "$0")/lib.sh"
+SCHEMA="$RUNE_SOURCE_DIR/schemas/report.schema.json"
+
+# report ID FORMAT — the report of ID in FORMAT into $T/rep.FORMAT.
+report() {
+    "$RUNE" report "$1" --format "$2" -o "$T/rep.$2" </dev/null 2>"$T/err" ||
+        fail "rune report $1 --format $2 failed: $(cat "$T/err")"
+}
+
+# valid FILE — the report matches schemas/report.schema.json.
+valid() {
+    python3 - "$SCHEMA" "$1" <<'PY' || fail "$1 does not match schemas/report.schema.json"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errors[:5]:
+    print("schema:", "/".join(map(str, e.absolute_path)), e.message[:300], file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+}
+
+# jget FILE EXPR — a Python expression over the report `r`, printed.
+jget() {
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if not isinstance(v,(dict,list,tuple,bool)) and v is not None else json.dumps(v))' "$1" "$2"
+}
+
+# drill DIR ARGS... — the bundled sqlite-drill, approved, in DIR.
+drill() {
+    local dir=$1
+    shift
+    (cd "$RUNE_SOURCE_DIR" && "$RUNE" run sqlite-drill --yes --set workdir="$dir" --set scale=0.02 "$@" \
+        </dev/null >"$T/out" 2>"$T/err")
+    RC=$?
+    OUT=1
+}
+
+test_case "--detected-at ten minutes before the run: RTO and downtime run from it (>= 600 s)"
+began=$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%SZ)
+drill "$T/d1" --detected-at "$began"
+expect_rc 0
+id=$(last_incident)
+report "$id" json
+valid "$T/rep.json"
+expect_eq "$(jget "$T/rep.json" 'r["incident"]["detected_at"]')" "${began%Z}.000Z"
+expect_eq "$(jget "$T/rep.json" 'r["incident"]["measured_from"]')" "detected_at"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rto"]["from"]')" "${began%Z}.000Z"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rto"]["achieved_s"] >= 600')" "true" "RTO from the outage"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["downtime"]["s"] >= 600')" "true" "downtime from the outage"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rto"]["met"]')" "false" "a 5-minute RTO is missed"
+# chained: the detection time is in incident.start, not only the row
+expect_eq "$(sql "select json_extract(detail_json,'\$.detected_at') from events where incident_id='$id' and kind='incident.start'")" "${began%Z}.000Z"
+for f in md html; do
+    report "$id" "$f"
+    grep -q "run from when the outage began" "$T/rep.$f" || fail "the $f report does not say the figures run from the outage's start"
+    grep -q "Downtime" "$T/rep.$f" || fail "the $f report has no downtime"
+done
+end_case
+
+test_case "\$RUNE_DETECTED_AT with an offset means the same; without either the report says rune's start"
+RUNE_DETECTED_AT="$(date -u -d '-20 min' +%Y-%m-%dT%H:%M:%S)+01:00" drill "$T/d2"
+expect_rc 0
+id=$(last_incident)
+report "$id" json
+expect_eq "$(jget "$T/rep.json" 'r["incident"]["detected_by"]')" '$RUNE_DETECTED_AT'
+# the UTC clock of 20 minutes ago labelled +01:00 is 80 minutes ago
+expect_eq "$(jget "$T/rep.json" '4700 <= r["objectives"]["downtime"]["s"] < 5000')" "true" "the offset is applied"
+drill "$T/d3"
+expect_rc 0
+id=$(last_incident)
+report "$id" json
+expect_eq "$(jget "$T/rep.json" 'r["incident"]["measured_from"]')" "rune_start"
+expect_eq "$(jget "$T/rep.json" 'r["incident"]["detected_at"]')" "null"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rto"]["achieved_s"] < 600')" "true"
+report "$id" md
+grep -q "run from rune's start" "$T/rep.md" || fail "the report does not say the figures run from rune's start"
+end_case
+
+test_case "a wrong or future --detected-at is refused before anything runs"
+n=$(sql "select count(*) from incidents")
+drill "$T/d4" --detected-at "yesterday"
+expect_rc 2
+expect_err "is not an ISO-8601 time"
+drill "$T/d4" --detected-at "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+expect_rc 2
+expect_err "is in the future"
+expect_eq "$(sql "select count(*) from incidents")" "$n" "no incident was recorded"
+end_case
+
+finish
