@@ -188,43 +188,131 @@ static json_t *downtime(json_t *inc, json_t *stages, const struct began *b)
                      "basis", basis);
 }
 
-/* RPO: the outage's start − the recovery point of the backup used: the
- * last restore step's, else the newest any step reported. */
-static json_t *rpo(json_t *inc, json_t *points, const struct began *b)
+/* How the rollback left the system: NULL when it did not run; else its
+ * first action that ended ok (the original put back), or "" when none did
+ * (it ran and failed: what the system holds is not known). Borrowed. */
+static const char *rolled_back(json_t *stages)
+{
+    json_t *s = find_stage(stages, "rollback"), *a;
+    const char *st = s ? rune_report_str(s, "status") : NULL;
+    size_t i;
+
+    if (!s || (st && !strcmp(st, "skipped")))
+        return NULL;
+    json_array_foreach(json_object_get(s, "steps"), i, a)
+    {
+        if (same(rune_report_str(a, "status"), "ok") && rune_report_str(a, "step"))
+            return rune_report_str(a, "step");
+    }
+    return "";
+}
+
+/* RPO: the outage's start − the recovery point of the state the system
+ * ended in: the last restore step's (outside the rollback), else the
+ * newest any step reported; nothing restored when the rollback put the
+ * original back (its own copy or restore is not a recovery point). */
+static json_t *rpo(json_t *inc, json_t *points, const struct began *b, const char *undo)
 {
     long long t0 = rune_report_iso_ms(b->at), lost = -1;
-    json_t *pick, *restore = NULL, *newest = NULL, *p;
+    json_t *pick = NULL, *restore = NULL, *newest = NULL, *p;
+    const char *status;
     char basis[512];
     size_t i;
 
     json_array_foreach(points, i, p)
     {
+        if (same(rune_report_str(p, "stage"), "rollback"))
+            continue;
         if (json_is_true(json_object_get(p, "restore")))
             restore = p; /* in event order: the last restore wins */
         if (!newest || json_integer_value(json_object_get(p, "ms")) >=
                            json_integer_value(json_object_get(newest, "ms")))
             newest = p;
     }
-    pick = restore ? restore : newest;
+    if (!undo)
+        pick = restore ? restore : newest;
     if (pick && t0 >= 0) {
         lost = t0 - json_integer_value(json_object_get(pick, "ms"));
         if (lost < 0) /* taken after the incident began: nothing before it was lost */
             lost = 0;
     }
     json_t *o = objective(inc, "rpo_target_s", lost);
-    if (pick)
+    if (undo && *undo) {
+        status = "nothing_restored";
+        snprintf(basis, sizeof basis,
+                 "nothing restored: the rollback (step %s) put the original back, so the system "
+                 "holds what it held before the run",
+                 undo);
+        json_object_set_new(o, "met", json_null());
+    } else if (undo) {
+        status = "unknown";
+        snprintf(basis, sizeof basis,
+                 "unknown: the rollback ran and no action of it succeeded, so what the system "
+                 "holds is not known");
+    } else if (pick) {
+        status = json_is_true(json_object_get(pick, "restore")) ? "restored" : "backup_point";
         snprintf(basis, sizeof basis, "%s minus the recovery point of %s step %s%s", b->words,
                  json_is_true(json_object_get(pick, "restore")) ? "restore" : "backup",
                  rune_report_str(pick, "step") ? rune_report_str(pick, "step") : "-",
                  lost == 0 ? " (taken after the outage began: nothing lost)" : "");
-    else
+    } else {
+        status = "unknown";
         snprintf(basis, sizeof basis, "unknown: no step reported a recovery_point");
+    }
+    json_object_set_new(o, "status", json_string(status));
     json_object_set_new(o, "recovery_point",
                         str_or_null(pick ? rune_report_str(pick, "at") : NULL));
     json_object_set_new(o, "step", str_or_null(pick ? rune_report_str(pick, "step") : NULL));
     json_object_set_new(o, "uses", str_or_null(pick ? rune_report_str(pick, "uses") : NULL));
     json_object_set_new(o, "basis", json_string(basis));
     return o;
+}
+
+/* The backup the system was restored from: the last restore step outside
+ * the rollback, with what the log says of its file (size, SHA-256, a
+ * check that verified it); verified when the verification stage passed
+ * after it and no rollback undid it. NULL when nothing was restored. */
+static json_t *restored_from(struct rune_report_walk *w, const char *undo)
+{
+    json_t *r = NULL, *x, *v, *f;
+    size_t i;
+
+    json_array_foreach(w->restores, i, x)
+    {
+        if (!same(rune_report_str(x, "stage"), "rollback"))
+            r = x;
+    }
+    if (!r)
+        return NULL;
+    f = rune_report_str(r, "path") ? json_object_get(w->files, rune_report_str(r, "path")) : NULL;
+    json_t *rp = json_object_get(r, "recovery_point");
+    if (json_is_null(rp) && f)
+        rp = json_object_get(f, "recovery_point");
+    bool passed = verified_stage(w->stages, &v);
+    return json_pack("{s:O, s:O, s:O, s:O, s:O, s:O?, s:O?, s:O?, s:O?, s:b, s:b}", "stage",
+                     json_object_get(r, "stage"), "step", json_object_get(r, "step"), "uses",
+                     json_object_get(r, "uses"), "at", json_object_get(r, "at"), "path",
+                     json_object_get(r, "path"), "bytes", f ? json_object_get(f, "bytes") : NULL,
+                     "sha256", f ? json_object_get(f, "sha256") : NULL, "recovery_point", rp,
+                     "backup_verified", f ? json_object_get(f, "verified") : NULL, "verified",
+                     passed && !undo, "undone", undo && *undo);
+}
+
+/* Verification results of the stages a rollback reverses (mitigation's
+ * and verification's) no longer describe the system once it put the
+ * original back: each says whether it was undone. */
+static void mark_undone(json_t *verify, const char *undo)
+{
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(verify, i, v)
+    {
+        const char *st = rune_report_str(v, "stage");
+        json_object_set_new(
+            v, "undone",
+            json_boolean(undo && *undo && (same(st, "mitigation") || same(st, "verification"))));
+    }
 }
 
 static json_t *summary(json_t *inc, struct rune_report_walk *w)
@@ -333,12 +421,15 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     rune_report_walk(&w, json_object_get(inc, "events"), json_object_get(inc, "artifacts"));
     json_t *inputs = json_object_get(inc, "inputs");
     struct began b = began_of(inc, &w);
+    const char *undo = rolled_back(w.stages);
+    json_t *from = restored_from(&w, undo);
+    mark_undone(w.verify, undo);
     rep = json_pack(
         "{s:i, s:s, s:o, s:{s:o, s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:O?, s:o, "
         "s:o, s:s, s:s}",
         "report_version", RUNE_REPORT_VERSION, "generator", "rune " RUNE_VERSION, "incident",
         summary(inc, &w), "objectives", "rto", rto(inc, w.stages, &b), "rpo",
-        rpo(inc, w.points, &b), "downtime", downtime(inc, w.stages, &b), "timeline", w.stages,
+        rpo(inc, w.points, &b, undo), "downtime", downtime(inc, w.stages, &b), "timeline", w.stages,
         "approvals", w.approvals, "failures", w.failures, "rollback", rollback(w.stages),
         "verification", w.verify, "findings", w.findings, "artifacts", w.artifacts, "notes",
         w.notes, "inputs", json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain",
@@ -349,6 +440,7 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
                  incident_id);
         goto out;
     }
+    json_object_set_new(rep, "restored_from", from ? from : json_null());
     /* only when some step reported it: older logs read as they did */
     if (json_array_size(w.throughput))
         json_object_set(rep, "throughput", w.throughput);

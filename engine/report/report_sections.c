@@ -23,6 +23,11 @@ static const char *str(json_t *o, const char *key)
     return rune_report_str(o, key);
 }
 
+static bool same(const char *a, const char *b)
+{
+    return a && b && !strcmp(a, b);
+}
+
 static void put(struct rune_report_doc *d, const char *s)
 {
     fputs(s, d->f);
@@ -321,9 +326,12 @@ static void objective(struct rune_report_doc *d, const char *name, json_t *o, co
     put(d, json_is_integer(ms) ? rune_duration_str(json_integer_value(ms), buf, sizeof buf) : none);
     end(d, RUNE_PART_CELL);
     begin(d, RUNE_PART_CELL);
-    word(d, !json_is_boolean(met) ? RUNE_WORD_MET_NONE
-            : json_is_true(met)   ? RUNE_WORD_MET_YES
-                                  : RUNE_WORD_MET_NO);
+    if (!json_is_boolean(met) && json_is_integer(t))
+        put(d, "n/a"); /* a target, but nothing to hold it against (nothing restored) */
+    else
+        word(d, !json_is_boolean(met) ? RUNE_WORD_MET_NONE
+                : json_is_true(met)   ? RUNE_WORD_MET_YES
+                                      : RUNE_WORD_MET_NO);
     end(d, RUNE_PART_CELL);
     begin(d, RUNE_PART_CELL);
     d->pen->text(d, str(o, "basis"));
@@ -389,10 +397,57 @@ static void objectives(struct rune_report_doc *d, json_t *rep)
     measured_from(d, rep);
     table(d, RUNE_TABLE_PLAIN, cols, 5);
     objective(d, "RTO", json_object_get(ob, "rto"), "not achieved", "to", "; at ");
-    objective(d, "RPO", json_object_get(ob, "rpo"), "unknown", "recovery_point",
-              "; recovery point ");
+    json_t *rpo = json_object_get(ob, "rpo");
+    objective(d, "RPO", rpo,
+              same(str(rpo, "status"), "nothing_restored") ? "nothing restored" : "unknown",
+              "recovery_point", "; recovery point ");
     if (json_object_get(ob, "downtime"))
         downtime_row(d, json_object_get(ob, "downtime"));
+    table_end(d);
+}
+
+/* The backup the system was restored from, as the log knows it. */
+static void restored(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *r = json_object_get(rep, "restored_from");
+    json_t *bytes = json_object_get(r, "bytes"), *bv = json_object_get(r, "backup_verified");
+    char buf[64];
+
+    if (!json_is_object(r)) {
+        say(d, "No step restored, recovered or promoted anything.");
+        return;
+    }
+    table(d, RUNE_TABLE_KV, NULL, 2);
+    kv(d, "Backup", str(r, "path"), true);
+    snprintf(buf, sizeof buf, "%lld bytes", (long long)json_integer_value(bytes));
+    kv(d, "Size", json_is_integer(bytes) ? buf : "not recorded", false);
+    kv(d, "SHA-256", str(r, "sha256") ? str(r, "sha256") : "not recorded", true);
+    kv(d, "Recovery point", str(r, "recovery_point"), false);
+    kv(d, "Backup verified",
+       !json_is_boolean(bv) ? "not checked by this run"
+       : json_is_true(bv)   ? "yes"
+                            : "no",
+       false);
+    kv_name(d, "Restore verified");
+    if (json_is_true(json_object_get(r, "undone"))) {
+        d->pen->status(d, "undone", true);
+        put(d, " — the rollback put the original back");
+    } else {
+        d->pen->status(d, json_is_true(json_object_get(r, "verified")) ? "yes" : "no",
+                       !json_is_true(json_object_get(r, "verified")));
+        put(d, json_is_true(json_object_get(r, "verified"))
+                   ? " — the verification stage passed after it"
+                   : " — the verification stage did not pass after it");
+    }
+    kv_end(d);
+    kv_name(d, "By step");
+    d->pen->code(d, str(r, "step"));
+    put(d, " (");
+    d->pen->text(d, str(r, "uses"));
+    put(d, ", ");
+    d->pen->text(d, str(r, "stage"));
+    put(d, ")");
+    kv_end(d);
     table_end(d);
 }
 
@@ -697,6 +752,10 @@ static void verification(struct rune_report_doc *d, json_t *rep)
         word(d, !json_is_boolean(ok) ? RUNE_WORD_COUNTS_UNKNOWN
                 : json_is_true(ok)   ? RUNE_WORD_COUNTS_OK
                                      : RUNE_WORD_COUNTS_DIFFERENT);
+        if (json_is_true(json_object_get(v, "undone"))) {
+            put(d, " ");
+            word(d, RUNE_WORD_UNDONE);
+        }
         end(d, RUNE_PART_SUBHEAD);
         table(d, RUNE_TABLE_PLAIN, cols, cmp ? 6 : 5);
         json_array_foreach(json_object_get(v, "tables"), k, t)
@@ -824,6 +883,7 @@ static const struct section {
 } sections[] = {
     {"summary", "Summary", NULL, summary},
     {"objectives", "Objectives", NULL, objectives},
+    {"restored-from", "Restored from", NULL, restored},
     {"timeline", "Timeline", NULL, timeline},
     {"throughput", "Throughput", "throughput", throughput},
     {"approvals", "Approvals", NULL, approvals},

@@ -295,6 +295,77 @@ static void collect_point(struct rune_report_walk *w, const struct rune_rec_even
                                     "ms", (json_int_t)ms, "restore", is_restore_point(uses)));
 }
 
+/* What the log says of a file, merged into w->files[path]: its size and
+ * SHA-256 (a step that made or checked it), whether a check verified it,
+ * its recovery point. A later statement wins over an earlier one. The
+ * values are new references (NULL: not said), taken over. */
+static void file_fact(struct rune_report_walk *w, const char *path, json_t *bytes, json_t *sha,
+                      json_t *verified, json_t *rp)
+{
+    json_t *f;
+
+    if (!path)
+        goto out;
+    f = json_object_get(w->files, path);
+    if (!f) {
+        f = json_pack("{s:n, s:n, s:n, s:n}", "bytes", "sha256", "verified", "recovery_point");
+        json_object_set_new(w->files, path, f);
+    }
+    if (json_is_integer(bytes))
+        json_object_set(f, "bytes", bytes);
+    if (json_is_string(sha))
+        json_object_set(f, "sha256", sha);
+    if (json_is_boolean(verified))
+        json_object_set(f, "verified", verified);
+    if (json_is_string(rp))
+        json_object_set(f, "recovery_point", rp);
+out:
+    json_decref(bytes);
+    json_decref(sha);
+    json_decref(verified);
+    json_decref(rp);
+}
+
+/* The files a successful step tells of: those it made (artifacts), the
+ * backup backup.verify checked (path, ok, bytes, sha256), and each backup
+ * backup.list saw ({path, bytes, verified}). */
+static void collect_files(struct rune_report_walk *w, const struct rune_rec_event *e,
+                          const char *uses)
+{
+    struct rune_rec_artifact f;
+    json_t *o = e->outputs, *b;
+    size_t i;
+
+    for (size_t k = 0; rune_record_event_artifact(e, k, &f); k++)
+        file_fact(w, f.path, f.bytes == RUNE_REC_NONE ? NULL : json_integer(f.bytes),
+                  f.sha256 ? json_string(f.sha256) : NULL, NULL,
+                  k == 0 && rune_record_recovery_point(e)
+                      ? json_string(rune_record_recovery_point(e))
+                      : NULL);
+    if (same(uses, "backup.verify"))
+        file_fact(w, rune_report_str(o, "path"), json_incref(json_object_get(o, "bytes")),
+                  json_incref(json_object_get(o, "sha256")), json_incref(json_object_get(o, "ok")),
+                  json_incref(json_object_get(o, "recovery_point")));
+    json_array_foreach(json_object_get(o, "backups"), i, b)
+        file_fact(w, rune_report_str(b, "path"), json_incref(json_object_get(b, "bytes")), NULL,
+                  json_incref(json_object_get(b, "verified")), NULL);
+}
+
+/* A successful step of a type that restores, recovers or promotes: what
+ * the system may now hold, with the backup it came from (its `backup`
+ * output) and its recovery point. */
+static void collect_restore(struct rune_report_walk *w, const struct rune_rec_event *e,
+                            const char *uses)
+{
+    if (!is_restore_point(uses))
+        return;
+    json_array_append_new(w->restores,
+                          json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "stage", where_stage(e),
+                                    "step", where_step(e), "uses", uses, "at", str_or_null(e->at),
+                                    "path", str_or_null(rune_report_str(e->outputs, "backup")),
+                                    "recovery_point", str_or_null(rune_record_recovery_point(e))));
+}
+
 /* An attempt's throughput object: made on first use (borrowed). */
 static json_t *throughput_of(json_t *a)
 {
@@ -373,6 +444,8 @@ static void on_step_end(struct rune_report_walk *w, const struct rune_rec_event 
     if (e->status == RUNE_ST_OK) {
         collect_artifacts(w, e);
         collect_point(w, e, rune_record_recovery_point(e), rune_report_str(a, "uses"));
+        collect_files(w, e, rune_report_str(a, "uses"));
+        collect_restore(w, e, rune_report_str(a, "uses"));
     }
 }
 
@@ -538,6 +611,8 @@ void rune_report_walk_free(struct rune_report_walk *w)
     json_decref(w->points);
     json_decref(w->throughput);
     json_decref(w->resumes);
+    json_decref(w->restores);
+    json_decref(w->files);
 }
 
 /* The stage a step ran in, from the timeline; NULL if it never started. */
@@ -595,6 +670,8 @@ void rune_report_walk(struct rune_report_walk *w, json_t *events, json_t *artifa
         .points = json_array(),
         .throughput = json_array(),
         .resumes = json_array(),
+        .restores = json_array(),
+        .files = json_object(),
     };
     walk_events(w, events);
     fill_attempts(w);

@@ -92,4 +92,57 @@ expect_err "is in the future"
 expect_eq "$(sql "select count(*) from incidents")" "$n" "no incident was recorded"
 end_case
 
+# restore_run ORDERS — the restore case on a fresh 50-row database; ORDERS
+# is the count verification insists on (50 resolves, another rolls back).
+restore_run() {
+    rm -rf "$T/r" && mkdir -p "$T/r/bk"
+    sqlite3 "$T/r/app.db" "create table orders(id integer primary key, v text);
+        with recursive c(i) as (select 1 union all select i+1 from c where i < 50)
+        insert into orders(v) select 'x' from c;"
+    run_rune run "$RUNE_SOURCE_DIR/tests/cli/cases/report/restore_rollback.yaml" --yes \
+        --set db="$T/r/app.db" --set dir="$T/r/bk" --set orders="$1"
+}
+
+test_case "a restore rolled back: RPO is nothing restored, the restore is undone, its verification marked"
+restore_run 7
+expect_rc 3
+id=$(last_incident)
+report "$id" json
+valid "$T/rep.json"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rpo"]["status"]')" "nothing_restored"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rpo"]["achieved_ms"]')" "null" "no RPO figure"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rpo"]["met"]')" "null" "not met/unmet"
+bk=$(out backup path)
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["path"]')" "$bk"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["sha256"]')" "$(sha256sum "$bk" | cut -d' ' -f1)"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["bytes"]')" "$(stat -c %s "$bk")"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["recovery_point"]')" "$(out restore recovery_point)"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["backup_verified"]')" "true"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["undone"]')" "true"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["verified"]')" "false"
+expect_eq "$(jget "$T/rep.json" '[v["undone"] for v in r["verification"]]')" "[true, true]" "both count checks were undone"
+report "$id" md
+grep -q '| RPO | 24h00m | nothing restored | n/a |' "$T/rep.md" || fail "the Markdown RPO row does not say nothing restored: $(grep '| RPO' "$T/rep.md")"
+grep -q '| RPO .*0ms' "$T/rep.md" && fail "the Markdown still gives an RPO of 0ms"
+expect_eq "$(grep -c 'UNDONE\*\* by the rollback' "$T/rep.md")" "2" "undone verification in Markdown"
+grep -q "| Backup | \`$bk\` |" "$T/rep.md" || fail "the Markdown has no restored-from backup"
+report "$id" html
+expect_eq "$(grep -o 'st-failed">undone</span> <span class="muted">by the rollback' "$T/rep.html" | wc -l)" "2" "undone verification in HTML"
+grep -q 'id="restored-from"' "$T/rep.html" || fail "the HTML has no restored-from section"
+end_case
+
+test_case "a restore that stands: RPO from it, restored from the backup, verified, nothing undone"
+restore_run 50
+expect_rc 0
+id=$(last_incident)
+report "$id" json
+valid "$T/rep.json"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rpo"]["status"]')" "restored"
+expect_eq "$(jget "$T/rep.json" 'r["objectives"]["rpo"]["step"]')" "restore"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["path"]')" "$(out backup path)"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["verified"]')" "true"
+expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["undone"]')" "false"
+expect_eq "$(jget "$T/rep.json" '[v["undone"] for v in r["verification"]]')" "[false, false]"
+end_case
+
 finish
