@@ -27,6 +27,7 @@
 #include "console.h"
 #include "duration.h"
 #include "record.h"
+#include "report_story.h"
 #include "report_walk.h"
 
 #ifndef RUNE_VERSION
@@ -441,6 +442,23 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
         goto out;
     }
     json_object_set_new(rep, "restored_from", from ? from : json_null());
+    /* the story and key facts open the object, as they open every format */
+    json_t *told = json_pack("{s:O, s:O}", "report_version", json_object_get(rep, "report_version"),
+                             "generator", json_object_get(rep, "generator"));
+    if (!told || rune_report_tell(rep) != 0 ||
+        json_object_set(told, "story", json_object_get(rep, "story")) != 0 ||
+        json_object_set(told, "key_facts", json_object_get(rep, "key_facts")) != 0 ||
+        json_object_update(told, rep) != 0) {
+        json_decref(told);
+        json_decref(rep);
+        rep = NULL;
+        snprintf(err, errlen,
+                 "no memory to build the report of incident %s: free memory on this host",
+                 incident_id);
+        goto out;
+    }
+    json_decref(rep);
+    rep = told;
     /* only when some step reported it: older logs read as they did */
     if (json_array_size(w.throughput))
         json_object_set(rep, "throughput", w.throughput);

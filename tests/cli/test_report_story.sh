@@ -62,6 +62,44 @@ for f in md html; do
 done
 end_case
 
+test_case "the story first: a narrative and the key facts open every format, the record lower"
+drill "$T/s1" --operator alice
+expect_rc 0
+id=$(last_incident)
+report "$id" json
+valid "$T/rep.json"
+expect_eq "$(jget "$T/rep.json" 'list(r)[:4]')" '["report_version", "generator", "story", "key_facts"]' "the story opens the JSON"
+story=$(jget "$T/rep.json" 'r["story"]')
+for want in "sqlite-drill ran on" "started by alice" "(P2)" "Detection found it: step integrity (sqlite.integrity) failed" \
+    "Step restore restored $(basename "$(out restore backup)")" "Verification passed." "Outcome: resolved" "RPO 0ms (target 1h00m, met)"; do
+    case "$story" in *"$want"*) ;; *) fail "the story lacks \"$want\": $story" ;; esac
+done
+expect_eq "$(jget "$T/rep.json" 'r["key_facts"]["outcome"]')" "resolved"
+expect_eq "$(jget "$T/rep.json" 'r["key_facts"]["recovery_used"]["path"]')" "$(out restore backup)"
+expect_eq "$(jget "$T/rep.json" 'r["key_facts"]["recovery_used"]["recovery_point"]')" "$(out restore recovery_point)"
+expect_eq "$(jget "$T/rep.json" 'r["key_facts"]["ran_by"]')" "alice"
+expect_eq "$(jget "$T/rep.json" '[(a["who"], a["how"], a["approved"]) for a in r["key_facts"]["approved_by"]]')" '[["alice", "--yes", true]]'
+expect_eq "$(jget "$T/rep.json" 'r["key_facts"]["data_lost"]')" "none: the recovery point is not before the outage began"
+report "$id" md
+expect_eq "$(grep -m1 '^## ' "$T/rep.md")" "## What happened"
+expect_eq "$(grep -A2 '^## What happened' "$T/rep.md" | sed -n 3p | cut -c1-20)" "sqlite-drill ran on "
+for row in "| Outcome | resolved" "| Downtime |" "| RTO |" "| RPO | 0ms against a target of 1h00m, met: **yes** |" \
+    "| Recovery point used | \`$(out restore backup)\`" "| Data lost | none" "| Ran by | alice |" "| Approved by | alice (--yes, approved) |"; do
+    awk '/^## Objectives/{exit} {print}' "$T/rep.md" | grep -qF -- "$row" || fail "the Markdown's key facts lack: $row"
+done
+sections=$(grep '^## ' "$T/rep.md" | tr '\n' '/')
+case "$sections" in "## What happened/## Objectives/"*"## Artifacts/## Incident record/"*) ;;
+    *) fail "the Markdown's sections are not story first, record lower: $sections" ;; esac
+report "$id" html
+expect_eq "$(grep -o '<h2 id="[a-z-]*"' "$T/rep.html" | head -1)" '<h2 id="what-happened"'
+python3 - "$T/rep.html" <<'PY' || fail "the HTML's story is not before the objectives"
+import sys
+h = open(sys.argv[1]).read()
+s, o, r = h.find("sqlite-drill ran on"), h.find('id="objectives"'), h.find('id="summary"')
+sys.exit(0 if 0 < s < o < r else 1)
+PY
+end_case
+
 test_case "\$RUNE_DETECTED_AT with an offset means the same; without either the report says rune's start"
 RUNE_DETECTED_AT="$(date -u -d '-20 min' +%Y-%m-%dT%H:%M:%S)+01:00" drill "$T/d2"
 expect_rc 0
