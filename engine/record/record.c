@@ -185,6 +185,27 @@ void rune_record_incident_end(const struct rune_recorder *rec, enum rune_event_s
         warn(rec, "the end of incident", rec->incident);
 }
 
+long long rune_record_postmortem(struct rune_journal *j, const char *incident_id, const char *who,
+                                 json_t *note, char *err, size_t errlen)
+{
+    json_t *d = json_deep_copy(note);
+    long long seq = -1;
+
+    if (!d || json_object_set_new(d, "who", json_string(who)) != 0) {
+        snprintf(err, errlen, "no memory for the note on incident %s: free memory on this host",
+                 incident_id);
+        goto out;
+    }
+    struct rune_event ev = {NULL, NULL, 0, rune_event_kind_name(RUNE_EV_INCIDENT_NOTE),
+                            NULL, -1,   d, true};
+    seq = rune_journal_event(j, incident_id, &ev);
+    if (seq < 0)
+        snprintf(err, errlen, "%s", rune_journal_error(j));
+out:
+    json_decref(d);
+    return seq;
+}
+
 void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r)
 {
     json_t *d = json_pack("{s:s, s:I, s:s, s:s?, s:I, s:I, s:O, s:O}", "who", r->who, "pid",

@@ -45,6 +45,7 @@ enum rune_event_kind {
     RUNE_EV_INCIDENT_END,
     RUNE_EV_PROGRESS,
     RUNE_EV_INCIDENT_RESUME, /* rune resume took over an abandoned run */
+    RUNE_EV_INCIDENT_NOTE,   /* rune log note: post-incident notes, after the end */
     RUNE_EV_NKINDS
 };
 
@@ -275,6 +276,16 @@ struct rune_resume_rec {
     json_t *rerun;         /* [step ids] */
 };
 void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r);
+
+/* incident.note: what people learned after the incident (rune log note),
+ * chained after its end like every event, so `rune log verify` proves
+ * the notes too. note: {root_cause, contributing, impact, text (strings),
+ * participants: [names], actions: [{text, owner, due, status}]}, each
+ * member optional (borrowed); who: its author. A later note supersedes
+ * the members it gives (an action by its text); the earlier ones stay
+ * in the chain. Returns the event's seq, or -1 with a message in err. */
+long long rune_record_postmortem(struct rune_journal *j, const char *incident_id, const char *who,
+                                 json_t *note, char *err, size_t errlen);
 
 /* ---- Is an unfinished incident still running? (record_runner.c) ---- */
 

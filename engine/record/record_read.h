@@ -57,8 +57,11 @@ struct rune_rec_event {
     const char *question, *who, *how, *covered_by; /* approval */
     const char *decided_at;                        /* approval: its `at` */
     int approved;                                  /* approval: 1, 0, -1 when not a boolean */
-    const char *text;                              /* note */
-    const char *message;                           /* log */
+    const char *text;                              /* note, incident.note */
+    /* incident.note (who: its author) */
+    const char *root_cause, *contributing, *impact;
+    json_t *actions, *participants;
+    const char *message;                                      /* log */
     const char *rune_version, *cwd, *operator_name, *workdir; /* incident.start */
     long long jobs;                                           /* incident.start */
     const char *detected_at, *detected_by; /* incident.start: when the outage began */

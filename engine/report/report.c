@@ -442,6 +442,12 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
         goto out;
     }
     json_object_set_new(rep, "restored_from", from ? from : json_null());
+    /* what people noted afterwards (rune log note); the newest root cause
+     * is also the report's root_cause, which was always there to fill */
+    json_object_set(rep, "postmortem", w.postmortem);
+    json_t *rc_note = json_object_get(w.postmortem, "root_cause");
+    if (rune_report_str(rc_note, "text"))
+        json_object_set_new(rep, "root_cause", json_string(rune_report_str(rc_note, "text")));
     /* the story and key facts open the object, as they open every format */
     json_t *told = json_pack("{s:O, s:O}", "report_version", json_object_get(rep, "report_version"),
                              "generator", json_object_get(rep, "generator"));

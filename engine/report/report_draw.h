@@ -200,5 +200,9 @@ void rune_report_draw_story(struct rune_report_doc *d, json_t *rep);
 void rune_report_draw_summary(struct rune_report_doc *d, json_t *rep);
 void rune_report_draw_objectives(struct rune_report_doc *d, json_t *rep);
 void rune_report_draw_restored(struct rune_report_doc *d, json_t *rep);
+/* ... and what people noted afterwards (rune log note). */
+void rune_report_draw_root_cause(struct rune_report_doc *d, json_t *rep);
+void rune_report_draw_actions(struct rune_report_doc *d, json_t *rep);
+void rune_report_draw_postmortem(struct rune_report_doc *d, json_t *rep);
 
 #endif

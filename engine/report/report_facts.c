@@ -368,3 +368,123 @@ void rune_report_draw_story(struct rune_report_doc *d, json_t *rep)
     kv_end(d);
     table_end(d);
 }
+
+/* ---- What people noted afterwards (rune log note) ---- */
+
+/* "(carol, 2026-12-02T21:25:01.692Z)" after a noted text. */
+static void noted_by(struct rune_report_doc *d, json_t *x)
+{
+    put(d, " ");
+    begin(d, RUNE_PART_MUTED);
+    put(d, "(");
+    d->pen->text(d, str(x, "who") ? str(x, "who") : "?");
+    put(d, ", ");
+    put_clock(d, str(x, "at"));
+    put(d, ")");
+    end(d, RUNE_PART_MUTED);
+}
+
+/* A noted text as a paragraph, or room to fill in. */
+static void noted(struct rune_report_doc *d, json_t *x, const char *hint)
+{
+    if (!str(x, "text")) {
+        begin(d, RUNE_PART_FILL);
+        put(d, "To be filled in: ");
+        d->pen->code(d, hint);
+        end(d, RUNE_PART_FILL);
+        return;
+    }
+    begin(d, RUNE_PART_PARA);
+    d->pen->text(d, str(x, "text"));
+    noted_by(d, x);
+    end(d, RUNE_PART_PARA);
+}
+
+void rune_report_draw_root_cause(struct rune_report_doc *d, json_t *rep)
+{
+    noted(d, json_object_get(json_object_get(rep, "postmortem"), "root_cause"),
+          "rune log note ID --root-cause TEXT");
+}
+
+static void action_row(struct rune_report_doc *d, json_t *a)
+{
+    bool open = !str(a, "status") || !strcmp(str(a, "status"), "open");
+    cell(d, str(a, "text"), false);
+    cell(d, str(a, "owner"), false);
+    cell(d, str(a, "due"), false);
+    begin(d, RUNE_PART_CELL);
+    d->pen->status(d, str(a, "status") ? str(a, "status") : "open", open);
+    end(d, RUNE_PART_CELL);
+    cell(d, str(a, "who"), false);
+    clock_cell(d, str(a, "at"));
+}
+
+/* The follow-up actions: what will keep it from happening again. */
+void rune_report_draw_actions(struct rune_report_doc *d, json_t *rep)
+{
+    static const char *const cols[] = {"action", "owner", "due", "status", "noted by", "when"};
+    json_t *list = json_object_get(json_object_get(rep, "postmortem"), "actions");
+
+    if (!json_array_size(list)) {
+        begin(d, RUNE_PART_FILL);
+        put(d, "To be filled in: ");
+        d->pen->code(d, "rune log note ID --action TEXT --owner WHO --due YYYY-MM-DD");
+        end(d, RUNE_PART_FILL);
+        return;
+    }
+    rows(d, RUNE_TABLE_PLAIN, cols, 6, list, action_row);
+}
+
+static void free_note(struct rune_report_doc *d, json_t *n)
+{
+    d->pen->text(d, str(n, "text"));
+    noted_by(d, n);
+}
+
+/* Contributing factors, impact, participants and free notes, and when
+ * each note was added (all of them stay in the chain). */
+void rune_report_draw_postmortem(struct rune_report_doc *d, json_t *rep)
+{
+    json_t *pm = json_object_get(rep, "postmortem"), *p, *h;
+    size_t i;
+
+    if (!json_array_size(json_object_get(pm, "history"))) {
+        say(d, "None yet. `rune log note ID` adds them to the incident's hash chain; the report "
+               "is made again with the newest.");
+        return;
+    }
+    begin(d, RUNE_PART_SUBHEAD);
+    put(d, "Contributing factors");
+    end(d, RUNE_PART_SUBHEAD);
+    noted(d, json_object_get(pm, "contributing"), "rune log note ID --contributing TEXT");
+    begin(d, RUNE_PART_SUBHEAD);
+    put(d, "Impact");
+    end(d, RUNE_PART_SUBHEAD);
+    noted(d, json_object_get(pm, "impact"), "rune log note ID --impact TEXT");
+    begin(d, RUNE_PART_PARA);
+    put(d, "Participants: ");
+    json_array_foreach(json_object_get(pm, "participants"), i, p)
+    {
+        if (i)
+            put(d, ", ");
+        d->pen->text(d, json_string_value(p));
+    }
+    if (!json_array_size(json_object_get(pm, "participants")))
+        put(d, "none noted");
+    put(d, ".");
+    end(d, RUNE_PART_PARA);
+    if (json_array_size(json_object_get(pm, "notes")))
+        items(d, json_object_get(pm, "notes"), free_note);
+    begin(d, RUNE_PART_QUIET);
+    put(d, "Notes recorded (chained in the log after the incident's end):");
+    json_array_foreach(json_object_get(pm, "history"), i, h)
+    {
+        fprintf(d->f, "%s event %lld by ", i ? ";" : "",
+                (long long)json_integer_value(json_object_get(h, "seq")));
+        d->pen->text(d, str(h, "who") ? str(h, "who") : "?");
+        put(d, " at ");
+        put_clock(d, str(h, "at"));
+    }
+    put(d, ".");
+    end(d, RUNE_PART_QUIET);
+}

@@ -433,13 +433,6 @@ static void notes(struct rune_report_doc *d, json_t *rep)
     items(d, json_object_get(rep, "notes"), note);
 }
 
-static void to_fill(struct rune_report_doc *d, json_t *rep)
-{
-    begin(d, RUNE_PART_FILL);
-    put(d, "To be filled in.");
-    end(d, RUNE_PART_FILL);
-}
-
 /* The sections in the order every format shows them. anchor: the HTML id
  * (links into a report depend on it); optional: the member of the report
  * without which the section is left out, when it is an empty list. */
@@ -461,8 +454,9 @@ static const struct section {
     {"summary", "Incident record", NULL, rune_report_draw_summary},
     {"inputs", "Inputs", NULL, inputs},
     {"notes", "Notes", "notes", notes},
-    {"root-cause", "Root cause", NULL, to_fill},
-    {"preventive-measures", "Preventive measures", NULL, to_fill},
+    {"root-cause", "Root cause", NULL, rune_report_draw_root_cause},
+    {"preventive-measures", "Preventive measures", NULL, rune_report_draw_actions},
+    {"post-incident-notes", "Post-incident notes", NULL, rune_report_draw_postmortem},
 };
 
 char *rune_report_render(const struct rune_report_pen *pen, json_t *rep)

@@ -487,6 +487,59 @@ static void on_note(struct rune_report_walk *w, const struct rune_rec_event *e)
                                         where_stage(e), "step", where_step(e), "text", e->text));
 }
 
+/* A post-incident note (rune log note): each member it gives supersedes
+ * the one before (an action by its text), with who gave it and when;
+ * free notes and participants add up; every note is in the history. */
+static void on_postmortem(struct rune_report_walk *w, const struct rune_rec_event *e)
+{
+    json_t *pm = w->postmortem, *a, *x, *list = json_object_get(pm, "actions");
+    static const char *const keys[] = {"root_cause", "contributing", "impact"};
+    const char *vals[] = {e->root_cause, e->contributing, e->impact};
+    size_t i, k;
+
+    for (i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (vals[i])
+            json_object_set_new(pm, keys[i],
+                                json_pack("{s:s, s:o, s:o}", "text", vals[i], "who",
+                                          str_or_null(e->who), "at", str_or_null(e->at)));
+    json_array_foreach(e->actions, i, a)
+    {
+        const char *text = rune_report_str(a, "text");
+        if (!text)
+            continue;
+        json_t *row = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "text", text, "owner",
+                                str_or_null(rune_report_str(a, "owner")), "due",
+                                str_or_null(rune_report_str(a, "due")), "status",
+                                str_or_null(rune_report_str(a, "status")), "who",
+                                str_or_null(e->who), "at", str_or_null(e->at));
+        bool replaced = false;
+        json_array_foreach(list, k, x)
+        {
+            if (!replaced && same(rune_report_str(x, "text"), text)) {
+                json_array_set(list, k, row);
+                replaced = true;
+            }
+        }
+        if (!replaced)
+            json_array_append(list, row);
+        json_decref(row);
+    }
+    json_array_foreach(e->participants, i, x)
+    {
+        bool seen = false;
+        json_array_foreach(json_object_get(pm, "participants"), k, a) seen |= json_equal(a, x);
+        if (json_is_string(x) && !seen)
+            json_array_append(json_object_get(pm, "participants"), x);
+    }
+    if (e->text)
+        json_array_append_new(json_object_get(pm, "notes"),
+                              json_pack("{s:s, s:o, s:o}", "text", e->text, "who",
+                                        str_or_null(e->who), "at", str_or_null(e->at)));
+    json_array_append_new(json_object_get(pm, "history"),
+                          json_pack("{s:I, s:o, s:o}", "seq", (json_int_t)e->seq, "who",
+                                    str_or_null(e->who), "at", str_or_null(e->at)));
+}
+
 /* rune resume took over: who, when, after how long a gap. */
 static void on_resume(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
@@ -522,13 +575,14 @@ static void on_decision(struct rune_report_walk *w, const struct rune_rec_event 
  * severity) add nothing the incident row does not hold. */
 static void (*const handlers[RUNE_EV_NKINDS])(struct rune_report_walk *w,
                                               const struct rune_rec_event *e) = {
-    [RUNE_EV_INCIDENT_START] = on_start,  [RUNE_EV_STAGE_START] = on_stage_start,
-    [RUNE_EV_STAGE_END] = on_stage_end,   [RUNE_EV_STAGE_SKIP] = on_stage_skip,
-    [RUNE_EV_STEP_START] = on_step_start, [RUNE_EV_STEP_END] = on_step_end,
-    [RUNE_EV_STEP_SKIP] = on_step_skip,   [RUNE_EV_CALL_END] = on_call_end,
-    [RUNE_EV_APPROVAL] = on_approval,     [RUNE_EV_NOTE] = on_note,
-    [RUNE_EV_INCIDENT_END] = on_end,      [RUNE_EV_INCIDENT_DECISION] = on_decision,
-    [RUNE_EV_PROGRESS] = on_progress,     [RUNE_EV_INCIDENT_RESUME] = on_resume,
+    [RUNE_EV_INCIDENT_START] = on_start,     [RUNE_EV_STAGE_START] = on_stage_start,
+    [RUNE_EV_STAGE_END] = on_stage_end,      [RUNE_EV_STAGE_SKIP] = on_stage_skip,
+    [RUNE_EV_STEP_START] = on_step_start,    [RUNE_EV_STEP_END] = on_step_end,
+    [RUNE_EV_STEP_SKIP] = on_step_skip,      [RUNE_EV_CALL_END] = on_call_end,
+    [RUNE_EV_APPROVAL] = on_approval,        [RUNE_EV_NOTE] = on_note,
+    [RUNE_EV_INCIDENT_END] = on_end,         [RUNE_EV_INCIDENT_DECISION] = on_decision,
+    [RUNE_EV_PROGRESS] = on_progress,        [RUNE_EV_INCIDENT_RESUME] = on_resume,
+    [RUNE_EV_INCIDENT_NOTE] = on_postmortem,
 };
 
 static void walk_events(struct rune_report_walk *w, json_t *events)
@@ -613,6 +667,7 @@ void rune_report_walk_free(struct rune_report_walk *w)
     json_decref(w->resumes);
     json_decref(w->restores);
     json_decref(w->files);
+    json_decref(w->postmortem);
 }
 
 /* The stage a step ran in, from the timeline; NULL if it never started. */
@@ -672,6 +727,9 @@ void rune_report_walk(struct rune_report_walk *w, json_t *events, json_t *artifa
         .resumes = json_array(),
         .restores = json_array(),
         .files = json_object(),
+        .postmortem =
+            json_pack("{s:n, s:n, s:n, s:[], s:[], s:[], s:[]}", "root_cause", "contributing",
+                      "impact", "actions", "participants", "notes", "history"),
     };
     walk_events(w, events);
     fill_attempts(w);

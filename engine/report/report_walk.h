@@ -24,8 +24,10 @@ struct rune_report_walk {
     json_t *resumes;    /* incident.resume events: [{at, who, after, gap_ms, ...}] */
     json_t
         *restores; /* successful restore steps: [{stage, step, uses, at, path, recovery_point}] */
-    json_t *files; /* path → what the log says of that file: {bytes, sha256, verified,
-                      recovery_point} */
+    json_t *postmortem; /* rune log note's, newest wins: {root_cause, contributing, impact, actions,
+                           participants, notes, history} */
+    json_t *files;      /* path → what the log says of that file: {bytes, sha256, verified,
+                           recovery_point} */
     const char *end_reason;                /* the incident.end's reason, or NULL */
     const char *decision;                  /* the incident.decision status, or NULL */
     const char *detected_at, *detected_by; /* when the outage began, as given; or NULL */

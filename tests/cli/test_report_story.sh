@@ -183,4 +183,62 @@ expect_eq "$(jget "$T/rep.json" 'r["restored_from"]["undone"]')" "false"
 expect_eq "$(jget "$T/rep.json" '[v["undone"] for v in r["verification"]]')" "[false, false]"
 end_case
 
+test_case "rune log note: root cause and an action, chained with author and time, in every format"
+drill "$T/n1"
+expect_rc 0
+id=$(last_incident)
+run_rune log note "$id" --root-cause "torn pages from the disk firmware" --action "upgrade the disk firmware" \
+    --owner alice --due 2026-12-31 --participant bob --author carol
+expect_rc 0
+expect_out "note recorded as event"
+expect_eq "$(sql "select kind from events where incident_id='$id' order by seq desc limit 1")" "incident.note" "the note is the chain's newest event"
+expect_eq "$(sql "select json_extract(detail_json,'\$.who') from events where incident_id='$id' and kind='incident.note'")" "carol"
+run_rune log verify "$id"
+expect_rc 0
+expect_out "chain intact"
+report "$id" json
+valid "$T/rep.json"
+expect_eq "$(jget "$T/rep.json" 'r["root_cause"]')" "torn pages from the disk firmware"
+expect_eq "$(jget "$T/rep.json" 'r["postmortem"]["root_cause"]["who"]')" "carol"
+expect_eq "$(jget "$T/rep.json" '[(a["text"], a["owner"], a["due"], a["status"]) for a in r["postmortem"]["actions"]]')" \
+    '[["upgrade the disk firmware", "alice", "2026-12-31", "open"]]'
+for f in md html; do
+    report "$id" "$f"
+    for want in "torn pages from the disk firmware" "upgrade the disk firmware" "alice" "2026-12-31"; do
+        grep -qF "$want" "$T/rep.$f" || fail "the $f report lacks \"$want\""
+    done
+done
+# a later note supersedes: the action is done, the root cause refined; both stay in the chain
+run_rune log note "$id" --action "upgrade the disk firmware" --owner alice --due 2026-12-31 --status done \
+    --root-cause "torn pages: firmware 1.2 ignores flushes" --author dave
+expect_rc 0
+report "$id" json
+expect_eq "$(jget "$T/rep.json" 'r["root_cause"]')" "torn pages: firmware 1.2 ignores flushes"
+expect_eq "$(jget "$T/rep.json" '[(a["status"], a["who"]) for a in r["postmortem"]["actions"]]')" '[["done", "dave"]]'
+expect_eq "$(jget "$T/rep.json" '[h["who"] for h in r["postmortem"]["history"]]')" '["carol", "dave"]'
+run_rune log verify "$id"
+expect_rc 0
+# editing the note's row in SQLite breaks the chain
+sql "update events set detail_json = replace(detail_json, 'alice', 'mallory') where incident_id='$id' and kind='incident.note' and json_extract(detail_json,'\$.who')='carol'"
+run_rune log verify "$id"
+expect_rc 4
+expect_out "(incident.note) was changed"
+end_case
+
+test_case "rune log note refuses what it cannot record"
+run_rune log note 20200101-000000-0000 --root-cause x
+expect_rc 2
+expect_err "no incident 20200101-000000-0000"
+id=$(last_incident)
+run_rune log note "$id"
+expect_rc 2
+expect_err "nothing to note"
+run_rune log note "$id" --owner alice
+expect_rc 2
+expect_err "--owner belongs to an --action"
+run_rune log note "$id" --action x --due tomorrow
+expect_rc 2
+expect_err "is not a date"
+end_case
+
 finish

@@ -51,6 +51,7 @@ static void test_kind_names(void **state)
         {RUNE_EV_INCIDENT_END, "incident.end"},
         {RUNE_EV_PROGRESS, "progress"},
         {RUNE_EV_INCIDENT_RESUME, "incident.resume"},
+        {RUNE_EV_INCIDENT_NOTE, "incident.note"},
     };
     assert_int_equal(sizeof pinned / sizeof pinned[0], RUNE_EV_NKINDS - 1);
     for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
