@@ -452,6 +452,12 @@ static const char *summary(const struct rune_rec_event *e, char *buf, size_t len
                  json_array_size(e->orphans_ended) == 1 ? "" : "s");
         return buf;
     }
+    if (e->kind == RUNE_EV_INCIDENT_NOTE) {
+        snprintf(buf, len, "noted by %s%s%s; %zu action%s", e->who ? e->who : "?",
+                 e->root_cause ? ": root cause " : "", e->root_cause ? e->root_cause : "",
+                 json_array_size(e->actions), json_array_size(e->actions) == 1 ? "" : "s");
+        return buf;
+    }
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         add(buf, len, plain[i]);
     add_approval(e, buf, len);
