@@ -436,6 +436,7 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
         w.notes, "inputs", json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain",
         json_incref(ch), "root_cause", "", "preventive_measures", "");
     if (!rep) {
+        json_decref(from);
         snprintf(err, errlen,
                  "no memory to build the report of incident %s: free memory on this host",
                  incident_id);
@@ -448,6 +449,13 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     json_t *rc_note = json_object_get(w.postmortem, "root_cause");
     if (rune_report_str(rc_note, "text"))
         json_object_set_new(rep, "root_cause", json_string(rune_report_str(rc_note, "text")));
+    /* only for a resumed run: who took it over, after what gap */
+    if (json_array_size(w.resumes))
+        json_object_set(json_object_get(rep, "incident"), "resumed", w.resumes);
+    /* only for a run whose rune is gone: every other report reads as it did */
+    if (abandoned) {
+        json_object_set(json_object_get(rep, "incident"), "abandoned", abandoned);
+    }
     /* the story and key facts open the object, as they open every format */
     json_t *told = json_pack("{s:O, s:O}", "report_version", json_object_get(rep, "report_version"),
                              "generator", json_object_get(rep, "generator"));
@@ -468,13 +476,6 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     /* only when some step reported it: older logs read as they did */
     if (json_array_size(w.throughput))
         json_object_set(rep, "throughput", w.throughput);
-    /* only for a resumed run: who took it over, after what gap */
-    if (json_array_size(w.resumes))
-        json_object_set(json_object_get(rep, "incident"), "resumed", w.resumes);
-    /* only for a run whose rune is gone: every other report reads as it did */
-    if (abandoned) {
-        json_object_set(json_object_get(rep, "incident"), "abandoned", abandoned);
-    }
     *out = rep;
     rc = 0;
 out:

@@ -171,7 +171,12 @@ static char *story(json_t *rep)
                 str(inc, "detected_by") ? str(inc, "detected_by") : "given");
     tell_detection(f, rep, inc);
     tell_recovery(f, rep);
-    fprintf(f, " Outcome: %s", str(inc, "outcome") ? str(inc, "outcome") : "not recorded");
+    json_t *ab = json_object_get(inc, "abandoned");
+    if (ab)
+        fprintf(f, " Outcome: abandoned (the rune running it is gone; `%s` continues it)",
+                str(ab, "hint") ? str(ab, "hint") : "rune resume");
+    else
+        fprintf(f, " Outcome: %s", str(inc, "outcome") ? str(inc, "outcome") : "not recorded");
     if (str(inc, "reason"))
         fprintf(f, " (%s)", str(inc, "reason"));
     json_t *ms = json_object_get(dt, "ms");
@@ -250,9 +255,12 @@ static json_t *key_facts(json_t *rep)
         used = json_pack("{s:s, s:O?, s:O?, s:n, s:O?, s:b}", "kind", "backup_point", "step",
                          json_object_get(rpo, "step"), "uses", json_object_get(rpo, "uses"), "path",
                          "recovery_point", json_object_get(rpo, "recovery_point"), "undone", 0);
-    return json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:o, s:o, s:O?, s:o}", "outcome",
-                     json_object_get(inc, "outcome"), "reason", json_object_get(inc, "reason"),
-                     "severity", json_object_get(inc, "severity"), "measured_from",
+    json_t *outcome = json_object_get(inc, "abandoned")
+                          ? json_string("abandoned")
+                          : json_incref(json_object_get(inc, "outcome"));
+    return json_pack("{s:o?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:o, s:o, s:O?, s:o}", "outcome",
+                     outcome, "reason", json_object_get(inc, "reason"), "severity",
+                     json_object_get(inc, "severity"), "measured_from",
                      json_object_get(inc, "measured_from"), "downtime",
                      json_object_get(ob, "downtime"), "rto", json_object_get(ob, "rto"), "rpo", rpo,
                      "recovery_used", used, "data_lost", data_lost(rpo), "ran_by",
