@@ -45,28 +45,30 @@ static const enum rune_event_status outcomes[] = {
 
 static void usage(FILE *out)
 {
-    fputs("usage: rune log [--runbook NAME] [--outcome O] [--since WHEN] [--limit N] [--json]\n"
-          "       rune log show ID [--json]\n"
-          "       rune log verify ID|--all [--json]\n"
-          "       rune log export ID [--json]\n"
-          "       rune log head [--json]\n"
-          "\n"
-          "  --log PATH       the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
-          "                   or ~/.local/state/rune/incidents.db)\n"
-          "  --runbook NAME   only incidents of this runbook\n"
-          "  --outcome O      only incidents that ended so: resolved, no_incident, rolled_back,\n"
-          "                   failed, aborted, or unfinished (no end recorded)\n"
-          "  --since WHEN     only incidents started since a UTC date or time (2026-11-01,\n"
-          "                   2026-11-01T08:00) or a duration ago (7d, 12h, 30m)\n"
-          "  --limit N        at most N incidents (newest first)\n"
-          "  --all            verify: every incident in the log\n"
-          "  --json           print JSON instead of text\n"
-          "\n"
-          "verify recomputes the hash chain and names the first event that was changed,\n"
-          "inserted, deleted or reordered, and checks each incident's link to the one begun\n"
-          "before it; it exits 0 when intact, 4 when not. head prints the log's head hash:\n"
-          "keep it elsewhere to check later that the log still ends there.\n",
-          out);
+    fputs(
+        "usage: rune log [--runbook NAME] [--outcome O] [--since WHEN] [--limit N] [--json]\n"
+        "       rune log show ID [--json]\n"
+        "       rune log verify ID|--all [--json]\n"
+        "       rune log export ID [--json]\n"
+        "       rune log head [--json]\n"
+        "       rune log note ID --root-cause T --action T --owner W --due DAY ...  (see --help)\n"
+        "\n"
+        "  --log PATH       the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
+        "                   or ~/.local/state/rune/incidents.db)\n"
+        "  --runbook NAME   only incidents of this runbook\n"
+        "  --outcome O      only incidents that ended so: resolved, no_incident, rolled_back,\n"
+        "                   failed, aborted, or unfinished (no end recorded)\n"
+        "  --since WHEN     only incidents started since a UTC date or time (2026-11-01,\n"
+        "                   2026-11-01T08:00) or a duration ago (7d, 12h, 30m)\n"
+        "  --limit N        at most N incidents (newest first)\n"
+        "  --all            verify: every incident in the log\n"
+        "  --json           print JSON instead of text\n"
+        "\n"
+        "verify recomputes the hash chain and names the first event that was changed,\n"
+        "inserted, deleted or reordered, and checks each incident's link to the one begun\n"
+        "before it; it exits 0 when intact, 4 when not. head prints the log's head hash:\n"
+        "keep it elsewhere to check later that the log still ends there.\n",
+        out);
 }
 
 /* ---- Text helpers ---- */
@@ -450,6 +452,12 @@ static const char *summary(const struct rune_rec_event *e, char *buf, size_t len
                  json_array_size(e->orphans_ended) == 1 ? "" : "s");
         return buf;
     }
+    if (e->kind == RUNE_EV_INCIDENT_NOTE) {
+        snprintf(buf, len, "noted by %s%s%s; %zu action%s", e->who ? e->who : "?",
+                 e->root_cause ? ": root cause " : "", e->root_cause ? e->root_cause : "",
+                 json_array_size(e->actions), json_array_size(e->actions) == 1 ? "" : "s");
+        return buf;
+    }
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         add(buf, len, plain[i]);
     add_approval(e, buf, len);
@@ -831,6 +839,10 @@ int cmd_log(int argc, char **argv)
     char path[PATH_MAX], err[1024];
     struct rune_journal *j = NULL;
     const char *id = NULL;
+
+    /* note writes, with flags of its own (cmd_log_note.c) */
+    if (argc >= 2 && !strcmp(argv[1], "note"))
+        return cmd_log_note(argc - 1, argv + 1);
     int sub, rc = parse(argc, argv, &o);
 
     if (rc > 0) {

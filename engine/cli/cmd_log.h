@@ -31,5 +31,7 @@ int cmd_log_show(struct rune_journal *j, const char *id, const struct log_opts *
 int cmd_log_verify(struct rune_journal *j, const char *id, const struct log_opts *o);
 int cmd_log_export(struct rune_journal *j, const char *id, const struct log_opts *o);
 int cmd_log_head(struct rune_journal *j, const char *id, const struct log_opts *o);
+/* rune log note ID [flags] (cmd_log_note.c): argv[0] is "note". */
+int cmd_log_note(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "cmd_resume.h"
 #include "console.h"
 #include "duration.h"
@@ -42,6 +43,9 @@ static void usage(FILE *out, enum mode mode)
             "  -y, --yes          approve every confirmation (unattended runs)\n"
             "  -j, --jobs N       run up to N steps of a stage at once (default 4)\n"
             "      --force        go on even when detection finds no incident\n"
+            "      --detected-at TIME  when the outage began (ISO-8601, e.g.\n"
+            "                     2026-11-23T12:00:00Z or with an offset +02:00; default\n"
+            "                     $RUNE_DETECTED_AT): RTO, RPO and downtime run from it\n"
             "      --log PATH     incident log (default: $RUNE_LOG, else "
             "$RUNE_HOME/incidents.db, else ~/.local/state/rune/incidents.db)\n"
             "      --operator WHO who is running this (default: $RUNE_OPERATOR, $SUDO_USER, "
@@ -149,6 +153,72 @@ static const char *operator_name(const char *flag)
     return pw ? pw->pw_name : "unknown";
 }
 
+/* ISO-8601 with a zone ("Z", "+02:00", "-0500", or none: UTC) to wall ms.
+ * Alerting tools send their local offset; the log keeps UTC. 0, or -1. */
+static int parse_when(const char *text, long long *ms)
+{
+    char utc[64];
+    size_t n = strlen(text), cut = n;
+    int sign = 0, hh = 0, mm = 0;
+
+    if (n >= sizeof utc || n < 19)
+        return -1;
+    /* the zone follows the seconds (and their fraction) */
+    for (size_t i = 19; i < n; i++)
+        if (text[i] == '+' || text[i] == '-') {
+            cut = i;
+            break;
+        }
+    if (cut < n) {
+        const char *z = text + cut + 1;
+        sign = text[cut] == '-' ? -1 : 1;
+        if (!(sscanf(z, "%2d:%2d", &hh, &mm) == 2 && strlen(z) == 5) &&
+            !(sscanf(z, "%2d%2d", &hh, &mm) == 2 && strlen(z) == 4))
+            return -1;
+        if (hh > 23 || mm > 59)
+            return -1;
+    }
+    snprintf(utc, sizeof utc, "%.*s", (int)cut, text);
+    if (rune_clock_parse_iso(utc, ms) != 0)
+        return -1;
+    *ms -= sign * (hh * 3600LL + mm * 60LL) * 1000LL;
+    return 0;
+}
+
+/* --detected-at, else $RUNE_DETECTED_AT, into o->detected (iso holds the
+ * UTC text). 0, or -1 with a message: a wrong time is refused before
+ * anything runs, never recorded as a guess. */
+static int detected_option(struct rune_run_opts *o, const char *flag, const char *cmd,
+                           char iso[RUNE_ISO_LEN])
+{
+    const char *env = getenv("RUNE_DETECTED_AT");
+    const char *text = flag ? flag : env && *env ? env : NULL;
+    const char *by = flag ? "--detected-at" : "$RUNE_DETECTED_AT";
+    long long ms;
+
+    if (!text)
+        return 0;
+    if (parse_when(text, &ms) != 0) {
+        fprintf(stderr,
+                "rune %s: %s \"%s\" is not an ISO-8601 time; give it as "
+                "2026-11-23T12:00:00Z (or with an offset: 2026-11-23T13:00:00+01:00)\n",
+                cmd, by, text);
+        return -1;
+    }
+    /* a minute of grace for an alerting host whose clock runs ahead */
+    if (ms > rune_clock_wall_ms() + 60000) {
+        fprintf(stderr,
+                "rune %s: %s %s is in the future (now is later than that only on a clock "
+                "that is wrong); give when the outage began\n",
+                cmd, by, text);
+        return -1;
+    }
+    rune_clock_iso(iso, ms);
+    o->detected.at = iso;
+    o->detected.by = by;
+    return 0;
+}
+
 /* Makes a relative path absolute (resume goes to the run's directory). */
 static const char *absolute(const char *path, char *buf, size_t len)
 {
@@ -179,6 +249,7 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
         {"reports", required_argument, NULL, 'R'},
         {"no-report", no_argument, NULL, 'N'},
         {"keep-workdir", no_argument, NULL, 'K'},
+        {"detected-at", required_argument, NULL, 'T'},
         {"progress", required_argument, NULL, 'G'},
         {"progress-interval", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
@@ -188,7 +259,8 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
     json_t *inc = NULL;
     json_t *fails = json_object(), *fail_attempts = json_object();
     struct rune_run_opts o = {.jobs = 4, .dry_run = plan};
-    const char *log_flag = NULL, *who = NULL, *reports_flag = NULL;
+    const char *log_flag = NULL, *who = NULL, *reports_flag = NULL, *detected = NULL;
+    char detected_iso[RUNE_ISO_LEN];
     const char *progress = getenv("RUNE_PROGRESS"), *interval = getenv("RUNE_PROGRESS_INTERVAL");
     bool progress_flag = false, interval_flag = false;
     bool no_color = false, no_report = false;
@@ -249,6 +321,9 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
         case 'K':
             o.keep_workdir = true;
             break;
+        case 'T':
+            detected = optarg;
+            break;
         case 'G':
             progress = optarg;
             progress_flag = true;
@@ -300,6 +375,13 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
         goto out;
     }
     if (progress_options(&o, cmd, progress, progress_flag, interval, interval_flag) != 0)
+        goto out;
+    if (resume && detected) {
+        fprintf(stderr, "rune resume: --detected-at: the incident's start was recorded when it "
+                        "began; a resume cannot move it\n");
+        goto out;
+    }
+    if (!resume && detected_option(&o, detected, cmd, detected_iso) != 0)
         goto out;
     const char *arg = argv[optind];
     char path[4096], err[8192], logbuf[4096], logabs[4200], repabs[4200];

@@ -188,6 +188,22 @@ static long long find_hash(const struct rune_chain_row *rows, size_t n, const ch
     return -1;
 }
 
+/* Post-incident notes (rune log note) are the one kind chained after an
+ * incident's end. */
+static bool is_note(const struct rune_chain_row *r)
+{
+    return same(r->kind, "incident.note");
+}
+
+/* Whether the incident's end comes before row i. */
+static bool ended(const struct rune_chain_row *rows, size_t i)
+{
+    while (i-- > 0)
+        if (same(rows[i].kind, end_kind()))
+            return true;
+    return false;
+}
+
 /*
  * Row i against the chain so far (rows before it are intact). Order
  * matters: a seq gap is a deletion; anything after the incident's end was
@@ -219,7 +235,8 @@ static int check_row(const char *id, const struct rune_chain_row *rows, size_t n
                    : problem(res, RUNE_CHAIN_DELETED, want,
                              "events %lld to %lld were deleted (seq jumps from %lld to %lld)", want,
                              r->seq - 1, want - 1, r->seq);
-    if (i && same(rows[i - 1].kind, end_kind()))
+    if (i && (same(rows[i - 1].kind, end_kind()) || is_note(&rows[i - 1])) && ended(rows, i) &&
+        !is_note(r))
         return problem(res, RUNE_CHAIN_INSERTED, r->seq,
                        "event %lld (%s) was inserted: it comes after the incident's end", r->seq,
                        r->kind ? r->kind : "?");
@@ -303,6 +320,8 @@ static void verify_rows(const char *id, json_t *inc, const struct rune_chain_row
             return;
     if (!json_is_string(json_object_get(inc, "outcome")))
         return; /* still running, or rune died: nothing says where it ends */
+    while (n > 0 && is_note(&rows[n - 1])) /* notes added after the end */
+        n--;
     if (n == 0 || !same(rows[n - 1].kind, end_kind())) {
         long long next = n ? rows[n - 1].seq + 1 : 1;
         problem(res, RUNE_CHAIN_DELETED, next,

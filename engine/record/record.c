@@ -136,11 +136,18 @@ int rune_record_begin(const struct rune_recorder *rec, const struct rune_inciden
 }
 
 void rune_record_incident_start(const struct rune_recorder *rec, const char *cwd, int jobs,
-                                const char *operator_name, const char *workdir)
+                                const char *operator_name, const char *workdir,
+                                const struct rune_detected *detected)
 {
     json_t *d = json_pack("{s:s, s:s, s:i, s:s}", "rune_version", RUNE_VERSION, "cwd", cwd, "jobs",
                           jobs, "operator", operator_name);
     put_str(d, "workdir", workdir);
+    /* chained with the start, so the moment every figure runs from cannot
+     * be moved afterwards without breaking the chain */
+    if (detected && detected->at) {
+        put_str(d, "detected_at", detected->at);
+        put_str(d, "detected_by", detected->by);
+    }
     emit_new(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_START, RUNE_ST_NONE, -1, d);
 }
 
@@ -176,6 +183,27 @@ void rune_record_incident_end(const struct rune_recorder *rec, enum rune_event_s
     emit_new(rec, NULL, NULL, 0, RUNE_EV_INCIDENT_END, outcome, duration_ms, d);
     if (rune_journal_end(rec->j, rec->incident, name, exit_code, rune_clock_wall_ms()) != 0)
         warn(rec, "the end of incident", rec->incident);
+}
+
+long long rune_record_postmortem(struct rune_journal *j, const char *incident_id, const char *who,
+                                 json_t *note, char *err, size_t errlen)
+{
+    json_t *d = json_deep_copy(note);
+    long long seq = -1;
+
+    if (!d || json_object_set_new(d, "who", json_string(who)) != 0) {
+        snprintf(err, errlen, "no memory for the note on incident %s: free memory on this host",
+                 incident_id);
+        goto out;
+    }
+    struct rune_event ev = {NULL, NULL, 0, rune_event_kind_name(RUNE_EV_INCIDENT_NOTE),
+                            NULL, -1,   d, true};
+    seq = rune_journal_event(j, incident_id, &ev);
+    if (seq < 0)
+        snprintf(err, errlen, "%s", rune_journal_error(j));
+out:
+    json_decref(d);
+    return seq;
 }
 
 void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r)

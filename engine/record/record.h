@@ -45,6 +45,7 @@ enum rune_event_kind {
     RUNE_EV_INCIDENT_END,
     RUNE_EV_PROGRESS,
     RUNE_EV_INCIDENT_RESUME, /* rune resume took over an abandoned run */
+    RUNE_EV_INCIDENT_NOTE,   /* rune log note: post-incident notes, after the end */
     RUNE_EV_NKINDS
 };
 
@@ -135,9 +136,19 @@ struct rune_recorder {
  * (draw another, call again); -1 with rune_journal_error. */
 int rune_record_begin(const struct rune_recorder *rec, const struct rune_incident_rec *row);
 
-/* incident.start. workdir NULL: none (a dry-run makes none). */
+/* When the outage began, as the operator or an alerting tool said
+ * (--detected-at, $RUNE_DETECTED_AT): the moment RTO, RPO and downtime
+ * are measured from instead of rune's start. at NULL: not given. */
+struct rune_detected {
+    const char *at; /* ISO-8601 UTC, as rune_clock_iso writes it */
+    const char *by; /* where it came from: "--detected-at", "$RUNE_DETECTED_AT" */
+};
+
+/* incident.start. workdir NULL: none (a dry-run makes none); detected
+ * NULL or its at NULL: the outage's start was not given. */
 void rune_record_incident_start(const struct rune_recorder *rec, const char *cwd, int jobs,
-                                const char *operator_name, const char *workdir);
+                                const char *operator_name, const char *workdir,
+                                const struct rune_detected *detected);
 /* incident.decision: incident_if's verdict (forced: --force), or, with
  * undecided_on set, a dry-run that could not decide (it plans as an
  * incident) because that step's outputs are unknown. */
@@ -265,6 +276,16 @@ struct rune_resume_rec {
     json_t *rerun;         /* [step ids] */
 };
 void rune_record_resume(const struct rune_recorder *rec, const struct rune_resume_rec *r);
+
+/* incident.note: what people learned after the incident (rune log note),
+ * chained after its end like every event, so `rune log verify` proves
+ * the notes too. note: {root_cause, contributing, impact, text (strings),
+ * participants: [names], actions: [{text, owner, due, status}]}, each
+ * member optional (borrowed); who: its author. A later note supersedes
+ * the members it gives (an action by its text); the earlier ones stay
+ * in the chain. Returns the event's seq, or -1 with a message in err. */
+long long rune_record_postmortem(struct rune_journal *j, const char *incident_id, const char *who,
+                                 json_t *note, char *err, size_t errlen);
 
 /* ---- Is an unfinished incident still running? (record_runner.c) ---- */
 

@@ -29,6 +29,7 @@ static const char *const kind_names[RUNE_EV_NKINDS] = {
     [RUNE_EV_INCIDENT_END] = "incident.end",
     [RUNE_EV_PROGRESS] = "progress",
     [RUNE_EV_INCIDENT_RESUME] = "incident.resume",
+    [RUNE_EV_INCIDENT_NOTE] = "incident.note",
 };
 
 /* failed: see rune_event_status_failed in record.h for why these four. */

@@ -63,10 +63,17 @@ static void decode_detail(json_t *d, struct rune_rec_event *e)
     e->decided_at = str(d, "at");
     e->approved = tri(d, "approved");
     e->text = str(d, "text");
+    e->root_cause = str(d, "root_cause");
+    e->contributing = str(d, "contributing");
+    e->impact = str(d, "impact");
+    e->actions = typed(d, "actions", JSON_ARRAY);
+    e->participants = typed(d, "participants", JSON_ARRAY);
     e->message = str(d, "message");
     e->rune_version = str(d, "rune_version");
     e->cwd = str(d, "cwd");
     e->operator_name = str(d, "operator");
+    e->detected_at = str(d, "detected_at");
+    e->detected_by = str(d, "detected_by");
     e->workdir = str(d, "workdir");
     e->jobs = num(d, "jobs");
     e->incident = tri(d, "incident");

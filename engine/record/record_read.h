@@ -57,15 +57,19 @@ struct rune_rec_event {
     const char *question, *who, *how, *covered_by; /* approval */
     const char *decided_at;                        /* approval: its `at` */
     int approved;                                  /* approval: 1, 0, -1 when not a boolean */
-    const char *text;                              /* note */
-    const char *message;                           /* log */
+    const char *text;                              /* note, incident.note */
+    /* incident.note (who: its author) */
+    const char *root_cause, *contributing, *impact;
+    json_t *actions, *participants;
+    const char *message;                                      /* log */
     const char *rune_version, *cwd, *operator_name, *workdir; /* incident.start */
     long long jobs;                                           /* incident.start */
-    int incident, forced; /* incident.decision: 1, 0, -1 when absent */
-    const char *severity; /* severity */
-    const char *outcome;  /* incident.end */
-    long long exit_code;  /* incident.end */
-    int workdir_kept;     /* incident.end: 1, 0, -1 when absent */
+    const char *detected_at, *detected_by; /* incident.start: when the outage began */
+    int incident, forced;                  /* incident.decision: 1, 0, -1 when absent */
+    const char *severity;                  /* severity */
+    const char *outcome;                   /* incident.end */
+    long long exit_code;                   /* incident.end */
+    int workdir_kept;                      /* incident.end: 1, 0, -1 when absent */
     /* progress: how far the attempt was (record.h, rune_progress_sample) */
     long long done, total; /* total RUNE_REC_NONE when not known */
     const char *unit, *phase;

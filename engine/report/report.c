@@ -27,6 +27,7 @@
 #include "console.h"
 #include "duration.h"
 #include "record.h"
+#include "report_story.h"
 #include "report_walk.h"
 
 #ifndef RUNE_VERSION
@@ -114,20 +115,41 @@ static json_t *objective(json_t *inc, const char *target_key, long long achieved
     return o;
 }
 
-/* RTO: incident start → the end of the verification stage, when it passed. */
-static json_t *rto(json_t *inc, json_t *stages)
+/* When the outage began: the time the operator or an alerting tool gave
+ * (--detected-at), else rune's start, and the words for it. */
+struct began {
+    const char *at;
+    const char *words; /* "detected" or "rune's start" (basis sentences) */
+    bool detected;
+};
+
+static struct began began_of(json_t *inc, struct rune_report_walk *w)
 {
-    const char *started = rune_report_str(inc, "started_at");
-    json_t *v = find_stage(stages, "verification");
+    if (w->detected_at)
+        return (struct began){w->detected_at, "the outage's start (detected_at)", true};
+    return (struct began){rune_report_str(inc, "started_at"), "rune's start", false};
+}
+
+/* Whether the verification stage passed, and the stage (NULL: none ran). */
+static bool verified_stage(json_t *stages, json_t **v)
+{
+    *v = find_stage(stages, "verification");
+    const char *st = *v ? rune_report_str(*v, "status") : NULL;
+    return st && (!strcmp(st, "ok") || !strcmp(st, "ok_with_failures"));
+}
+
+/* RTO: the outage's start → the end of the verification stage, when it passed. */
+static json_t *rto(json_t *inc, json_t *stages, const struct began *b)
+{
+    json_t *v;
+    bool passed = verified_stage(stages, &v);
     const char *st = v ? rune_report_str(v, "status") : NULL;
-    bool passed = st && (!strcmp(st, "ok") || !strcmp(st, "ok_with_failures"));
     const char *to = passed ? rune_report_str(v, "end") : NULL;
     char basis[256];
-    json_t *o = objective(inc, "rto_target_s", passed ? span(started, to) : -1);
+    json_t *o = objective(inc, "rto_target_s", passed ? span(b->at, to) : -1);
 
     if (passed)
-        snprintf(basis, sizeof basis, "incident start to the end of the verification stage (%s)",
-                 st);
+        snprintf(basis, sizeof basis, "%s to the end of the verification stage (%s)", b->words, st);
     else if (!v)
         snprintf(basis, sizeof basis, "not achieved: no verification stage ran");
     else if (st && !strcmp(st, "skipped"))
@@ -136,50 +158,162 @@ static json_t *rto(json_t *inc, json_t *stages)
     else
         snprintf(basis, sizeof basis, "not achieved: the verification stage ended %s",
                  st ? st : "unfinished");
-    json_object_set_new(o, "from", str_or_null(started));
+    json_object_set_new(o, "from", str_or_null(b->at));
     json_object_set_new(o, "to", str_or_null(to));
     json_object_set_new(o, "basis", json_string(basis));
     return o;
 }
 
-/* RPO: incident start − the recovery point of the backup used: the last
- * restore step's, else the newest any step reported. */
-static json_t *rpo(json_t *inc, json_t *points)
+/* Downtime: the outage's start → the service proven back (the end of a
+ * passed verification), else → the incident's end, as a lower bound
+ * (ongoing: nothing proved it back while rune ran). */
+static json_t *downtime(json_t *inc, json_t *stages, const struct began *b)
 {
-    const char *started = rune_report_str(inc, "started_at");
-    long long t0 = rune_report_iso_ms(started), lost = -1;
-    json_t *pick, *restore = NULL, *newest = NULL, *p;
+    json_t *v;
+    bool back = verified_stage(stages, &v);
+    const char *to = back ? rune_report_str(v, "end") : rune_report_str(inc, "ended_at");
+    long long ms = span(b->at, to);
+    char basis[256];
+
+    if (back)
+        snprintf(basis, sizeof basis, "%s until verification proved the service back", b->words);
+    else if (to)
+        snprintf(basis, sizeof basis,
+                 "%s until the incident ended, at least: nothing proved the service back",
+                 b->words);
+    else
+        snprintf(basis, sizeof basis, "unknown: the incident has no recorded end");
+    return json_pack("{s:o, s:o, s:o, s:o, s:b, s:s}", "from", str_or_null(b->at), "to",
+                     str_or_null(to), "ms", ms >= 0 ? json_integer(ms) : json_null(), "s",
+                     ms >= 0 ? json_real((double)ms / 1000.0) : json_null(), "ongoing", !back,
+                     "basis", basis);
+}
+
+/* How the rollback left the system: NULL when it did not run; else its
+ * first action that ended ok (the original put back), or "" when none did
+ * (it ran and failed: what the system holds is not known). Borrowed. */
+static const char *rolled_back(json_t *stages)
+{
+    json_t *s = find_stage(stages, "rollback"), *a;
+    const char *st = s ? rune_report_str(s, "status") : NULL;
+    size_t i;
+
+    if (!s || (st && !strcmp(st, "skipped")))
+        return NULL;
+    json_array_foreach(json_object_get(s, "steps"), i, a)
+    {
+        if (same(rune_report_str(a, "status"), "ok") && rune_report_str(a, "step"))
+            return rune_report_str(a, "step");
+    }
+    return "";
+}
+
+/* RPO: the outage's start − the recovery point of the state the system
+ * ended in: the last restore step's (outside the rollback), else the
+ * newest any step reported; nothing restored when the rollback put the
+ * original back (its own copy or restore is not a recovery point). */
+static json_t *rpo(json_t *inc, json_t *points, const struct began *b, const char *undo)
+{
+    long long t0 = rune_report_iso_ms(b->at), lost = -1;
+    json_t *pick = NULL, *restore = NULL, *newest = NULL, *p;
+    const char *status;
     char basis[512];
     size_t i;
 
     json_array_foreach(points, i, p)
     {
+        if (same(rune_report_str(p, "stage"), "rollback"))
+            continue;
         if (json_is_true(json_object_get(p, "restore")))
             restore = p; /* in event order: the last restore wins */
         if (!newest || json_integer_value(json_object_get(p, "ms")) >=
                            json_integer_value(json_object_get(newest, "ms")))
             newest = p;
     }
-    pick = restore ? restore : newest;
+    if (!undo)
+        pick = restore ? restore : newest;
     if (pick && t0 >= 0) {
         lost = t0 - json_integer_value(json_object_get(pick, "ms"));
         if (lost < 0) /* taken after the incident began: nothing before it was lost */
             lost = 0;
     }
     json_t *o = objective(inc, "rpo_target_s", lost);
-    if (pick)
-        snprintf(basis, sizeof basis, "incident start minus the recovery point of %s step %s%s",
+    if (undo && *undo) {
+        status = "nothing_restored";
+        snprintf(basis, sizeof basis,
+                 "nothing restored: the rollback (step %s) put the original back, so the system "
+                 "holds what it held before the run",
+                 undo);
+        json_object_set_new(o, "met", json_null());
+    } else if (undo) {
+        status = "unknown";
+        snprintf(basis, sizeof basis,
+                 "unknown: the rollback ran and no action of it succeeded, so what the system "
+                 "holds is not known");
+    } else if (pick) {
+        status = json_is_true(json_object_get(pick, "restore")) ? "restored" : "backup_point";
+        snprintf(basis, sizeof basis, "%s minus the recovery point of %s step %s%s", b->words,
                  json_is_true(json_object_get(pick, "restore")) ? "restore" : "backup",
                  rune_report_str(pick, "step") ? rune_report_str(pick, "step") : "-",
-                 lost == 0 ? " (taken after the incident started: nothing lost)" : "");
-    else
+                 lost == 0 ? " (taken after the outage began: nothing lost)" : "");
+    } else {
+        status = "unknown";
         snprintf(basis, sizeof basis, "unknown: no step reported a recovery_point");
+    }
+    json_object_set_new(o, "status", json_string(status));
     json_object_set_new(o, "recovery_point",
                         str_or_null(pick ? rune_report_str(pick, "at") : NULL));
     json_object_set_new(o, "step", str_or_null(pick ? rune_report_str(pick, "step") : NULL));
     json_object_set_new(o, "uses", str_or_null(pick ? rune_report_str(pick, "uses") : NULL));
     json_object_set_new(o, "basis", json_string(basis));
     return o;
+}
+
+/* The backup the system was restored from: the last restore step outside
+ * the rollback, with what the log says of its file (size, SHA-256, a
+ * check that verified it); verified when the verification stage passed
+ * after it and no rollback undid it. NULL when nothing was restored. */
+static json_t *restored_from(struct rune_report_walk *w, const char *undo)
+{
+    json_t *r = NULL, *x, *v, *f;
+    size_t i;
+
+    json_array_foreach(w->restores, i, x)
+    {
+        if (!same(rune_report_str(x, "stage"), "rollback"))
+            r = x;
+    }
+    if (!r)
+        return NULL;
+    f = rune_report_str(r, "path") ? json_object_get(w->files, rune_report_str(r, "path")) : NULL;
+    json_t *rp = json_object_get(r, "recovery_point");
+    if (json_is_null(rp) && f)
+        rp = json_object_get(f, "recovery_point");
+    bool passed = verified_stage(w->stages, &v);
+    return json_pack("{s:O, s:O, s:O, s:O, s:O, s:O?, s:O?, s:O?, s:O?, s:b, s:b}", "stage",
+                     json_object_get(r, "stage"), "step", json_object_get(r, "step"), "uses",
+                     json_object_get(r, "uses"), "at", json_object_get(r, "at"), "path",
+                     json_object_get(r, "path"), "bytes", f ? json_object_get(f, "bytes") : NULL,
+                     "sha256", f ? json_object_get(f, "sha256") : NULL, "recovery_point", rp,
+                     "backup_verified", f ? json_object_get(f, "verified") : NULL, "verified",
+                     passed && !undo, "undone", undo && *undo);
+}
+
+/* Verification results of the stages a rollback reverses (mitigation's
+ * and verification's) no longer describe the system once it put the
+ * original back: each says whether it was undone. */
+static void mark_undone(json_t *verify, const char *undo)
+{
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(verify, i, v)
+    {
+        const char *st = rune_report_str(v, "stage");
+        json_object_set_new(
+            v, "undone",
+            json_boolean(undo && *undo && (same(st, "mitigation") || same(st, "verification"))));
+    }
 }
 
 static json_t *summary(json_t *inc, struct rune_report_walk *w)
@@ -201,6 +335,10 @@ static json_t *summary(json_t *inc, struct rune_report_walk *w)
     json_object_set_new(o, "duration_ms", took >= 0 ? json_integer(took) : json_null());
     json_object_set_new(o, "reason", str_or_null(w->end_reason));
     json_object_set_new(o, "decision", str_or_null(w->decision));
+    struct began b = began_of(inc, w);
+    json_object_set_new(o, "detected_at", str_or_null(w->detected_at));
+    json_object_set_new(o, "detected_by", str_or_null(w->detected_by));
+    json_object_set_new(o, "measured_from", json_string(b.detected ? "detected_at" : "rune_start"));
     return o;
 }
 
@@ -283,25 +421,34 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     abandoned = abandoned_of(j, inc);
     rune_report_walk(&w, json_object_get(inc, "events"), json_object_get(inc, "artifacts"));
     json_t *inputs = json_object_get(inc, "inputs");
+    struct began b = began_of(inc, &w);
+    const char *undo = rolled_back(w.stages);
+    json_t *from = restored_from(&w, undo);
+    mark_undone(w.verify, undo);
     rep = json_pack(
-        "{s:i, s:s, s:o, s:{s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:O?, s:o, "
+        "{s:i, s:s, s:o, s:{s:o, s:o, s:o}, s:O?, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:O?, s:o, "
         "s:o, s:s, s:s}",
         "report_version", RUNE_REPORT_VERSION, "generator", "rune " RUNE_VERSION, "incident",
-        summary(inc, &w), "objectives", "rto", rto(inc, w.stages), "rpo", rpo(inc, w.points),
-        "timeline", w.stages, "approvals", w.approvals, "failures", w.failures, "rollback",
-        rollback(w.stages), "verification", w.verify, "findings", w.findings, "artifacts",
-        w.artifacts, "notes", w.notes, "inputs",
-        json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain", json_incref(ch),
-        "root_cause", "", "preventive_measures", "");
+        summary(inc, &w), "objectives", "rto", rto(inc, w.stages, &b), "rpo",
+        rpo(inc, w.points, &b, undo), "downtime", downtime(inc, w.stages, &b), "timeline", w.stages,
+        "approvals", w.approvals, "failures", w.failures, "rollback", rollback(w.stages),
+        "verification", w.verify, "findings", w.findings, "artifacts", w.artifacts, "notes",
+        w.notes, "inputs", json_is_object(inputs) ? json_incref(inputs) : json_object(), "chain",
+        json_incref(ch), "root_cause", "", "preventive_measures", "");
     if (!rep) {
+        json_decref(from);
         snprintf(err, errlen,
                  "no memory to build the report of incident %s: free memory on this host",
                  incident_id);
         goto out;
     }
-    /* only when some step reported it: older logs read as they did */
-    if (json_array_size(w.throughput))
-        json_object_set(rep, "throughput", w.throughput);
+    json_object_set_new(rep, "restored_from", from ? from : json_null());
+    /* what people noted afterwards (rune log note); the newest root cause
+     * is also the report's root_cause, which was always there to fill */
+    json_object_set(rep, "postmortem", w.postmortem);
+    json_t *rc_note = json_object_get(w.postmortem, "root_cause");
+    if (rune_report_str(rc_note, "text"))
+        json_object_set_new(rep, "root_cause", json_string(rune_report_str(rc_note, "text")));
     /* only for a resumed run: who took it over, after what gap */
     if (json_array_size(w.resumes))
         json_object_set(json_object_get(rep, "incident"), "resumed", w.resumes);
@@ -309,6 +456,26 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     if (abandoned) {
         json_object_set(json_object_get(rep, "incident"), "abandoned", abandoned);
     }
+    /* the story and key facts open the object, as they open every format */
+    json_t *told = json_pack("{s:O, s:O}", "report_version", json_object_get(rep, "report_version"),
+                             "generator", json_object_get(rep, "generator"));
+    if (!told || rune_report_tell(rep) != 0 ||
+        json_object_set(told, "story", json_object_get(rep, "story")) != 0 ||
+        json_object_set(told, "key_facts", json_object_get(rep, "key_facts")) != 0 ||
+        json_object_update(told, rep) != 0) {
+        json_decref(told);
+        json_decref(rep);
+        rep = NULL;
+        snprintf(err, errlen,
+                 "no memory to build the report of incident %s: free memory on this host",
+                 incident_id);
+        goto out;
+    }
+    json_decref(rep);
+    rep = told;
+    /* only when some step reported it: older logs read as they did */
+    if (json_array_size(w.throughput))
+        json_object_set(rep, "throughput", w.throughput);
     *out = rep;
     rc = 0;
 out:

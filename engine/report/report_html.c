@@ -86,6 +86,9 @@ static const char *status_class(const char *status)
         {"abandoned", "cancelled"}, /* its rune died: stopped from outside, like a Ctrl-C */
         {"skipped", "skipped"},
         {"not_run", "not_run"},
+        {"yes", "ok"},        /* a restore verified */
+        {"no", "failed"},     /* ... not */
+        {"undone", "failed"}, /* ... or undone by the rollback */
     };
     if (!status)
         return "unfinished";
@@ -509,6 +512,9 @@ static const struct rune_report_pen html = {
             [RUNE_WORD_MET_NO] = "<span class=\"no\">NO</span>",
             [RUNE_WORD_MET_NONE] = "<span class=\"muted\">n/a (no target)</span>",
             [RUNE_WORD_COUNTS_OK] = "<span class=\"st st-ok\">ok</span>",
+            [RUNE_WORD_UNDONE] = "<span class=\"st st-failed\">undone</span> <span "
+                                 "class=\"muted\">by the rollback: this no longer describes the "
+                                 "system</span>",
             [RUNE_WORD_COUNTS_DIFFERENT] = "<span class=\"st st-failed\">failed</span>",
             [RUNE_WORD_COUNTS_UNKNOWN] = "<span class=\"st st-unfinished\">unfinished</span>",
             [RUNE_WORD_CONTENT_DIFFERS] = "<span class=\"no\">no</span>",

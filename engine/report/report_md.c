@@ -162,6 +162,8 @@ static const struct rune_report_pen md = {
             [RUNE_WORD_MET_NO] = "**NO**",
             [RUNE_WORD_MET_NONE] = "n/a (no target)",
             [RUNE_WORD_COUNTS_OK] = "ok",
+            [RUNE_WORD_UNDONE] = "— **UNDONE** by the rollback (this no longer describes the "
+                                 "system)",
             [RUNE_WORD_COUNTS_DIFFERENT] = "**DIFFERENT**",
             [RUNE_WORD_COUNTS_UNKNOWN] = "-",
             [RUNE_WORD_CONTENT_DIFFERS] = "**no**",

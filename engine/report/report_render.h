@@ -67,6 +67,7 @@ enum rune_report_word {
     RUNE_WORD_CONTENT_DIFFERS, /* a table's content is not the same */
     RUNE_WORD_COUNT_WRONG,     /* a table is not as expected */
     RUNE_WORD_BACKUP_SKIPPED,
+    RUNE_WORD_UNDONE, /* a verification result a later rollback undid */
     RUNE_WORDS
 };
 

@@ -3,340 +3,19 @@
  * and what each shows from the report object (report.c builds it from the
  * incident log). Every format draws the same sections through its pen
  * (report_render.h), so a section added, moved or changed here changes
- * Markdown and HTML alike.
+ * Markdown and HTML alike. The sections that say what the incident came
+ * to (the story, objectives, restored from, the record) are drawn in
+ * report_facts.c.
  *
  * A section adds no fact of its own: every line is a member of the report
  * object. Recorded text goes through the pen, which escapes it for its
  * format; what is written here directly is rune's own words and numbers.
  */
-#include "report_render.h"
-
 #include <stdlib.h>
 #include <string.h>
 
-#include "duration.h"
 #include "meter.h"
-#include "report.h"
-
-static const char *str(json_t *o, const char *key)
-{
-    return rune_report_str(o, key);
-}
-
-static void put(struct rune_report_doc *d, const char *s)
-{
-    fputs(s, d->f);
-}
-
-static void word(struct rune_report_doc *d, enum rune_report_word w)
-{
-    fputs(d->pen->words[w], d->f);
-}
-
-/* Before a block: the gap the previous one is owed. */
-static void start_block(struct rune_report_doc *d)
-{
-    if (d->gap)
-        fputs(d->pen->gap, d->f);
-    d->gap = false;
-}
-
-static void begin(struct rune_report_doc *d, enum rune_report_part p)
-{
-    if (p < RUNE_PART_BLOCKS)
-        start_block(d);
-    fputs(d->pen->parts[p].open, d->f);
-}
-
-static void end(struct rune_report_doc *d, enum rune_report_part p)
-{
-    fputs(d->pen->parts[p].close, d->f);
-    if (p < RUNE_PART_BLOCKS)
-        d->gap = true;
-}
-
-static void table(struct rune_report_doc *d, enum rune_report_table kind, const char *const *cols,
-                  size_t ncols)
-{
-    start_block(d);
-    d->pen->table(d, kind, cols, ncols);
-}
-
-static void table_end(struct rune_report_doc *d)
-{
-    put(d, d->pen->table_end);
-    d->gap = true;
-}
-
-/* A time of the incident: the time of day ("12:15:24.101") when it is on
- * the incident's first day, else the whole ISO text; "-" for none. It is
- * recorded text like any other, so the pen escapes it. */
-static void put_clock(struct rune_report_doc *d, const char *iso)
-{
-    char buf[16];
-
-    if (!iso)
-        put(d, "-");
-    else if (d->day && strlen(iso) >= 23 && !strncmp(iso, d->day, 10)) {
-        snprintf(buf, sizeof buf, "%.12s", iso + 11);
-        d->pen->text(d, buf);
-    } else if (*iso)
-        d->pen->text(d, iso);
-}
-
-static void put_duration(struct rune_report_doc *d, json_t *ms)
-{
-    char buf[32];
-    put(d, rune_report_duration(ms, buf, sizeof buf));
-}
-
-/* ---- Cells ---- */
-
-static void cell(struct rune_report_doc *d, const char *s, bool as_code)
-{
-    begin(d, RUNE_PART_CELL);
-    if (as_code)
-        d->pen->code(d, s);
-    else
-        d->pen->value(d, s);
-    end(d, RUNE_PART_CELL);
-}
-
-static void clock_cell(struct rune_report_doc *d, const char *iso)
-{
-    begin(d, RUNE_PART_CELL);
-    put_clock(d, iso);
-    end(d, RUNE_PART_CELL);
-}
-
-/* A count (rows, bytes), or a dash when there is none. */
-static void count_cell(struct rune_report_doc *d, json_t *v)
-{
-    begin(d, RUNE_PART_NUM);
-    if (json_is_integer(v))
-        fprintf(d->f, "%lld", (long long)json_integer_value(v));
-    else
-        d->pen->value(d, NULL);
-    end(d, RUNE_PART_NUM);
-}
-
-/* A row of a name/value table. */
-static void kv(struct rune_report_doc *d, const char *name, const char *value, bool as_code)
-{
-    begin(d, RUNE_PART_ROW);
-    begin(d, RUNE_PART_NAME);
-    put(d, name);
-    end(d, RUNE_PART_NAME);
-    cell(d, value, as_code);
-    end(d, RUNE_PART_ROW);
-}
-
-/* The name cell of a row whose value the caller writes: open its cell. */
-static void kv_name(struct rune_report_doc *d, const char *name)
-{
-    begin(d, RUNE_PART_ROW);
-    begin(d, RUNE_PART_NAME);
-    put(d, name);
-    end(d, RUNE_PART_NAME);
-    begin(d, RUNE_PART_CELL);
-}
-
-static void kv_end(struct rune_report_doc *d)
-{
-    end(d, RUNE_PART_CELL);
-    end(d, RUNE_PART_ROW);
-}
-
-/* A table of one row per member of list, whose cells row draws. */
-static void rows(struct rune_report_doc *d, enum rune_report_table kind, const char *const *cols,
-                 size_t ncols, json_t *list, void (*row)(struct rune_report_doc *d, json_t *x))
-{
-    json_t *x;
-    size_t i;
-
-    table(d, kind, cols, ncols);
-    json_array_foreach(list, i, x)
-    {
-        begin(d, RUNE_PART_ROW);
-        row(d, x);
-        end(d, RUNE_PART_ROW);
-    }
-    table_end(d);
-}
-
-/* A list of one item per member of list, which item draws. */
-static void items(struct rune_report_doc *d, json_t *list,
-                  void (*item)(struct rune_report_doc *d, json_t *x))
-{
-    json_t *x;
-    size_t i;
-
-    begin(d, RUNE_PART_LIST);
-    json_array_foreach(list, i, x)
-    {
-        begin(d, RUNE_PART_ITEM);
-        item(d, x);
-        end(d, RUNE_PART_ITEM);
-    }
-    end(d, RUNE_PART_LIST);
-}
-
-/* A paragraph of rune's own words. */
-static void say(struct rune_report_doc *d, const char *sentence)
-{
-    begin(d, RUNE_PART_PARA);
-    put(d, sentence);
-    end(d, RUNE_PART_PARA);
-}
-
-/* ---- Summary and objectives ---- */
-
-static void summary(struct rune_report_doc *d, json_t *rep)
-{
-    json_t *inc = json_object_get(rep, "incident"), *ch = json_object_get(rep, "chain");
-    json_t *code = json_object_get(inc, "exit_code");
-    char buf[32];
-
-    table(d, RUNE_TABLE_KV, NULL, 2);
-    kv(d, "Incident", str(inc, "id"), true);
-    kv(d, "Runbook", str(inc, "runbook"), false);
-    kv(d, "Runbook file", str(inc, "runbook_path"), true);
-    kv(d, "Runbook SHA-256", str(inc, "runbook_sha256"), true);
-    kv_name(d, "Mode");
-    if (d->sim)
-        word(d, RUNE_WORD_MODE_SIM);
-    else
-        put(d, "real run");
-    kv_end(d);
-    kv(d, "Operator", str(inc, "operator"), false);
-    kv(d, "Host", str(inc, "host"), false);
-    kv(d, "Started (UTC)", str(inc, "started_at"), false);
-    kv_name(d, "Ended (UTC)");
-    if (str(inc, "ended_at")) {
-        d->pen->text(d, str(inc, "ended_at"));
-        put(d, " (took ");
-        put_duration(d, json_object_get(inc, "duration_ms"));
-        put(d, ")");
-    } else {
-        put(d, "not recorded (still running, or rune was stopped)");
-    }
-    kv_end(d);
-    kv_name(d, "Outcome");
-    if (d->sim)
-        word(d, RUNE_WORD_OUTCOME_SIM);
-    json_t *ab = json_object_get(inc, "abandoned");
-    if (ab) {
-        char line[512];
-        d->pen->status(d, "abandoned", false);
-        snprintf(line, sizeof line,
-                 " — the rune running it (pid %lld on %s) is gone; it reached step %s (%s); "
-                 "`%s` continues it",
-                 (long long)json_integer_value(json_object_get(ab, "pid")), str(ab, "host"),
-                 str(ab, "last_step") ? str(ab, "last_step") : "-",
-                 str(ab, "last_stage") ? str(ab, "last_stage") : "-", str(ab, "hint"));
-        d->pen->text(d, line);
-    } else {
-        d->pen->status(d, str(inc, "outcome"), false);
-    }
-    if (str(inc, "reason")) {
-        word(d, RUNE_WORD_SEP);
-        d->pen->text(d, str(inc, "reason"));
-    }
-    kv_end(d);
-    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(code));
-    kv(d, "Exit code", json_is_integer(code) ? buf : NULL, false);
-    size_t ri;
-    json_t *res;
-    json_array_foreach(json_object_get(inc, "resumed"), ri, res)
-    {
-        char line[512], gap[32] = "?";
-        json_t *g = json_object_get(res, "gap_ms");
-        if (json_is_integer(g))
-            rune_duration_str(json_integer_value(g), gap, sizeof gap);
-        snprintf(line, sizeof line,
-                 "at %s by %s, after a gap of %s (rune died; its last event was at %s); %zu "
-                 "step%s run again, %zu child process group%s ended first",
-                 str(res, "at") ? str(res, "at") : "?", str(res, "who") ? str(res, "who") : "?",
-                 gap, str(res, "after") ? str(res, "after") : "?",
-                 json_array_size(json_object_get(res, "rerun")),
-                 json_array_size(json_object_get(res, "rerun")) == 1 ? "" : "s",
-                 json_array_size(json_object_get(res, "orphans_ended")),
-                 json_array_size(json_object_get(res, "orphans_ended")) == 1 ? "" : "s");
-        kv(d, "Resumed", line, false);
-    }
-    kv(d, "Severity", str(inc, "severity"), false);
-    kv(d, "rune", str(inc, "rune_version"), false);
-    kv_name(d, "Incident log chain");
-    if (json_is_true(json_object_get(ch, "verified"))) {
-        word(d, RUNE_WORD_CHAIN_OK);
-        fprintf(d->f, " (%lld events)",
-                (long long)json_integer_value(json_object_get(ch, "events")));
-    } else {
-        word(d, RUNE_WORD_CHAIN_BROKEN);
-        d->pen->text(d, str(ch, "message"));
-        word(d, RUNE_WORD_CHAIN_BROKEN_END);
-    }
-    kv_end(d);
-    kv(d, "Head hash", str(ch, "head_hash"), true);
-    json_t *linked = json_object_get(ch, "linked_to"), *head = json_object_get(ch, "log_head");
-    if (linked) {
-        char l[128];
-        snprintf(l, sizeof l, "incident %s, event %lld", str(linked, "incident"),
-                 (long long)json_integer_value(json_object_get(linked, "seq")));
-        kv(d, "Linked to", l, true);
-    }
-    if (head) {
-        char l[160];
-        snprintf(l, sizeof l, "%s (incident %s, event %lld)", str(head, "hash"),
-                 str(head, "incident"),
-                 (long long)json_integer_value(json_object_get(head, "seq")));
-        kv(d, "Log head", l, true);
-    }
-    table_end(d);
-}
-
-/* none: what to say when nothing was achieved ("not achieved", "unknown");
- * when_key, when: the member giving the moment it was measured at, and the
- * words before it. */
-static void objective(struct rune_report_doc *d, const char *name, json_t *o, const char *none,
-                      const char *when_key, const char *when)
-{
-    json_t *t = json_object_get(o, "target_s"), *ms = json_object_get(o, "achieved_ms");
-    json_t *met = json_object_get(o, "met");
-    char buf[32];
-
-    kv_name(d, name);
-    put(d, json_is_integer(t) ? rune_duration_str(json_integer_value(t) * 1000, buf, sizeof buf)
-                              : "none");
-    end(d, RUNE_PART_CELL);
-    begin(d, RUNE_PART_CELL);
-    put(d, json_is_integer(ms) ? rune_duration_str(json_integer_value(ms), buf, sizeof buf) : none);
-    end(d, RUNE_PART_CELL);
-    begin(d, RUNE_PART_CELL);
-    word(d, !json_is_boolean(met) ? RUNE_WORD_MET_NONE
-            : json_is_true(met)   ? RUNE_WORD_MET_YES
-                                  : RUNE_WORD_MET_NO);
-    end(d, RUNE_PART_CELL);
-    begin(d, RUNE_PART_CELL);
-    d->pen->text(d, str(o, "basis"));
-    if (str(o, when_key)) {
-        put(d, when);
-        d->pen->text(d, str(o, when_key));
-    }
-    kv_end(d);
-}
-
-static void objectives(struct rune_report_doc *d, json_t *rep)
-{
-    static const char *const cols[] = {"objective", "target", "achieved", "met", "how"};
-    json_t *ob = json_object_get(rep, "objectives");
-
-    table(d, RUNE_TABLE_PLAIN, cols, 5);
-    objective(d, "RTO", json_object_get(ob, "rto"), "not achieved", "to", "; at ");
-    objective(d, "RPO", json_object_get(ob, "rpo"), "unknown", "recovery_point",
-              "; recovery point ");
-    table_end(d);
-}
+#include "report_draw.h"
 
 /* ---- Step attempts: the timeline and the rollback ---- */
 
@@ -639,6 +318,10 @@ static void verification(struct rune_report_doc *d, json_t *rep)
         word(d, !json_is_boolean(ok) ? RUNE_WORD_COUNTS_UNKNOWN
                 : json_is_true(ok)   ? RUNE_WORD_COUNTS_OK
                                      : RUNE_WORD_COUNTS_DIFFERENT);
+        if (json_is_true(json_object_get(v, "undone"))) {
+            put(d, " ");
+            word(d, RUNE_WORD_UNDONE);
+        }
         end(d, RUNE_PART_SUBHEAD);
         table(d, RUNE_TABLE_PLAIN, cols, cmp ? 6 : 5);
         json_array_foreach(json_object_get(v, "tables"), k, t)
@@ -750,13 +433,6 @@ static void notes(struct rune_report_doc *d, json_t *rep)
     items(d, json_object_get(rep, "notes"), note);
 }
 
-static void to_fill(struct rune_report_doc *d, json_t *rep)
-{
-    begin(d, RUNE_PART_FILL);
-    put(d, "To be filled in.");
-    end(d, RUNE_PART_FILL);
-}
-
 /* The sections in the order every format shows them. anchor: the HTML id
  * (links into a report depend on it); optional: the member of the report
  * without which the section is left out, when it is an empty list. */
@@ -764,8 +440,9 @@ static const struct section {
     const char *anchor, *title, *optional;
     void (*draw)(struct rune_report_doc *d, json_t *rep);
 } sections[] = {
-    {"summary", "Summary", NULL, summary},
-    {"objectives", "Objectives", NULL, objectives},
+    {"what-happened", "What happened", NULL, rune_report_draw_story},
+    {"objectives", "Objectives", NULL, rune_report_draw_objectives},
+    {"restored-from", "Restored from", NULL, rune_report_draw_restored},
     {"timeline", "Timeline", NULL, timeline},
     {"throughput", "Throughput", "throughput", throughput},
     {"approvals", "Approvals", NULL, approvals},
@@ -774,10 +451,12 @@ static const struct section {
     {"verification", "Verification", NULL, verification},
     {"findings", "Findings", "findings", findings},
     {"artifacts", "Artifacts", NULL, artifacts},
+    {"summary", "Incident record", NULL, rune_report_draw_summary},
     {"inputs", "Inputs", NULL, inputs},
     {"notes", "Notes", "notes", notes},
-    {"root-cause", "Root cause", NULL, to_fill},
-    {"preventive-measures", "Preventive measures", NULL, to_fill},
+    {"root-cause", "Root cause", NULL, rune_report_draw_root_cause},
+    {"preventive-measures", "Preventive measures", NULL, rune_report_draw_actions},
+    {"post-incident-notes", "Post-incident notes", NULL, rune_report_draw_postmortem},
 };
 
 char *rune_report_render(const struct rune_report_pen *pen, json_t *rep)

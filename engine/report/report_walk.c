@@ -295,6 +295,77 @@ static void collect_point(struct rune_report_walk *w, const struct rune_rec_even
                                     "ms", (json_int_t)ms, "restore", is_restore_point(uses)));
 }
 
+/* What the log says of a file, merged into w->files[path]: its size and
+ * SHA-256 (a step that made or checked it), whether a check verified it,
+ * its recovery point. A later statement wins over an earlier one. The
+ * values are new references (NULL: not said), taken over. */
+static void file_fact(struct rune_report_walk *w, const char *path, json_t *bytes, json_t *sha,
+                      json_t *verified, json_t *rp)
+{
+    json_t *f;
+
+    if (!path)
+        goto out;
+    f = json_object_get(w->files, path);
+    if (!f) {
+        f = json_pack("{s:n, s:n, s:n, s:n}", "bytes", "sha256", "verified", "recovery_point");
+        json_object_set_new(w->files, path, f);
+    }
+    if (json_is_integer(bytes))
+        json_object_set(f, "bytes", bytes);
+    if (json_is_string(sha))
+        json_object_set(f, "sha256", sha);
+    if (json_is_boolean(verified))
+        json_object_set(f, "verified", verified);
+    if (json_is_string(rp))
+        json_object_set(f, "recovery_point", rp);
+out:
+    json_decref(bytes);
+    json_decref(sha);
+    json_decref(verified);
+    json_decref(rp);
+}
+
+/* The files a successful step tells of: those it made (artifacts), the
+ * backup backup.verify checked (path, ok, bytes, sha256), and each backup
+ * backup.list saw ({path, bytes, verified}). */
+static void collect_files(struct rune_report_walk *w, const struct rune_rec_event *e,
+                          const char *uses)
+{
+    struct rune_rec_artifact f;
+    json_t *o = e->outputs, *b;
+    size_t i;
+
+    for (size_t k = 0; rune_record_event_artifact(e, k, &f); k++)
+        file_fact(w, f.path, f.bytes == RUNE_REC_NONE ? NULL : json_integer(f.bytes),
+                  f.sha256 ? json_string(f.sha256) : NULL, NULL,
+                  k == 0 && rune_record_recovery_point(e)
+                      ? json_string(rune_record_recovery_point(e))
+                      : NULL);
+    if (same(uses, "backup.verify"))
+        file_fact(w, rune_report_str(o, "path"), json_incref(json_object_get(o, "bytes")),
+                  json_incref(json_object_get(o, "sha256")), json_incref(json_object_get(o, "ok")),
+                  json_incref(json_object_get(o, "recovery_point")));
+    json_array_foreach(json_object_get(o, "backups"), i, b)
+        file_fact(w, rune_report_str(b, "path"), json_incref(json_object_get(b, "bytes")), NULL,
+                  json_incref(json_object_get(b, "verified")), NULL);
+}
+
+/* A successful step of a type that restores, recovers or promotes: what
+ * the system may now hold, with the backup it came from (its `backup`
+ * output) and its recovery point. */
+static void collect_restore(struct rune_report_walk *w, const struct rune_rec_event *e,
+                            const char *uses)
+{
+    if (!is_restore_point(uses))
+        return;
+    json_array_append_new(w->restores,
+                          json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "stage", where_stage(e),
+                                    "step", where_step(e), "uses", uses, "at", str_or_null(e->at),
+                                    "path", str_or_null(rune_report_str(e->outputs, "backup")),
+                                    "recovery_point", str_or_null(rune_record_recovery_point(e))));
+}
+
 /* An attempt's throughput object: made on first use (borrowed). */
 static json_t *throughput_of(json_t *a)
 {
@@ -373,6 +444,8 @@ static void on_step_end(struct rune_report_walk *w, const struct rune_rec_event 
     if (e->status == RUNE_ST_OK) {
         collect_artifacts(w, e);
         collect_point(w, e, rune_record_recovery_point(e), rune_report_str(a, "uses"));
+        collect_files(w, e, rune_report_str(a, "uses"));
+        collect_restore(w, e, rune_report_str(a, "uses"));
     }
 }
 
@@ -414,6 +487,59 @@ static void on_note(struct rune_report_walk *w, const struct rune_rec_event *e)
                                         where_stage(e), "step", where_step(e), "text", e->text));
 }
 
+/* A post-incident note (rune log note): each member it gives supersedes
+ * the one before (an action by its text), with who gave it and when;
+ * free notes and participants add up; every note is in the history. */
+static void on_postmortem(struct rune_report_walk *w, const struct rune_rec_event *e)
+{
+    json_t *pm = w->postmortem, *a, *x, *list = json_object_get(pm, "actions");
+    static const char *const keys[] = {"root_cause", "contributing", "impact"};
+    const char *vals[] = {e->root_cause, e->contributing, e->impact};
+    size_t i, k;
+
+    for (i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (vals[i])
+            json_object_set_new(pm, keys[i],
+                                json_pack("{s:s, s:o, s:o}", "text", vals[i], "who",
+                                          str_or_null(e->who), "at", str_or_null(e->at)));
+    json_array_foreach(e->actions, i, a)
+    {
+        const char *text = rune_report_str(a, "text");
+        if (!text)
+            continue;
+        json_t *row = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "text", text, "owner",
+                                str_or_null(rune_report_str(a, "owner")), "due",
+                                str_or_null(rune_report_str(a, "due")), "status",
+                                str_or_null(rune_report_str(a, "status")), "who",
+                                str_or_null(e->who), "at", str_or_null(e->at));
+        bool replaced = false;
+        json_array_foreach(list, k, x)
+        {
+            if (!replaced && same(rune_report_str(x, "text"), text)) {
+                json_array_set(list, k, row);
+                replaced = true;
+            }
+        }
+        if (!replaced)
+            json_array_append(list, row);
+        json_decref(row);
+    }
+    json_array_foreach(e->participants, i, x)
+    {
+        bool seen = false;
+        json_array_foreach(json_object_get(pm, "participants"), k, a) seen |= json_equal(a, x);
+        if (json_is_string(x) && !seen)
+            json_array_append(json_object_get(pm, "participants"), x);
+    }
+    if (e->text)
+        json_array_append_new(json_object_get(pm, "notes"),
+                              json_pack("{s:s, s:o, s:o}", "text", e->text, "who",
+                                        str_or_null(e->who), "at", str_or_null(e->at)));
+    json_array_append_new(json_object_get(pm, "history"),
+                          json_pack("{s:I, s:o, s:o}", "seq", (json_int_t)e->seq, "who",
+                                    str_or_null(e->who), "at", str_or_null(e->at)));
+}
+
 /* rune resume took over: who, when, after how long a gap. */
 static void on_resume(struct rune_report_walk *w, const struct rune_rec_event *e)
 {
@@ -424,6 +550,15 @@ static void on_resume(struct rune_report_walk *w, const struct rune_rec_event *e
                   e->gap_ms == RUNE_REC_NONE ? json_null() : json_integer(e->gap_ms), "rerun",
                   e->rerun ? json_incref(e->rerun) : json_array(), "orphans_ended",
                   e->orphans_ended ? json_incref(e->orphans_ended) : json_array()));
+}
+
+/* The run's start: when the outage began, when someone said so. */
+static void on_start(struct rune_report_walk *w, const struct rune_rec_event *e)
+{
+    if (e->detected_at && rune_report_iso_ms(e->detected_at) >= 0) {
+        w->detected_at = e->detected_at;
+        w->detected_by = e->detected_by;
+    }
 }
 
 static void on_end(struct rune_report_walk *w, const struct rune_rec_event *e)
@@ -437,22 +572,17 @@ static void on_decision(struct rune_report_walk *w, const struct rune_rec_event 
 }
 
 /* What each kind of event contributes; kinds not listed (log, call.start,
- * severity, incident.start) add nothing the incident row does not hold. */
+ * severity) add nothing the incident row does not hold. */
 static void (*const handlers[RUNE_EV_NKINDS])(struct rune_report_walk *w,
                                               const struct rune_rec_event *e) = {
-    [RUNE_EV_STAGE_START] = on_stage_start,
-    [RUNE_EV_STAGE_END] = on_stage_end,
-    [RUNE_EV_STAGE_SKIP] = on_stage_skip,
-    [RUNE_EV_STEP_START] = on_step_start,
-    [RUNE_EV_STEP_END] = on_step_end,
-    [RUNE_EV_STEP_SKIP] = on_step_skip,
-    [RUNE_EV_CALL_END] = on_call_end,
-    [RUNE_EV_APPROVAL] = on_approval,
-    [RUNE_EV_NOTE] = on_note,
-    [RUNE_EV_INCIDENT_END] = on_end,
-    [RUNE_EV_INCIDENT_DECISION] = on_decision,
-    [RUNE_EV_PROGRESS] = on_progress,
-    [RUNE_EV_INCIDENT_RESUME] = on_resume,
+    [RUNE_EV_INCIDENT_START] = on_start,     [RUNE_EV_STAGE_START] = on_stage_start,
+    [RUNE_EV_STAGE_END] = on_stage_end,      [RUNE_EV_STAGE_SKIP] = on_stage_skip,
+    [RUNE_EV_STEP_START] = on_step_start,    [RUNE_EV_STEP_END] = on_step_end,
+    [RUNE_EV_STEP_SKIP] = on_step_skip,      [RUNE_EV_CALL_END] = on_call_end,
+    [RUNE_EV_APPROVAL] = on_approval,        [RUNE_EV_NOTE] = on_note,
+    [RUNE_EV_INCIDENT_END] = on_end,         [RUNE_EV_INCIDENT_DECISION] = on_decision,
+    [RUNE_EV_PROGRESS] = on_progress,        [RUNE_EV_INCIDENT_RESUME] = on_resume,
+    [RUNE_EV_INCIDENT_NOTE] = on_postmortem,
 };
 
 static void walk_events(struct rune_report_walk *w, json_t *events)
@@ -535,6 +665,9 @@ void rune_report_walk_free(struct rune_report_walk *w)
     json_decref(w->points);
     json_decref(w->throughput);
     json_decref(w->resumes);
+    json_decref(w->restores);
+    json_decref(w->files);
+    json_decref(w->postmortem);
 }
 
 /* The stage a step ran in, from the timeline; NULL if it never started. */
@@ -592,6 +725,11 @@ void rune_report_walk(struct rune_report_walk *w, json_t *events, json_t *artifa
         .points = json_array(),
         .throughput = json_array(),
         .resumes = json_array(),
+        .restores = json_array(),
+        .files = json_object(),
+        .postmortem =
+            json_pack("{s:n, s:n, s:n, s:[], s:[], s:[], s:[]}", "root_cause", "contributing",
+                      "impact", "actions", "participants", "notes", "history"),
     };
     walk_events(w, events);
     fill_attempts(w);

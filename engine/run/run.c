@@ -534,7 +534,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         r.workdir_made = true; /* reused or made: this run's now */
     } else {
         rune_record_incident_start(&r.rec, r.cwd, o->jobs, o->operator_name,
-                                   r.workdir_made ? r.workdir : NULL);
+                                   r.workdir_made ? r.workdir : NULL, &o->detected);
     }
     rune_console_info(r.con, "rune: %s%s%s · %s %s", rb->name, rb->title ? " — " : "",
                       rb->title ? rb->title : "",

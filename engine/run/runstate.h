@@ -34,8 +34,11 @@ struct rune_run_opts {
     const char *log_path;      /* resolved incident log path */
     const char *log_flag;      /* --log as given (NULL: default), for hints */
     const char *operator_name; /* who is running this */
-    json_t *sets;              /* --set name → string (borrowed) */
-    const char *reports_dir;   /* where the run's Markdown report goes; NULL: none (--no-report) */
+    /* when the outage began (--detected-at, $RUNE_DETECTED_AT; at NULL:
+     * not given), recorded in incident.start for the report */
+    struct rune_detected detected;
+    json_t *sets;            /* --set name → string (borrowed) */
+    const char *reports_dir; /* where the run's Markdown report goes; NULL: none (--no-report) */
     /* dry-run (rune plan): writes are simulated, nothing is changed */
     bool dry_run;
     bool probe;            /* ... but steps that only read do run */

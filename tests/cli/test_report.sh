@@ -136,7 +136,7 @@ for name, got in (("markdown", sorted(set(got_md))), ("html", got_html)):
         print(name, "has", got, "\njson has", want, file=sys.stderr)
         ok = False
 for text, name in ((md, "markdown"), (page, "html")):
-    for k in ("Summary", "Objectives", "Timeline", "Approvals", "Failures", "Rollback", "Verification",
+    for k in ("What happened", "Incident record", "Objectives", "Restored from", "Timeline", "Approvals", "Failures", "Rollback", "Verification",
               "Artifacts", "Inputs", "Root cause", "Preventive measures"):
         if k not in text:
             print(name, "lacks the section", k, file=sys.stderr); ok = False

@@ -108,6 +108,13 @@ expect_eq "$(status validate)" "failed"
 expect_eq "$(status put_back)" "ok"
 expect_eq "$(rowhash app)" "$before" "the pre-run state, row for row"
 expect_eq "$(pg_sql "select count(*) from customers where id > 1000000" app)" "3"
+# the report's recovery figures are of the state the database ended in
+"$RUNE" report "$(last_incident)" --format json -o "$T/rb.json" || fail "no JSON report"
+"$RUNE" report "$(last_incident)" -o "$T/rb.md" || fail "no Markdown report"
+expect_eq "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); o=r["objectives"]["rpo"]; print(o["status"], o["achieved_ms"], o["met"], [v["undone"] for v in r["verification"] if v["step"] == "counts"], r["restored_from"]["undone"])' "$T/rb.json")" \
+    "nothing_restored None None [True] True" "RPO after the rollback"
+grep -q '| RPO | [^|]* | nothing restored |' "$T/rb.md" || fail "the Markdown RPO is not nothing restored: $(grep '| RPO' "$T/rb.md")"
+grep -q 'UNDONE\*\* by the rollback' "$T/rb.md" || fail "the Markdown does not mark the undone verification"
 end_case
 
 test_case "pg-restore without --yes drops nothing"

@@ -51,6 +51,7 @@ static void test_kind_names(void **state)
         {RUNE_EV_INCIDENT_END, "incident.end"},
         {RUNE_EV_PROGRESS, "progress"},
         {RUNE_EV_INCIDENT_RESUME, "incident.resume"},
+        {RUNE_EV_INCIDENT_NOTE, "incident.note"},
     };
     assert_int_equal(sizeof pinned / sizeof pinned[0], RUNE_EV_NKINDS - 1);
     for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
@@ -164,7 +165,9 @@ static const struct rune_step_type reads = {"test.checksum", "reads a file", NUL
 /* Every kind, written as a run would. */
 static void write_run(struct rune_recorder *rec)
 {
-    rune_record_incident_start(rec, "/srv", 2, "alice", "/srv/work/x");
+    rune_record_incident_start(
+        rec, "/srv", 2, "alice", "/srv/work/x",
+        &(struct rune_detected){"2026-11-23T11:50:00.000Z", "--detected-at"});
     rune_record_decision(rec, true, false, NULL);
     rune_record_stage_start(rec, "mitigation");
     rune_record_step_start(rec, "mitigation", "backup", 1, "test.backup", 60000);
@@ -264,6 +267,8 @@ static void test_round_trip(void **state)
     assert_string_equal(e[0].cwd, "/srv");
     assert_int_equal(e[0].jobs, 2);
     assert_string_equal(e[0].operator_name, "alice");
+    assert_string_equal(e[0].detected_at, "2026-11-23T11:50:00.000Z");
+    assert_string_equal(e[0].detected_by, "--detected-at");
     assert_string_equal(e[0].workdir, "/srv/work/x");
     assert_null(e[0].stage);
     assert_int_equal(e[0].status, RUNE_ST_NONE);
