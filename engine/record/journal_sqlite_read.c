@@ -376,13 +376,13 @@ json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, co
     static const char sql[] = "SELECT json_extract(e.detail_json, '$.outputs') " OK_STEP_ENDS
                               "ORDER BY e.at DESC, e.rowid DESC LIMIT 1";
     json_t *out = NULL;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_LAST_OUTPUTS, sql);
 
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) == SQLITE_OK) {
+    if (st) {
         bind_step(st, runbook, step);
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
             out = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-        sqlite3_finalize(st);
+        rune_sqlite_done(st);
     }
     return out;
 }
@@ -393,14 +393,14 @@ json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const
     static const char sql[] = "SELECT e.duration_ms " OK_STEP_ENDS "AND e.duration_ms IS NOT NULL "
                               "ORDER BY e.at DESC, e.rowid DESC LIMIT ?5";
     json_t *out = json_array();
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_DURATIONS, sql);
 
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) == SQLITE_OK) {
+    if (st) {
         bind_step(st, runbook, step);
         sqlite3_bind_int(st, 5, limit);
         while (sqlite3_step(st) == SQLITE_ROW)
             json_array_append_new(out, json_integer(sqlite3_column_int64(st, 0)));
-        sqlite3_finalize(st);
+        rune_sqlite_done(st);
     }
     return out;
 }
@@ -422,9 +422,9 @@ json_t *rune_sqlite_work(struct rune_journal *j, const char *uses, const char *h
         "WHERE json_valid(w) AND json_extract(w, '$.uses') = ?1 "
         "AND json_extract(w, '$.unit') = ?3 ORDER BY at DESC, r DESC LIMIT ?7";
     json_t *out = json_array();
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_WORK, sql);
 
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) == SQLITE_OK) {
+    if (st) {
         sqlite3_bind_text(st, 1, uses, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, unit, -1, SQLITE_STATIC);
@@ -437,7 +437,7 @@ json_t *rune_sqlite_work(struct rune_journal *j, const char *uses, const char *h
                 json_array_append_new(out,
                                       json_pack("[I, I]", (json_int_t)sqlite3_column_int64(st, 0),
                                                 (json_int_t)sqlite3_column_int64(st, 1)));
-        sqlite3_finalize(st);
+        rune_sqlite_done(st);
     }
     return out;
 }
