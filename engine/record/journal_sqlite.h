@@ -39,6 +39,7 @@ struct sqlite_journal {
     bool lazy;       /* a simulation's log: never FULL, events batched */
     bool batch_open; /* lazy: a transaction of events is open */
     int batch_n;     /* ... holding this many */
+    bool owed;       /* an owed event is committed, not yet forced to disk */
     /* statements used once or twice an event, prepared once for the
      * connection's life (rune_sqlite_stmt): parsing them again for each of
      * a plan's 2,000 events was a third of its time */

@@ -199,8 +199,10 @@ static void *worker(void *arg)
             rune_console_info(r->con, "      %s %s in %s (attempt %d of %d)",
                               r->o->dry_run ? "would retry" : "retrying", st->id,
                               rune_duration_str(wait, w, sizeof w), n + 1, attempts);
-            if (!r->o->dry_run)
+            if (!r->o->dry_run) {
+                rune_record_sync(&r->rec); /* this attempt's end, before the wait */
                 sleep_interruptible(wait);
+            }
             if (atomic_load(&rune_interrupted))
                 break;
         }
@@ -604,7 +606,11 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
             sr.stop = true;
             sr.result = RUNE_STAGE_INTERRUPTED;
         }
-        /* start (or skip, or fail early) every ready step, in listed order */
+        /* start (or skip, or fail early) every ready step, in listed order.
+         * A writing step's end is still owed to the disk (record.c): a
+         * writing step started now pays it with its start's fsync; before
+         * any other step starts, and when none does, it is paid here. */
+        bool paid = false;
         for (bool progress = true; progress && !sr.stop;) {
             progress = false;
             for (size_t i = 0; i < sd->n && sr.running < r->o->jobs && !sr.stop; i++) {
@@ -612,7 +618,12 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
                 if (s->state != PENDING || !deps_done(slots, s->st))
                     continue;
                 progress = true;
-                if (launch(r, slots, s) && s->inlined) {
+                bool pays = rune_record_step_durable(&r->rec, s->st->uses);
+                if (!pays)
+                    rune_record_sync(&r->rec);
+                bool started = launch(r, slots, s);
+                paid = paid || (started && pays && !s->inlined);
+                if (started && s->inlined) {
                     settle(&sr, s);
                     flush_due(r, rune_clock_mono_ms());
                 } else if (s->state == RUNNING)
@@ -621,6 +632,8 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
                     settle(&sr, s);
             }
         }
+        if (!paid)
+            rune_record_sync(&r->rec);
         if (sr.running == 0)
             break;
         wait_a_little(r);
