@@ -34,7 +34,7 @@ expect_rc 0
 many=$(threads plan "$T/steps40.yaml" --no-report)
 expect_rc 0
 [ "$many" -le "$few" ] || fail "a plan of 40 steps started $many threads, of 5 steps $few: they should not grow"
-# and every step is in the plan, in order
+# and every step is in the plan
 expect_eq "$(grep -cE '^ +s[0-9]+ ' "$T/out")" 40 "steps in the plan"
 end_case
 
