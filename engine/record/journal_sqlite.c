@@ -1,7 +1,8 @@
 /*
  * journal_sqlite.c — the incident log in one SQLite file (WAL), the first
  * backend behind journal_store.h: the connection and its settings, the
- * schema, and every write. Reads are in journal_sqlite_read.c.
+ * schema, and every write. Reads are in journal_sqlite_read.c (a
+ * runbook's history for dry-runs in journal_sqlite_history.c).
  *
  * Written as things happen (one transaction per event) so a killed rune
  * loses nothing that finished. Group commit: the connection runs with
@@ -300,6 +301,7 @@ static void sqlite_close(struct rune_journal *j)
     struct sqlite_journal *s = (struct sqlite_journal *)j;
 
     sqlite_flush(j);
+    rune_sqlite_history_drop(j);
     for (int i = 0; i < RUNE_SQ_N; i++)
         sqlite3_finalize(s->stmts[i]);
     sqlite3_close(rune_sqlite_db(j));
@@ -587,6 +589,7 @@ static long long sqlite_append(struct rune_journal *j, const char *incident_id,
 
     if (((struct sqlite_journal *)j)->lazy)
         return lazy_append(j, incident_id, ev, detail);
+    rune_sqlite_history_drop(j); /* a real run's event: history read before is old */
     if (rune_sqlite_set_sync(j, ev->durable) != 0)
         return -1;
     if (rune_sqlite_run(j, RUNE_SQ_BEGIN, "BEGIN IMMEDIATE", "start an event transaction") != 0)

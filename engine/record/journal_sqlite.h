@@ -19,7 +19,7 @@ enum rune_sqlite_stmt_id {
     RUNE_SQ_LAST_MINE,
     RUNE_SQ_LAST_BEFORE,
     RUNE_SQ_INSERT_EVENT,
-    RUNE_SQ_LAST_OUTPUTS,
+    RUNE_SQ_HISTORY,
     RUNE_SQ_DURATIONS,
     RUNE_SQ_WORK,
     RUNE_SQ_N
@@ -40,6 +40,11 @@ struct sqlite_journal {
     bool batch_open; /* lazy: a transaction of events is open */
     int batch_n;     /* ... holding this many */
     bool owed;       /* an owed event is committed, not yet forced to disk */
+    /* a runbook's real runs, read once for a dry-run's questions
+     * (journal_sqlite_history.c); dropped when this connection records
+     * a real run's event */
+    char *hist_runbook;
+    json_t *hist;
     /* statements used once or twice an event, prepared once for the
      * connection's life (rune_sqlite_stmt): parsing them again for each of
      * a plan's 2,000 events was a third of its time */
@@ -102,6 +107,8 @@ int rune_sqlite_child(struct rune_journal *j, const char *incident_id, const cha
                       int attempt, long long pid, const char *start, const char *program,
                       bool ended);
 json_t *rune_sqlite_children(struct rune_journal *j, const char *incident_id);
+/* Forgets the history read for dry-runs (journal_sqlite_history.c). */
+void rune_sqlite_history_drop(struct rune_journal *j);
 json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
 json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
                               int limit);
