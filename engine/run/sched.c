@@ -626,10 +626,14 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
                 if (started && s->inlined) {
                     settle(&sr, s);
                     flush_due(r, rune_clock_mono_ms());
-                } else if (s->state == RUNNING)
+                } else if (s->state == RUNNING) {
                     sr.running++;
-                else if (s->state == DONE_FAILED)
+                } else if (s->state == DONE_FAILED) {
+                    /* its end (failed early) owed too: a step started
+                     * earlier in this pass may have paid before it */
+                    rune_record_sync(&r->rec);
                     settle(&sr, s);
+                }
             }
         }
         if (!paid)
