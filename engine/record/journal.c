@@ -186,6 +186,14 @@ const char *rune_journal_error(struct rune_journal *j)
     return j->err;
 }
 
+int rune_journal_sync(struct rune_journal *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int rc = j->store->sync(j);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
 void rune_journal_set_lazy(struct rune_journal *j)
 {
     pthread_mutex_lock(&j->mu);

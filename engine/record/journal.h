@@ -81,6 +81,11 @@ struct rune_event {
      * committed at once (other processes see them, and a killed rune
      * loses none) but share the next durable commit's fsync. */
     bool durable;
+    /* committed, and to be on disk before rune does anything the event
+     * must precede: the caller forces it with rune_journal_sync, unless a
+     * durable event follows at once, whose fsync covers it (a writing
+     * step's end and the next writing step's start share one fsync) */
+    bool owed;
 };
 
 /* The largest event detail (its compact JSON text) the log keeps whole. A
@@ -97,6 +102,10 @@ void rune_journal_set_lazy(struct rune_journal *j);
  * waiting (the run's stage thread calls it every 200 ms, so the log is
  * never held long). Every other call but the history reads does it too. */
 void rune_journal_flush(struct rune_journal *j);
+/* Forces to disk an event appended `owed` and everything before it, when
+ * no durable event has done so since. Nothing when nothing is owed (no
+ * fsync). 0 or -1 (rune_journal_error says why). */
+int rune_journal_sync(struct rune_journal *j);
 
 /* Appends an event (seq, timestamp and hash assigned here) and commits it.
  * A detail over RUNE_JOURNAL_DETAIL_MAX is stored truncated, as above;

@@ -1,7 +1,8 @@
 /*
  * journal_sqlite.c — the incident log in one SQLite file (WAL), the first
  * backend behind journal_store.h: the connection and its settings, the
- * schema, and every write. Reads are in journal_sqlite_read.c.
+ * schema, and every write. Reads are in journal_sqlite_read.c (a
+ * runbook's history for dry-runs in journal_sqlite_history.c).
  *
  * Written as things happen (one transaction per event) so a killed rune
  * loses nothing that finished. Group commit: the connection runs with
@@ -71,6 +72,35 @@ int rune_sqlite_fail(struct rune_journal *j, const char *what)
 int rune_sqlite_exec(struct rune_journal *j, const char *sql, const char *what)
 {
     if (sqlite3_exec(rune_sqlite_db(j), sql, NULL, NULL, NULL) != SQLITE_OK)
+        return rune_sqlite_fail(j, what);
+    return 0;
+}
+
+sqlite3_stmt *rune_sqlite_stmt(struct rune_journal *j, enum rune_sqlite_stmt_id id, const char *sql)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
+    if (!s->stmts[id] && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                            &s->stmts[id], NULL) != SQLITE_OK)
+        return NULL;
+    return s->stmts[id];
+}
+
+void rune_sqlite_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+int rune_sqlite_run(struct rune_journal *j, enum rune_sqlite_stmt_id id, const char *sql,
+                    const char *what)
+{
+    sqlite3_stmt *st = rune_sqlite_stmt(j, id, sql);
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+
+    if (st)
+        rune_sqlite_done(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return rune_sqlite_fail(j, what);
     return 0;
 }
@@ -268,7 +298,12 @@ static void sqlite_flush(struct rune_journal *j);
 
 static void sqlite_close(struct rune_journal *j)
 {
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+
     sqlite_flush(j);
+    rune_sqlite_history_drop(j);
+    for (int i = 0; i < RUNE_SQ_N; i++)
+        sqlite3_finalize(s->stmts[i]);
     sqlite3_close(rune_sqlite_db(j));
 }
 
@@ -338,17 +373,17 @@ out:
 
 /* One row of `sql` bound to incident_id: its seq (if want_seq) and hash.
  * Leaves *seq and prev alone when there is no row. */
-static int one_hash(struct rune_journal *j, const char *sql, const char *incident_id,
-                    long long *seq, char prev[RUNE_HASH_HEX + 1])
+static int one_hash(struct rune_journal *j, enum rune_sqlite_stmt_id id, const char *sql,
+                    const char *incident_id, long long *seq, char prev[RUNE_HASH_HEX + 1])
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = rune_sqlite_stmt(j, id, sql);
     int rc;
 
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK)
+    if (!st)
         return rune_sqlite_fail(j, "read the previous event");
     if (rune_sqlite_bind_text(st, 1, incident_id) != SQLITE_OK) {
         rune_sqlite_fail(j, "read the previous event");
-        sqlite3_finalize(st);
+        rune_sqlite_done(st);
         return -1;
     }
     rc = sqlite3_step(st);
@@ -358,9 +393,12 @@ static int one_hash(struct rune_journal *j, const char *sql, const char *inciden
             *seq = sqlite3_column_int64(st, 0);
         snprintf(prev, RUNE_HASH_HEX + 1, "%s", h ? (const char *)h : "");
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return rune_sqlite_fail(j, "read the previous event");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rune_sqlite_fail(j, "read the previous event");
+        rune_sqlite_done(st);
+        return -1;
+    }
+    rune_sqlite_done(st);
     return 0;
 }
 
@@ -381,9 +419,9 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
 
     *seq = 0;
     snprintf(prev, RUNE_HASH_HEX + 1, "%s", RUNE_ZERO_HASH);
-    if (one_hash(j, mine, incident_id, seq, prev) != 0)
+    if (one_hash(j, RUNE_SQ_LAST_MINE, mine, incident_id, seq, prev) != 0)
         return -1;
-    if (*seq == 0 && one_hash(j, before, incident_id, NULL, prev) != 0)
+    if (*seq == 0 && one_hash(j, RUNE_SQ_LAST_BEFORE, before, incident_id, NULL, prev) != 0)
         return -1;
     return 0;
 }
@@ -396,10 +434,10 @@ static int insert_event(struct rune_journal *j, const char *incident_id, long lo
         "INSERT INTO events (incident_id, seq, at, stage, step, attempt, kind, status, "
         "duration_ms, detail_json, prev_hash, hash) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_INSERT_EVENT, sql);
     int rc;
 
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK)
+    if (!st)
         return rune_sqlite_fail(j, "prepare to record an event");
     if (rune_sqlite_bind_text(st, 1, incident_id) || sqlite3_bind_int64(st, 2, seq) ||
         rune_sqlite_bind_text(st, 3, at) || rune_sqlite_bind_text(st, 4, ev->stage) ||
@@ -411,19 +449,25 @@ static int insert_event(struct rune_journal *j, const char *incident_id, long lo
         char what[128];
         snprintf(what, sizeof what, "record event %s of incident %s", ev->kind, incident_id);
         rune_sqlite_fail(j, what);
-        sqlite3_finalize(st);
+        rune_sqlite_done(st);
         return -1;
     }
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    if (rc == SQLITE_DONE) {
+        rune_sqlite_done(st);
         return 0;
-    if (sqlite3_extended_errcode(rune_sqlite_db(j)) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    }
+    /* the error read before the reset, which would replace it */
+    bool fk = sqlite3_extended_errcode(rune_sqlite_db(j)) == SQLITE_CONSTRAINT_FOREIGNKEY;
+    if (!fk)
+        rc = rune_sqlite_fail(j, "record an event");
+    rune_sqlite_done(st);
+    if (fk)
         return rune_journal_fail(j,
                                  "cannot record event %s in incident log %s: no incident %s "
                                  "(call rune_journal_begin first)",
                                  ev->kind, j->path, incident_id);
-    return rune_sqlite_fail(j, "record an event");
+    return rc;
 }
 
 /* Inside BEGIN IMMEDIATE: next seq, previous hash, the new hash, insert. */
@@ -466,6 +510,7 @@ int rune_sqlite_set_sync(struct rune_journal *j, bool full)
     full = full && !s->lazy;
     if (full == s->sync_full)
         return 0;
+    /* not a kept statement: SQLite applies this PRAGMA when it prepares it */
     if (rune_sqlite_exec(j, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                          "set how commits reach the disk") != 0)
         return -1;
@@ -502,10 +547,8 @@ static void sqlite_flush(struct rune_journal *j)
         return;
     s->batch_open = false;
     s->batch_n = 0;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rune_sqlite_fail(j, "commit a simulation's events");
+    if (rune_sqlite_run(j, RUNE_SQ_COMMIT, "COMMIT", "commit a simulation's events") != 0)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    }
 }
 
 /* A simulation (lazy): events go into one open transaction, each in a
@@ -519,16 +562,18 @@ static long long lazy_append(struct rune_journal *j, const char *incident_id,
     long long seq;
 
     if (!s->batch_open) {
-        if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start a simulation's transaction") != 0)
+        if (rune_sqlite_run(j, RUNE_SQ_BEGIN, "BEGIN IMMEDIATE",
+                            "start a simulation's transaction") != 0)
             return -1;
         s->batch_open = true;
     }
-    if (rune_sqlite_exec(j, "SAVEPOINT ev", "start an event") != 0)
+    if (rune_sqlite_run(j, RUNE_SQ_SAVEPOINT, "SAVEPOINT ev", "start an event") != 0)
         return -1;
     seq = append_locked(j, incident_id, ev, detail);
     if (seq < 0)
         sqlite3_exec(s->db, "ROLLBACK TO ev", NULL, NULL, NULL);
-    sqlite3_exec(s->db, "RELEASE ev", NULL, NULL, NULL);
+    if (rune_sqlite_run(j, RUNE_SQ_RELEASE, "RELEASE ev", "end an event") != 0)
+        sqlite3_exec(s->db, "RELEASE ev", NULL, NULL, NULL);
     if (++s->batch_n >= LAZY_BATCH)
         sqlite_flush(j);
     return seq;
@@ -544,13 +589,19 @@ static long long sqlite_append(struct rune_journal *j, const char *incident_id,
 
     if (((struct sqlite_journal *)j)->lazy)
         return lazy_append(j, incident_id, ev, detail);
+    rune_sqlite_history_drop(j); /* a real run's event: history read before is old */
     if (rune_sqlite_set_sync(j, ev->durable) != 0)
         return -1;
-    if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start an event transaction") != 0)
+    if (rune_sqlite_run(j, RUNE_SQ_BEGIN, "BEGIN IMMEDIATE", "start an event transaction") != 0)
         return -1;
     seq = append_locked(j, incident_id, ev, detail);
-    if (seq > 0 && rune_sqlite_exec(j, "COMMIT", "commit an event") != 0)
+    if (seq > 0 && rune_sqlite_run(j, RUNE_SQ_COMMIT, "COMMIT", "commit an event") != 0)
         seq = -1;
+    if (seq > 0) {
+        struct sqlite_journal *s = (struct sqlite_journal *)j;
+        /* a FULL commit fsyncs the WAL: every frame before it is safe too */
+        s->owed = (s->owed && !s->sync_full) || ev->owed;
+    }
     if (seq < 0 && !sqlite3_get_autocommit(db) &&
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
         size_t n = strlen(j->err);
@@ -558,6 +609,32 @@ static long long sqlite_append(struct rune_journal *j, const char *incident_id,
                  sqlite3_errmsg(db));
     }
     return seq;
+}
+
+/* What owed events left unforced, to disk: an fsync of the WAL, as a
+ * FULL commit would make, through SQLite's own file (its VFS's xSync), so
+ * nothing is written or committed for it. */
+static int sqlite_sync(struct rune_journal *j)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+    sqlite3_file *wal = NULL;
+
+    if (!s->owed || s->lazy)
+        return 0;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+        !wal || !wal->pMethods)
+        return rune_journal_fail(j,
+                                 "cannot force incident log %s to disk: SQLite does not show its "
+                                 "write-ahead log; check the log is in WAL mode (rune log verify)",
+                                 j->path);
+    int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK)
+        return rune_journal_fail(j,
+                                 "cannot force incident log %s to disk: %s; check the disk it "
+                                 "is on (space, errors in dmesg)",
+                                 j->path, sqlite3_errstr(rc));
+    s->owed = false;
+    return 0;
 }
 
 /* Runs an UPDATE of one incident; an unknown id is an error. */
@@ -675,6 +752,7 @@ static const struct rune_journal_store sqlite_store = {
     .children = rune_sqlite_children,
     .set_lazy = sqlite_set_lazy,
     .flush = sqlite_flush,
+    .sync = sqlite_sync,
     .set_length_limit = sqlite_set_length_limit,
     .close = sqlite_close,
 };

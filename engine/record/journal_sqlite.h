@@ -10,6 +10,21 @@
 
 #include "journal_store.h"
 
+/* The statements kept prepared (struct sqlite_journal's stmts). */
+enum rune_sqlite_stmt_id {
+    RUNE_SQ_BEGIN,
+    RUNE_SQ_COMMIT,
+    RUNE_SQ_SAVEPOINT,
+    RUNE_SQ_RELEASE,
+    RUNE_SQ_LAST_MINE,
+    RUNE_SQ_LAST_BEFORE,
+    RUNE_SQ_INSERT_EVENT,
+    RUNE_SQ_HISTORY,
+    RUNE_SQ_DURATIONS,
+    RUNE_SQ_WORK,
+    RUNE_SQ_N
+};
+
 /* An open SQLite log: the shared part first, then the connection. One
  * connection serves the run's threads: SQLite serialises calls
  * (FULLMUTEX) and the front's j->mu makes each read-modify-write atomic
@@ -24,6 +39,16 @@ struct sqlite_journal {
     bool lazy;       /* a simulation's log: never FULL, events batched */
     bool batch_open; /* lazy: a transaction of events is open */
     int batch_n;     /* ... holding this many */
+    bool owed;       /* an owed event is committed, not yet forced to disk */
+    /* a runbook's real runs, read once for a dry-run's questions
+     * (journal_sqlite_history.c); dropped when this connection records
+     * a real run's event */
+    char *hist_runbook;
+    json_t *hist;
+    /* statements used once or twice an event, prepared once for the
+     * connection's life (rune_sqlite_stmt): parsing them again for each of
+     * a plan's 2,000 events was a third of its time */
+    sqlite3_stmt *stmts[RUNE_SQ_N];
 };
 
 static inline sqlite3 *rune_sqlite_db(struct rune_journal *j)
@@ -43,6 +68,19 @@ static inline sqlite3 *rune_sqlite_db(struct rune_journal *j)
 int rune_sqlite_fail(struct rune_journal *j, const char *what);
 /* sqlite3_exec, its failure recorded as rune_sqlite_fail(what). 0 or -1. */
 int rune_sqlite_exec(struct rune_journal *j, const char *sql, const char *what);
+/* The statement `id` (whose text is always `sql`), prepared on first use
+ * and kept until the log is closed; NULL when it cannot be prepared (the
+ * connection's error says why). Call under the log's lock, and hand it
+ * back with rune_sqlite_done before the lock is let go: never finalize it. */
+sqlite3_stmt *rune_sqlite_stmt(struct rune_journal *j, enum rune_sqlite_stmt_id id,
+                               const char *sql);
+/* Resets a kept statement and clears its bindings (a SELECT left
+ * unreset would hold its read transaction open). */
+void rune_sqlite_done(sqlite3_stmt *st);
+/* Steps a kept statement that returns no row (BEGIN, COMMIT, a PRAGMA
+ * that sets), its failure recorded as rune_sqlite_fail(what). 0 or -1. */
+int rune_sqlite_run(struct rune_journal *j, enum rune_sqlite_stmt_id id, const char *sql,
+                    const char *what);
 /* Binds text, NULL as SQL NULL. A bind that fails (a value over SQLite's
  * length limit) leaves the parameter NULL, and a statement stepped anyway
  * stores NULL where the caller gave a value: every write checks the
@@ -69,6 +107,8 @@ int rune_sqlite_child(struct rune_journal *j, const char *incident_id, const cha
                       int attempt, long long pid, const char *start, const char *program,
                       bool ended);
 json_t *rune_sqlite_children(struct rune_journal *j, const char *incident_id);
+/* Forgets the history read for dry-runs (journal_sqlite_history.c). */
+void rune_sqlite_history_drop(struct rune_journal *j);
 json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, const char *step);
 json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
                               int limit);

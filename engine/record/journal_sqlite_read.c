@@ -1,8 +1,9 @@
 /*
  * journal_sqlite_read.c — reading the SQLite incident log: incidents with
  * filters, one incident with its events and artifacts as of one moment,
- * the rows verification recomputes the chain from, and the history a
- * dry-run estimates with. The connection is journal_sqlite.c's.
+ * the rows verification recomputes the chain from, and the throughput a
+ * dry-run estimates with (a step's own history: journal_sqlite_history.c).
+ * The connection is journal_sqlite.c's.
  *
  * Every read of more than one statement runs in one read transaction, so
  * it sees one moment even while a run in another process appends.
@@ -355,55 +356,7 @@ int rune_sqlite_head(struct rune_journal *j, const char *hash, struct rune_log_h
     return rc == SQLITE_ROW ? 0 : 1;
 }
 
-/* ---- History for dry-runs: what real runs of a step did ---- */
-
-/* The successful real step.end events of a runbook's step: the names come
- * from the record layer's table, bound as ?3 and ?4. */
-#define OK_STEP_ENDS                                                                               \
-    "FROM events e JOIN incidents i ON i.id = e.incident_id "                                      \
-    "WHERE i.runbook = ?1 AND i.mode = 'run' AND e.step = ?2 AND e.kind = ?3 AND e.status = ?4 "
-
-static void bind_step(sqlite3_stmt *st, const char *runbook, const char *step)
-{
-    sqlite3_bind_text(st, 1, runbook, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, rune_event_kind_name(RUNE_EV_STEP_END), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, rune_event_status_name(RUNE_ST_OK), -1, SQLITE_STATIC);
-}
-
-json_t *rune_sqlite_last_outputs(struct rune_journal *j, const char *runbook, const char *step)
-{
-    static const char sql[] = "SELECT json_extract(e.detail_json, '$.outputs') " OK_STEP_ENDS
-                              "ORDER BY e.at DESC, e.rowid DESC LIMIT 1";
-    json_t *out = NULL;
-    sqlite3_stmt *st;
-
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) == SQLITE_OK) {
-        bind_step(st, runbook, step);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-            out = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-        sqlite3_finalize(st);
-    }
-    return out;
-}
-
-json_t *rune_sqlite_durations(struct rune_journal *j, const char *runbook, const char *step,
-                              int limit)
-{
-    static const char sql[] = "SELECT e.duration_ms " OK_STEP_ENDS "AND e.duration_ms IS NOT NULL "
-                              "ORDER BY e.at DESC, e.rowid DESC LIMIT ?5";
-    json_t *out = json_array();
-    sqlite3_stmt *st;
-
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) == SQLITE_OK) {
-        bind_step(st, runbook, step);
-        sqlite3_bind_int(st, 5, limit);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(out, json_integer(sqlite3_column_int64(st, 0)));
-        sqlite3_finalize(st);
-    }
-    return out;
-}
+/* ---- History for dry-runs: what real runs of a step did (steps: journal_sqlite_history.c) ---- */
 
 /* The measured work of successful real step.end and call.end events of
  * one step type on one host (the names from the record layer's table).
@@ -422,9 +375,9 @@ json_t *rune_sqlite_work(struct rune_journal *j, const char *uses, const char *h
         "WHERE json_valid(w) AND json_extract(w, '$.uses') = ?1 "
         "AND json_extract(w, '$.unit') = ?3 ORDER BY at DESC, r DESC LIMIT ?7";
     json_t *out = json_array();
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_WORK, sql);
 
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) == SQLITE_OK) {
+    if (st) {
         sqlite3_bind_text(st, 1, uses, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, unit, -1, SQLITE_STATIC);
@@ -437,7 +390,7 @@ json_t *rune_sqlite_work(struct rune_journal *j, const char *uses, const char *h
                 json_array_append_new(out,
                                       json_pack("[I, I]", (json_int_t)sqlite3_column_int64(st, 0),
                                                 (json_int_t)sqlite3_column_int64(st, 1)));
-        sqlite3_finalize(st);
+        rune_sqlite_done(st);
     }
     return out;
 }

@@ -100,6 +100,8 @@ struct rune_journal_store {
      * and its events may wait in an open transaction until flush. */
     void (*set_lazy)(struct rune_journal *j);
     void (*flush)(struct rune_journal *j);
+    /* rune_journal_sync: what an `owed` event left unforced, to disk. */
+    int (*sync)(struct rune_journal *j);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
     /* Frees the backend's part; the front frees the rest. */

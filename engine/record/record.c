@@ -54,6 +54,12 @@ static bool writes(const char *uses)
  * compute ride on the next of these fsyncs (a killed rune loses none of
  * them: they are committed; only a power cut can). A simulation forces
  * nothing to disk.
+ *
+ * A writing step's end is `owed` (owed()), not durable: it must be on
+ * disk before rune does anything else, and what rune does next is most
+ * often start the next writing step, whose durable start's fsync covers
+ * it. The scheduler forces it itself (rune_record_sync) whenever that is
+ * not what comes next: one fsync between two writing steps, not two.
  */
 static bool durable(const struct rune_recorder *rec, enum rune_event_kind kind, const char *uses)
 {
@@ -66,13 +72,29 @@ static bool durable(const struct rune_recorder *rec, enum rune_event_kind kind, 
     case RUNE_EV_APPROVAL:
         return true;
     case RUNE_EV_STEP_START:
-    case RUNE_EV_STEP_END:
     case RUNE_EV_CALL_START:
     case RUNE_EV_CALL_END:
         return writes(uses);
     default:
         return false;
     }
+}
+
+/* A writing step's end: forced to disk by what follows (see durable()). */
+static bool owed(const struct rune_recorder *rec, enum rune_event_kind kind, const char *uses)
+{
+    return !rec->dry_run && kind == RUNE_EV_STEP_END && writes(uses);
+}
+
+bool rune_record_step_durable(const struct rune_recorder *rec, const char *uses)
+{
+    return durable(rec, RUNE_EV_STEP_START, uses);
+}
+
+void rune_record_sync(const struct rune_recorder *rec)
+{
+    if (rune_journal_sync(rec->j) != 0)
+        warn(rec, "the end of", "a step");
 }
 
 /* The one door into the journal for events. detail is borrowed; uses is
@@ -90,7 +112,8 @@ static void emit_as(const struct rune_recorder *rec, const char *stage, const ch
                             rune_event_status_name(status),
                             duration_ms,
                             masked,
-                            durable(rec, kind, uses)};
+                            durable(rec, kind, uses),
+                            owed(rec, kind, uses)};
     if (rune_journal_event(rec->j, rec->incident, &ev) < 0)
         warn(rec, name, "event");
     json_decref(masked);

@@ -202,7 +202,15 @@ struct rune_attempt_end {
     long long work_size;
     const char *work_unit;
 };
+/* A writing step's end is committed at once but left for what follows to
+ * force to disk (record.c, durable()): the next writing step's start, or
+ * rune_record_sync. */
 void rune_record_step_end(const struct rune_recorder *rec, const struct rune_attempt_end *e);
+/* Whether a step of type uses starts with a durable event (its start's
+ * fsync then covers a step end still owed). */
+bool rune_record_step_durable(const struct rune_recorder *rec, const char *uses);
+/* Forces an owed step end to disk (nothing when none is owed). */
+void rune_record_sync(const struct rune_recorder *rec);
 void rune_record_call_end(const struct rune_recorder *rec, const struct rune_attempt_end *e);
 
 /* step.skip: status RUNE_ST_SKIPPED (its when: was false) or RUNE_ST_NOT_RUN. */

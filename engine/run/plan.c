@@ -64,16 +64,18 @@ bool rune_plan_undecided(struct rune_run *r, const char *code, const char **whic
 /* ---- After the dry-run: the plan ---- */
 
 /* The dry-run's record of step id (r->plan), or NULL if it never started. */
-static json_t *entry(struct rune_run *r, const char *id)
+/* The dry-run's record of each step by id, the last one where a step has
+ * several (after retries): looked up once per step, so built once (a
+ * scan of the plan per step made a 1,000-step plan quadratic). */
+static json_t *entries_by_id(struct rune_run *r)
 {
+    json_t *by_id = json_object(), *e;
     size_t i;
-    json_t *e, *found = NULL;
     json_array_foreach(r->plan, i, e)
     {
-        if (!strcmp(json_string_value(json_object_get(e, "id")), id))
-            found = e; /* the last record: after retries */
+        json_object_set(by_id, json_string_value(json_object_get(e, "id")), e);
     }
-    return found;
+    return by_id;
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -160,7 +162,8 @@ static bool measured(const char *source)
     return !strcmp(source, "history") || !strcmp(source, "size");
 }
 
-static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long long *est_ms)
+static json_t *step_json(struct rune_run *r, json_t *entries, const struct rune_stepdef *st,
+                         long long *est_ms)
 {
     json_t *s = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "id", st->id, "uses",
                           st->uses ? st->uses : "lua", "effect",
@@ -171,7 +174,7 @@ static json_t *step_json(struct rune_run *r, const struct rune_stepdef *st, long
         json_object_set_new(s, "when", json_string(st->when->str));
     if (st->confirm)
         json_object_set_new(s, "approval", json_true());
-    json_t *e = entry(r, st->id);
+    json_t *e = json_object_get(entries, st->id);
     const char *status;
     if (e) {
         status = json_string_value(json_object_get(e, "status"));
@@ -216,6 +219,7 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
     json_t *stages = json_array();
     long long total = 0, known_total = 0;
     json_t *no_history = json_array(); /* ids of steps that would run, with no history */
+    json_t *entries = entries_by_id(r);
     for (int s = 0; s < RUNE_NSTAGES; s++) {
         const struct rune_stagedef *sd = &rb->stages[s];
         if (!sd->present)
@@ -239,7 +243,7 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
                     kstart = known[st->deps[k]];
             }
             long long est;
-            json_t *sj = step_json(r, st, &est);
+            json_t *sj = step_json(r, entries, st, &est);
             finish[i] = start + est;
             if (finish[i] > critical)
                 critical = finish[i];
@@ -273,6 +277,7 @@ json_t *rune_plan_build(struct rune_run *r, const char *outcome, int exit_code, 
         json_array_append_new(stages, json_pack("{s:s, s:I, s:o}", "name", rune_stage_names[s],
                                                 "estimate_ms", (json_int_t)critical, "waves", w));
     }
+    json_decref(entries);
     bool undecided = json_array_size(r->undecided) > 0;
     json_t *p = json_pack(
         "{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:s, s:I, s:I, s:o}", "runbook", rb->name,

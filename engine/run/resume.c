@@ -318,6 +318,7 @@ int rune_resume_begin(struct rune_run *r)
         rune_console_info(r->con, "step %s was running when rune died: running it again",
                           rs->st->id);
     }
+    rune_record_sync(&r->rec); /* the abandoned ends, before anything runs again */
 out:
     json_decref(rerun);
     json_decref(ended);

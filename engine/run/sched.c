@@ -50,6 +50,7 @@ struct slot {
     bool stoppable;
     bool finished; /* worker is done (under r->mu) */
     bool replayed; /* resuming: the log's outcome, published, not run */
+    bool inlined;  /* dry-run: planned on the stage's thread, no worker to join */
     int status;    /* final rune_status */
     /* what its attempts report (rune_call_progress), shown by the console
      * and sampled into the log by the stage's thread */
@@ -198,8 +199,10 @@ static void *worker(void *arg)
             rune_console_info(r->con, "      %s %s in %s (attempt %d of %d)",
                               r->o->dry_run ? "would retry" : "retrying", st->id,
                               rune_duration_str(wait, w, sizeof w), n + 1, attempts);
-            if (!r->o->dry_run)
+            if (!r->o->dry_run) {
+                rune_record_sync(&r->rec); /* this attempt's end, before the wait */
                 sleep_interruptible(wait);
+            }
             if (atomic_load(&rune_interrupted))
                 break;
         }
@@ -483,6 +486,18 @@ static bool launch(struct rune_run *r, struct slot *slots, struct slot *s)
     }
     s->state = RUNNING;
     s->finished = false;
+    if (r->o->dry_run) {
+        /* A dry-run's step runs nothing and takes no time: it is planned
+         * here, on the stage's thread, in listed order. A thread each cost
+         * two context switches a step, most of a 1,000-step plan's time on
+         * a busy machine. The worker takes r->mu itself, as it does on its
+         * own thread: it must not be held here (it was, once: deadlock). */
+        pthread_mutex_unlock(&r->mu);
+        worker(s);
+        pthread_mutex_lock(&r->mu);
+        s->inlined = true;
+        return true;
+    }
     if (pthread_create(&s->th, NULL, worker, s) != 0) {
         fail_early(r, s, st->id_mark, "could not start a thread for this step");
         s->state = DONE_FAILED;
@@ -542,14 +557,21 @@ static void wait_a_little(struct rune_run *r)
     pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 }
 
+/* A simulation's batch of events committed when it is due: the log is not
+ * held long from other writers. */
+static void flush_due(struct rune_run *r, long long now)
+{
+    if (r->o->dry_run && now - r->flushed_ms >= 200) {
+        rune_journal_flush(r->j);
+        r->flushed_ms = now;
+    }
+}
+
 /* Running steps' progress into the log when a sample is due (r->mu held). */
 static void sample(struct rune_run *r, struct slot *slots, size_t n)
 {
     long long now = rune_clock_mono_ms();
-    if (r->o->dry_run && now - r->flushed_ms >= 200) {
-        rune_journal_flush(r->j); /* a simulation's batch: the log is not held long */
-        r->flushed_ms = now;
-    }
+    flush_due(r, now);
     for (size_t i = 0; i < n; i++)
         if (slots[i].state == RUNNING)
             rune_progress_tick(r, &slots[i].prog, now);
@@ -584,7 +606,11 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
             sr.stop = true;
             sr.result = RUNE_STAGE_INTERRUPTED;
         }
-        /* start (or skip, or fail early) every ready step, in listed order */
+        /* start (or skip, or fail early) every ready step, in listed order.
+         * A writing step's end is still owed to the disk (record.c): a
+         * writing step started now pays it with its start's fsync; before
+         * any other step starts, and when none does, it is paid here. */
+        bool paid = false;
         for (bool progress = true; progress && !sr.stop;) {
             progress = false;
             for (size_t i = 0; i < sd->n && sr.running < r->o->jobs && !sr.stop; i++) {
@@ -592,12 +618,26 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
                 if (s->state != PENDING || !deps_done(slots, s->st))
                     continue;
                 progress = true;
-                if (launch(r, slots, s))
-                    sr.running++;
-                else if (s->state == DONE_FAILED)
+                bool pays = rune_record_step_durable(&r->rec, s->st->uses);
+                if (!pays)
+                    rune_record_sync(&r->rec);
+                bool started = launch(r, slots, s);
+                paid = paid || (started && pays && !s->inlined);
+                if (started && s->inlined) {
                     settle(&sr, s);
+                    flush_due(r, rune_clock_mono_ms());
+                } else if (s->state == RUNNING) {
+                    sr.running++;
+                } else if (s->state == DONE_FAILED) {
+                    /* its end (failed early) owed too: a step started
+                     * earlier in this pass may have paid before it */
+                    rune_record_sync(&r->rec);
+                    settle(&sr, s);
+                }
             }
         }
+        if (!paid)
+            rune_record_sync(&r->rec);
         if (sr.running == 0)
             break;
         wait_a_little(r);

@@ -7,6 +7,10 @@
 # would check it: no timing.
 . "$(dirname "$0")/lib.sh"
 
+# LeakSanitizer cannot run under ptrace (a sanitizer build under strace
+# would fail on that alone); leaks are checked by every other test
+NO_LSAN=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+
 if ! command -v strace >/dev/null; then
     echo "FAIL: strace is needed to count fsyncs (apt-get install strace; .ci/deps installs it)" >&2
     exit 1
@@ -27,7 +31,7 @@ writes() {
 
 # syncs ARGS... — how many fsync/fdatasync calls `rune ARGS...` makes
 syncs() {
-    strace -f -qq -o "$T/strace" -e trace=fsync,fdatasync "$RUNE" "$@" </dev/null >"$T/out" 2>"$T/err"
+    ASAN_OPTIONS=$NO_LSAN strace -f -qq -o "$T/strace" -e trace=fsync,fdatasync "$RUNE" "$@" </dev/null >"$T/out" 2>"$T/err"
     RC=$?
     grep -cE '(fsync|fdatasync)\(' "$T/strace"
 }
@@ -43,10 +47,56 @@ expect_rc 0
 [ "$many" -lt 20 ] || fail "40 pure steps (120 events) made $many fsyncs"
 end_case
 
+# order ARGS... — `rune ARGS...` traced: one line per fsync ("sync") and per
+# /bin/true a step runs ("child"), in the order they happened
+order() {
+    ASAN_OPTIONS=$NO_LSAN strace -f -qq -o "$T/strace" -e trace=fsync,fdatasync,execve -e signal=none "$RUNE" "$@" \
+        </dev/null >"$T/out" 2>"$T/err"
+    RC=$?
+    grep -E 'f(data)?sync\(|execve\("/bin/true"' "$T/strace" |
+        sed -E 's/.*f(data)?sync\(.*/sync/; s/.*execve.*/child/'
+}
+
+writes 40
+
 test_case "a step that writes is on disk when it starts and when it ends"
-n=$(syncs run "$T/writes5.yaml" --no-report)
+# before each child runs, its step's start (and the end of the step before
+# it) were forced to disk; after the last one, its end was
+order run "$T/writes5.yaml" --no-report >"$T/order"
 expect_rc 0
-[ "$n" -ge 10 ] || fail "5 writing steps made only $n fsyncs (their starts and ends: at least 10)"
+expect_eq "$(grep -c child "$T/order")" 5 "children run"
+awk '/child/ { if (!synced) bad = 1; synced = 0 } /sync/ { synced = 1 }
+     END { exit bad || !synced }' "$T/order" ||
+    fail "a child ran with no fsync since the one before it, or none followed the last: $(tr '\n' ' ' <"$T/order")"
+end_case
+
+test_case "a writing step's end and the next writing step's start share one fsync"
+# two in a row: the end of one, then the start of the next, nothing between
+# them that the end must precede; 35 more writing steps cost 35 more fsyncs
+# (2 each before they shared them: 70)
+few=$(syncs run "$T/writes5.yaml" --no-report)
+many=$(syncs run "$T/writes40.yaml" --no-report)
+expect_rc 0
+[ $((many - few)) -le 35 ] ||
+    fail "40 writing steps made $many fsyncs, 5 made $few: more than one a step"
+end_case
+
+test_case "a writing step's end is on disk before a step that does not write starts"
+cat >"$T/mixed.yaml" <<'EOF'
+runbook: mixed
+mitigation:
+  steps:
+    - { id: w1, uses: shell.run, with: { argv: [/bin/true] } }
+    - { id: n1, uses: flow.note, needs: [w1], with: { message: between } }
+    - { id: w2, uses: shell.run, needs: [n1], with: { argv: [/bin/true] } }
+EOF
+order run "$T/mixed.yaml" --no-report >"$T/order"
+expect_rc 0
+# between the two children: w1's end, forced before n1 started, and w2's
+# start, forced before its child ran
+between=$(awk '/child/ { n++; next } n == 1 && /sync/ { k++ } END { print k + 0 }' "$T/order")
+[ "$between" -ge 2 ] ||
+    fail "only $between fsync(s) between the two writing steps' children: $(tr '\n' ' ' <"$T/order")"
 end_case
 
 test_case "a plan forces nothing to disk"

@@ -436,6 +436,34 @@ static void test_history(void **state)
     json_decref(last);
 }
 
+/* History read once per runbook (one query for a plan's 1,000 steps) is
+ * not kept past what the same connection records next in a real run. */
+static void test_history_after_a_new_run(void **state)
+{
+    struct fixture *f = *state;
+    long long d[8];
+    json_t *out = json_pack("{s:i}", "n", 1);
+    struct rune_attempt_end e = {.stage = "impact",
+                                 .step = "probe",
+                                 .attempt = 1,
+                                 .status = RUNE_ST_OK,
+                                 .duration_ms = 100,
+                                 .outputs = out};
+    rune_record_step_end(&f->rec, &e);
+    assert_int_equal(rune_record_durations(f->j, "drill", "probe", d, 8), 1);
+    assert_int_equal(rune_record_durations(f->j, "drill", "other", d, 8), 0);
+    json_object_set_new(out, "n", json_integer(2));
+    e.attempt = 2;
+    e.duration_ms = 200;
+    rune_record_step_end(&f->rec, &e);
+    json_decref(out);
+    assert_int_equal(rune_record_durations(f->j, "drill", "probe", d, 8), 2);
+    assert_int_equal(d[0], 200);
+    json_t *last = rune_record_last_outputs(f->j, "drill", "probe");
+    assert_int_equal(json_integer_value(json_object_get(last, "n")), 2);
+    json_decref(last);
+}
+
 /* What steps declare reaches the report: a restore call's recovery point
  * (named by the call's type) is the RPO's, and without artifacts rows (a
  * dry-run's log) the declared files are listed. */
@@ -495,6 +523,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detail_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_no_artifacts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_after_a_new_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_reads_declared, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
