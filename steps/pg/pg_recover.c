@@ -359,10 +359,9 @@ static int recover_with(struct rune_call *c, json_t *m, const char *backup, cons
     json_object_set_new(o, "was_running", json_boolean(was_running));
     json_object_set_new(o, "data_dir", json_string(data_dir));
     json_object_set_new(o, "backup", json_string(backup));
-    if (rune_pgserver_aside_name(data_dir, "before-pitr", aside, sizeof aside) != 0 ||
-        rune_pgserver_aside_name(data_dir, "pitr", log, sizeof log) != 0)
+    if (rune_pgserver_aside_name(data_dir, "before-pitr", "", aside, sizeof aside) != 0 ||
+        rune_pgserver_aside_name(data_dir, "pitr", ".log", log, sizeof log) != 0)
         return rune_call_fail(c, "no free name beside %s; nothing was touched", data_dir);
-    snprintf(log + strlen(log), sizeof log - strlen(log), ".log");
     rune_call_progress_phase(c, "stopping the server");
     if (was_running && rune_pgserver_stop(c, &s, err, sizeof err) != 0)
         return rune_call_fail(c, "cannot stop the server on %s: %s; nothing else was touched",
@@ -583,7 +582,7 @@ int rune_pg_recover_undo_run(struct rune_call *c)
             st = rune_call_fail(c, "cannot stop the server on the recovered %s: %s", data_dir, err);
             goto out;
         }
-        if (rune_pgserver_aside_name(data_dir, "failed-pitr", failed, sizeof failed) != 0 ||
+        if (rune_pgserver_aside_name(data_dir, "failed-pitr", "", failed, sizeof failed) != 0 ||
             rune_pgserver_rename(data_dir, failed, err, sizeof err) != 0) {
             st =
                 rune_call_fail(c, "cannot move the recovered %s out of the way: %s", data_dir, err);
@@ -601,10 +600,8 @@ int rune_pg_recover_undo_run(struct rune_call *c)
                   failed[0] ? "; the recovered one is " : "", failed);
     bool started = false;
     if (rune_call_bool(c, "start")) {
-        if (rune_pgserver_aside_name(data_dir, "undo", log, sizeof log) != 0)
+        if (rune_pgserver_aside_name(data_dir, "undo", ".log", log, sizeof log) != 0)
             snprintf(log, sizeof log, "%s.undo.log", data_dir);
-        else
-            snprintf(log + strlen(log), sizeof log - strlen(log), ".log");
         const char *start[] = {"start", "-D", data_dir, "-l", log, "-w", "-t", "600", "-s", NULL};
         if (rune_pgserver_new_log(&s, log, err, sizeof err) != 0 ||
             rune_pgserver_ctl(c, &s, start, err, sizeof err) != 0) {

@@ -120,7 +120,8 @@ int rune_pgserver_rename(const char *from, const char *to, char *err, size_t err
     return 0;
 }
 
-int rune_pgserver_aside_name(const char *path, const char *what, char *out, size_t len)
+int rune_pgserver_aside_name(const char *path, const char *what, const char *suffix, char *out,
+                             size_t len)
 {
     char stamp[32];
     time_t now = time(NULL);
@@ -133,9 +134,9 @@ int rune_pgserver_aside_name(const char *path, const char *what, char *out, size
     for (int i = 1; i < 1000; i++) {
         struct stat st;
         if (i == 1)
-            snprintf(out, len, "%.*s.%s-%s", (int)plen, path, what, stamp);
+            snprintf(out, len, "%.*s.%s-%s%s", (int)plen, path, what, stamp, suffix);
         else
-            snprintf(out, len, "%.*s.%s-%s-%d", (int)plen, path, what, stamp, i);
+            snprintf(out, len, "%.*s.%s-%s-%d%s", (int)plen, path, what, stamp, i, suffix);
         if (lstat(out, &st) != 0 && errno == ENOENT)
             return 0;
     }

@@ -41,8 +41,11 @@ int rune_pgserver_stop(struct rune_call *c, const struct rune_pgserver *s, char 
 
 /* rename(from, to) that fails rather than replace anything at `to`. */
 int rune_pgserver_rename(const char *from, const char *to, char *err, size_t errlen);
-/* A name beside `path` that does not exist: PATH.WHAT-YYYYMMDD-HHMMSS[-N]. */
-int rune_pgserver_aside_name(const char *path, const char *what, char *out, size_t len);
+/* A name beside `path` that does not exist: PATH.WHAT-YYYYMMDD-HHMMSS[-N]SUFFIX.
+ * The suffix is part of the name checked: two calls in the same second
+ * for a server log (".log") must not both get the same free-looking stem. */
+int rune_pgserver_aside_name(const char *path, const char *what, const char *suffix, char *out,
+                             size_t len);
 
 /* A log file created for the server (O_EXCL, 0600, owned by the owner). */
 int rune_pgserver_new_log(const struct rune_pgserver *s, const char *path, char *err,
