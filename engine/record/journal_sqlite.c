@@ -481,8 +481,8 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
         return -1;
     seq++;
     rune_clock_iso(at, rune_clock_wall_ms());
-    switch (rune_chain_hash(prev, incident_id, seq, at, ev->stage, ev->step, ev->attempt, ev->kind,
-                            ev->status, ev->duration_ms, detail, hash)) {
+    switch (rune_chain_hash_new(prev, incident_id, seq, at, ev->stage, ev->step, ev->attempt,
+                                ev->kind, ev->status, ev->duration_ms, detail, hash)) {
     case 0:
         break;
     case RUNE_CHAIN_NO_FORM:

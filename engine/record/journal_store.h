@@ -141,6 +141,18 @@ int rune_chain_hash(const char *prev, const char *incident_id, long long seq, co
                     const char *stage, const char *step, long long attempt, const char *kind,
                     const char *status, long long duration_ms, const char *detail_json,
                     char out[RUNE_HASH_HEX + 1]);
+/* The same hash as the writer computes it: detail_dumped is the detail as
+ * journal.c dumped it (jansson, RUNE_JOURNAL_STORE_FLAGS), used as it is
+ * instead of parsed and dumped again. Gives rune_chain_hash's bytes. */
+int rune_chain_hash_new(const char *prev, const char *incident_id, long long seq, const char *at,
+                        const char *stage, const char *step, long long attempt, const char *kind,
+                        const char *status, long long duration_ms, const char *detail_dumped,
+                        char out[RUNE_HASH_HEX + 1]);
+/* The canonical form itself (malloc'd; NULL as RUNE_CHAIN_NO_FORM), for
+ * the test that the writer's and the verifier's ways agree. */
+char *rune_chain_form(const char *incident_id, long long seq, const char *at, const char *stage,
+                      const char *step, long long attempt, const char *kind, const char *status,
+                      long long duration_ms, const char *detail_json, bool detail_as_dumped);
 /* Checks rows (an incident's events in seq order) against their chain and
  * the incident row inc; fills res (events, head_hash, problem...). */
 void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_chain_row *rows,
