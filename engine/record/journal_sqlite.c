@@ -296,11 +296,40 @@ int rune_journal_sqlite_open(const char *path, bool writer, struct rune_journal 
 
 static void sqlite_flush(struct rune_journal *j);
 
+/* A simulation's connection never checkpoints (sqlite_set_lazy), so each
+ * plan left its frames in the WAL for the next real run: plans in a row
+ * (CI, `rune test`) grew it without bound — 12 MB a 1,000-step plan — and
+ * every later open read all of it again to rebuild the WAL's index. Past
+ * the size at which SQLite's own autocheckpoint would have run (1,000
+ * pages), the closing plan checkpoints like a real run does: with
+ * synchronous=FULL, whose fsyncs of the WAL and then the database file
+ * keep other runs' events safe before the WAL is reset. Small plans still
+ * force nothing to disk. */
+#define LAZY_WAL_MAX (1000LL * 4096)
+
+static void lazy_checkpoint(struct sqlite_journal *s)
+{
+    const char *db = sqlite3_db_filename(s->db, "main");
+    char wal[4096];
+    struct stat st;
+    if (!db || !*db || snprintf(wal, sizeof wal, "%s-wal", db) >= (int)sizeof wal ||
+        stat(wal, &st) != 0 || st.st_size <= LAZY_WAL_MAX)
+        return;
+    if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        return;
+    /* the last connection to close checkpoints and removes the WAL; when a
+     * real run still has the log open, its own autocheckpoint will */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+    sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
 static void sqlite_close(struct rune_journal *j)
 {
     struct sqlite_journal *s = (struct sqlite_journal *)j;
 
     sqlite_flush(j);
+    if (s->lazy)
+        lazy_checkpoint(s);
     rune_sqlite_history_drop(j);
     for (int i = 0; i < RUNE_SQ_N; i++)
         sqlite3_finalize(s->stmts[i]);

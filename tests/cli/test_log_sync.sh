@@ -112,4 +112,21 @@ run_rune log verify --all
 expect_rc 0
 end_case
 
+test_case "plans in a row do not grow the log's WAL without bound"
+# A plan's connection does not checkpoint on each commit; before, the
+# frames of every plan stayed in the WAL until a real run (12 MB for a
+# 1,000-step plan), and every later open read them all again.
+writes 1000
+for i in 1 2 3; do
+    run_rune plan "$T/writes1000.yaml" --no-report -q
+    expect_rc 0
+done
+wal=$(stat -c %s "$RUNE_LOG-wal" 2>/dev/null || echo 0)
+[ "$wal" -le $((8 * 1024 * 1024)) ] ||
+    fail "the WAL holds $wal bytes after three 1,000-step plans (each checkpoints past 4 MB)"
+expect_eq "$(sql "select count(*) from incidents where mode = 'dry-run' and runbook = 'writes1000'")" 3 "the plans' records"
+run_rune log verify --all
+expect_rc 0
+end_case
+
 finish
