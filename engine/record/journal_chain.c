@@ -11,6 +11,7 @@
  * chain can be recomputed elsewhere; never change them.
  */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -169,16 +170,28 @@ static char *canonical_event(const char *incident_id, long long seq, const char 
     return c.s;
 }
 
+/* SHA-256 fetched from OpenSSL's provider once: EVP_sha256() makes
+ * every EVP_DigestInit_ex fetch it again (OpenSSL 3), a third of hashing
+ * one event. Never freed: it lives as long as the process. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static void sha256_hex(const char *prev, const char *canon, char out[RUNE_HASH_HEX + 1])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    pthread_once(&sha256_once, sha256_fetch);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
     out[0] = '\0';
     if (!ctx)
         return;
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+    if (EVP_DigestInit_ex(ctx, sha256_md ? sha256_md : EVP_sha256(), NULL) == 1 &&
         EVP_DigestUpdate(ctx, prev, strlen(prev)) == 1 &&
         EVP_DigestUpdate(ctx, canon, strlen(canon)) == 1 && EVP_DigestFinal_ex(ctx, md, &n) == 1) {
         /* by hand, not snprintf("%02x") a byte: that was a fifth of a

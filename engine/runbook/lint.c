@@ -45,18 +45,38 @@ const struct rune_lint_rule rune_lint_rules[] = {
 struct linter {
     const struct rune_runbook *rb;
     struct rune_lints *out;
+    /* where each line of the file's text starts, made on the first
+     * warning: looking a line up by walking the text from its top, for
+     * each warning, made 1,000 warnings cost 1,000 walks of the file */
+    const char **lines;
+    int nlines;
 };
 
-/* The start of line `line` (1-based) of text, or NULL past its end. */
-static const char *line_at(const char *text, int line)
+static void index_lines(struct linter *L)
 {
-    const char *p = text;
-    for (int l = 1; p && l < line; l++) {
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return p && *p ? p : NULL;
+    const char *text = L->rb->text;
+    size_t n = 1;
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        n++;
+    L->lines = malloc(n * sizeof *L->lines);
+    if (!L->lines)
+        abort();
+    L->lines[0] = text;
+    L->nlines = 1;
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        L->lines[L->nlines++] = p + 1;
+}
+
+/* The start of line `line` (1-based) of the runbook's text, or NULL past
+ * its end. */
+static const char *line_at(struct linter *L, int line)
+{
+    if (!L->lines)
+        index_lines(L);
+    if (line < 1 || line > L->nlines)
+        return NULL;
+    const char *p = L->lines[line - 1];
+    return *p ? p : NULL;
 }
 
 /* Whether the comment on [p, end) says `rune: allow RULE` for this rule. */
@@ -91,19 +111,19 @@ static bool comment_allows(const char *p, const char *end, const char *rule)
  *
  * YAML comments are not in the parsed tree, so the file's text is read.
  */
-static bool allowed(const struct rune_runbook *rb, const struct rune_stepdef *st, const char *rule)
+static bool allowed(struct linter *L, const struct rune_stepdef *st, const char *rule)
 {
-    if (!st || !st->node || !rb->text)
+    if (!st || !st->node || !L->rb->text)
         return false;
     int first = st->node->mark.line;
-    const char *p = line_at(rb->text, first);
+    const char *p = line_at(L, first);
     if (p) {
         const char *end = strchr(p, '\n');
         if (comment_allows(p, end ? end : p + strlen(p), rule))
             return true;
     }
     for (int l = first - 1; l >= 1; l--) {
-        const char *q = line_at(rb->text, l), *end = q ? strchr(q, '\n') : NULL;
+        const char *q = line_at(L, l), *end = q ? strchr(q, '\n') : NULL;
         if (!q || !end)
             return false;
         while (q < end && (*q == ' ' || *q == '\t'))
@@ -122,7 +142,7 @@ static void add(struct linter *L, const struct rune_stepdef *st, const char *rul
 static void add(struct linter *L, const struct rune_stepdef *st, const char *rule,
                 struct rune_mark m, const char *fmt, ...)
 {
-    if (allowed(L->rb, st, rule))
+    if (allowed(L, st, rule))
         return;
     struct rune_lints *l = L->out;
     if (l->n == l->cap) {
@@ -398,7 +418,7 @@ static int by_place(const void *a, const void *b)
 
 void rune_runbook_lint(const struct rune_runbook *rb, struct rune_lints *out)
 {
-    struct linter L = {rb, out};
+    struct linter L = {rb, out, NULL, 0};
     size_t first = out->n;
     for (int s = 0; s < RUNE_NSTAGES; s++) {
         const struct rune_stagedef *sd = &rb->stages[s];
@@ -422,6 +442,7 @@ void rune_runbook_lint(const struct rune_runbook *rb, struct rune_lints *out)
     }
     if (out->n > first)
         qsort(out->v + first, out->n - first, sizeof *out->v, by_place);
+    free(L.lines);
 }
 
 void rune_lints_free(struct rune_lints *l)
