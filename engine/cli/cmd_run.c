@@ -412,7 +412,11 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
     /* warnings (rune validate's) before anything runs; they never stop it */
     struct rune_lints warns = RUNE_LINTS_INIT;
     rune_runbook_lint(rb, &warns);
-    rune_lints_print(&warns, stderr);
+    if (!o.quiet)
+        rune_lints_print(&warns, stderr);
+    else if (warns.n) /* --quiet: only failures and the outcome; say where they are */
+        fprintf(stderr, "rune: %zu warning%s about %s (`rune validate %s` lists them)\n", warns.n,
+                warns.n == 1 ? "" : "s", path, path);
     rune_lints_free(&warns);
     if (check_what_if(rb, fails, "--fail") + check_what_if(rb, fail_attempts, "--fail-attempts")) {
         rune_runbook_free(rb);

@@ -181,6 +181,14 @@ assert levels == {"write-without-rollback": "warning", "invalid": "error"}, leve
 PY
 end_case
 
+test_case "a plan shows the warnings before anything runs; with -q one line says how many and where"
+run_rune plan "$T/restore.yaml" --no-report --set path="$T/app.db"
+expect_err "$T/restore.yaml:9:7: warning:"
+run_rune plan -q "$T/restore.yaml" --no-report --set path="$T/app.db"
+expect_err "rune: 1 warning about $T/restore.yaml (\`rune validate $T/restore.yaml\` lists them)"
+expect_no ":9:7: warning:"
+end_case
+
 test_case "every bundled runbook is warning-free under --strict"
 run_rune validate --strict $(ls "$RUNE_SOURCE_DIR"/runbooks/*.yaml "$RUNE_SOURCE_DIR"/runbooks/examples/*.yaml | grep -v '\.test\.yaml$')
 expect_rc 0
