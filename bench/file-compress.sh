@@ -28,7 +28,7 @@ RUNS=${2:-3}
 RUNE=${RUNE:-build/rune}
 DATA=${DATA:-runbooks/data/sqlite-realistic.sql}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rune-bench.XXXXXX")
-. "$(dirname "$0")/lib.sh"
+. bench/lib.sh
 trap 'rm -rf "$W"' EXIT
 export RUNE_LOG="$W/incidents.db"
 command -v pigz >/dev/null || { echo "pigz is not installed (apt-get install pigz)" >&2; exit 1; }

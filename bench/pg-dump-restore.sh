@@ -41,7 +41,7 @@ set +eu
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 set -eu
 W=$T
-. "$(dirname "$0")/lib.sh"
+. "$RUNE_SOURCE_DIR/bench/lib.sh"
 
 measure() {
 local profile=$1; shift

@@ -38,7 +38,7 @@ set +eu
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 set -eu
 W=$T
-. "$(dirname "$0")/lib.sh"
+. "$RUNE_SOURCE_DIR/bench/lib.sh"
 export RUNE_LOG="$W/incidents.db"
 
 secs() { wall_secs "$1"; }
