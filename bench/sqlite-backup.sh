@@ -34,7 +34,7 @@ EXT=.gz
 [ "$COMPRESSION" = zstd ] && EXT=.zst
 DATA=${DATA:-runbooks/data/sqlite-realistic.sql}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rune-bench.XXXXXX")
-. "$RUNE_SOURCE_DIR/bench/lib.sh"
+. bench/lib.sh
 trap 'rm -rf "$W"' EXIT
 export RUNE_LOG="$W/incidents.db"
 
