@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Reports through templates (issue 18): the bundled incident-report,
+# recovery-log and post-recovery-checklist reproduce the seeds' formats
+# from a real SQLite drill and the notes added after it; a team's own
+# .md or .html file renders the same report object; the runbook's
+# `report: {template: ...}` is the default; `rune log note --edit` records
+# what an editor changed. Real runs, real logs, no mocks.
+. "$(dirname "$0")/lib.sh"
+SCHEMA="$RUNE_SOURCE_DIR/schemas/report.schema.json"
+
+# jget FILE EXPR — a Python expression over the report `r`, printed.
+jget() {
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if not isinstance(v,(dict,list,tuple,bool)) and v is not None else json.dumps(v))' "$1" "$2"
+}
+
+# valid FILE — the report matches schemas/report.schema.json.
+valid() {
+    python3 - "$SCHEMA" "$1" <<'PY' || fail "$1 does not match schemas/report.schema.json"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errors[:5]:
+    print("schema:", "/".join(map(str, e.absolute_path)), e.message[:300], file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+}
+
+# drill DIR ARGS... — the bundled sqlite-drill, approved, in DIR.
+drill() {
+    local dir=$1
+    shift
+    (cd "$RUNE_SOURCE_DIR" && "$RUNE" run sqlite-drill --yes --set workdir="$dir" --set scale=0.02 "$@" \
+        </dev/null >"$T/out" 2>"$T/err")
+    RC=$?
+    OUT=1
+}
+
+# has FILE TEXT... — FILE holds every TEXT.
+has() {
+    local f=$1 want
+    shift
+    for want in "$@"; do
+        grep -qF -- "$want" "$f" || fail "$(basename "$f") lacks \"$want\""
+    done
+}
+
+# field FILE NAME — the value after "NAME: " on its line of a recovery log.
+field() {
+    sed -n "s|^ *\(- \)\{0,1\}$2: ||p" "$1" | head -1
+}
+
+drill "$T/d1" --operator alice
+expect_rc 0
+ID=$(last_incident)
+BACKUP=$(out restore backup)
+
+test_case "a note's root cause, action, owner and due date show in md, html, json and all three bundled templates"
+run_rune log note "$ID" --root-cause "torn pages: firmware 1.2 ignores flushes" \
+    --action "upgrade the disk firmware" --owner alice --due 2026-12-31 --author carol
+expect_rc 0
+for f in md html json; do
+    run_rune report "$ID" --format "$f" -o "$T/rep.$f"
+    expect_rc 0
+    has "$T/rep.$f" "torn pages: firmware 1.2 ignores flushes" "upgrade the disk firmware" alice 2026-12-31
+done
+valid "$T/rep.json"
+for t in incident-report recovery-log post-recovery-checklist; do
+    run_rune report "$ID" --template "$t" -o "$T/$t.md"
+    expect_rc 0
+    has "$T/$t.md" "torn pages: firmware 1.2 ignores flushes" "upgrade the disk firmware" "alice" "2026-12-31"
+    grep -q '{{\|}}' "$T/$t.md" && fail "$t left a tag unrendered: $(grep -m1 '{{\|}}' "$T/$t.md")"
+done
+has "$T/incident-report.md" "# Incident Report: " "**Severity**: P2" "## Timeline" "## Root Cause" \
+    "## Data Loss" "## Recovery Actions Taken" "## Preventive Measures" \
+    "- [open] upgrade the disk firmware (owner: alice, due: 2026-12-31)" \
+    "mitigation: step restore (sqlite.restore) ok" "Restore completed (step restore)"
+has "$T/post-recovery-checklist.md" "**Immediate (0-1 hour):**" "- [x] counts (sqlite.verify_counts): ok" \
+    "**Long-term (1-7 days):**" "- [ ] upgrade the disk firmware (owner alice, due 2026-12-31, open)" \
+    "- [x] Root cause analysis: torn pages"
+has "$T/recovery-log.md" "Root Cause: torn pages: firmware 1.2 ignores flushes (noted by carol)" \
+    "  - upgrade the disk firmware (owner alice, due 2026-12-31, open)"
+run_rune log verify "$ID"
+expect_rc 0
+expect_out "chain intact"
+end_case
+
+test_case "rune report ID --template recovery-log fills every field the log knows"
+R="$T/recovery-log.md"
+run_rune report "$ID" --format json -o "$T/rep.json"
+size=$(stat -c %s "$BACKUP")
+expect_eq "$(field "$R" "Initiated By")" "alice"
+reason=$(field "$R" Reason)
+case "$reason" in "step integrity (sqlite.integrity) failed: $T/d1/app.db failed its full check"*) ;;
+    *) fail "Reason is not what detection found: \"$reason\"" ;; esac
+expect_eq "$(field "$R" File)" "$BACKUP" "the backup file restored"
+expect_eq "$(field "$R" Timestamp)" "$(out restore recovery_point)"
+case "$(field "$R" Size)" in *" MiB ($size bytes)") ;; *) fail "Size is not the backup's $size bytes: $(field "$R" Size)" ;; esac
+expect_eq "$(field "$R" SHA-256)" "$(sha256sum "$BACKUP" | cut -d' ' -f1)"
+expect_eq "$(field "$R" Verified)" "yes" "the backup was verified by backup.list"
+expect_eq "$(field "$R" "Data Lost")" "none: the recovery point is not before the outage began"
+expect_eq "$(field "$R" "RPO Met")" "yes (0ms (target 1h00m, met))"
+vb=$(field "$R" "Verified By")
+case "$vb" in "alice, by the verification steps "*"counts (sqlite.verify_counts)"*) ;;
+    *) fail "Verified By does not name the operator and the checks: \"$vb\"" ;; esac
+for f in "Date/Time" "Restore Begin" "Restore Complete" "Total Duration"; do
+    [ -n "$(field "$R" "$f")" ] || fail "$f is empty"
+done
+# the same facts in the JSON every template renders
+expect_eq "$(jget "$T/rep.json" 'r["recovery"]["backup"]["bytes"]')" "$size"
+expect_eq "$(jget "$T/rep.json" 'r["recovery"]["verified"]')" "yes"
+end_case
+
+test_case "editing the note's row in SQLite breaks verify"
+sql "update events set detail_json = replace(detail_json, '2026-12-31', '2027-06-30') where incident_id='$ID' and kind='incident.note'"
+run_rune log verify "$ID"
+expect_rc 4
+expect_out "(incident.note) was changed"
+end_case
+
+test_case "a team's own template: .md as it is, .html escaped, --format overrides, \$RUNE_REPORT_TEMPLATE the default"
+drill "$T/d2" --operator "bob <b&b>"
+expect_rc 0
+id=$(last_incident)
+printf '{{#postmortem.actions}}x{{/postmortem.actions}}op={{incident.operator}} raw={{{incident.operator}}}\n{{! ignored }}rto={{key_facts.rto.met}} missing=[{{no.such}}]\n' >"$T/ours.md"
+cp "$T/ours.md" "$T/ours.html"
+run_rune report "$id" --template "$T/ours.md"
+expect_rc 0
+expect_eq "$(cat "$T/out")" "op=bob <b&b> raw=bob <b&b>
+rto=true missing=[]"
+run_rune report "$id" --template "$T/ours.html"
+expect_eq "$(head -1 "$T/out")" "op=bob &lt;b&amp;b&gt; raw=bob <b&b>"
+run_rune report "$id" --template "$T/ours.md" --format html
+expect_eq "$(head -1 "$T/out")" "op=bob &lt;b&amp;b&gt; raw=bob <b&b>"
+RUNE_REPORT_TEMPLATE="$T/ours.md" "$RUNE" report "$id" >"$T/out" 2>"$T/err" </dev/null
+expect_eq "$(head -1 "$T/out")" "op=bob <b&b> raw=bob <b&b>" "\$RUNE_REPORT_TEMPLATE is the default"
+RUNE_REPORT_TEMPLATE="$T/ours.md" "$RUNE" report "$id" --template recovery-log >"$T/out" 2>"$T/err" </dev/null
+expect_out "=== Recovery Log ==="
+run_rune report --template list
+expect_rc 0
+for t in incident-report recovery-log post-recovery-checklist; do expect_out "$t "; done
+end_case
+
+test_case "templates that cannot be used are refused with what to do"
+run_rune report "$ID" --template no-such
+expect_rc 2
+expect_err "no bundled template \"no-such\"; the bundled ones are incident-report recovery-log post-recovery-checklist"
+printf 'ok\n\n  {{#postmortem.actions}}\n{{text}}\n' >"$T/open.md"
+run_rune report "$ID" --template "$T/open.md"
+expect_rc 2
+expect_err "$T/open.md:3:3: section \"postmortem.actions\" opened here is never closed: add {{/postmortem.actions}}"
+printf 'a {{> partial}}\n' >"$T/partial.md"
+run_rune report "$ID" --template "$T/partial.md"
+expect_rc 2
+expect_err "$T/partial.md:1:3: {{>...}} (partials, delimiter changes, blocks) is not supported"
+run_rune report "$ID" --template "$T/none.md"
+expect_rc 2
+expect_err "cannot open the template $T/none.md: No such file or directory"
+mkfifo "$T/fifo.md"
+run_rune report "$ID" --template "$T/fifo.md"
+expect_rc 2
+expect_err "the template $T/fifo.md is not a regular file"
+head -c 300000 /dev/zero | tr '\0' x >"$T/big.md"
+run_rune report "$ID" --template "$T/big.md"
+expect_rc 2
+expect_err "is 300000 bytes, more than the 262144 a template may be"
+# loops nested over the timeline's steps: bounded, an error, no crash
+python3 -c 'print("{{#timeline}}{{#steps}}" * 6 + "0123456789" * 20 + "{{/steps}}{{/timeline}}" * 6)' >"$T/loops.md"
+run_rune report "$ID" --template "$T/loops.md"
+expect_rc 2
+expect_err "the template $T/loops.md: the template's output would pass 16777216 bytes"
+run_rune report "$ID" --template recovery-log --format html
+expect_rc 2
+expect_err "the bundled template recovery-log is Markdown"
+run_rune report "$ID" --template recovery-log --format json
+expect_rc 2
+expect_err "--template renders Markdown or HTML"
+end_case
+
+finish
