@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "console.h"
+#include "report.h"
 #include "template.h"
 
 extern const char rune_report_template_incident_report[];
@@ -163,4 +165,63 @@ char *rune_report_templated(json_t *rep, const char *which, const char *format, 
         snprintf(err, errlen, "the template %s: %s", which, why);
     rune_template_free(t);
     return out;
+}
+
+/* tpl as given, or a relative file made the runbook's: into buf. */
+static const char *resolve(const char *tpl, const char *runbook_path, char *buf, size_t len)
+{
+    const char *slash = runbook_path ? strrchr(runbook_path, '/') : NULL;
+    if (!rune_report_template_is_file(tpl) || tpl[0] == '/' || !slash)
+        return tpl;
+    int w = snprintf(buf, len, "%.*s/%s", (int)(slash - runbook_path), runbook_path, tpl);
+    return w > 0 && (size_t)w < len ? buf : tpl;
+}
+
+/* The template's short name for the file: a bundled name, or the file's
+ * base name without its extension. */
+static void short_name(const char *tpl, char *buf, size_t len)
+{
+    const char *base = strrchr(tpl, '/') ? strrchr(tpl, '/') + 1 : tpl;
+    const char *dot = strrchr(base, '.');
+    snprintf(buf, len, "%.*s", dot && dot != base ? (int)(dot - base) : (int)strlen(base), base);
+}
+
+void rune_report_after_run_templated(struct rune_journal *j, const char *incident_id,
+                                     const char *dir, const char *tpl, const char *runbook_path,
+                                     struct rune_console *con)
+{
+    char err[1024], file[4096], name[256], path[4096];
+    json_t *rep = NULL;
+    char *text = NULL;
+    bool html = false;
+
+    rune_report_after_run(j, incident_id, dir, con);
+    if (!tpl || !*tpl)
+        tpl = getenv("RUNE_REPORT_TEMPLATE");
+    else
+        tpl = resolve(tpl, runbook_path, file, sizeof file);
+    if (!dir || !j || !tpl || !*tpl)
+        return;
+    short_name(tpl, name, sizeof name);
+    if (rune_report_build(j, incident_id, &rep, err, sizeof err) != 0 ||
+        !(text = rune_report_templated(rep, tpl, NULL, &html, err, sizeof err)))
+        goto warn;
+    int w = snprintf(path, sizeof path, "%s%s%s.%s.%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+                     incident_id, name, html ? "html" : "md");
+    if (w < 0 || (size_t)w >= sizeof path) {
+        snprintf(err, sizeof err, "the reports directory's path is too long; pass --reports DIR");
+        goto warn;
+    }
+    if (rune_report_save(path, text, err, sizeof err) != 0)
+        goto warn;
+    rune_console_alert(con, "report (template %s): %s", name, path);
+    goto out;
+warn:
+    rune_console_alert(con,
+                       "warning: no report through the template %s: %s; `rune report %s "
+                       "--template FILE` writes it later",
+                       tpl, err, incident_id);
+out:
+    free(text);
+    json_decref(rep);
 }

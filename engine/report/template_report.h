@@ -33,4 +33,16 @@ char *rune_report_templated(json_t *rep, const char *which, const char *format, 
 /* Whether which names a file rather than a bundled template. */
 bool rune_report_template_is_file(const char *which);
 
+/* The end of every run (run.c): the standard report (rune_report_after_run)
+ * and, when the runbook's report.template (tpl) or $RUNE_REPORT_TEMPLATE
+ * names one, the report through that template beside it, as
+ * dir/<id>.<template>.md (or .html). A relative file in tpl is the
+ * runbook's (runbook_path's directory). Told on the console; a template
+ * that cannot be used is a warning, never a change of the exit code. */
+struct rune_journal;
+struct rune_console;
+void rune_report_after_run_templated(struct rune_journal *j, const char *incident_id,
+                                     const char *dir, const char *tpl, const char *runbook_path,
+                                     struct rune_console *con);
+
 #endif

@@ -177,4 +177,28 @@ expect_rc 2
 expect_err "--template renders Markdown or HTML"
 end_case
 
+test_case "the runbook's report.template: every run also writes its report through it; the loader checks the key"
+mkdir -p "$T/rb"
+sed 's/^title:/report: { template: team.md }\ntitle:/' "$RUNE_SOURCE_DIR/tests/cli/cases/report_incident.yaml" >"$T/rb/team.yaml"
+printf 'TEAM {{incident.id}} {{key_facts.outcome}}\n' >"$T/rb/team.md"
+mkdir -p "$T/elsewhere" && cd "$T/elsewhere" || exit 1
+RUNE_TEST_TOKEN=tok-templates run_rune run "$T/rb/team.yaml" --set counter="$T/counter" --yes
+id=$(last_incident)
+expect_out "report (template team): $T/reports/$id.team.md"
+expect_eq "$(cat "$T/reports/$id.team.md" 2>&1)" "TEAM $id rolled_back"
+[ -f "$T/reports/$id.md" ] || fail "the standard report was not written beside it"
+cd "$T" || exit 1
+run_rune validate "$T/rb/team.yaml"
+expect_rc 0
+sed 's/^title:/report: { templat: x }\ntitle:/' "$RUNE_SOURCE_DIR/tests/cli/cases/report_incident.yaml" >"$T/rb/bad.yaml"
+run_rune validate "$T/rb/bad.yaml"
+expect_rc 2
+expect_err 'unknown key "templat"'
+sed 's/^title:/report: { template: "" }\ntitle:/' "$RUNE_SOURCE_DIR/tests/cli/cases/report_incident.yaml" >"$T/rb/empty.yaml"
+run_rune validate "$T/rb/empty.yaml"
+expect_rc 2
+expect_err "report.template is empty"
+grep -q '"report"' "$RUNE_SOURCE_DIR/schemas/runbook.schema.json" || fail "schemas/runbook.schema.json lacks report"
+end_case
+
 finish
