@@ -111,13 +111,6 @@ expect_eq "$(jget "$T/rep.json" 'r["recovery"]["backup"]["bytes"]')" "$size"
 expect_eq "$(jget "$T/rep.json" 'r["recovery"]["verified"]')" "yes"
 end_case
 
-test_case "editing the note's row in SQLite breaks verify"
-sql "update events set detail_json = replace(detail_json, '2026-12-31', '2027-06-30') where incident_id='$ID' and kind='incident.note'"
-run_rune log verify "$ID"
-expect_rc 4
-expect_out "(incident.note) was changed"
-end_case
-
 test_case "a team's own template: .md as it is, .html escaped, --format overrides, \$RUNE_REPORT_TEMPLATE the default"
 drill "$T/d2" --operator "bob <b&b>"
 expect_rc 0
@@ -199,6 +192,88 @@ run_rune validate "$T/rb/empty.yaml"
 expect_rc 2
 expect_err "report.template is empty"
 grep -q '"report"' "$RUNE_SOURCE_DIR/schemas/runbook.schema.json" || fail "schemas/runbook.schema.json lacks report"
+end_case
+
+test_case "rune log note ID --edit: \$EDITOR on a private YAML form; changes recorded as one superseding note"
+mkdir -p "$T/tmp"
+export TMPDIR="$T/tmp"
+before=$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note'")
+rm -rf "$T"/tmp/*
+# an editor that changes nothing: nothing recorded, the form removed
+cat >"$T/same.sh" <<'SH'
+#!/bin/sh
+stat -c '%a' "$1" "$(dirname "$1")" >"$(dirname "$0")/modes"
+grep -c . "$1" >/dev/null
+SH
+chmod +x "$T/same.sh"
+EDITOR="$T/same.sh" run_rune log note "$ID" --edit
+expect_rc 0
+expect_out "the notes were not changed; nothing recorded"
+expect_eq "$(tr '\n' ' ' <"$T/modes")" "600 700 " "the form is private"
+expect_eq "$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note'")" "$before"
+expect_eq "$(ls -A "$T/tmp")" "" "the form is removed"
+# an editor that edits with sed: root cause, an action done, a participant and a free note
+cat >"$T/sed.sh" <<'SH'
+#!/bin/sh
+sed -i -e 's/^root_cause: .*/root_cause: "firmware 1.2 drops flushes under load"/' \
+    -e 's/^    status: open/    status: done/' \
+    -e 's/^participants:/participants:\n  - dave/' \
+    -e 's/^notes:/notes:\n  - "postmortem review on Friday"/' "$1"
+SH
+chmod +x "$T/sed.sh"
+EDITOR="sh $T/sed.sh" RUNE_OPERATOR=erin run_rune log note "$ID" --edit
+expect_rc 0
+expect_out "the changes recorded as event"
+expect_eq "$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note'")" "$((before + 1))"
+expect_eq "$(sql "select json_extract(detail_json,'\$.who') from events where incident_id='$ID' and kind='incident.note' order by seq desc limit 1")" "erin"
+run_rune report "$ID" --format json -o "$T/rep.json"
+expect_eq "$(jget "$T/rep.json" 'r["root_cause"]')" "firmware 1.2 drops flushes under load"
+expect_eq "$(jget "$T/rep.json" '[(a["text"], a["owner"], a["due"], a["status"]) for a in r["postmortem"]["actions"]]')" \
+    '[["upgrade the disk firmware", "alice", "2026-12-31", "done"]]' "the action keeps its owner and due date"
+expect_eq "$(jget "$T/rep.json" 'r["postmortem"]["participants"]')" '["dave"]'
+expect_eq "$(jget "$T/rep.json" '[n["text"] for n in r["postmortem"]["notes"]]')" '["postmortem review on Friday"]'
+# the older root cause is still in the chain, superseded
+expect_eq "$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note' and detail_json like '%torn pages%'")" "1"
+end_case
+
+test_case "rune log note --edit: invalid YAML is refused with line:col, the form kept, nothing recorded"
+before=$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note'")
+rm -rf "$T"/tmp/*
+cat >"$T/bad.sh" <<'SH'
+#!/bin/sh
+sed -i 's/^impact: .*/impact: [unclosed/' "$1"
+SH
+chmod +x "$T/bad.sh"
+EDITOR="$T/bad.sh" run_rune log note "$ID" --edit
+expect_rc 2
+form=$(ls "$T"/tmp/rune-note.*/notes-"$ID".yaml 2>/dev/null)
+[ -f "$form" ] || fail "the form was not kept for the person to fix"
+grep -qE "^$form:[0-9]+:[0-9]+: error: invalid YAML" "$T/err" || fail "no line:col for the invalid YAML: $(cat "$T/err")"
+expect_err "nothing recorded; the form is kept at $form"
+expect_eq "$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note'")" "$before"
+# the person fixes the kept form and gives it back with --file
+sed 's/^impact: .*/impact: "checkout down 4 minutes"/' "$form" >"$T/fixed.yaml"
+# what the log cannot record is refused the same way: removing an action
+sed -i -e 's/^impact: .*/impact: "checkout down 4 minutes"/' -e '/^  - text: "upgrade the disk firmware"/,+3d' "$form"
+run_rune log note "$ID" --file "$form"
+expect_rc 2
+expect_err 'the action "upgrade the disk firmware" is gone from the form; actions cannot be removed'
+expect_eq "$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note'")" "$before"
+run_rune log note "$ID" --file "$T/fixed.yaml" --author frank
+expect_rc 0
+expect_eq "$(sql "select count(*) from events where incident_id='$ID' and kind='incident.note'")" "$((before + 1))"
+run_rune report "$ID" --template recovery-log
+expect_out "  - Impact: checkout down 4 minutes"
+run_rune log verify "$ID"
+expect_rc 0
+unset TMPDIR
+end_case
+
+test_case "editing the note's row in SQLite breaks verify"
+sql "update events set detail_json = replace(detail_json, '2026-12-31', '2027-06-30') where incident_id='$ID' and kind='incident.note'"
+run_rune log verify "$ID"
+expect_rc 4
+expect_out "(incident.note) was changed"
 end_case
 
 finish
