@@ -269,6 +269,36 @@ expect_rc 0
 unset TMPDIR
 end_case
 
+test_case "completions offer the bundled templates after --template, and log's head and note"
+bash_complete() {
+    PATH="$(dirname "$RUNE"):$PATH" bash --norc -c '
+        source "$1"; shift
+        COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _rune
+        printf "%s\n" "${COMPREPLY[@]}"' _ "$RUNE_SOURCE_DIR/completion/rune.bash" "$@"
+}
+zsh_complete() {
+    PATH="$(dirname "$RUNE"):$PATH" zsh -f -c '
+        compdef() { : }
+        compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@" }
+        _files() { print -r -- "(files)" }
+        source "$1"; shift
+        words=("$@"); CURRENT=${#words}
+        _rune' _ "$RUNE_SOURCE_DIR/completion/_rune" "$@"
+}
+bash_complete rune report "$ID" --template rec >"$T/c"
+grep -qx recovery-log "$T/c" || fail "bash --template: $(cat "$T/c")"
+bash_complete rune log n >"$T/c"
+grep -qx note "$T/c" || fail "bash log note: $(cat "$T/c")"
+bash_complete rune log h >"$T/c"
+grep -qx head "$T/c" || fail "bash log head: $(cat "$T/c")"
+zsh_complete rune report "$ID" --template "" >"$T/c"
+for w in list incident-report recovery-log post-recovery-checklist; do
+    grep -qx "$w" "$T/c" || fail "zsh --template lacks $w: $(cat "$T/c")"
+done
+zsh_complete rune log "" >"$T/c"
+grep -qx note "$T/c" && grep -qx head "$T/c" || fail "zsh log subcommands: $(cat "$T/c")"
+end_case
+
 test_case "editing the note's row in SQLite breaks verify"
 sql "update events set detail_json = replace(detail_json, '2026-12-31', '2027-06-30') where incident_id='$ID' and kind='incident.note'"
 run_rune log verify "$ID"
