@@ -421,10 +421,25 @@ static int show(struct out *o, json_t *v, bool escape)
     return rc;
 }
 
+/* Counts one step of work: a tag, a text, or one pass of a section (an
+ * empty section over a long list is work too). -1 when over the limit. */
+static int step(struct out *o, const struct node *n)
+{
+    if (++o->steps <= o->lim->max_steps)
+        return 0;
+    snprintf(o->err, o->errlen,
+             "the template took more than %zu steps (at {{%s}}, line %d:%d): loops nested "
+             "over large lists; nest fewer sections",
+             o->lim->max_steps, n->kind == TEXT ? "text" : n->s, n->line, n->col);
+    return -1;
+}
+
 static int walk(struct out *o, const struct node *n);
 
 static int kids(struct out *o, const struct node *n, json_t *ctx)
 {
+    if (step(o, n) != 0)
+        return -1;
     o->ctx[++o->depth] = ctx;
     for (size_t i = 0; i < n->nkids; i++) {
         if (walk(o, &n->kids[i]) != 0) {
@@ -438,13 +453,8 @@ static int kids(struct out *o, const struct node *n, json_t *ctx)
 
 static int walk(struct out *o, const struct node *n)
 {
-    if (++o->steps > o->lim->max_steps) {
-        snprintf(o->err, o->errlen,
-                 "the template took more than %zu steps (at {{%s}}, line %d:%d): loops nested "
-                 "over large lists; nest fewer sections",
-                 o->lim->max_steps, n->kind == TEXT ? "text" : n->s, n->line, n->col);
+    if (step(o, n) != 0)
         return -1;
-    }
     json_t *v;
     switch (n->kind) {
     case TEXT:

@@ -30,7 +30,7 @@
 
 struct rune_template_limits {
     size_t max_output; /* bytes of output */
-    size_t max_steps;  /* tags and texts rendered, loops included */
+    size_t max_steps;  /* tags and texts rendered, and passes of sections */
 };
 /* 16 MiB and 4 million steps: far above any report, far below trouble. */
 extern const struct rune_template_limits rune_template_default_limits;
