@@ -33,8 +33,8 @@ static void usage(FILE *out)
     fputs("  -t, --template NAME|FILE\n"
           "                    render the report object (the JSON) through a template: a bundled\n"
           "                    one (`--template list` names them) or a file of your own (.md, or\n"
-          "                    .html for HTML; --format md|html overrides). Default:\n"
-          "                    $RUNE_REPORT_TEMPLATE; none: the standard report\n"
+          "                    .html for HTML; --format md|html overrides). Without\n"
+          "                    --template or --format: $RUNE_REPORT_TEMPLATE if set\n"
           "  -o, --output FILE write there (whole or not at all) instead of standard output\n"
           "      --log PATH    the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
           "                    or ~/.local/state/rune/incidents.db)\n",
@@ -179,11 +179,14 @@ int cmd_report(int argc, char **argv)
     }
     if (tpl_flag && !strcmp(tpl, "list"))
         return list_templates();
-    if (tpl && !*tpl)
+    /* $RUNE_REPORT_TEMPLATE is the default of a bare `rune report ID`; a
+     * --format asks for that format */
+    if ((tpl && !*tpl) || (!tpl_flag && fmt_given))
         tpl = NULL;
     if (tpl && fmt_given && !strcmp(fmt->name, "json")) {
-        fprintf(stderr, "rune report: --template renders Markdown or HTML; leave out --template "
-                        "(or unset $RUNE_REPORT_TEMPLATE) for --format json\n");
+        fprintf(
+            stderr,
+            "rune report: --template renders Markdown or HTML; leave it out for --format json\n");
         return RUNE_EXIT_INVALID;
     }
     if (argc - optind != 1) {

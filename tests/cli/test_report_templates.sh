@@ -129,6 +129,8 @@ RUNE_REPORT_TEMPLATE="$T/ours.md" "$RUNE" report "$id" >"$T/out" 2>"$T/err" </de
 expect_eq "$(head -1 "$T/out")" "op=bob <b&b> raw=bob <b&b>" "\$RUNE_REPORT_TEMPLATE is the default"
 RUNE_REPORT_TEMPLATE="$T/ours.md" "$RUNE" report "$id" --template recovery-log >"$T/out" 2>"$T/err" </dev/null
 expect_out "=== Recovery Log ==="
+RUNE_REPORT_TEMPLATE="$T/ours.md" "$RUNE" report "$id" --format json >"$T/out" 2>"$T/err" </dev/null
+expect_out '"report_version": 1' # a --format asks for that format, not the default template
 run_rune report --template list
 expect_rc 0
 for t in incident-report recovery-log post-recovery-checklist; do expect_out "$t "; done
@@ -267,6 +269,20 @@ expect_out "  - Impact: checkout down 4 minutes"
 run_rune log verify "$ID"
 expect_rc 0
 unset TMPDIR
+end_case
+
+test_case "a dry-run through every bundled template says SIMULATED"
+RUNE_TEST_TOKEN=tok-templates run_rune plan "$RUNE_SOURCE_DIR/tests/cli/cases/report_incident.yaml" --set counter="$T/counter-plan"
+expect_rc 0
+id=$(last_incident)
+for t in incident-report recovery-log post-recovery-checklist; do
+    run_rune report "$id" --template "$t"
+    expect_rc 0
+    head -1 "$T/out" | grep -q "^# SIMULATED: " || fail "$t: the title does not say SIMULATED: $(head -1 "$T/out")"
+    expect_out "**SIMULATED** — a dry-run (\`rune plan\`): nothing was changed"
+done
+run_rune report "$ID" --template recovery-log
+expect_no "SIMULATED"
 end_case
 
 test_case "completions offer the bundled templates after --template, and log's head and note"
