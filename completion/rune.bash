@@ -21,6 +21,10 @@ _rune_step_types() {
     "$1" steps 2>/dev/null | awk '/^target kinds:/ { sub(/^target kinds: /, ""); sub(/ \(.*/, ""); gsub(/,/, ""); print; next } NF { print $1 }'
 }
 
+_rune_report_templates() {
+    "$1" report --template list 2>/dev/null | awk 'NF == 0 { exit } { print $1 }'
+}
+
 _rune_new_kinds() {
     "$1" new --help 2>/dev/null | awk '/KIND \(default/ { on = 1; next } on && NF { print $1 }'
 }
@@ -34,8 +38,10 @@ _rune() {
         return
     fi
     case $prev in
-        --log|--junit|-o|--output|--reports)
+        --log|--junit|-o|--output|--reports|--file)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --template|-t)
+            COMPREPLY=($(compgen -W "list $(_rune_report_templates "$rune")" -- "$cur") $(compgen -f -- "$cur")); return ;;
         --from)
             COMPREPLY=($(compgen -W "$(_rune_new_kinds "$rune")" -- "$cur")); return ;;
         --format|-f)
@@ -60,7 +66,7 @@ _rune() {
         test)
             COMPREPLY=($(compgen -f -X '!*.y*ml' -- "$cur") $(compgen -d -- "$cur")) ;;
         log)
-            [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "show verify export" -- "$cur")) ;;
+            [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "show verify export head note" -- "$cur")) ;;
     esac
 }
 

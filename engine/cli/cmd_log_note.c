@@ -5,7 +5,8 @@
  * as an incident.note event in the incident's hash chain with its author
  * and time (record.h, rune_record_postmortem). Reports re-render with the
  * newest notes; the earlier ones stay in the chain, and `rune log verify`
- * proves them all.
+ * proves them all. --edit and --file (cmd_log_note_edit.c) take the
+ * notes as a YAML form instead of flags.
  */
 #include <getopt.h>
 #include <pwd.h>
@@ -16,26 +17,31 @@
 
 #include "clock.h"
 #include "cmd_log.h"
+#include "cmd_log_note_edit.h"
 #include "exitcode.h"
 #include "journal.h"
 #include "record.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: rune log note ID [options]   (post-incident notes, chained in the log)\n"
-                 "      --root-cause TEXT    what caused it\n"
-                 "      --contributing TEXT  contributing factors\n"
-                 "      --impact TEXT        impact: customers, duration, data\n"
-                 "      --action TEXT        a follow-up action (repeatable); the next --owner,\n"
-                 "                           --due and --status apply to the action before them\n"
-                 "      --owner WHO          who owns the action\n"
-                 "      --due YYYY-MM-DD     when it is due\n"
-                 "      --status open|done|cancelled   (default open)\n"
-                 "      --participant WHO    who took part (repeatable)\n"
-                 "      --text TEXT          a free note\n"
-                 "      --author WHO         who writes this (default: $RUNE_OPERATOR, $SUDO_USER, "
-                 "the login name)\n"
-                 "      --log PATH           incident log (as for rune log)\n");
+    fprintf(out,
+            "usage: rune log note ID [options]   (post-incident notes, chained in the log)\n"
+            "      --root-cause TEXT    what caused it\n"
+            "      --contributing TEXT  contributing factors\n"
+            "      --impact TEXT        impact: customers, duration, data\n"
+            "      --action TEXT        a follow-up action (repeatable); the next --owner,\n"
+            "                           --due and --status apply to the action before them\n"
+            "      --owner WHO          who owns the action\n"
+            "      --due YYYY-MM-DD     when it is due\n"
+            "      --status open|done|cancelled   (default open)\n"
+            "      --participant WHO    who took part (repeatable)\n"
+            "      --text TEXT          a free note\n"
+            "      --edit               the current notes as a YAML form in $EDITOR (else vi);\n"
+            "                           what you change is recorded as one note\n"
+            "      --file FORM          record what a form (as --edit writes it) changes\n"
+            "      --author WHO         who writes this (default: $RUNE_OPERATOR, $SUDO_USER, "
+            "the login name)\n"
+            "      --log PATH           incident log (as for rune log)\n");
 }
 
 static const char *author_of(const char *flag)
@@ -85,7 +91,8 @@ static int on_action(json_t *actions, const char *key, const char *value)
 }
 
 /* The flags into note; 1 for --help, -1 (printed) when wrong. */
-static int parse(int argc, char **argv, json_t *note, const char **log, const char **author)
+static int parse(int argc, char **argv, json_t *note, const char **log, const char **author,
+                 bool *edit, const char **form)
 {
     static const struct option opts[] = {
         {"root-cause", required_argument, NULL, 'r'},
@@ -99,6 +106,8 @@ static int parse(int argc, char **argv, json_t *note, const char **log, const ch
         {"text", required_argument, NULL, 't'},
         {"author", required_argument, NULL, 'A'},
         {"log", required_argument, NULL, 'l'},
+        {"edit", no_argument, NULL, 'e'},
+        {"file", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -143,6 +152,12 @@ static int parse(int argc, char **argv, json_t *note, const char **log, const ch
         case 'l':
             *log = optarg;
             break;
+        case 'e':
+            *edit = true;
+            break;
+        case 'F':
+            *form = optarg;
+            break;
         case 'h':
             rc = 1;
             break;
@@ -166,10 +181,11 @@ static int parse(int argc, char **argv, json_t *note, const char **log, const ch
 int cmd_log_note(int argc, char **argv)
 {
     json_t *note = json_object(), *inc = NULL;
-    const char *log = NULL, *author = NULL;
+    const char *log = NULL, *author = NULL, *form = NULL;
     char path[4096], err[1024];
     struct rune_journal *j = NULL;
-    int rc = parse(argc, argv, note, &log, &author);
+    bool edit = false;
+    int rc = parse(argc, argv, note, &log, &author, &edit, &form);
 
     if (rc > 0) {
         usage(stdout);
@@ -181,9 +197,14 @@ int cmd_log_note(int argc, char **argv)
         fprintf(stderr, "rune log note: give exactly one incident ID; `rune log` lists them\n");
         goto out;
     }
-    if (!json_object_size(note)) {
+    if ((edit || form) && (json_object_size(note) || (edit && form))) {
+        fprintf(stderr, "rune log note: --edit and --file take the whole note from the form; give "
+                        "one of them and no --root-cause, --action, ... flags\n");
+        goto out;
+    }
+    if (!edit && !form && !json_object_size(note)) {
         fprintf(stderr, "rune log note: nothing to note; give --root-cause, --contributing, "
-                        "--impact, --action, --participant or --text\n");
+                        "--impact, --action, --participant or --text, or --edit to fill a form\n");
         goto out;
     }
     const char *id = argv[optind];
@@ -204,6 +225,10 @@ int cmd_log_note(int argc, char **argv)
                 "rune log note: incident %s has not ended (it is running, or its rune died: "
                 "`rune resume %s`); add notes once it has an outcome\n",
                 id, id);
+        goto out;
+    }
+    if (edit || form) {
+        rc = cmd_log_note_edit(j, id, author_of(author), form);
         goto out;
     }
     long long seq = rune_record_postmortem(j, id, author_of(author), note, err, sizeof err);

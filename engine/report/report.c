@@ -29,6 +29,7 @@
 #include "record.h"
 #include "report_story.h"
 #include "report_walk.h"
+#include "template_fields.h"
 
 #ifndef RUNE_VERSION
 #define RUNE_VERSION "unknown"
@@ -476,6 +477,15 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
     /* only when some step reported it: older logs read as they did */
     if (json_array_size(w.throughput))
         json_object_set(rep, "throughput", w.throughput);
+    /* what templates show in words (template_fields.c), after the rest */
+    if (rune_report_template_fields(rep) != 0) {
+        json_decref(rep);
+        rep = NULL;
+        snprintf(err, errlen,
+                 "no memory to build the report of incident %s: free memory on this host",
+                 incident_id);
+        goto out;
+    }
     *out = rep;
     rc = 0;
 out:

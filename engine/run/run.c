@@ -34,6 +34,7 @@
 #include "report.h"
 #include "resume.h"
 #include "targets.h"
+#include "template_report.h"
 #include "workdir.h"
 
 atomic_int rune_interrupted;
@@ -600,7 +601,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                        "timeline",
                        r.incident, o->log_path, r.incident, o->log_flag ? " --log " : "",
                        o->log_flag ? o->log_flag : "");
-    rune_report_after_run(r.j, r.incident, o->reports_dir, r.con);
+    rune_report_after_run_templated(r.j, r.incident, o->reports_dir, r.rb->report_template,
+                                    r.rb->path, r.con);
 out:
     if (r.workdir_made) {
         /* the run stopped before any step: nothing in it is worth keeping */

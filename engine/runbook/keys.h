@@ -19,6 +19,7 @@ enum rune_keys_where {
     RUNE_KEYS_RETRY,
     RUNE_KEYS_OBJECTIVES,
     RUNE_KEYS_DEFAULTS,
+    RUNE_KEYS_REPORT,
     RUNE_KEYS_COUNT
 };
 

@@ -27,9 +27,9 @@ const char *const rune_stage_names[RUNE_NSTAGES] = {"detection", "impact", "miti
 const char *const rune_policy_names[3] = {"abort", "continue", "rollback"};
 
 static const char *const top_keys[] = {
-    "runbook",    "title",  "summary",    "description",  "owner",    "tags",
-    "objectives", "inputs", "secrets",    "targets",      "lock",     "defaults",
-    "detection",  "impact", "mitigation", "verification", "rollback", "kind"};
+    "runbook",    "title",        "summary",  "description", "owner",    "tags",      "objectives",
+    "inputs",     "secrets",      "targets",  "lock",        "defaults", "detection", "impact",
+    "mitigation", "verification", "rollback", "kind",        "report"};
 static const char *const stage_keys[] = {"steps", "description", "incident_if", "severity"};
 static const char *const step_keys[] = {"id",       "uses",        "lua",   "with",       "needs",
                                         "when",     "timeout",     "retry", "on_failure", "confirm",
@@ -40,6 +40,7 @@ static const char *const secret_keys[] = {"env", "file", "required", "descriptio
 static const char *const retry_keys[] = {"attempts", "delay", "backoff", "max_delay"};
 static const char *const objectives_keys[] = {"rto", "rpo"};
 static const char *const defaults_keys[] = {"timeout"};
+static const char *const report_keys[] = {"template"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -647,6 +648,20 @@ struct rune_runbook *rune_runbook_parse(const char *path, struct rune_diags *d)
                 want_duration(t, "defaults.timeout", &rb->default_timeout_ms, d);
         }
     }
+    if ((v = rune_node_get(r, "report")) && want_kind(v, RUNE_NODE_MAP, "report", d)) {
+        /* the team's template for the automatic report: a bundled name or
+         * a file (relative to the runbook); which one is checked when used,
+         * since the report layer, not the loader, knows the bundled names */
+        check_keys(v, report_keys, N(report_keys), "report", d);
+        const struct rune_node *t = rune_node_get(v, "template");
+        rb->report_template = want_text(t, "report.template", d);
+        if (rb->report_template && !*rb->report_template) {
+            rune_diag_add(d, t->mark,
+                          "report.template is empty; give a bundled template's name "
+                          "(`rune report --template list`) or a file");
+            rb->report_template = NULL;
+        }
+    }
     if ((v = rune_node_get(r, "inputs")))
         load_inputs(rb, v, d);
     if ((v = rune_node_get(r, "secrets")))
@@ -738,6 +753,7 @@ const char *const *rune_runbook_keys(enum rune_keys_where where, size_t *n)
         [RUNE_KEYS_RETRY] = {retry_keys, N(retry_keys)},
         [RUNE_KEYS_OBJECTIVES] = {objectives_keys, N(objectives_keys)},
         [RUNE_KEYS_DEFAULTS] = {defaults_keys, N(defaults_keys)},
+        [RUNE_KEYS_REPORT] = {report_keys, N(report_keys)},
     };
     *n = lists[where].n;
     return lists[where].keys;

@@ -126,6 +126,7 @@ struct rune_runbook {
     const struct rune_node *lock;
     bool job; /* kind: job — a routine job, not an incident runbook */
     long long default_timeout_ms;
+    const char *report_template; /* report.template: NAME or FILE; NULL when not set */
     struct rune_stagedef stages[RUNE_NSTAGES];
 };
 

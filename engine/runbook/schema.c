@@ -59,6 +59,9 @@ static const struct keydoc keydocs[] = {
     {RUNE_KEYS_TOP, "lock", TEXT,
      "A lock held for the whole run (e.g. sqlite/${inputs.path}); two runs with the same name "
      "never overlap."},
+    {RUNE_KEYS_TOP, "report", NULL,
+     "{template: NAME|FILE}: the team's report template; every run also writes its report "
+     "through it (docs/reports.md, Templates)."},
     {RUNE_KEYS_TOP, "defaults", NULL,
      "{timeout: DURATION}: the per-attempt timeout of every step."},
     {RUNE_KEYS_TOP, "detection", NULL,
@@ -130,6 +133,10 @@ static const struct keydoc keydocs[] = {
     {RUNE_KEYS_OBJECTIVES, "rto", DURATION, "Recovery time objective."},
     {RUNE_KEYS_OBJECTIVES, "rpo", DURATION, "Recovery point objective."},
     {RUNE_KEYS_DEFAULTS, "timeout", DURATION, "Per-attempt timeout of every step (default 1h)."},
+    {RUNE_KEYS_REPORT, "template", TEXT,
+     "The report template for this runbook's automatic report, written beside the standard "
+     "one: a bundled name (rune report --template list) or a .md/.html file, relative to the "
+     "runbook."},
 };
 
 static const struct keydoc *keydoc(enum rune_keys_where where, const char *key)
@@ -410,6 +417,7 @@ json_t *rune_schema_build(void)
     json_object_set_new(built, "targets", targets_schema());
     json_object_set_new(built, "objectives", keyed_object(RUNE_KEYS_OBJECTIVES, NULL, NULL, NULL));
     json_object_set_new(built, "defaults", keyed_object(RUNE_KEYS_DEFAULTS, NULL, NULL, NULL));
+    json_object_set_new(built, "report", keyed_object(RUNE_KEYS_REPORT, NULL, NULL, NULL));
     json_t *top = keyed_object(RUNE_KEYS_TOP, built, NULL, NULL);
     json_t *schema = json_pack(
         "{s:s, s:s, s:s, s:s}", "$schema", "http://json-schema.org/draft-07/schema#", "$id",
