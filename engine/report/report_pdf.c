@@ -18,7 +18,9 @@
  * Policy allows no request and no script), and Chromium is told to resolve
  * no host name and to do no background networking. The child runs through
  * proc.h like every child of rune: its own process group, killed whole at
- * the deadline ($RUNE_CHROMIUM_TIMEOUT seconds, default 60).
+ * the deadline ($RUNE_CHROMIUM_TIMEOUT seconds, default 60). The paper is
+ * Chromium's default, Letter, unless $RUNE_PDF_PAPER says a4 (the page's
+ * print CSS reads well on both).
  */
 #include "report.h"
 
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,6 +117,47 @@ static int timeout_s(long *secs, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* The paper: $RUNE_PDF_PAPER (a4 or letter) as an @page rule for the
+ * page's head, or "" for Chromium's own default (Letter). */
+static int paper(const char **rule, char *err, size_t errlen)
+{
+    const char *env = getenv("RUNE_PDF_PAPER");
+
+    *rule = "";
+    if (!env || !*env)
+        return 0;
+    if (!strcasecmp(env, "a4"))
+        *rule = "<style>@page{size:A4}</style>\n";
+    else if (!strcasecmp(env, "letter"))
+        *rule = "<style>@page{size:letter}</style>\n";
+    else {
+        snprintf(err, errlen, "RUNE_PDF_PAPER is \"%s\": give a4 or letter, or unset it for letter",
+                 env);
+        return -1;
+    }
+    return 0;
+}
+
+/* The page to print: the HTML report with the paper's rule at the end of
+ * its head (after the report's own style, so it wins). malloc'd. */
+static char *page_to_print(json_t *rep, const char *rule)
+{
+    char *html = rune_report_html(rep), *head, *out;
+    size_t n, r = strlen(rule);
+
+    if (!html || !r || !(head = strstr(html, "</head>")))
+        return html;
+    n = strlen(html);
+    if ((out = malloc(n + r + 1))) {
+        size_t at = (size_t)(head - html);
+        memcpy(out, html, at);
+        memcpy(out + at, rule, r);
+        memcpy(out + at + r, head, n - at + 1);
+    }
+    free(html);
+    return out;
 }
 
 /* A new private file: created here or not at all, never through a link. */
@@ -350,6 +394,7 @@ int rune_report_pdf(json_t *rep, const char *out, char *err, size_t errlen)
     char chromium[PATH_MAX], dir[PATH_MAX], path[PATH_MAX + 16], why[512];
     const char *tmp = getenv("TMPDIR");
     char *html = NULL, *pdf = NULL;
+    const char *rule;
     size_t len = 0;
     long secs;
     int rc = -1;
@@ -360,9 +405,10 @@ int rune_report_pdf(json_t *rep, const char *out, char *err, size_t errlen)
                  "standard output to a file");
         return -2;
     }
-    if (timeout_s(&secs, err, errlen) != 0 || find_chromium(chromium, sizeof chromium, err, errlen))
+    if (timeout_s(&secs, err, errlen) != 0 || paper(&rule, err, errlen) != 0 ||
+        find_chromium(chromium, sizeof chromium, err, errlen) != 0)
         return -1;
-    if (!(html = rune_report_html(rep))) {
+    if (!(html = page_to_print(rep, rule))) {
         snprintf(err, errlen, "no memory to render the HTML to print: free memory on this host");
         return -1;
     }
