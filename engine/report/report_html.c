@@ -165,6 +165,7 @@ static const char css[] =
     "@media print{@page{margin:1.4cm 1.2cm}"
     "body{max-width:none;margin:0;padding:0;font-size:9.5pt}"
     "h1{font-size:1.4em}h2{margin-top:1.2em}th,td{padding:2px 5px}"
+    "footer{margin-top:1em;break-before:avoid;page-break-before:avoid}"
     "h1,h2,h3{break-after:avoid;page-break-after:avoid}"
     "tr,pre,.fill,.chart,.legend,.sim,table.kv{break-inside:avoid;page-break-inside:avoid}"
     "thead{display:table-header-group}"
