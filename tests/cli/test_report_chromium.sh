@@ -182,6 +182,40 @@ squeeze() {
     tr -d ' \n\t\f\r'
 }
 
+# overprinted PDF — words printed over other words on any page of PDF
+# (pdftotext's word boxes overlapping by more than half a point each
+# way): columns too narrow for what is in them. One line each; none is
+# right.
+overprinted() {
+    pdftotext -bbox "$1" "$T/bbox.html" || { echo "pdftotext -bbox failed on $1"; return; }
+    python3 - "$T/bbox.html" <<'PY'
+import re, sys
+for n, page in enumerate(open(sys.argv[1]).read().split("<page ")[1:], 1):
+    words = sorted((float(a), float(b), float(c), float(d), w) for a, b, c, d, w in re.findall(
+        r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">([^<]*)</word>', page))
+    for i, (x0, y0, x1, y1, w) in enumerate(words):
+        for u0, v0, u1, v1, o in words[i + 1:]:
+            if u0 >= x1 - 0.5:
+                break
+            if min(x1, u1) - max(x0, u0) > 0.5 and min(y1, v1) - max(y0, v0) > 0.5:
+                print("page %d: %r printed over %r" % (n, w, o))
+PY
+}
+
+# print_page PAGE PDF — headless Chromium prints PAGE as a person's
+# browser would (File, Print), to PDF.
+print_page() {
+    local sandbox=()
+    [ "$(id -u)" = 0 ] && sandbox=(--no-sandbox)
+    HOME="$T/chromium-home" XDG_CONFIG_HOME="$T/chromium-home/.config" \
+        XDG_CACHE_HOME="$T/chromium-home/.cache" \
+        timeout -k 5 120 chromium --headless "${sandbox[@]}" --disable-gpu --no-first-run \
+        --no-pdf-header-footer --user-data-dir="$PROFILE" --print-to-pdf="$2" "file://$1" \
+        >"$T/chromium.log" 2>&1 ||
+        fail "chromium could not print $1: $(grep -v -i dbus "$T/chromium.log" | tail -3)"
+    no_procs "chromium --print-to-pdf"
+}
+
 test_case "the drill: an incident to report"
 command -v chromium >/dev/null || fail "chromium is not installed (bash .ci/deps installs it)"
 command -v pdftotext >/dev/null || fail "pdftotext is not installed (bash .ci/deps installs poppler-utils)"
@@ -223,6 +257,13 @@ a_report "$T/a4-window.png" 794 1123 "the 794x1123 screenshot"
     fail "ink from x=$(seen left) to $(seen right): the page is wider than a 794 px window"
 end_case
 
+test_case "the HTML report printed from the browser: every column wide enough, no word printed over another"
+print_page "$T/r.html" "$T/printed.pdf"
+expect_eq "$(head -c 5 "$T/printed.pdf")" "%PDF-" "the browser printed it"
+over=$(overprinted "$T/printed.pdf")
+[ -z "$over" ] || fail "words printed over others ($(echo "$over" | wc -l)): $(echo "$over" | head -5)"
+end_case
+
 test_case "rune report --format pdf: the story and the incident on Letter pages, the private directory and Chromium gone"
 "$RUNE" report "$id" --format pdf -o "$T/r.pdf" </dev/null >"$T/out" 2>"$T/err"
 RC=$?
@@ -244,6 +285,8 @@ for section in "What happened" "Objectives" "Restored from" "Timeline" "Verifica
 done
 grep -qF "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chain"]["head_hash"])' "$T/r.json")" "$T/r.words" ||
     fail "the PDF lacks the chain's head hash"
+over=$(overprinted "$T/r.pdf")
+[ -z "$over" ] || fail "words printed over others: $(echo "$over" | head -5)"
 end_case
 
 test_case "the PDF on A4 (RUNE_PDF_PAPER=a4): every page 794x1123 at 96 dpi, inked within its margins"
@@ -267,6 +310,8 @@ done
 # the first page is the story: it carries the colours of a report
 a_report "$T/a4page-1.ppm" 794 1123 "A4 page 1"
 expect_eq "$(pdfinfo "$T/a4.pdf" | awk '/^Pages:/ {print $2}')" "$n" "pages"
+over=$(overprinted "$T/a4.pdf")
+[ -z "$over" ] || fail "words printed over others on A4: $(echo "$over" | head -5)"
 end_case
 
 test_case "standard output: a pipe gets the PDF, a terminal is refused (exit 2)"
