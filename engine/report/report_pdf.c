@@ -11,8 +11,9 @@
  *
  * Everything Chromium touches lives in one private directory (mkdtemp,
  * 0700) removed afterwards: the page (0600, O_EXCL|O_NOFOLLOW), its
- * profile (--user-data-dir), its HOME and XDG directories (so nothing
- * lands in the operator's home) and the PDF it prints, which is read back
+ * profile (--user-data-dir), its HOME, XDG directories and TMPDIR (so
+ * nothing lands in the operator's home or a shared /tmp) and the PDF it
+ * prints, which is read back
  * and written where asked like every format (rune_report_save_bytes:
  * whole or not at all). The page fetches nothing (its Content-Security-
  * Policy allows no request and no script), and Chromium is told to resolve
@@ -275,13 +276,14 @@ static int print(const char *chromium, const char *dir, long secs, char *err, si
 {
     char page[PATH_MAX + 16], url[3 * PATH_MAX + 16], pdf_arg[PATH_MAX + 32],
         profile_arg[PATH_MAX + 32], home[PATH_MAX + 8], config[PATH_MAX + 32], cache[PATH_MAX + 32],
-        said[512];
+        tmpdir[PATH_MAX + 8], said[512];
     snprintf(page, sizeof page, "%s/report.html", dir);
     snprintf(pdf_arg, sizeof pdf_arg, "--print-to-pdf=%s/report.pdf", dir);
     snprintf(profile_arg, sizeof profile_arg, "--user-data-dir=%s/profile", dir);
     snprintf(home, sizeof home, "HOME=%s", dir);
     snprintf(config, sizeof config, "XDG_CONFIG_HOME=%s/config", dir);
     snprintf(cache, sizeof cache, "XDG_CACHE_HOME=%s/cache", dir);
+    snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", dir);
     if (file_url(page, url, sizeof url) != 0) {
         snprintf(err, errlen, "the temporary path %s is too long for a URL: set TMPDIR shorter",
                  page);
@@ -310,7 +312,7 @@ static int print(const char *chromium, const char *dir, long secs, char *err, si
     if (geteuid() == 0)
         argv[n++] = "--no-sandbox";
     argv[n++] = url;
-    const char *env[] = {home, config, cache, NULL};
+    const char *env[] = {home, config, cache, tmpdir, NULL};
     struct rune_proc p = {
         .argv = (char *const *)argv,
         .env = (char *const *)env,
@@ -370,6 +372,32 @@ static int remove_tree(const char *dir)
     }
 }
 
+/* A new private directory (0700, unpredictable name) in $TMPDIR or /tmp,
+ * as an absolute path: Chromium is given file:// URLs into it. */
+static int private_dir(char *dir, size_t len, char *err, size_t errlen)
+{
+    const char *tmp = getenv("TMPDIR");
+    char base[PATH_MAX];
+
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    if (!realpath(tmp, base)) {
+        snprintf(err, errlen,
+                 "cannot use %s for Chromium's private directory: %s; set TMPDIR to a writable "
+                 "directory",
+                 tmp, strerror(errno));
+        return -1;
+    }
+    if ((size_t)snprintf(dir, len, "%s/rune-pdf-XXXXXX", base) >= len || !mkdtemp(dir)) {
+        snprintf(err, errlen,
+                 "cannot make a private directory for Chromium in %s: %s; set TMPDIR to a "
+                 "writable directory",
+                 base, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* The bytes to out: a file whole or not at all, or standard output. */
 static int emit(const char *out, const char *data, size_t len, char *err, size_t errlen)
 {
@@ -392,7 +420,6 @@ static int emit(const char *out, const char *data, size_t len, char *err, size_t
 int rune_report_pdf(json_t *rep, const char *out, char *err, size_t errlen)
 {
     char chromium[PATH_MAX], dir[PATH_MAX], path[PATH_MAX + 16], why[512];
-    const char *tmp = getenv("TMPDIR");
     char *html = NULL, *pdf = NULL;
     const char *rule;
     size_t len = 0;
@@ -412,13 +439,7 @@ int rune_report_pdf(json_t *rep, const char *out, char *err, size_t errlen)
         snprintf(err, errlen, "no memory to render the HTML to print: free memory on this host");
         return -1;
     }
-    if ((size_t)snprintf(dir, sizeof dir, "%s/rune-pdf-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
-            sizeof dir ||
-        !mkdtemp(dir)) {
-        snprintf(err, errlen,
-                 "cannot make a private directory for Chromium in %s: %s; set TMPDIR to a "
-                 "writable directory",
-                 tmp && *tmp ? tmp : "/tmp", strerror(errno));
+    if (private_dir(dir, sizeof dir, err, errlen) != 0) {
         free(html);
         return -1;
     }

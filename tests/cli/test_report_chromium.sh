@@ -314,6 +314,16 @@ over=$(overprinted "$T/a4.pdf")
 [ -z "$over" ] || fail "words printed over others on A4: $(echo "$over" | head -5)"
 end_case
 
+test_case "a relative TMPDIR: the private directory is made absolute, for rune and for Chromium"
+mkdir -p "$T/rel/tmp"
+(cd "$T/rel" && TMPDIR=tmp "$RUNE" report "$id" --format pdf -o rel.pdf </dev/null >"$T/out" 2>"$T/err")
+RC=$?
+expect_rc 0
+expect_eq "$(head -c 5 "$T/rel/rel.pdf" 2>/dev/null)" "%PDF-" "the PDF"
+expect_eq "$(ls -A "$T/rel/tmp")" "" "the private directory is removed"
+no_procs "rune report --format pdf (relative TMPDIR)"
+end_case
+
 test_case "standard output: a pipe gets the PDF, a terminal is refused (exit 2)"
 "$RUNE" report "$id" --format pdf </dev/null 2>"$T/err" | head -c 5 >"$T/head"
 expect_eq "$(cat "$T/head")" "%PDF-" "the PDF through a pipe"
