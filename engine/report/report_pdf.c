@@ -328,8 +328,11 @@ static int print(const char *chromium, const char *dir, long secs, char *err, si
         return -1;
     }
     /* Whatever of the browser is left in its group (a helper that outlived
-     * it) goes too. The group's id stays taken while a member lives, so
-     * this reaches only the browser's own processes. */
+     * it) goes too. Linux keeps a group's id from reuse while a member
+     * lives, so this reaches the browser's own processes; with none left
+     * it finds nothing (only a pid space wrapped around since the exit
+     * could hand the id to a new group leader). Chromium's crash handler
+     * makes its own session and ends itself when the browser is gone. */
     kill(-p.pid, SIGKILL);
     last_words(p.tail, said, sizeof said);
     if (p.timed_out)
