@@ -48,7 +48,7 @@ _rune() {
             case $cmd in
                 validate) COMPREPLY=($(compgen -W "text json sarif" -- "$cur")) ;;
                 graph) COMPREPLY=($(compgen -W "dot mermaid" -- "$cur")) ;;
-                report) COMPREPLY=($(compgen -W "md html json" -- "$cur")) ;;
+                report) COMPREPLY=($(compgen -W "md html json pdf" -- "$cur")) ;;
             esac
             return ;;
         --progress)

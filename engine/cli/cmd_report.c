@@ -114,6 +114,13 @@ static int report(const char *log, const char *id, const struct rune_report_form
         free(text);
         return rc;
     }
+    if (fmt->write) { /* binary, made by another program: pdf (report_pdf.c) */
+        rc = fmt->write(rep, out, err, sizeof err);
+        json_decref(rep);
+        if (rc != 0)
+            fprintf(stderr, "rune report: %s\n", err);
+        return rc == 0 ? RUNE_EXIT_OK : rc == -2 ? RUNE_EXIT_INVALID : RUNE_EXIT_INTERNAL;
+    }
     text = fmt->render(rep);
     json_decref(rep);
     if (!text) {

@@ -509,10 +509,12 @@ char *rune_report_json(json_t *report)
 }
 
 const struct rune_report_format rune_report_formats[] = {
-    {"md", "Markdown, for the incident ticket or the wiki", rune_report_md},
-    {"html", "one self-contained page with a timeline chart, printable", rune_report_html},
+    {"md", "Markdown, for the incident ticket or the wiki", rune_report_md, NULL},
+    {"html", "one self-contained page with a timeline chart, printable", rune_report_html, NULL},
     {"json", "the data every format is rendered from (schemas/report.schema.json)",
-     rune_report_json},
+     rune_report_json, NULL},
+    {"pdf", "the HTML page printed by headless Chromium (needs chromium installed)", NULL,
+     rune_report_pdf},
     {0},
 };
 
@@ -545,7 +547,12 @@ const char *rune_report_dir(const char *flag, const char *log_path, char *buf, s
 
 int rune_report_save(const char *path, const char *text, char *err, size_t errlen)
 {
-    size_t n = strlen(path), len = strlen(text);
+    return rune_report_save_bytes(path, text, strlen(text), err, errlen);
+}
+
+int rune_report_save_bytes(const char *path, const char *text, size_t len, char *err, size_t errlen)
+{
+    size_t n = strlen(path);
     char *tmp = malloc(n + 16);
     int fd = -1, rc = -1;
 

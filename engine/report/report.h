@@ -27,11 +27,15 @@ int rune_report_build(struct rune_journal *j, const char *incident_id, json_t **
                       size_t errlen);
 
 /* The formats, one table: name, what it is, and its renderer, which
- * returns malloc'd text (NULL when out of memory). */
+ * returns malloc'd text (NULL when out of memory). A binary format made by
+ * another program (pdf) has no render but a write: the report to the file
+ * out (NULL or "-": standard output). It returns 0; -1 when it could not,
+ * -2 when refused as asked (binary to a terminal), with err for a person. */
 struct rune_report_format {
     const char *name;
     const char *summary;
     char *(*render)(json_t *report);
+    int (*write)(json_t *report, const char *out, char *err, size_t errlen);
 };
 extern const struct rune_report_format rune_report_formats[]; /* ends with {0} */
 const struct rune_report_format *rune_report_format(const char *name);
@@ -39,6 +43,8 @@ const struct rune_report_format *rune_report_format(const char *name);
 char *rune_report_md(json_t *report);
 char *rune_report_html(json_t *report);
 char *rune_report_json(json_t *report);
+/* The HTML report printed to PDF by headless Chromium (report_pdf.c). */
+int rune_report_pdf(json_t *report, const char *out, char *err, size_t errlen);
 
 /* Where automatic reports go: flag (--reports) if given, else
  * $RUNE_REPORTS, else a `reports` directory beside the incident log.
@@ -48,6 +54,9 @@ const char *rune_report_dir(const char *flag, const char *log_path, char *buf, s
 /* Writes text to path whole or not at all (a temporary file renamed over
  * it), mode 0600. Returns 0, or -1 with a message in err. */
 int rune_report_save(const char *path, const char *text, char *err, size_t errlen);
+/* The same for len bytes that may hold NULs (a PDF). */
+int rune_report_save_bytes(const char *path, const char *data, size_t len, char *err,
+                           size_t errlen);
 
 /* The end of every run and plan: the Markdown report of incident_id into
  * dir/<incident_id>.md (dir and its parents made 0700 when missing). The

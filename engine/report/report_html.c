@@ -55,7 +55,9 @@ static void code(struct rune_report_doc *d, const char *s)
         fputs("&ndash;", d->f);
         return;
     }
-    fputs("<code>", d->f);
+    /* A short word (a step id, a type) never breaks; a long one (a path,
+     * a hash) may break anywhere rather than widen its table. */
+    fputs(strlen(s) <= 32 && !strpbrk(s, " /") ? "<code class=\"w\">" : "<code>", d->f);
     esc(d->f, s);
     fputs("</code>", d->f);
 }
@@ -105,6 +107,16 @@ static void badge(FILE *f, const char *status)
     fputs("</span>", f);
 }
 
+/* The page's style. On screen: a column of at most 1120 px, centred, so a
+ * 1280 px desktop window shows it whole with margins; a table wider than
+ * the column (long paths, many columns on a narrow window) scrolls inside
+ * its .tw box instead of pushing the page wider. In print (and so in the
+ * pdf format, which is this page printed by Chromium): the paper's width
+ * on A4 and Letter alike, colours kept, headings kept with what follows
+ * them, no table row, chart or text block split across pages, table
+ * headers repeated on every page a table spans, and the chart no taller
+ * than a page. The page has nothing interactive to hide: no script, no
+ * form, no link; a bar's hover title is simply not printed. */
 static const char css[] =
     ":root{--ok:#2e7d32;--failed:#c62828;--timeout:#e65100;--declined:#6a1b9a;"
     "--cancelled:#546e7a;--skipped:#9e9e9e;--simulated:#1565c0;--unfinished:#f9a825;"
@@ -115,19 +127,20 @@ static const char css[] =
     "h1{font-size:1.55em;margin:.2em 0 .6em}\n"
     "h2{font-size:1.2em;border-bottom:2px solid #e0e0e0;padding-bottom:.2em;margin-top:1.8em}\n"
     "h3{font-size:1em;margin:1.2em 0 .4em}\n"
-    "table{border-collapse:collapse;width:100%;margin:.4em 0 1em}\n"
+    ".tw{overflow-x:auto;margin:.4em 0 1em}\n"
+    "table{border-collapse:collapse;width:100%}\n"
     "th,td{border:1px solid #dcdcdc;padding:3px 7px;text-align:left;vertical-align:top}\n"
     "th{background:#f4f4f4;font-weight:600}\n"
     "table.kv th{width:14em}\n"
     "td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
     "code,pre{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,monospace;font-size:.9em}\n"
-    "code{overflow-wrap:anywhere}\n"
+    "code{overflow-wrap:anywhere}code.w{white-space:nowrap;overflow-wrap:normal}\n"
     "td:first-child code{white-space:nowrap;overflow-wrap:normal}\n"
-    "table.att{table-layout:fixed}\n"
-    "table.att th:nth-child(1){width:17%}table.att th:nth-child(2){width:14%}"
-    "table.att th:nth-child(3){width:7%}table.att th:nth-child(4),"
-    "table.att th:nth-child(5){width:10%}table.att th:nth-child(6){width:8%}"
-    "table.att th:nth-child(7){width:11%}\n"
+    "table.att{table-layout:fixed;min-width:900px}\n"
+    "table.att th:nth-child(1){width:15%}table.att th:nth-child(2){width:13%}"
+    "table.att th:nth-child(3){width:6%}table.att th:nth-child(4),"
+    "table.att th:nth-child(5){width:10%}table.att th:nth-child(6){width:7%}"
+    "table.att th:nth-child(7){width:9%}\n"
     "table.att td:first-child{overflow:hidden;text-overflow:ellipsis}\n"
     "pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.6em;white-space:pre-wrap;"
     "overflow-wrap:anywhere;margin:.3em 0 1em}\n"
@@ -144,15 +157,24 @@ static const char css[] =
     ".good{color:var(--ok);font-weight:700}.no{color:var(--failed);font-weight:700}\n"
     ".muted{color:#666}\n"
     ".fill{border:1px dashed #bbb;min-height:5em;padding:.6em;color:#888;font-style:italic}\n"
-    ".chart{width:100%;height:auto;border:1px solid #e0e0e0;background:#fff}\n"
+    ".chart{display:block;width:100%;height:auto;border:1px solid #e0e0e0;background:#fff}\n"
     ".legend span{margin-right:1.2em;white-space:nowrap}\n"
     ".legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-1px}\n"
     "footer{margin-top:2em;color:#777;font-size:.85em;border-top:1px solid #e0e0e0;"
     "padding-top:.5em}\n"
-    "@media print{body{max-width:none;margin:0;padding:0;font-size:10.5pt}"
-    "h2{break-after:avoid}table,pre,svg,.fill{break-inside:avoid}"
-    ".st,.sim,.bad,.legend i,svg{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
-    "@page{margin:1.5cm}}\n";
+    "@media print{@page{margin:1.4cm 1.2cm}"
+    "body{max-width:none;margin:0;padding:0;font-size:9.5pt}"
+    "h1{font-size:1.4em}h2{margin-top:1.2em}th,td{padding:2px 5px}"
+    "footer{margin-top:1em;break-before:avoid;page-break-before:avoid}"
+    "h1,h2,h3{break-after:avoid;page-break-after:avoid}"
+    "tr,pre,.fill,.chart,.legend,.sim,table.kv{break-inside:avoid;page-break-inside:avoid}"
+    "thead{display:table-header-group}"
+    ".tw{overflow:visible}"
+    "table.att{table-layout:auto;min-width:0;font-size:.92em}table.att th:nth-child(n){width:auto}"
+    "table.att td:nth-child(-n+7){white-space:nowrap}"
+    "table.att td:first-child{overflow:visible}"
+    ".chart{max-height:23cm}"
+    ".st,.sim,.bad,.legend i,th,svg{-webkit-print-color-adjust:exact;print-color-adjust:exact}}\n";
 
 /* Colours of the bars: the same as the badges' (SVG fill cannot always
  * read CSS variables when printed, so they are spelled out). */
@@ -418,13 +440,13 @@ static void table(struct rune_report_doc *d, enum rune_report_table kind, const 
         [RUNE_TABLE_KV] = " class=\"kv\"",
         [RUNE_TABLE_ATTEMPTS] = " class=\"att\"",
     };
-    fprintf(d->f, "<table%s>\n", classes[kind]);
+    fprintf(d->f, "<div class=\"tw\"><table%s>\n", classes[kind]);
     if (!cols)
         return;
-    fputs("<tr>", d->f);
+    fputs("<thead><tr>", d->f);
     for (size_t i = 0; i < ncols; i++)
         fprintf(d->f, "<th>%s</th>", cols[i]);
-    fputs("</tr>\n", d->f);
+    fputs("</tr></thead>\n", d->f);
 }
 
 /* "Incident report <id> — <title>": plain in the page's <title>; in its
@@ -453,6 +475,10 @@ static void page_begin(struct rune_report_doc *d, json_t *rep)
 
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+          /* The page asks for nothing: no request, no script, wherever it
+           * is opened (mailed, archived, printed to pdf by Chromium). */
+          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+          "style-src 'unsafe-inline'; img-src data:\">\n"
           "<link rel=\"icon\" href=\"data:,\">\n<title>",
           f);
     page_title(d, inc, false);
@@ -522,7 +548,7 @@ static const struct rune_report_pen html = {
             [RUNE_WORD_BACKUP_SKIPPED] = "<span class=\"no\">backup skipped</span>",
         },
     .gap = "",
-    .table_end = "</table>\n",
+    .table_end = "</table></div>\n",
     .begin = page_begin,
     .end = page_end,
     .heading = heading,

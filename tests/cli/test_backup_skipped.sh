@@ -54,7 +54,7 @@ run_rune report "$id" --format md
 expect_out "## Findings"
 expect_out "**backup skipped** by step \`list\`: \`$T/b/db-3.gz\`"
 run_rune report "$id" --format html
-expect_out "backup skipped</span> by step <code>list</code>: <code>$T/b/db-3.gz</code>"
+expect_out "backup skipped</span> by step <code class=\"w\">list</code>: <code>$T/b/db-3.gz</code>"
 end_case
 
 test_case "backup.list without verify lists a data file without its manifest under skipped"
