@@ -33,6 +33,7 @@
 #include "record.h"
 #include "report.h"
 #include "resume.h"
+#include "ssh.h"
 #include "targets.h"
 #include "workdir.h"
 
@@ -559,6 +560,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     long long ms = rune_clock_mono_ms() - t0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    rune_ssh_free(r.ssh); /* shared ssh connections end with the run, before its workdir */
+    r.ssh = NULL;
 
     rc = outcome_exit[out];
     /* a dry-run whose path depends on outputs nobody has yet predicts no
@@ -602,6 +605,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
                        o->log_flag ? o->log_flag : "");
     rune_report_after_run(r.j, r.incident, o->reports_dir, r.con);
 out:
+    rune_ssh_free(r.ssh);
     if (r.workdir_made) {
         /* the run stopped before any step: nothing in it is worth keeping */
         char werr[1024];
