@@ -11,7 +11,7 @@
  * - StrictHostKeyChecking=yes unless the target says accept-new: a host
  *   whose key is unknown or changed is refused before anything runs;
  * - one master connection per target (ControlMaster=auto, ControlPersist
- *   for as long as the run lasts), so the 100th remote step costs a
+ *   of 10 minutes idle, reopened if it lapsed), so the 100th remote step costs a
  *   channel over an open connection, not a TCP and key exchange. The
  *   master is opened by a command of its own (`ssh -f -N`), which detaches
  *   it from any step: a step's client is ControlMaster=no, so no step's
@@ -37,6 +37,12 @@
 #include "clock.h"
 #include "proc.h"
 #include "ssh_target.h"
+
+/* How long a master outlives its last session. The run closes it at its
+ * end; this bounds how long one stays if rune itself is killed (SIGKILL
+ * leaves no chance to close it). A run idle on this host for longer gets
+ * a new master at its next remote step. */
+#define CONTROL_PERSIST "10m"
 
 /* A unix socket path holds 107 bytes, and ssh creates the socket under a
  * temporary name 17 bytes longer before renaming it. */
@@ -290,6 +296,9 @@ int rune_ssh_connect(struct rune_ssh *s, json_t *t, const char *cwd, const struc
     err[0] = '\0';
     pthread_mutex_lock(&s->mu);
     struct conn *c = make_dir(s, err, errlen) == 0 ? conn_for(s, name ? name : "?") : NULL;
+    /* a master idle for ControlPersist's time has gone: open it again */
+    if (c && c->open && access(c->path, F_OK) != 0)
+        c->open = false;
     if (!c || c->open) {
         pthread_mutex_unlock(&s->mu);
         if (!c && !err[0])
@@ -299,8 +308,9 @@ int rune_ssh_connect(struct rune_ssh *s, json_t *t, const char *cwd, const struc
     size_t n;
     char **argv = base_argv(t, cwd, c->sock, &n);
     bool ok = argv && push(&argv, &n, strdup("-oControlMaster=auto")) &&
-              push(&argv, &n, strdup("-oControlPersist=yes")) && push(&argv, &n, strdup("-f")) &&
-              push(&argv, &n, strdup("-N")) && push(&argv, &n, strdup("--")) &&
+              push(&argv, &n, strdup("-oControlPersist=" CONTROL_PERSIST)) &&
+              push(&argv, &n, strdup("-f")) && push(&argv, &n, strdup("-N")) &&
+              push(&argv, &n, strdup("--")) &&
               push(&argv, &n, strdup(str(t, "host") ? str(t, "host") : "?"));
     if (!ok) {
         pthread_mutex_unlock(&s->mu);
