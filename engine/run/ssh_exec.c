@@ -9,9 +9,9 @@
  * process list, here or there (the program's own argv of course does,
  * as it would locally).
  *
- * BOOT runs under `setsid -w`, so the remote command has a session and
- * process group of its own; its first act is to print that group's id on
- * stderr behind a per-call random token. On a deadline or a cancel, the
+ * BOOT runs in a session and process group of its own (sshd's, or
+ * `setsid -w` when it is not one); its first act is to print that group's
+ * id on stderr behind a per-call random token. On a deadline or a cancel, the
  * local ssh client is killed by rune_proc_run as any child, and then a
  * second ssh over the same master kills the remote group (TERM, then
  * KILL after the grace period): sshd does not signal a command without a
@@ -35,11 +35,18 @@
 #include "ssh.h"
 #include "ssh_target.h"
 
-/* Printed by the remote shell, read by rune: "<token> <pgid>". */
+/* What the remote login shell runs (the same for every step but the
+ * token). Body b: print "<token> <pgid>" on stderr, read the script up to
+ * the token line, run it. sshd starts each session's command in a new
+ * session (setsid), so the login shell already leads its own process
+ * group: b runs right there, no fork. Only if /proc says otherwise is b
+ * run under `setsid -w sh` to get a group of its own. */
 #define BOOT_FMT                                                                                   \
-    "exec setsid -w sh -c 'echo \"%s $$\" >&2; s=; while IFS= read -r l; do "                      \
-    "if [ \"$l\" = %s ]; then eval \"$s\"; exit; fi; s=\"$s$l\n\"; done; "                         \
-    "echo \"rune: the command to run did not arrive whole\" >&2; exit 255'"
+    "b='echo \"%s $$\" >&2; s=; while IFS= read -r l; do if [ \"$l\" = %s ]; then "                \
+    "eval \"$s\"; exit; fi; s=\"$s$l\n\"; done; "                                                  \
+    "echo \"rune: the command to run did not arrive whole\" >&2; exit 255'; "                      \
+    "if read -r g </proc/$$/stat 2>/dev/null; then g=${g##*) }; set -- $g; "                       \
+    "[ \"$3\" = \"$$\" ] || exec setsid -w sh -c \"$b\"; fi; eval \"$b\""
 
 static void make_token(char out[40])
 {
