@@ -49,6 +49,14 @@ EOF
   for i in $(seq 1 100); do echo "    - command: /bin/true"; done
 } >"$W/true100.yml"
 
+# the floor: 100 plain `ssh HOST /bin/true` over one master opened before
+# (no rune, no remote wrapper): what OpenSSH's client and sshd cost per step
+SSH_O="-o BatchMode=yes -o UserKnownHostsFile=$SSH_KNOWN_HOSTS -i $SSH_KEY -p $SSHD_PORT -l $SSHD_USER -S $W/floor.sock"
+ssh $SSH_O -o ControlMaster=auto -o ControlPersist=10m -f -N 127.0.0.1 ||
+    { echo "could not open the floor's ssh master" >&2; exit 1; }
+# (closed at the end; if the bench dies first, it goes after 10 idle minutes)
+ssh_floor="for i in \$(seq 100); do ssh $SSH_O -o ControlMaster=no -T 127.0.0.1 /bin/true || exit 1; done"
+
 RUNE_Q=$(printf %q "$RUNE")
 rune_true="$RUNE_Q run $W/true100.yaml --no-report -q"
 ansible_true="ansible-playbook -i $W/inventory.ini $W/true100.yml"
@@ -57,19 +65,24 @@ ansible_true="ansible-playbook -i $W/inventory.ini $W/true100.yml"
 for c in "$rune_true" "$ansible_true"; do wall_secs "$c" >/dev/null; done
 grep -q "ok=100 " "$W/last.log" || { echo "ansible did not run 100 tasks:" >&2; tail "$W/last.log" >&2; exit 1; }
 
-r=() a=()
+r=() a=() f=()
 for i in $(seq "$RUNS"); do
     if [ $((i % 2)) = 1 ]; then
         r+=("$(wall_secs "$rune_true")"); a+=("$(wall_secs "$ansible_true")")
+        f+=("$(wall_secs "$ssh_floor")")
     else
+        f+=("$(wall_secs "$ssh_floor")")
         a+=("$(wall_secs "$ansible_true")"); r+=("$(wall_secs "$rune_true")")
     fi
 done
+ssh $SSH_O -O exit 127.0.0.1 >/dev/null 2>&1
 logins=$(grep -c "Accepted publickey" "$SSHD_DIR/sshd.log")
-mr=$(median "${r[@]}") ma=$(median "${a[@]}")
+mr=$(median "${r[@]}") ma=$(median "${a[@]}") mf=$(median "${f[@]}")
 printf '%-52s %9s %8s\n' "what ($RUNS rounds, $(nproc) cores, one sshd on loopback)" "median s" "spread"
 printf '%-52s %9s %8s\n' "rune run: 100 shell.run /bin/true on host: db1" "$mr" "$(spread "${r[@]}")"
 printf '%-52s %9s %8s\n' "ansible-playbook: 100 command /bin/true over ssh" "$ma" "$(spread "${a[@]}")"
+printf '%-52s %9s %8s\n' "floor: 100 × ssh HOST /bin/true over one master" "$mf" "$(spread "${f[@]}")"
 echo "per remote step: rune $(awk "BEGIN{printf \"%.1f\", $mr * 10}") ms, ansible $(awk "BEGIN{printf \"%.1f\", $ma * 10}") ms"
 echo "logins sshd accepted in all rounds (both tools, warm-up included): $logins"
+echo "rune ÷ floor:                        $(ratio "$mr" "$mf")"
 echo "ansible ÷ rune (100 remote steps):  $(ratio "$ma" "$mr")   (goal >= 20)"
