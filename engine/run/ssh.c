@@ -75,7 +75,7 @@ struct rune_ssh *rune_ssh_new(const char *workdir)
 }
 
 /* The private directory for the sockets: under the run's work directory
- * when its path leaves room, else under $TMPDIR or /tmp. mkdtemp makes it
+ * when it exists and its path leaves room, else under $TMPDIR or /tmp. mkdtemp makes it
  * 0700 with a name nobody can guess. */
 static int make_dir(struct rune_ssh *s, char *err, size_t errlen)
 {
@@ -83,7 +83,9 @@ static int make_dir(struct rune_ssh *s, char *err, size_t errlen)
         return 0;
     char tmpl[PATH_MAX];
     const char *tmp = getenv("TMPDIR");
-    if (s->workdir[0] && strlen(s->workdir) + 12 + 4 < SOCK_MAX)
+    /* (a dry-run's work directory is only a name: `rune plan --probe`
+     * runs the steps that read, remote ones too) */
+    if (s->workdir[0] && strlen(s->workdir) + 12 + 4 < SOCK_MAX && access(s->workdir, W_OK) == 0)
         snprintf(tmpl, sizeof tmpl, "%s/ssh-XXXXXX", s->workdir);
     else
         snprintf(tmpl, sizeof tmpl, "%s/rune-ssh-XXXXXX",

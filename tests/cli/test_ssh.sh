@@ -65,6 +65,9 @@ logins() {
 # no_master — no ssh process is left for a socket under the runs' work
 # directories, and no socket or socket directory either.
 no_master() {
+    if pgrep -f -- "ssh .*-p $SSHD_PORT " >/dev/null; then
+        fail "an ssh client to the test's server is still there: $(pgrep -af -- "ssh .*-p $SSHD_PORT ")"
+    fi
     if pgrep -f -- "$T/work/" >/dev/null; then
         fail "an ssh process for the run is still there: $(pgrep -af -- "$T/work/")"
     fi
@@ -208,6 +211,16 @@ expect_out "would check the free space on /var on host db1"
 expect_eq "$(($(logins) - before))" 0 "logins during a plan"
 run_rune plan --json "$T/planned.yaml"
 expect_eq "$(python3 -c 'import json,sys; s=[x for st in json.load(open(sys.argv[1]))["stages"] for w in st["waves"] for x in w]; print([x.get("host",{}).get("target") for x in s])' "$T/out")" "[None, 'db1']" "host in plan --json"
+end_case
+
+test_case "rune plan --probe runs a remote read (no work directory: the socket goes to \$TMPDIR)"
+mkdir -p "$T/tmp"
+TMPDIR="$T/tmp" run_rune plan --probe "$T/planned.yaml"
+expect_rc 0
+expect_out "ran (reads)"
+expect_out "on db1 (ssh $SSHD_USER@127.0.0.1:$SSHD_PORT)"
+[ -z "$(ls -A "$T/tmp")" ] || fail "left in \$TMPDIR: $(ls -A "$T/tmp")"
+no_master
 end_case
 
 test_case "service.* with host: controls a service there"
