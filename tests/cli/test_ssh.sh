@@ -241,6 +241,34 @@ expect_eq "$(out status running)" 1 "running after service.start"
 expect_eq "$(stat -c %U "$R/running" 2>/dev/null)" "$SSHD_USER" "the start command ran there"
 end_case
 
+test_case "a host nothing listens on: the step fails saying so, nothing runs"
+port=$(pick_port)
+runbook down "    - { id: make, uses: shell.run, with: { host: db1, argv: [touch, \"$R/down\"] } }"
+sed -i "s|^    port: $SSHD_PORT\$|    port: $port|" "$T/down.yaml"
+run_rune run "$T/down.yaml"
+expect_rc 4
+expect_out "ssh $SSHD_USER@127.0.0.1:$port: could not connect (ssh exited 255"
+expect_out "Connection refused"
+[ ! -e "$R/down" ] || fail "the step ran"
+end_case
+
+test_case "service pg_ctl on a host: bin_dir is needed, user: belongs on the ssh target"
+cat >"$T/pgctl.yaml" <<YAML
+runbook: pgctl
+targets:
+$(ssh_target db1)
+  nobin: { kind: service, backend: pg_ctl, data_dir: /var/lib/postgresql/15/main }
+  asuser: { kind: service, backend: pg_ctl, data_dir: /var/lib/postgresql/15/main, bin_dir: /usr/lib/postgresql/15/bin, user: postgres }
+mitigation:
+  steps:
+    - { id: a, uses: service.status, on_failure: continue, with: { target: nobin, host: db1 } }
+    - { id: b, uses: service.status, on_failure: continue, with: { target: asuser, host: db1 } }
+YAML
+run_rune run "$T/pgctl.yaml"
+expect_out "target \"nobin\" (backend pg_ctl) on host db1 needs data_dir and bin_dir"
+expect_out "target \"asuser\": user: postgres — on host db1 pg_ctl runs as the user the ssh target logs in as"
+end_case
+
 test_case "a host key not in known_hosts is refused before anything runs"
 runbook unknown "    - { id: make, uses: shell.run, with: { host: db1, argv: [touch, \"$R/unknown\"] } }"
 cp "$SSH_KNOWN_HOSTS" "$T/known.saved"
