@@ -22,12 +22,11 @@ extern const struct rune_step_type rune_sqlite_steps[];
 extern const struct rune_target_kind rune_pgbouncer_target;
 extern const struct rune_target_kind rune_postgres_target;
 extern const struct rune_target_kind rune_service_target;
+/* defined by the engine, which runs remote commands for every family */
+extern const struct rune_target_kind rune_ssh_target;
 
 const struct rune_target_kind *const rune_native_target_kinds[] = {
-    &rune_pgbouncer_target,
-    &rune_postgres_target,
-    &rune_service_target,
-    NULL,
+    &rune_pgbouncer_target, &rune_postgres_target, &rune_service_target, &rune_ssh_target, NULL,
 };
 
 /* one family per line, so that adding one is a one-line change */

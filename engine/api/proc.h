@@ -37,6 +37,11 @@ struct rune_proc {
      * unrecorded. Set by rune_call_spawn; NULL: none. */
     void (*started)(void *ctx, pid_t pid);
     void *started_ctx;
+    /* The name of an `ssh` target: rune_call_spawn runs argv there instead
+     * (env, cwd and stdin too, over one shared connection; the remote
+     * command in its own process group, killed there on a deadline or a
+     * cancel). NULL: here. rune_proc_run itself ignores it. */
+    const char *host;
 
     /* ---- out (freed by rune_proc_release) ---- */
     pid_t pid;

@@ -138,6 +138,12 @@ struct rune_target_kind {
     const char *name;                /* "postgres" */
     const char *summary;             /* one line for `rune steps` */
     const struct rune_param *fields; /* terminated by {NULL} */
+    /* Checks beyond each field's type (the `ssh` kind's option whitelist),
+     * on literal fields when the runbook is validated (a string with ${...}
+     * is skipped) and on resolved ones before the run. false with err, the
+     * field at fault in *bad and, for a mapping field, its key in *bad_key
+     * (NULL: the field itself). NULL: no such checks. */
+    bool (*check)(json_t *fields, char *err, size_t errlen, const char **bad, const char **bad_key);
 };
 
 /* Target kinds the step families define (steps/registry.c), NULL-terminated. */

@@ -24,6 +24,7 @@
 #include "record_read.h"
 #include "registry.h"
 #include "runstate.h"
+#include "ssh_exec.h"
 #include "step.h"
 #include "targets.h"
 
@@ -335,8 +336,19 @@ int rune_call_spawn(struct rune_call *c, struct rune_proc *p)
     p->started_ctx = c;
     c->child_pid = 0;
     c->child_program = p->argv && p->argv[0] ? p->argv[0] : NULL;
-    char err[512];
-    int rc = rune_proc_run(p, err, sizeof err);
+    char err[1024];
+    /* host: the same child, run on an ssh target (ssh_exec.c) */
+    struct rune_remote rem;
+    if (p->host && rune_remote_prepare(c->run, p, &rem, err, sizeof err) != 0) {
+        rune_remote_release(&rem);
+        rune_call_fail(c, "%s", err);
+        return -1;
+    }
+    int rc = rune_proc_run(p->host ? &rem.proc : p, err, sizeof err);
+    if (p->host && rc == 0)
+        rc = rune_remote_finish(&rem, p, err, sizeof err);
+    if (p->host)
+        rune_remote_release(&rem);
     /* reaped (and its group killed on a deadline or cancel): no longer
      * something a dead run would leave behind */
     if (c->child_pid > 0 && c->run->j)

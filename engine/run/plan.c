@@ -24,6 +24,7 @@
 #include "interp.h"
 #include "meter.h"
 #include "record_read.h"
+#include "ssh_target.h"
 
 static const char *const effect_names[] = {"pure", "reads", "writes"};
 
@@ -162,6 +163,21 @@ static bool measured(const char *source)
     return !strcmp(source, "history") || !strcmp(source, "size");
 }
 
+/* Where a step with host: runs: {target, via: "ssh user@host:port"}; the
+ * target as written when it is only known at run time (${...}). NULL
+ * for a step that runs here. */
+static json_t *host_json(struct rune_run *r, const struct rune_stepdef *st)
+{
+    const struct rune_node *h = st->with ? rune_node_get(st->with, "host") : NULL;
+    if (!h || h->kind != RUNE_NODE_SCALAR)
+        return NULL;
+    json_t *t = json_object_get(json_object_get(r->ctx, "targets"), h->str);
+    char via[400] = "";
+    if (t)
+        rune_ssh_describe(t, via, sizeof via);
+    return json_pack("{s:s, s:s?}", "target", h->str, "via", t ? via : NULL);
+}
+
 static json_t *step_json(struct rune_run *r, json_t *entries, const struct rune_stepdef *st,
                          long long *est_ms)
 {
@@ -174,6 +190,9 @@ static json_t *step_json(struct rune_run *r, json_t *entries, const struct rune_
         json_object_set_new(s, "when", json_string(st->when->str));
     if (st->confirm)
         json_object_set_new(s, "approval", json_true());
+    json_t *host = host_json(r, st);
+    if (host)
+        json_object_set_new(s, "host", host);
     json_t *e = json_object_get(entries, st->id);
     const char *status;
     if (e) {
@@ -373,6 +392,13 @@ void rune_plan_print(json_t *plan, FILE *out)
                         json_string_value(json_object_get(s, "id")),
                         json_string_value(json_object_get(s, "uses")),
                         json_string_value(json_object_get(s, "effect")), shown);
+                json_t *host = json_object_get(s, "host");
+                if (host) {
+                    const char *via = json_string_value(json_object_get(host, "via"));
+                    fprintf(out, "        on %s%s%s%s\n",
+                            json_string_value(json_object_get(host, "target")), via ? " (" : "",
+                            via ? via : "", via ? ")" : "");
+                }
                 line(out, "", json_string_value(json_object_get(s, "plan")));
                 line(out, "undecided: ", json_string_value(json_object_get(s, "undecided")));
                 line(out, "error: ", json_string_value(json_object_get(s, "error")));

@@ -33,6 +33,7 @@
 #include "record.h"
 #include "report.h"
 #include "resume.h"
+#include "ssh.h"
 #include "targets.h"
 #include "template_report.h"
 #include "workdir.h"
@@ -560,6 +561,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     long long ms = rune_clock_mono_ms() - t0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    rune_ssh_free(r.ssh); /* shared ssh connections end with the run, before its workdir */
+    r.ssh = NULL;
 
     rc = outcome_exit[out];
     /* a dry-run whose path depends on outputs nobody has yet predicts no
@@ -604,6 +607,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_report_after_run_templated(r.j, r.incident, o->reports_dir, r.rb->report_template,
                                     r.rb->path, r.con);
 out:
+    rune_ssh_free(r.ssh);
     if (r.workdir_made) {
         /* the run stopped before any step: nothing in it is worth keeping */
         char werr[1024];

@@ -97,6 +97,9 @@ struct rune_run {
     /* dry-run: when the simulation's batch of events was last committed
      * (stage thread only) */
     long long flushed_ms;
+    /* the shared connections to ssh targets (ssh.h), made by the first
+     * remote step (with mu), closed when the run ends; NULL until then */
+    struct rune_ssh *ssh;
 };
 
 /* The evaluator for ${...} over r->ctx (call with mu held or before

@@ -4,7 +4,9 @@
  * and checked against its kind's field table, into ctx.targets), and
  * checked again when a step or rune.run call names one at run time.
  * Their secrets are registered with the run's redactor by inputs.c
- * (rune_targets_register_secrets).
+ * (rune_targets_register_secrets). A kind's own checks (the ssh option
+ * whitelist, ssh_target.c) run again on the resolved fields, since a
+ * ${...} value is only known here.
  */
 #include "targets.h"
 
@@ -41,6 +43,13 @@ void rune_targets_resolve(struct rune_run *r, struct rune_diags *d)
         if (!ok) {
             const struct rune_node *f = bad ? rune_node_get(t->node, bad) : NULL;
             rune_diag_add(d, f ? f->mark : t->mark, "target \"%s\": %s", t->name, err);
+            continue;
+        }
+        const char *bad_key = NULL;
+        if (t->kind->check && !t->kind->check(ok, err, sizeof err, &bad, &bad_key)) {
+            const struct rune_node *f = bad ? rune_node_get(t->node, bad) : NULL;
+            rune_diag_add(d, f ? f->mark : t->mark, "target \"%s\": %s", t->name, err);
+            json_decref(ok);
             continue;
         }
         json_object_set_new(ok, "name", json_string(t->name));

@@ -168,6 +168,26 @@ static void check_params(struct checker *c, struct rune_stepdef *st)
                  NULL);
 }
 
+/* The kind's own checks (the ssh option whitelist) on the literal
+ * fields, reported at the field, or at the key of a mapping field. */
+static void check_kind(struct checker *c, const struct rune_targetdef *t, const char *who)
+{
+    if (!t->kind->check || !t->node)
+        return;
+    json_t *lit = rune_node_json(t->node);
+    char why[512];
+    const char *bad = NULL, *bad_key = NULL;
+    if (json_is_object(lit) && !t->kind->check(lit, why, sizeof why, &bad, &bad_key)) {
+        const struct rune_node *f = bad ? rune_node_get(t->node, bad) : NULL;
+        struct rune_mark at = f ? f->mark : t->mark;
+        for (size_t i = 0; f && bad_key && f->kind == RUNE_NODE_MAP && i < f->n; i++)
+            if (!strcmp(f->keys[i]->str, bad_key))
+                at = f->keys[i]->mark;
+        rune_diag_add(c->d, at, "%s: %s", who, why);
+    }
+    json_decref(lit);
+}
+
 /* targets: a known kind, its fields, unique names. */
 static void check_targets(struct checker *c)
 {
@@ -194,6 +214,7 @@ static void check_targets(struct checker *c)
         char who[160];
         snprintf(who, sizeof who, "target \"%s\"", t->name);
         check_fields(c, who, t->kind->name, t->kind->fields, t->node, t->mark, "field", "kind");
+        check_kind(c, t, who);
     }
 }
 

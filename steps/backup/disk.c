@@ -5,6 +5,11 @@
  *
  * Free means available to an unprivileged process (statvfs f_bavail): the
  * blocks reserved for root are not counted, as `df` does not count them.
+ *
+ * With host: (an ssh target) the same three numbers come from the remote
+ * host's `stat -f` (GNU coreutils: fragment size, blocks, blocks
+ * available — statvfs's own fields, so no df column to parse and the
+ * figures mean what they mean here).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +57,56 @@ static int existing_ancestor(char *p)
     return 0;
 }
 
+/* $1: the path. Prints the nearest existing path, then statvfs's
+ * f_frsize, f_blocks and f_bavail of its filesystem. */
+static const char remote_script[] =
+    "p=$1; while [ ! -e \"$p\" ]; do case $p in */*) p=${p%/*}; [ -n \"$p\" ] || p=/;; "
+    "*) echo \"$1: no such path\" >&2; exit 2;; esac; done; "
+    "printf '%s\\n' \"$p\"; exec stat -f -L -c '%S %b %a' -- \"$p\"";
+
+/* The filesystem numbers of path on the step's host; *where (malloc'd)
+ * the path looked at. RUNE_STEP_OK, or the call failed. */
+static int remote_vfs(struct rune_call *c, const char *host, const char *path, char **where,
+                      struct statvfs *vfs)
+{
+    if (path[0] != '/')
+        return rune_call_fail(c, "path \"%s\" is relative; on host %s give an absolute path", path,
+                              host);
+    char *const argv[] = {"sh", "-c", (char *)remote_script, "sh", (char *)path, NULL};
+    struct rune_proc p = {.argv = argv, .capture_max = 8192, .host = host};
+    if (rune_call_spawn(c, &p) != 0)
+        return RUNE_STEP_FAILED; /* rune_call_spawn said why */
+    int rc = RUNE_STEP_OK;
+    char *nl = p.out ? strrchr(p.out, '\n') : NULL;
+    while (nl && nl > p.out && nl[1] == '\0') { /* the last line may end with one */
+        *nl = '\0';
+        nl = strrchr(p.out, '\n');
+    }
+    unsigned long long fr = 0, blocks = 0, avail = 0;
+    if (p.timed_out || p.was_cancelled) {
+        rune_call_fail(c,
+                       "checking the free space on %s on host %s: %s; the remote command was "
+                       "killed",
+                       path, host, p.timed_out ? "timed out" : "cancelled");
+        rc = p.timed_out ? RUNE_STEP_TIMEOUT : RUNE_STEP_CANCELLED;
+    } else if (p.exit_code != 0 || !nl ||
+               sscanf(nl + 1, "%llu %llu %llu", &fr, &blocks, &avail) != 3) {
+        const char *e = p.err ? p.err : "";
+        size_t n = strcspn(e, "\n");
+        rc = rune_call_fail(c,
+                            "cannot read the free space on %s on host %s (exit %d%s%.*s); rune "
+                            "runs `stat -f` (GNU coreutils) there",
+                            path, host, p.exit_code, n ? ": " : "", (int)(n > 200 ? 200 : n), e);
+    } else {
+        *where = strndup(p.out, (size_t)(nl - p.out));
+        vfs->f_frsize = fr;
+        vfs->f_blocks = blocks;
+        vfs->f_bavail = avail;
+    }
+    rune_proc_release(&p);
+    return rc;
+}
+
 static int check_run(struct rune_call *c)
 {
     json_t *params = rune_call_params(c);
@@ -62,7 +117,19 @@ static int check_run(struct rune_call *c)
     if (json_is_number(min_pct) &&
         (json_number_value(min_pct) < 0 || json_number_value(min_pct) > 100))
         return rune_call_fail(c, "min_free_percent must be between 0 and 100");
-    char *path = rune_path_param(c, rune_call_str(c, "path"));
+    const char *host = rune_call_str(c, "host");
+    struct statvfs vfs;
+    char *path = NULL;
+    if (host && *host) {
+        memset(&vfs, 0, sizeof vfs);
+        int st = remote_vfs(c, host, rune_call_str(c, "path"), &path, &vfs);
+        if (st != RUNE_STEP_OK)
+            return st;
+        if (!path)
+            return rune_call_fail(c, "no memory for the path: free memory on this host");
+        goto judge;
+    }
+    path = rune_path_param(c, rune_call_str(c, "path"));
     if (!path)
         return rune_call_fail(
             c, "no memory for the path %s: free memory on this host and run the step again",
@@ -73,12 +140,12 @@ static int check_run(struct rune_call *c)
         free(path);
         return rc;
     }
-    struct statvfs vfs;
     if (statvfs(path, &vfs) != 0) {
         int rc = rune_call_fail(c, "cannot read the free space on %s: %s", path, strerror(errno));
         free(path);
         return rc;
     }
+judge:;
     double free_b = (double)vfs.f_bavail * (double)vfs.f_frsize;
     double total_b = (double)vfs.f_blocks * (double)vfs.f_frsize;
     double pct = total_b > 0 ? free_b * 100.0 / total_b : 0;
@@ -95,14 +162,15 @@ static int check_run(struct rune_call *c)
     if (json_is_integer(min_bytes) && free_b < (double)json_integer_value(min_bytes)) {
         human((double)json_integer_value(min_bytes), need, sizeof need);
         rc = rune_call_fail(c,
-                            "only %s (%.0f%%) free on %s; need %s — free space or choose another "
-                            "location",
-                            have, pct, path, need);
+                            "only %s (%.0f%%) free on %s%s%s; need %s — free space or choose "
+                            "another location",
+                            have, pct, path, host ? " on host " : "", host ? host : "", need);
     } else if (json_is_number(min_pct) && pct < json_number_value(min_pct)) {
         rc = rune_call_fail(c,
-                            "only %s (%.0f%%) free on %s; need %g%% free — free space or choose "
-                            "another location",
-                            have, pct, path, json_number_value(min_pct));
+                            "only %s (%.0f%%) free on %s%s%s; need %g%% free — free space or "
+                            "choose another location",
+                            have, pct, path, host ? " on host " : "", host ? host : "",
+                            json_number_value(min_pct));
     }
     free(path);
     return rc;
@@ -110,7 +178,9 @@ static int check_run(struct rune_call *c)
 
 static int check_plan(struct rune_call *c)
 {
-    rune_call_plan(c, "would check the free space on %s", rune_call_str(c, "path"));
+    const char *host = rune_call_str(c, "host");
+    rune_call_plan(c, "would check the free space on %s%s%s", rune_call_str(c, "path"),
+                   host ? " on host " : "", host ? host : "");
     return RUNE_STEP_OK;
 }
 
@@ -120,6 +190,9 @@ static const struct rune_param check_params[] = {
      "existing parent)"},
     {"min_free_bytes", RUNE_T_INT, false, NULL, "fail when fewer bytes are free"},
     {"min_free_percent", RUNE_T_NUMBER, false, NULL, "fail when less of the disk is free (0-100)"},
+    {"host", RUNE_T_TARGET, false, NULL,
+     "check the disk of this ssh target instead (an absolute path there; read with `stat -f`)",
+     "ssh"},
     {0},
 };
 

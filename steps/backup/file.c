@@ -206,6 +206,12 @@ static int checksum_run(struct rune_call *c)
             return rune_call_fail(c, "expect: \"%.80s\" is not a %s digest (%zu hex digits)",
                                   expect_text, algo, hexlen);
     }
+    const char *host = rune_call_str(c, "host");
+    if (host && *host) {
+        int st = rune_file_checksum_remote(c, algo, hexlen, expect);
+        free(expect);
+        return st;
+    }
     char *path = rune_path_param(c, rune_call_str(c, "path"));
     struct stat st;
     int fd = path ? rune_file_open_input(c, path, &st) : -1;
@@ -262,12 +268,20 @@ out:
     return rc;
 }
 
+/* The file's size for `rune plan`; a remote file's is not looked up. */
+static long long checksum_size(struct rune_call *c, enum rune_unit *unit)
+{
+    const char *host = rune_call_str(c, "host");
+    return host && *host ? -1 : rune_worksize_path(c, unit);
+}
+
 static int checksum_plan(struct rune_call *c)
 {
     const char *expect = rune_call_str(c, "expect");
-    rune_call_plan(c, "would compute the %s of %s%s%s", rune_call_str(c, "algorithm"),
-                   rune_call_str(c, "path"), expect ? " and compare it with " : "",
-                   expect ? expect : "");
+    const char *host = rune_call_str(c, "host");
+    rune_call_plan(c, "would compute the %s of %s%s%s%s%s", rune_call_str(c, "algorithm"),
+                   rune_call_str(c, "path"), host ? " on host " : "", host ? host : "",
+                   expect ? " and compare it with " : "", expect ? expect : "");
     return RUNE_STEP_OK;
 }
 
@@ -438,6 +452,10 @@ static const struct rune_param checksum_params[] = {
     {"path", RUNE_T_PATH, true, NULL, "the file"},
     {"algorithm", RUNE_T_STRING, false, "sha256", "sha256 or sha512", .choices = "sha256|sha512"},
     {"expect", RUNE_T_STRING, false, NULL, "expected digest (hex); a mismatch fails the step"},
+    {"host", RUNE_T_TARGET, false, NULL,
+     "the file is on this ssh target (an absolute path there): the digest is computed there by "
+     "sha256sum/sha512sum",
+     "ssh"},
     {0},
 };
 static const struct rune_output checksum_outputs[] = {
@@ -542,7 +560,7 @@ static const struct rune_output decrypt_outputs[] = {
 const struct rune_step_type rune_file_steps[] = {
     {"file.checksum", "Compute a file's SHA-256 (or SHA-512), optionally failing on a mismatch",
      checksum_params, checksum_outputs, RUNE_READS, checksum_run, checksum_plan, false,
-     rune_worksize_path},
+     checksum_size},
     {"file.compress",
      "Compress a file into a backup: chunked gzip (or zstd) plus a manifest with SHA-256 sums",
      compress_params, compress_outputs, RUNE_WRITES, rune_file_compress_run,

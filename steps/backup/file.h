@@ -79,6 +79,11 @@ void rune_file_progress_cb(void *ctx, unsigned long long done, unsigned long lon
  * for the step's progress; a file that grew since counts what was read. */
 void rune_file_progress(struct rune_call *c, long long done, long long total);
 
+/* file.checksum of the file at path on the step's host: (file_remote.c):
+ * the outputs set, or the call failed. Returns a rune_status. */
+int rune_file_checksum_remote(struct rune_call *c, const char *algo, size_t hexlen,
+                              const char *expect);
+
 /* Outputs: a string (NULL: null) or an integer. */
 void rune_file_set_str(json_t *o, const char *key, const char *v);
 void rune_file_set_int(json_t *o, const char *key, long long v);

@@ -205,6 +205,13 @@ static void cmd_name(const struct service *s, enum action a, char *buf, size_t l
         snprintf(buf, len, "the %s command", action_names[a]);
 }
 
+/* The step's host: (an ssh target the commands run on), or NULL. */
+static const char *s_host(struct rune_call *c)
+{
+    const char *h = rune_call_str(c, "host");
+    return h && *h ? h : NULL;
+}
+
 /* Runs k until it ends, the step's deadline or Ctrl-C; `deadline` (0 =
  * none) asks for an earlier end. -1 when it could not start (the reason
  * is already the step's error); the caller releases p either way. */
@@ -215,6 +222,7 @@ static int spawn(struct rune_call *c, const struct cmd *k, long long deadline, s
     p->cwd = k->cwd;
     p->capture_max = CAPTURE_MAX;
     p->deadline_ms = deadline;
+    p->host = s_host(c);
     return rune_call_spawn(c, p);
 }
 
@@ -600,18 +608,21 @@ static int plan(struct rune_call *c, enum action a)
     char *then =
         a == ACT_RESTART && s.backend != BACKEND_SYSTEMD ? described(c, &s, ACT_START) : NULL;
     const char *b = rune_service_backend_names[s.backend];
+    char on[300] = "";
+    if (s.host)
+        snprintf(on, sizeof on, " on host %s", s.host);
     if (a == ACT_STATUS)
-        rune_call_plan(c, "would check service %s (%s: `%s`)", s.name, b, how ? how : "");
+        rune_call_plan(c, "would check service %s%s (%s: `%s`)", s.name, on, b, how ? how : "");
     else if (then)
         rune_call_plan(c,
-                       "would restart service %s (%s: if it runs `%s`, then `%s`), waiting up "
+                       "would restart service %s%s (%s: if it runs `%s`, then `%s`), waiting up "
                        "to %s for it to be running",
-                       s.name, b, how ? how : "", then, w);
+                       s.name, on, b, how ? how : "", then, w);
     else
         rune_call_plan(c,
-                       "would %s service %s (%s: `%s`) unless it is already %s, waiting up "
+                       "would %s service %s%s (%s: `%s`) unless it is already %s, waiting up "
                        "to %s",
-                       action_names[a], s.name, b, how ? how : "",
+                       action_names[a], s.name, on, b, how ? how : "",
                        a == ACT_STOP ? "stopped" : "running", w);
     free(how);
     free(then);
@@ -643,11 +654,19 @@ static int plan_restart(struct rune_call *c)
 
 static const struct rune_param status_params[] = {
     {"target", RUNE_T_TARGET, true, NULL, "the service (a target of kind service)", "service"},
+    {"host", RUNE_T_TARGET, false, NULL,
+     "control the service on this ssh target instead of here (its paths are the remote host's, "
+     "absolute; pg_ctl needs bin_dir there and runs as the user the target logs in as)",
+     "ssh"},
     {NULL},
 };
 
 static const struct rune_param change_params[] = {
     {"target", RUNE_T_TARGET, true, NULL, "the service (a target of kind service)", "service"},
+    {"host", RUNE_T_TARGET, false, NULL,
+     "control the service on this ssh target instead of here (its paths are the remote host's, "
+     "absolute; pg_ctl needs bin_dir there and runs as the user the target logs in as)",
+     "ssh"},
     {"wait", RUNE_T_DURATION, false, NULL,
      "how long the change may take, waiting included (default: the target's wait)"},
     {NULL},

@@ -31,6 +31,7 @@ struct service {
     const char *unit;                  /* systemd */
     const char *start, *stop, *status; /* command: scripts for /bin/sh -c */
     char *workdir;                     /* command: absolute, malloc'd, or NULL */
+    const char *host;                  /* the step's host: (an ssh target), or NULL: here */
 };
 
 /* The target the step names (its `target` parameter), checked for its

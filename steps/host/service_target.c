@@ -24,6 +24,58 @@ static const char *field(json_t *t, const char *name)
     return v && *v ? v : NULL;
 }
 
+static char *join(const char *dir, const char *name);
+
+/* On another host (the step's host:) nothing of the service can be
+ * looked at from here: paths are the remote host's and must be absolute,
+ * pg_ctl is where bin_dir says, and commands run as the user the ssh
+ * target logs in as. */
+static int load_remote(struct rune_call *c, struct service *s, json_t *t)
+{
+    static const char *const paths[] = {"data_dir", "bin_dir", "log", "workdir"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        const char *v = field(t, paths[i]);
+        if (v && v[0] != '/')
+            return rune_call_fail(c,
+                                  "target \"%s\": %s \"%s\" is relative; on host %s give the "
+                                  "remote host's absolute path",
+                                  s->name, paths[i], v, s->host);
+    }
+    if (s->backend == BACKEND_SYSTEMD) {
+        s->unit = field(t, "unit");
+        return s->unit ? RUNE_STEP_OK
+                       : rune_call_fail(c,
+                                        "target \"%s\" (backend systemd) needs unit: the systemd "
+                                        "unit to control, e.g. postgresql@15-main",
+                                        s->name);
+    }
+    if (s->backend == BACKEND_COMMAND) {
+        s->start = field(t, "start");
+        s->stop = field(t, "stop");
+        s->status = field(t, "status");
+        s->workdir = field(t, "workdir") ? strdup(field(t, "workdir")) : NULL;
+        return RUNE_STEP_OK;
+    }
+    if (field(t, "user"))
+        return rune_call_fail(c,
+                              "target \"%s\": user: %s — on host %s pg_ctl runs as the user the "
+                              "ssh target logs in as; set user: %s on the ssh target and drop it "
+                              "here",
+                              s->name, field(t, "user"), s->host, field(t, "user"));
+    if (!field(t, "data_dir") || !field(t, "bin_dir"))
+        return rune_call_fail(c,
+                              "target \"%s\" (backend pg_ctl) on host %s needs data_dir and "
+                              "bin_dir (the remote cluster's data directory and the directory "
+                              "holding its pg_ctl, e.g. /usr/lib/postgresql/15/bin)",
+                              s->name, s->host);
+    s->data_dir = strdup(field(t, "data_dir"));
+    s->pg_ctl = join(field(t, "bin_dir"), "pg_ctl");
+    s->log = field(t, "log") ? strdup(field(t, "log")) : join(s->data_dir, "pg_ctl.log");
+    s->options = field(t, "options");
+    s->stop_mode = field(t, "stop_mode") ? field(t, "stop_mode") : "fast";
+    return RUNE_STEP_OK;
+}
+
 /* A path field relative to where the operator started rune. Malloc'd;
  * NULL when the field is absent. */
 static char *path_field(struct rune_call *c, json_t *t, const char *name)
@@ -292,6 +344,10 @@ int rune_service_load(struct rune_call *c, struct service *s)
     int st = check_fields(c, s, t);
     if (st != RUNE_STEP_OK)
         return st;
+    const char *host = rune_call_str(c, "host");
+    s->host = host && *host ? host : NULL;
+    if (s->host)
+        return load_remote(c, s, t);
     switch (s->backend) {
     case BACKEND_PG_CTL:
         return load_pg_ctl(c, s, t);

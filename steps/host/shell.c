@@ -193,7 +193,9 @@ static int build_cwd(struct rune_call *c, struct command *cmd)
     if (!cwd || !*cwd)
         return RUNE_STEP_OK;
     const char *base = rune_call_cwd(c);
-    if (cwd[0] == '/' || !base || !*base) {
+    const char *host = rune_call_str(c, "host");
+    /* on another host a relative cwd is the remote shell's: its home */
+    if (cwd[0] == '/' || !base || !*base || (host && *host)) {
         cmd->cwd = strdup(cwd);
     } else {
         size_t len = strlen(base) + strlen(cwd) + 2;
@@ -335,6 +337,13 @@ static int build_user(struct rune_call *c, struct command *cmd)
     const char *user = rune_call_str(c, "user");
     if (!user || !*user)
         return RUNE_STEP_OK;
+    const char *host = rune_call_str(c, "host");
+    if (host && *host)
+        return rune_call_fail(c,
+                              "user: %s with host: %s — on another host the command runs as the "
+                              "user the ssh target logs in as; set user: on the target (or declare "
+                              "a second target for that user) and drop user: here",
+                              user, host);
     struct passwd pw, *found = NULL;
     char buf[16384];
     if (getpwnam_r(user, &pw, buf, sizeof buf, &found) != 0 || !found)
@@ -529,6 +538,7 @@ static int shell_run(struct rune_call *c)
         .stdin_data = json_string_value(in),
         .stdin_len = json_string_length(in),
         .capture_max = cap > 0 ? (size_t)cap : 0,
+        .host = rune_call_str(c, "host"),
     };
     long long budget = rune_call_remaining_ms(c);
     if (rune_call_spawn(c, &p) != 0) {
@@ -572,6 +582,9 @@ static int shell_plan(struct rune_call *c)
         rune_shell_quote(f, cmd.cwd);
         fputc(')', f);
     }
+    const char *host = rune_call_str(c, "host");
+    if (host && *host)
+        fprintf(f, " on host %s", host);
     fclose(f);
     rune_call_plan(c, "would run: %s", text);
     free(text);
@@ -596,6 +609,10 @@ static const struct rune_param run_params[] = {
     {"expect_exit", RUNE_T_LIST, false, "[0]", "exit codes that count as success"},
     {"capture_bytes", RUNE_T_INT, false, "1048576",
      "bytes of stdout and of stderr kept as outputs; the rest is read and dropped"},
+    {"host", RUNE_T_TARGET, false, NULL,
+     "run it on this ssh target instead of here (env and stdin go over ssh's standard input; a "
+     "relative cwd is the remote user's home)",
+     "ssh"},
     {0},
 };
 
