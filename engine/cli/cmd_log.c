@@ -856,7 +856,10 @@ int cmd_log(int argc, char **argv)
     rc = rune_journal_open_read(path, &j, err, sizeof err);
     if (rc == RUNE_JOURNAL_ABSENT) {
         if (id) {
-            fprintf(stderr, "rune log: no incident %s in %s; `rune log` lists them\n", id, path);
+            char *shown = rune_journal_shown(path);
+            fprintf(stderr, "rune log: no incident %s in %s; `rune log` lists them\n", id,
+                    shown ? shown : "the incident log");
+            free(shown);
             return RUNE_EXIT_INVALID;
         }
         if (o.json)

@@ -104,6 +104,9 @@ struct rune_journal_store {
     int (*sync)(struct rune_journal *j);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
+    /* Which database server and database hold the log (a shared log
+     * only; NULL for a file). 0 or -1. */
+    int (*identity)(struct rune_journal *j, struct rune_db_identity *out);
     /* Frees the backend's part; the front frees the rest. */
     void (*close)(struct rune_journal *j);
 };

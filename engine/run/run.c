@@ -27,6 +27,7 @@
 #include "exitcode.h"
 #include "inputs.h"
 #include "lock.h"
+#include "logtarget.h"
 #include "params.h"
 #include "plan.h"
 #include "procinfo.h"
@@ -45,6 +46,13 @@ static void on_signal(int sig)
 }
 
 enum outcome { RESOLVED, NO_INCIDENT, ROLLED_BACK, FAILED, ABORTED };
+/* Where work directories and locks live: beside the local log (a shared
+ * log's is the default local one; rune test gives only log_path). */
+static const char *state_path(const struct rune_run_opts *o)
+{
+    return o->state_path ? o->state_path : o->log_path;
+}
+
 static const enum rune_event_status outcome_status[] = {
     RUNE_ST_RESOLVED, RUNE_ST_NO_INCIDENT, RUNE_ST_ROLLED_BACK, RUNE_ST_FAILED, RUNE_ST_ABORTED};
 static const int outcome_exit[] = {RUNE_EXIT_OK, RUNE_EXIT_OK, RUNE_EXIT_ROLLED_BACK,
@@ -130,11 +138,11 @@ static int make_workdir(struct rune_run *r)
         return 0;
     }
     if (r->o->dry_run) {
-        rune_workdir_placeholder(r->o->log_path, r->incident, r->workdir, sizeof r->workdir);
+        rune_workdir_placeholder(state_path(r->o), r->incident, r->workdir, sizeof r->workdir);
         return 0;
     }
     char err[1024];
-    if (rune_workdir_create(r->o->log_path, r->incident, r->workdir, sizeof r->workdir, err,
+    if (rune_workdir_create(state_path(r->o), r->incident, r->workdir, sizeof r->workdir, err,
                             sizeof err) != 0) {
         fprintf(stderr, "rune: cannot make the run's work directory: %s; nothing was run\n", err);
         return -1;
@@ -197,7 +205,7 @@ static int take_lock(struct rune_run *r, int *fd)
         return RUNE_EXIT_INVALID;
     }
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", r->o->log_path);
+    snprintf(dir, sizeof dir, "%s", state_path(r->o));
     char locks[4200];
     snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
     int rc =
@@ -214,7 +222,7 @@ static int take_lock(struct rune_run *r, int *fd)
 static int take_incident_lock(struct rune_run *r, int *fd)
 {
     char dir[4096], locks[4200], name[64], err[1024];
-    snprintf(dir, sizeof dir, "%s", r->o->log_path);
+    snprintf(dir, sizeof dir, "%s", state_path(r->o));
     snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
     snprintf(name, sizeof name, "resume-%s", r->incident);
     int rc = rune_lock_take(locks, name, &r->red, r->incident, fd, err, sizeof err);
@@ -467,7 +475,24 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         goto out;
 
     char err[1024];
-    if (rune_journal_open(o->log_path, &r.j, err, sizeof err) != 0) {
+    int jrc = rune_journal_open(o->log_path, &r.j, err, sizeof err);
+    /* how `rune log` finds this incident again: the log as named (a
+     * shared one with its password masked), or the local one offline */
+    const char *log_hint = !o->log_flag                          ? NULL
+                           : rune_journal_is_shared(o->log_path) ? NULL
+                                                                 : o->log_flag;
+    if (jrc == RUNE_JOURNAL_UNREACHABLE && o->offline) {
+        fprintf(stderr,
+                "rune: warning: %s\nrune: --offline: recording in the local log %s instead\n", err,
+                state_path(o));
+        jrc = rune_journal_open(state_path(o), &r.j, err, sizeof err);
+        log_hint = state_path(o);
+    } else if (jrc == 0 && o->log_flag && !log_hint) {
+        log_hint = rune_journal_path(r.j);
+    }
+    if (jrc == 0 && (rc = rune_logtarget_check(&r)) != RUNE_EXIT_OK)
+        goto out;
+    if (jrc != 0) {
         fprintf(stderr, "rune: %s\n", err);
         rc = RUNE_EXIT_INTERNAL;
         goto out;
@@ -598,8 +623,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_console_alert(r.con,
                        "incident %s recorded in %s; `rune log show %s%s%s` for the "
                        "timeline",
-                       r.incident, o->log_path, r.incident, o->log_flag ? " --log " : "",
-                       o->log_flag ? o->log_flag : "");
+                       r.incident, rune_journal_path(r.j), r.incident, log_hint ? " --log " : "",
+                       log_hint ? log_hint : "");
     rune_report_after_run(r.j, r.incident, o->reports_dir, r.con);
 out:
     if (r.workdir_made) {

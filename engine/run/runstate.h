@@ -31,7 +31,9 @@ struct rune_run_opts {
     bool force; /* run mitigation even when incident_if is false */
     bool live;  /* redraw running steps (stdout is a terminal) */
     bool color;
-    const char *log_path;      /* resolved incident log path */
+    const char *log_path;      /* resolved incident log path, or a shared log's URL */
+    const char *state_path;    /* the local log beside which work dirs and locks live */
+    bool offline;              /* a shared log out of reach: record in state_path */
     const char *log_flag;      /* --log as given (NULL: default), for hints */
     const char *operator_name; /* who is running this */
     /* when the outage began (--detected-at, $RUNE_DETECTED_AT; at NULL:
