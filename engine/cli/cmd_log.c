@@ -51,6 +51,8 @@ static void usage(FILE *out)
         "       rune log verify ID|--all [--json]\n"
         "       rune log export ID [--json]\n"
         "       rune log head [--json]\n"
+        "       rune log locks [--json]   who holds which lock of a shared log (host, operator,\n"
+        "                                 incident)\n"
         "       rune log note ID --root-cause T --action T --owner W --due DAY ...  (see --help)\n"
         "\n"
         "  --log PATH       the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
@@ -843,6 +845,8 @@ int cmd_log(int argc, char **argv)
     /* note writes, with flags of its own (cmd_log_note.c) */
     if (argc >= 2 && !strcmp(argv[1], "note"))
         return cmd_log_note(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "locks"))
+        return cmd_log_locks(argc - 1, argv + 1);
     int sub, rc = parse(argc, argv, &o);
 
     if (rc > 0) {
@@ -873,6 +877,8 @@ int cmd_log(int argc, char **argv)
         return RUNE_EXIT_INTERNAL;
     }
     rc = sub >= 0 ? subcommands[sub].fn(j, id, &o) : list_incidents(j, &o);
+    if (sub < 0 && !o.json && rc == RUNE_EXIT_OK)
+        cmd_log_locks_section(path);
     rune_journal_close(j);
     return rc;
 }

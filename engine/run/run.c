@@ -178,10 +178,22 @@ static bool finish_workdir(struct rune_run *r, bool resolved, char *note, size_t
     return true;
 }
 
-/* Lock name may use ${inputs...}; lock files live beside the incident log. */
-static int take_lock(struct rune_run *r, int *fd)
+/* Where the run's locks live: in the shared log's database, or as
+ * files beside the local log (lock.h). */
+static struct rune_lock_place lock_place(struct rune_run *r, char *dir, size_t len)
 {
-    *fd = -1;
+    snprintf(dir, len, "%s", state_path(r->o));
+    char *d = dirname(dir);
+    memmove(dir, d, strlen(d) + 1);
+    strncat(dir, "/locks", len - strlen(dir) - 1);
+    return (struct rune_lock_place){r->o->log_path, dir, r->host, r->o->operator_name,
+                                    r->o->offline};
+}
+
+/* Lock name may use ${inputs...}. */
+static int take_lock(struct rune_run *r, struct rune_lock **l)
+{
+    *l = NULL;
     if (!r->rb->lock)
         return RUNE_EXIT_OK;
     char err[1024];
@@ -204,12 +216,9 @@ static int take_lock(struct rune_run *r, int *fd)
         json_decref(name);
         return RUNE_EXIT_INVALID;
     }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", state_path(r->o));
-    char locks[4200];
-    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
-    int rc =
-        rune_lock_take(locks, json_string_value(name), &r->red, r->incident, fd, err, sizeof err);
+    char dir[4200];
+    struct rune_lock_place at = lock_place(r, dir, sizeof dir);
+    int rc = rune_lock_take(&at, json_string_value(name), &r->red, r->incident, l, err, sizeof err);
     json_decref(name);
     if (rc == 0)
         return RUNE_EXIT_OK;
@@ -219,17 +228,22 @@ static int take_lock(struct rune_run *r, int *fd)
 
 /* Resuming: one rune resume of an incident at a time, whatever the
  * runbook's own lock, so two cannot both take over the dead run. */
-static int take_incident_lock(struct rune_run *r, int *fd)
+static int take_incident_lock(struct rune_run *r, struct rune_lock **l)
 {
-    char dir[4096], locks[4200], name[64], err[1024];
-    snprintf(dir, sizeof dir, "%s", state_path(r->o));
-    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
+    char dir[4200], name[64], err[1024];
+    struct rune_lock_place at = lock_place(r, dir, sizeof dir);
     snprintf(name, sizeof name, "resume-%s", r->incident);
-    int rc = rune_lock_take(locks, name, &r->red, r->incident, fd, err, sizeof err);
+    int rc = rune_lock_take(&at, name, &r->red, r->incident, l, err, sizeof err);
     if (rc == 0)
         return RUNE_EXIT_OK;
     fprintf(stderr, "rune resume: %s\n", err);
     return rc == 1 ? RUNE_EXIT_LOCKED : RUNE_EXIT_INTERNAL;
+}
+
+/* Whether a lock of the run was found lost (message in msg). */
+static bool lock_lost(struct rune_run *r, char *msg, size_t len)
+{
+    return rune_lock_lost(r->lock, msg, len) || rune_lock_lost(r->resume_lock, msg, len);
 }
 
 static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const char *why)
@@ -241,6 +255,14 @@ static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const c
         rune_console_alert(r->con, "%s, and this runbook has no rollback stage%s", why,
                            if_ok == ABORTED ? "" : ": escalate");
         return if_ok == ABORTED ? ABORTED : FAILED;
+    }
+    char lost[1024];
+    if (lock_lost(r, lost, sizeof lost)) {
+        /* its steps write too, and another run may hold the lock now:
+         * undoing could race it, so the rollback is left to a person */
+        skip_stage(r, RUNE_ROLLBACK, "the run lost its lock: not rolled back");
+        rune_console_alert(r->con, "%s; not rolled back: %s; escalate", why, lost);
+        return FAILED;
     }
     rune_console_alert(r->con, "%s: running the rollback stage", why);
     /* a Ctrl-C that stopped mitigation must not also cancel the undo;
@@ -420,7 +442,6 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_journal_new_id(r.incident);
 
     int rc = RUNE_EXIT_INTERNAL;
-    int lockfd = -1, resumefd = -1;
     json_t *inputs = NULL, *shown = NULL, *secrets = NULL;
     struct rune_diags d = RUNE_DIAGS_INIT;
     struct rune_replay replay = {0};
@@ -468,10 +489,10 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INVALID;
         goto out;
     }
-    rc = take_lock(&r, &lockfd);
+    rc = take_lock(&r, &r.lock);
     if (rc != RUNE_EXIT_OK)
         goto out;
-    if (o->resume_id && (rc = take_incident_lock(&r, &resumefd)) != RUNE_EXIT_OK)
+    if (o->resume_id && (rc = take_incident_lock(&r, &r.resume_lock)) != RUNE_EXIT_OK)
         goto out;
 
     char err[1024];
@@ -538,7 +559,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
          !o->resume_id && (begun = rune_record_begin(&r.rec, &rec)) == 1 && tries < 16; tries++) {
         rune_journal_new_id(r.incident);
         json_object_set_new(json_object_get(r.ctx, "incident"), "id", json_string(r.incident));
-        rune_lock_holder(lockfd, r.incident);
+        rune_lock_holder(r.lock, r.incident);
     }
     if (begun != 0) {
         fprintf(stderr, "rune: cannot record the incident: %s\n", rune_journal_error(r.j));
@@ -579,13 +600,17 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     struct sigaction old_int, old_term;
     install_signals(&old_int, &old_term);
     long long t0 = rune_clock_mono_ms();
-    char why[512] = "";
+    char why[1024] = "";
     enum outcome out = execute(&r, why, sizeof why);
     long long ms = rune_clock_mono_ms() - t0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 
     rc = outcome_exit[out];
+    if (lock_lost(&r, why, sizeof why)) {
+        out = FAILED; /* stopped short: what ran stays as it is */
+        rc = RUNE_EXIT_LOCKED;
+    }
     /* a dry-run whose path depends on outputs nobody has yet predicts no
      * exit code: it names the steps it depends on (the branch where they
      * let the run through is kept in the plan as `otherwise`) */
@@ -636,8 +661,8 @@ out:
     rune_console_free(r.con);
     if (r.j)
         rune_journal_close(r.j);
-    rune_lock_release(lockfd);
-    rune_lock_release(resumefd);
+    rune_lock_release(r.lock);
+    rune_lock_release(r.resume_lock);
     json_decref(shown);
     json_decref(r.ctx);
     rune_diags_free(&d);

@@ -17,6 +17,7 @@
 #include "console.h"
 #include "interp.h"
 #include "journal.h"
+#include "lock.h"
 #include "lua.h"
 #include "luacall.h"
 #include "meter.h"
@@ -96,6 +97,9 @@ struct rune_run {
     /* rune resume: what the log says already happened (resume.h); NULL
      * in any other run */
     struct rune_replay *replay;
+    /* the runbook's lock and, resuming, the incident's (lock.h; NULL:
+     * none): a step that writes checks them first (sched.c, call.c) */
+    struct rune_lock *lock, *resume_lock;
     /* dry-run: when the simulation's batch of events was last committed
      * (stage thread only) */
     long long flushed_ms;
