@@ -193,4 +193,26 @@ grep -qF "lost the lock \"db/shop\": its fencing token in" "$T/d.out" || fail "n
 expect_eq "$(cat "$T/d/written")" "mark dave" "what it wrote"
 end_case
 
+test_case "the shared log out of reach: a locked run stops with exit 1, unless --offline, which locks on this host only"
+DEAD=$(pick_port)
+BAD="postgresql://locker:L0ck-Log-Secret@127.0.0.1:$DEAD/runelog"
+mkdir -p "$T/f"
+touch "$T/f/go"
+RUNE_HOME="$T/host-f" run_rune run "$T/locked.yaml" --log "$BAD" --no-report \
+    --set dir="$T/f" --set who=fay --operator fay
+expect_rc 1
+expect_err "cannot reach the shared incident log postgresql://***@127.0.0.1:$DEAD/runelog to take a lock"
+expect_err "a locked runbook needs the shared log to take its lock (or --offline)"
+no_secret
+[ -e "$T/f/written" ] && fail "a step ran without its lock"
+RUNE_HOME="$T/host-f" run_rune run "$T/locked.yaml" --log "$BAD" --no-report --offline \
+    --set dir="$T/f" --set who=fay --operator fay
+expect_rc 0
+expect_err "--offline: lock \"db/shop\" is taken on this host only; a run on another host is not kept out"
+no_secret
+[ -e "$T/host-f/locks/db_shop.lock" ] || fail "no lock file on this host: $(ls -R "$T/host-f" | head)"
+expect_eq "$(cat "$T/f/written")" "mark fay
+after fay" "what the offline run wrote"
+end_case
+
 finish
