@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dsn.h"
 #include "journal.h"
 
@@ -38,18 +39,19 @@
  * key space (objsubid 2), apart from the run locks' bigint keys. */
 #define TABLE_LOCK_CLASS 1920298599
 
-static const char create_sql[] =
-    "CREATE TABLE IF NOT EXISTS rune_locks ("
-    " key bigint PRIMARY KEY," /* rune_lock_key(the whole name) */
-    " name text NOT NULL,"     /* as shown: secrets masked */
-    " host text NOT NULL,"
-    " operator text NOT NULL,"
-    " pid integer NOT NULL,"         /* the rune holding it, on host */
-    " backend_pid integer NOT NULL," /* its lock connection's server process */
-    " incident_id text NOT NULL,"
-    " taken_at timestamptz NOT NULL,"
-    " released_at timestamptz," /* NULL while taken */
-    " token bigint NOT NULL)";  /* fencing: bumped at every take */
+/* The same table as in the log's schema (schemas/incident-log-pg.sql),
+ * column for column, so whichever makes it first, the other finds what
+ * it expects. A row whose backend_pid is NULL was released. */
+static const char create_sql[] = "CREATE TABLE IF NOT EXISTS rune_locks ("
+                                 " key bigint PRIMARY KEY," /* rune_lock_key(the whole name) */
+                                 " name text NOT NULL,"     /* as shown: secrets masked */
+                                 " token bigint NOT NULL,"  /* fencing: one more at every take */
+                                 " host text,"
+                                 " operator text,"
+                                 " incident text,"
+                                 " pid bigint,"          /* the rune holding it, on host */
+                                 " backend_pid integer," /* its lock connection's server process */
+                                 " taken_at text)";      /* ISO-8601 UTC */
 
 /* Whether the holder's session still holds the advisory lock of l.key. */
 #define HELD_SQL                                                                                   \
@@ -60,9 +62,10 @@ static const char create_sql[] =
     " AND k.objid = (l.key & 4294967295)::oid)"
 
 static const char holders_sql[] =
-    "SELECT l.name, l.key, l.host, l.operator, l.pid, l.incident_id,"
-    " to_char(l.taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), l.token, " HELD_SQL
-    " FROM rune_locks l WHERE l.released_at IS NULL AND ($1::bigint IS NULL OR l.key = $1::bigint)"
+    "SELECT l.name, l.key, coalesce(l.host, '-'), coalesce(l.operator, '-'), coalesce(l.pid, 0),"
+    " coalesce(l.incident, '-'), coalesce(l.taken_at, '-'), l.token, " HELD_SQL
+    " FROM rune_locks l WHERE l.backend_pid IS NOT NULL"
+    " AND ($1::bigint IS NULL OR l.key = $1::bigint)"
     " ORDER BY l.name, l.key";
 
 struct rune_lock_pg {
@@ -189,22 +192,23 @@ static int record_holder(struct rune_lock_pg *l, const struct rune_lock_pg_who *
                          const char *skey, char *msg, size_t len)
 {
     static const char sql[] =
-        "INSERT INTO rune_locks AS l (key, name, host, operator, pid, backend_pid, incident_id,"
-        " taken_at, released_at, token)"
-        " VALUES ($1, $2, $3, $4, $5, pg_backend_pid(), $6, now(), NULL, 1)"
-        " ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, host = EXCLUDED.host,"
-        " operator = EXCLUDED.operator, pid = EXCLUDED.pid, backend_pid = EXCLUDED.backend_pid,"
-        " incident_id = EXCLUDED.incident_id, taken_at = EXCLUDED.taken_at, released_at = NULL,"
-        " token = l.token + 1 RETURNING token";
-    char spid[32];
+        "INSERT INTO rune_locks AS l (key, name, token, host, operator, incident, pid,"
+        " backend_pid, taken_at) VALUES ($1, $2, 1, $3, $4, $5, $6, pg_backend_pid(), $7)"
+        " ON CONFLICT (key) DO UPDATE SET token = l.token + 1, name = EXCLUDED.name,"
+        " host = EXCLUDED.host, operator = EXCLUDED.operator, incident = EXCLUDED.incident,"
+        " pid = EXCLUDED.pid, backend_pid = EXCLUDED.backend_pid, taken_at = EXCLUDED.taken_at"
+        " RETURNING token";
+    char spid[32], at[RUNE_ISO_LEN];
     snprintf(spid, sizeof spid, "%d", (int)getpid());
+    rune_clock_iso(at, rune_clock_wall_ms());
     const char *params[] = {skey,
                             who->shown,
                             who->host ? who->host : "unknown",
                             who->operator_name ? who->operator_name : "unknown",
+                            who->incident,
                             spid,
-                            who->incident};
-    PGresult *res = exec(l->conn, sql, 6, params);
+                            at};
+    PGresult *res = exec(l->conn, sql, 7, params);
     if (!ok(res) || PQntuples(res) != 1) {
         char why[512];
         first_line(&l->red, PQerrorMessage(l->conn), why, sizeof why);
@@ -293,9 +297,8 @@ void rune_lock_pg_holder(struct rune_lock_pg *l, const char *incident)
     pthread_mutex_lock(&l->mu);
     /* the holder row is for people; the advisory lock is what counts */
     if (!l->lost)
-        PQclear(exec(l->conn,
-                     "UPDATE rune_locks SET incident_id = $2 WHERE key = $1 AND token = $3", 3,
-                     params));
+        PQclear(exec(l->conn, "UPDATE rune_locks SET incident = $2 WHERE key = $1 AND token = $3",
+                     3, params));
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -372,10 +375,10 @@ void rune_lock_pg_release(struct rune_lock_pg *l)
         snprintf(skey, sizeof skey, "%" PRId64, l->key);
         snprintf(tok, sizeof tok, "%lld", l->token);
         const char *params[] = {skey, tok};
-        /* marked released before the session ends (which frees the lock):
-         * a row left unmarked by a killed rune shows as stale */
+        /* marked released (no backend) before the session ends, which
+         * frees the lock: a row left unmarked by a killed rune is stale */
         PQclear(exec(l->conn,
-                     "UPDATE rune_locks SET released_at = now() WHERE key = $1 AND token = $2", 2,
+                     "UPDATE rune_locks SET backend_pid = NULL WHERE key = $1 AND token = $2", 2,
                      params));
     }
     free_lock(l);
