@@ -100,12 +100,14 @@ CREATE INDEX IF NOT EXISTS artifacts_by_incident ON artifacts (incident_id);
 -- Incidents recorded offline (a local SQLite log) and uploaded by
 -- `rune log push`: their events are chained into this log as they are
 -- appended (the first to this log's head); the local chain's own link and
--- head stay here, so the local chain can still be checked: the same rows
--- hashed from local_prev end at local_head.
+-- head stay here, so the local chain can still be checked: its first
+-- local_events rows hashed from local_prev end at local_head (rune log
+-- verify does).
 CREATE TABLE IF NOT EXISTS uploads (
     incident_id text PRIMARY KEY REFERENCES incidents (id),
     local_prev  text NOT NULL,
     local_head  text NOT NULL,
+    local_events bigint NOT NULL,
     from_host   text,
     uploaded_at text NOT NULL
 );

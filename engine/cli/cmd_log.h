@@ -33,5 +33,7 @@ int cmd_log_export(struct rune_journal *j, const char *id, const struct log_opts
 int cmd_log_head(struct rune_journal *j, const char *id, const struct log_opts *o);
 /* rune log note ID [flags] (cmd_log_note.c): argv[0] is "note". */
 int cmd_log_note(int argc, char **argv);
+/* rune log push [--log URL] [--from LOCAL] (cmd_log_push.c): argv[0] is "push". */
+int cmd_log_push(int argc, char **argv);
 
 #endif

@@ -478,10 +478,19 @@ int rune_journal_verify(struct rune_journal *j, const char *incident_id,
     }
     if (rc == 0 && n > 0)
         rc = j->store->link(j, incident_id, &link);
+    char up_prev[RUNE_HASH_HEX + 1] = "", up_head[RUNE_HASH_HEX + 1] = "";
+    long long up_events = 0;
+    int uploaded = rc == 0 && j->store->upload
+                       ? j->store->upload(j, incident_id, up_prev, up_head, &up_events)
+                       : 0;
+    if (uploaded < 0)
+        rc = -1;
     pthread_mutex_unlock(&j->mu);
     if (rc == 0) {
         rune_chain_verify(incident_id, inc, rows, n, res);
         rune_chain_check_link(incident_id, &link, res);
+        if (uploaded)
+            rune_chain_check_upload(incident_id, rows, n, up_prev, up_head, up_events, res);
     }
     rune_chain_rows_free(rows, n);
     json_decref(inc);

@@ -121,9 +121,17 @@ static PGresult *try_exec(struct rune_journal *j, const char *sql, int n, const 
     return PQexecParams(rune_jpg_conn(j), sql, n, NULL, params, NULL, NULL, 0);
 }
 
-static void rollback(struct rune_journal *j)
+void rune_jpg_rollback(struct rune_journal *j)
 {
-    PQclear(PQexec(rune_jpg_conn(j), "ROLLBACK"));
+    if (PQtransactionStatus(rune_jpg_conn(j)) != PQTRANS_IDLE)
+        PQclear(PQexec(rune_jpg_conn(j), "ROLLBACK"));
+}
+
+/* A conflict the server asks to retry, or a unique index refusing what
+ * the locks should have kept out: the whole append is tried again. */
+static bool retryable(const char *state)
+{
+    return !strcmp(state, "23505") || !strcmp(state, "40001") || !strcmp(state, "40P01");
 }
 
 /* ---- Opening ---- */
@@ -160,11 +168,11 @@ static int apply_schema(struct rune_journal *j)
     PGresult *res =
         rune_jpg_exec(j, lock, 0, NULL, PGRES_TUPLES_OK, "start the schema transaction");
     if (!res)
-        return rollback(j), -1;
+        return rune_jpg_rollback(j), -1;
     PQclear(res);
     if (rune_jpg_cmd(j, rune_incident_log_pg_sql, 0, NULL, "create the schema") != 0 ||
         rune_jpg_cmd(j, "COMMIT", 0, NULL, "commit the schema") != 0) {
-        rollback(j);
+        rune_jpg_rollback(j);
         return -1;
     }
     return 0;
@@ -388,26 +396,18 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
     return one_hash(j, before, incident_id, &ignored, prev) < 0 ? -1 : 0;
 }
 
-/* One try of an append: 0 < seq, -1 on error, -2 when it may be tried
- * again (a unique index or the server refused it as a conflict). */
-static long long append_once(struct rune_journal *j, const char *incident_id,
-                             const struct rune_event *ev, const char *detail, const char *at_given)
+long long rune_jpg_chain_event(struct rune_journal *j, const char *incident_id,
+                               const struct rune_event *ev, const char *detail,
+                               const char *at_given)
 {
     static const char sql[] =
         "INSERT INTO events (incident_id, seq, at, stage, step, attempt, kind, status, "
         "duration_ms, detail_json, prev_hash, hash) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-    struct pg_journal *p = (struct pg_journal *)j;
     char prev[RUNE_HASH_HEX + 1], hash[RUNE_HASH_HEX + 1], at[RUNE_ISO_LEN];
     char sseq[32], sattempt[32], sdur[32];
     long long seq;
-    bool wait = (ev->durable || ev->owed) && !p->lazy;
 
-    if (rune_jpg_cmd(j,
-                     wait ? "BEGIN; SET LOCAL synchronous_commit = on"
-                          : "BEGIN; SET LOCAL synchronous_commit = off",
-                     0, NULL, "start an event transaction") != 0)
-        return -1;
     if (last_event(j, incident_id, &seq, prev) != 0)
         return -1;
     seq++;
@@ -439,51 +439,62 @@ static long long append_once(struct rune_journal *j, const char *incident_id,
                             detail,      prev,       hash};
     PGresult *res = try_exec(j, sql, 12, params);
     const char *state = rune_jpg_state(res);
+    long long rc = seq;
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        long long rc = -1;
-        if (!strcmp(state, "23505") || !strcmp(state, "40001") || !strcmp(state, "40P01"))
-            rc = -2;
-        else if (!strcmp(state, "23503"))
+        rc = retryable(state) ? -2 : -1;
+        if (!strcmp(state, "23503"))
             rune_journal_fail(j,
                               "cannot record event %s in incident log %s: no incident %s "
                               "(call rune_journal_begin first)",
                               ev->kind, j->path, incident_id);
         else
             rune_jpg_fail(j, res, "record an event");
-        if (rc == -2)
-            rune_jpg_fail(j, res, "record an event");
-        PQclear(res);
-        return rc;
     }
     PQclear(res);
-    res = try_exec(j, "COMMIT", 0, NULL);
-    state = rune_jpg_state(res);
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        long long rc = (!strcmp(state, "40001") || !strcmp(state, "40P01")) ? -2 : -1;
-        rune_jpg_fail(j, res, "commit an event");
-        PQclear(res);
-        return rc;
-    }
-    PQclear(res);
-    return seq;
+    return rc;
 }
 
-long long rune_jpg_append_at(struct rune_journal *j, const char *incident_id,
-                             const struct rune_event *ev, const char *detail, const char *at)
+/* One try of an append, its own transaction: 0 < seq, -1 on error, -2
+ * when it may be tried again. */
+static long long append_once(struct rune_journal *j, const char *incident_id,
+                             const struct rune_event *ev, const char *detail)
 {
-    long long seq = -2;
-    for (int t = 0; t < APPEND_TRIES && seq == -2; t++) {
-        seq = append_once(j, incident_id, ev, detail, at);
-        if (seq < 0 && PQtransactionStatus(rune_jpg_conn(j)) != PQTRANS_IDLE)
-            rollback(j);
-    }
-    return seq < 0 ? -1 : seq;
+    struct pg_journal *p = (struct pg_journal *)j;
+    bool wait = (ev->durable || ev->owed) && !p->lazy;
+
+    if (rune_jpg_cmd(j,
+                     wait ? "BEGIN; SET LOCAL synchronous_commit = on"
+                          : "BEGIN; SET LOCAL synchronous_commit = off",
+                     0, NULL, "start an event transaction") != 0)
+        return -1;
+    long long seq = rune_jpg_chain_event(j, incident_id, ev, detail, NULL);
+    if (seq < 0)
+        return seq;
+    return rune_jpg_commit(j, "commit an event") == 0 ? seq : -1;
+}
+
+int rune_jpg_commit(struct rune_journal *j, const char *what)
+{
+    PGresult *res = try_exec(j, "COMMIT", 0, NULL);
+    int rc = 0;
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = retryable(rune_jpg_state(res)) ? -2 : -1;
+    if (rc)
+        rune_jpg_fail(j, res, what);
+    PQclear(res);
+    return rc;
 }
 
 static long long pg_append(struct rune_journal *j, const char *incident_id,
                            const struct rune_event *ev, const char *detail)
 {
-    return rune_jpg_append_at(j, incident_id, ev, detail, NULL);
+    long long seq = -2;
+    for (int t = 0; t < APPEND_TRIES && seq == -2; t++) {
+        seq = append_once(j, incident_id, ev, detail);
+        if (seq < 0)
+            rune_jpg_rollback(j);
+    }
+    return seq < 0 ? -1 : seq;
 }
 
 /* An UPDATE of one incident; an unknown id is an error. */
@@ -566,7 +577,7 @@ static int pg_identity(struct rune_journal *j, struct rune_db_identity *out)
     }
     PQclear(res);
     if (PQtransactionStatus(c) != PQTRANS_IDLE)
-        rollback(j);
+        rune_jpg_rollback(j);
     if (!out->dbname[0])
         snprintf(out->dbname, sizeof out->dbname, "%s", PQdb(c) ? PQdb(c) : "");
     snprintf(out->host, sizeof out->host, "%s", PQhost(c) ? PQhost(c) : "");
@@ -598,5 +609,6 @@ static const struct rune_journal_store pg_store = {
     .sync = pg_sync,
     .set_length_limit = pg_set_length_limit,
     .identity = pg_identity,
+    .upload = rune_jpg_upload,
     .close = pg_close,
 };

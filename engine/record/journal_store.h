@@ -107,6 +107,11 @@ struct rune_journal_store {
     /* Which database server and database hold the log (a shared log
      * only; NULL for a file). 0 or -1. */
     int (*identity)(struct rune_journal *j, struct rune_db_identity *out);
+    /* An incident uploaded by rune log push: the link and head its chain
+     * had in the local log, and how many events it had then. 1 with them,
+     * 0 when it was not uploaded, -1. NULL: a log nothing is pushed to. */
+    int (*upload)(struct rune_journal *j, const char *incident_id, char prev[RUNE_HASH_HEX + 1],
+                  char head[RUNE_HASH_HEX + 1], long long *events);
     /* Frees the backend's part; the front frees the rest. */
     void (*close)(struct rune_journal *j);
 };
@@ -153,6 +158,11 @@ void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_c
  * incidents were linked) 64 zeros with no linked incident before it. */
 void rune_chain_check_link(const char *incident_id, const struct rune_chain_link *l,
                            struct rune_chain_result *res);
+/* Checks an intact uploaded incident's chain as it was in the local log:
+ * its first `events` rows hashed from prev must end at head. */
+void rune_chain_check_upload(const char *incident_id, const struct rune_chain_row *rows, size_t n,
+                             const char *prev, const char *head, long long events,
+                             struct rune_chain_result *res);
 
 /* ---- Backends ---- */
 
