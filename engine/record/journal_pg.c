@@ -60,8 +60,9 @@ const char *rune_jpg_get(const PGresult *res, int row, int col)
 static const char *hint(const char *state, bool broken)
 {
     if (broken)
-        return "the connection to the log's server was lost; check the server, or run with "
-               "--offline to record locally and `rune log push` later";
+        return "the connection to the log's server was lost; check the server (meanwhile "
+               "`rune run --offline` records on this host, and `rune log push` uploads that "
+               "later)";
     if (!strncmp(state, "42501", 5))
         return "the log's role lacks a privilege; grant it (docs/teams.md)";
     if (!strncmp(state, "53", 2))
@@ -72,23 +73,40 @@ static const char *hint(const char *state, bool broken)
     return "check the server and the log's database (docs/teams.md)";
 }
 
+/* A server's or libpq's message as rune shows it: the password masked
+ * (as given and in any URL), on one line. malloc'd; NULL: no memory. */
+static char *clean_message(struct pg_journal *p, const char *msg)
+{
+    char *red = rune_redact(&p->red, msg ? msg : "");
+    char *text = red ? rune_dsn_scrub(red) : NULL;
+    free(red);
+    if (!text)
+        return NULL;
+    size_t w = 0;
+    for (size_t r = 0; text[r]; r++) {
+        bool space = text[r] == '\n' || text[r] == '\t' || text[r] == ' ';
+        if (space && (w == 0 || text[w - 1] == ' '))
+            continue;
+        text[w++] = space ? ' ' : text[r];
+    }
+    while (w > 0 && text[w - 1] == ' ')
+        w--;
+    text[w] = '\0';
+    return text;
+}
+
 int rune_jpg_fail(struct rune_journal *j, const PGresult *res, const char *what)
 {
     struct pg_journal *p = (struct pg_journal *)j;
     const char *msg = res ? PQresultErrorMessage(res) : "";
     if (!msg || !*msg)
         msg = p->conn ? PQerrorMessage(p->conn) : "no connection";
-    char *clean = rune_redact(&p->red, msg);
-    char *scrub = rune_dsn_scrub(clean ? clean : "");
-    const char *text = scrub ? scrub : "(message withheld: no memory)";
-    size_t n = strlen(text);
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
-        n--;
+    char *text = clean_message(p, msg);
     bool broken = !p->conn || PQstatus(p->conn) != CONNECTION_OK;
-    rune_journal_fail(j, "cannot %s in incident log %s: %.*s; %s", what, j->path, (int)n, text,
+    rune_journal_fail(j, "cannot %s in incident log %s: %s; %s", what, j->path,
+                      text ? text : "(message withheld: no memory)",
                       hint(rune_jpg_state(res), broken));
-    free(scrub);
-    free(clean);
+    free(text);
     return -1;
 }
 
@@ -221,19 +239,13 @@ int rune_journal_pg_open(const char *url, bool writer, struct rune_journal **out
     rune_dsn_passwords(url, add_password, &p->red);
     p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
-        char *clean = rune_redact(&p->red, p->conn ? PQerrorMessage(p->conn) : "no memory");
-        char *scrub = rune_dsn_scrub(clean ? clean : "");
-        const char *m = scrub ? scrub : "";
-        size_t n = strlen(m);
-        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            n--;
+        char *text = clean_message(p, p->conn ? PQerrorMessage(p->conn) : "no memory");
         rune_journal_seterr(err, errlen,
-                            "cannot reach the shared incident log %s: %.*s; check the server "
-                            "and the URL, or run with --offline to record on this host and "
-                            "`rune log push` later",
-                            j->path, (int)n, m);
-        free(scrub);
-        free(clean);
+                            "cannot reach the shared incident log %s: %s; check the server and "
+                            "the URL (meanwhile `rune run --offline` records on this host, and "
+                            "`rune log push` uploads that later)",
+                            j->path, text ? text : "(no memory for the reason)");
+        free(text);
         rune_journal_close(j);
         return RUNE_JOURNAL_UNREACHABLE;
     }
