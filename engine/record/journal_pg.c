@@ -215,6 +215,14 @@ static int check_schema(struct rune_journal *j, bool writer)
     return 0;
 }
 
+/* The session's own settings, on a new connection and after a reset. */
+static void session_settings(struct pg_journal *p)
+{
+    PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+    if (p->lazy)
+        PQclear(PQexec(p->conn, "SET synchronous_commit = off"));
+}
+
 static const struct rune_journal_store pg_store;
 
 int rune_journal_pg_open(const char *url, bool writer, struct rune_journal **out, char *err,
@@ -249,7 +257,7 @@ int rune_journal_pg_open(const char *url, bool writer, struct rune_journal **out
         rune_journal_close(j);
         return RUNE_JOURNAL_UNREACHABLE;
     }
-    PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+    session_settings(p);
     rc = check_schema(j, writer);
     if (rc != 0) {
         rune_journal_seterr(err, errlen, "%s", j->err);
@@ -272,7 +280,7 @@ static void pg_set_lazy(struct rune_journal *j)
 {
     struct pg_journal *p = (struct pg_journal *)j;
     p->lazy = true;
-    PQclear(PQexec(p->conn, "SET synchronous_commit = off"));
+    session_settings(p);
 }
 
 /* Each event is its own transaction: nothing waits to be flushed. */
@@ -296,9 +304,24 @@ static void pg_set_length_limit(struct rune_journal *j, int length)
 
 /* ---- Writing ---- */
 
+/* A connection the server or the network dropped is made again before
+ * the next append: the event that met the drop is reported lost (the
+ * record layer warns), and never sent twice — its COMMIT may have
+ * reached the server. */
+static void reconnect(struct rune_journal *j)
+{
+    struct pg_journal *p = (struct pg_journal *)j;
+    if (PQstatus(p->conn) != CONNECTION_BAD)
+        return;
+    PQreset(p->conn);
+    if (PQstatus(p->conn) == CONNECTION_OK)
+        session_settings(p);
+}
+
 static int pg_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
                          const char *start)
 {
+    reconnect(j);
     static const char sql[] =
         "INSERT INTO runners (incident_id, pid, start) VALUES ($1, $2, $3) "
         "ON CONFLICT (incident_id) DO UPDATE SET pid = EXCLUDED.pid, start = EXCLUDED.start";
@@ -310,6 +333,7 @@ static int pg_set_runner(struct rune_journal *j, const char *incident_id, long l
 
 static int pg_begin(struct rune_journal *j, const struct rune_incident_rec *rec)
 {
+    reconnect(j);
     static const char sql[] =
         "INSERT INTO incidents (id, runbook, title, runbook_path, runbook_sha256, mode, "
         "operator, host, inputs_json, started_at, rto_target_s, rpo_target_s, rune_version) "
@@ -469,7 +493,7 @@ long long rune_jpg_chain_event(struct rune_journal *j, const char *incident_id,
 /* One try of an append, its own transaction: 0 < seq, -1 on error, -2
  * when it may be tried again. */
 static long long append_once(struct rune_journal *j, const char *incident_id,
-                             const struct rune_event *ev, const char *detail)
+                             const struct rune_event *ev, const char *detail, bool *committing)
 {
     struct pg_journal *p = (struct pg_journal *)j;
     bool wait = (ev->durable || ev->owed) && !p->lazy;
@@ -482,7 +506,9 @@ static long long append_once(struct rune_journal *j, const char *incident_id,
     long long seq = rune_jpg_chain_event(j, incident_id, ev, detail, NULL);
     if (seq < 0)
         return seq;
-    return rune_jpg_commit(j, "commit an event") == 0 ? seq : -1;
+    *committing = true;
+    int rc = rune_jpg_commit(j, "commit an event");
+    return rc == 0 ? seq : rc;
 }
 
 int rune_jpg_commit(struct rune_journal *j, const char *what)
@@ -501,8 +527,17 @@ static long long pg_append(struct rune_journal *j, const char *incident_id,
                            const struct rune_event *ev, const char *detail)
 {
     long long seq = -2;
+    reconnect(j);
     for (int t = 0; t < APPEND_TRIES && seq == -2; t++) {
-        seq = append_once(j, incident_id, ev, detail);
+        bool committing = false;
+        seq = append_once(j, incident_id, ev, detail, &committing);
+        /* a dropped connection found before the COMMIT was sent: nothing
+         * of the event reached the log, so it is sent again on a new one */
+        if (seq == -1 && !committing && PQstatus(rune_jpg_conn(j)) == CONNECTION_BAD) {
+            reconnect(j);
+            if (PQstatus(rune_jpg_conn(j)) == CONNECTION_OK)
+                seq = -2;
+        }
         if (seq < 0)
             rune_jpg_rollback(j);
     }
@@ -525,6 +560,7 @@ static int update_incident(struct rune_journal *j, const char *sql, int n,
 
 static int pg_set_severity(struct rune_journal *j, const char *incident_id, const char *severity)
 {
+    reconnect(j);
     const char *params[] = {severity, incident_id};
     return update_incident(j, "UPDATE incidents SET severity = $1 WHERE id = $2", 2, params,
                            incident_id, "set the severity");
@@ -533,6 +569,7 @@ static int pg_set_severity(struct rune_journal *j, const char *incident_id, cons
 static int pg_end(struct rune_journal *j, const char *incident_id, const char *outcome,
                   int exit_code, const char *ended_at)
 {
+    reconnect(j);
     char code[16];
     snprintf(code, sizeof code, "%d", exit_code);
     const char *params[] = {outcome, code, ended_at, incident_id};
@@ -545,6 +582,7 @@ static int pg_end(struct rune_journal *j, const char *incident_id, const char *o
 static int pg_artifact(struct rune_journal *j, const char *incident_id, const char *step,
                        const char *path, const char *sha256, long long bytes, const char *kind)
 {
+    reconnect(j);
     static const char sql[] =
         "INSERT INTO artifacts (incident_id, step, path, sha256, bytes, kind) "
         "SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM artifacts "
@@ -558,6 +596,7 @@ static int pg_artifact(struct rune_journal *j, const char *incident_id, const ch
 static int pg_child(struct rune_journal *j, const char *incident_id, const char *step, int attempt,
                     long long pid, const char *start, const char *program, bool ended)
 {
+    reconnect(j);
     static const char add[] =
         "INSERT INTO children (incident_id, step, attempt, pid, start, program, started_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)";

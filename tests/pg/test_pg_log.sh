@@ -145,6 +145,34 @@ run_rune log verify "$RID" --log "$URL"
 expect_rc 0
 end_case
 
+cat >"$T/wait.yaml" <<EOF
+runbook: wait
+mitigation:
+  steps:
+    - { id: before, uses: flow.note, with: { message: before } }
+    - id: hold
+      uses: shell.run
+      with: { script: 'for i in \$(seq 300); do [ -e "\$G" ] && exit 0; sleep 0.1; done; exit 1', env: { G: "$T/go" } }
+    - { id: after, uses: flow.note, with: { message: after } }
+EOF
+
+test_case "the log's connection dropped mid-run: rune reconnects and loses no event"
+"$RUNE" run "$T/wait.yaml" --log "$URL" --no-report </dev/null >"$T/wait.out" 2>&1 &
+WP=$!
+wait_for "select count(*) from children where step = 'hold'"
+WID=$(lsql "select incident_id from children where step = 'hold'")
+expect_eq "$(lsql "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+    where datname = 'runelog' and application_name = 'rune') x")" 1 "rune's connections ended"
+touch "$T/go"
+wait "$WP"
+expect_eq "$?" 0 "exit code of the run"
+grep -F "could not record" "$T/wait.out" && fail "the run lost something it recorded"
+expect_eq "$(lsql "select outcome from incidents where id = '$WID'")" resolved "outcome"
+expect_eq "$(lsql "select count(*) from events where incident_id = '$WID' and kind = 'step.end'")" 3 "step ends"
+run_rune log verify "$WID" --log "$URL"
+expect_rc 0
+end_case
+
 test_case "4 processes run 200 short runbooks into one log: 200 intact incidents, no event lost"
 for w in 1 2 3 4; do
     (
