@@ -111,3 +111,19 @@ CREATE TABLE IF NOT EXISTS uploads (
     from_host   text,
     uploaded_at text NOT NULL
 );
+
+-- Runbook locks held on this log's server (engine/run/lock_pg.c): the
+-- lock itself is a session advisory lock on key; this row says who took
+-- it last and carries the fencing token, one more at every taking. A row
+-- describes a holder only while its backend_pid holds the advisory lock.
+CREATE TABLE IF NOT EXISTS rune_locks (
+    key         bigint PRIMARY KEY,
+    name        text NOT NULL,
+    token       bigint NOT NULL,
+    host        text,
+    operator    text,
+    incident    text,
+    pid         bigint,
+    backend_pid integer,
+    taken_at    text
+);

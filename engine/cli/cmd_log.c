@@ -240,6 +240,30 @@ static void print_abandoned(json_t *list)
     }
 }
 
+/* A shared log's runbook locks held now: who holds which. */
+static void print_locks(struct rune_journal *j)
+{
+    json_t *locks = rune_journal_locks(j), *l;
+    size_t i;
+
+    if (!locks)
+        fprintf(stderr, "rune log: warning: %s\n", rune_journal_error(j));
+    if (json_array_size(locks))
+        printf("\nlocks held:\n");
+    json_array_foreach(locks, i, l)
+    {
+        fputs("  ", stdout);
+        cmd_log_put_clean(or_dash(str(l, "name")));
+        fputs(": host ", stdout);
+        cmd_log_put_clean(or_dash(str(l, "host")));
+        fputs(", operator ", stdout);
+        cmd_log_put_clean(or_dash(str(l, "operator")));
+        printf(", incident %s, pid %lld, since %s\n", or_dash(str(l, "incident")),
+               (long long)json_integer_value(json_object_get(l, "pid")), or_dash(str(l, "since")));
+    }
+    json_decref(locks);
+}
+
 static int list_incidents(struct rune_journal *j, const struct log_opts *o)
 {
     json_t *list = rune_journal_find(j, &o->filter), *inc;
@@ -265,6 +289,8 @@ static int list_incidents(struct rune_journal *j, const struct log_opts *o)
         print_table(list);
         print_abandoned(list);
     }
+    if (!o->json)
+        print_locks(j);
     json_decref(list);
     return rc;
 }

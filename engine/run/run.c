@@ -178,6 +178,21 @@ static bool finish_workdir(struct rune_run *r, bool resolved, char *note, size_t
     return true;
 }
 
+/* A lock by name: on the shared log's server when the run records there
+ * (lock_pg.c: *pl set), else a file in locks/ beside the local log. */
+static int lock_named(struct rune_run *r, const char *name, int *fd, struct rune_pglock **pl,
+                      char *err, size_t len)
+{
+    if (r->lock_url)
+        return rune_pglock_take(r->lock_url, name, &r->red, r->incident, r->host,
+                                r->o->operator_name, pl, err, len);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", state_path(r->o));
+    char locks[4200];
+    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
+    return rune_lock_take(locks, name, &r->red, r->incident, fd, err, len);
+}
+
 /* Lock name may use ${inputs...}; lock files live beside the incident log. */
 static int take_lock(struct rune_run *r, int *fd)
 {
@@ -204,12 +219,7 @@ static int take_lock(struct rune_run *r, int *fd)
         json_decref(name);
         return RUNE_EXIT_INVALID;
     }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", state_path(r->o));
-    char locks[4200];
-    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
-    int rc =
-        rune_lock_take(locks, json_string_value(name), &r->red, r->incident, fd, err, sizeof err);
+    int rc = lock_named(r, json_string_value(name), fd, &r->pglock, err, sizeof err);
     json_decref(name);
     if (rc == 0)
         return RUNE_EXIT_OK;
@@ -219,13 +229,11 @@ static int take_lock(struct rune_run *r, int *fd)
 
 /* Resuming: one rune resume of an incident at a time, whatever the
  * runbook's own lock, so two cannot both take over the dead run. */
-static int take_incident_lock(struct rune_run *r, int *fd)
+static int take_incident_lock(struct rune_run *r, int *fd, struct rune_pglock **pl)
 {
-    char dir[4096], locks[4200], name[64], err[1024];
-    snprintf(dir, sizeof dir, "%s", state_path(r->o));
-    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
+    char name[64], err[1024];
     snprintf(name, sizeof name, "resume-%s", r->incident);
-    int rc = rune_lock_take(locks, name, &r->red, r->incident, fd, err, sizeof err);
+    int rc = lock_named(r, name, fd, pl, err, sizeof err);
     if (rc == 0)
         return RUNE_EXIT_OK;
     fprintf(stderr, "rune resume: %s\n", err);
@@ -421,6 +429,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
 
     int rc = RUNE_EXIT_INTERNAL;
     int lockfd = -1, resumefd = -1;
+    struct rune_pglock *resumepl = NULL;
     json_t *inputs = NULL, *shown = NULL, *secrets = NULL;
     struct rune_diags d = RUNE_DIAGS_INIT;
     struct rune_replay replay = {0};
@@ -468,12 +477,6 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INVALID;
         goto out;
     }
-    rc = take_lock(&r, &lockfd);
-    if (rc != RUNE_EXIT_OK)
-        goto out;
-    if (o->resume_id && (rc = take_incident_lock(&r, &resumefd)) != RUNE_EXIT_OK)
-        goto out;
-
     char err[1024];
     int jrc = rune_journal_open(o->log_path, &r.j, err, sizeof err);
     /* how `rune log` finds this incident again: the log as named (a
@@ -497,6 +500,14 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INTERNAL;
         goto out;
     }
+    /* with a shared log, locks are held on its server, seen by every host */
+    if (rune_journal_is_shared(o->log_path) && log_hint != state_path(o))
+        r.lock_url = o->log_path;
+    rc = take_lock(&r, &lockfd);
+    if (rc != RUNE_EXIT_OK)
+        goto out;
+    if (o->resume_id && (rc = take_incident_lock(&r, &resumefd, &resumepl)) != RUNE_EXIT_OK)
+        goto out;
     if (o->dry_run)
         rune_journal_set_lazy(r.j); /* a simulation forces nothing to disk */
     char runner_start[RUNE_START_LEN] = "";
@@ -539,6 +550,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rune_journal_new_id(r.incident);
         json_object_set_new(json_object_get(r.ctx, "incident"), "id", json_string(r.incident));
         rune_lock_holder(lockfd, r.incident);
+        rune_pglock_holder(r.pglock, r.incident);
     }
     if (begun != 0) {
         fprintf(stderr, "rune: cannot record the incident: %s\n", rune_journal_error(r.j));
@@ -586,6 +598,10 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     sigaction(SIGTERM, &old_term, NULL);
 
     rc = outcome_exit[out];
+    if (atomic_load(&r.lock_lost)) { /* stopped before a writing step */
+        rc = RUNE_EXIT_LOCKED;
+        snprintf(why, sizeof why, "%s", r.lock_why);
+    }
     /* a dry-run whose path depends on outputs nobody has yet predicts no
      * exit code: it names the steps it depends on (the branch where they
      * let the run through is kept in the plan as `otherwise`) */
@@ -638,6 +654,8 @@ out:
         rune_journal_close(r.j);
     rune_lock_release(lockfd);
     rune_lock_release(resumefd);
+    rune_pglock_release(r.pglock);
+    rune_pglock_release(resumepl);
     json_decref(shown);
     json_decref(r.ctx);
     rune_diags_free(&d);

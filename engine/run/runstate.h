@@ -24,6 +24,8 @@
 #include "record.h"
 #include "redact.h"
 
+struct rune_pglock; /* lock.h */
+
 struct rune_run_opts {
     int jobs; /* parallel steps per stage, >= 1 */
     bool yes; /* approve every confirmation */
@@ -96,6 +98,13 @@ struct rune_run {
     /* rune resume: what the log says already happened (resume.h); NULL
      * in any other run */
     struct rune_replay *replay;
+    /* a shared log's lock (lock_pg.c): the URL locks are taken on (NULL:
+     * files), the runbook's lock, and whether the run lost it (checked
+     * before every writing step; then why, and exit 6) */
+    const char *lock_url;
+    struct rune_pglock *pglock;
+    atomic_bool lock_lost;
+    char lock_why[512];
     /* dry-run: when the simulation's batch of events was last committed
      * (stage thread only) */
     long long flushed_ms;

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "lock.h"
 #include "params.h"
 #include "plan.h"
 #include "progress.h"
@@ -156,7 +157,13 @@ static void *worker(void *arg)
         rune_console_step_start(r->con, st->id, st->uses, n, attempts, a.meter);
         long long t0 = rune_clock_mono_ms();
         a.deadline_ms = st->timeout_ms > 0 ? t0 + st->timeout_ms : 0;
-        rune_attempt_run(r, &a);
+        if (rune_lock_fence_step(r, st->uses) != 0) { /* a shared lock lost: not run */
+            a.status = RUNE_STEP_CANCELLED;
+            a.outputs = json_object();
+            a.error = strdup(r->lock_why);
+        } else {
+            rune_attempt_run(r, &a);
+        }
         crash_point("step.done");
         long long ms = rune_clock_mono_ms() - t0;
         rune_progress_finish(r, &s->prog);

@@ -20,7 +20,8 @@ lsql() { pg_sql "$1" runelog; }
 wait_for() {
     local i
     for i in $(seq 300); do
-        [ "$(lsql "$1")" != 0 ] && return 0
+        # a number above 0 (before the schema exists, psql prints an error)
+        [ "$(lsql "$1" 2>/dev/null)" -gt 0 ] 2>/dev/null && return 0
         sleep 0.1
     done
     fail "timed out waiting for: $1"
