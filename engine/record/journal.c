@@ -8,7 +8,8 @@
  * can share one open log and each read-modify-write is atomic within the
  * process), the last error, and verification (journal_chain.c over the
  * rows the store reads back). The storage itself is a table of functions
- * (journal_store.h); SQLite is the first (journal_sqlite.c).
+ * (journal_store.h): SQLite (journal_sqlite.c) for a file, PostgreSQL
+ * (journal_pg.c) for a log shared by a team, named by a postgresql:// URL.
  *
  * This file stores what it is given; redaction is the caller's job (the
  * record layer, record.c, masks every detail before it gets here).

@@ -573,10 +573,18 @@ static int pg_end(struct rune_journal *j, const char *incident_id, const char *o
     char code[16];
     snprintf(code, sizeof code, "%d", exit_code);
     const char *params[] = {outcome, code, ended_at, incident_id};
-    /* committed with the session's synchronous_commit: on, unless a plan */
-    return update_incident(
+    /* on the server's disk when rune says the outcome (a plan's need not be) */
+    struct pg_journal *p = (struct pg_journal *)j;
+    if (rune_jpg_cmd(j, p->lazy ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = on", 0, NULL,
+                     "start the incident's end") != 0)
+        return -1;
+    int rc = update_incident(
         j, "UPDATE incidents SET outcome = $1, exit_code = $2, ended_at = $3 WHERE id = $4", 4,
         params, incident_id, "record the incident's end");
+    if (rc == 0)
+        rc = rune_jpg_commit(j, "commit the incident's end") == 0 ? 0 : -1;
+    rune_jpg_rollback(j);
+    return rc;
 }
 
 static int pg_artifact(struct rune_journal *j, const char *incident_id, const char *step,

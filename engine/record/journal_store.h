@@ -7,8 +7,8 @@
  * the last error, and the hash chain (journal_chain.c: the canonical form,
  * SHA-256, and verification over stored rows). A backend only stores and
  * reads rows. SQLite (journal_sqlite.c, journal_sqlite_read.c) is the
- * first; a shared log on PostgreSQL is meant to be the second, by filling
- * in the same table of functions.
+ * first; a shared log on PostgreSQL (journal_pg.c, journal_pg_read.c) the
+ * second, filling in the same table of functions.
  *
  * Not for step families or commands: only journal*.c include this.
  */

@@ -86,6 +86,17 @@ mitigation:
       with: { script: '[ -e "\$M" ] || { touch "\$M"; sleep 20; }; echo x >> "\$F"', env: { F: "$T/f", M: "$T/m" } }
 EOF
 
+test_case "rune plan reads the shared log's history and records a dry-run"
+run_rune plan "$T/true.yaml" --log "$URL" --no-report
+expect_rc 0
+expect_out "one"
+no_secret
+expect_eq "$(lsql "select count(*) from incidents where mode = 'dry-run'")" 1 "dry-runs"
+PID=$(lsql "select id from incidents where mode = 'dry-run'")
+run_rune log verify "$PID" --log "$URL"
+expect_rc 0
+end_case
+
 # a target naming the log's database another way (the socket, not TCP)
 cat >"$T/own.yaml" <<EOF
 runbook: own
@@ -186,9 +197,9 @@ done
 wait
 cat "$T"/w*.fail 2>/dev/null | head -5 | while read -r l; do fail "$l"; done
 grep -h "^rune: " "$T"/w*.out | head -3
-expect_eq "$(lsql "select count(*) from incidents where runbook = 'short' and outcome = 'resolved'")" 201 "resolved incidents"
+expect_eq "$(lsql "select count(*) from incidents where runbook = 'short' and mode = 'run' and outcome = 'resolved'")" 201 "resolved incidents"
 # every incident holds exactly the events the runbook makes, seq 1..n
-expect_eq "$(lsql "select count(*) from (select incident_id from events where incident_id in (select id from incidents where runbook = 'short') group by incident_id
+expect_eq "$(lsql "select count(*) from (select incident_id from events where incident_id in (select id from incidents where runbook = 'short' and mode = 'run') group by incident_id
     having count(*) = $EV1 and max(seq) = $EV1) x")" 201 "incidents with all $EV1 events"
 run_rune log verify --all --log "$URL"
 expect_rc 0
