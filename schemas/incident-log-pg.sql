@@ -100,12 +100,30 @@ CREATE INDEX IF NOT EXISTS artifacts_by_incident ON artifacts (incident_id);
 -- Incidents recorded offline (a local SQLite log) and uploaded by
 -- `rune log push`: their events are chained into this log as they are
 -- appended (the first to this log's head); the local chain's own link and
--- head stay here, so the local chain can still be checked: the same rows
--- hashed from local_prev end at local_head.
+-- head stay here, so the local chain can still be checked: its first
+-- local_events rows hashed from local_prev end at local_head (rune log
+-- verify does).
 CREATE TABLE IF NOT EXISTS uploads (
     incident_id text PRIMARY KEY REFERENCES incidents (id),
     local_prev  text NOT NULL,
     local_head  text NOT NULL,
+    local_events bigint NOT NULL,
     from_host   text,
     uploaded_at text NOT NULL
+);
+
+-- Runbook locks held on this log's server (engine/run/lock_pg.c): the
+-- lock itself is a session advisory lock on key; this row says who took
+-- it last and carries the fencing token, one more at every taking. A row
+-- describes a holder only while its backend_pid holds the advisory lock.
+CREATE TABLE IF NOT EXISTS rune_locks (
+    key         bigint PRIMARY KEY,
+    name        text NOT NULL,
+    token       bigint NOT NULL,
+    host        text,
+    operator    text,
+    incident    text,
+    pid         bigint,
+    backend_pid integer,
+    taken_at    text
 );

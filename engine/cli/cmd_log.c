@@ -54,9 +54,11 @@ static void usage(FILE *out)
         "       rune log locks [--json]   who holds which lock of a shared log (host, operator,\n"
         "                                 incident)\n"
         "       rune log note ID --root-cause T --action T --owner W --due DAY ...  (see --help)\n"
+        "       rune log push [--log URL] [--from LOCAL]  (offline incidents to the shared log)\n"
         "\n"
         "  --log PATH       the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
-        "                   or ~/.local/state/rune/incidents.db)\n"
+        "                   or ~/.local/state/rune/incidents.db); postgresql://... is a log\n"
+        "                   shared by a team (docs/teams.md)\n"
         "  --runbook NAME   only incidents of this runbook\n"
         "  --outcome O      only incidents that ended so: resolved, no_incident, rolled_back,\n"
         "                   failed, aborted, or unfinished (no end recorded)\n"
@@ -847,6 +849,8 @@ int cmd_log(int argc, char **argv)
         return cmd_log_note(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "locks"))
         return cmd_log_locks(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "push"))
+        return cmd_log_push(argc - 1, argv + 1);
     int sub, rc = parse(argc, argv, &o);
 
     if (rc > 0) {

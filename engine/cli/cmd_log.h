@@ -38,5 +38,7 @@ int cmd_log_locks(int argc, char **argv);
 /* Under `rune log`'s list: the locks held in a shared log at path
  * (nothing for a log in a file, or when none is held). */
 void cmd_log_locks_section(const char *path);
+/* rune log push [--log URL] [--from LOCAL] (cmd_log_push.c): argv[0] is "push". */
+int cmd_log_push(int argc, char **argv);
 
 #endif

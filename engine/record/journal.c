@@ -8,7 +8,8 @@
  * can share one open log and each read-modify-write is atomic within the
  * process), the last error, and verification (journal_chain.c over the
  * rows the store reads back). The storage itself is a table of functions
- * (journal_store.h); SQLite is the first (journal_sqlite.c).
+ * (journal_store.h): SQLite (journal_sqlite.c) for a file, PostgreSQL
+ * (journal_pg.c) for a log shared by a team, named by a postgresql:// URL.
  *
  * This file stores what it is given; redaction is the caller's job (the
  * record layer, record.c, masks every detail before it gets here).
@@ -478,10 +479,19 @@ int rune_journal_verify(struct rune_journal *j, const char *incident_id,
     }
     if (rc == 0 && n > 0)
         rc = j->store->link(j, incident_id, &link);
+    char up_prev[RUNE_HASH_HEX + 1] = "", up_head[RUNE_HASH_HEX + 1] = "";
+    long long up_events = 0;
+    int uploaded = rc == 0 && j->store->upload
+                       ? j->store->upload(j, incident_id, up_prev, up_head, &up_events)
+                       : 0;
+    if (uploaded < 0)
+        rc = -1;
     pthread_mutex_unlock(&j->mu);
     if (rc == 0) {
         rune_chain_verify(incident_id, inc, rows, n, res);
         rune_chain_check_link(incident_id, &link, res);
+        if (uploaded)
+            rune_chain_check_upload(incident_id, rows, n, up_prev, up_head, up_events, res);
     }
     rune_chain_rows_free(rows, n);
     json_decref(inc);
@@ -535,6 +545,17 @@ int rune_journal_child(struct rune_journal *j, const char *incident_id, const ch
     int rc = j->store->child(j, incident_id, step, attempt, pid, start, program, ended);
     pthread_mutex_unlock(&j->mu);
     return rc;
+}
+
+json_t *rune_journal_locks(struct rune_journal *j)
+{
+    if (!j->store->locks)
+        return json_array();
+    lock(j);
+    j->err[0] = '\0';
+    json_t *o = j->store->locks(j);
+    pthread_mutex_unlock(&j->mu);
+    return o;
 }
 
 int rune_journal_identity(struct rune_journal *j, struct rune_db_identity *out)

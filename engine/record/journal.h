@@ -275,6 +275,26 @@ struct rune_db_identity {
 /* 0 with out filled; 1 for a log in a file (no database); -1 on error. */
 int rune_journal_identity(struct rune_journal *j, struct rune_db_identity *out);
 
+/* rune log push: uploads the finished incidents of the local log at
+ * local_path not yet uploaded to the shared log at url, each checked
+ * intact first, chained into the shared log in local order, marked
+ * uploaded locally (journal_push.c; docs/teams.md). 0 (res says what was
+ * done), RUNE_JOURNAL_ABSENT (no local log), RUNE_JOURNAL_UNREACHABLE,
+ * or -1; err is for a person and never holds the URL's password. */
+struct rune_push_result {
+    int pushed;     /* incidents uploaded now */
+    int unfinished; /* still running (or abandoned): left for a later push */
+    char head[65];  /* the shared log's head after the push */
+};
+int rune_journal_push(const char *local_path, const char *url, struct rune_push_result *res,
+                      char *err, size_t errlen);
+
+/* The runbook locks held now on a shared log's server (engine/run/lock_pg.c
+ * takes them): [{name, host, operator, incident, pid, since}], oldest
+ * first; empty for a log in a file (its locks are flock files beside it).
+ * Caller owns it; NULL on error. */
+json_t *rune_journal_locks(struct rune_journal *j);
+
 /* For tests and `rune log`: the underlying file path (a shared log's URL
  * with its password masked). */
 const char *rune_journal_path(struct rune_journal *j);

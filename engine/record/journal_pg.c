@@ -60,8 +60,9 @@ const char *rune_jpg_get(const PGresult *res, int row, int col)
 static const char *hint(const char *state, bool broken)
 {
     if (broken)
-        return "the connection to the log's server was lost; check the server, or run with "
-               "--offline to record locally and `rune log push` later";
+        return "the connection to the log's server was lost; check the server (meanwhile "
+               "`rune run --offline` records on this host, and `rune log push` uploads that "
+               "later)";
     if (!strncmp(state, "42501", 5))
         return "the log's role lacks a privilege; grant it (docs/teams.md)";
     if (!strncmp(state, "53", 2))
@@ -72,23 +73,40 @@ static const char *hint(const char *state, bool broken)
     return "check the server and the log's database (docs/teams.md)";
 }
 
+/* A server's or libpq's message as rune shows it: the password masked
+ * (as given and in any URL), on one line. malloc'd; NULL: no memory. */
+static char *clean_message(struct pg_journal *p, const char *msg)
+{
+    char *red = rune_redact(&p->red, msg ? msg : "");
+    char *text = red ? rune_dsn_scrub(red) : NULL;
+    free(red);
+    if (!text)
+        return NULL;
+    size_t w = 0;
+    for (size_t r = 0; text[r]; r++) {
+        bool space = text[r] == '\n' || text[r] == '\t' || text[r] == ' ';
+        if (space && (w == 0 || text[w - 1] == ' '))
+            continue;
+        text[w++] = space ? ' ' : text[r];
+    }
+    while (w > 0 && text[w - 1] == ' ')
+        w--;
+    text[w] = '\0';
+    return text;
+}
+
 int rune_jpg_fail(struct rune_journal *j, const PGresult *res, const char *what)
 {
     struct pg_journal *p = (struct pg_journal *)j;
     const char *msg = res ? PQresultErrorMessage(res) : "";
     if (!msg || !*msg)
         msg = p->conn ? PQerrorMessage(p->conn) : "no connection";
-    char *clean = rune_redact(&p->red, msg);
-    char *scrub = rune_dsn_scrub(clean ? clean : "");
-    const char *text = scrub ? scrub : "(message withheld: no memory)";
-    size_t n = strlen(text);
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
-        n--;
+    char *text = clean_message(p, msg);
     bool broken = !p->conn || PQstatus(p->conn) != CONNECTION_OK;
-    rune_journal_fail(j, "cannot %s in incident log %s: %.*s; %s", what, j->path, (int)n, text,
+    rune_journal_fail(j, "cannot %s in incident log %s: %s; %s", what, j->path,
+                      text ? text : "(message withheld: no memory)",
                       hint(rune_jpg_state(res), broken));
-    free(scrub);
-    free(clean);
+    free(text);
     return -1;
 }
 
@@ -121,9 +139,17 @@ static PGresult *try_exec(struct rune_journal *j, const char *sql, int n, const 
     return PQexecParams(rune_jpg_conn(j), sql, n, NULL, params, NULL, NULL, 0);
 }
 
-static void rollback(struct rune_journal *j)
+void rune_jpg_rollback(struct rune_journal *j)
 {
-    PQclear(PQexec(rune_jpg_conn(j), "ROLLBACK"));
+    if (PQtransactionStatus(rune_jpg_conn(j)) != PQTRANS_IDLE)
+        PQclear(PQexec(rune_jpg_conn(j), "ROLLBACK"));
+}
+
+/* A conflict the server asks to retry, or a unique index refusing what
+ * the locks should have kept out: the whole append is tried again. */
+static bool retryable(const char *state)
+{
+    return !strcmp(state, "23505") || !strcmp(state, "40001") || !strcmp(state, "40P01");
 }
 
 /* ---- Opening ---- */
@@ -160,11 +186,11 @@ static int apply_schema(struct rune_journal *j)
     PGresult *res =
         rune_jpg_exec(j, lock, 0, NULL, PGRES_TUPLES_OK, "start the schema transaction");
     if (!res)
-        return rollback(j), -1;
+        return rune_jpg_rollback(j), -1;
     PQclear(res);
     if (rune_jpg_cmd(j, rune_incident_log_pg_sql, 0, NULL, "create the schema") != 0 ||
         rune_jpg_cmd(j, "COMMIT", 0, NULL, "commit the schema") != 0) {
-        rollback(j);
+        rune_jpg_rollback(j);
         return -1;
     }
     return 0;
@@ -187,6 +213,14 @@ static int check_schema(struct rune_journal *j, bool writer)
                                  "(%s) understands (%d); upgrade rune",
                                  j->path, v, RUNE_VERSION, SCHEMA_VERSION);
     return 0;
+}
+
+/* The session's own settings, on a new connection and after a reset. */
+static void session_settings(struct pg_journal *p)
+{
+    PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+    if (p->lazy)
+        PQclear(PQexec(p->conn, "SET synchronous_commit = off"));
 }
 
 static const struct rune_journal_store pg_store;
@@ -213,23 +247,17 @@ int rune_journal_pg_open(const char *url, bool writer, struct rune_journal **out
     rune_dsn_passwords(url, add_password, &p->red);
     p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
-        char *clean = rune_redact(&p->red, p->conn ? PQerrorMessage(p->conn) : "no memory");
-        char *scrub = rune_dsn_scrub(clean ? clean : "");
-        const char *m = scrub ? scrub : "";
-        size_t n = strlen(m);
-        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            n--;
+        char *text = clean_message(p, p->conn ? PQerrorMessage(p->conn) : "no memory");
         rune_journal_seterr(err, errlen,
-                            "cannot reach the shared incident log %s: %.*s; check the server "
-                            "and the URL, or run with --offline to record on this host and "
-                            "`rune log push` later",
-                            j->path, (int)n, m);
-        free(scrub);
-        free(clean);
+                            "cannot reach the shared incident log %s: %s; check the server and "
+                            "the URL (meanwhile `rune run --offline` records on this host, and "
+                            "`rune log push` uploads that later)",
+                            j->path, text ? text : "(no memory for the reason)");
+        free(text);
         rune_journal_close(j);
         return RUNE_JOURNAL_UNREACHABLE;
     }
-    PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+    session_settings(p);
     rc = check_schema(j, writer);
     if (rc != 0) {
         rune_journal_seterr(err, errlen, "%s", j->err);
@@ -252,7 +280,7 @@ static void pg_set_lazy(struct rune_journal *j)
 {
     struct pg_journal *p = (struct pg_journal *)j;
     p->lazy = true;
-    PQclear(PQexec(p->conn, "SET synchronous_commit = off"));
+    session_settings(p);
 }
 
 /* Each event is its own transaction: nothing waits to be flushed. */
@@ -276,9 +304,24 @@ static void pg_set_length_limit(struct rune_journal *j, int length)
 
 /* ---- Writing ---- */
 
+/* A connection the server or the network dropped is made again before
+ * the next append: the event that met the drop is reported lost (the
+ * record layer warns), and never sent twice — its COMMIT may have
+ * reached the server. */
+static void reconnect(struct rune_journal *j)
+{
+    struct pg_journal *p = (struct pg_journal *)j;
+    if (PQstatus(p->conn) != CONNECTION_BAD)
+        return;
+    PQreset(p->conn);
+    if (PQstatus(p->conn) == CONNECTION_OK)
+        session_settings(p);
+}
+
 static int pg_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
                          const char *start)
 {
+    reconnect(j);
     static const char sql[] =
         "INSERT INTO runners (incident_id, pid, start) VALUES ($1, $2, $3) "
         "ON CONFLICT (incident_id) DO UPDATE SET pid = EXCLUDED.pid, start = EXCLUDED.start";
@@ -290,6 +333,7 @@ static int pg_set_runner(struct rune_journal *j, const char *incident_id, long l
 
 static int pg_begin(struct rune_journal *j, const struct rune_incident_rec *rec)
 {
+    reconnect(j);
     static const char sql[] =
         "INSERT INTO incidents (id, runbook, title, runbook_path, runbook_sha256, mode, "
         "operator, host, inputs_json, started_at, rto_target_s, rpo_target_s, rune_version) "
@@ -388,26 +432,18 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
     return one_hash(j, before, incident_id, &ignored, prev) < 0 ? -1 : 0;
 }
 
-/* One try of an append: 0 < seq, -1 on error, -2 when it may be tried
- * again (a unique index or the server refused it as a conflict). */
-static long long append_once(struct rune_journal *j, const char *incident_id,
-                             const struct rune_event *ev, const char *detail, const char *at_given)
+long long rune_jpg_chain_event(struct rune_journal *j, const char *incident_id,
+                               const struct rune_event *ev, const char *detail,
+                               const char *at_given)
 {
     static const char sql[] =
         "INSERT INTO events (incident_id, seq, at, stage, step, attempt, kind, status, "
         "duration_ms, detail_json, prev_hash, hash) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-    struct pg_journal *p = (struct pg_journal *)j;
     char prev[RUNE_HASH_HEX + 1], hash[RUNE_HASH_HEX + 1], at[RUNE_ISO_LEN];
     char sseq[32], sattempt[32], sdur[32];
     long long seq;
-    bool wait = (ev->durable || ev->owed) && !p->lazy;
 
-    if (rune_jpg_cmd(j,
-                     wait ? "BEGIN; SET LOCAL synchronous_commit = on"
-                          : "BEGIN; SET LOCAL synchronous_commit = off",
-                     0, NULL, "start an event transaction") != 0)
-        return -1;
     if (last_event(j, incident_id, &seq, prev) != 0)
         return -1;
     seq++;
@@ -439,51 +475,73 @@ static long long append_once(struct rune_journal *j, const char *incident_id,
                             detail,      prev,       hash};
     PGresult *res = try_exec(j, sql, 12, params);
     const char *state = rune_jpg_state(res);
+    long long rc = seq;
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        long long rc = -1;
-        if (!strcmp(state, "23505") || !strcmp(state, "40001") || !strcmp(state, "40P01"))
-            rc = -2;
-        else if (!strcmp(state, "23503"))
+        rc = retryable(state) ? -2 : -1;
+        if (!strcmp(state, "23503"))
             rune_journal_fail(j,
                               "cannot record event %s in incident log %s: no incident %s "
                               "(call rune_journal_begin first)",
                               ev->kind, j->path, incident_id);
         else
             rune_jpg_fail(j, res, "record an event");
-        if (rc == -2)
-            rune_jpg_fail(j, res, "record an event");
-        PQclear(res);
-        return rc;
     }
     PQclear(res);
-    res = try_exec(j, "COMMIT", 0, NULL);
-    state = rune_jpg_state(res);
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        long long rc = (!strcmp(state, "40001") || !strcmp(state, "40P01")) ? -2 : -1;
-        rune_jpg_fail(j, res, "commit an event");
-        PQclear(res);
-        return rc;
-    }
-    PQclear(res);
-    return seq;
+    return rc;
 }
 
-long long rune_jpg_append_at(struct rune_journal *j, const char *incident_id,
-                             const struct rune_event *ev, const char *detail, const char *at)
+/* One try of an append, its own transaction: 0 < seq, -1 on error, -2
+ * when it may be tried again. */
+static long long append_once(struct rune_journal *j, const char *incident_id,
+                             const struct rune_event *ev, const char *detail, bool *committing)
 {
-    long long seq = -2;
-    for (int t = 0; t < APPEND_TRIES && seq == -2; t++) {
-        seq = append_once(j, incident_id, ev, detail, at);
-        if (seq < 0 && PQtransactionStatus(rune_jpg_conn(j)) != PQTRANS_IDLE)
-            rollback(j);
-    }
-    return seq < 0 ? -1 : seq;
+    struct pg_journal *p = (struct pg_journal *)j;
+    bool wait = (ev->durable || ev->owed) && !p->lazy;
+
+    if (rune_jpg_cmd(j,
+                     wait ? "BEGIN; SET LOCAL synchronous_commit = on"
+                          : "BEGIN; SET LOCAL synchronous_commit = off",
+                     0, NULL, "start an event transaction") != 0)
+        return -1;
+    long long seq = rune_jpg_chain_event(j, incident_id, ev, detail, NULL);
+    if (seq < 0)
+        return seq;
+    *committing = true;
+    int rc = rune_jpg_commit(j, "commit an event");
+    return rc == 0 ? seq : rc;
+}
+
+int rune_jpg_commit(struct rune_journal *j, const char *what)
+{
+    PGresult *res = try_exec(j, "COMMIT", 0, NULL);
+    int rc = 0;
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = retryable(rune_jpg_state(res)) ? -2 : -1;
+    if (rc)
+        rune_jpg_fail(j, res, what);
+    PQclear(res);
+    return rc;
 }
 
 static long long pg_append(struct rune_journal *j, const char *incident_id,
                            const struct rune_event *ev, const char *detail)
 {
-    return rune_jpg_append_at(j, incident_id, ev, detail, NULL);
+    long long seq = -2;
+    reconnect(j);
+    for (int t = 0; t < APPEND_TRIES && seq == -2; t++) {
+        bool committing = false;
+        seq = append_once(j, incident_id, ev, detail, &committing);
+        /* a dropped connection found before the COMMIT was sent: nothing
+         * of the event reached the log, so it is sent again on a new one */
+        if (seq == -1 && !committing && PQstatus(rune_jpg_conn(j)) == CONNECTION_BAD) {
+            reconnect(j);
+            if (PQstatus(rune_jpg_conn(j)) == CONNECTION_OK)
+                seq = -2;
+        }
+        if (seq < 0)
+            rune_jpg_rollback(j);
+    }
+    return seq < 0 ? -1 : seq;
 }
 
 /* An UPDATE of one incident; an unknown id is an error. */
@@ -502,6 +560,7 @@ static int update_incident(struct rune_journal *j, const char *sql, int n,
 
 static int pg_set_severity(struct rune_journal *j, const char *incident_id, const char *severity)
 {
+    reconnect(j);
     const char *params[] = {severity, incident_id};
     return update_incident(j, "UPDATE incidents SET severity = $1 WHERE id = $2", 2, params,
                            incident_id, "set the severity");
@@ -510,18 +569,28 @@ static int pg_set_severity(struct rune_journal *j, const char *incident_id, cons
 static int pg_end(struct rune_journal *j, const char *incident_id, const char *outcome,
                   int exit_code, const char *ended_at)
 {
+    reconnect(j);
     char code[16];
     snprintf(code, sizeof code, "%d", exit_code);
     const char *params[] = {outcome, code, ended_at, incident_id};
-    /* committed with the session's synchronous_commit: on, unless a plan */
-    return update_incident(
+    /* on the server's disk when rune says the outcome (a plan's need not be) */
+    struct pg_journal *p = (struct pg_journal *)j;
+    if (rune_jpg_cmd(j, p->lazy ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = on", 0, NULL,
+                     "start the incident's end") != 0)
+        return -1;
+    int rc = update_incident(
         j, "UPDATE incidents SET outcome = $1, exit_code = $2, ended_at = $3 WHERE id = $4", 4,
         params, incident_id, "record the incident's end");
+    if (rc == 0)
+        rc = rune_jpg_commit(j, "commit the incident's end") == 0 ? 0 : -1;
+    rune_jpg_rollback(j);
+    return rc;
 }
 
 static int pg_artifact(struct rune_journal *j, const char *incident_id, const char *step,
                        const char *path, const char *sha256, long long bytes, const char *kind)
 {
+    reconnect(j);
     static const char sql[] =
         "INSERT INTO artifacts (incident_id, step, path, sha256, bytes, kind) "
         "SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM artifacts "
@@ -535,6 +604,7 @@ static int pg_artifact(struct rune_journal *j, const char *incident_id, const ch
 static int pg_child(struct rune_journal *j, const char *incident_id, const char *step, int attempt,
                     long long pid, const char *start, const char *program, bool ended)
 {
+    reconnect(j);
     static const char add[] =
         "INSERT INTO children (incident_id, step, attempt, pid, start, program, started_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -566,7 +636,7 @@ static int pg_identity(struct rune_journal *j, struct rune_db_identity *out)
     }
     PQclear(res);
     if (PQtransactionStatus(c) != PQTRANS_IDLE)
-        rollback(j);
+        rune_jpg_rollback(j);
     if (!out->dbname[0])
         snprintf(out->dbname, sizeof out->dbname, "%s", PQdb(c) ? PQdb(c) : "");
     snprintf(out->host, sizeof out->host, "%s", PQhost(c) ? PQhost(c) : "");
@@ -598,5 +668,7 @@ static const struct rune_journal_store pg_store = {
     .sync = pg_sync,
     .set_length_limit = pg_set_length_limit,
     .identity = pg_identity,
+    .upload = rune_jpg_upload,
+    .locks = rune_jpg_locks,
     .close = pg_close,
 };

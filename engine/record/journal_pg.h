@@ -52,10 +52,16 @@ const char *rune_jpg_state(const PGresult *res);
 /* The value of a cell, NULL when SQL NULL. */
 const char *rune_jpg_get(const PGresult *res, int row, int col);
 
-/* The appends' own parts (journal_pg.c), for push: an event with its
- * time given, chained into this log as a live append would be. */
-long long rune_jpg_append_at(struct rune_journal *j, const char *incident_id,
-                             const struct rune_event *ev, const char *detail, const char *at);
+/* Inside an open transaction: takes the incident's advisory lock (and,
+ * for its first event, the chain's), reads its last event, hashes and
+ * inserts ev with time at (NULL: now). The seq; -1 on error; -2 when the
+ * server refused it as a conflict and the transaction may be retried. */
+long long rune_jpg_chain_event(struct rune_journal *j, const char *incident_id,
+                               const struct rune_event *ev, const char *detail, const char *at);
+/* COMMIT: 0, -1, or -2 (a conflict: retry). */
+int rune_jpg_commit(struct rune_journal *j, const char *what);
+/* ROLLBACK when a transaction is open. */
+void rune_jpg_rollback(struct rune_journal *j);
 
 /* Opens the log at url (postgresql://...): a writer creates the schema
  * when the database has none; a reader returns RUNE_JOURNAL_ABSENT then.
@@ -77,6 +83,9 @@ json_t *rune_jpg_durations(struct rune_journal *j, const char *runbook, const ch
 json_t *rune_jpg_work(struct rune_journal *j, const char *uses, const char *host, const char *unit,
                       int limit);
 int rune_jpg_runner(struct rune_journal *j, const char *incident_id, struct rune_runner *out);
+int rune_jpg_upload(struct rune_journal *j, const char *incident_id, char prev[RUNE_HASH_HEX + 1],
+                    char head[RUNE_HASH_HEX + 1], long long *events);
+json_t *rune_jpg_locks(struct rune_journal *j);
 json_t *rune_jpg_children(struct rune_journal *j, const char *incident_id);
 
 #endif

@@ -178,16 +178,31 @@ static bool finish_workdir(struct rune_run *r, bool resolved, char *note, size_t
     return true;
 }
 
-/* Where the run's locks live: in the shared log's database, or as
- * files beside the local log (lock.h). */
+/* Where the run's locks live (lock.h): in the database of the log the
+ * run records in (taken once it is open), or as files beside the local
+ * log — also when --offline fell back to the local log, which is said. */
 static struct rune_lock_place lock_place(struct rune_run *r, char *dir, size_t len)
 {
     snprintf(dir, len, "%s", state_path(r->o));
     char *d = dirname(dir);
     memmove(dir, d, strlen(d) + 1);
     strncat(dir, "/locks", len - strlen(dir) - 1);
-    return (struct rune_lock_place){r->o->log_path, dir, r->host, r->o->operator_name,
-                                    r->o->offline};
+    bool shared = r->j && rune_journal_is_shared(rune_journal_path(r->j));
+    return (struct rune_lock_place){shared ? r->o->log_path : NULL, dir, r->host,
+                                    r->o->operator_name, r->o->offline};
+}
+
+/* The lock of a run that fell back to the local log (--offline). */
+static void say_local(struct rune_run *r, const struct rune_lock_place *at, const char *name)
+{
+    if (at->log || !rune_journal_is_shared(r->o->log_path))
+        return;
+    char *shown = rune_redact(&r->red, name);
+    fprintf(stderr,
+            "rune: --offline: lock \"%s\" is taken on this host only; a run on another host is "
+            "not kept out\n",
+            shown ? shown : "");
+    free(shown);
 }
 
 /* Lock name may use ${inputs...}. */
@@ -219,6 +234,8 @@ static int take_lock(struct rune_run *r, struct rune_lock **l)
     char dir[4200];
     struct rune_lock_place at = lock_place(r, dir, sizeof dir);
     int rc = rune_lock_take(&at, json_string_value(name), &r->red, r->incident, l, err, sizeof err);
+    if (rc == 0)
+        say_local(r, &at, json_string_value(name));
     json_decref(name);
     if (rc == 0)
         return RUNE_EXIT_OK;
@@ -489,12 +506,6 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INVALID;
         goto out;
     }
-    rc = take_lock(&r, &r.lock);
-    if (rc != RUNE_EXIT_OK)
-        goto out;
-    if (o->resume_id && (rc = take_incident_lock(&r, &r.resume_lock)) != RUNE_EXIT_OK)
-        goto out;
-
     char err[1024];
     int jrc = rune_journal_open(o->log_path, &r.j, err, sizeof err);
     /* how `rune log` finds this incident again: the log as named (a
@@ -518,6 +529,12 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INTERNAL;
         goto out;
     }
+    /* with a shared log, locks are held on its server, seen by every host */
+    rc = take_lock(&r, &r.lock);
+    if (rc != RUNE_EXIT_OK)
+        goto out;
+    if (o->resume_id && (rc = take_incident_lock(&r, &r.resume_lock)) != RUNE_EXIT_OK)
+        goto out;
     if (o->dry_run)
         rune_journal_set_lazy(r.j); /* a simulation forces nothing to disk */
     char runner_start[RUNE_START_LEN] = "";

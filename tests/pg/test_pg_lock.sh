@@ -201,8 +201,8 @@ touch "$T/f/go"
 RUNE_HOME="$T/host-f" run_rune run "$T/locked.yaml" --log "$BAD" --no-report \
     --set dir="$T/f" --set who=fay --operator fay
 expect_rc 1
-expect_err "cannot reach the shared incident log postgresql://***@127.0.0.1:$DEAD/runelog to take a lock"
-expect_err "a locked runbook needs the shared log to take its lock (or --offline)"
+expect_err "cannot reach the shared incident log postgresql://***@127.0.0.1:$DEAD/runelog"
+expect_err "--offline"
 no_secret
 [ -e "$T/f/written" ] && fail "a step ran without its lock"
 RUNE_HOME="$T/host-f" run_rune run "$T/locked.yaml" --log "$BAD" --no-report --offline \

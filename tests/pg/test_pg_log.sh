@@ -20,7 +20,8 @@ lsql() { pg_sql "$1" runelog; }
 wait_for() {
     local i
     for i in $(seq 300); do
-        [ "$(lsql "$1")" != 0 ] && return 0
+        # a number above 0 (before the schema exists, psql prints an error)
+        [ "$(lsql "$1" 2>/dev/null)" -gt 0 ] 2>/dev/null && return 0
         sleep 0.1
     done
     fail "timed out waiting for: $1"
@@ -85,6 +86,59 @@ mitigation:
       with: { script: '[ -e "\$M" ] || { touch "\$M"; sleep 20; }; echo x >> "\$F"', env: { F: "$T/f", M: "$T/m" } }
 EOF
 
+test_case "rune plan reads the shared log's history and records a dry-run"
+run_rune plan "$T/true.yaml" --log "$URL" --no-report
+expect_rc 0
+expect_out "one"
+no_secret
+expect_eq "$(lsql "select count(*) from incidents where mode = 'dry-run'")" 1 "dry-runs"
+PID=$(lsql "select id from incidents where mode = 'dry-run'")
+run_rune log verify "$PID" --log "$URL"
+expect_rc 0
+end_case
+
+# a target naming the log's database another way (the socket, not TCP)
+cat >"$T/own.yaml" <<EOF
+runbook: own
+targets:
+  db: { kind: postgres, host: "$PG_SOCKDIR", port: "$PG_PORT", database: runelog }
+mitigation:
+  steps:
+    - { id: touch, uses: shell.run, with: { script: 'touch "\$F"', env: { F: "$T/touched" } } }
+    - { id: q, uses: pg.query, with: { target: db, sql: "select 1" } }
+EOF
+cat >"$T/other.yaml" <<EOF
+runbook: other
+targets:
+  db: { kind: postgres, host: "$PG_SOCKDIR", port: "$PG_PORT", database: postgres }
+mitigation:
+  steps:
+    - { id: q, uses: pg.query, with: { target: db, sql: "select 1" } }
+EOF
+
+test_case "a runbook whose target is the log's own database is refused before any step"
+N0=$(lsql "select count(*) from incidents")
+run_rune run "$T/own.yaml" --log "$URL" --no-report --yes
+expect_rc 2
+expect_err "target \"db\" is database runelog on $PG_SOCKDIR:$PG_PORT, which holds this run's own incident log"
+expect_err "nothing was run"
+no_secret
+[ -e "$T/touched" ] && fail "a step ran although the run was refused"
+expect_eq "$(lsql "select count(*) from incidents")" "$N0" "incidents recorded"
+# another database of the same server is fine
+run_rune run "$T/other.yaml" --log "$URL" --no-report --yes
+expect_rc 0
+# and a database of the same name on another server (another system_identifier)
+pg_start other
+pg_createdb runelog
+sed -i "s|host: \"[^\"]*\", port: \"[0-9]*\"|host: \"$PG_SOCKDIR\", port: \"$PG_PORT\"|" "$T/own.yaml"
+pg_use main
+run_rune run "$T/own.yaml" --log "$URL" --no-report --yes
+expect_rc 0
+[ -e "$T/touched" ] || fail "the run on the other server's runelog did not run"
+pg_stop other
+end_case
+
 test_case "a run killed mid-step is resumed from the shared log"
 "$RUNE" run "$T/append.yaml" --log "$URL" --no-report </dev/null >"$T/run.out" 2>&1 &
 RP=$!
@@ -103,6 +157,34 @@ run_rune log verify "$RID" --log "$URL"
 expect_rc 0
 end_case
 
+cat >"$T/wait.yaml" <<EOF
+runbook: wait
+mitigation:
+  steps:
+    - { id: before, uses: flow.note, with: { message: before } }
+    - id: hold
+      uses: shell.run
+      with: { script: 'for i in \$(seq 300); do [ -e "\$G" ] && exit 0; sleep 0.1; done; exit 1', env: { G: "$T/go" } }
+    - { id: after, uses: flow.note, with: { message: after } }
+EOF
+
+test_case "the log's connection dropped mid-run: rune reconnects and loses no event"
+"$RUNE" run "$T/wait.yaml" --log "$URL" --no-report </dev/null >"$T/wait.out" 2>&1 &
+WP=$!
+wait_for "select count(*) from children where step = 'hold'"
+WID=$(lsql "select incident_id from children where step = 'hold'")
+expect_eq "$(lsql "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+    where datname = 'runelog' and application_name = 'rune') x")" 1 "rune's connections ended"
+touch "$T/go"
+wait "$WP"
+expect_eq "$?" 0 "exit code of the run"
+grep -F "could not record" "$T/wait.out" && fail "the run lost something it recorded"
+expect_eq "$(lsql "select outcome from incidents where id = '$WID'")" resolved "outcome"
+expect_eq "$(lsql "select count(*) from events where incident_id = '$WID' and kind = 'step.end'")" 3 "step ends"
+run_rune log verify "$WID" --log "$URL"
+expect_rc 0
+end_case
+
 test_case "4 processes run 200 short runbooks into one log: 200 intact incidents, no event lost"
 for w in 1 2 3 4; do
     (
@@ -115,16 +197,17 @@ done
 wait
 cat "$T"/w*.fail 2>/dev/null | head -5 | while read -r l; do fail "$l"; done
 grep -h "^rune: " "$T"/w*.out | head -3
-expect_eq "$(lsql "select count(*) from incidents where runbook = 'short' and outcome = 'resolved'")" 201 "resolved incidents"
+expect_eq "$(lsql "select count(*) from incidents where runbook = 'short' and mode = 'run' and outcome = 'resolved'")" 201 "resolved incidents"
 # every incident holds exactly the events the runbook makes, seq 1..n
-expect_eq "$(lsql "select count(*) from (select incident_id from events where incident_id in (select id from incidents where runbook = 'short') group by incident_id
+expect_eq "$(lsql "select count(*) from (select incident_id from events where incident_id in (select id from incidents where runbook = 'short' and mode = 'run') group by incident_id
     having count(*) = $EV1 and max(seq) = $EV1) x")" 201 "incidents with all $EV1 events"
 run_rune log verify --all --log "$URL"
 expect_rc 0
-expect_out "202 incidents verified: 202 intact, 0 broken"
+ALL=$(lsql "select count(*) from incidents")
+expect_out "$ALL incidents verified: $ALL intact, 0 broken"
 # the chain across incidents: every incident but the first hangs from
 # another one's event, and no two from the same
-expect_eq "$(lsql "select count(distinct prev_hash) from events where seq = 1")" 202 "distinct links"
+expect_eq "$(lsql "select count(distinct prev_hash) from events where seq = 1")" "$ALL" "distinct links"
 end_case
 
 test_case "rune log note appends to the shared chain; editing the note's row breaks verify"
@@ -154,7 +237,7 @@ lsql "delete from incidents where id = '$GONE'" >/dev/null
 run_rune log verify --all --log "$URL"
 [ "$RC" != 0 ] || fail "verify --all passed a log with an incident deleted"
 expect_out "the chain breaks between incident $BEFORE and $AFTER: an incident is missing"
-expect_out "201 incidents verified: 199 intact, 2 broken"
+expect_out "$((ALL - 1)) incidents verified: $((ALL - 3)) intact, 2 broken"
 no_secret
 end_case
 
