@@ -402,7 +402,9 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         if (s == RUNE_MITIGATION)
             skip_stage(r, RUNE_VERIFICATION, "mitigation stopped");
         if (res == RUNE_STAGE_ABORT) {
-            skip_stage(r, RUNE_ROLLBACK, "on_failure: abort (no rollback)");
+            skip_stage(r, RUNE_ROLLBACK,
+                       lock_lost(r, NULL, 0) ? "the run lost its lock: not rolled back"
+                                             : "on_failure: abort (no rollback)");
             snprintf(why, whylen, "a %s step failed under on_failure: abort; not rolled back",
                      rune_stage_names[s]);
             return FAILED;

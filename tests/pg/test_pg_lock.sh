@@ -174,6 +174,8 @@ expect_eq "$(lsql "select status from events where incident_id = '$DID' and step
 lsql "select detail_json from events where incident_id = '$DID' and step = 'after' and kind = 'step.end'" |
     grep -qF 'not started: lost the lock' || fail "the step's end does not say why"
 expect_eq "$(lsql "select count(*) from events where incident_id = '$DID' and step = 'undo' and kind = 'step.start'")" 0 "rollback steps started"
+expect_eq "$(lsql "select count(*) from events where incident_id = '$DID' and stage = 'rollback'
+    and detail_json like '%the run lost its lock: not rolled back%'")" 1 "rollback stage skipped, saying why"
 lsql "select detail_json from events where incident_id = '$DID' and kind = 'incident.end'" |
     grep -qF 'lost the lock' || fail "the incident's end does not say it lost its lock"
 expect_eq "$(cat "$T/e/written")" "mark erin
