@@ -103,3 +103,14 @@ CREATE TABLE IF NOT EXISTS artifacts (
     kind        TEXT
 );
 CREATE INDEX IF NOT EXISTS artifacts_by_incident ON artifacts (incident_id);
+
+-- Incidents this log recorded offline and `rune log push` uploaded to a
+-- shared log (docs/teams.md): a second push skips them. log is the
+-- shared log's URL with its password masked; head the hash its last
+-- event got there (re-chained to the shared log's head).
+CREATE TABLE IF NOT EXISTS uploads (
+    incident_id TEXT PRIMARY KEY REFERENCES incidents (id),
+    log         TEXT NOT NULL,
+    head        TEXT,
+    uploaded_at TEXT NOT NULL
+);

@@ -51,10 +51,14 @@ static void usage(FILE *out)
         "       rune log verify ID|--all [--json]\n"
         "       rune log export ID [--json]\n"
         "       rune log head [--json]\n"
+        "       rune log locks [--json]   who holds which lock of a shared log (host, operator,\n"
+        "                                 incident)\n"
         "       rune log note ID --root-cause T --action T --owner W --due DAY ...  (see --help)\n"
+        "       rune log push [--log URL] [--from LOCAL]  (offline incidents to the shared log)\n"
         "\n"
         "  --log PATH       the incident log (default: $RUNE_LOG, $RUNE_HOME/incidents.db,\n"
-        "                   or ~/.local/state/rune/incidents.db)\n"
+        "                   or ~/.local/state/rune/incidents.db); postgresql://... is a log\n"
+        "                   shared by a team (docs/teams.md)\n"
         "  --runbook NAME   only incidents of this runbook\n"
         "  --outcome O      only incidents that ended so: resolved, no_incident, rolled_back,\n"
         "                   failed, aborted, or unfinished (no end recorded)\n"
@@ -843,6 +847,10 @@ int cmd_log(int argc, char **argv)
     /* note writes, with flags of its own (cmd_log_note.c) */
     if (argc >= 2 && !strcmp(argv[1], "note"))
         return cmd_log_note(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "locks"))
+        return cmd_log_locks(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "push"))
+        return cmd_log_push(argc - 1, argv + 1);
     int sub, rc = parse(argc, argv, &o);
 
     if (rc > 0) {
@@ -856,7 +864,10 @@ int cmd_log(int argc, char **argv)
     rc = rune_journal_open_read(path, &j, err, sizeof err);
     if (rc == RUNE_JOURNAL_ABSENT) {
         if (id) {
-            fprintf(stderr, "rune log: no incident %s in %s; `rune log` lists them\n", id, path);
+            char *shown = rune_journal_shown(path);
+            fprintf(stderr, "rune log: no incident %s in %s; `rune log` lists them\n", id,
+                    shown ? shown : "the incident log");
+            free(shown);
             return RUNE_EXIT_INVALID;
         }
         if (o.json)
@@ -870,6 +881,8 @@ int cmd_log(int argc, char **argv)
         return RUNE_EXIT_INTERNAL;
     }
     rc = sub >= 0 ? subcommands[sub].fn(j, id, &o) : list_incidents(j, &o);
+    if (sub < 0 && !o.json && rc == RUNE_EXIT_OK)
+        cmd_log_locks_section(path);
     rune_journal_close(j);
     return rc;
 }

@@ -33,5 +33,12 @@ int cmd_log_export(struct rune_journal *j, const char *id, const struct log_opts
 int cmd_log_head(struct rune_journal *j, const char *id, const struct log_opts *o);
 /* rune log note ID [flags] (cmd_log_note.c): argv[0] is "note". */
 int cmd_log_note(int argc, char **argv);
+/* rune log locks [flags] (cmd_log_locks.c): argv[0] is "locks". */
+int cmd_log_locks(int argc, char **argv);
+/* Under `rune log`'s list: the locks held in a shared log at path
+ * (nothing for a log in a file, or when none is held). */
+void cmd_log_locks_section(const char *path);
+/* rune log push [--log URL] [--from LOCAL] (cmd_log_push.c): argv[0] is "push". */
+int cmd_log_push(int argc, char **argv);
 
 #endif

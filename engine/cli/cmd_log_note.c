@@ -215,7 +215,8 @@ int cmd_log_note(int argc, char **argv)
         goto out;
     }
     if (!(inc = rune_journal_get(j, id))) {
-        fprintf(stderr, "rune log note: no incident %s in %s; `rune log` lists them\n", id, path);
+        fprintf(stderr, "rune log note: no incident %s in %s; `rune log` lists them\n", id,
+                rune_journal_path(j));
         goto out;
     }
     /* notes follow the end in the chain: a running incident's writer

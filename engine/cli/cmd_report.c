@@ -82,7 +82,7 @@ static int report(const char *log, const char *id, const struct rune_report_form
     rune_journal_default_path(log, path, sizeof path);
     rc = rune_journal_open_read(path, &j, err, sizeof err);
     if (rc == RUNE_JOURNAL_ABSENT) {
-        fprintf(stderr, "rune report: no incident %s in %s (nothing recorded yet)\n", id, path);
+        fprintf(stderr, "rune report: no incident %s: %s\n", id, err);
         return RUNE_EXIT_INVALID;
     }
     if (rc != 0) {

@@ -167,7 +167,7 @@ int cmd_resume_prepare(const char *id, const char *log_path, json_t *sets, struc
             fprintf(stderr, "rune resume: %s\n", rune_journal_error(j));
         else
             fprintf(stderr, "rune resume: no incident %s in %s; `rune log` lists them\n", id,
-                    log_path);
+                    rune_journal_path(j));
         rc = *rune_journal_error(j) ? RUNE_EXIT_INTERNAL : RUNE_EXIT_INVALID;
         goto out;
     }

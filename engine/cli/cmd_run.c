@@ -47,7 +47,10 @@ static void usage(FILE *out, enum mode mode)
             "                     2026-11-23T12:00:00Z or with an offset +02:00; default\n"
             "                     $RUNE_DETECTED_AT): RTO, RPO and downtime run from it\n"
             "      --log PATH     incident log (default: $RUNE_LOG, else "
-            "$RUNE_HOME/incidents.db, else ~/.local/state/rune/incidents.db)\n"
+            "$RUNE_HOME/incidents.db, else ~/.local/state/rune/incidents.db);\n"
+            "                     postgresql://... is a log shared by a team (docs/teams.md)\n"
+            "      --offline      if the shared log cannot be reached, record in the local log\n"
+            "                     ($RUNE_HOME/incidents.db ...) instead; `rune log push` later\n"
             "      --operator WHO who is running this (default: $RUNE_OPERATOR, $SUDO_USER, "
             "the login name)\n"
             "      --reports DIR  write the Markdown report there (default: $RUNE_REPORTS, else "
@@ -252,6 +255,7 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
         {"detected-at", required_argument, NULL, 'T'},
         {"progress", required_argument, NULL, 'G'},
         {"progress-interval", required_argument, NULL, 'I'},
+        {"offline", no_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     bool plan = mode == MODE_PLAN, resume = mode == MODE_RESUME;
@@ -293,6 +297,9 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
             break;
         case 'l':
             log_flag = optarg;
+            break;
+        case 'O':
+            o.offline = true;
             break;
         case 'o':
             who = optarg;
@@ -384,11 +391,18 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
     if (!resume && detected_option(&o, detected, cmd, detected_iso) != 0)
         goto out;
     const char *arg = argv[optind];
-    char path[4096], err[8192], logbuf[4096], logabs[4200], repabs[4200];
+    char path[4096], err[8192], logbuf[4096], logabs[4200], repabs[4200], localbuf[4096],
+        localabs[4200];
     struct rune_diags d = RUNE_DIAGS_INIT;
     struct rune_runbook *rb = NULL;
-    o.log_path =
-        absolute(rune_journal_default_path(log_flag, logbuf, sizeof logbuf), logabs, sizeof logabs);
+    rune_journal_default_path(log_flag, logbuf, sizeof logbuf);
+    /* a shared log's work directories, locks and reports stay on this
+     * host, where the local log would be */
+    bool shared = rune_journal_is_shared(logbuf);
+    o.log_path = shared ? logbuf : absolute(logbuf, logabs, sizeof logabs);
+    o.state_path = shared ? absolute(rune_journal_local_path(localbuf, sizeof localbuf), localabs,
+                                     sizeof localabs)
+                          : o.log_path;
     reports_flag = absolute(reports_flag, repabs, sizeof repabs);
     if (resume) {
         rc = cmd_resume_prepare(arg, o.log_path, sets, &rb, &inc);
@@ -427,7 +441,8 @@ static int run_or_plan(int argc, char **argv, enum mode mode)
     o.log_flag = log_flag;
     char reportsbuf[4096];
     o.reports_dir =
-        no_report ? NULL : rune_report_dir(reports_flag, o.log_path, reportsbuf, sizeof reportsbuf);
+        no_report ? NULL
+                  : rune_report_dir(reports_flag, o.state_path, reportsbuf, sizeof reportsbuf);
     o.operator_name = operator_name(who);
     o.sets = sets;
     bool tty = isatty(STDOUT_FILENO);

@@ -8,7 +8,8 @@
  * can share one open log and each read-modify-write is atomic within the
  * process), the last error, and verification (journal_chain.c over the
  * rows the store reads back). The storage itself is a table of functions
- * (journal_store.h); SQLite is the first (journal_sqlite.c).
+ * (journal_store.h): SQLite (journal_sqlite.c) for a file, PostgreSQL
+ * (journal_pg.c) for a log shared by a team, named by a postgresql:// URL.
  *
  * This file stores what it is given; redaction is the caller's job (the
  * record layer, record.c, masks every detail before it gets here).
@@ -26,6 +27,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "dsn.h"
+#include "journal_pg.h"
 #include "journal_store.h"
 
 /* How much of an oversized detail's JSON text its truncation marker keeps. */
@@ -112,6 +115,19 @@ static int home_path(char *buf, size_t len, const char *rest)
     return join(buf, len, res->pw_dir, rest);
 }
 
+/* A shared log is named by a PostgreSQL URL. Only the URL form: a libpq
+ * keyword=value string cannot be told from a file name with an '=' in it,
+ * and a file named "postgresql://..." would be odd enough to refuse. */
+bool rune_journal_is_shared(const char *path)
+{
+    return path && (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11));
+}
+
+char *rune_journal_shown(const char *path)
+{
+    return rune_journal_is_shared(path) ? rune_dsn_scrub(path) : strdup(path ? path : "");
+}
+
 /* An empty result means there is nowhere to put the log (no HOME at all, or
  * a path too long); rune_journal_open then says so. */
 const char *rune_journal_default_path(const char *flag, char *buf, size_t len)
@@ -125,7 +141,21 @@ const char *rune_journal_default_path(const char *flag, char *buf, size_t len)
         rc = join(buf, len, NULL, flag);
     else if ((e = getenv("RUNE_LOG")) && *e)
         rc = join(buf, len, NULL, e);
-    else if ((e = getenv("RUNE_HOME")) && *e)
+    else
+        return rune_journal_local_path(buf, len);
+    if (rc != 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+const char *rune_journal_local_path(char *buf, size_t len)
+{
+    const char *e;
+    int rc;
+
+    if (len == 0)
+        return buf;
+    if ((e = getenv("RUNE_HOME")) && *e)
         rc = join(buf, len, e, "incidents.db");
     else if ((e = getenv("XDG_STATE_HOME")) && e[0] == '/') /* relative values are invalid */
         rc = join(buf, len, e, "rune/incidents.db");
@@ -155,6 +185,8 @@ int rune_journal_open(const char *path, struct rune_journal **out, char *err, si
     *out = NULL;
     if (no_place(path, err, errlen) != 0)
         return -1;
+    if (rune_journal_is_shared(path))
+        return rune_journal_pg_open(path, true, out, err, errlen);
     return rune_journal_sqlite_open(path, true, out, err, errlen);
 }
 
@@ -163,6 +195,8 @@ int rune_journal_open_read(const char *path, struct rune_journal **out, char *er
     *out = NULL;
     if (no_place(path, err, errlen) != 0)
         return -1;
+    if (rune_journal_is_shared(path))
+        return rune_journal_pg_open(path, false, out, err, errlen);
     return rune_journal_sqlite_open(path, false, out, err, errlen);
 }
 
@@ -445,10 +479,19 @@ int rune_journal_verify(struct rune_journal *j, const char *incident_id,
     }
     if (rc == 0 && n > 0)
         rc = j->store->link(j, incident_id, &link);
+    char up_prev[RUNE_HASH_HEX + 1] = "", up_head[RUNE_HASH_HEX + 1] = "";
+    long long up_events = 0;
+    int uploaded = rc == 0 && j->store->upload
+                       ? j->store->upload(j, incident_id, up_prev, up_head, &up_events)
+                       : 0;
+    if (uploaded < 0)
+        rc = -1;
     pthread_mutex_unlock(&j->mu);
     if (rc == 0) {
         rune_chain_verify(incident_id, inc, rows, n, res);
         rune_chain_check_link(incident_id, &link, res);
+        if (uploaded)
+            rune_chain_check_upload(incident_id, rows, n, up_prev, up_head, up_events, res);
     }
     rune_chain_rows_free(rows, n);
     json_decref(inc);
@@ -500,6 +543,28 @@ int rune_journal_child(struct rune_journal *j, const char *incident_id, const ch
 {
     lock(j);
     int rc = j->store->child(j, incident_id, step, attempt, pid, start, program, ended);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+json_t *rune_journal_locks(struct rune_journal *j)
+{
+    if (!j->store->locks)
+        return json_array();
+    lock(j);
+    j->err[0] = '\0';
+    json_t *o = j->store->locks(j);
+    pthread_mutex_unlock(&j->mu);
+    return o;
+}
+
+int rune_journal_identity(struct rune_journal *j, struct rune_db_identity *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!j->store->identity)
+        return 1;
+    lock(j);
+    int rc = j->store->identity(j, out);
     pthread_mutex_unlock(&j->mu);
     return rc;
 }

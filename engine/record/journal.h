@@ -29,8 +29,22 @@ struct rune_journal;
  * ~/.local/state/rune/incidents.db. Writes into buf; returns buf. */
 const char *rune_journal_default_path(const char *flag, char *buf, size_t len);
 
+/* The default local log, whatever --log and $RUNE_LOG say: where an
+ * offline run records, and beside which work directories, locks and
+ * reports live when the log is shared. Writes into buf; returns buf. */
+const char *rune_journal_local_path(char *buf, size_t len);
+/* Whether path names a shared log on PostgreSQL (postgresql://... or
+ * postgres://...; docs/teams.md) rather than a SQLite file. */
+bool rune_journal_is_shared(const char *path);
+/* path as it may be shown: a URL with its password (and user) masked.
+ * malloc'd; NULL when out of memory. */
+char *rune_journal_shown(const char *path);
+
 /* Opens (creating the file, its directory and the schema if needed).
- * Returns 0, or -1 with a message for a person in err. */
+ * Returns 0, or -1 with a message for a person in err; a shared log that
+ * cannot be reached returns RUNE_JOURNAL_UNREACHABLE (err names the URL,
+ * its password masked, and suggests --offline). */
+#define RUNE_JOURNAL_UNREACHABLE 3
 int rune_journal_open(const char *path, struct rune_journal **out, char *err, size_t errlen);
 
 /* Opens an existing log for reading (rune log): never creates the file, its
@@ -247,7 +261,42 @@ int rune_journal_head(struct rune_journal *j, struct rune_log_head *out);
  * it, -1 on error. */
 int rune_journal_find_hash(struct rune_journal *j, const char *hash, struct rune_log_head *out);
 
-/* For tests and `rune log`: the underlying file path. */
+/* Which server and database hold a shared log, to refuse a runbook whose
+ * target is that database (engine/run/logtarget.c): the server's
+ * system_identifier (pg_control_system(); "" when the role may not read
+ * it) and current_database(), and the host, port and database the
+ * connection went to. */
+struct rune_db_identity {
+    char sysid[32];
+    char dbname[128];
+    char host[256];
+    char port[16];
+};
+/* 0 with out filled; 1 for a log in a file (no database); -1 on error. */
+int rune_journal_identity(struct rune_journal *j, struct rune_db_identity *out);
+
+/* rune log push: uploads the finished incidents of the local log at
+ * local_path not yet uploaded to the shared log at url, each checked
+ * intact first, chained into the shared log in local order, marked
+ * uploaded locally (journal_push.c; docs/teams.md). 0 (res says what was
+ * done), RUNE_JOURNAL_ABSENT (no local log), RUNE_JOURNAL_UNREACHABLE,
+ * or -1; err is for a person and never holds the URL's password. */
+struct rune_push_result {
+    int pushed;     /* incidents uploaded now */
+    int unfinished; /* still running (or abandoned): left for a later push */
+    char head[65];  /* the shared log's head after the push */
+};
+int rune_journal_push(const char *local_path, const char *url, struct rune_push_result *res,
+                      char *err, size_t errlen);
+
+/* The runbook locks held now on a shared log's server (engine/run/lock_pg.c
+ * takes them): [{name, host, operator, incident, pid, since}], oldest
+ * first; empty for a log in a file (its locks are flock files beside it).
+ * Caller owns it; NULL on error. */
+json_t *rune_journal_locks(struct rune_journal *j);
+
+/* For tests and `rune log`: the underlying file path (a shared log's URL
+ * with its password masked). */
 const char *rune_journal_path(struct rune_journal *j);
 
 #endif

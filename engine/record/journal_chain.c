@@ -539,6 +539,30 @@ void rune_chain_check_link(const char *id, const struct rune_chain_link *l,
     res->linked_seq = l->target_seq;
 }
 
+void rune_chain_check_upload(const char *incident_id, const struct rune_chain_row *rows, size_t n,
+                             const char *prev, const char *head, long long events,
+                             struct rune_chain_result *res)
+{
+    char link[RUNE_HASH_HEX + 1], hash[RUNE_HASH_HEX + 1] = "";
+
+    if (res->problem != RUNE_CHAIN_INTACT)
+        return;
+    snprintf(link, sizeof link, "%s", prev);
+    for (size_t i = 0; i < n && (long long)i < events; i++) {
+        const struct rune_chain_row *r = &rows[i];
+        if (rune_chain_hash(link, incident_id, r->seq, r->at, r->stage, r->step, r->attempt,
+                            r->kind, r->status, r->duration_ms, r->detail, hash) != 0)
+            break;
+        memcpy(link, hash, sizeof link);
+    }
+    if (events > 0 && (n < (size_t)events || !same(hash, head)))
+        problem(res, RUNE_CHAIN_CHANGED, 0,
+                "incident %s was recorded offline and uploaded: its events no longer hash to "
+                "the head its local chain had (%.16s...); the incident or its upload record was "
+                "changed",
+                incident_id, head);
+}
+
 const char *rune_chain_problem_name(enum rune_chain_problem p)
 {
     static const char *const names[] = {"intact",    "changed", "inserted", "deleted",

@@ -7,8 +7,8 @@
  * the last error, and the hash chain (journal_chain.c: the canonical form,
  * SHA-256, and verification over stored rows). A backend only stores and
  * reads rows. SQLite (journal_sqlite.c, journal_sqlite_read.c) is the
- * first; a shared log on PostgreSQL is meant to be the second, by filling
- * in the same table of functions.
+ * first; a shared log on PostgreSQL (journal_pg.c, journal_pg_read.c) the
+ * second, filling in the same table of functions.
  *
  * Not for step families or commands: only journal*.c include this.
  */
@@ -104,6 +104,17 @@ struct rune_journal_store {
     int (*sync)(struct rune_journal *j);
     /* For tests: the store's own limit on a value's length (0 leaves it). */
     void (*set_length_limit)(struct rune_journal *j, int length);
+    /* Which database server and database hold the log (a shared log
+     * only; NULL for a file). 0 or -1. */
+    int (*identity)(struct rune_journal *j, struct rune_db_identity *out);
+    /* An incident uploaded by rune log push: the link and head its chain
+     * had in the local log, and how many events it had then. 1 with them,
+     * 0 when it was not uploaded, -1. NULL: a log nothing is pushed to. */
+    int (*upload)(struct rune_journal *j, const char *incident_id, char prev[RUNE_HASH_HEX + 1],
+                  char head[RUNE_HASH_HEX + 1], long long *events);
+    /* The runbook locks held on a shared log's server now (journal.h,
+     * rune_journal_locks). NULL: locks are files, not in the log. */
+    json_t *(*locks)(struct rune_journal *j);
     /* Frees the backend's part; the front frees the rest. */
     void (*close)(struct rune_journal *j);
 };
@@ -162,6 +173,11 @@ void rune_chain_verify(const char *incident_id, json_t *inc, const struct rune_c
  * incidents were linked) 64 zeros with no linked incident before it. */
 void rune_chain_check_link(const char *incident_id, const struct rune_chain_link *l,
                            struct rune_chain_result *res);
+/* Checks an intact uploaded incident's chain as it was in the local log:
+ * its first `events` rows hashed from prev must end at head. */
+void rune_chain_check_upload(const char *incident_id, const struct rune_chain_row *rows, size_t n,
+                             const char *prev, const char *head, long long events,
+                             struct rune_chain_result *res);
 
 /* ---- Backends ---- */
 

@@ -500,6 +500,15 @@ int rune_call_nested(struct rune_call *parent, const char *type, json_t *params,
         return RUNE_STEP_FAILED;
     }
     struct rune_run *r = parent->run;
+    char lost[1024];
+    if (rune_record_step_durable(&r->rec, t->name) &&
+        (rune_lock_check(r->lock, lost, sizeof lost) != 0 ||
+         rune_lock_check(r->resume_lock, lost, sizeof lost) != 0)) {
+        /* fencing, as before a step that writes (sched.c) */
+        snprintf(err, errlen, "%s not started: %s", t->name, lost);
+        json_decref(p);
+        return RUNE_STEP_FAILED;
+    }
     const struct rune_stepdef *st = parent->a->st;
     const char *stage = rune_stage_names[st->stage];
     int n = ++parent->calls;

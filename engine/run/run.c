@@ -27,6 +27,7 @@
 #include "exitcode.h"
 #include "inputs.h"
 #include "lock.h"
+#include "logtarget.h"
 #include "params.h"
 #include "plan.h"
 #include "procinfo.h"
@@ -47,6 +48,13 @@ static void on_signal(int sig)
 }
 
 enum outcome { RESOLVED, NO_INCIDENT, ROLLED_BACK, FAILED, ABORTED };
+/* Where work directories and locks live: beside the local log (a shared
+ * log's is the default local one; rune test gives only log_path). */
+static const char *state_path(const struct rune_run_opts *o)
+{
+    return o->state_path ? o->state_path : o->log_path;
+}
+
 static const enum rune_event_status outcome_status[] = {
     RUNE_ST_RESOLVED, RUNE_ST_NO_INCIDENT, RUNE_ST_ROLLED_BACK, RUNE_ST_FAILED, RUNE_ST_ABORTED};
 static const int outcome_exit[] = {RUNE_EXIT_OK, RUNE_EXIT_OK, RUNE_EXIT_ROLLED_BACK,
@@ -132,11 +140,11 @@ static int make_workdir(struct rune_run *r)
         return 0;
     }
     if (r->o->dry_run) {
-        rune_workdir_placeholder(r->o->log_path, r->incident, r->workdir, sizeof r->workdir);
+        rune_workdir_placeholder(state_path(r->o), r->incident, r->workdir, sizeof r->workdir);
         return 0;
     }
     char err[1024];
-    if (rune_workdir_create(r->o->log_path, r->incident, r->workdir, sizeof r->workdir, err,
+    if (rune_workdir_create(state_path(r->o), r->incident, r->workdir, sizeof r->workdir, err,
                             sizeof err) != 0) {
         fprintf(stderr, "rune: cannot make the run's work directory: %s; nothing was run\n", err);
         return -1;
@@ -172,10 +180,37 @@ static bool finish_workdir(struct rune_run *r, bool resolved, char *note, size_t
     return true;
 }
 
-/* Lock name may use ${inputs...}; lock files live beside the incident log. */
-static int take_lock(struct rune_run *r, int *fd)
+/* Where the run's locks live (lock.h): in the database of the log the
+ * run records in (taken once it is open), or as files beside the local
+ * log — also when --offline fell back to the local log, which is said. */
+static struct rune_lock_place lock_place(struct rune_run *r, char *dir, size_t len)
 {
-    *fd = -1;
+    snprintf(dir, len, "%s", state_path(r->o));
+    char *d = dirname(dir);
+    memmove(dir, d, strlen(d) + 1);
+    strncat(dir, "/locks", len - strlen(dir) - 1);
+    bool shared = r->j && rune_journal_is_shared(rune_journal_path(r->j));
+    return (struct rune_lock_place){shared ? r->o->log_path : NULL, dir, r->host,
+                                    r->o->operator_name, r->o->offline};
+}
+
+/* The lock of a run that fell back to the local log (--offline). */
+static void say_local(struct rune_run *r, const struct rune_lock_place *at, const char *name)
+{
+    if (at->log || !rune_journal_is_shared(r->o->log_path))
+        return;
+    char *shown = rune_redact(&r->red, name);
+    fprintf(stderr,
+            "rune: --offline: lock \"%s\" is taken on this host only; a run on another host is "
+            "not kept out\n",
+            shown ? shown : "");
+    free(shown);
+}
+
+/* Lock name may use ${inputs...}. */
+static int take_lock(struct rune_run *r, struct rune_lock **l)
+{
+    *l = NULL;
     if (!r->rb->lock)
         return RUNE_EXIT_OK;
     char err[1024];
@@ -198,12 +233,11 @@ static int take_lock(struct rune_run *r, int *fd)
         json_decref(name);
         return RUNE_EXIT_INVALID;
     }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", r->o->log_path);
-    char locks[4200];
-    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
-    int rc =
-        rune_lock_take(locks, json_string_value(name), &r->red, r->incident, fd, err, sizeof err);
+    char dir[4200];
+    struct rune_lock_place at = lock_place(r, dir, sizeof dir);
+    int rc = rune_lock_take(&at, json_string_value(name), &r->red, r->incident, l, err, sizeof err);
+    if (rc == 0)
+        say_local(r, &at, json_string_value(name));
     json_decref(name);
     if (rc == 0)
         return RUNE_EXIT_OK;
@@ -213,17 +247,22 @@ static int take_lock(struct rune_run *r, int *fd)
 
 /* Resuming: one rune resume of an incident at a time, whatever the
  * runbook's own lock, so two cannot both take over the dead run. */
-static int take_incident_lock(struct rune_run *r, int *fd)
+static int take_incident_lock(struct rune_run *r, struct rune_lock **l)
 {
-    char dir[4096], locks[4200], name[64], err[1024];
-    snprintf(dir, sizeof dir, "%s", r->o->log_path);
-    snprintf(locks, sizeof locks, "%s/locks", dirname(dir));
+    char dir[4200], name[64], err[1024];
+    struct rune_lock_place at = lock_place(r, dir, sizeof dir);
     snprintf(name, sizeof name, "resume-%s", r->incident);
-    int rc = rune_lock_take(locks, name, &r->red, r->incident, fd, err, sizeof err);
+    int rc = rune_lock_take(&at, name, &r->red, r->incident, l, err, sizeof err);
     if (rc == 0)
         return RUNE_EXIT_OK;
     fprintf(stderr, "rune resume: %s\n", err);
     return rc == 1 ? RUNE_EXIT_LOCKED : RUNE_EXIT_INTERNAL;
+}
+
+/* Whether a lock of the run was found lost (message in msg). */
+static bool lock_lost(struct rune_run *r, char *msg, size_t len)
+{
+    return rune_lock_lost(r->lock, msg, len) || rune_lock_lost(r->resume_lock, msg, len);
 }
 
 static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const char *why)
@@ -235,6 +274,14 @@ static enum outcome run_rollback(struct rune_run *r, enum outcome if_ok, const c
         rune_console_alert(r->con, "%s, and this runbook has no rollback stage%s", why,
                            if_ok == ABORTED ? "" : ": escalate");
         return if_ok == ABORTED ? ABORTED : FAILED;
+    }
+    char lost[1024];
+    if (lock_lost(r, lost, sizeof lost)) {
+        /* its steps write too, and another run may hold the lock now:
+         * undoing could race it, so the rollback is left to a person */
+        skip_stage(r, RUNE_ROLLBACK, "the run lost its lock: not rolled back");
+        rune_console_alert(r->con, "%s; not rolled back: %s; escalate", why, lost);
+        return FAILED;
     }
     rune_console_alert(r->con, "%s: running the rollback stage", why);
     /* a Ctrl-C that stopped mitigation must not also cancel the undo;
@@ -357,7 +404,9 @@ static enum outcome execute(struct rune_run *r, char *why, size_t whylen)
         if (s == RUNE_MITIGATION)
             skip_stage(r, RUNE_VERIFICATION, "mitigation stopped");
         if (res == RUNE_STAGE_ABORT) {
-            skip_stage(r, RUNE_ROLLBACK, "on_failure: abort (no rollback)");
+            skip_stage(r, RUNE_ROLLBACK,
+                       lock_lost(r, NULL, 0) ? "the run lost its lock: not rolled back"
+                                             : "on_failure: abort (no rollback)");
             snprintf(why, whylen, "a %s step failed under on_failure: abort; not rolled back",
                      rune_stage_names[s]);
             return FAILED;
@@ -414,7 +463,6 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_journal_new_id(r.incident);
 
     int rc = RUNE_EXIT_INTERNAL;
-    int lockfd = -1, resumefd = -1;
     json_t *inputs = NULL, *shown = NULL, *secrets = NULL;
     struct rune_diags d = RUNE_DIAGS_INIT;
     struct rune_replay replay = {0};
@@ -462,18 +510,35 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
         rc = RUNE_EXIT_INVALID;
         goto out;
     }
-    rc = take_lock(&r, &lockfd);
-    if (rc != RUNE_EXIT_OK)
-        goto out;
-    if (o->resume_id && (rc = take_incident_lock(&r, &resumefd)) != RUNE_EXIT_OK)
-        goto out;
-
     char err[1024];
-    if (rune_journal_open(o->log_path, &r.j, err, sizeof err) != 0) {
+    int jrc = rune_journal_open(o->log_path, &r.j, err, sizeof err);
+    /* how `rune log` finds this incident again: the log as named (a
+     * shared one with its password masked), or the local one offline */
+    const char *log_hint = !o->log_flag                          ? NULL
+                           : rune_journal_is_shared(o->log_path) ? NULL
+                                                                 : o->log_flag;
+    if (jrc == RUNE_JOURNAL_UNREACHABLE && o->offline) {
+        fprintf(stderr,
+                "rune: warning: %s\nrune: --offline: recording in the local log %s instead\n", err,
+                state_path(o));
+        jrc = rune_journal_open(state_path(o), &r.j, err, sizeof err);
+        log_hint = state_path(o);
+    } else if (jrc == 0 && o->log_flag && !log_hint) {
+        log_hint = rune_journal_path(r.j);
+    }
+    if (jrc == 0 && (rc = rune_logtarget_check(&r)) != RUNE_EXIT_OK)
+        goto out;
+    if (jrc != 0) {
         fprintf(stderr, "rune: %s\n", err);
         rc = RUNE_EXIT_INTERNAL;
         goto out;
     }
+    /* with a shared log, locks are held on its server, seen by every host */
+    rc = take_lock(&r, &r.lock);
+    if (rc != RUNE_EXIT_OK)
+        goto out;
+    if (o->resume_id && (rc = take_incident_lock(&r, &r.resume_lock)) != RUNE_EXIT_OK)
+        goto out;
     if (o->dry_run)
         rune_journal_set_lazy(r.j); /* a simulation forces nothing to disk */
     char runner_start[RUNE_START_LEN] = "";
@@ -515,7 +580,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
          !o->resume_id && (begun = rune_record_begin(&r.rec, &rec)) == 1 && tries < 16; tries++) {
         rune_journal_new_id(r.incident);
         json_object_set_new(json_object_get(r.ctx, "incident"), "id", json_string(r.incident));
-        rune_lock_holder(lockfd, r.incident);
+        rune_lock_holder(r.lock, r.incident);
     }
     if (begun != 0) {
         fprintf(stderr, "rune: cannot record the incident: %s\n", rune_journal_error(r.j));
@@ -556,7 +621,7 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     struct sigaction old_int, old_term;
     install_signals(&old_int, &old_term);
     long long t0 = rune_clock_mono_ms();
-    char why[512] = "";
+    char why[1024] = "";
     enum outcome out = execute(&r, why, sizeof why);
     long long ms = rune_clock_mono_ms() - t0;
     sigaction(SIGINT, &old_int, NULL);
@@ -565,6 +630,10 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     r.ssh = NULL;
 
     rc = outcome_exit[out];
+    if (lock_lost(&r, why, sizeof why)) {
+        out = FAILED; /* stopped short: what ran stays as it is */
+        rc = RUNE_EXIT_LOCKED;
+    }
     /* a dry-run whose path depends on outputs nobody has yet predicts no
      * exit code: it names the steps it depends on (the branch where they
      * let the run through is kept in the plan as `otherwise`) */
@@ -602,8 +671,8 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     rune_console_alert(r.con,
                        "incident %s recorded in %s; `rune log show %s%s%s` for the "
                        "timeline",
-                       r.incident, o->log_path, r.incident, o->log_flag ? " --log " : "",
-                       o->log_flag ? o->log_flag : "");
+                       r.incident, rune_journal_path(r.j), r.incident, log_hint ? " --log " : "",
+                       log_hint ? log_hint : "");
     rune_report_after_run_templated(r.j, r.incident, o->reports_dir, r.rb->report_template,
                                     r.rb->path, r.con);
 out:
@@ -617,8 +686,8 @@ out:
     rune_console_free(r.con);
     if (r.j)
         rune_journal_close(r.j);
-    rune_lock_release(lockfd);
-    rune_lock_release(resumefd);
+    rune_lock_release(r.lock);
+    rune_lock_release(r.resume_lock);
     json_decref(shown);
     json_decref(r.ctx);
     rune_diags_free(&d);

@@ -17,6 +17,7 @@
 #include "console.h"
 #include "interp.h"
 #include "journal.h"
+#include "lock.h"
 #include "lua.h"
 #include "luacall.h"
 #include "meter.h"
@@ -31,7 +32,9 @@ struct rune_run_opts {
     bool force; /* run mitigation even when incident_if is false */
     bool live;  /* redraw running steps (stdout is a terminal) */
     bool color;
-    const char *log_path;      /* resolved incident log path */
+    const char *log_path;      /* resolved incident log path, or a shared log's URL */
+    const char *state_path;    /* the local log beside which work dirs and locks live */
+    bool offline;              /* a shared log out of reach: record in state_path */
     const char *log_flag;      /* --log as given (NULL: default), for hints */
     const char *operator_name; /* who is running this */
     /* when the outage began (--detected-at, $RUNE_DETECTED_AT; at NULL:
@@ -94,6 +97,9 @@ struct rune_run {
     /* rune resume: what the log says already happened (resume.h); NULL
      * in any other run */
     struct rune_replay *replay;
+    /* the runbook's lock and, resuming, the incident's (lock.h; NULL:
+     * none): a step that writes checks them first (sched.c, call.c) */
+    struct rune_lock *lock, *resume_lock;
     /* dry-run: when the simulation's batch of events was last committed
      * (stage thread only) */
     long long flushed_ms;

@@ -110,6 +110,25 @@ static void crash_point(const char *name)
         kill(getpid(), SIGKILL);
 }
 
+/* Fencing (lock.h): a step that writes starts only while the run's locks
+ * are still its own; else the attempt fails, not started, with why. */
+static bool lock_still_ours(struct rune_run *r, const struct rune_stepdef *st,
+                            struct rune_attempt *a)
+{
+    char lost[1024];
+    if (!rune_record_step_durable(&r->rec, st->uses) ||
+        (rune_lock_check(r->lock, lost, sizeof lost) == 0 &&
+         rune_lock_check(r->resume_lock, lost, sizeof lost) == 0))
+        return true;
+    a->status = RUNE_STEP_FAILED;
+    a->outputs = json_object();
+    size_t n = strlen(lost) + 64;
+    a->error = malloc(n);
+    if (a->error)
+        snprintf(a->error, n, "not started: %s", lost);
+    return false;
+}
+
 static void *worker(void *arg)
 {
     struct slot *s = arg;
@@ -148,6 +167,17 @@ static void *worker(void *arg)
                                                                      .status = RUNE_ST_DECLINED,
                                                                      .error = a.error});
             rune_console_step_end(r->con, st->id, st->uses, "declined", 0, n, attempts, a.error,
+                                  NULL);
+            break;
+        }
+        if (!lock_still_ours(r, st, &a)) {
+            rune_record_step_end(&r->rec, &(struct rune_attempt_end){.stage = stage,
+                                                                     .step = st->id,
+                                                                     .uses = st->uses,
+                                                                     .attempt = n,
+                                                                     .status = RUNE_ST_FAILED,
+                                                                     .error = a.error});
+            rune_console_step_end(r->con, st->id, st->uses, "failed", 0, n, attempts, a.error,
                                   NULL);
             break;
         }
@@ -531,6 +561,7 @@ struct stage_run {
     bool stop;
     int running;
     int *failed;
+    bool lock_lost; /* a step found the run's lock lost: nothing more starts */
 };
 
 /* A step has ended (worker joined, or failed before starting): count it and
@@ -602,6 +633,11 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
             sr.running--;
             settle(&sr, s);
         }
+        if (!sr.lock_lost &&
+            (rune_lock_lost(r->lock, NULL, 0) || rune_lock_lost(r->resume_lock, NULL, 0))) {
+            sr.lock_lost = sr.stop = true;
+            sr.result = RUNE_STAGE_ABORT;
+        }
         if (atomic_load(&rune_interrupted) && !sr.stop) {
             sr.stop = true;
             sr.result = RUNE_STAGE_INTERRUPTED;
@@ -647,7 +683,9 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
         if (slots[i].state != PENDING)
             continue;
         char reason[256];
-        if (sr.stopped_by)
+        if (sr.lock_lost)
+            snprintf(reason, sizeof reason, "not run: the run lost its lock");
+        else if (sr.stopped_by)
             snprintf(reason, sizeof reason, "not run: the stage stopped after step \"%s\"",
                      sr.stopped_by);
         else
