@@ -247,7 +247,20 @@ int rune_journal_pg_open(const char *url, bool writer, struct rune_journal **out
     rune_dsn_passwords(url, add_password, &p->red);
     p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
-        char *text = clean_message(p, p->conn ? PQerrorMessage(p->conn) : "no memory");
+        const char *raw = p->conn ? PQerrorMessage(p->conn) : "no memory";
+        char *text = clean_message(p, raw);
+        /* the server answered and said no (a role, password or database
+         * that is wrong): not out of reach, so --offline does not hide it */
+        if (strstr(raw, "FATAL") && !strstr(raw, "the database system is")) {
+            rune_journal_seterr(err, errlen,
+                                "the shared incident log %s refused rune: %s; check the role, "
+                                "its password (~/.pgpass) and the database in the URL "
+                                "(docs/teams.md)",
+                                j->path, text ? text : "(no memory for the reason)");
+            free(text);
+            rune_journal_close(j);
+            return -1;
+        }
         rune_journal_seterr(err, errlen,
                             "cannot reach the shared incident log %s: %s; check the server and "
                             "the URL (meanwhile `rune run --offline` records on this host, and "

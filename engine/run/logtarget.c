@@ -11,6 +11,12 @@
  * the same. A target that cannot be reached now (a restore may start with
  * its server down), or whose role may not read pg_control_system(), is
  * compared by host, port and database name as libpq resolves them.
+ *
+ * A pg step that names no target connects through the environment
+ * (PGHOST, PGPORT, ...) to its `database` (or PGDATABASE): that
+ * connection is checked the same way, once per database named in plain
+ * text (a `${...}` database is only known when the step runs: it is
+ * checked as PGDATABASE, the best known before).
  */
 #include "logtarget.h"
 
@@ -20,6 +26,7 @@
 
 #include "exitcode.h"
 #include "journal.h"
+#include "node.h"
 
 static const char *field(json_t *t, const char *name)
 {
@@ -74,6 +81,73 @@ static bool same_database(const struct rune_db_identity *log, const struct rune_
     return !strcmp(log->host, t->host) && !strcmp(log->port, t->port);
 }
 
+static int refuse(struct rune_run *r, const char *name, const struct rune_db_identity *id)
+{
+    fprintf(stderr,
+            "rune: %s is database %s on %s:%s, which holds this run's own incident log (%s%s%s); "
+            "a run never acts on its own log's database: nothing was run. Keep the shared log "
+            "in another database server (docs/teams.md), or pass --log with another log\n",
+            name, id->dbname, id->host, id->port, rune_journal_path(r->j),
+            id->sysid[0] ? ", same system_identifier " : "", id->sysid);
+    return RUNE_EXIT_INVALID;
+}
+
+/* The database a step without a target connects to: its `database`
+ * when written in plain text, else "" (the environment's). */
+static const char *env_database(const struct rune_stepdef *st)
+{
+    const struct rune_node *db = st->with ? rune_node_get(st->with, "database") : NULL;
+    if (db && db->kind == RUNE_NODE_SCALAR && db->str && !strstr(db->str, "${"))
+        return db->str;
+    return "";
+}
+
+/* Does the step connect to postgres through the environment (a postgres
+ * target parameter it leaves out)? */
+static bool uses_env(const struct rune_stepdef *st)
+{
+    if (!st->type)
+        return false;
+    for (const struct rune_param *p = st->type->params; p && p->name; p++)
+        if (p->type == RUNE_T_TARGET && p->kind && !strcmp(p->kind, "postgres") &&
+            !(st->with && rune_node_get(st->with, p->name)))
+            return true;
+    return false;
+}
+
+/* Every pg step without a target: the environment's server, each
+ * database once. */
+static int check_env_steps(struct rune_run *r, const struct rune_db_identity *log)
+{
+    json_t *seen = json_object();
+    int rc = RUNE_EXIT_OK;
+    for (int s = 0; s < RUNE_NSTAGES && rc == RUNE_EXIT_OK; s++) {
+        const struct rune_stagedef *sd = &r->rb->stages[s];
+        for (size_t i = 0; i < sd->n && rc == RUNE_EXIT_OK; i++) {
+            const struct rune_stepdef *st = &sd->steps[i];
+            const char *db = env_database(st);
+            if (!uses_env(st) || json_object_get(seen, db))
+                continue;
+            json_object_set_new(seen, db, json_true());
+            json_t *t = json_pack("{s:s}", "kind", "postgres");
+            if (*db)
+                json_object_set_new(t, "database", json_string(db));
+            struct rune_db_identity id;
+            target_identity(t, &id);
+            json_decref(t);
+            if (same_database(log, &id)) {
+                char name[256];
+                snprintf(name, sizeof name,
+                         "step \"%s\" (%s, no target: the PG* environment's server)", st->id,
+                         st->uses ? st->uses : "?");
+                rc = refuse(r, name, &id);
+            }
+        }
+    }
+    json_decref(seen);
+    return rc;
+}
+
 int rune_logtarget_check(struct rune_run *r)
 {
     struct rune_db_identity log;
@@ -91,14 +165,9 @@ int rune_logtarget_check(struct rune_run *r)
         target_identity(t, &id);
         if (!same_database(&log, &id))
             continue;
-        fprintf(stderr,
-                "rune: target \"%s\" is database %s on %s:%s, which holds this run's own "
-                "incident log (%s%s%s); a run never acts on its own log's database: nothing "
-                "was run. Keep the shared log in another database server (docs/teams.md), or "
-                "pass --log with another log\n",
-                name, id.dbname, id.host, id.port, rune_journal_path(r->j),
-                id.sysid[0] ? ", same system_identifier " : "", id.sysid);
-        return RUNE_EXIT_INVALID;
+        char what[256];
+        snprintf(what, sizeof what, "target \"%s\"", name);
+        return refuse(r, what, &id);
     }
-    return RUNE_EXIT_OK;
+    return check_env_steps(r, &log);
 }

@@ -125,6 +125,19 @@ expect_err "nothing was run"
 no_secret
 [ -e "$T/touched" ] && fail "a step ran although the run was refused"
 expect_eq "$(lsql "select count(*) from incidents")" "$N0" "incidents recorded"
+# a pg step with no target reaches the log's database through PGHOST & co.
+cat >"$T/env.yaml" <<EOF
+runbook: env
+mitigation:
+  steps:
+    - { id: touch, uses: shell.run, with: { script: 'touch "\$F"', env: { F: "$T/touched" } } }
+    - { id: q, uses: pg.query, with: { database: runelog, sql: "select 1" } }
+EOF
+run_rune run "$T/env.yaml" --log "$URL" --no-report --yes
+expect_rc 2
+expect_err "step \"q\" (pg.query, no target: the PG* environment's server) is database runelog"
+[ -e "$T/touched" ] && fail "a step ran although the run was refused"
+expect_eq "$(lsql "select count(*) from incidents")" "$N0" "incidents recorded"
 # another database of the same server is fine
 run_rune run "$T/other.yaml" --log "$URL" --no-report --yes
 expect_rc 0

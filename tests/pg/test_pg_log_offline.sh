@@ -39,6 +39,16 @@ no_secret
 [ -e "$LOCAL" ] && fail "a local log was written without --offline"
 end_case
 
+test_case "a wrong password is not 'out of reach': --offline does not hide it"
+BAD="postgresql://logger:wrong-Secret-1@127.0.0.1:$PG_PORT/runelog"
+run_rune run "$T/true.yaml" --log "$BAD" --offline --no-report
+expect_rc 1
+expect_err "the shared incident log postgresql://***@127.0.0.1:$PG_PORT/runelog refused rune"
+expect_err "password authentication failed"
+if grep -qF 'wrong-Secret-1' "$T/out" "$T/err"; then fail "the password was printed"; fi
+[ -e "$LOCAL" ] && fail "a local log was written for a refused login"
+end_case
+
 test_case "--offline records in the local log with a warning"
 for i in 1 2 3; do
     run_rune run "$T/true.yaml" --log "$DOWN" --offline --no-report
