@@ -547,17 +547,6 @@ int rune_journal_child(struct rune_journal *j, const char *incident_id, const ch
     return rc;
 }
 
-json_t *rune_journal_locks(struct rune_journal *j)
-{
-    if (!j->store->locks)
-        return json_array();
-    lock(j);
-    j->err[0] = '\0';
-    json_t *o = j->store->locks(j);
-    pthread_mutex_unlock(&j->mu);
-    return o;
-}
-
 int rune_journal_identity(struct rune_journal *j, struct rune_db_identity *out)
 {
     memset(out, 0, sizeof *out);

@@ -289,12 +289,6 @@ struct rune_push_result {
 int rune_journal_push(const char *local_path, const char *url, struct rune_push_result *res,
                       char *err, size_t errlen);
 
-/* The runbook locks held now on a shared log's server (engine/run/lock_pg.c
- * takes them): [{name, host, operator, incident, pid, since}], oldest
- * first; empty for a log in a file (its locks are flock files beside it).
- * Caller owns it; NULL on error. */
-json_t *rune_journal_locks(struct rune_journal *j);
-
 /* For tests and `rune log`: the underlying file path (a shared log's URL
  * with its password masked). */
 const char *rune_journal_path(struct rune_journal *j);

@@ -682,6 +682,5 @@ static const struct rune_journal_store pg_store = {
     .set_length_limit = pg_set_length_limit,
     .identity = pg_identity,
     .upload = rune_jpg_upload,
-    .locks = rune_jpg_locks,
     .close = pg_close,
 };

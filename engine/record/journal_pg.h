@@ -85,7 +85,6 @@ json_t *rune_jpg_work(struct rune_journal *j, const char *uses, const char *host
 int rune_jpg_runner(struct rune_journal *j, const char *incident_id, struct rune_runner *out);
 int rune_jpg_upload(struct rune_journal *j, const char *incident_id, char prev[RUNE_HASH_HEX + 1],
                     char head[RUNE_HASH_HEX + 1], long long *events);
-json_t *rune_jpg_locks(struct rune_journal *j);
 json_t *rune_jpg_children(struct rune_journal *j, const char *incident_id);
 
 #endif

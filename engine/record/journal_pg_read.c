@@ -402,20 +402,6 @@ int rune_jpg_upload(struct rune_journal *j, const char *incident_id, char prev[R
     return rc;
 }
 
-/* A holder counts while its session still holds the advisory lock: a
- * bigint key shows in pg_locks as classid (high half), objid (low half),
- * objsubid 1. */
-json_t *rune_jpg_locks(struct rune_journal *j)
-{
-    static const char sql[] =
-        "SELECT l.name, l.host, l.operator, l.incident, l.pid, l.taken_at AS since "
-        "FROM rune_locks l WHERE EXISTS (SELECT 1 FROM pg_locks p WHERE p.locktype = "
-        "'advisory' AND p.granted AND p.objsubid = 1 AND p.pid = l.backend_pid "
-        "AND p.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-        "AND ((p.classid::bigint << 32) | p.objid::bigint) = l.key) ORDER BY l.taken_at";
-    return rows_json(j, sql, 0, NULL, "read the locks held");
-}
-
 json_t *rune_jpg_children(struct rune_journal *j, const char *incident_id)
 {
     static const char sql[] = "SELECT step, attempt, pid, start, program, started_at FROM children "

@@ -112,9 +112,6 @@ struct rune_journal_store {
      * 0 when it was not uploaded, -1. NULL: a log nothing is pushed to. */
     int (*upload)(struct rune_journal *j, const char *incident_id, char prev[RUNE_HASH_HEX + 1],
                   char head[RUNE_HASH_HEX + 1], long long *events);
-    /* The runbook locks held on a shared log's server now (journal.h,
-     * rune_journal_locks). NULL: locks are files, not in the log. */
-    json_t *(*locks)(struct rune_journal *j);
     /* Frees the backend's part; the front frees the rest. */
     void (*close)(struct rune_journal *j);
 };
