@@ -5,7 +5,7 @@
 # lock files) exclude each other; the holder is named; `rune log` shows
 # host, operator and incident while held and not after; a lost lock
 # connection stops the next writing step with exit 6 (fencing), and no
-# rollback runs. docs/teams-locks.md.
+# rollback runs. docs/teams.md (Locks on PostgreSQL).
 . "$RUNE_SOURCE_DIR/tests/cli/lib.sh"
 . "$RUNE_SOURCE_DIR/tests/pg/lib.sh"
 

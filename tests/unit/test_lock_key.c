@@ -1,7 +1,7 @@
 /*
  * test_lock_key.c — engine/run/lock.c's advisory lock key: the first 8
  * bytes of SHA-256("rune-lock:" || name), big-endian, as a signed 64-bit
- * integer (docs/teams-locks.md). Every host and every rune version must
+ * integer (docs/teams.md (Locks on PostgreSQL)). Every host and every rune version must
  * compute the same key for a name, or two runs on two hosts would take
  * two different locks for one resource; the values here were computed
  * independently (Python's hashlib), so a change of the definition fails.
