@@ -66,7 +66,7 @@ _rune() {
         test)
             COMPREPLY=($(compgen -f -X '!*.y*ml' -- "$cur") $(compgen -d -- "$cur")) ;;
         log)
-            [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "show verify export head note" -- "$cur")) ;;
+            [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "show verify export head note locks push" -- "$cur")) ;;
     esac
 }
 

@@ -311,8 +311,14 @@ zsh_complete rune report "$ID" --template "" >"$T/c"
 for w in list incident-report recovery-log post-recovery-checklist; do
     grep -qx "$w" "$T/c" || fail "zsh --template lacks $w: $(cat "$T/c")"
 done
+bash_complete rune log p >"$T/c"
+grep -qx push "$T/c" || fail "bash log push: $(cat "$T/c")"
+bash_complete rune log l >"$T/c"
+grep -qx locks "$T/c" || fail "bash log locks: $(cat "$T/c")"
 zsh_complete rune log "" >"$T/c"
-grep -qx note "$T/c" && grep -qx head "$T/c" || fail "zsh log subcommands: $(cat "$T/c")"
+for w in show verify export head note locks push; do
+    grep -qx "$w" "$T/c" || fail "zsh log subcommands lack $w: $(cat "$T/c")"
+done
 end_case
 
 test_case "editing the note's row in SQLite breaks verify"
