@@ -5,6 +5,7 @@
 #ifndef RUNE_CLOCK_H
 #define RUNE_CLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -20,6 +21,8 @@ void rune_clock_iso(char buf[RUNE_ISO_LEN], long long wall_ms);
 /* Reads what rune_clock_iso writes, and the same without milliseconds,
  * zone ("Z", "+00:00" or none: UTC). 0 and *wall_ms set, or -1. */
 int rune_clock_parse_iso(const char *text, long long *wall_ms);
+/* A day as YYYY-MM-DD that exists (a note's due date). */
+bool rune_clock_is_day(const char *text);
 /* `ms` from now, as pthread_cond_timedwait wants it (CLOCK_REALTIME): for
  * waits that wake up now and then to look at a flag. */
 struct timespec rune_clock_cond_deadline(long long ms);

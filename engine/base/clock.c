@@ -92,3 +92,13 @@ int rune_clock_parse_iso(const char *text, long long *wall_ms)
     *wall_ms = (long long)timegm(&tm) * 1000 + ms;
     return 0;
 }
+
+bool rune_clock_is_day(const char *text)
+{
+    char full[32];
+    long long ms;
+    if (strlen(text) != 10)
+        return false;
+    snprintf(full, sizeof full, "%sT00:00:00Z", text);
+    return rune_clock_parse_iso(full, &ms) == 0;
+}

@@ -56,17 +56,6 @@ static const char *author_of(const char *flag)
     return pw ? pw->pw_name : "unknown";
 }
 
-/* A due date: YYYY-MM-DD, a real day. */
-static bool is_day(const char *s)
-{
-    char full[32];
-    long long ms;
-    if (strlen(s) != 10)
-        return false;
-    snprintf(full, sizeof full, "%sT00:00:00Z", s);
-    return rune_clock_parse_iso(full, &ms) == 0;
-}
-
 /* --owner, --due or --status on the last --action; -1 (printed) when
  * there is none or the value is wrong. */
 static int on_action(json_t *actions, const char *key, const char *value)
@@ -76,7 +65,7 @@ static int on_action(json_t *actions, const char *key, const char *value)
         fprintf(stderr, "rune log note: --%s belongs to an --action; give the action first\n", key);
         return -1;
     }
-    if (!strcmp(key, "due") && !is_day(value)) {
+    if (!strcmp(key, "due") && !rune_clock_is_day(value)) {
         fprintf(stderr, "rune log note: --due \"%s\" is not a date; give it as 2026-12-31\n",
                 value);
         return -1;

@@ -118,16 +118,6 @@ static const char *scalar(const struct rune_node *n)
     return n && n->kind == RUNE_NODE_SCALAR && !rune_node_is_null(n) ? n->str : NULL;
 }
 
-static bool is_day(const char *s)
-{
-    char full[32];
-    long long ms;
-    if (strlen(s) != 10)
-        return false;
-    snprintf(full, sizeof full, "%sT00:00:00Z", s);
-    return rune_clock_parse_iso(full, &ms) == 0;
-}
-
 /* A list of strings under key (absent: empty); NULL with a diagnostic. */
 static json_t *strings(const struct rune_node *root, const char *key, struct rune_diags *d)
 {
@@ -180,7 +170,7 @@ static json_t *action_of(const struct rune_node *n, struct rune_diags *d)
         rune_diag_add(d, n->mark, "an action needs its text");
         return NULL;
     }
-    if (due && *due && !is_day(due)) {
+    if (due && *due && !rune_clock_is_day(due)) {
         rune_diag_add(d, rune_node_get(n, "due")->mark,
                       "due \"%s\" is not a date; give it as 2026-12-31", due);
         return NULL;

@@ -244,6 +244,27 @@ int rune_chain_hash_new(const char *prev, const char *incident_id, long long seq
                       detail_dumped, true, out);
 }
 
+int rune_chain_event_hash(struct rune_journal *j, const char *prev, const char *incident_id,
+                          long long seq, const char *at, const struct rune_event *ev,
+                          const char *detail, bool detail_as_dumped, char out[RUNE_HASH_HEX + 1])
+{
+    switch (chain_hash(prev, incident_id, seq, at, ev->stage, ev->step, ev->attempt, ev->kind,
+                       ev->status, ev->duration_ms, detail, detail_as_dumped, out)) {
+    case 0:
+        return 0;
+    case RUNE_CHAIN_NO_FORM:
+        return rune_journal_fail(j,
+                                 "cannot record event %s of incident %s: a field is not valid "
+                                 "UTF-8 or memory ran out",
+                                 ev->kind, incident_id);
+    default:
+        return rune_journal_fail(j,
+                                 "cannot record event %s of incident %s: SHA-256 failed "
+                                 "(OpenSSL)",
+                                 ev->kind, incident_id);
+    }
+}
+
 char *rune_chain_form(const char *incident_id, long long seq, const char *at, const char *stage,
                       const char *step, long long attempt, const char *kind, const char *status,
                       long long duration_ms, const char *detail_json, bool detail_as_dumped)

@@ -464,21 +464,8 @@ long long rune_jpg_chain_event(struct rune_journal *j, const char *incident_id,
         snprintf(at, sizeof at, "%s", at_given);
     else
         rune_clock_iso(at, rune_clock_wall_ms());
-    switch (rune_chain_hash(prev, incident_id, seq, at, ev->stage, ev->step, ev->attempt, ev->kind,
-                            ev->status, ev->duration_ms, detail, hash)) {
-    case 0:
-        break;
-    case RUNE_CHAIN_NO_FORM:
-        return rune_journal_fail(j,
-                                 "cannot record event %s of incident %s: a field is not valid "
-                                 "UTF-8 or memory ran out",
-                                 ev->kind, incident_id);
-    default:
-        return rune_journal_fail(j,
-                                 "cannot record event %s of incident %s: SHA-256 failed "
-                                 "(OpenSSL)",
-                                 ev->kind, incident_id);
-    }
+    if (rune_chain_event_hash(j, prev, incident_id, seq, at, ev, detail, false, hash) != 0)
+        return -1;
     snprintf(sseq, sizeof sseq, "%lld", seq);
     snprintf(sattempt, sizeof sattempt, "%d", ev->attempt);
     snprintf(sdur, sizeof sdur, "%lld", ev->duration_ms);

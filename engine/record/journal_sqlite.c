@@ -510,21 +510,8 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
         return -1;
     seq++;
     rune_clock_iso(at, rune_clock_wall_ms());
-    switch (rune_chain_hash_new(prev, incident_id, seq, at, ev->stage, ev->step, ev->attempt,
-                                ev->kind, ev->status, ev->duration_ms, detail, hash)) {
-    case 0:
-        break;
-    case RUNE_CHAIN_NO_FORM:
-        return rune_journal_fail(j,
-                                 "cannot record event %s of incident %s: a field is not valid "
-                                 "UTF-8 or memory ran out",
-                                 ev->kind, incident_id);
-    default:
-        return rune_journal_fail(j,
-                                 "cannot record event %s of incident %s: SHA-256 failed "
-                                 "(OpenSSL)",
-                                 ev->kind, incident_id);
-    }
+    if (rune_chain_event_hash(j, prev, incident_id, seq, at, ev, detail, true, hash) != 0)
+        return -1;
     if (insert_event(j, incident_id, seq, at, ev, detail, prev, hash) != 0)
         return -1;
     return seq;

@@ -156,6 +156,12 @@ int rune_chain_hash_new(const char *prev, const char *incident_id, long long seq
                         const char *stage, const char *step, long long attempt, const char *kind,
                         const char *status, long long duration_ms, const char *detail_dumped,
                         char out[RUNE_HASH_HEX + 1]);
+/* What a backend's append calls: the event's hash into out, or -1 with
+ * j->err naming the event and the incident. detail_as_dumped as for
+ * rune_chain_hash_new (true) or rune_chain_hash (false). */
+int rune_chain_event_hash(struct rune_journal *j, const char *prev, const char *incident_id,
+                          long long seq, const char *at, const struct rune_event *ev,
+                          const char *detail, bool detail_as_dumped, char out[RUNE_HASH_HEX + 1]);
 /* The canonical form itself (malloc'd; NULL as RUNE_CHAIN_NO_FORM), for
  * the test that the writer's and the verifier's ways agree. */
 char *rune_chain_form(const char *incident_id, long long seq, const char *at, const char *stage,

@@ -55,8 +55,7 @@ static void add_error(FILE *f, const char *err)
     fprintf(f, "%.*s…", (int)max, err);
 }
 
-/* The first attempt of a stage that failed, or NULL. */
-static json_t *first_failed(json_t *rep, const char *stage)
+json_t *rune_report_first_failure(json_t *rep, const char *stage)
 {
     json_t *f;
     size_t i;
@@ -68,7 +67,7 @@ static json_t *first_failed(json_t *rep, const char *stage)
     return NULL;
 }
 
-static json_t *stage_of(json_t *rep, const char *name)
+json_t *rune_report_stage(json_t *rep, const char *name)
 {
     json_t *s, *found = NULL;
     size_t i;
@@ -99,7 +98,7 @@ static void objective_words(FILE *f, json_t *o, const char *none)
 
 static void tell_detection(FILE *f, json_t *rep, json_t *inc)
 {
-    json_t *d = first_failed(rep, "detection");
+    json_t *d = rune_report_first_failure(rep, "detection");
     if (d) {
         fprintf(f, " Detection found it: step %s (%s) %s", str(d, "step") ? str(d, "step") : "?",
                 str(d, "uses") ? str(d, "uses") : "?", str(d, "status") ? str(d, "status") : "?");
@@ -116,7 +115,8 @@ static void tell_detection(FILE *f, json_t *rep, json_t *inc)
 static void tell_recovery(FILE *f, json_t *rep)
 {
     json_t *r = json_object_get(rep, "restored_from"), *rb = json_object_get(rep, "rollback");
-    json_t *v = stage_of(rep, "verification"), *vf = first_failed(rep, "verification");
+    json_t *v = rune_report_stage(rep, "verification"),
+           *vf = rune_report_first_failure(rep, "verification");
     char t[32];
 
     if (json_is_object(r)) {

@@ -13,4 +13,10 @@
  * when out of memory (rep is then unchanged). */
 int rune_report_tell(json_t *rep);
 
+/* What the story and the template fields (template_fields.c) read of the
+ * report object (borrowed, NULL when absent): the timeline's entry of a
+ * stage, and the first failed attempt of a stage. */
+json_t *rune_report_stage(json_t *rep, const char *name);
+json_t *rune_report_first_failure(json_t *rep, const char *stage);
+
 #endif

@@ -26,6 +26,7 @@
 #include "duration.h"
 #include "meter.h"
 #include "report.h"
+#include "report_story.h"
 
 static const char *str(json_t *o, const char *key)
 {
@@ -110,22 +111,10 @@ static json_t *objective_of(json_t *o, const char *none)
     return json_string(line);
 }
 
-static json_t *stage_of(json_t *rep, const char *name)
-{
-    json_t *s, *found = NULL;
-    size_t i;
-    json_array_foreach(json_object_get(rep, "timeline"), i, s)
-    {
-        if (same(str(s, "stage"), name))
-            found = s;
-    }
-    return found;
-}
-
 /* The last attempt of step in stage (the one that counts), or NULL. */
 static json_t *attempt_of(json_t *rep, const char *stage, const char *step)
 {
-    json_t *s = stage_of(rep, stage), *a, *found = NULL;
+    json_t *s = rune_report_stage(rep, stage), *a, *found = NULL;
     size_t i;
     json_array_foreach(json_object_get(s, "steps"), i, a)
     {
@@ -135,22 +124,10 @@ static json_t *attempt_of(json_t *rep, const char *stage, const char *step)
     return found;
 }
 
-static json_t *first_failure(json_t *rep, const char *stage)
-{
-    json_t *f;
-    size_t i;
-    json_array_foreach(json_object_get(rep, "failures"), i, f)
-    {
-        if (same(str(f, "stage"), stage))
-            return f;
-    }
-    return NULL;
-}
-
 /* Why the recovery ran: what detection found, else the runbook's title. */
 static json_t *reason_of(json_t *rep, json_t *inc)
 {
-    json_t *d = first_failure(rep, "detection");
+    json_t *d = rune_report_first_failure(rep, "detection");
     char line[1024];
     if (d) {
         snprintf(line, sizeof line, "step %s (%s) %s%s%s", str(d, "step") ? str(d, "step") : "?",
@@ -169,7 +146,7 @@ static json_t *reason_of(json_t *rep, json_t *inc)
  * --detected-at, else rune's detection step that failed, else the operator. */
 static json_t *detected_by_of(json_t *rep, json_t *inc)
 {
-    json_t *d = first_failure(rep, "detection");
+    json_t *d = rune_report_first_failure(rep, "detection");
     char line[512];
     if (str(inc, "detected_by"))
         return json_string(str(inc, "detected_by"));
@@ -207,7 +184,7 @@ static json_t *backup_of(json_t *r)
  * the verification and the steps that proved it; NULL when it did not pass. */
 static json_t *verified_by_of(json_t *rep, json_t *inc, bool verified)
 {
-    json_t *v = stage_of(rep, "verification"), *a;
+    json_t *v = rune_report_stage(rep, "verification"), *a;
     char *text = NULL;
     size_t len = 0, i, n = 0;
     FILE *f;
@@ -238,7 +215,7 @@ static json_t *recovery(json_t *rep)
     json_t *kf = json_object_get(rep, "key_facts"), *r = json_object_get(rep, "restored_from");
     json_t *rpo = json_object_get(ob, "rpo"), *dt = json_object_get(ob, "downtime");
     json_t *ra = json_is_object(r) ? attempt_of(rep, str(r, "stage"), str(r, "step")) : NULL;
-    json_t *v = stage_of(rep, "verification"), *pm = json_object_get(rep, "postmortem");
+    json_t *v = rune_report_stage(rep, "verification"), *pm = json_object_get(rep, "postmortem");
     const char *vst = v ? str(v, "status") : NULL;
     bool verified = (same(vst, "ok") || same(vst, "ok_with_failures")) &&
                     !json_is_true(json_object_get(r, "undone"));
@@ -282,7 +259,7 @@ static void milestone(json_t *list, const char *at, const char *fmt, const char 
 static json_t *milestones(json_t *rep)
 {
     json_t *inc = json_object_get(rep, "incident"), *r = json_object_get(rep, "restored_from");
-    json_t *out = json_array(), *s, *d = first_failure(rep, "detection");
+    json_t *out = json_array(), *s, *d = rune_report_first_failure(rep, "detection");
     json_t *ra = json_is_object(r) ? attempt_of(rep, str(r, "stage"), str(r, "step")) : NULL;
     size_t i;
 
@@ -327,7 +304,7 @@ static json_t *actions_taken(json_t *rep)
     size_t i;
 
     for (size_t k = 0; k < 2; k++) {
-        json_array_foreach(json_object_get(stage_of(rep, stages[k]), "steps"), i, a)
+        json_array_foreach(json_object_get(rune_report_stage(rep, stages[k]), "steps"), i, a)
         {
             if (attempt_of(rep, stages[k], str(a, "step")) != a)
                 continue;
@@ -363,7 +340,7 @@ static json_t *checklist(json_t *rep)
     char line[1024];
     size_t i;
 
-    json_array_foreach(json_object_get(stage_of(rep, "verification"), "steps"), i, a)
+    json_array_foreach(json_object_get(rune_report_stage(rep, "verification"), "steps"), i, a)
     {
         if (attempt_of(rep, "verification", str(a, "step")) != a)
             continue;
