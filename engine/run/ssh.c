@@ -20,6 +20,13 @@
  *   name in /tmp; the run closes every master (`ssh -O exit`) when it
  *   ends, failed or cancelled alike.
  *
+ * A step over an open master is run by rune-ssh-mux (engine/cli/
+ * ssh_mux_main.c), which asks the master for a session on its socket
+ * (OpenSSH's PROTOCOL.mux) instead of starting a whole `ssh` for it: the
+ * same session, channel and checks, without loading ssh's libraries and
+ * configuration at every step. Where the helper is not installed, `ssh`
+ * itself runs the step, as before.
+ *
  * If a master dies mid-run, a step's client connects on its own (with the
  * same checks): slower, never weaker.
  */
@@ -35,6 +42,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "datadir.h"
 #include "proc.h"
 #include "ssh_target.h"
 
@@ -60,6 +68,7 @@ struct rune_ssh {
     pthread_mutex_t mu;
     char workdir[PATH_MAX];
     char dir[PATH_MAX]; /* "" until the first connection */
+    char mux[PATH_MAX]; /* rune-ssh-mux, "" when it is not installed */
     struct conn *v;
     size_t n;
 };
@@ -71,6 +80,8 @@ struct rune_ssh *rune_ssh_new(const char *workdir)
         return NULL;
     pthread_mutex_init(&s->mu, NULL);
     snprintf(s->workdir, sizeof s->workdir, "%s", workdir ? workdir : "");
+    if (rune_helper_path("rune-ssh-mux", s->mux, sizeof s->mux) != 0)
+        s->mux[0] = '\0';
     return s;
 }
 
@@ -354,12 +365,22 @@ char **rune_ssh_argv(struct rune_ssh *s, json_t *t, const char *cwd, const char 
     const char *name = str(t, "name");
     pthread_mutex_lock(&s->mu);
     struct conn *c = conn_for(s, name ? name : "?");
-    char sock[SOCK_MAX];
+    char sock[SOCK_MAX], path[SOCK_MAX];
     snprintf(sock, sizeof sock, "%s", c ? c->sock : "");
+    snprintf(path, sizeof path, "%s", c ? c->path : "");
+    bool open = c && c->open;
     pthread_mutex_unlock(&s->mu);
     if (!c)
         return NULL;
-    size_t n;
+    size_t n = 0;
+    if (open && s->mux[0]) {
+        char **argv = NULL;
+        if (push(&argv, &n, strdup(s->mux)) && push(&argv, &n, strdup(path)) &&
+            push(&argv, &n, strdup(remote)))
+            return argv;
+        rune_ssh_argv_free(argv);
+        return NULL;
+    }
     char **argv = base_argv(t, cwd, sock, &n);
     bool ok = argv && push(&argv, &n, strdup("-oControlMaster=no")) &&
               push(&argv, &n, strdup("-T")) && push(&argv, &n, strdup("--")) &&

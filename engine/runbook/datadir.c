@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,4 +62,30 @@ const char *rune_datadir(void)
 {
     pthread_once(&once, find);
     return dir;
+}
+
+/* A helper worth running: see rune_helper_path. */
+static bool helper_ok(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) &&
+           !(st.st_mode & (S_IWGRP | S_IWOTH)) && (st.st_uid == 0 || st.st_uid == geteuid());
+}
+
+int rune_helper_path(const char *name, char *out, size_t len)
+{
+    char here[PATH_MAX], path[PATH_MAX + 64];
+    if (exe_dir(here, sizeof here) == 0) {
+        snprintf(path, sizeof path, "%s/%s", here, name);
+        if (helper_ok(path))
+            return snprintf(out, len, "%s", path) < (int)len ? 0 : -1;
+        snprintf(path, sizeof path, "%s/../libexec/rune/%s", here, name);
+        char real[PATH_MAX];
+        if (helper_ok(path) && realpath(path, real))
+            return snprintf(out, len, "%s", real) < (int)len ? 0 : -1;
+    }
+    snprintf(path, sizeof path, "%s/%s", RUNE_LIBEXECDIR, name);
+    if (helper_ok(path))
+        return snprintf(out, len, "%s", path) < (int)len ? 0 : -1;
+    return -1;
 }

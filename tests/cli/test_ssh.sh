@@ -96,6 +96,40 @@ expect_eq "$(($(logins) - before))" 1 "logins for five remote steps"
 no_master
 end_case
 
+test_case "steps over the shared connection start no ssh of their own (rune-ssh-mux); without the helper, ssh runs them"
+# an ssh on PATH that notes each call: rune finds ssh there
+mkdir -p "$T/shim"
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec %s "$@"\n' "$T/ssh.calls" "$(command -v ssh)" >"$T/shim/ssh"
+chmod 755 "$T/shim/ssh"
+# (a remote command spans lines: each call's own line starts with an option)
+calls() { grep -c -- '^-[oS] ' "$T/ssh.calls"; }
+runbook muxed "$(for i in 1 2 3 4 5 6; do echo "    - { id: s$i, uses: shell.run, with: { host: db1, script: 'echo out$i; echo err$i >&2; exit $((i - 1))' }, on_failure: continue }"; done)"
+rm -f "$T/ssh.calls"
+PATH="$T/shim:$PATH" run_rune run "$T/muxed.yaml"
+expect_rc 0
+for i in 1 2 3 4 5 6; do
+    expect_eq "$(out s$i stdout)" "out$i" "stdout of step $i over the mux"
+    expect_eq "$(out s$i stderr)" "err$i" "stderr of step $i over the mux"
+    expect_eq "$(out s$i exit_code)" "$((i - 1))" "exit code of step $i over the mux"
+done
+# the master's opening and its closing: no step started ssh
+expect_eq "$(calls)" 2 "ssh calls for six remote steps ($(cat "$T/ssh.calls"))"
+grep -q -- "-O exit" "$T/ssh.calls" || fail "the master was not closed with ssh -O exit"
+no_master
+# the same rune binary alone in a directory, no rune-ssh-mux beside it
+# (nor installed): each step is an ssh client over the master, same results
+mkdir -p "$T/alone" && cp "$RUNE" "$T/alone/rune"
+rm -f "$T/ssh.calls"
+PATH="$T/shim:$PATH" "$T/alone/rune" run "$T/muxed.yaml" </dev/null >"$T/out" 2>"$T/err"
+RC=$?
+OUT=1
+expect_rc 0
+expect_eq "$(out s6 stdout)" "out6" "stdout over ssh"
+expect_eq "$(out s6 exit_code)" 5 "exit code over ssh"
+expect_eq "$(calls)" 8 "ssh calls without the helper: open, six steps, close"
+no_master
+end_case
+
 test_case "the file was made by the login user, there (not by rune here)"
 runbook owner "    - { id: make, uses: shell.run, with: { host: db1, argv: [touch, \"$R/owned\"] } }"
 run_rune run "$T/owner.yaml"
