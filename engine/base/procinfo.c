@@ -6,21 +6,32 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The boot id (its first 36 characters, a UUID) into out ("" if unknown). */
-static void boot_id(char out[40])
+static char boot[40];
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void read_boot_id(void)
 {
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-    out[0] = '\0';
     if (!f)
         return;
-    if (!fgets(out, 40, f))
-        out[0] = '\0';
-    out[strcspn(out, "\n")] = '\0';
+    if (!fgets(boot, sizeof boot, f))
+        boot[0] = '\0';
+    boot[strcspn(boot, "\n")] = '\0';
     fclose(f);
+}
+
+/* The boot id (its first 36 characters, a UUID) into out ("" if unknown).
+ * Read once: it cannot change while this process lives, and every child
+ * a step starts is recorded with it. */
+static void boot_id(char out[40])
+{
+    pthread_once(&boot_once, read_boot_id);
+    memcpy(out, boot, sizeof boot);
 }
 
 /* Fields 5 (pgrp) and 22 (starttime) of /proc/PID/stat. The second field,
@@ -56,15 +67,15 @@ static int stat_of(pid_t pid, long long *pgrp, unsigned long long *ticks)
 
 int rune_procinfo_start(pid_t pid, char out[RUNE_START_LEN])
 {
-    char boot[40];
+    char bid[40];
     long long pgrp;
     unsigned long long ticks;
 
     out[0] = '\0';
     if (stat_of(pid, &pgrp, &ticks) != 0)
         return -1;
-    boot_id(boot);
-    snprintf(out, RUNE_START_LEN, "%s:%llu", boot, ticks);
+    boot_id(bid);
+    snprintf(out, RUNE_START_LEN, "%s:%llu", bid, ticks);
     return 0;
 }
 
@@ -77,13 +88,13 @@ bool rune_procinfo_alive(pid_t pid, const char *start)
 /* A recorded start split: its boot id is this boot's, and its ticks. */
 static bool this_boot(const char *start, unsigned long long *ticks)
 {
-    char boot[40];
+    char bid[40];
     const char *colon = start ? strrchr(start, ':') : NULL;
 
     if (!colon)
         return false;
-    boot_id(boot);
-    if ((size_t)(colon - start) != strlen(boot) || strncmp(start, boot, strlen(boot)) != 0)
+    boot_id(bid);
+    if ((size_t)(colon - start) != strlen(bid) || strncmp(start, bid, strlen(bid)) != 0)
         return false;
     *ticks = strtoull(colon + 1, NULL, 10);
     return true;

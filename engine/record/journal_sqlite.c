@@ -6,9 +6,11 @@
  *
  * Written as things happen (one transaction per event) so a killed rune
  * loses nothing that finished. Group commit: the connection runs with
- * synchronous=NORMAL, where a WAL commit is not fsynced, and an event the
- * caller marks durable is committed with synchronous=FULL, whose fsync of
- * the WAL makes it and every event before it safe from a power cut. The schema is
+ * synchronous=NORMAL, where a WAL commit is not fsynced, and after the
+ * commit of an event the caller marks durable the WAL is fsynced (what
+ * synchronous=FULL would do inside the commit: force_wal), which makes it
+ * and every event before it safe from a power cut. The setting is never
+ * switched: a PRAGMA is parsed again each time it runs, twice a step. The schema is
  * schemas/incident-log.sql, embedded at build time; writers apply it on
  * every open (it is idempotent), readers never do.
  *
@@ -328,6 +330,8 @@ static void sqlite_close(struct rune_journal *j)
     struct sqlite_journal *s = (struct sqlite_journal *)j;
 
     sqlite_flush(j);
+    rune_sqlite_write_ended(j); /* (a run ends with an event: none are left) */
+    free(s->ended);
     if (s->lazy)
         lazy_checkpoint(s);
     rune_sqlite_history_drop(j);
@@ -517,20 +521,27 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
     return seq;
 }
 
-/* FULL for the next commit when it must reach the disk, else NORMAL.
- * Set between transactions; SQLite reads it when it commits. */
-int rune_sqlite_set_sync(struct rune_journal *j, bool full)
+/* The WAL to disk through SQLite's own file (its VFS's xSync): what a
+ * commit with synchronous=FULL does after writing its frames, so every
+ * frame committed before is safe too. Nothing is written for it. */
+static int force_wal(struct rune_journal *j)
 {
     struct sqlite_journal *s = (struct sqlite_journal *)j;
+    sqlite3_file *wal = NULL;
 
-    full = full && !s->lazy;
-    if (full == s->sync_full)
-        return 0;
-    /* not a kept statement: SQLite applies this PRAGMA when it prepares it */
-    if (rune_sqlite_exec(j, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                         "set how commits reach the disk") != 0)
-        return -1;
-    s->sync_full = full;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+        !wal || !wal->pMethods)
+        return rune_journal_fail(j,
+                                 "cannot force incident log %s to disk: SQLite does not show its "
+                                 "write-ahead log; check the log is in WAL mode (rune log verify)",
+                                 j->path);
+    int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK)
+        return rune_journal_fail(j,
+                                 "cannot force incident log %s to disk: %s; check the disk it "
+                                 "is on (space, errors in dmesg)",
+                                 j->path, sqlite3_errstr(rc));
+    s->owed = false;
     return 0;
 }
 
@@ -542,8 +553,7 @@ static void sqlite_set_lazy(struct rune_journal *j)
      * starts it over. Nothing of other runs is put at risk: the WAL only
      * starts over once every frame is in the (synced) database file, and
      * this connection never checkpoints — the next real run's does. */
-    if (rune_sqlite_exec(j, "PRAGMA synchronous=OFF", "stop forcing a simulation to disk") == 0)
-        s->sync_full = false;
+    rune_sqlite_exec(j, "PRAGMA synchronous=OFF", "stop forcing a simulation to disk");
     s->lazy = true;
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_wal_autocheckpoint(s->db, 0);
@@ -606,17 +616,18 @@ static long long sqlite_append(struct rune_journal *j, const char *incident_id,
     if (((struct sqlite_journal *)j)->lazy)
         return lazy_append(j, incident_id, ev, detail);
     rune_sqlite_history_drop(j); /* a real run's event: history read before is old */
-    if (rune_sqlite_set_sync(j, ev->durable) != 0)
-        return -1;
     if (rune_sqlite_run(j, RUNE_SQ_BEGIN, "BEGIN IMMEDIATE", "start an event transaction") != 0)
         return -1;
-    seq = append_locked(j, incident_id, ev, detail);
+    seq = rune_sqlite_write_ended(j) == 0 ? append_locked(j, incident_id, ev, detail) : -1;
     if (seq > 0 && rune_sqlite_run(j, RUNE_SQ_COMMIT, "COMMIT", "commit an event") != 0)
         seq = -1;
     if (seq > 0) {
         struct sqlite_journal *s = (struct sqlite_journal *)j;
-        /* a FULL commit fsyncs the WAL: every frame before it is safe too */
-        s->owed = (s->owed && !s->sync_full) || ev->owed;
+        s->owed = s->owed || ev->owed;
+        /* committed either way: a failed fsync is an error the caller
+         * sees, and the event is still there for the next one's */
+        if (ev->durable && force_wal(j) != 0)
+            return -1;
     }
     if (seq < 0 && !sqlite3_get_autocommit(db) &&
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
@@ -627,30 +638,14 @@ static long long sqlite_append(struct rune_journal *j, const char *incident_id,
     return seq;
 }
 
-/* What owed events left unforced, to disk: an fsync of the WAL, as a
- * FULL commit would make, through SQLite's own file (its VFS's xSync), so
- * nothing is written or committed for it. */
+/* What owed events left unforced, to disk (force_wal). */
 static int sqlite_sync(struct rune_journal *j)
 {
     struct sqlite_journal *s = (struct sqlite_journal *)j;
-    sqlite3_file *wal = NULL;
 
     if (!s->owed || s->lazy)
         return 0;
-    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
-        !wal || !wal->pMethods)
-        return rune_journal_fail(j,
-                                 "cannot force incident log %s to disk: SQLite does not show its "
-                                 "write-ahead log; check the log is in WAL mode (rune log verify)",
-                                 j->path);
-    int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-    if (rc != SQLITE_OK)
-        return rune_journal_fail(j,
-                                 "cannot force incident log %s to disk: %s; check the disk it "
-                                 "is on (space, errors in dmesg)",
-                                 j->path, sqlite3_errstr(rc));
-    s->owed = false;
-    return 0;
+    return force_wal(j);
 }
 
 /* Runs an UPDATE of one incident; an unknown id is an error. */
@@ -672,8 +667,6 @@ static int sqlite_set_severity(struct rune_journal *j, const char *incident_id,
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
-    if (rune_sqlite_set_sync(j, false) != 0)
-        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to set the severity");
         goto out;
@@ -700,8 +693,6 @@ static int sqlite_artifact(struct rune_journal *j, const char *incident_id, cons
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
-    if (rune_sqlite_set_sync(j, false) != 0)
-        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to record an artifact");
         goto out;
@@ -730,8 +721,6 @@ static int sqlite_end(struct rune_journal *j, const char *incident_id, const cha
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
-    if (rune_sqlite_set_sync(j, true) != 0) /* the outcome is on disk when rune says it */
-        return -1;
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to end the incident");
         goto out;
@@ -742,6 +731,9 @@ static int sqlite_end(struct rune_journal *j, const char *incident_id, const cha
         goto out;
     }
     rc = update_incident(j, st, incident_id, "record the incident's end");
+    /* the outcome is on disk when rune says it */
+    if (rc == 0 && !((struct sqlite_journal *)j)->lazy)
+        rc = force_wal(j);
 out:
     sqlite3_finalize(st);
     return rc;

@@ -8,7 +8,9 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "journal_store.h"
+#include "procinfo.h"
 
 /* The statements kept prepared (struct sqlite_journal's stmts). */
 enum rune_sqlite_stmt_id {
@@ -22,6 +24,9 @@ enum rune_sqlite_stmt_id {
     RUNE_SQ_HISTORY,
     RUNE_SQ_DURATIONS,
     RUNE_SQ_WORK,
+    RUNE_SQ_RUNNER,
+    RUNE_SQ_CHILD_ADD,
+    RUNE_SQ_CHILD_END,
     RUNE_SQ_N
 };
 
@@ -33,10 +38,9 @@ struct sqlite_journal {
     struct rune_journal base;
     sqlite3 *db;
     /* group commit: the connection runs with synchronous=NORMAL (a WAL
-     * commit is not synced) and switches to FULL for a durable event's
-     * commit, whose fsync of the WAL covers every frame before it */
-    bool sync_full;  /* the synchronous setting now in force */
-    bool lazy;       /* a simulation's log: never FULL, events batched */
+     * commit is not synced); a durable event's commit is followed by an
+     * fsync of the WAL, which covers every frame before it */
+    bool lazy;       /* a simulation's log: never forced, events batched */
     bool batch_open; /* lazy: a transaction of events is open */
     int batch_n;     /* ... holding this many */
     bool owed;       /* an owed event is committed, not yet forced to disk */
@@ -49,7 +53,26 @@ struct sqlite_journal {
      * connection's life (rune_sqlite_stmt): parsing them again for each of
      * a plan's 2,000 events was a third of its time */
     sqlite3_stmt *stmts[RUNE_SQ_N];
+    /* children that ended, written in the next event's transaction
+     * (rune_sqlite_child): a step's child ends just before the step does,
+     * so its row and the step's end commit together, one transaction
+     * instead of two */
+    struct rune_sqlite_ended *ended;
+    size_t n_ended, cap_ended;
 };
+
+/* A child's end waiting for the next transaction. */
+struct rune_sqlite_ended {
+    char incident_id[64];
+    long long pid;
+    char start[RUNE_START_LEN];
+    bool no_start; /* start was NULL (unknown), not "" */
+    char at[RUNE_ISO_LEN];
+};
+
+/* Writes the children's ends waiting in s->ended, inside the caller's
+ * transaction (or on their own when none is open). 0 or -1. */
+int rune_sqlite_write_ended(struct rune_journal *j);
 
 static inline sqlite3 *rune_sqlite_db(struct rune_journal *j)
 {
@@ -86,11 +109,6 @@ int rune_sqlite_run(struct rune_journal *j, enum rune_sqlite_stmt_id id, const c
  * stores NULL where the caller gave a value: every write checks the
  * result, and stops there. */
 int rune_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
-
-/* FULL (the next commit is fsynced, with everything before it) or
- * NORMAL (committed, not forced to disk); never FULL for a simulation's
- * log. Called between transactions. 0 or -1. */
-int rune_sqlite_set_sync(struct rune_journal *j, bool full);
 
 /* The reading half of the store (journal_sqlite_read.c). */
 json_t *rune_sqlite_find(struct rune_journal *j, const struct rune_journal_filter *f);

@@ -12,6 +12,7 @@
 #include "journal_sqlite.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -69,11 +70,15 @@ int rune_sqlite_runner(struct rune_journal *j, const char *incident_id, struct r
 }
 
 /* Runs a prepared write with what is bound; 0 or -1. Finalizes st. */
-static int step_write(struct rune_journal *j, sqlite3_stmt *st, const char *what)
+/* Steps a kept statement (one write, committed on its own: committed so
+ * a killed rune loses none, not forced to disk: processes do not outlive
+ * a power cut) and makes it ready for the next use. */
+static int step_write(struct rune_journal *j, sqlite3_stmt *st, bool bound, const char *what)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : rune_sqlite_fail(j, what);
+    int rc = bound ? sqlite3_step(st) : SQLITE_ERROR;
+    int out = rc == SQLITE_DONE ? 0 : rune_sqlite_fail(j, what);
+    rune_sqlite_done(st);
+    return out;
 }
 
 int rune_sqlite_set_runner(struct rune_journal *j, const char *incident_id, long long pid,
@@ -81,18 +86,69 @@ int rune_sqlite_set_runner(struct rune_journal *j, const char *incident_id, long
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO runners (incident_id, pid, start) VALUES (?1, ?2, ?3)";
-    sqlite3_stmt *st = NULL;
+    const char *what = "record the rune running an incident";
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_RUNNER, sql);
 
-    if (rune_sqlite_set_sync(j, false) != 0)
-        return -1;
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK)
-        return rune_sqlite_fail(j, "record the rune running an incident");
-    if (rune_sqlite_bind_text(st, 1, incident_id) || sqlite3_bind_int64(st, 2, pid) ||
-        rune_sqlite_bind_text(st, 3, start ? start : "")) {
-        sqlite3_finalize(st);
-        return rune_sqlite_fail(j, "record the rune running an incident");
+    if (!st)
+        return rune_sqlite_fail(j, what);
+    bool bound = !rune_sqlite_bind_text(st, 1, incident_id) && !sqlite3_bind_int64(st, 2, pid) &&
+                 !rune_sqlite_bind_text(st, 3, start ? start : "");
+    return step_write(j, st, bound, what);
+}
+
+static int write_end(struct rune_journal *j, const char *incident_id, long long pid,
+                     const char *start, const char *at)
+{
+    static const char sql[] = "UPDATE children SET ended_at = ?3 WHERE incident_id = ?1 AND "
+                              "pid = ?2 AND start IS ?4 AND ended_at IS NULL";
+    const char *what = "record the end of a child process";
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_CHILD_END, sql);
+
+    if (!st)
+        return rune_sqlite_fail(j, what);
+    bool bound = !rune_sqlite_bind_text(st, 1, incident_id) && !sqlite3_bind_int64(st, 2, pid) &&
+                 !rune_sqlite_bind_text(st, 3, at) && !rune_sqlite_bind_text(st, 4, start);
+    return step_write(j, st, bound, what);
+}
+
+int rune_sqlite_write_ended(struct rune_journal *j)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+    int rc = 0;
+
+    for (size_t i = 0; i < s->n_ended && rc == 0; i++) {
+        const struct rune_sqlite_ended *e = &s->ended[i];
+        rc = write_end(j, e->incident_id, e->pid, e->no_start ? NULL : e->start, e->at);
     }
-    return step_write(j, st, "record the rune running an incident");
+    s->n_ended = 0;
+    return rc;
+}
+
+/* Keeps a child's end for the next transaction, or writes it now when it
+ * cannot be kept (no memory, or a name longer than the slot). */
+static int defer_end(struct rune_journal *j, const char *incident_id, long long pid,
+                     const char *start, const char *at)
+{
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+    struct rune_sqlite_ended *e;
+
+    if (strlen(incident_id) >= sizeof e->incident_id || (start && strlen(start) >= sizeof e->start))
+        return write_end(j, incident_id, pid, start, at);
+    if (s->n_ended == s->cap_ended) {
+        size_t cap = s->cap_ended ? s->cap_ended * 2 : 8;
+        struct rune_sqlite_ended *v = realloc(s->ended, cap * sizeof *v);
+        if (!v)
+            return write_end(j, incident_id, pid, start, at);
+        s->ended = v;
+        s->cap_ended = cap;
+    }
+    e = &s->ended[s->n_ended++];
+    snprintf(e->incident_id, sizeof e->incident_id, "%s", incident_id);
+    snprintf(e->start, sizeof e->start, "%s", start ? start : "");
+    e->no_start = !start;
+    snprintf(e->at, sizeof e->at, "%s", at);
+    e->pid = pid;
+    return 0;
 }
 
 int rune_sqlite_child(struct rune_journal *j, const char *incident_id, const char *step,
@@ -102,28 +158,25 @@ int rune_sqlite_child(struct rune_journal *j, const char *incident_id, const cha
     static const char add[] =
         "INSERT INTO children (incident_id, step, attempt, pid, start, program, started_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-    static const char end[] = "UPDATE children SET ended_at = ?7 WHERE incident_id = ?1 AND "
-                              "pid = ?4 AND start IS ?5 AND ended_at IS NULL";
     char at[RUNE_ISO_LEN];
-    sqlite3_stmt *st = NULL;
-    const char *what = ended ? "record the end of a child process" : "record a child process";
+    const char *what = "record a child process";
 
-    /* committed (a killed rune loses none), not forced to disk: children
-     * do not outlive a power cut */
-    if (rune_sqlite_set_sync(j, false) != 0)
-        return -1;
     rune_clock_iso(at, rune_clock_wall_ms());
-    if (sqlite3_prepare_v2(rune_sqlite_db(j), ended ? end : add, -1, &st, NULL) != SQLITE_OK)
+    /* An end that waits is never wrong: a dead run's children are checked
+     * alive by their start time (rune_procinfo_group), a row without its
+     * end only costs that look. A simulation writes at once: its batch
+     * has its own transactions. */
+    if (ended)
+        return ((struct sqlite_journal *)j)->lazy ? write_end(j, incident_id, pid, start, at)
+                                                  : defer_end(j, incident_id, pid, start, at);
+    sqlite3_stmt *st = rune_sqlite_stmt(j, RUNE_SQ_CHILD_ADD, add);
+    if (!st)
         return rune_sqlite_fail(j, what);
-    if (rune_sqlite_bind_text(st, 1, incident_id) ||
-        (!ended && (rune_sqlite_bind_text(st, 2, step) || sqlite3_bind_int(st, 3, attempt) ||
-                    rune_sqlite_bind_text(st, 6, program))) ||
-        sqlite3_bind_int64(st, 4, pid) || rune_sqlite_bind_text(st, 5, start) ||
-        rune_sqlite_bind_text(st, 7, at)) {
-        sqlite3_finalize(st);
-        return rune_sqlite_fail(j, what);
-    }
-    return step_write(j, st, what);
+    bool bound = !rune_sqlite_bind_text(st, 1, incident_id) &&
+                 !rune_sqlite_bind_text(st, 2, step) && !sqlite3_bind_int(st, 3, attempt) &&
+                 !rune_sqlite_bind_text(st, 6, program) && !sqlite3_bind_int64(st, 4, pid) &&
+                 !rune_sqlite_bind_text(st, 5, start) && !rune_sqlite_bind_text(st, 7, at);
+    return step_write(j, st, bound, what);
 }
 
 json_t *rune_sqlite_children(struct rune_journal *j, const char *incident_id)
