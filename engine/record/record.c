@@ -60,15 +60,16 @@ static bool writes(const char *uses)
  * often start the next writing step, whose durable start's fsync covers
  * it. The scheduler forces it itself (rune_record_sync) whenever that is
  * not what comes next: one fsync between two writing steps, not two.
+ * The incident's start is owed the same way (no step runs before it is on
+ * disk: the first one's start, or the scheduler, forces it), and so is
+ * its end: the incident's row, closed at once (rune_journal_end), is
+ * forced with everything before it.
  */
 static bool durable(const struct rune_recorder *rec, enum rune_event_kind kind, const char *uses)
 {
     if (rec->dry_run)
         return false;
     switch (kind) {
-    case RUNE_EV_INCIDENT_START:
-    case RUNE_EV_INCIDENT_RESUME:
-    case RUNE_EV_INCIDENT_END:
     case RUNE_EV_APPROVAL:
         return true;
     case RUNE_EV_STEP_START:
@@ -80,10 +81,14 @@ static bool durable(const struct rune_recorder *rec, enum rune_event_kind kind, 
     }
 }
 
-/* A writing step's end: forced to disk by what follows (see durable()). */
+/* A writing step's end, the incident's start and end: forced to disk by
+ * what follows (see durable()). */
 static bool owed(const struct rune_recorder *rec, enum rune_event_kind kind, const char *uses)
 {
-    return !rec->dry_run && kind == RUNE_EV_STEP_END && writes(uses);
+    if (rec->dry_run)
+        return false;
+    return kind == RUNE_EV_INCIDENT_START || kind == RUNE_EV_INCIDENT_RESUME ||
+           kind == RUNE_EV_INCIDENT_END || (kind == RUNE_EV_STEP_END && writes(uses));
 }
 
 bool rune_record_step_durable(const struct rune_recorder *rec, const char *uses)

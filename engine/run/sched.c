@@ -645,7 +645,9 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
         /* start (or skip, or fail early) every ready step, in listed order.
          * A writing step's end is still owed to the disk (record.c): a
          * writing step started now pays it with its start's fsync; before
-         * any other step starts, and when none does, it is paid here. */
+         * any other step starts, and when none does while others still
+         * run, it is paid here. When the stage is over, what comes next
+         * pays it: the next stage's first step, or the incident's end. */
         bool paid = false;
         for (bool progress = true; progress && !sr.stop;) {
             progress = false;
@@ -672,10 +674,10 @@ enum rune_stage_result rune_sched_stage(struct rune_run *r, enum rune_stage_id s
                 }
             }
         }
-        if (!paid)
-            rune_record_sync(&r->rec);
         if (sr.running == 0)
             break;
+        if (!paid)
+            rune_record_sync(&r->rec);
         wait_a_little(r);
         sample(r, slots, sd->n);
     }

@@ -81,6 +81,16 @@ expect_rc 0
     fail "40 writing steps made $many fsyncs, 5 made $few: more than one a step"
 end_case
 
+test_case "beyond one fsync a writing step, a run costs at most five"
+# the incident's start rides on the first step's fsync and its end on the
+# close of its row; what is left is the WAL's header and directory when
+# the log's WAL is made again (the last run's close removed it), the end,
+# and the closing checkpoint's two (WAL, then the database file)
+n=$(syncs run "$T/writes5.yaml" --no-report)
+expect_rc 0
+[ "$n" -le 10 ] || fail "5 writing steps made $n fsyncs: more than 5 + 5 ($(sort "$T/strace" | uniq -c | head -20))"
+end_case
+
 test_case "a writing step's end is on disk before a step that does not write starts"
 cat >"$T/mixed.yaml" <<'EOF'
 runbook: mixed
