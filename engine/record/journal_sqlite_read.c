@@ -299,13 +299,20 @@ int rune_sqlite_link(struct rune_journal *j, const char *incident_id, struct run
 {
     static const char first[] =
         "SELECT prev_hash, rowid FROM events WHERE incident_id = ?1 AND seq = 1";
-    static const char before[] = "SELECT incident_id FROM events WHERE seq = 1 AND rowid < ?2 "
-                                 "ORDER BY rowid DESC LIMIT 1";
+    static const char before[] = "SELECT incident_id, 0, rowid FROM events WHERE seq = 1 AND "
+                                 "rowid < ?2 ORDER BY rowid DESC LIMIT 1";
+    /* where an intact link points: an event of the incident begun just
+     * before (its last one then), found through the primary key */
+    static const char near[] =
+        "SELECT incident_id, seq, rowid FROM events WHERE incident_id = (SELECT incident_id "
+        "FROM events WHERE rowid = ?2) AND hash = ?1 LIMIT 1";
+    /* anywhere else: a whole scan, paid only by a chain already broken
+     * (the log keeps no index of hashes: see schemas/incident-log.sql) */
     static const char target[] =
         "SELECT incident_id, seq, rowid FROM events WHERE hash = ?1 ORDER BY rowid LIMIT 1";
     static const char linked[] = "SELECT 'x' WHERE EXISTS (SELECT 1 FROM events WHERE seq = 1 AND "
                                  "rowid < ?2 AND prev_hash <> ?1)";
-    long long row = 0, trow = 0;
+    long long row = 0, trow = 0, brow = 0;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -313,8 +320,11 @@ int rune_sqlite_link(struct rune_journal *j, const char *incident_id, struct run
         return -1;
     rc = first_row(j, first, incident_id, 0, out->prev, sizeof out->prev, &row, NULL);
     if (rc == 1)
-        rc = first_row(j, before, NULL, row, out->before, sizeof out->before, NULL, NULL);
-    if (rc >= 0 && out->prev[0])
+        rc = first_row(j, before, NULL, row, out->before, sizeof out->before, NULL, &brow);
+    if (rc >= 0 && out->prev[0] && brow > 0)
+        rc = first_row(j, near, out->prev, brow, out->target, sizeof out->target, &out->target_seq,
+                       &trow);
+    if (rc >= 0 && out->prev[0] && !out->target[0])
         rc = first_row(j, target, out->prev, 0, out->target, sizeof out->target, &out->target_seq,
                        &trow);
     if (rc >= 0 && out->prev[0]) {

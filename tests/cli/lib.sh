@@ -73,6 +73,28 @@ sql() {
     sqlite3 -batch -noheader "$RUNE_LOG" "$1"
 }
 
+# wait_file FILE — until FILE exists (30 s at most); fails the case if not.
+wait_file() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ -e "$1" ] && return 0
+        sleep 0.1
+    done
+    fail "timed out waiting for $1"
+    return 1
+}
+
+# wait_sql SQL — until the query on the log prints 1 (30 s at most).
+wait_sql() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ "$(sql "$1" 2>/dev/null)" = 1 ] && return 0
+        sleep 0.1
+    done
+    fail "timed out waiting for: $1"
+    return 1
+}
+
 # last_incident — id of the newest incident.
 last_incident() {
     sql "select id from incidents order by started_at desc, rowid desc limit 1"

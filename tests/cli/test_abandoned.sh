@@ -23,21 +23,12 @@ mitigation:
     - { id: one, uses: shell.run, with: { argv: [/bin/true] } }
 EOF
 
-# wait_for SQL — until the query on the log prints 1 (deadline 20 s)
-wait_for() {
-    for _ in $(seq 200); do
-        [ "$(sql "$1" 2>/dev/null)" = 1 ] && return 0
-        sleep 0.1
-    done
-    fail "timed out waiting for: $1"
-    return 1
-}
 
 test_case "a run in progress is running; killed, it is abandoned, with the step it reached"
 "$RUNE" run "$T/slow.yaml" --no-report </dev/null >"$T/run.out" 2>&1 &
 RP=$!
 # the child is recorded (its group) before it runs
-wait_for "select count(*) from children where step='append' and ended_at is null"
+wait_sql "select count(*) from children where step='append' and ended_at is null"
 ID=$(last_incident)
 run_rune log
 expect_out "$ID"

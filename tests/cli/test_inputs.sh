@@ -6,13 +6,6 @@
 # anything runs.
 . "$(dirname "$0")/lib.sh"
 
-# wait_for FILE — until FILE exists (30 s at most).
-wait_for() {
-    local i
-    for i in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done
-    fail "timed out waiting for $1"
-    return 1
-}
 
 incidents() { sql "select count(*) from incidents" 2>/dev/null || echo 0; }
 
@@ -80,7 +73,7 @@ test_case "two runs on one database spelled two ways: the second is locked out (
 mkdir -p "$T/y"
 "$RUNE" run "$T/paths.yaml" --set db="$T/y/app.db" </dev/null >"$T/first.out" 2>&1 &
 first=$!
-wait_for "$T/y/app.db.started"
+wait_file "$T/y/app.db.started"
 for other in "$T/y//app.db" "$T/y/./app.db" "$T/x/../y/app.db"; do
     run_rune run "$T/paths.yaml" --set db="$other"
     expect_rc 6

@@ -86,6 +86,42 @@ expect_out "| Linked to | \`incident $B, event"
 expect_out "| Log head | \`$H (incident $C, event $N)\` |"
 end_case
 
+test_case "a run begun while another runs links into the middle of it; verify finds the event"
+rm -f "$RUNE_LOG" "$RUNE_LOG"-wal "$RUNE_LOG"-shm "$T/ready" "$T/go"
+cat >"$T/long.yaml" <<EOF
+runbook: long
+mitigation:
+  steps:
+    - { id: wait, uses: shell.run, with: { script: 'touch $T/ready; while [ ! -e $T/go ]; do sleep 0.05; done' } }
+    - { id: after, uses: flow.note, needs: [wait], with: { message: more events after the other run began } }
+EOF
+"$RUNE" run "$T/long.yaml" --no-report </dev/null >"$T/long.out" 2>&1 &
+LONG=$!
+wait_file "$T/ready" || fail "the long run never started"
+run_rune run "$T/tiny.yaml" --no-report
+expect_rc 0
+touch "$T/go"
+wait "$LONG" || fail "the long run failed: $(cat "$T/long.out")"
+A=$(sql "select id from incidents where runbook='long'")
+B=$(sql "select id from incidents where runbook='tiny'")
+K=$(sql "select e.seq from events e join events f on f.prev_hash = e.hash where f.incident_id='$B' and f.seq=1")
+N=$(sql "select max(seq) from events where incident_id='$A'")
+[ -n "$K" ] && [ "$K" -lt "$N" ] || fail "B should link to an event in the middle of A (event $K of $N)"
+run_rune log verify --all
+expect_rc 0
+expect_out "linked to incident $A event $K"
+expect_out "2 incidents verified: 2 intact, 0 broken"
+end_case
+
+test_case "the log keeps no index of event hashes (an old log's is dropped by the next run)"
+sql "create index if not exists events_by_hash on events (hash)"
+run_rune run "$T/tiny.yaml" --no-report
+expect_rc 0
+expect_eq "$(sql "select count(*) from sqlite_master where name='events_by_hash'")" 0 "the hash index"
+run_rune log verify --all
+expect_rc 0
+end_case
+
 test_case "a log written before incidents were linked still verifies"
 rm -f "$RUNE_LOG" "$RUNE_LOG"-wal "$RUNE_LOG"-shm
 sqlite3 "$RUNE_LOG" <"$RUNE_SOURCE_DIR/tests/golden/log.sql"

@@ -7,15 +7,6 @@
 # twice at once. A live run and an ended one are refused.
 . "$(dirname "$0")/lib.sh"
 
-# wait_for SQL — until the query on the log prints 1 (deadline 30 s)
-wait_for() {
-    for _ in $(seq 300); do
-        [ "$(sql "$1" 2>/dev/null)" = 1 ] && return 0
-        sleep 0.1
-    done
-    fail "timed out waiting for: $1"
-    return 1
-}
 
 cat >"$T/append.yaml" <<EOF
 runbook: append
@@ -33,8 +24,8 @@ rm -f "$T/f"
 "$RUNE" run "$T/append.yaml" --no-report </dev/null >"$T/run.out" 2>&1 &
 RP=$!
 # the step has started (and its child is recorded: it runs only once it is)
-wait_for "select count(*) from events where step='append' and kind='step.start'"
-wait_for "select count(*) from children where step='append'"
+wait_sql "select count(*) from events where step='append' and kind='step.start'"
+wait_sql "select count(*) from children where step='append'"
 ID=$(last_incident)
 # alive: refused
 run_rune resume "$ID" --yes --no-report

@@ -13,13 +13,6 @@ no_leak() {
     done
 }
 
-# wait_for FILE — until FILE exists (30 s at most).
-wait_for() {
-    local i
-    for i in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done
-    fail "timed out waiting for $1"
-    return 1
-}
 
 cat >"$T/locksecret.yaml" <<'YAML'
 # A lock named after a secret: the run holds it until $GO appears.
@@ -43,7 +36,7 @@ mkdir -p "$T/h1" "$T/h2"
 LOCK_TOKEN=LockS3cretValue99 "$RUNE" run "$T/locksecret.yaml" --set dir="$T/h1" </dev/null \
     >"$T/first.out" 2>&1 &
 first=$!
-wait_for "$T/h1/started"
+wait_file "$T/h1/started"
 LOCK_TOKEN=LockS3cretValue99 run_rune run "$T/locksecret.yaml" --set dir="$T/h2"
 expect_rc 6
 expect_err 'lock "db-***" is held by another run'

@@ -47,15 +47,6 @@ gone() {
     return 1
 }
 
-# wait_for FILE — waits (up to 30 s) until FILE exists.
-wait_for() {
-    local i
-    for ((i = 0; i < 300; i++)); do
-        [ -e "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # logins — how many logins sshd accepted so far.
 logins() {
@@ -190,7 +181,7 @@ runbook secret "    - id: s
 rm -f "$R/ready" "$R/go"
 SSH_TEST_TOKEN=$SECRET "$RUNE" run "$T/secret.yaml" </dev/null >"$T/out" 2>"$T/err" &
 RUNE_PID=$!
-if wait_for "$R/ready"; then
+if wait_file "$R/ready"; then
     # every process's command line, here and "there" (the same machine)
     for f in /proc/[0-9]*/cmdline; do { tr "\0" " " <"$f"; } 2>/dev/null; echo; done >"$T/cmdlines"
     grep -qF -- "$SECRET" "$T/cmdlines" && fail "the secret is on a command line: $(grep -F -- "$SECRET" "$T/cmdlines")"
