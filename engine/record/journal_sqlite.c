@@ -450,6 +450,12 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
         "WHERE seq = 1 AND incident_id <> ?1 ORDER BY rowid DESC LIMIT 1) "
         "ORDER BY seq DESC LIMIT 1";
 
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+    if (s->batch_open && s->last.seq > 0 && !strcmp(s->last.incident_id, incident_id)) {
+        *seq = s->last.seq;
+        memcpy(prev, s->last.hash, RUNE_HASH_HEX + 1);
+        return 0;
+    }
     *seq = 0;
     snprintf(prev, RUNE_HASH_HEX + 1, "%s", RUNE_ZERO_HASH);
     if (one_hash(j, RUNE_SQ_LAST_MINE, mine, incident_id, seq, prev) != 0)
@@ -518,6 +524,12 @@ static long long append_locked(struct rune_journal *j, const char *incident_id,
         return -1;
     if (insert_event(j, incident_id, seq, at, ev, detail, prev, hash) != 0)
         return -1;
+    struct sqlite_journal *s = (struct sqlite_journal *)j;
+    if (s->batch_open && snprintf(s->last.incident_id, sizeof s->last.incident_id, "%s",
+                                  incident_id) < (int)sizeof s->last.incident_id) {
+        s->last.seq = seq;
+        memcpy(s->last.hash, hash, RUNE_HASH_HEX + 1);
+    }
     return seq;
 }
 
@@ -572,6 +584,7 @@ static void sqlite_flush(struct rune_journal *j)
     if (!s->batch_open)
         return;
     s->batch_open = false;
+    s->last.seq = 0;
     s->batch_n = 0;
     if (rune_sqlite_run(j, RUNE_SQ_COMMIT, "COMMIT", "commit a simulation's events") != 0)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -596,8 +609,10 @@ static long long lazy_append(struct rune_journal *j, const char *incident_id,
     if (rune_sqlite_run(j, RUNE_SQ_SAVEPOINT, "SAVEPOINT ev", "start an event") != 0)
         return -1;
     seq = append_locked(j, incident_id, ev, detail);
-    if (seq < 0)
+    if (seq < 0) {
         sqlite3_exec(s->db, "ROLLBACK TO ev", NULL, NULL, NULL);
+        s->last.seq = 0;
+    }
     if (rune_sqlite_run(j, RUNE_SQ_RELEASE, "RELEASE ev", "end an event") != 0)
         sqlite3_exec(s->db, "RELEASE ev", NULL, NULL, NULL);
     if (++s->batch_n >= LAZY_BATCH)

@@ -43,7 +43,15 @@ struct sqlite_journal {
     bool lazy;       /* a simulation's log: never forced, events batched */
     bool batch_open; /* lazy: a transaction of events is open */
     int batch_n;     /* ... holding this many */
-    bool owed;       /* an owed event is committed, not yet forced to disk */
+    /* lazy: the last event written in the open batch, whose write lock
+     * no one else can take: the next event of the same incident follows
+     * it without reading it back (seq 0: none known) */
+    struct {
+        char incident_id[64];
+        long long seq;
+        char hash[RUNE_HASH_HEX + 1];
+    } last;
+    bool owed; /* an owed event is committed, not yet forced to disk */
     /* a runbook's real runs, read once for a dry-run's questions
      * (journal_sqlite_history.c); dropped when this connection records
      * a real run's event */

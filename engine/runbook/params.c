@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,16 +226,55 @@ const struct rune_param *rune_param_find(const struct rune_param *params, const 
     return NULL;
 }
 
+/* Defaults parsed once, by their text: every step's parameters are
+ * filled from them, and a YAML parser made for each (its buffers are
+ * 16 KB) was a tenth of a 1,000-step plan. Texts are few (the step
+ * tables' and Lua types'); past the cache's size they are parsed each
+ * time. Kept for the process's life. */
+#define DEFAULTS_MAX 512
+
+static struct {
+    pthread_mutex_t mu;
+    size_t n;
+    struct {
+        char *text;
+        json_t *value;
+    } v[DEFAULTS_MAX];
+} defaults = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static json_t *parse_default(const char *text)
+{
+    struct rune_diags d = RUNE_DIAGS_INIT;
+    struct rune_node *n = rune_yaml_parse("<default>", text, strlen(text), &d);
+    json_t *v = n ? rune_node_json(n) : json_string(text);
+    rune_node_free(n);
+    rune_diags_free(&d);
+    return v;
+}
+
 json_t *rune_param_default(const struct rune_param *p)
 {
     if (!p->def)
         return NULL;
-    struct rune_diags d = RUNE_DIAGS_INIT;
-    struct rune_node *n = rune_yaml_parse("<default>", p->def, strlen(p->def), &d);
-    json_t *v = n ? rune_node_json(n) : json_string(p->def);
-    rune_node_free(n);
-    rune_diags_free(&d);
-    return v;
+    json_t *v = NULL;
+    pthread_mutex_lock(&defaults.mu);
+    for (size_t i = 0; i < defaults.n && !v; i++)
+        if (!strcmp(defaults.v[i].text, p->def))
+            v = json_deep_copy(defaults.v[i].value);
+    if (!v && defaults.n < DEFAULTS_MAX) {
+        json_t *parsed = parse_default(p->def);
+        char *text = strdup(p->def);
+        if (parsed && text) {
+            defaults.v[defaults.n].text = text;
+            defaults.v[defaults.n++].value = parsed;
+            v = json_deep_copy(parsed);
+        } else {
+            json_decref(parsed);
+            free(text);
+        }
+    }
+    pthread_mutex_unlock(&defaults.mu);
+    return v ? v : parse_default(p->def);
 }
 
 json_t *rune_params_prepare(const struct rune_step_type *t, json_t *with, char *err, size_t errlen,
