@@ -216,6 +216,15 @@ static int setup_writer(struct rune_journal *j)
                                  j->path, mode);
     if (rune_sqlite_exec(j, "PRAGMA synchronous=NORMAL", "set synchronous=NORMAL") != 0)
         return -1;
+    /* The WAL file is kept when the last connection closes (after its
+     * checkpoint, so the database file alone still holds everything):
+     * the next run writes over its blocks instead of growing a new file,
+     * so a durable commit's fsync writes the data, not the file's size
+     * (and, for a new file, the directory) too. A kept WAL still holds
+     * its frames, which the next open reads back: the run's end starts
+     * it over first (sqlite_end). */
+    int persist = 1;
+    sqlite3_file_control(rune_sqlite_db(j), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     if (rune_sqlite_exec(j, "BEGIN IMMEDIATE", "start the schema transaction") != 0)
         return -1;
     if (sqlite3_exec(rune_sqlite_db(j), rune_incident_log_sql, NULL, NULL, NULL) != SQLITE_OK) {
@@ -306,16 +315,21 @@ static void sqlite_flush(struct rune_journal *j);
  * pages), the closing plan checkpoints like a real run does: with
  * synchronous=FULL, whose fsyncs of the WAL and then the database file
  * keep other runs' events safe before the WAL is reset. Small plans still
- * force nothing to disk. */
-#define LAZY_WAL_MAX (1000LL * 4096)
+ * force nothing to disk. The frames are counted by SQLite's WAL hook (the
+ * file's size says nothing: it is kept, at its largest, between runs). */
+#define LAZY_WAL_MAX 1000
+
+static int count_frames(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((struct sqlite_journal *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
 
 static void lazy_checkpoint(struct sqlite_journal *s)
 {
-    const char *db = sqlite3_db_filename(s->db, "main");
-    char wal[4096];
-    struct stat st;
-    if (!db || !*db || snprintf(wal, sizeof wal, "%s-wal", db) >= (int)sizeof wal ||
-        stat(wal, &st) != 0 || st.st_size <= LAZY_WAL_MAX)
+    if (s->wal_frames <= LAZY_WAL_MAX)
         return;
     if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
         return;
@@ -568,7 +582,8 @@ static void sqlite_set_lazy(struct rune_journal *j)
     rune_sqlite_exec(j, "PRAGMA synchronous=OFF", "stop forcing a simulation to disk");
     s->lazy = true;
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    sqlite3_wal_autocheckpoint(s->db, 0);
+    /* (this replaces the autocheckpoint, itself a WAL hook) */
+    sqlite3_wal_hook(s->db, count_frames, s);
 }
 
 /* A simulation's events at most this many to a transaction. */
@@ -736,6 +751,13 @@ static int sqlite_end(struct rune_journal *j, const char *incident_id, const cha
     sqlite3_stmt *st = NULL;
     int rc = -1;
 
+    /* The run's frames into the database file now, so that this last
+     * write starts the kept WAL over from its beginning (setup_writer):
+     * the next open then finds one valid frame to read back, not the
+     * run's thousand. Without a reader on an older snapshot only (one
+     * makes this a no-op: the WAL is then read back in full, as before). */
+    if (!((struct sqlite_journal *)j)->lazy)
+        sqlite3_wal_checkpoint_v2(rune_sqlite_db(j), "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (sqlite3_prepare_v2(rune_sqlite_db(j), sql, -1, &st, NULL) != SQLITE_OK) {
         rune_sqlite_fail(j, "prepare to end the incident");
         goto out;

@@ -43,6 +43,7 @@ struct sqlite_journal {
     bool lazy;       /* a simulation's log: never forced, events batched */
     bool batch_open; /* lazy: a transaction of events is open */
     int batch_n;     /* ... holding this many */
+    int wal_frames;  /* lazy: frames in the WAL after the last commit */
     /* lazy: the last event written in the open batch, whose write lock
      * no one else can take: the next event of the same incident follows
      * it without reading it back (seq 0: none known) */
