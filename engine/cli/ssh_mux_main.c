@@ -3,15 +3,22 @@
  * instead of a whole `ssh` process when the target's shared connection is
  * open.
  *
- *   rune-ssh-mux SOCKET COMMAND
+ *   rune-ssh-mux SOCKET COMMAND [SSH ARGV...]
  *
  * It speaks OpenSSH's documented multiplexing protocol (PROTOCOL.mux in
  * OpenSSH's sources) to the master listening on SOCKET: a hello, one
  * MUX_C_NEW_SESSION carrying COMMAND, then its own stdin, stdout and
  * stderr passed over the socket (SCM_RIGHTS), so the master reads and
  * writes them directly. It exits with the remote command's exit status,
- * or 255 with a line on stderr when the session could not be had or the
- * connection closed first — what `ssh` does in the same cases.
+ * or 255 with a line on stderr when the connection closed before it came
+ * — what `ssh` does in the same case.
+ *
+ * When no session could be had at all — the master is gone (a SIGKILL
+ * leaves its socket behind), or it refused one (sshd's MaxSessions) —
+ * and SSH ARGV follows, that `ssh` command is run in its place: `ssh`
+ * itself, over the same socket, does the same and then connects on its
+ * own, with the same checks. Nothing of the step's stdin was read yet:
+ * the master reads it only once the session is open.
  *
  * Why a program of its own: starting `ssh` costs its libraries and its
  * configuration files at every step, most of a remote /bin/true
@@ -57,7 +64,8 @@ static int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        /* no SIGPIPE when the master has gone: an error to report */
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -181,7 +189,7 @@ static int send_fd(int sock, int fd)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
     ssize_t n;
-    while ((n = sendmsg(sock, &msg, 0)) < 0 && errno == EINTR)
+    while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
         ;
     return n == 1 ? 0 : -1;
 }
@@ -254,51 +262,69 @@ static int new_session(int fd, const char *command)
 /* Reads the master's replies until it closes the socket: the session's
  * opening, then its exit status. Waiting for the close, as ssh does,
  * means the master has written everything of the session's output. */
+/* The status -1 says no session was had: the caller may fall back. */
+#define NO_SESSION (-1)
+
 static int wait_exit(int fd)
 {
     int status = -1;
+    int opened = 0;
     for (;;) {
         unsigned char *body = NULL;
         uint32_t len = 0;
         int rc = read_packet(fd, &body, &len);
         if (rc == 1)
             break;
-        if (rc != 0)
-            return fail("the shared connection sent a broken reply", NULL);
+        if (rc != 0) {
+            fail("the shared connection sent a broken reply", NULL);
+            return opened ? EXIT_SSH : NO_SESSION;
+        }
         uint32_t type = get_u32(body);
         if ((type == MUX_S_FAILURE || type == MUX_S_PERMISSION_DENIED) && len >= 12) {
             uint32_t n = get_u32(body + 8);
             char why[256];
             snprintf(why, sizeof why, "%.*s", (int)(n <= len - 12 && n < 200 ? n : 0), body + 12);
             free(body);
-            return fail(type == MUX_S_FAILURE ? "the shared connection refused a session"
-                                              : "the shared connection denied a session",
-                        why);
+            fail(type == MUX_S_FAILURE ? "the shared connection refused a session"
+                                       : "the shared connection denied a session",
+                 why);
+            return opened ? EXIT_SSH : NO_SESSION;
         }
+        if (type == MUX_S_SESSION_OPENED)
+            opened = 1;
         if (type == MUX_S_EXIT_MESSAGE && len >= 12)
             status = (int)(get_u32(body + 8) & 0xff);
         /* MUX_S_SESSION_OPENED and MUX_S_TTY_ALLOC_FAIL need nothing */
         free(body);
     }
-    if (status < 0)
-        return fail("the shared connection closed before the command's exit status came", NULL);
+    if (status < 0) {
+        fail("the shared connection closed before the command's exit status came", NULL);
+        return opened ? EXIT_SSH : NO_SESSION;
+    }
     return status;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: rune-ssh-mux SOCKET COMMAND (run by rune for remote steps)\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: rune-ssh-mux SOCKET COMMAND [SSH ARGV...] (run by rune for "
+                        "remote steps)\n");
         return 2;
     }
+    int rc = NO_SESSION;
     int fd = connect_to(argv[1]);
-    if (fd < 0)
-        return fail("cannot reach the shared ssh connection", strerror(errno));
-    int rc = hello(fd);
-    if (rc == 0)
-        rc = new_session(fd, argv[2]);
-    if (rc == 0)
-        rc = wait_exit(fd);
-    close(fd);
-    return rc;
+    if (fd < 0) {
+        fail("cannot reach the shared ssh connection", strerror(errno));
+    } else {
+        rc = hello(fd) == 0 && new_session(fd, argv[2]) == 0 ? wait_exit(fd) : NO_SESSION;
+        close(fd);
+    }
+    if (rc != NO_SESSION)
+        return rc;
+    if (argc > 3) {
+        fprintf(stderr, "rune-ssh-mux: running ssh on its own instead\n");
+        execvp(argv[3], argv + 3);
+        return fail("cannot run ssh", strerror(errno));
+    }
+    return EXIT_SSH;
 }

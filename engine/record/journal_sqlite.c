@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ static const char *hint(int rc)
         return "the disk is full; free space, or pass --log PATH";
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-        return "the file is damaged or not a rune incident log; move it aside, or pass --log PATH";
+        return "the file is damaged or not a rune incident log; move it aside with its -wal and "
+               "-shm files, or pass --log PATH";
     case SQLITE_CONSTRAINT:
         return "this is a bug in the caller; please report it";
     case SQLITE_TOOBIG:
@@ -148,6 +150,21 @@ static int make_parents(const char *path, char *err, size_t errlen)
  * its -wal and -shm files copy the database file's mode). */
 static int create_private(const char *path, char *err, size_t errlen)
 {
+    /* A WAL with no log beside it belongs to a log moved or deleted
+     * without it: a new log made here would take its frames for its own
+     * (the WAL is kept between runs, setup_writer). Refused, not removed:
+     * it may be all someone has of that log. */
+    char wal[PATH_MAX + 8];
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT &&
+        snprintf(wal, sizeof wal, "%s-wal", path) < (int)sizeof wal && lstat(wal, &st) == 0) {
+        rune_journal_seterr(err, errlen,
+                            "incident log %s does not exist but its write-ahead log %s does: the "
+                            "log was moved or deleted without it. Put it back beside its log, "
+                            "or move %s and %s-shm away too, then run again",
+                            path, wal, wal, path);
+        return -1;
+    }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         rune_journal_seterr(err, errlen,
@@ -465,7 +482,9 @@ static int last_event(struct rune_journal *j, const char *incident_id, long long
         "ORDER BY seq DESC LIMIT 1";
 
     struct sqlite_journal *s = (struct sqlite_journal *)j;
-    if (s->batch_open && s->last.seq > 0 && !strcmp(s->last.incident_id, incident_id)) {
+    /* (an I/O error or a full disk rolls the whole batch back by itself) */
+    if (s->batch_open && s->last.seq > 0 && !sqlite3_get_autocommit(s->db) &&
+        !strcmp(s->last.incident_id, incident_id)) {
         *seq = s->last.seq;
         memcpy(prev, s->last.hash, RUNE_HASH_HEX + 1);
         return 0;
@@ -768,9 +787,12 @@ static int sqlite_end(struct rune_journal *j, const char *incident_id, const cha
         goto out;
     }
     rc = update_incident(j, st, incident_id, "record the incident's end");
-    /* the outcome is on disk when rune says it */
-    if (rc == 0 && !((struct sqlite_journal *)j)->lazy)
-        rc = force_wal(j);
+    /* the outcome is on disk when rune says it; the end event (owed) is,
+     * even when the row could not be updated */
+    if (!((struct sqlite_journal *)j)->lazy) {
+        int forced = force_wal(j);
+        rc = rc == 0 ? forced : rc;
+    }
 out:
     sqlite3_finalize(st);
     return rc;

@@ -321,10 +321,13 @@ int rune_sqlite_link(struct rune_journal *j, const char *incident_id, struct run
     rc = first_row(j, first, incident_id, 0, out->prev, sizeof out->prev, &row, NULL);
     if (rc == 1)
         rc = first_row(j, before, NULL, row, out->before, sizeof out->before, NULL, &brow);
-    if (rc >= 0 && out->prev[0] && brow > 0)
+    /* (64 zeros name no event: the first incident's link, or one written
+     * before incidents were linked) */
+    bool named = out->prev[0] && strcmp(out->prev, RUNE_ZERO_HASH) != 0;
+    if (rc >= 0 && named && brow > 0)
         rc = first_row(j, near, out->prev, brow, out->target, sizeof out->target, &out->target_seq,
                        &trow);
-    if (rc >= 0 && out->prev[0] && !out->target[0])
+    if (rc >= 0 && named && !out->target[0])
         rc = first_row(j, target, out->prev, 0, out->target, sizeof out->target, &out->target_seq,
                        &trow);
     if (rc >= 0 && out->prev[0]) {

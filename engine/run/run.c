@@ -624,6 +624,9 @@ int rune_run_runbook(struct rune_runbook *rb, const struct rune_run_opts *o)
     char why[1024] = "";
     enum outcome out = execute(&r, why, sizeof why);
     long long ms = rune_clock_mono_ms() - t0;
+    /* the last stage's last writing step's end, on disk before what the
+     * run does on its way out (closing masters, removing the workdir) */
+    rune_record_sync(&r.rec);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     rune_ssh_free(r.ssh); /* shared ssh connections end with the run, before its workdir */

@@ -25,7 +25,9 @@
  * (OpenSSH's PROTOCOL.mux) instead of starting a whole `ssh` for it: the
  * same session, channel and checks, without loading ssh's libraries and
  * configuration at every step. Where the helper is not installed, `ssh`
- * itself runs the step, as before.
+ * itself runs the step, as before; where the master gives no session (it
+ * died, or sshd's MaxSessions refuses one), the helper runs that same
+ * `ssh`, which connects on its own.
  *
  * If a master dies mid-run, a step's client connects on its own (with the
  * same checks): slower, never weaker.
@@ -80,7 +82,10 @@ struct rune_ssh *rune_ssh_new(const char *workdir)
         return NULL;
     pthread_mutex_init(&s->mu, NULL);
     snprintf(s->workdir, sizeof s->workdir, "%s", workdir ? workdir : "");
-    if (rune_helper_path("rune-ssh-mux", s->mux, sizeof s->mux) != 0)
+    /* RUNE_SSH_MUX=off: every remote step runs ssh (docs/teams.md) */
+    const char *mux = getenv("RUNE_SSH_MUX");
+    if ((mux && !strcmp(mux, "off")) ||
+        rune_helper_path("rune-ssh-mux", s->mux, sizeof s->mux) != 0)
         s->mux[0] = '\0';
     return s;
 }
@@ -373,14 +378,6 @@ char **rune_ssh_argv(struct rune_ssh *s, json_t *t, const char *cwd, const char 
     if (!c)
         return NULL;
     size_t n = 0;
-    if (open && s->mux[0]) {
-        char **argv = NULL;
-        if (push(&argv, &n, strdup(s->mux)) && push(&argv, &n, strdup(path)) &&
-            push(&argv, &n, strdup(remote)))
-            return argv;
-        rune_ssh_argv_free(argv);
-        return NULL;
-    }
     char **argv = base_argv(t, cwd, sock, &n);
     bool ok = argv && push(&argv, &n, strdup("-oControlMaster=no")) &&
               push(&argv, &n, strdup("-T")) && push(&argv, &n, strdup("--")) &&
@@ -391,7 +388,21 @@ char **rune_ssh_argv(struct rune_ssh *s, json_t *t, const char *cwd, const char 
             rune_ssh_argv_free(argv);
         return NULL;
     }
-    return argv;
+    if (!open || !s->mux[0])
+        return argv;
+    /* rune-ssh-mux SOCKET REMOTE, then the ssh it runs instead when the
+     * master gives no session (gone, or refusing one) */
+    char *head[3] = {strdup(s->mux), strdup(path), strdup(remote)};
+    char **mux = head[0] && head[1] && head[2] ? realloc(argv, (n + 4) * sizeof *argv) : NULL;
+    if (!mux) {
+        for (int i = 0; i < 3; i++)
+            free(head[i]);
+        rune_ssh_argv_free(argv);
+        return NULL;
+    }
+    memmove(mux + 3, mux, (n + 1) * sizeof *mux);
+    memcpy(mux, head, sizeof head);
+    return mux;
 }
 
 /* Asks a master to exit and waits for its socket to go. */

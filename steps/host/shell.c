@@ -486,7 +486,9 @@ static int judge(struct rune_call *c, const struct rune_proc *p, long long budge
 {
     if (p->timed_out) {
         char d[32];
-        rune_clock_ms_str(budget_ms > 0 ? budget_ms : 0, d, sizeof d);
+        /* to 10 ms: the budget was read a moment after the attempt began,
+         * and "999ms" for a step given 1s reads as a different limit */
+        rune_clock_ms_str(budget_ms > 0 ? (budget_ms + 9) / 10 * 10 : 0, d, sizeof d);
         rune_call_fail(c, "timed out after %s; the process group was killed", d);
         return RUNE_STEP_TIMEOUT;
     }

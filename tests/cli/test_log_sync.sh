@@ -81,16 +81,29 @@ expect_rc 0
     fail "40 writing steps made $many fsyncs, 5 made $few: more than one a step"
 end_case
 
-test_case "beyond one fsync a writing step, a run costs at most seven"
+test_case "beyond one fsync a writing step, a run costs at most eight"
 # the incident's start rides on the first step's fsync and its end on the
-# close of its row, and a stage's last end on what follows (8 before);
-# what is left: the log's directory once (SQLite syncs it at the WAL's
-# first sync after each open), the end's checkpoint (WAL, database file),
-# the WAL's header as the last write starts it over, that write's own,
-# and the close's checkpoint
+# close of its row; what is left: the log's directory once (SQLite syncs
+# it at the WAL's first sync after each open), the last step's end before
+# the run's way out, the end's checkpoint (WAL, database file), the WAL's
+# header as the last write starts it over, that write's own, and the
+# close's checkpoint
 n=$(syncs run "$T/writes5.yaml" --no-report)
 expect_rc 0
-[ "$n" -le 12 ] || fail "5 writing steps made $n fsyncs: more than 5 + 7 ($(sort "$T/strace" | uniq -c | head -20))"
+[ "$n" -le 13 ] || fail "5 writing steps made $n fsyncs: more than 5 + 8 ($(sort "$T/strace" | uniq -c | head -20))"
+end_case
+
+test_case "the last writing step's end is on disk before the run removes its work directory"
+ASAN_OPTIONS=$NO_LSAN strace -f -qq -o "$T/strace" -e trace=fdatasync,fsync,execve,unlinkat,rmdir \
+    -e signal=none "$RUNE" run "$T/writes5.yaml" --no-report </dev/null >"$T/out" 2>"$T/err"
+RC=$?
+expect_rc 0
+# in strace's order: the last child; an fsync; then the first removal of
+# a directory (the work directory, emptied)
+awk '/execve\("\/bin\/true"/ { c = NR; s = 0 } /f(data)?sync\(/ { if (c && !s) s = NR }
+     /AT_REMOVEDIR|rmdir\(/ { if (c && NR > c && !r) r = NR }
+     END { exit !(c && s && r && s < r) }' "$T/strace" ||
+    fail "no fsync between the last child and the work directory's removal: $(grep -nE 'sync|REMOVEDIR|rmdir|execve' "$T/strace" | tail -8)"
 end_case
 
 test_case "the log's WAL is kept between runs, started over at each run's end"
@@ -130,6 +143,20 @@ expect_rc 0
 between=$(awk '/child/ { n++; next } n == 1 && /sync/ { k++ } END { print k + 0 }' "$T/order")
 [ "$between" -ge 2 ] ||
     fail "only $between fsync(s) between the two writing steps' children: $(tr '\n' ' ' <"$T/order")"
+end_case
+
+test_case "a log moved away without its kept WAL: a new log there is refused, nothing taken from it"
+run_rune run "$T/notes5.yaml" --no-report
+expect_rc 0
+mv "$RUNE_LOG" "$T/moved.db"
+run_rune run "$T/notes5.yaml" --no-report
+[ "$RC" != 0 ] || fail "a run made a new log beside the old one's WAL"
+grep -qF "its write-ahead log $RUNE_LOG-wal does" "$T/err" || fail "stderr lacks the reason: $(cat "$T/err")"
+[ ! -e "$RUNE_LOG" ] || fail "a new log was made anyway"
+# put back together, the log is whole
+mv "$T/moved.db" "$RUNE_LOG"
+run_rune log verify --all
+expect_rc 0
 end_case
 
 test_case "a plan forces nothing to disk"

@@ -127,7 +127,7 @@ expect_rc 0
 end_case
 
 test_case "--probe never runs a read whose parameters come from a simulated write"
-rm -f "$T/fresh/b.txt" "$RUNE_LOG"   # never run: no outputs from history
+rm -f "$T/fresh/b.txt" "$RUNE_LOG" "$RUNE_LOG"-wal "$RUNE_LOG"-shm   # never run: no outputs from history
 run_rune plan "$C/fresh.yaml" --set dir="$T/fresh" --probe --json
 expect_rc 0
 cp "$T/out" "$T/plan.json"
@@ -139,7 +139,7 @@ expect_no "out of memory"
 end_case
 
 test_case "a first plan: steps without history say so, and timeouts alone raise no RTO warning"
-rm -f "$RUNE_LOG"
+rm -f "$RUNE_LOG" "$RUNE_LOG"-wal "$RUNE_LOG"-shm
 run_rune plan "$C/fresh.yaml" --set dir="$T/fresh" --json
 cp "$T/out" "$T/plan.json"
 expect_eq "$(jq_sql '$.rto_exceeded')" "0" "no RTO warning from timeouts"

@@ -87,7 +87,7 @@ expect_eq "$(($(logins) - before))" 1 "logins for five remote steps"
 no_master
 end_case
 
-test_case "steps over the shared connection start no ssh of their own (rune-ssh-mux); without the helper, ssh runs them"
+test_case "steps over the shared connection start no ssh of their own (rune-ssh-mux); with RUNE_SSH_MUX=off, ssh runs them"
 # an ssh on PATH that notes each call: rune finds ssh there
 mkdir -p "$T/shim"
 printf '#!/bin/sh\necho "$*" >>"%s"\nexec %s "$@"\n' "$T/ssh.calls" "$(command -v ssh)" >"$T/shim/ssh"
@@ -107,17 +107,32 @@ done
 expect_eq "$(calls)" 2 "ssh calls for six remote steps ($(cat "$T/ssh.calls"))"
 grep -q -- "-O exit" "$T/ssh.calls" || fail "the master was not closed with ssh -O exit"
 no_master
-# the same rune binary alone in a directory, no rune-ssh-mux beside it
-# (nor installed): each step is an ssh client over the master, same results
-mkdir -p "$T/alone" && cp "$RUNE" "$T/alone/rune"
+# without the helper (RUNE_SSH_MUX=off, as when it is not installed): each
+# step is an ssh client over the master, with the same results
 rm -f "$T/ssh.calls"
-PATH="$T/shim:$PATH" "$T/alone/rune" run "$T/muxed.yaml" </dev/null >"$T/out" 2>"$T/err"
-RC=$?
-OUT=1
+PATH="$T/shim:$PATH" RUNE_SSH_MUX=off run_rune run "$T/muxed.yaml"
 expect_rc 0
 expect_eq "$(out s6 stdout)" "out6" "stdout over ssh"
 expect_eq "$(out s6 exit_code)" 5 "exit code over ssh"
 expect_eq "$(calls)" 8 "ssh calls without the helper: open, six steps, close"
+no_master
+end_case
+
+test_case "a master killed mid-run: the next remote steps connect on their own, same checks"
+# SIGKILL leaves the master's socket behind: rune-ssh-mux finds no one
+# there and runs the ssh it was given, which logs in by itself
+runbook killed "    - { id: a, uses: shell.run, with: { host: db1, script: 'echo before' } }
+    - { id: k, uses: shell.run, needs: [a], with: { script: 'pkill -KILL -f -- \"$T/work/.*[C]ontrolPersist\" || exit 1; sleep 0.2; ! pgrep -f -- \"$T/work/.*[C]ontrolPersist\"' } }
+    - { id: b, uses: shell.run, needs: [k], with: { host: db1, script: 'echo after' } }
+    - { id: c, uses: shell.run, needs: [b], with: { host: db1, script: 'echo again; exit 3' }, on_failure: continue }"
+before=$(logins)
+run_rune run "$T/killed.yaml"
+expect_rc 0
+expect_eq "$(out a stdout)" "before" "the step before the kill"
+expect_eq "$(out b stdout)" "after" "the step after the kill"
+expect_eq "$(out c stdout)" "again" "the next one"
+expect_eq "$(out c exit_code)" 3 "its exit code"
+[ "$(($(logins) - before))" -ge 2 ] || fail "no login of its own after the master died ($(($(logins) - before)) logins)"
 no_master
 end_case
 
