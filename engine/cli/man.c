@@ -98,9 +98,11 @@ void rune_man_write(FILE *out, const struct rune_cmdinfo *cmds, size_t n)
     fprintf(out, ".SH ENVIRONMENT\n.TP\n.B RUNE_LOG\nthe incident log\n.TP\n.B RUNE_HOME\n"
                  "directory of the incident log\n.TP\n.B RUNE_PATH\nextra runbook directories, "
                  "colon-separated\n.TP\n.B RUNE_LUA_PATH\nextra directories of step types written "
-                 "in Lua\n.TP\n.B NO_COLOR\nno colour on the console\n");
+                 "in Lua\n.TP\n.B RUNE_SSH_MUX\noff: steps on ssh targets run ssh, not the "
+                 "rune-ssh-mux helper\n.TP\n.B NO_COLOR\nno colour on the console\n");
     fprintf(out, ".SH FILES\n.TP\n.I ~/.local/state/rune/incidents.db\nthe default incident "
-                 "log, with locks/, work/ and reports/ beside it\n.TP\n"
+                 "log (its -wal and -shm files are kept beside it between runs), with locks/, "
+                 "work/ and reports/ beside it\n.TP\n"
                  ".I NAME.test.yaml\na runbook's tests, beside NAME.yaml (rune test)\n");
     fprintf(out, ".SH SEE ALSO\nThe documentation in the source tree: docs/cli.md, "
                  "docs/runbook-format.md, docs/authoring.md, docs/steps.md.\n");
