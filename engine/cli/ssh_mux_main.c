@@ -259,12 +259,13 @@ static int new_session(int fd, const char *command)
     return 0;
 }
 
-/* Reads the master's replies until it closes the socket: the session's
- * opening, then its exit status. Waiting for the close, as ssh does,
- * means the master has written everything of the session's output. */
-/* The status -1 says no session was had: the caller may fall back. */
+/* The status that says no session was had: the caller may fall back. */
 #define NO_SESSION (-1)
 
+/* Reads the master's replies until it closes the socket: the session's
+ * opening, then its exit status. Waiting for the close, as ssh does,
+ * means the master has written everything of the session's output.
+ * NO_SESSION when the master refused or went before the session opened. */
 static int wait_exit(int fd)
 {
     int status = -1;

@@ -122,7 +122,7 @@ test_case "a master killed mid-run: the next remote steps connect on their own, 
 # SIGKILL leaves the master's socket behind: rune-ssh-mux finds no one
 # there and runs the ssh it was given, which logs in by itself
 runbook killed "    - { id: a, uses: shell.run, with: { host: db1, script: 'echo before' } }
-    - { id: k, uses: shell.run, needs: [a], with: { script: 'pkill -KILL -f -- \"$T/work/.*[C]ontrolPersist\" || exit 1; sleep 0.2; ! pgrep -f -- \"$T/work/.*[C]ontrolPersist\"' } }
+    - { id: k, uses: shell.run, needs: [a], with: { script: 'pkill -KILL -f -- \"$T/work/.*[C]ontrolPersist\" || exit 1; for i in $(seq 50); do pgrep -f -- \"$T/work/.*[C]ontrolPersist\" >/dev/null || exit 0; sleep 0.1; done; exit 1' } }
     - { id: b, uses: shell.run, needs: [k], with: { host: db1, script: 'echo after' } }
     - { id: c, uses: shell.run, needs: [b], with: { host: db1, script: 'echo again; exit 3' }, on_failure: continue }"
 before=$(logins)
