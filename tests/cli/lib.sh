@@ -115,6 +115,27 @@ release_lock() {
     touch "$T/unhold"; wait "$_LOCK_HOLDER" 2>/dev/null
 }
 
+# hold_sqlite_write DB — another process in the middle of a write
+# transaction on DB until release_sqlite_write (bounded: 60 s). The writer
+# waits on a busy lock (.timeout): the probe below takes the write lock for
+# an instant, and a writer without a timeout that met it gave up and never
+# held the lock (seen on a loaded CI host).
+hold_sqlite_write() {
+    rm -f "$T/release"
+    ( printf ".timeout 30000\nBEGIN IMMEDIATE;\nINSERT INTO customers(name) VALUES ('w');\n"
+      for _ in $(seq 600); do [ -e "$T/release" ] && break; sleep 0.1; done
+      printf 'COMMIT;\n' ) | sqlite3 "$1" >/dev/null 2>&1 &
+    _SQLITE_WRITER=$!
+    for _ in $(seq 100); do sqlite_locked "$1" && return 0; sleep 0.1; done
+    fail "the writer never took the write lock on $1"
+}
+sqlite_locked() {
+    ! sqlite3 "$1" "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1
+}
+release_sqlite_write() {
+    touch "$T/release"; wait "$_SQLITE_WRITER" 2>/dev/null
+}
+
 # out STEP KEY — a step's output (a JSON path into its outputs) in the
 # last incident.
 out() {

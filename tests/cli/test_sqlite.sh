@@ -96,14 +96,9 @@ end_case
 test_case "locks: a writer holding the lock is seen, with its pid; stress test passes"
 make_db "$T/app.db"
 sqlite3 "$T/app.db" "PRAGMA journal_mode=WAL;" >/dev/null
-# the writer holds the lock until the check is over (bounded: 60 s), not
-# for a fixed time a slow machine could outlast
-rm -f "$T/release"
-( printf 'BEGIN IMMEDIATE;\nINSERT INTO customers VALUES (9, %s);\n' "'held'"
-  for _ in $(seq 600); do [ -e "$T/release" ] && break; sleep 0.1; done
-  printf 'COMMIT;\n' ) | sqlite3 "$T/app.db" &
-holder=$!
-for _ in $(seq 50); do [ -e "$T/app.db-wal" ] && break; sleep 0.1; done
+# the writer holds the lock until the check is over, not for a fixed time a
+# slow machine could outlast
+hold_sqlite_write "$T/app.db"
 cat > "$T/l.yaml" <<'YAML'
 runbook: l
 inputs: { db: { type: path, required: true } }
@@ -114,8 +109,7 @@ YAML
 run_rune run "$T/l.yaml" --set db="$T/app.db"
 expect_eq "$(out locks locked) $(out locks lock) $(out locks journal_mode)" "1 write wal"
 sql "select detail_json from events where incident_id='$(last_incident)' and step='locks' and kind='step.end'" | grep -q '"command":"sqlite3"' || fail "the holder was not named"
-touch "$T/release"
-wait "$holder"
+release_sqlite_write
 run_rune run "$C/locks.yaml" --set db="$T/app.db"
 expect_rc 0
 expect_eq "$(out locks locked)" "0"

@@ -93,17 +93,9 @@ end_case
 
 test_case "sqlite-compact-repair refuses while a writer holds the lock"
 make_db "$T/app.db"
-# a writer in the middle of a transaction until released (bounded: 60 s)
-rm -f "$T/release"
-( printf "BEGIN IMMEDIATE;\nINSERT INTO customers(name) VALUES ('w');\n"
-  for _ in $(seq 600); do [ -e "$T/release" ] && break; sleep 0.1; done
-  printf 'COMMIT;\n' ) | sqlite3 "$T/app.db" >/dev/null 2>&1 &
-w=$!
-locked() { ! sqlite3 "$T/app.db" "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1; }
-for _ in $(seq 100); do locked && break; sleep 0.1; done
-locked || fail "the writer never took the write lock"
+hold_sqlite_write "$T/app.db"
 run_rune run sqlite-compact-repair --set path="$T/app.db" --yes
-touch "$T/release"; wait "$w" 2>/dev/null
+release_sqlite_write
 expect_rc 3
 expect_out "the database is locked by another process"
 expect_eq "$(status compact)" "not_run"
@@ -172,17 +164,11 @@ make_db "$T/app.db"
 run_rune run sqlite-lock-diagnosis --set path="$T/app.db" --set window=300ms --set samples=5
 expect_rc 0
 expect_eq "$(outcome)" "no_incident"
-# a writer holding the write lock until released (bounded: 60 s), taken
-# before the diagnosis starts: a fixed sleep lost that race on a busy host
-rm -f "$T/release"
-( printf "BEGIN IMMEDIATE;\nINSERT INTO customers(name) VALUES ('w');\n"
-  for _ in $(seq 600); do [ -e "$T/release" ] && break; sleep 0.1; done
-  printf 'COMMIT;\n' ) | sqlite3 "$T/app.db" >/dev/null 2>&1 &
-w=$!
-for _ in $(seq 100); do locked && break; sleep 0.1; done
-locked || fail "the writer never took the write lock"
+# the writer holds the write lock before the diagnosis starts: a fixed
+# sleep lost that race on a busy host
+hold_sqlite_write "$T/app.db"
 run_rune run sqlite-lock-diagnosis --set path="$T/app.db" --set window=300ms --set samples=5
-touch "$T/release"; wait "$w" 2>/dev/null
+release_sqlite_write
 expect_rc 0
 expect_eq "$(outcome)" "resolved"
 expect_eq "$(out locks lock)" "write"
