@@ -22,6 +22,7 @@
 #include "pg_load.h"
 #include "pgconn.h"
 #include "pgcopy.h"
+#include "pgcopy_bin.h"
 #include "rowhash.h"
 
 #define IO_BUF (1 << 20)
@@ -127,12 +128,42 @@ static int psql_section(struct rune_pg_restore *r, const char *kind)
 
 /* ---- loading tables ---- */
 
+/* Sends what the converter has made once there is this much of it: a
+ * CopyData message the server reads whole, small enough to stay in its
+ * caches. */
+#define BIN_SEND (256 << 10)
+
+/* Data of the block: as it is (text), or through bin into COPY's binary
+ * format. 0; -1 with err set; 1 when bin refused a row (err says which):
+ * the caller loads the table again, as text. */
+static int send_data(PGconn *conn, struct rune_pg_bin *bin, const char *p, size_t n, bool end,
+                     const char *table, char *err, size_t errlen)
+{
+    if (!bin)
+        return n == 0 || PQputCopyData(conn, p, (int)n) == 1 ? 0 : -1;
+    char why[256];
+    if ((n && rune_pg_bin_feed(bin, p, n, why, sizeof why) != 0) ||
+        (end && rune_pg_bin_finish(bin, why, sizeof why) != 0)) {
+        snprintf(err, errlen, "table %s: %s", table, why);
+        return 1;
+    }
+    size_t len;
+    const char *out = rune_pg_bin_output(bin, &len);
+    if (len < (end ? 1 : BIN_SEND))
+        return 0;
+    if (PQputCopyData(conn, out, (int)len) != 1)
+        return -1;
+    rune_pg_bin_taken(bin);
+    return 0;
+}
+
 /* COPY one table's block from the backup: the statement is the block's
  * first line, the data everything up to the end-of-data marker. With
  * freeze, the COPY says FREEZE (the caller made the table new in this
- * transaction). */
+ * transaction); with bin, it is in the binary format, converted by bin.
+ * 0, -1 with err set, or 1 when bin refused a row (send_data). */
 static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, bool freeze,
-                      char *err, size_t errlen)
+                      struct rune_pg_bin *bin, char *err, size_t errlen)
 {
     struct rune_pg_restore *r = p->r;
     json_t *sec = j->sec;
@@ -154,6 +185,7 @@ static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *
     char tailbuf[8] = {0};
     size_t tl = 0;
     ssize_t n;
+    bool ended = false; /* bin was given the end of the rows */
     while (rc == 0 && (n = rune_artifact_read(rd, buf, IO_BUF, err, errlen)) != 0) {
         if (n < 0) {
             read_failed(r, err, errlen);
@@ -176,9 +208,11 @@ static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *
                     break;
                 }
                 char *frozen = NULL;
-                if (freeze &&
-                    asprintf(&frozen, "%.*s WITH (FREEZE)",
-                             (int)(strlen(copy) - (copy[strlen(copy) - 1] == ';')), copy) < 0)
+                if ((freeze || bin) &&
+                    asprintf(&frozen, "%.*s WITH (%s%s%s)",
+                             (int)(strlen(copy) - (copy[strlen(copy) - 1] == ';')), copy,
+                             freeze ? "FREEZE" : "", freeze && bin ? ", " : "",
+                             bin ? "FORMAT binary" : "") < 0)
                     abort();
                 PGresult *res = PQexec(conn, frozen ? frozen : copy);
                 free(frozen);
@@ -197,11 +231,11 @@ static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *
         long long upto = (long long)off + (data - sent); /* this buffer's data bytes end here */
         size_t end = upto < (long long)n ? (size_t)upto : (size_t)n;
         if (copying && end > off) {
-            if (PQputCopyData(conn, buf + off, (int)(end - off)) != 1) {
+            ended = sent + (long long)(end - off) == data;
+            if ((rc = send_data(conn, bin, buf + off, end - off, ended, j->name, err, errlen)) < 0)
                 snprintf(err, errlen, "COPY %s: %s", j->name, PQerrorMessage(conn));
-                rc = -1;
+            if (rc != 0)
                 break;
-            }
             sent += (long long)(end - off);
         }
         for (size_t k = end > off ? end : off; k < (size_t)n && tl < sizeof tailbuf; k++)
@@ -222,6 +256,9 @@ static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *
     }
     if (!copying)
         return rc ? rc : -1;
+    if (rc == 0 && bin && !ended && /* a table without rows: the header and trailer */
+        (rc = send_data(conn, bin, NULL, 0, true, j->name, err, errlen)) < 0)
+        snprintf(err, errlen, "COPY %s: %s", j->name, PQerrorMessage(conn));
     if (PQputCopyEnd(conn, rc ? "rune: restore stopped" : NULL) != 1 && rc == 0) {
         snprintf(err, errlen, "COPY %s: %s", j->name, PQerrorMessage(conn));
         rc = -1;
@@ -245,7 +282,7 @@ static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *
 static int load_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *j, char *err,
                       size_t errlen)
 {
-    return copy_block(p, conn, j, false, err, errlen);
+    return copy_block(p, conn, j, false, NULL, err, errlen) ? -1 : 0;
 }
 
 /* A table of a database nobody else sees yet (create, drop, into): made
@@ -259,16 +296,43 @@ static int load_fresh_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg
                             size_t errlen)
 {
     if (json_is_true(json_object_get(j->sec, "partitioned")))
-        return copy_block(p, conn, j, false, err, errlen);
+        return copy_block(p, conn, j, false, NULL, err, errlen) ? -1 : 0;
     char *sql = NULL;
     if (asprintf(&sql, "TRUNCATE ONLY %s", rune_pg_str(j->sec, "qualified")) < 0)
         abort();
-    int rc = rune_pg_run(p->r->c, conn, "BEGIN", err, errlen) != 0 ||
-                     rune_pg_run(p->r->c, conn, sql, err, errlen) != 0 ||
-                     copy_block(p, conn, j, true, err, errlen) != 0 ||
-                     rune_pg_run(p->r->c, conn, "COMMIT", err, errlen) != 0
+    int rc = 0;
+    /* binary first when every column converts; a row the converter
+     * refuses rolls the table back and it is loaded again as text */
+    for (int binary = 1; binary >= 0 && rc == 0; binary--) {
+        struct rune_pg_bin *bin = NULL;
+        char why[512];
+        rc = rune_pg_run(p->r->c, conn, "BEGIN", err, errlen) != 0 ||
+                     rune_pg_run(p->r->c, conn, sql, err, errlen) != 0
                  ? -1
                  : 0;
+        if (rc == 0 && binary)
+            bin = rune_pg_bin_for(conn, rune_pg_str(j->sec, "qualified"),
+                                  rune_pg_str(j->sec, "copy"), why, sizeof why);
+        if (rc == 0 && PQtransactionStatus(conn) != PQTRANS_INTRANS) { /* the catalog read failed */
+            snprintf(err, errlen, "table %s: %s", j->name, why);
+            rc = -1;
+        }
+        if (rc == 0)
+            rc = copy_block(p, conn, j, true, bin, err, errlen);
+        j->binary = bin && rc == 0;
+        rune_pg_bin_free(bin);
+        if (rc == 1) { /* refused: as text, from the start */
+            rune_call_log(p->r->c, "%s; loading the table as COPY text", err);
+            char ignored[256];
+            rc = rune_pg_run(p->r->c, conn, "ROLLBACK", ignored, sizeof ignored) ? -1 : 0;
+            if (rc != 0)
+                snprintf(err, errlen, "table %s: %s", j->name, ignored);
+            continue;
+        }
+        if (rc == 0)
+            rc = rune_pg_run(p->r->c, conn, "COMMIT", err, errlen) ? -1 : 0;
+        break;
+    }
     free(sql);
     if (rc != 0 && PQtransactionStatus(conn) != PQTRANS_IDLE) {
         char ignored[256];
@@ -628,7 +692,14 @@ int rune_pg_load_all(struct rune_pg_restore *r)
     if (rune_pg_jobs_run(r, jobs, n, load_fresh_table, session, err, sizeof err) != 0)
         st = rune_pg_failed(c, err);
     if (st == RUNE_STEP_OK) {
-        rune_call_log(c, "tables loaded, indexes, keys and foreign keys built (%.1fs)", since(t0));
+        size_t nbin = 0;
+        for (size_t i = 0; i < nloads; i++)
+            nbin += jobs[i].binary;
+        rune_call_log(c,
+                      "tables loaded (%zu of %zu in COPY's binary format, the others as text: "
+                      "columns of other types, or partitioned), indexes, keys and foreign keys "
+                      "built (%.1fs)",
+                      nbin, nloads, since(t0));
         t0 = rune_clock_mono_ms();
         rune_call_progress_phase(c, "the rest of the data and of post-data");
         st = psql_section(r, RUNE_PG_SECTION_DATA);

@@ -55,6 +55,7 @@ struct rune_pg_job {
     double prio;    /* cost plus the longest chain of jobs waiting for it */
     int state;      /* 0 waiting, 1 running, 2 done (under the pool's mu) */
     long long rows; /* loaded, or counted */
+    bool binary;    /* loaded in COPY's binary format (pgcopy_bin.h) */
     char hash[65];
     enum rune_pg_stage stage;
     /* The bytes of the backup this job stands for in the restore's
