@@ -68,9 +68,12 @@ expect_no() {
     if grep -qF -- "$1" "$T/out" "$T/err"; then fail "output contains: $1"; fi
 }
 
-# sql QUERY — runs a query on the incident log.
+# sql QUERY — runs a query on the incident log. It waits for a lock (30 s
+# at most) instead of failing at once: a probe that opens the log just as
+# a background rune closes it (its last connection checkpoints the WAL
+# under an exclusive lock) would otherwise read nothing.
 sql() {
-    sqlite3 -batch -noheader "$RUNE_LOG" "$1"
+    sqlite3 -batch -noheader -cmd ".timeout 30000" "$RUNE_LOG" "$1"
 }
 
 # wait_file FILE — until FILE exists (30 s at most); fails the case if not.
@@ -108,7 +111,8 @@ hold_lock() {
     ( exec 9>>"$f"; flock 9
       for _ in $(seq 600); do [ -e "$T/unhold" ] && break; sleep 0.1; done ) &
     _LOCK_HOLDER=$!
-    for _ in $(seq 50); do flock -n "$f" true 2>/dev/null || break; sleep 0.1; done
+    # (30 s at most: the holder is a new process, slow to start on a busy host)
+    for _ in $(seq 300); do flock -n "$f" true 2>/dev/null || break; sleep 0.1; done
     flock -n "$f" true 2>/dev/null && fail "the test could not hold lock $1"
 }
 release_lock() {
@@ -116,7 +120,8 @@ release_lock() {
 }
 
 # hold_sqlite_write DB — another process in the middle of a write
-# transaction on DB until release_sqlite_write (bounded: 60 s). The writer
+# transaction on DB until release_sqlite_write (bounded: 60 s; it takes
+# the lock within 30 s or the case fails). The writer
 # waits on a busy lock (.timeout): the probe below takes the write lock for
 # an instant, and a writer without a timeout that met it gave up and never
 # held the lock (seen on a loaded CI host).
@@ -126,7 +131,7 @@ hold_sqlite_write() {
       for _ in $(seq 600); do [ -e "$T/release" ] && break; sleep 0.1; done
       printf 'COMMIT;\n' ) | sqlite3 "$1" >/dev/null 2>&1 &
     _SQLITE_WRITER=$!
-    for _ in $(seq 100); do sqlite_locked "$1" && return 0; sleep 0.1; done
+    for _ in $(seq 300); do sqlite_locked "$1" && return 0; sleep 0.1; done
     fail "the writer never took the write lock on $1"
 }
 sqlite_locked() {

@@ -7,6 +7,8 @@
 # run in progress shows as running.
 . "$(dirname "$0")/lib.sh"
 
+# (sleep 300: the child must outlive every check of it below, however
+# slow the host; the test ends its process group itself)
 cat >"$T/slow.yaml" <<EOF
 runbook: slow
 mitigation:
@@ -14,7 +16,7 @@ mitigation:
     - { id: first, uses: flow.note, with: { message: before } }
     - id: append
       uses: shell.run
-      with: { script: 'sleep 30; echo x >> "\$F"', env: { F: "$T/f" } }
+      with: { script: 'sleep 300; echo x >> "\$F"', env: { F: "$T/f" } }
 EOF
 cat >"$T/quick.yaml" <<'EOF'
 runbook: quick
@@ -54,7 +56,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["incident"
     fail "the JSON report has no incident.abandoned naming step append"
 # the orphan is the test's to end here (rune resume does it: test_resume.sh)
 kill -TERM -- "-$PG" 2>/dev/null
-for _ in $(seq 100); do kill -0 -- "-$PG" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 300); do kill -0 -- "-$PG" 2>/dev/null || break; sleep 0.1; done
 run_rune log show "$ID"
 expect_no "children still alive"
 end_case

@@ -20,7 +20,7 @@ for _ in range(600):
     time.sleep(0.1)
 PY
     HOLDER=$!
-    for _ in $(seq 100); do [ -e "$T/held" ] && return 0; sleep 0.1; done
+    for _ in $(seq 300); do [ -e "$T/held" ] && return 0; sleep 0.1; done # 30 s at most
     fail "could not hold the test lock"
 }
 
@@ -30,8 +30,9 @@ hold_posix_lock "$T/lock-frontend"
 RUNE_DEPS_LOCK_FILES="$T/lock-frontend" RUNE_DEPS_LOCK_TIMEOUT=120 \
     bash "$DEPS" --wait-lock >"$T/out" 2>"$T/err" &
 DEPS_PID=$!
-# it is waiting, and says so, while the lock is held
-for _ in $(seq 100); do grep -q "holds the lock" "$T/err" && break; sleep 0.1; done
+# it is waiting, and says so, while the lock is held (30 s at most for it
+# to start and look, on a busy host)
+for _ in $(seq 300); do grep -q "holds the lock" "$T/err" && break; sleep 0.1; done
 expect_err "another package install (pid $HOLDER) holds the lock; waiting up to 120s"
 kill -0 "$DEPS_PID" 2>/dev/null || fail ".ci/deps did not wait for the lock"
 touch "$T/release"; wait "$HOLDER"

@@ -140,11 +140,9 @@ mitigation:
 EOF
 "$RUNE" run "$T/slow.yaml" --no-report </dev/null >"$T/run.out" 2>&1 &
 RP=$!
-# until its child is recorded (deadline 20 s)
-for _ in $(seq 200); do
-    [ "$(sql "select count(*) from children where step='wait'" 2>/dev/null)" = 1 ] && break
-    sleep 0.1
-done
+# until its child is recorded (the case fails if it never is: killed
+# earlier, the run would not be the abandoned one this case is about)
+wait_sql "select count(*) from children where step='wait'"
 ID=$(last_incident)
 kill -9 "$RP"
 wait "$RP" 2>/dev/null

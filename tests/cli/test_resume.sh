@@ -8,6 +8,11 @@
 . "$(dirname "$0")/lib.sh"
 
 
+# The first attempt sleeps long (300 s) before it appends: the dead run's
+# child must still be sleeping when the resume ends it, however slow the
+# host (with a short sleep it could append first, and f would hold two
+# lines). The attempt the resume runs again finds the marker M and
+# appends at once.
 cat >"$T/append.yaml" <<EOF
 runbook: append
 mitigation:
@@ -15,12 +20,12 @@ mitigation:
     - { id: first, uses: flow.note, with: { message: before } }
     - id: append
       uses: shell.run
-      with: { script: 'sleep 20; echo x >> "\$F"', env: { F: "$T/f" } }
+      with: { script: '[ -e "\$M" ] || { touch "\$M"; sleep 300; }; echo x >> "\$F"', env: { F: "$T/f", M: "$T/m" } }
     - { id: after, uses: flow.note, with: { message: "after \${steps.first.outputs.message}" } }
 EOF
 
-test_case "killed during 'sleep 20; echo x >> f': resumed, f holds exactly one line"
-rm -f "$T/f"
+test_case "killed during 'sleep; echo x >> f': resumed, f holds exactly one line"
+rm -f "$T/f" "$T/m"
 "$RUNE" run "$T/append.yaml" --no-report </dev/null >"$T/run.out" 2>&1 &
 RP=$!
 # the step has started (and its child is recorded: it runs only once it is)
@@ -45,7 +50,7 @@ expect_rc 0
 expect_out "ending what the dead run left running: step append (/bin/sh), process group $PG"
 expect_out "outcome: resolved"
 expect_eq "$(wc -l <"$T/f" 2>/dev/null | tr -d ' ')" "1" "lines in f"
-kill -0 -- "-$PG" 2>/dev/null && fail "the orphan's process group is still alive"
+kill -0 -- "-$PG" 2>/dev/null && { fail "the orphan's process group is still alive"; kill -KILL -- "-$PG"; }
 # the same incident: the note before was not run again; its output was used
 expect_eq "$(sql "select count(*) from events where incident_id='$ID' and step='first' and kind='step.start'")" 1 \
     "step first started"

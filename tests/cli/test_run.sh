@@ -66,8 +66,9 @@ id=$(last_incident)
 expect_eq "$(step_status "$id" hang)" "timeout"
 bg=$(cat "$T/bg.pid" 2>/dev/null)
 [ -n "$bg" ] || fail "the step did not record its background pid"
-# the group was SIGKILLed before rune returned; allow the kernel a moment to reap
-for _ in $(seq 50); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
+# the group was SIGKILLed before rune returned; allow the kernel a moment to
+# reap (30 s at most: init reaps the orphan when a busy host gets to it)
+for _ in $(seq 300); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
 if [ -n "$bg" ] && kill -0 "$bg" 2>/dev/null; then fail "background child $bg survived the timeout"; kill -9 "$bg"; fi
 end_case
 
@@ -148,20 +149,25 @@ end_case
 
 test_case "Ctrl-C at the approval prompt declines and ends the run"
 # the prompt waits on a terminal that never answers; SIGINT must end it
-# (it may be delivered to any of rune's threads)
-( sleep 30 | script -qec "\"$RUNE\" run \"$C/gate.yaml\" --operator bob" /dev/null >"$T/out" 2>&1 ) &
+# (it may be delivered to any of rune's threads). The terminal's input
+# stays open (sleep 300) well past every wait below: its end would answer
+# the prompt with EOF.
+( sleep 300 | script -qec "\"$RUNE\" run \"$C/gate.yaml\" --operator bob" /dev/null >"$T/out" 2>&1 ) &
 holder=$!
 pid=""
-for _ in $(seq 100); do
+for _ in $(seq 600); do # 60 s at most: rune under ASan on a busy host
     grep -q 'type "yes"' "$T/out" 2>/dev/null && pid=$(pgrep -f "^$RUNE run $C/gate.yaml" | head -1) && [ -n "$pid" ] && break
     sleep 0.1
 done
 [ -n "$pid" ] || fail "the prompt never appeared: $(cat "$T/out")"
 kill -INT "$pid"
-for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# (it records the decline and runs the rollback before it exits: 30 s at
+# most, for a rune under ASan on a busy host; one stuck at the prompt
+# never ends)
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then
     kill -KILL "$pid"
-    fail "rune still waits at the prompt 5 s after Ctrl-C"
+    fail "rune still waits at the prompt 30 s after Ctrl-C"
 fi
 pkill -P "$holder" sleep 2>/dev/null; wait "$holder" 2>/dev/null
 id=$(last_incident)
@@ -258,11 +264,9 @@ end_case
 test_case "Ctrl-C cancels the running step, runs rollback, exits 5"
 "$RUNE" run "$C/interrupt.yaml" </dev/null >"$T/out" 2>"$T/err" &
 pid=$!
-# wait (bounded) until the step is running, then interrupt
-for _ in $(seq 100); do
-    [ "$(sql "select count(*) from events where step='long' and kind='step.start'" 2>/dev/null)" = 1 ] && break
-    sleep 0.1
-done
+# wait (bounded) until the step is running, then interrupt (a SIGINT that
+# came before the step started would test something else)
+wait_sql "select count(*) from events where step='long' and kind='step.start'"
 kill -INT "$pid"
 wait "$pid"; RC=$?
 expect_rc 5

@@ -75,8 +75,8 @@ EOF
     as_attacker perl "$T/attack.pl" "$T/stop" "$CANARY" "$@" &
     LOOP=$!
     local i
-    for i in $(seq 200); do [ -d "$1" ] && return 0; sleep 0.05; done
-    fail "the attack loop did not start (no $1 after 10 s)"
+    for i in $(seq 1200); do [ -d "$1" ] && return 0; sleep 0.05; done
+    fail "the attack loop did not start (no $1 after 60 s)"
 }
 stop_attack() {
     [ -n "$LOOP" ] || return 0

@@ -44,7 +44,14 @@ writer() {
 rm -f "$T/stop-writers"
 writer w1 & w1=$!
 writer w2 & w2=$!
-sleep 0.2
+# both are writing before the backup starts (a fixed pause was a guess a
+# busy host could beat): 30 s at most
+for _ in $(seq 300); do
+    [ "$(sqlite3 -cmd ".timeout 30000" "$T/busy.db" "select count(distinct customer) from orders where customer in ('w1','w2')" 2>/dev/null)" = 2 ] && break
+    sleep 0.1
+done
+[ "$(sqlite3 -cmd ".timeout 30000" "$T/busy.db" "select count(distinct customer) from orders where customer in ('w1','w2')")" = 2 ] ||
+    fail "the writers never both wrote"
 cat > "$T/bk.yaml" <<'YAML'
 runbook: bk
 inputs: { db: { type: path, required: true }, dir: { type: path, required: true } }

@@ -255,9 +255,10 @@ mitigation:
       uses: shell.run
       with:
         script: |
-          for i in $(seq 1200); do
-            n=$(sqlite3 "$RUNE_LOG" "select count(*) from events where kind='log' and detail_json like '%straight from its database file%'")
-            [ "$n" != 0 ] && exit 0
+          # (60 s at most; a query that fails, the log busy, is no answer)
+          for i in $(seq 3000); do
+            n=$(sqlite3 -cmd ".timeout 10000" "$RUNE_LOG" "select count(*) from events where kind='log' and detail_json like '%straight from its database file%'")
+            [ -n "$n" ] && [ "$n" != 0 ] && exit 0
             sleep 0.02
           done
           exit 1

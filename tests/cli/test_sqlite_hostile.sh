@@ -344,7 +344,7 @@ for _ in range(1200):
 c.execute("COMMIT")
 PY
 reader=$!
-for _ in $(seq 200); do [ -e "$T/ready" ] && break; sleep 0.05; done
+for _ in $(seq 1200); do [ -e "$T/ready" ] && break; sleep 0.05; done # 60 s at most
 [ -e "$T/ready" ] || fail "the reader never started"
 sqlite3 "$T/busy/app.db" "INSERT INTO t VALUES (99)" # a frame the reader's snapshot pins
 run_rune run "$T/rs.yaml" --set db="$T/busy/app.db" --set from="$T/new.db.gz" --set busy=200ms

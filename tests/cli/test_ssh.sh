@@ -36,11 +36,12 @@ remote_pids() {
 }
 
 # gone PATTERN — true once no process of the login user matches PATTERN
-# (waits up to 5 s: the kill is sent before rune exits, the kernel may
-# take a moment to reap).
+# (waits up to 30 s: the kill is sent before rune exits, and sshd and the
+# kernel may take a moment, on a busy host a long one, to end and reap
+# what it hit; what is left running stays for hours).
 gone() {
     local i
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < 300; i++)); do
         remote_pids "$1" >/dev/null || return 0
         sleep 0.1
     done
@@ -54,8 +55,16 @@ logins() {
 }
 
 # no_master — no ssh process is left for a socket under the runs' work
-# directories, and no socket or socket directory either.
+# directories, and no socket or socket directory either. rune waits for
+# the master's socket to go, and the master exits just after removing it:
+# a busy host may still show it for a moment, so the processes get 20 s
+# to go (a master left open would stay for its ControlPersist, 10 min).
 no_master() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+        pgrep -f -- "ssh .*-p $SSHD_PORT " >/dev/null || pgrep -f -- "$T/work/" >/dev/null || break
+        sleep 0.1
+    done
     if pgrep -f -- "ssh .*-p $SSHD_PORT " >/dev/null; then
         fail "an ssh client to the test's server is still there: $(pgrep -af -- "ssh .*-p $SSHD_PORT ")"
     fi
@@ -122,7 +131,7 @@ test_case "a master killed mid-run: the next remote steps connect on their own, 
 # SIGKILL leaves the master's socket behind: rune-ssh-mux finds no one
 # there and runs the ssh it was given, which logs in by itself
 runbook killed "    - { id: a, uses: shell.run, with: { host: db1, script: 'echo before' } }
-    - { id: k, uses: shell.run, needs: [a], with: { script: 'pkill -KILL -f -- \"$T/work/.*[C]ontrolPersist\" || exit 1; for i in $(seq 50); do pgrep -f -- \"$T/work/.*[C]ontrolPersist\" >/dev/null || exit 0; sleep 0.1; done; exit 1' } }
+    - { id: k, uses: shell.run, needs: [a], with: { script: 'pkill -KILL -f -- \"$T/work/.*[C]ontrolPersist\" || exit 1; for i in $(seq 300); do pgrep -f -- \"$T/work/.*[C]ontrolPersist\" >/dev/null || exit 0; sleep 0.1; done; exit 1' } }
     - { id: b, uses: shell.run, needs: [k], with: { host: db1, script: 'echo after' } }
     - { id: c, uses: shell.run, needs: [b], with: { host: db1, script: 'echo again; exit 3' }, on_failure: continue }"
 before=$(logins)
@@ -271,7 +280,8 @@ $(ssh_target db1)
   app: { kind: service, backend: command, status: 'test -e $R/running', start: 'touch $R/running', stop: 'rm -f $R/running' }
 mitigation:
   steps:
-    - { id: start, uses: service.start, with: { target: app, host: db1, wait: 10s } }
+    # (wait 30s: each status check is a command over ssh, slow on a busy host)
+    - { id: start, uses: service.start, with: { target: app, host: db1, wait: 30s } }
     - { id: status, uses: service.status, with: { target: app, host: db1 } }
 YAML
 rm -f "$R/running"
@@ -282,7 +292,7 @@ expect_eq "$(stat -c %U "$R/running" 2>/dev/null)" "$SSHD_USER" "the start comma
 end_case
 
 test_case "a host nothing listens on: the step fails saying so, nothing runs"
-port=$(pick_port)
+port=$(dead_port)   # (not pick_port: no other test's server may start there)
 runbook down "    - { id: make, uses: shell.run, with: { host: db1, argv: [touch, \"$R/down\"] } }"
 sed -i "s|^    port: $SSHD_PORT\$|    port: $port|" "$T/down.yaml"
 run_rune run "$T/down.yaml"

@@ -30,6 +30,22 @@ pick_port() {
     return 1
 }
 
+# dead_port — a port nothing listens on, for a test that needs a server
+# out of reach. Not one pick_port could give: a test running in parallel
+# (ctest -j) starts its servers on ports from pick_port, and one of them
+# might otherwise start listening on this port while the test still
+# counts on nothing answering there. (Below pick_port's range and the
+# ephemeral range, where only a service of the machine could listen; one
+# that does is seen here and skipped.)
+dead_port() {
+    local i p
+    for i in $(seq 1 200); do
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % 5000))
+        port_listening "$p" || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
 # ensure_system_user NAME — the unprivileged system user NAME exists
 # (created if missing; parallel tests may race to create it). On failure
 # prints useradd's words and returns 1.

@@ -101,7 +101,11 @@ test_case "connections are listed, then terminated; rune's own session is not co
 pg_createdb busy
 ( pg_psql -d busy -c "select pg_sleep(60)" >/dev/null 2>&1 ) & s1=$!
 ( pg_psql -d busy -c "select pg_sleep(60)" >/dev/null 2>&1 ) & s2=$!
-for i in $(seq 1 50); do [ "$(pg_sql "select count(*) from pg_stat_activity where datname='busy'")" = 2 ] && break; sleep 0.1; done
+# both sessions connected and running their query (a session still
+# logging in is not yet active): 60 s at most
+busy2() { [ "$(pg_sql "select count(*) from pg_stat_activity where datname='busy' and state='active' and query like '%pg_sleep%'")" = 2 ]; }
+for i in $(seq 1 600); do busy2 && break; sleep 0.1; done
+busy2 || fail "the two sessions never both ran their query"
 run_rune run "$C/pg_sessions.yaml" --set db=busy
 expect_rc 0
 expect_eq "$(out sessions total)" "2"
@@ -110,6 +114,9 @@ expect_eq "$(out kick before)" "2"
 expect_eq "$(out kick terminated)" "2"
 expect_eq "$(out kick after)" "0"
 wait "$s1" "$s2" 2>/dev/null
+# a terminated backend leaves pg_stat_activity as it exits, just after
+# its client saw the connection close: a moment (30 s at most) to go
+for i in $(seq 1 300); do [ "$(pg_sql "select count(*) from pg_stat_activity where datname='busy'")" = 0 ] && break; sleep 0.1; done
 expect_eq "$(pg_sql "select count(*) from pg_stat_activity where datname='busy'")" "0" "sessions left"
 end_case
 
@@ -129,7 +136,7 @@ for f in "$T/out" "$T/err"; do grep -q -- "$PW" "$f" && fail "password in $f"; d
 end_case
 
 test_case "an unreachable server: ping says so at once, wait_ready gives up after its timeout"
-port=$(pick_port)
+port=$(dead_port)   # (not pick_port: no other test's server may start there)
 run_rune run "$C/pg_unreachable.yaml" --set port="$port"
 expect_rc 4
 expect_eq "$(out ping status)" "no_response"

@@ -47,14 +47,23 @@ SQL
 
 test_case "a dump while pgbench writes is one snapshot; the drill restores exactly the manifest"
 mkdir -p "$T/b1"
-"$PG_BIN/pgbench" -n -c 2 -T 5 app >"$T/pgbench.log" 2>&1 &
+# pgbench writes until the dump is over (short runs, one after another,
+# until $T/stop-bench): one fixed run of a few seconds could end before a
+# slow rune took its snapshot, and then nothing was written after it
+rm -f "$T/stop-bench"
+( while [ ! -e "$T/stop-bench" ]; do
+      "$PG_BIN/pgbench" -n -c 2 -T 2 app >>"$T/pgbench.log" 2>&1 || exit 1
+  done ) &
 bench=$!
-# let pgbench get going (bounded): the dump must overlap its writes
-for _ in $(seq 40); do
+# let pgbench get going (60 s at most): the dump must overlap its writes
+for _ in $(seq 600); do
     [ "$(pg_sql "select count(*) > 0 from pgbench_history" app)" = t ] && break
+    kill -0 "$bench" 2>/dev/null || break
     sleep 0.1
 done
+[ "$(pg_sql "select count(*) > 0 from pgbench_history" app)" = t ] || fail "pgbench wrote nothing: $(tail -3 "$T/pgbench.log")"
 run_rune run "$C/backup_drill.yaml" --set db=app --set dir="$T/b1" --set drill=drill
+touch "$T/stop-bench"
 wait "$bench" || fail "pgbench: $(tail -3 "$T/pgbench.log")"
 expect_rc 0
 bk=$(out dump path); m="$bk.manifest.json"
@@ -123,6 +132,13 @@ expect_out "did not approve"
 expect_eq "$(dbs)" "$dbs_before" "no scratch database left"
 psql_idle() { "$PG_BIN/psql" -X -d app -c "select pg_sleep(60)" >/dev/null 2>&1; }
 psql_idle & idle=$!
+# connected and in its query before the restore starts (60 s at most): a
+# session that logged in while the restore replaced the database was a
+# race, not the case
+for _ in $(seq 600); do
+    [ "$(pg_sql "select count(*) from pg_stat_activity where datname = 'app' and query like '%pg_sleep(60)%' and pid <> pg_backend_pid()")" = 1 ] && break
+    sleep 0.1
+done
 run_rune run "$C/backup_restore.yaml" --yes --set from="$bk" --set db=app --set mode=drop
 expect_rc 0
 wait "$idle"

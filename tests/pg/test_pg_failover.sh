@@ -39,13 +39,15 @@ PRIMARY_DATA=${_PG_DIR[primary]}/data
 pg_wait_replayed standby
 
 # promote.yaml: pg.promote alone, on the standby, with what the case sets (a
-# failure there is exit 4: no rollback)
+# failure there is exit 4: no rollback). The old primary's connect_timeout
+# is generous: asked whether it still answers, a slow answer on a busy host
+# must not pass for none.
 promote_runbook() {
     cat >"$T/promote.yaml" <<EOF
 runbook: promote
 targets:
   standby: { kind: postgres, host: "$STANDBY_SOCK", port: "$STANDBY_PORT" }
-  old: { kind: postgres, host: "${_PG_SOCK[primary]}", port: "${_PG_PORT[primary]}", connect_timeout: 3s }
+  old: { kind: postgres, host: "${_PG_SOCK[primary]}", port: "${_PG_PORT[primary]}", connect_timeout: 30s }
 mitigation:
   steps:
     - id: p

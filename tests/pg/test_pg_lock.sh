@@ -196,7 +196,7 @@ expect_eq "$(cat "$T/d/written")" "mark dave" "what it wrote"
 end_case
 
 test_case "the shared log out of reach: a locked run stops with exit 1, unless --offline, which locks on this host only"
-DEAD=$(pick_port)
+DEAD=$(dead_port)   # (not pick_port: no other test's server may start there)
 BAD="postgresql://locker:L0ck-Log-Secret@127.0.0.1:$DEAD/runelog"
 mkdir -p "$T/f"
 touch "$T/f/go"

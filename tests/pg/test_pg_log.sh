@@ -175,9 +175,11 @@ runbook: wait
 mitigation:
   steps:
     - { id: before, uses: flow.note, with: { message: before } }
+    # until the test says go (2 min at most: past whatever a busy host
+    # makes the test take in between)
     - id: hold
       uses: shell.run
-      with: { script: 'for i in \$(seq 300); do [ -e "\$G" ] && exit 0; sleep 0.1; done; exit 1', env: { G: "$T/go" } }
+      with: { script: 'for i in \$(seq 1200); do [ -e "\$G" ] && exit 0; sleep 0.1; done; exit 1', env: { G: "$T/go" } }
     - { id: after, uses: flow.note, with: { message: after } }
 EOF
 

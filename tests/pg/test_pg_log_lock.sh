@@ -38,10 +38,12 @@ lock: pg/app
 mitigation:
   steps:
     - { id: mark, uses: shell.run, with: { script: 'echo x >> "\$M"', env: { M: "$T/marks" } } }
+    # until the test says go (2 min at most: past whatever a busy host
+    # makes the test take in between)
     - id: hold
       uses: shell.run
       needs: [mark]
-      with: { script: 'for i in \$(seq 300); do [ -e "\$G" ] && exit 0; sleep 0.1; done; exit 1', env: { G: "$T/go" } }
+      with: { script: 'for i in \$(seq 1200); do [ -e "\$G" ] && exit 0; sleep 0.1; done; exit 1', env: { G: "$T/go" } }
     - { id: write, uses: shell.run, needs: [hold], with: { script: 'touch "\$W"', env: { W: "$T/written" } } }
 EOF
 

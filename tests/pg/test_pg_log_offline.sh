@@ -10,7 +10,8 @@ pg_start
 pg_createdb runelog
 pg_add_password_role logger 'Sh4red-L0g-Secret'
 URL="postgresql://logger:Sh4red-L0g-Secret@127.0.0.1:$PG_PORT/runelog"
-DOWN_PORT=$(pick_port) || _pg_abort "no free port for an unreachable log"
+# (dead_port, not pick_port: nothing another test starts may answer there)
+DOWN_PORT=$(dead_port) || _pg_abort "no free port for an unreachable log"
 DOWN="postgresql://logger:Sh4red-L0g-Secret@127.0.0.1:$DOWN_PORT/runelog"
 unset RUNE_LOG
 export RUNE_HOME="$T/home"
