@@ -452,9 +452,8 @@ static int field(struct rune_pg_bin *b, enum rune_pg_bin_kind kind, const char *
         put_u32(b, UINT32_MAX); /* -1: NULL */
         return 0;
     }
-    if (kind != RUNE_PG_BIN_TEXT && kind != RUNE_PG_BIN_JSONB && kind != RUNE_PG_BIN_BYTEA &&
-        memchr(s, '\\', (size_t)(e - s)))
-        return -1; /* no escapes in a number, a date or a UUID */
+    /* a backslash anywhere else than in characters or before bytea's x
+     * fails the parsers below: numbers, dates and UUIDs have no escapes */
     long long v;
     switch (kind) {
     case RUNE_PG_BIN_BOOL:
@@ -507,8 +506,8 @@ static int field(struct rune_pg_bin *b, enum rune_pg_bin_kind kind, const char *
 static int row(struct rune_pg_bin *b, const char *s, const char *e, char *err, size_t errlen)
 {
     unsigned long long r = ++b->rows;
-    if ((e - s == 2 && s[0] == '\\' && s[1] == '.') || memchr(s, '\r', (size_t)(e - s))) {
-        snprintf(err, errlen, "row %llu: an end-of-data marker or a carriage return", r);
+    if (e - s == 2 && s[0] == '\\' && s[1] == '.') {
+        snprintf(err, errlen, "row %llu: an end-of-data marker", r);
         return -1;
     }
     if (reserve(b, 2 + b->n * FIELD_FIXED) != 0)
@@ -598,9 +597,26 @@ static int keep(struct rune_pg_bin *b, const char *p, size_t n)
     return 0;
 }
 
+/* A carriage return anywhere: the row it is in is refused (COPY FROM
+ * takes one for the end of a row, or refuses it). Looked for once a feed,
+ * not once a row. */
+static int no_return(const struct rune_pg_bin *b, const char *p, size_t n, char *err, size_t errlen)
+{
+    const char *cr = memchr(p, '\r', n);
+    if (!cr)
+        return 0;
+    unsigned long long r = b->rows + 1;
+    for (const char *q = p; (q = memchr(q, '\n', (size_t)(cr - q))); q++)
+        r++;
+    snprintf(err, errlen, "row %llu: a carriage return", r);
+    return -1;
+}
+
 int rune_pg_bin_feed(struct rune_pg_bin *b, const char *p, size_t n, char *err, size_t errlen)
 {
     const char *e = p + n;
+    if (no_return(b, p, n, err, errlen) != 0)
+        return -1;
     if (b->clen) { /* finish the row the last feed cut, with this one's start */
         const char *nl = memchr(p, '\n', n);
         if (!nl) {
