@@ -695,11 +695,16 @@ int rune_pg_load_all(struct rune_pg_restore *r)
         size_t nbin = 0;
         for (size_t i = 0; i < nloads; i++)
             nbin += jobs[i].binary;
-        rune_call_log(c,
-                      "tables loaded (%zu of %zu in COPY's binary format, the others as text: "
-                      "columns of other types, or partitioned), indexes, keys and foreign keys "
-                      "built (%.1fs)",
-                      nbin, nloads, since(t0));
+        char how[160];
+        if (nbin == nloads)
+            snprintf(how, sizeof how, "all %zu in COPY's binary format", nloads);
+        else
+            snprintf(how, sizeof how,
+                     "%zu of %zu in COPY's binary format, the others as text: columns of other "
+                     "types, or partitioned",
+                     nbin, nloads);
+        rune_call_log(c, "tables loaded (%s), indexes, keys and foreign keys built (%.1fs)", how,
+                      since(t0));
         t0 = rune_clock_mono_ms();
         rune_call_progress_phase(c, "the rest of the data and of post-data");
         st = psql_section(r, RUNE_PG_SECTION_DATA);

@@ -102,4 +102,12 @@ expect_eq "$(pg_sql "select d from bc where id = 5001" dst)" "0044-03-15 BC"
 expect_eq "$(pg_sql "select count(*) from bc" dst)" "5002" "no row twice"
 end_case
 
+test_case "a backup whose every table converts: all of them in binary"
+run_rune run "$C/backup_dump.yaml" --set db=src --set to="$T/two.sql.gz" --set tables='[typed, random_rows]'
+expect_rc 0
+run_rune run "$C/backup_restore.yaml" --set from="$T/two.sql.gz" --set into=two --set check=content
+expect_rc 0
+expect_out "tables loaded (all 2 in COPY's binary format)"
+end_case
+
 finish
