@@ -9,6 +9,7 @@
  * and row counts of restored tables; and psql for every SQL script a
  * restore runs.
  */
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -151,7 +152,8 @@ static int send_data(PGconn *conn, struct rune_pg_bin *bin, const char *p, size_
     const char *out = rune_pg_bin_output(bin, &len);
     if (len < (end ? 1 : BIN_SEND))
         return 0;
-    if (PQputCopyData(conn, out, (int)len) != 1)
+    /* never more than a message holds (the converter's rows are shorter) */
+    if (len > INT_MAX || PQputCopyData(conn, out, (int)len) != 1)
         return -1;
     rune_pg_bin_taken(bin);
     return 0;
@@ -259,7 +261,11 @@ static int copy_block(struct rune_pg_pool *p, PGconn *conn, struct rune_pg_job *
     if (rc == 0 && bin && !ended && /* a table without rows: the header and trailer */
         (rc = send_data(conn, bin, NULL, 0, true, j->name, err, errlen)) < 0)
         snprintf(err, errlen, "COPY %s: %s", j->name, PQerrorMessage(conn));
-    if (PQputCopyEnd(conn, rc ? "rune: restore stopped" : NULL) != 1 && rc == 0) {
+    const char *why = rc == 1   ? "rune: a row not in the dump's own form; the table is loaded "
+                                  "again as COPY text"
+                      : rc != 0 ? "rune: restore stopped"
+                                : NULL;
+    if (PQputCopyEnd(conn, why) != 1 && rc == 0) {
         snprintf(err, errlen, "COPY %s: %s", j->name, PQerrorMessage(conn));
         rc = -1;
     }

@@ -8,11 +8,17 @@
  * base-10000 digits. The server still checks every value it receives
  * (ranges, encodings, JSON syntax, typmods).
  *
- * The text format's escapes are decoded as PostgreSQL's COPY FROM decodes
- * them (copyfromparse.c: \b \f \n \r \t \v, octal, \x hex, any other
- * character taken literally); "\N" alone is NULL. What that code treats
- * specially and pg.dump never writes — a backslash before a delimiter or
- * the end of a row, a carriage return, a row "\." — is refused.
+ * Of the text format's escapes, those COPY TO writes are decoded as COPY
+ * FROM decodes them (copyfromparse.c): \\ \b \f \n \r \t \v; "\N" alone
+ * is NULL. Every other escape — octal, \x hex, "\." and a backslash before
+ * any other character, a delimiter or the end of a row — and a carriage
+ * return are refused: COPY TO never writes them, and COPY FROM gives some
+ * of them a meaning of their own (the end of the data, bytes decoded
+ * after the conversion from UTF-8).
+ *
+ * Whatever it accepts, the server's receive functions take as the input
+ * functions would have taken the text: a server error in a binary load
+ * fails the restore (only the converter's refusals fall back to text).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +36,10 @@
 #define NUMERIC_DIGITS_MAX 32767 /* its digit count is an int16 */
 /* days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch */
 #define PG_EPOCH_DAYS 10957LL
+/* The longest row converted: its binary form, at most 4 bytes a field
+ * for each byte of text (an empty field, its tab), stays under 2 GiB, the
+ * most one CopyData message holds. A longer one loads as text. */
+#define ROW_MAX ((size_t)256 << 20)
 #define USECS_PER_DAY 86400000000LL
 
 struct rune_pg_bin {
@@ -90,19 +100,26 @@ enum rune_pg_bin_kind rune_pg_bin_kind(unsigned oid)
 
 /* ---- the output buffer ---- */
 
-static int reserve(struct rune_pg_bin *b, size_t more)
+/* Room for `more` bytes after the `len` used of *buf (*cap bytes),
+ * doubling its size as needed. */
+static int grow(char **buf, size_t *cap, size_t len, size_t more)
 {
-    if (b->cap - b->len >= more)
+    if (*cap - len >= more)
         return 0;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap - b->len < more)
-        cap *= 2;
-    char *p = realloc(b->out, cap);
+    size_t c = *cap ? *cap : 4096;
+    while (c - len < more)
+        c *= 2;
+    char *p = realloc(*buf, c);
     if (!p)
         return -1;
-    b->out = p;
-    b->cap = cap;
+    *buf = p;
+    *cap = c;
     return 0;
+}
+
+static int reserve(struct rune_pg_bin *b, size_t more)
+{
+    return grow(&b->out, &b->cap, b->len, more);
 }
 
 /* Callers reserve first. */
@@ -411,28 +428,34 @@ static int text(struct rune_pg_bin *b, const char *s, const char *e, bool jsonb)
         if (++s == e) /* a backslash before the delimiter or the row's end */
             return -1;
         char c = *s++;
-        if (c >= '0' && c <= '7') {
-            int v = c - '0';
-            for (int k = 0; k < 2 && s < e && *s >= '0' && *s <= '7'; k++)
-                v = v * 8 + (*s++ - '0');
-            c = (char)(v & 0377);
-        } else if (c == 'x' && s < e && hex(*s) >= 0) {
-            int v = hex(*s++);
-            if (s < e && hex(*s) >= 0)
-                v = v * 16 + hex(*s++);
-            c = (char)(v & 0xff);
-        } else if (c == 'b')
+        switch (c) {
+        case '\\':
+            break;
+        case 'b':
             c = '\b';
-        else if (c == 'f')
+            break;
+        case 'f':
             c = '\f';
-        else if (c == 'n')
+            break;
+        case 'n':
             c = '\n';
-        else if (c == 'r')
+            break;
+        case 'r':
             c = '\r';
-        else if (c == 't')
+            break;
+        case 't':
             c = '\t';
-        else if (c == 'v')
+            break;
+        case 'v':
             c = '\v';
+            break;
+        default:
+            /* octal, \x hex, "\." (the end of the data to COPY FROM,
+             * anywhere in a row) and any other escape: COPY TO never
+             * writes them, and COPY FROM would decode them after the
+             * conversion from UTF-8, where here they would come before */
+            return -1;
+        }
         *o++ = c;
     }
     size_t len = (size_t)(o - (b->out + at + 4));
@@ -548,6 +571,11 @@ struct rune_pg_bin *rune_pg_bin_new(const enum rune_pg_bin_kind *kinds, size_t n
         rune_pg_bin_free(b);
         return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+        if (kinds[i] < RUNE_PG_BIN_BOOL || kinds[i] > RUNE_PG_BIN_UUID) {
+            rune_pg_bin_free(b);
+            return NULL;
+        }
     memcpy(b->kinds, kinds, n * sizeof *kinds);
     b->n = n;
     put(b, BIN_SIGNATURE, 11);
@@ -582,16 +610,8 @@ static const char *rows(struct rune_pg_bin *b, const char *s, const char *e, cha
 
 static int keep(struct rune_pg_bin *b, const char *p, size_t n)
 {
-    if (b->ccap - b->clen < n) {
-        size_t cap = b->ccap ? b->ccap : 4096;
-        while (cap - b->clen < n)
-            cap *= 2;
-        char *c = realloc(b->carry, cap);
-        if (!c)
-            return -1;
-        b->carry = c;
-        b->ccap = cap;
-    }
+    if (n > ROW_MAX - b->clen || grow(&b->carry, &b->ccap, b->clen, n) != 0)
+        return -1;
     memcpy(b->carry + b->clen, p, n);
     b->clen += n;
     return 0;
@@ -638,7 +658,8 @@ int rune_pg_bin_feed(struct rune_pg_bin *b, const char *p, size_t n, char *err, 
         goto oom;
     return 0;
 oom:
-    snprintf(err, errlen, "no memory to convert row %llu", b->rows + 1);
+    snprintf(err, errlen, "row %llu: longer than %zu MiB, or no memory to convert it", b->rows + 1,
+             ROW_MAX >> 20);
     return -1;
 }
 

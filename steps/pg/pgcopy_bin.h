@@ -47,7 +47,8 @@ enum rune_pg_bin_kind rune_pg_bin_kind(unsigned oid);
 struct rune_pg_bin;
 
 /* A converter for rows of n columns of these kinds (copied). Its output
- * starts with the binary format's header. NULL when out of memory. */
+ * starts with the binary format's header. NULL when out of memory, or
+ * when a kind is none it converts. */
 struct rune_pg_bin *rune_pg_bin_new(const enum rune_pg_bin_kind *kinds, size_t n);
 void rune_pg_bin_free(struct rune_pg_bin *b);
 

@@ -22,12 +22,7 @@ port_listening() {
 # tests may still pick the same port at the same moment: starters retry
 # with another port when their server cannot bind.
 pick_port() {
-    local i p
-    for i in $(seq 1 200); do
-        p=$((15000 + (RANDOM * 32768 + RANDOM) % 16000))
-        port_listening "$p" || { echo "$p"; return 0; }
-    done
-    return 1
+    _free_port_in 15000 16000
 }
 
 # dead_port — a port nothing listens on, for a test that needs a server
@@ -38,9 +33,14 @@ pick_port() {
 # ephemeral range, where only a service of the machine could listen; one
 # that does is seen here and skipped.)
 dead_port() {
+    _free_port_in 10000 5000
+}
+
+# _free_port_in FROM SPAN — a port in [FROM, FROM + SPAN) nothing listens on.
+_free_port_in() {
     local i p
     for i in $(seq 1 200); do
-        p=$((10000 + (RANDOM * 32768 + RANDOM) % 5000))
+        p=$(($1 + (RANDOM * 32768 + RANDOM) % $2))
         port_listening "$p" || { echo "$p"; return 0; }
     done
     return 1

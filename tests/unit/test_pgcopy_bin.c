@@ -77,11 +77,10 @@ static void test_values(void **state)
     expect_field(RUNE_PG_BIN_INT8, "-1", "00000008ffffffffffffffff");
     expect_field(RUNE_PG_BIN_TEXT, "\\N", "ffffffff");       /* NULL */
     expect_field(RUNE_PG_BIN_TEXT, "\\\\N", "000000025c4e"); /* the text \N */
-    /* every escape COPY FROM decodes: \t \n \r \b \f \v \\, octal, hex, any
-     * other character itself */
-    expect_field(RUNE_PG_BIN_TEXT, "a\\tb\\nc\\rd\\b\\f\\v\\\\\\101\\x41\\x4\\q",
-                 "0000000f6109620a630d64080c0b5c41410471");
-    expect_field(RUNE_PG_BIN_TEXT, "\\0\\7777", "0000000300ff37"); /* octal: 3 digits at most */
+    /* every escape COPY TO writes: \t \n \r \b \f \v \\ (other control
+     * characters it writes as they are) */
+    expect_field(RUNE_PG_BIN_TEXT, "a\\tb\\nc\\rd\\b\\f\\v\\\\\x01",
+                 "0000000c6109620a630d64080c0b5c01");
     expect_field(RUNE_PG_BIN_TEXT, "", "00000000");
     expect_field(RUNE_PG_BIN_JSONB, "{\"a\": 1}", "00000009017b2261223a20317d");
     expect_field(RUNE_PG_BIN_BYTEA, "\\\\x00ff10", "0000000300ff10");
@@ -141,6 +140,15 @@ static void test_refusals(void **state)
     expect_refused(RUNE_PG_BIN_UUID, "123e4567e89b12d3a456426614174000");
     expect_refused(RUNE_PG_BIN_TEXT, "ab\\"); /* a backslash before the row's end */
     expect_refused(RUNE_PG_BIN_INT4, "1\\0");
+    /* escapes COPY TO never writes: octal, hex, "\." (COPY FROM's end of
+     * data, anywhere in a row), any other character */
+    expect_refused(RUNE_PG_BIN_TEXT, "\\101");
+    expect_refused(RUNE_PG_BIN_TEXT, "\\0");
+    expect_refused(RUNE_PG_BIN_TEXT, "\\x41");
+    expect_refused(RUNE_PG_BIN_TEXT, "a\\.b");
+    expect_refused(RUNE_PG_BIN_TEXT, "abc\\.");
+    expect_refused(RUNE_PG_BIN_JSONB, "\\q");
+    expect_refused(RUNE_PG_BIN_TEXT, "\\N\\N");
 
     /* what COPY FROM treats specially and the dump never writes */
     enum rune_pg_bin_kind two[] = {RUNE_PG_BIN_TEXT, RUNE_PG_BIN_TEXT};
@@ -212,6 +220,8 @@ static void test_taken(void **state)
     assert_int_equal(rune_pg_bin_kind(1184), RUNE_PG_BIN_TIMESTAMPTZ);
     assert_int_equal(rune_pg_bin_kind(701), RUNE_PG_BIN_NONE);  /* float8: text */
     assert_int_equal(rune_pg_bin_kind(1186), RUNE_PG_BIN_NONE); /* interval: text */
+    enum rune_pg_bin_kind none = RUNE_PG_BIN_NONE;
+    assert_null(rune_pg_bin_new(&none, 1)); /* a kind it does not convert */
 }
 
 int main(void)
