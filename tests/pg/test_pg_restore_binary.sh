@@ -2,7 +2,7 @@
 # pg.restore loads a table in COPY's binary format when every column is of
 # a type it converts (steps/pg/pgcopy_bin.c), converting the dump's text
 # rows on the way. On a real PostgreSQL 15 server: every converted type
-# with its edge values (NULLs, extremes, every COPY escape, leap days,
+# with its edge values (NULLs, extremes, every escape COPY writes, leap days,
 # infinities, fractions of every length, numerics of every scale, NaN),
 # and 20,000 random rows, restore identical to the source — proven by the
 # content hash of every table against the backup's manifest, and by
