@@ -36,9 +36,10 @@
 #define NUMERIC_DIGITS_MAX 32767 /* its digit count is an int16 */
 /* days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch */
 #define PG_EPOCH_DAYS 10957LL
-/* The longest row converted: its binary form, at most 4 bytes a field
- * for each byte of text (an empty field, its tab), stays under 2 GiB, the
- * most one CopyData message holds. A longer one loads as text. */
+/* The longest row converted: its binary form — at most 5 bytes for each
+ * byte of text (an empty jsonb field: its length and version for its
+ * tab) — stays under 2 GiB, the most one CopyData message holds. A longer
+ * row loads as text. */
 #define ROW_MAX ((size_t)256 << 20)
 #define USECS_PER_DAY 86400000000LL
 
