@@ -311,7 +311,7 @@ static int load_fresh_table(struct rune_pg_pool *p, PGconn *conn, struct rune_pg
      * refuses rolls the table back and it is loaded again as text */
     for (int binary = 1; binary >= 0 && rc == 0; binary--) {
         struct rune_pg_bin *bin = NULL;
-        char why[512];
+        char why[512] = "";
         rc = rune_pg_run(p->r->c, conn, "BEGIN", err, errlen) != 0 ||
                      rune_pg_run(p->r->c, conn, sql, err, errlen) != 0
                  ? -1

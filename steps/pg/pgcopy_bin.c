@@ -190,6 +190,18 @@ static int integer(const char *s, const char *e, long long min, long long max, l
     return 0;
 }
 
+/* An integer of 2, 4 or 8 bytes, as [-]digits within its range. */
+static int integral(struct rune_pg_bin *b, const char *s, const char *e, int bytes)
+{
+    long long max = bytes == 2 ? INT16_MAX : bytes == 4 ? INT32_MAX : INT64_MAX, v;
+    if (integer(s, e, -max - 1, max, &v))
+        return -1;
+    put_u32(b, (uint32_t)bytes);
+    for (int i = bytes - 1; i >= 0; i--)
+        b->out[b->len++] = (char)((unsigned long long)v >> (8 * i));
+    return 0;
+}
+
 /* n digits exactly, as a number. */
 static int fixed(const char *s, int n, int *v)
 {
@@ -478,7 +490,6 @@ static int field(struct rune_pg_bin *b, enum rune_pg_bin_kind kind, const char *
     }
     /* a backslash anywhere else than in characters or before bytea's x
      * fails the parsers below: numbers, dates and UUIDs have no escapes */
-    long long v;
     switch (kind) {
     case RUNE_PG_BIN_BOOL:
         if (e - s != 1 || (*s != 't' && *s != 'f'))
@@ -487,23 +498,11 @@ static int field(struct rune_pg_bin *b, enum rune_pg_bin_kind kind, const char *
         b->out[b->len++] = *s == 't';
         return 0;
     case RUNE_PG_BIN_INT2:
-        if (integer(s, e, INT16_MIN, INT16_MAX, &v))
-            return -1;
-        put_u32(b, 2);
-        put_u16(b, (uint16_t)v);
-        return 0;
+        return integral(b, s, e, 2);
     case RUNE_PG_BIN_INT4:
-        if (integer(s, e, INT32_MIN, INT32_MAX, &v))
-            return -1;
-        put_u32(b, 4);
-        put_u32(b, (uint32_t)v);
-        return 0;
+        return integral(b, s, e, 4);
     case RUNE_PG_BIN_INT8:
-        if (integer(s, e, INT64_MIN, INT64_MAX, &v))
-            return -1;
-        put_u32(b, 8);
-        put_u64(b, (uint64_t)v);
-        return 0;
+        return integral(b, s, e, 8);
     case RUNE_PG_BIN_TEXT:
     case RUNE_PG_BIN_JSONB:
         return text(b, s, e, kind == RUNE_PG_BIN_JSONB);
